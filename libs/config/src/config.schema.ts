@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+
+const postgresUrl = z
+  .string()
+  .url()
+  .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL');
+
+const redisUrl = z
+  .string()
+  .url()
+  .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL');
+
+const port = z.coerce.number().int().min(1).max(65535);
+
+const booleanFlag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Local defaults match what `npm run dev` starts (scripts/local-infra.ts). */
+export const LOCAL_POSTGRES_PORT = 5433;
+export const LOCAL_REDIS_PORT = 6380;
+
+/**
+ * Outside production every value has a default that runs locally; production must say what it
+ * connects to, so the connection URLs have no default there.
+ */
+export function buildConfigSchema(production: boolean) {
+  const localDefault = <T extends z.ZodTypeAny>(schema: T, value: z.input<T>) =>
+    production ? schema : schema.default(value);
+  return z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: port.default(3000),
+  WORKER_PORT: port.default(3001),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: localDefault(
+    postgresUrl,
+    `postgres://aigateway_app:aigateway_app@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,
+  ),
+  DATABASE_ADMIN_URL: localDefault(
+    postgresUrl,
+    `postgres://aigateway_owner:aigateway_owner@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,
+  ),
+  DATABASE_SYSTEM_URL: localDefault(
+    postgresUrl,
+    `postgres://aigateway_system:aigateway_system@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,
+  ),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),
+  REDIS_URL: localDefault(redisUrl, `redis://127.0.0.1:${LOCAL_REDIS_PORT}`),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(1000).max(600000).default(25000),
+  TRUST_PROXY: booleanFlag.default('false'),
+  PUBLIC_URL: z.string().url().default('http://localhost:3000'),
+  SMTP_URL: z
+    .string()
+    .url()
+    .refine((v) => /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
+    .default('smtp://127.0.0.1:1025'),
+  MAIL_FROM: z.string().min(3).default('AIGateway <no-reply@aigateway.localhost>'),
+  TENANT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  });
+}
+
+export type AppConfig = z.infer<ReturnType<typeof buildConfigSchema>>;

@@ -1,0 +1,31 @@
+import { AppConfig, buildConfigSchema } from './config.schema';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * The one place that reads process.env. Every problem is reported at once, each naming its
+ * variable, and the values themselves are never echoed (they may hold secrets).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const configSchema = buildConfigSchema(env.NODE_ENV === 'production');
+  const input: Record<string, string | undefined> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    input[key] = value === '' ? undefined : value;
+  }
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const message = issue.code === 'invalid_type' && issue.received === 'undefined' ? 'is required' : issue.message;
+      return `${name} ${message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  return Object.freeze(parsed.data);
+}

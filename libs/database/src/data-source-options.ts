@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import { DataSourceOptions } from 'typeorm';
+
+export interface ConnectionSettings {
+  url: string;
+  poolSize: number;
+  statementTimeoutMs: number;
+  applicationName: string;
+}
+
+/** Options shared by every connection the processes open; `synchronize` is never on. */
+export function postgresOptions(settings: ConnectionSettings): DataSourceOptions {
+  return {
+    type: 'postgres',
+    url: settings.url,
+    synchronize: false,
+    migrationsRun: false,
+    logging: false,
+    applicationName: settings.applicationName,
+    extra: {
+      max: settings.poolSize,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30000,
+      statement_timeout: settings.statementTimeoutMs,
+    },
+  };
+}
+
+/** Where compiled (dist) or source (ts) migrations live, relative to this file. */
+export function migrationGlobs(): string[] {
+  const root = join(__dirname, '..', '..', '..', 'migrations');
+  return [join(root, '*.{js,ts}')].map((p) => p.replace(/\\/g, '/'));
+}

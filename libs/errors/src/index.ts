@@ -1,0 +1,4 @@
+export * from './app-exception';
+export * from './error-codes';
+export * from './problem.filter';
+export * from './validation';

@@ -1,0 +1,72 @@
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { REDIS } from '@app/redis';
+import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { dependencyUp, reportPool } from './metrics';
+
+export type Dependency = 'postgres' | 'redis';
+export interface ProbeResult {
+  up: boolean;
+  error?: string;
+}
+
+const PROBE_TIMEOUT_MS = 2000;
+const PROBE_INTERVAL_MS = 10_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    work.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+/**
+ * Pings PostgreSQL and Redis for readiness and keeps `aigateway_dependency_up` current even when
+ * nobody asks (every 10 s). The clients reconnect on their own, so a dependency that comes back is
+ * reported up again without a restart.
+ */
+@Injectable()
+export class DependencyProbe implements OnModuleInit, OnModuleDestroy {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(REDIS) private readonly redis: Redis,
+  ) {}
+
+  onModuleInit(): void {
+    reportPool(() => {
+      const pool = (this.dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
+      return pool ? { pool: 'app', total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : undefined;
+    });
+    this.timer = setInterval(() => void this.probeAll(), PROBE_INTERVAL_MS);
+    this.timer.unref();
+    void this.probeAll();
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async probe(dependency: Dependency): Promise<ProbeResult> {
+    try {
+      if (dependency === 'postgres') await withTimeout(this.dataSource.query('SELECT 1'), PROBE_TIMEOUT_MS);
+      else await withTimeout(this.redis.ping(), PROBE_TIMEOUT_MS);
+      dependencyUp.set({ dependency }, 1);
+      return { up: true };
+    } catch (error) {
+      dependencyUp.set({ dependency }, 0);
+      // The message names the dependency and the failure class, never a connection string.
+      const reason = error instanceof Error && /timeout|within/.test(error.message) ? 'timed out' : 'unreachable';
+      return { up: false, error: `${dependency} ${reason}` };
+    }
+  }
+
+  probeAll(): Promise<ProbeResult[]> {
+    return Promise.all([this.probe('postgres'), this.probe('redis')]);
+  }
+}

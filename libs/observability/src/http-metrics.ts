@@ -1,0 +1,33 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance } from 'fastify';
+import { httpRequestDuration, httpRequestsTotal } from './metrics';
+
+/** Set on the raw request by tenant resolution; read here without importing the tenancy lib. */
+export const REQUEST_TENANT_SLUG = Symbol.for('aigateway.request.tenantSlug');
+
+/**
+ * Times every request in Fastify's own hooks, labelled by the route *template* (bounded
+ * cardinality): unknown paths share the label "unmatched".
+ */
+@Injectable()
+export class HttpMetrics implements OnModuleInit {
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
+    if (!fastify?.addHook) return;
+    fastify.addHook('onRequest', async (request) => {
+      (request as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint();
+    });
+    fastify.addHook('onResponse', async (request, reply) => {
+      const startedAt = (request as unknown as { startedAt?: bigint }).startedAt;
+      if (startedAt === undefined) return;
+      const route = request.routeOptions?.url ?? 'unmatched';
+      const labels = { method: request.method, route, status_code: String(reply.statusCode) };
+      httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - startedAt) / 1e9);
+      const tenant = (request.raw as unknown as Record<symbol, string | undefined>)[REQUEST_TENANT_SLUG] ?? 'none';
+      httpRequestsTotal.inc({ ...labels, tenant });
+    });
+  }
+}

@@ -1,0 +1,37 @@
+import { AppConfig } from '@app/config';
+import type { Params } from 'nestjs-pino';
+import { IncomingMessage } from 'node:http';
+import { REQUEST_TENANT_SLUG } from './http-metrics';
+import { requestIdFor } from './request-id';
+
+export const REQUEST_TENANT_ID = Symbol.for('aigateway.request.tenantId');
+
+/** JSON logs (pino): one line per request with its id and tenant; secrets redacted. */
+export function loggerParams(config: AppConfig, processName: string): Params {
+  return {
+    pinoHttp: {
+      level: config.LOG_LEVEL,
+      base: { process: processName },
+      genReqId: (req) => requestIdFor(req),
+      customProps: (req: IncomingMessage) => {
+        const raw = req as unknown as Record<symbol, string | undefined>;
+        return { tenantId: raw[REQUEST_TENANT_ID] ?? null, tenant: raw[REQUEST_TENANT_SLUG] ?? null };
+      },
+      autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+      redact: {
+        paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'res.headers["set-cookie"]'],
+        censor: '[redacted]',
+      },
+      serializers: {
+        req: (req: { id: string; method: string; url: string; headers: Record<string, string> }) => ({
+          id: req.id,
+          method: req.method,
+          url: req.url,
+          host: req.headers?.host,
+          userAgent: req.headers?.['user-agent'],
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+    },
+  };
+}

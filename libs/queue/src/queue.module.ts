@@ -1,0 +1,35 @@
+import { BullModule } from '@nestjs/bullmq';
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig, APP_CONFIG } from '@app/config';
+import { redisOptionsFromUrl } from '@app/redis';
+import { ALL_QUEUES, DEFAULT_JOB_OPTIONS } from './queues';
+
+@Module({})
+export class QueueModule {
+  /**
+   * BullMQ's connection, configured once from REDIS_URL, and every queue registered for producers.
+   * Producers fail fast while Redis is down (`enableOfflineQueue: false`) instead of waiting.
+   * Processors are declared only in the worker's module.
+   */
+  static forRoot(options: { role: 'producer' | 'worker' }): DynamicModule {
+    return {
+      module: QueueModule,
+      global: true,
+      imports: [
+        BullModule.forRootAsync({
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => ({
+            connection: {
+              ...redisOptionsFromUrl(config.REDIS_URL),
+              maxRetriesPerRequest: null,
+              enableOfflineQueue: options.role === 'worker',
+            },
+            defaultJobOptions: DEFAULT_JOB_OPTIONS,
+          }),
+        }),
+        BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
+      ],
+      exports: [BullModule],
+    };
+  }
+}

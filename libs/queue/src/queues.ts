@@ -1,0 +1,30 @@
+/**
+ * Queue names and job payloads: the contract between the processes that add jobs (api, cli) and
+ * the worker that processes them. Payloads carry the tenant id; processors open the tenant
+ * transaction themselves.
+ */
+export const QueueName = {
+  /** Outgoing e-mail (invitations, password resets), sent through SMTP with retries. */
+  Mail: 'mail',
+} as const;
+export type QueueName = (typeof QueueName)[keyof typeof QueueName];
+
+export const ALL_QUEUES: readonly QueueName[] = Object.values(QueueName);
+
+export interface MailJob {
+  tenantId: string;
+  to: string;
+  subject: string;
+  text: string;
+  html?: string;
+  /** What the mail is about, for logs and metrics; never the secret it may carry. */
+  kind: string;
+}
+
+/** Defaults for every job: bounded retries with backoff, and bounded history in Redis. */
+export const DEFAULT_JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: { age: 24 * 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+} as const;

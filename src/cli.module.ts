@@ -1,0 +1,29 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { SYSTEM_CONNECTION } from '@app/database';
+import { SystemDb } from '@app/tenancy';
+import { PlatformSetupService } from './cli/platform-setup.service';
+import { CoreModule } from './core.module';
+import { TenantDomain } from './modules/tenants/tenant-domain.entity';
+import { Tenant } from './modules/tenants/tenant.entity';
+import { PasswordHasher } from './modules/users/password-hasher';
+import { UserRole } from './modules/users/user-role.entity';
+import { User } from './modules/users/user.entity';
+
+const ENTITIES = [Tenant, TenantDomain, User, UserRole];
+
+@Module({})
+export class CliModule {
+  static forRoot(config?: AppConfig): DynamicModule {
+    return {
+      module: CliModule,
+      imports: [
+        CoreModule.forProcess('cli', config),
+        TypeOrmModule.forFeature(ENTITIES),
+        TypeOrmModule.forFeature(ENTITIES, SYSTEM_CONNECTION),
+      ],
+      providers: [SystemDb, PasswordHasher, PlatformSetupService],
+    };
+  }
+}

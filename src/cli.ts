@@ -1,0 +1,101 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { parseArgs } from 'node:util';
+import { AppConfig } from '@app/config';
+import { migrate } from '@app/database';
+import { configOrExit } from './bootstrap/http-app';
+import { CliModule } from './cli.module';
+import { PlatformSetupService, SetupError } from './cli/platform-setup.service';
+
+const USAGE = `Usage: npm run cli -- <command> [options]
+
+Commands:
+  migrate                       apply pending migrations as the owner role (DATABASE_ADMIN_URL)
+  bootstrap --email E --domain D [--name N] [--slug S] [--password-env VAR]
+                                create the platform tenant and its first owner (idempotent);
+                                the password is read from the environment variable VAR
+                                (default BOOTSTRAP_OWNER_PASSWORD), never from the command line
+  seed-demo [--platform-domain D] [--reseller-domain D] [--password-env VAR]
+                                a demo reseller with a domain and one user per role`;
+
+async function withSetup<T>(config: AppConfig, work: (setup: PlatformSetupService) => Promise<T>): Promise<T> {
+  const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
+  try {
+    return await work(app.get(PlatformSetupService));
+  } finally {
+    await app.close();
+  }
+}
+
+function secretFromEnv(variable: string): string {
+  const value = process.env[variable];
+  if (!value) throw new SetupError(`Set the password in the environment variable ${variable}.`);
+  return value;
+}
+
+export async function runCli(argv: string[], config: AppConfig, out: (line: string) => void = console.log): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'migrate': {
+      await migrate({
+        adminUrl: config.DATABASE_ADMIN_URL,
+        loginUrls: { app: config.DATABASE_URL, system: config.DATABASE_SYSTEM_URL },
+        log: out,
+      });
+      return 0;
+    }
+    case 'bootstrap': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          email: { type: 'string' },
+          domain: { type: 'string' },
+          name: { type: 'string' },
+          slug: { type: 'string' },
+          'password-env': { type: 'string', default: 'BOOTSTRAP_OWNER_PASSWORD' },
+        },
+      });
+      if (!values.email) throw new SetupError('bootstrap needs --email.');
+      const password = secretFromEnv(values['password-env']!);
+      const result = await withSetup(config, (setup) =>
+        setup.bootstrap({ email: values.email!, password, domain: values.domain, name: values.name, slug: values.slug }),
+      );
+      out(`${result.tenantCreated ? 'created' : 'found'} platform tenant "${result.tenant.slug}" (${result.tenant.id})`);
+      out(`${result.owner.created ? 'created' : 'kept existing'} owner ${result.owner.user.email}`);
+      return 0;
+    }
+    case 'seed-demo': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          'platform-domain': { type: 'string', default: 'localhost' },
+          'reseller-domain': { type: 'string', default: 'demo.localhost' },
+          'password-env': { type: 'string', default: 'DEMO_PASSWORD' },
+        },
+      });
+      const password = process.env[values['password-env']!] || 'Demo-Gateway-2026!';
+      const result = await withSetup(config, (setup) =>
+        setup.seedDemo({ password, platformDomain: values['platform-domain']!, resellerDomain: values['reseller-domain']! }),
+      );
+      out(`platform tenant "${result.platform.slug}" and reseller "${result.reseller.slug}" are ready`);
+      for (const user of result.users) out(`  ${user.tenant.padEnd(9)} ${user.roles.join(',').padEnd(9)} ${user.email}`);
+      out(`  password for every demo user: ${password}`);
+      return 0;
+    }
+    default:
+      out(USAGE);
+      return command === undefined || command === 'help' || command === '--help' ? 0 : 64;
+  }
+}
+
+if (require.main === module) {
+  const config = configOrExit();
+  runCli(process.argv.slice(2), config).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      const message = error instanceof SetupError || error instanceof TypeError ? error.message : error instanceof Error ? error.message : String(error);
+      process.stderr.write(`error: ${message}\n`);
+      process.exit(1);
+    },
+  );
+}

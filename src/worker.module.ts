@@ -1,0 +1,17 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig } from '@app/config';
+import { QueueMetrics } from '@app/queue';
+import { CoreModule } from './core.module';
+import { MailWorkerModule } from './modules/mail/mail-worker.module';
+
+/** BullMQ processors and schedulers; its only HTTP routes are health and metrics. */
+@Module({})
+export class WorkerModule {
+  static forRoot(config?: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [CoreModule.forProcess('worker', config), MailWorkerModule],
+      providers: [QueueMetrics],
+    };
+  }
+}

@@ -1,0 +1,16 @@
+import 'reflect-metadata';
+import { AppConfig } from '@app/config';
+import { boundShutdown, configOrExit, createHttpApp, startOrExit } from './bootstrap/http-app';
+import { WorkerModule } from './worker.module';
+
+export async function startWorker(config: AppConfig, port = config.WORKER_PORT) {
+  const app = await createHttpApp(WorkerModule.forRoot(config), config);
+  await app.listen(port, '0.0.0.0');
+  return app;
+}
+
+if (require.main === module) {
+  const config = configOrExit();
+  boundShutdown(config);
+  void startOrExit(() => startWorker(config), 'worker');
+}
