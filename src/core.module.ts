@@ -7,7 +7,7 @@ import { DatabaseModule } from '@app/database';
 import { loggerParams, ObservabilityModule, requestIdFor } from '@app/observability';
 import { QueueModule } from '@app/queue';
 import { RedisModule } from '@app/redis';
-import { TenancyModule } from '@app/tenancy';
+import { hostTenantOf, TenancyModule } from '@app/tenancy';
 import { HealthModule } from './modules/health/health.module';
 
 export type ProcessName = 'api' | 'worker' | 'cli';
@@ -27,7 +27,12 @@ export class CoreModule {
         }),
         ClsModule.forRoot({
           global: true,
-          middleware: { mount: http, generateId: true, idGenerator: (req) => requestIdFor(req) },
+          middleware: {
+            mount: http,
+            generateId: true,
+            idGenerator: (req) => requestIdFor(req),
+            setup: (cls, req) => cls.set('hostTenant', hostTenantOf(req)),
+          },
         }),
         DatabaseModule.forRoot({ processName, system: processName !== 'api' }),
         RedisModule,

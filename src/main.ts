@@ -5,7 +5,7 @@ import { boundShutdown, configOrExit, createHttpApp, startOrExit } from './boots
 import { setupOpenApi } from './bootstrap/openapi';
 
 export async function startApi(config: AppConfig, port = config.PORT) {
-  const app = await createHttpApp(ApiModule.forRoot(config), config);
+  const app = await createHttpApp(ApiModule.forRoot(config), config, { resolveTenants: true });
   setupOpenApi(app);
   await app.listen(port, '0.0.0.0');
   return app;

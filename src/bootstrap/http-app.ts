@@ -6,9 +6,14 @@ import { IncomingMessage } from 'node:http';
 import { AppConfig, ConfigError, loadConfig } from '@app/config';
 import { ProblemFilter, strictValidationPipe } from '@app/errors';
 import { requestIdFor } from '@app/observability';
+import { installHostTenantHook, TenantResolver } from '@app/tenancy';
 
 /** Builds a Nest application on Fastify with the shared request id, errors and validation. */
-export async function createHttpApp(module: DynamicModule, config: AppConfig): Promise<NestFastifyApplication> {
+export async function createHttpApp(
+  module: DynamicModule,
+  config: AppConfig,
+  options: { resolveTenants?: boolean } = {},
+): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     trustProxy: config.TRUST_PROXY,
     genReqId: (req: IncomingMessage) => requestIdFor(req),
@@ -18,7 +23,10 @@ export async function createHttpApp(module: DynamicModule, config: AppConfig): P
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
+  // Registered before Nest adds its middleware, so the request context sees the Host's tenant.
+  const bindResolver = options.resolveTenants ? installHostTenantHook(adapter.getInstance()) : undefined;
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true });
+  bindResolver?.(app.get(TenantResolver));
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new ProblemFilter());
   app.useGlobalPipes(strictValidationPipe());

@@ -3,6 +3,6 @@ export * from './system-db';
 export * from './tenancy.module';
 export * from './tenant-context';
 export * from './tenant-db';
-export * from './tenant-resolution.middleware';
+export * from './host-tenant-hook';
 export * from './tenant-resolver';
 export * from './tenant.types';

@@ -1,0 +1,46 @@
+import { AppException, CommonErrorCode, PROBLEM_CONTENT_TYPE } from '@app/errors';
+import { REQUEST_TENANT_ID, REQUEST_TENANT_SLUG } from '@app/observability';
+import type { FastifyInstance } from 'fastify';
+import { IncomingMessage } from 'node:http';
+import { TenantResolver } from './tenant-resolver';
+import { ResolvedTenant } from './tenant.types';
+
+/** Where the Host's tenant is kept on the raw request until the request context takes it. */
+export const REQUEST_HOST_TENANT = Symbol.for('aigateway.request.hostTenant');
+
+export function hostTenantOf(req: IncomingMessage): ResolvedTenant | null {
+  return (req as unknown as Record<symbol, ResolvedTenant | null | undefined>)[REQUEST_HOST_TENANT] ?? null;
+}
+
+const SKIP = /^\/(health|metrics)(\/|\?|$)/;
+
+/**
+ * Resolves the Host header's tenant for every request (unknown routes included, so logs and
+ * metrics carry it) in Fastify's first hook, before the request context is created. Probes and
+ * scrapes skip it. The resolver is bound once the Nest application exists.
+ */
+export function installHostTenantHook(fastify: FastifyInstance): (resolver: TenantResolver) => void {
+  let resolver: TenantResolver | undefined;
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (!resolver || SKIP.test(request.url)) return;
+    try {
+      const tenant = await resolver.resolveHost(request.host);
+      const raw = request.raw as unknown as Record<symbol, unknown>;
+      raw[REQUEST_HOST_TENANT] = tenant;
+      if (tenant) {
+        raw[REQUEST_TENANT_ID] = tenant.id;
+        raw[REQUEST_TENANT_SLUG] = tenant.slug;
+      }
+    } catch {
+      const problem = AppException.common(CommonErrorCode.ServiceUnavailable, 503, 'The tenant directory is unavailable; retry shortly.');
+      return reply
+        .code(503)
+        .header('content-type', PROBLEM_CONTENT_TYPE)
+        .header('retry-after', '2')
+        .send({ type: `urn:aigateway:problem:${problem.code}`, title: problem.title, status: 503, code: problem.code, detail: problem.detail, requestId: String(request.id) });
+    }
+  });
+  return (bound) => {
+    resolver = bound;
+  };
+}
