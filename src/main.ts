@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { AppConfig } from '@app/config';
 import { ApiModule } from './api.module';
-import { boundShutdown, configOrExit, createHttpApp, startOrExit } from './bootstrap/http-app';
+import { configOrExit, createHttpApp, serveUntilSignalled } from './bootstrap/http-app';
 import { setupOpenApi } from './bootstrap/openapi';
 
 export async function startApi(config: AppConfig, port = config.PORT) {
@@ -13,6 +13,5 @@ export async function startApi(config: AppConfig, port = config.PORT) {
 
 if (require.main === module) {
   const config = configOrExit();
-  boundShutdown(config);
-  void startOrExit(() => startApi(config), 'api');
+  serveUntilSignalled(() => startApi(config), 'api', config);
 }

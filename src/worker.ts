@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { AppConfig } from '@app/config';
-import { boundShutdown, configOrExit, createHttpApp, startOrExit } from './bootstrap/http-app';
+import { configOrExit, createHttpApp, serveUntilSignalled } from './bootstrap/http-app';
 import { WorkerModule } from './worker.module';
 
 export async function startWorker(config: AppConfig, port = config.WORKER_PORT) {
@@ -11,6 +11,5 @@ export async function startWorker(config: AppConfig, port = config.WORKER_PORT) 
 
 if (require.main === module) {
   const config = configOrExit();
-  boundShutdown(config);
-  void startOrExit(() => startWorker(config), 'worker');
+  serveUntilSignalled(() => startWorker(config), 'worker', config);
 }

@@ -2,7 +2,7 @@ import { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { IncomingMessage } from 'node:http';
+import { IncomingMessage, Server } from 'node:http';
 import { AppConfig, ConfigError, loadConfig } from '@app/config';
 import { ProblemFilter, strictValidationPipe } from '@app/errors';
 import { requestIdFor } from '@app/observability';
@@ -30,14 +30,29 @@ export async function createHttpApp(
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new ProblemFilter());
   app.useGlobalPipes(strictValidationPipe());
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onSend', async (request, reply) => {
-      reply.header('x-request-id', String(request.id));
-    });
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+  const fastify = app.getHttpAdapter().getInstance();
+  let closing = false;
+  fastify.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', String(request.id));
+    if (closing) reply.header('connection', 'close');
+  });
+  fastify.addHook('preClose', async () => {
+    closing = true;
+    reapIdleConnectionsUntilClosed(fastify.server);
+  });
   return app;
+}
+
+/**
+ * `server.close()` closes the connections idle at that moment, but a keep-alive connection whose
+ * request was in flight stays open after its response until the client or keepAliveTimeout (72 s
+ * in Fastify) ends it, so one proxy connection would hold a rollout until SHUTDOWN_GRACE_MS. While
+ * closing, responses say `Connection: close`, and connections that have gone idle are closed.
+ */
+function reapIdleConnectionsUntilClosed(server: Server): void {
+  const reaper = setInterval(() => server.closeIdleConnections(), 100);
+  reaper.unref();
+  server.once('close', () => clearInterval(reaper));
 }
 
 /**
@@ -56,25 +71,30 @@ export function configOrExit(): AppConfig {
 }
 
 /**
- * SIGTERM starts Nest's graceful close (in-flight requests and jobs finish); if that takes longer
- * than SHUTDOWN_GRACE_MS the process exits anyway rather than hang a rollout.
+ * Starts the process's application and stops it gracefully on SIGTERM or SIGINT: the listener
+ * closes, in-flight requests and jobs finish, connections close, then the process exits 0. (Nest's
+ * own shutdown hooks would re-raise the signal after closing, so a clean stop would look like a
+ * kill.) If stopping takes longer than SHUTDOWN_GRACE_MS the process exits 1 rather than hang a
+ * rollout; a second signal changes nothing.
  */
-export function boundShutdown(config: AppConfig): void {
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      setTimeout(() => {
-        process.stderr.write(`shutdown took longer than ${config.SHUTDOWN_GRACE_MS} ms; exiting\n`);
-        process.exit(1);
-      }, config.SHUTDOWN_GRACE_MS).unref();
-    });
-  }
-}
-
-export async function startOrExit(start: () => Promise<INestApplication>, name: string): Promise<void> {
-  try {
-    await start();
-  } catch (error) {
-    process.stderr.write(`${name} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+export function serveUntilSignalled(start: () => Promise<INestApplication>, name: string, config: AppConfig): void {
+  const fail = (what: string, error: unknown): never => {
+    process.stderr.write(`${name} ${what}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
-  }
+  };
+  const starting = start().catch((error: unknown) => fail('failed to start', error));
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    setTimeout(() => fail('did not stop in time', `shutdown took longer than ${config.SHUTDOWN_GRACE_MS} ms`), config.SHUTDOWN_GRACE_MS).unref();
+    starting
+      .then((app) => app.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => fail('failed to shut down cleanly', error),
+      );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
