@@ -2,13 +2,16 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
+import { register } from 'prom-client';
 import { AppConfig, APP_CONFIG, ConfigModule } from '@app/config';
+import { AuthorizationModule } from '@app/authorization';
 import { DatabaseModule } from '@app/database';
 import { loggerParams, ObservabilityModule, requestIdFor } from '@app/observability';
 import { QueueModule } from '@app/queue';
 import { RedisModule } from '@app/redis';
-import { hostTenantOf, TenancyModule } from '@app/tenancy';
+import { clientIpOf, hostTenantOf, TenancyModule } from '@app/tenancy';
 import { HealthModule } from './modules/health/health.module';
+import { MetricsController } from './modules/health/metrics.controller';
 
 export type ProcessName = 'api' | 'worker' | 'cli';
 
@@ -31,16 +34,26 @@ export class CoreModule {
             mount: http,
             generateId: true,
             idGenerator: (req) => requestIdFor(req),
-            setup: (cls, req) => cls.set('hostTenant', hostTenantOf(req)),
+            setup: (cls, req) => {
+              cls.set('hostTenant', hostTenantOf(req));
+              cls.set('clientIp', clientIpOf(req));
+              cls.set('userAgent', String(req.headers['user-agent'] ?? '').slice(0, 500) || null);
+            },
           },
         }),
         DatabaseModule.forRoot({ processName, system: processName !== 'api' }),
         RedisModule,
         TenancyModule,
+        AuthorizationModule,
         ObservabilityModule,
         QueueModule.forRoot({ role: processName === 'worker' ? 'worker' : 'producer' }),
         ...(http
-          ? [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } }), HealthModule]
+          ? [PrometheusModule.register({
+                path: '/metrics',
+                // Once per process (tests run api and worker side by side in one process).
+                defaultMetrics: { enabled: !register.getSingleMetric('process_cpu_user_seconds_total') },
+                controller: MetricsController,
+              }), HealthModule]
           : []),
       ],
     };

@@ -57,7 +57,17 @@ describe('row-level security (as the application role)', () => {
         `SELECT cmd, roles::text[] AS roles, qual, with_check FROM pg_policies WHERE schemaname = 'public' AND tablename = $1`,
         [table],
       );
-      for (const cmd of ['SELECT', 'INSERT', 'UPDATE', 'DELETE']) {
+      const { rows: comment } = await admin.query(`SELECT obj_description($1::regclass, 'pg_class') AS c`, [table]);
+      const appendOnly = comment[0].c === 'append-only';
+      if (appendOnly) {
+        // Append-only tables: no UPDATE/DELETE privilege or policy for the application role.
+        const { rows: privs } = await admin.query(
+          `SELECT has_table_privilege('aigateway_app', $1, 'UPDATE') AS u, has_table_privilege('aigateway_app', $1, 'DELETE') AS d`,
+          [table],
+        );
+        expect({ table, ...privs[0] }).toEqual({ table, u: false, d: false });
+      }
+      for (const cmd of appendOnly ? ['SELECT', 'INSERT'] : ['SELECT', 'INSERT', 'UPDATE', 'DELETE']) {
         const policy = policies.find((p) => p.cmd === cmd && p.roles.includes('aigateway_app'));
         expect({ table, cmd, found: Boolean(policy) }).toEqual({ table, cmd, found: true });
         // Every application policy reads the signed scope, never a bare setting.

@@ -1,1 +1,7 @@
+export * from './ability';
+export * from './ability-sql';
+export * from './authorization.module';
+export * from './policy.decorators';
+export * from './principal';
+export * from './request-auth';
 export * from './roles';

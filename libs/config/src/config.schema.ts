@@ -13,6 +13,28 @@ const redisUrl = z
 
 const port = z.coerce.number().int().min(1).max(65535);
 
+const jwkSet = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a JSON array of private JWKs' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .array(
+        z
+          .object({ kty: z.literal('EC'), crv: z.literal('P-256'), kid: z.string().min(1), d: z.string().min(1), x: z.string(), y: z.string() })
+          .passthrough(),
+        { message: 'must be a JSON array of private JWKs' },
+      )
+      .min(1, 'must hold at least one key')
+      .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, 'every key needs a unique kid'),
+  );
+
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -57,6 +79,21 @@ export function buildConfigSchema(production: boolean) {
     .refine((v) => /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
     .default('smtp://127.0.0.1:1025'),
   MAIL_FROM: z.string().min(3).default('AIGateway <no-reply@aigateway.localhost>'),
+  /**
+   * Private JWKs (JSON array, ES256, each with a unique `kid`) for access tokens: the first signs,
+   * all verify, so a key can be rotated in before the old one is removed. Generate one with
+   * `npm run cli -- generate-jwt-key`. Outside production a key is generated at start when unset.
+   */
+  JWT_SIGNING_KEYS: production ? jwkSet : jwkSet.optional(),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).max(3600).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(3600).max(90 * 24 * 3600).default(30 * 24 * 3600),
+  INVITATION_TTL_HOURS: z.coerce.number().int().min(1).max(30 * 24).default(7 * 24),
+  PASSWORD_RESET_TTL_MINUTES: z.coerce.number().int().min(5).max(24 * 60).default(60),
+  /** Failed sign-ins per account before it is locked; the same window counts per IP (x4). */
+  LOGIN_MAX_FAILURES: z.coerce.number().int().min(2).max(100).default(8),
+  LOGIN_LOCK_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
+  /** First delay added after repeated failures; doubles with each further failure (max 4 s). */
+  LOGIN_SLOWDOWN_MS: z.coerce.number().int().min(0).max(2000).default(250),
   TENANT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   });
 }

@@ -41,6 +41,8 @@ export class DatabaseModule {
           name: SYSTEM_CONNECTION,
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => ({
+            // The name must be in the options too, or shutdown looks for the default connection.
+            name: SYSTEM_CONNECTION,
             ...postgresOptions({
               url: config.DATABASE_SYSTEM_URL,
               poolSize: Math.max(2, Math.ceil(config.DATABASE_POOL_SIZE / 4)),

@@ -31,6 +31,16 @@ const STATUS_CODES: Partial<Record<number, CommonErrorCode>> = {
   503: CommonErrorCode.ServiceUnavailable,
 };
 
+/**
+ * What of an unexpected error goes to the log: its class, message, SQL state and stack. Never the
+ * query parameters a database error carries (they can hold password hashes or tokens).
+ */
+function loggable(exception: unknown): Record<string, unknown> {
+  if (!(exception instanceof Error)) return { message: String(exception) };
+  const { code, table, constraint } = exception as Error & { code?: unknown; table?: unknown; constraint?: unknown };
+  return { type: exception.name, message: exception.message, code, table, constraint, stack: exception.stack };
+}
+
 /** OpenAI's error `type` for a status, for the inference API under /v1. */
 function openAiType(status: number): string {
   if (status === 401) return 'authentication_error';
@@ -58,7 +68,7 @@ export class ProblemFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const problem = this.toProblem(exception, request);
     if (problem.status >= 500) {
-      this.logger.error({ err: exception, code: problem.code }, 'request failed');
+      this.logger.error({ err: loggable(exception), code: problem.code }, 'request failed');
     }
     if (exception instanceof AppException) {
       for (const [name, value] of Object.entries(exception.extras.headers ?? {})) reply.header(name, value);

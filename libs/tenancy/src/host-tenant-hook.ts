@@ -8,6 +8,13 @@ import { ResolvedTenant } from './tenant.types';
 /** Where the Host's tenant is kept on the raw request until the request context takes it. */
 export const REQUEST_HOST_TENANT = Symbol.for('aigateway.request.hostTenant');
 
+/** The client address as Fastify sees it (X-Forwarded-For only when TRUST_PROXY is on). */
+export const REQUEST_CLIENT_IP = Symbol.for('aigateway.request.clientIp');
+
+export function clientIpOf(req: IncomingMessage): string | null {
+  return (req as unknown as Record<symbol, string | undefined>)[REQUEST_CLIENT_IP] ?? req.socket?.remoteAddress ?? null;
+}
+
 export function hostTenantOf(req: IncomingMessage): ResolvedTenant | null {
   return (req as unknown as Record<symbol, ResolvedTenant | null | undefined>)[REQUEST_HOST_TENANT] ?? null;
 }
@@ -22,6 +29,7 @@ const SKIP = /^\/(health|metrics)(\/|\?|$)/;
 export function installHostTenantHook(fastify: FastifyInstance): (resolver: TenantResolver) => void {
   let resolver: TenantResolver | undefined;
   fastify.addHook('onRequest', async (request, reply) => {
+    (request.raw as unknown as Record<symbol, unknown>)[REQUEST_CLIENT_IP] = request.ip;
     if (!resolver || SKIP.test(request.url)) return;
     try {
       const tenant = await resolver.resolveHost(request.host);

@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { Public } from '@app/authorization';
 import { Dependency, DependencyProbe } from '@app/observability';
 
 /**
@@ -8,6 +9,7 @@ import { Dependency, DependencyProbe } from '@app/observability';
  * the dependency that failed (503), and recovers by itself when the dependency comes back.
  */
 @ApiExcludeController()
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -1,0 +1,37 @@
+import { AppException } from '@app/errors';
+
+/** Codes of the identity API's failures (stable; clients branch on them). */
+export enum AuthErrorCode {
+  InvalidCredentials = 'invalid_credentials',
+  LoginLocked = 'login_locked',
+  TenantDisabled = 'tenant_disabled',
+  TenantMismatch = 'tenant_mismatch',
+  TenantRequired = 'tenant_required',
+  InvalidToken = 'invalid_token',
+  TokenRevoked = 'token_revoked',
+  AccountDisabled = 'account_disabled',
+  InvalidRefreshToken = 'invalid_refresh_token',
+  RefreshTokenReused = 'refresh_token_reused',
+  InvalidOneTimeToken = 'invalid_one_time_token',
+  WeakPassword = 'weak_password',
+}
+
+const MESSAGES: Record<AuthErrorCode, { status: number; title: string }> = {
+  [AuthErrorCode.InvalidCredentials]: { status: 401, title: 'E-mail or password is wrong' },
+  [AuthErrorCode.LoginLocked]: { status: 429, title: 'Too many failed sign-ins; try again later' },
+  [AuthErrorCode.TenantDisabled]: { status: 403, title: 'This tenant is disabled' },
+  [AuthErrorCode.TenantMismatch]: { status: 403, title: 'The token belongs to another tenant than this domain' },
+  [AuthErrorCode.TenantRequired]: { status: 400, title: 'Say which tenant: call its domain or name its slug' },
+  [AuthErrorCode.InvalidToken]: { status: 401, title: 'The access token is missing, invalid or expired' },
+  [AuthErrorCode.TokenRevoked]: { status: 401, title: 'The access token was revoked' },
+  [AuthErrorCode.AccountDisabled]: { status: 401, title: 'The account is disabled or no longer exists' },
+  [AuthErrorCode.InvalidRefreshToken]: { status: 401, title: 'The refresh token is invalid or expired' },
+  [AuthErrorCode.RefreshTokenReused]: { status: 401, title: 'The refresh token was already used; the session is revoked' },
+  [AuthErrorCode.InvalidOneTimeToken]: { status: 400, title: 'The link is invalid, used or expired' },
+  [AuthErrorCode.WeakPassword]: { status: 400, title: 'The password is too weak' },
+};
+
+export function authError(code: AuthErrorCode, detail?: string, extras?: AppException['extras']): AppException {
+  const { status, title } = MESSAGES[code];
+  return new AppException(code, status, title, detail, extras);
+}

@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AccessGuard } from './access.guard';
+import { AuthController, MeController, WellKnownController } from './auth.controller';
+import { AuthService } from './auth.service';
+import { JwtStrategy } from './jwt.strategy';
+import { LoginThrottle } from './login-throttle';
+import { OneTimeToken } from './one-time-token.entity';
+import { OneTimeTokens } from './one-time-tokens';
+import { PrincipalLoader } from './principal.loader';
+import { RefreshToken } from './refresh-token.entity';
+import { Revocations } from './revocations';
+import { Sessions } from './sessions';
+import { SigningKeys } from './signing-keys';
+
+@Module({
+  imports: [PassportModule, TypeOrmModule.forFeature([RefreshToken, OneTimeToken])],
+  controllers: [AuthController, MeController, WellKnownController],
+  providers: [
+    SigningKeys,
+    JwtStrategy,
+    PrincipalLoader,
+    Revocations,
+    LoginThrottle,
+    Sessions,
+    OneTimeTokens,
+    AuthService,
+    { provide: APP_GUARD, useClass: AccessGuard },
+  ],
+  exports: [OneTimeTokens, Sessions, Revocations],
+})
+export class AuthModule {}

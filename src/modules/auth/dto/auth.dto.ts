@@ -1,0 +1,117 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsEmail, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+export class LoginRequest {
+  @ApiProperty({ example: 'owner@demo.localhost' })
+  @IsEmail()
+  @MaxLength(320)
+  email: string;
+
+  @ApiProperty({ example: 'Demo-Gateway-2026!' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(128)
+  password: string;
+
+  @ApiPropertyOptional({ description: "The tenant's slug, when not calling through the tenant's own domain", example: 'demo' })
+  @IsOptional()
+  @Matches(SLUG)
+  tenant?: string;
+}
+
+export class RefreshRequest {
+  @ApiProperty()
+  @IsString()
+  @MaxLength(200)
+  refreshToken: string;
+}
+
+export class LogoutRequest {
+  @ApiPropertyOptional({ description: 'Also revokes this refresh token\'s session (the access token\'s session is always revoked)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  refreshToken?: string;
+}
+
+export class TokenPair {
+  @ApiProperty() accessToken: string;
+  @ApiProperty({ example: 'Bearer' }) tokenType: 'Bearer';
+  @ApiProperty({ description: 'Seconds until the access token expires' }) expiresIn: number;
+  @ApiProperty({ description: 'Single use: every refresh returns a new one' }) refreshToken: string;
+  @ApiProperty() refreshExpiresIn: number;
+}
+
+export class AcceptInvitationRequest {
+  @ApiProperty({ description: 'The token from the invitation link' })
+  @IsString()
+  @MaxLength(200)
+  token: string;
+
+  @ApiProperty({ description: '12+ characters mixing three of lower, upper, digits and symbols (or 16+ of anything)' })
+  @IsString()
+  @MaxLength(128)
+  password: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  displayName?: string;
+}
+
+export class PasswordResetRequest {
+  @ApiProperty()
+  @IsEmail()
+  @MaxLength(320)
+  email: string;
+
+  @ApiPropertyOptional({ example: 'demo' })
+  @IsOptional()
+  @Matches(SLUG)
+  tenant?: string;
+}
+
+export class PasswordResetConfirm {
+  @ApiProperty()
+  @IsString()
+  @MaxLength(200)
+  token: string;
+
+  @ApiProperty()
+  @IsString()
+  @MaxLength(128)
+  password: string;
+}
+
+export class MeTenant {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() slug: string;
+  @ApiProperty({ enum: ['platform', 'reseller'] }) type: string;
+  @ApiProperty() name: string;
+}
+
+export class MeUser {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() email: string;
+  @ApiPropertyOptional({ nullable: true }) displayName: string | null;
+}
+
+export class MeResponse {
+  @ApiProperty({ type: MeUser }) user: MeUser;
+  @ApiProperty({ type: MeTenant }) tenant: MeTenant;
+  @ApiProperty({ type: [String], example: ['owner'] }) roles: string[];
+  @ApiProperty({
+    description: 'The caller\'s CASL rules, packed (@casl/ability/extra packRules): unpack and build an ability to show or hide actions',
+    type: 'array',
+    items: { type: 'array', items: {} },
+  })
+  rules: unknown[];
+}
+
+export class Jwks {
+  @ApiProperty({ type: 'array', items: { type: 'object', additionalProperties: true } }) keys: object[];
+}

@@ -1,0 +1,71 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { AppConfig, APP_CONFIG } from '@app/config';
+import { Principal } from '@app/authorization';
+import { hostTenantOf } from '@app/tenancy';
+import type { FastifyRequest } from 'fastify';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { AuthErrorCode, authError } from './auth.exceptions';
+import { PrincipalLoader, toPrincipal } from './principal.loader';
+import { Revocations } from './revocations';
+import { ACCESS_TOKEN_ALGORITHM, ACCESS_TOKEN_AUDIENCE, SigningKeys } from './signing-keys';
+
+export interface AccessTokenClaims {
+  sub: string;
+  tid: string;
+  tty: string;
+  roles: string[];
+  sid: string;
+  jti: string;
+  exp: number;
+  iat: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Verifies access tokens (ES256 only, so `alg: none` and HMAC confusion are refused; the key by
+ * its kid; issuer, audience and expiry checked), then checks revocation and reloads the caller.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    keys: SigningKeys,
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly loader: PrincipalLoader,
+    private readonly revocations: Revocations,
+  ) {
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      algorithms: [ACCESS_TOKEN_ALGORITHM],
+      audience: ACCESS_TOKEN_AUDIENCE,
+      issuer: config.PUBLIC_URL,
+      ignoreExpiration: false,
+      passReqToCallback: true,
+      secretOrKeyProvider: (_req: unknown, rawToken: string, done: (err: unknown, key?: string | Buffer) => void) => {
+        try {
+          const header = JSON.parse(Buffer.from(rawToken.split('.')[0], 'base64url').toString('utf8')) as { kid?: string };
+          const key = keys.verificationKey(header.kid);
+          if (!key) return done(authError(AuthErrorCode.InvalidToken, 'Unknown signing key.'));
+          // passport-jwt hands the key to jsonwebtoken, which accepts a KeyObject.
+          done(null, key as unknown as Buffer);
+        } catch {
+          done(authError(AuthErrorCode.InvalidToken));
+        }
+      },
+    });
+  }
+
+  async validate(request: FastifyRequest, claims: AccessTokenClaims): Promise<Principal> {
+    if (!UUID.test(String(claims.tid)) || !UUID.test(String(claims.sub)) || !claims.sid || !claims.jti) {
+      throw authError(AuthErrorCode.InvalidToken);
+    }
+    const host = hostTenantOf(request.raw);
+    if (host && host.id !== claims.tid) throw authError(AuthErrorCode.TenantMismatch);
+    if (await this.revocations.isRevoked(claims.jti, claims.sid)) throw authError(AuthErrorCode.TokenRevoked);
+    const identity = await this.loader.load(claims.tid, claims.sub);
+    if (!identity || identity.userStatus !== 'active') throw authError(AuthErrorCode.AccountDisabled);
+    if (identity.tenantStatus !== 'active') throw authError(AuthErrorCode.TenantDisabled);
+    return toPrincipal(identity, claims);
+  }
+}

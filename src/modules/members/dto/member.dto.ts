@@ -1,0 +1,71 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsEmail, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { ALL_ROLES, Role } from '@app/authorization';
+import { PageMeta, PageQuery } from '../../../common/pagination';
+
+export class InviteMemberRequest {
+  @ApiProperty({ example: 'new.person@example.com' })
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
+  @IsEmail()
+  @MaxLength(320)
+  email: string;
+
+  @ApiProperty({ enum: ALL_ROLES, isArray: true, example: ['sales'] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(6)
+  @ArrayUnique()
+  @IsIn(ALL_ROLES, { each: true })
+  roles: Role[];
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  displayName?: string;
+}
+
+export class SetRolesRequest {
+  @ApiProperty({ enum: ALL_ROLES, isArray: true, example: ['sales', 'finance'] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(6)
+  @ArrayUnique()
+  @IsIn(ALL_ROLES, { each: true })
+  roles: Role[];
+}
+
+export class MemberListQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: ['invited', 'active', 'disabled'] })
+  @IsOptional()
+  @IsIn(['invited', 'active', 'disabled'])
+  status?: 'invited' | 'active' | 'disabled';
+
+  @ApiPropertyOptional({ enum: ALL_ROLES })
+  @IsOptional()
+  @IsIn(ALL_ROLES)
+  role?: Role;
+
+  @ApiPropertyOptional({ description: 'Part of the e-mail or name' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  q?: string;
+}
+
+export class MemberView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ format: 'uuid' }) tenantId: string;
+  @ApiProperty() email: string;
+  @ApiPropertyOptional({ nullable: true }) displayName: string | null;
+  @ApiProperty({ enum: ['invited', 'active', 'disabled'] }) status: string;
+  @ApiProperty({ enum: ALL_ROLES, isArray: true }) roles: Role[];
+  @ApiPropertyOptional({ nullable: true }) lastLoginAt: Date | null;
+  @ApiProperty() createdAt: Date;
+}
+
+export class MemberPage extends PageMeta {
+  @ApiProperty({ type: [MemberView] }) items: MemberView[];
+}

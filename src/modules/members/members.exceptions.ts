@@ -1,0 +1,18 @@
+import { AppException } from '@app/errors';
+
+export enum MemberErrorCode {
+  AlreadyMember = 'member_exists',
+  RoleNotGrantable = 'role_not_grantable',
+  LastOwner = 'last_owner',
+}
+
+const MESSAGES: Record<MemberErrorCode, { status: number; title: string }> = {
+  [MemberErrorCode.AlreadyMember]: { status: 409, title: 'This e-mail already belongs to a member of the tenant' },
+  [MemberErrorCode.RoleNotGrantable]: { status: 403, title: 'You may not grant this role here' },
+  [MemberErrorCode.LastOwner]: { status: 409, title: 'A tenant must keep at least one active owner' },
+};
+
+export function memberError(code: MemberErrorCode, detail?: string): AppException {
+  const { status, title } = MESSAGES[code];
+  return new AppException(code, status, title, detail);
+}

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { TenantsModule } from '../tenants/tenants.module';
+import { MembersController } from './members.controller';
+import { MembersRepository } from './members.repository';
+import { MembersService } from './members.service';
+
+@Module({
+  imports: [AuthModule, TenantsModule],
+  controllers: [MembersController],
+  providers: [MembersRepository, MembersService],
+})
+export class MembersModule {}

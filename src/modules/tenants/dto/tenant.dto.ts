@@ -1,0 +1,142 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsOptional,
+  IsString,
+  IsUrl,
+  IsUUID,
+  Matches,
+  MaxLength,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import { PageMeta, PageQuery } from '../../../common/pagination';
+
+const lowerTrim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const DOMAIN_MESSAGE = 'must be a DNS name such as api.example.com (no scheme, port or path)';
+
+export class BrandingDto {
+  @ApiPropertyOptional({ example: 'https://cdn.example.com/logo.png' })
+  @IsOptional()
+  @IsUrl({ protocols: ['https'], require_protocol: true }, { message: 'logoUrl must be an https:// URL' })
+  @MaxLength(2000)
+  logoUrl?: string;
+
+  @ApiPropertyOptional({ example: '#1f6feb' })
+  @IsOptional()
+  @Matches(/^#[0-9a-fA-F]{6}$/, { message: 'themeColor must look like #1f6feb' })
+  themeColor?: string;
+
+  @ApiPropertyOptional({ example: 'Acme AI' })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  displayName?: string;
+}
+
+export class CreateTenantRequest {
+  @ApiProperty({ example: 'acme', description: 'Lower case letters, digits and dashes; unique' })
+  @Transform(lowerTrim)
+  @Matches(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'slug must be 1-63 lower case letters, digits or dashes' })
+  slug: string;
+
+  @ApiProperty({ example: 'Acme AI' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Parent reseller, for a sub-reseller' })
+  @IsOptional()
+  @IsUUID()
+  parentId?: string;
+
+  @ApiPropertyOptional({ type: BrandingDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => BrandingDto)
+  branding?: BrandingDto;
+
+  @ApiPropertyOptional({ type: [String], example: ['api.acme.example'], description: 'The first one is primary' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @Transform(({ value }) => (Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v)) : value))
+  @Matches(DOMAIN, { each: true, message: `each domain ${DOMAIN_MESSAGE}` })
+  domains?: string[];
+}
+
+export class UpdateTenantRequest {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name?: string;
+
+  @ApiPropertyOptional({ type: BrandingDto })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => BrandingDto)
+  branding?: BrandingDto;
+}
+
+export class TenantListQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: ['active', 'disabled'] })
+  @IsOptional()
+  @IsIn(['active', 'disabled'])
+  status?: 'active' | 'disabled';
+
+  @ApiPropertyOptional({ enum: ['platform', 'reseller'] })
+  @IsOptional()
+  @IsIn(['platform', 'reseller'])
+  type?: 'platform' | 'reseller';
+
+  @ApiPropertyOptional({ description: 'Part of the slug or name' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  q?: string;
+}
+
+export class AddDomainRequest {
+  @ApiProperty({ example: 'api.acme.example' })
+  @Transform(lowerTrim)
+  @Matches(DOMAIN, { message: `domain ${DOMAIN_MESSAGE}` })
+  domain: string;
+
+  @ApiPropertyOptional({ default: false })
+  @IsOptional()
+  @IsBoolean()
+  isPrimary?: boolean;
+}
+
+export class DomainView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() domain: string;
+  @ApiProperty() isPrimary: boolean;
+  @ApiProperty() createdAt: Date;
+}
+
+export class TenantView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: ['platform', 'reseller'] }) type: string;
+  @ApiPropertyOptional({ format: 'uuid', nullable: true }) parentId: string | null;
+  @ApiProperty() slug: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ enum: ['active', 'disabled'] }) status: string;
+  @ApiProperty({ type: BrandingDto }) branding: BrandingDto;
+  @ApiProperty({ type: [DomainView] }) domains: DomainView[];
+  @ApiProperty() createdAt: Date;
+  @ApiProperty() updatedAt: Date;
+}
+
+export class TenantPage extends PageMeta {
+  @ApiProperty({ type: [TenantView] }) items: TenantView[];
+}

@@ -1,0 +1,204 @@
+import { Injectable } from '@nestjs/common';
+import { RequestAuth } from '@app/authorization';
+import { AppException } from '@app/errors';
+import { TenantDb, TenantResolver } from '@app/tenancy';
+import { EntityManager, QueryFailedError } from 'typeorm';
+import { pageOf } from '../../common/pagination';
+import { AuditService } from '../audit/audit.service';
+import { AddDomainRequest, CreateTenantRequest, DomainView, TenantListQuery, TenantPage, TenantView, UpdateTenantRequest } from './dto/tenant.dto';
+import { TenantDomain } from './tenant-domain.entity';
+import { Tenant } from './tenant.entity';
+import { TenantErrorCode, tenantError } from './tenants.exceptions';
+import { TENANT, TENANT_DOMAIN } from './tenants.permissions';
+import { TenantsRepository } from './tenants.repository';
+
+function domainView(d: TenantDomain): DomainView {
+  return { id: d.id, domain: d.domain, isPrimary: d.isPrimary, createdAt: d.createdAt };
+}
+
+function tenantView(t: Tenant, domains: TenantDomain[]): TenantView {
+  return {
+    id: t.id,
+    type: t.type,
+    parentId: t.parentId,
+    slug: t.slug,
+    name: t.name,
+    status: t.status,
+    branding: t.branding,
+    domains: domains.filter((d) => d.tenantId === t.id).map(domainView),
+    createdAt: t.createdAt,
+    updatedAt: t.updatedAt,
+  };
+}
+
+const AUDITED_FIELDS = (t: Tenant) => ({ slug: t.slug, name: t.name, status: t.status, parentId: t.parentId, branding: t.branding });
+
+/** A unique violation that slipped past the pre-check (a concurrent insert) is still a clear 409. */
+function conflictOf(error: unknown, code: TenantErrorCode): never {
+  if (error instanceof QueryFailedError && (error as QueryFailedError & { code?: string }).code === '23505') throw tenantError(code);
+  throw error;
+}
+
+@Injectable()
+export class TenantsService {
+  constructor(
+    private readonly tenantDb: TenantDb,
+    private readonly auth: RequestAuth,
+    private readonly repository: TenantsRepository,
+    private readonly audit: AuditService,
+    private readonly resolver: TenantResolver,
+  ) {}
+
+  async list(query: TenantListQuery): Promise<TenantPage> {
+    const { page, pageSize, offset } = pageOf(query);
+    return this.tenantDb.forRequest(async (m) => {
+      const [tenants, total] = await this.repository.list(m, this.auth.ability, query, offset, pageSize);
+      const domains = await this.repository.domainsOf(m, tenants.map((t) => t.id));
+      return { items: tenants.map((t) => tenantView(t, domains)), page, pageSize, total };
+    });
+  }
+
+  get(tenantId: string): Promise<TenantView> {
+    return this.tenantDb.forRequest(async (m) => {
+      const tenant = await this.visible(m, tenantId);
+      return tenantView(tenant, await this.repository.domainsOf(m, [tenant.id]));
+    });
+  }
+
+  async create(input: CreateTenantRequest): Promise<TenantView> {
+    const view = await this.tenantDb.forRequest(async (m) => {
+      this.auth.assertCan('create', TENANT, { type: 'reseller', parentId: input.parentId ?? null });
+      if (await this.repository.slugTaken(m, input.slug)) throw tenantError(TenantErrorCode.SlugTaken);
+      const domains = [...new Set(input.domains ?? [])];
+      for (const domain of domains) {
+        if (await this.repository.domainTaken(m, domain)) throw tenantError(TenantErrorCode.DomainTaken, `${domain} is taken.`);
+      }
+      if (input.parentId) {
+        const parent = await this.repository.findById(m, input.parentId);
+        if (!parent || parent.type !== 'reseller') throw tenantError(TenantErrorCode.InvalidParent);
+      }
+      const tenant = m.create(Tenant, {
+        type: 'reseller',
+        slug: input.slug,
+        name: input.name.trim(),
+        parentId: input.parentId ?? null,
+        branding: { ...(input.branding ?? {}) },
+      });
+      await m.insert(Tenant, tenant).catch((e) => conflictOf(e, TenantErrorCode.SlugTaken));
+      const created: TenantDomain[] = [];
+      for (const [index, domain] of domains.entries()) {
+        created.push(await this.repository.addDomain(m, tenant.id, domain, index === 0).catch((e) => conflictOf(e, TenantErrorCode.DomainTaken)));
+      }
+      const saved = (await this.repository.findById(m, tenant.id))!;
+      await this.audit.record(m, {
+        tenantId: tenant.id,
+        action: 'tenant.created',
+        subjectType: TENANT,
+        subjectId: tenant.id,
+        after: { ...AUDITED_FIELDS(saved), domains },
+      });
+      return tenantView(saved, created);
+    });
+    await this.resolver.invalidateTenant(view.id);
+    return view;
+  }
+
+  update(tenantId: string, input: UpdateTenantRequest): Promise<TenantView> {
+    return this.tenantDb.forRequest(async (m) => {
+      const tenant = await this.visible(m, tenantId);
+      const before = AUDITED_FIELDS(tenant);
+      for (const field of Object.keys(input) as Array<keyof UpdateTenantRequest>) {
+        if (input[field] === undefined) continue;
+        this.auth.assertCan('update', TENANT, { ...tenant }, field);
+      }
+      if (input.name !== undefined) tenant.name = input.name.trim();
+      if (input.branding !== undefined) tenant.branding = { ...tenant.branding, ...input.branding };
+      await m.save(tenant);
+      await this.audit.record(m, { tenantId, action: 'tenant.updated', subjectType: TENANT, subjectId: tenantId, before, after: AUDITED_FIELDS(tenant) });
+      return tenantView(tenant, await this.repository.domainsOf(m, [tenantId]));
+    });
+  }
+
+  /** A disabled tenant's users cannot sign in and their tokens stop on their next request. */
+  async setStatus(tenantId: string, status: 'active' | 'disabled'): Promise<TenantView> {
+    const view = await this.tenantDb.forRequest(async (m) => {
+      const tenant = await this.visible(m, tenantId);
+      if (tenant.type === 'platform') throw tenantError(TenantErrorCode.PlatformTenantImmutable);
+      this.auth.assertCan(status === 'disabled' ? 'disable' : 'enable', TENANT, { ...tenant });
+      const before = AUDITED_FIELDS(tenant);
+      tenant.status = status;
+      await m.save(tenant);
+      await this.audit.record(m, {
+        tenantId,
+        action: status === 'disabled' ? 'tenant.disabled' : 'tenant.enabled',
+        subjectType: TENANT,
+        subjectId: tenantId,
+        before,
+        after: AUDITED_FIELDS(tenant),
+      });
+      return tenantView(tenant, await this.repository.domainsOf(m, [tenantId]));
+    });
+    await this.resolver.invalidateTenant(tenantId);
+    return view;
+  }
+
+  listDomains(tenantId: string): Promise<DomainView[]> {
+    return this.tenantDb.forRequest(async (m) => {
+      const tenant = await this.visible(m, tenantId, TENANT_DOMAIN);
+      this.auth.assertCan('read', TENANT_DOMAIN, { tenantId: tenant.id });
+      return (await this.repository.domainsOf(m, [tenant.id])).map(domainView);
+    });
+  }
+
+  async addDomain(tenantId: string, input: AddDomainRequest): Promise<DomainView> {
+    const view = await this.tenantDb.forRequest(async (m) => {
+      const tenant = await this.visible(m, tenantId, TENANT_DOMAIN);
+      this.auth.assertCan('create', TENANT_DOMAIN, { tenantId: tenant.id });
+      if (await this.repository.domainTaken(m, input.domain)) throw tenantError(TenantErrorCode.DomainTaken, `${input.domain} is taken.`);
+      const domain = await this.repository
+        .addDomain(m, tenant.id, input.domain, input.isPrimary ?? false)
+        .catch((e) => conflictOf(e, TenantErrorCode.DomainTaken));
+      await this.audit.record(m, {
+        tenantId: tenant.id,
+        action: 'tenant.domain_added',
+        subjectType: TENANT_DOMAIN,
+        subjectId: domain.id,
+        after: { domain: domain.domain, isPrimary: domain.isPrimary },
+      });
+      return domainView(domain);
+    });
+    await this.resolver.invalidateTenant(tenantId);
+    return view;
+  }
+
+  async removeDomain(tenantId: string, domainId: string): Promise<void> {
+    await this.tenantDb.forRequest(async (m) => {
+      const tenant = await this.visible(m, tenantId, TENANT_DOMAIN);
+      this.auth.assertCan('delete', TENANT_DOMAIN, { tenantId: tenant.id });
+      const domain = await this.repository.findDomain(m, tenant.id, domainId);
+      if (!domain) throw AppException.notFound(TENANT_DOMAIN);
+      await m.delete(TenantDomain, { id: domain.id, tenantId: tenant.id });
+      await this.audit.record(m, {
+        tenantId: tenant.id,
+        action: 'tenant.domain_removed',
+        subjectType: TENANT_DOMAIN,
+        subjectId: domain.id,
+        before: { domain: domain.domain, isPrimary: domain.isPrimary },
+      });
+    });
+    await this.resolver.invalidateTenant(tenantId);
+  }
+
+  /**
+   * The tenant if the caller may see it (through RLS and CASL), else 404: another tenant's
+   * existence is never confirmed.
+   */
+  private async visible(m: EntityManager, tenantId: string, as: string = TENANT): Promise<Tenant> {
+    const tenant = await this.repository.findById(m, tenantId);
+    if (!tenant) throw AppException.notFound(TENANT);
+    const ability = this.auth.ability;
+    const readable = as === TENANT ? { ...tenant } : { tenantId: tenant.id };
+    if (!ability.can('read', { ...readable, __caslSubjectType__: as } as never)) throw AppException.notFound(TENANT);
+    return tenant;
+  }
+}
