@@ -1,0 +1,243 @@
+import { Client } from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { connectAs, uniqueSlug } from '../support/db';
+import { call, HttpResult } from '../support/http';
+import { platformWithUsers, resellerWithUsers, RoleName, signIn, TestTenant } from '../support/identity';
+import { RunningApp, startTestApi } from '../support/app';
+import { PermissionDefinition } from '@app/authorization';
+import { ALL_PERMISSIONS } from '../../src/modules/permissions';
+
+/**
+ * DESIGN.md's permission matrix as one table, for the capabilities that exist in this wave
+ * (tenant settings, members, role assignment, audit log, reseller management). Every role of both
+ * tenant types is tried on every capability: allowed gets 2xx, forbidden gets 403, and an object
+ * of another tenant gets 404 wherever the caller holds the capability (its existence is not
+ * revealed). Users with several roles get the union.
+ */
+
+type Capability =
+  | 'tenant.read'
+  | 'tenant.update'
+  | 'domains.read'
+  | 'domains.create'
+  | 'members.list'
+  | 'members.invite'
+  | 'members.disable'
+  | 'roles.assign'
+  | 'audit.read'
+  | 'resellers.create'
+  | 'resellers.disable';
+
+const CAPABILITIES: Capability[] = [
+  'tenant.read',
+  'tenant.update',
+  'domains.read',
+  'domains.create',
+  'members.list',
+  'members.invite',
+  'members.disable',
+  'roles.assign',
+  'audit.read',
+  'resellers.create',
+  'resellers.disable',
+];
+
+/** What each role may do, straight from the matrix (tenant settings and members: owner, operator; ...). */
+const ALLOWED: Record<'platform' | 'reseller', Partial<Record<RoleName, Capability[]>>> = {
+  platform: {
+    owner: [...CAPABILITIES],
+    operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read'),
+    sales: [],
+    // Platform finance reads the customer list read-only: for the platform, resellers are customers.
+    finance: ['tenant.read'],
+    // Monitoring and logs: platform owner and tech.
+    tech: ['audit.read'],
+    user: [],
+  },
+  reseller: {
+    owner: CAPABILITIES.filter((c) => !c.startsWith('resellers.')),
+    sales: [],
+    finance: [],
+    user: [],
+  },
+};
+
+const SUCCESS: Record<Capability, number> = {
+  'tenant.read': 200,
+  'tenant.update': 200,
+  'domains.read': 200,
+  'domains.create': 201,
+  'members.list': 200,
+  'members.invite': 201,
+  'members.disable': 200,
+  'roles.assign': 200,
+  'audit.read': 200,
+  'resellers.create': 201,
+  'resellers.disable': 200,
+};
+
+describe('permission matrix (e2e)', () => {
+  let system: Client;
+  let api: RunningApp;
+  let platform: TestTenant;
+  let resellerA: TestTenant;
+  let resellerB: TestTenant;
+  const tokens = new Map<string, string>();
+
+  async function victim(tenant: TestTenant): Promise<string> {
+    const id = uuidv7();
+    await system.query(`INSERT INTO users (id, tenant_id, email, status) VALUES ($1, $2, $3, 'active')`, [id, tenant.id, `victim.${id.slice(-12)}@${tenant.domain}`]);
+    await system.query(`INSERT INTO user_roles (tenant_id, user_id, role) VALUES ($1, $2, 'user')`, [tenant.id, id]);
+    return id;
+  }
+
+  async function freshReseller(): Promise<string> {
+    const id = uuidv7();
+    await system.query(`INSERT INTO tenants (id, type, slug, name) VALUES ($1, 'reseller', $2, 'Target')`, [id, uniqueSlug('target')]);
+    return id;
+  }
+
+  /** Performs one capability as `token` (at `host`) against the objects of `target`. */
+  async function perform(capability: Capability, host: TestTenant, token: string, target: TestTenant): Promise<HttpResult> {
+    const as = { host: host.domain, token };
+    const base = `/api/v1/tenants/${target.id}`;
+    switch (capability) {
+      case 'tenant.read':
+        return call(api.baseUrl, 'GET', base, as);
+      case 'tenant.update':
+        return call(api.baseUrl, 'PATCH', base, { ...as, json: { name: `Renamed ${uniqueSlug()}` } });
+      case 'domains.read':
+        return call(api.baseUrl, 'GET', `${base}/domains`, as);
+      case 'domains.create':
+        return call(api.baseUrl, 'POST', `${base}/domains`, { ...as, json: { domain: `${uniqueSlug('d')}.extra.localhost` } });
+      case 'members.list':
+        return call(api.baseUrl, 'GET', `${base}/members`, as);
+      case 'members.invite':
+        return call(api.baseUrl, 'POST', `${base}/members`, { ...as, json: { email: `${uniqueSlug('inv')}@example.test`, roles: ['user'] } });
+      case 'members.disable':
+        return call(api.baseUrl, 'POST', `${base}/members/${await victim(target)}/disable`, as);
+      case 'roles.assign':
+        return call(api.baseUrl, 'PUT', `${base}/members/${await victim(target)}/roles`, { ...as, json: { roles: ['user', 'finance'] } });
+      case 'audit.read':
+        return call(api.baseUrl, 'GET', target === host ? '/api/v1/audit-log' : `/api/v1/audit-log?tenantId=${target.id}`, as);
+      case 'resellers.create':
+        return call(api.baseUrl, 'POST', '/api/v1/tenants', { ...as, json: { slug: uniqueSlug('new'), name: 'New reseller' } });
+      case 'resellers.disable':
+        return call(api.baseUrl, 'POST', `/api/v1/tenants/${await freshReseller()}/disable`, as);
+    }
+  }
+
+  beforeAll(async () => {
+    system = await connectAs('system');
+    api = await startTestApi();
+    platform = await platformWithUsers(system, {
+      owner: ['owner'],
+      operator: ['operator'],
+      sales: ['sales'],
+      finance: ['finance'],
+      tech: ['tech'],
+      user: ['user'],
+      financeTech: ['finance', 'tech'],
+    });
+    resellerA = await resellerWithUsers(system, { owner: ['owner'], sales: ['sales'], finance: ['finance'], user: ['user'], salesFinance: ['sales', 'finance'] });
+    resellerB = await resellerWithUsers(system, { owner: ['owner'] });
+    for (const tenant of [platform, resellerA]) {
+      for (const name of Object.keys(tenant.users)) tokens.set(`${tenant.type}:${name}`, (await signIn(api.baseUrl, tenant, name)).accessToken);
+    }
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await system?.end();
+  });
+
+  const rows: Array<[string, RoleName, Capability]> = [];
+  for (const type of ['platform', 'reseller'] as const) {
+    for (const role of Object.keys(ALLOWED[type]) as RoleName[]) for (const capability of CAPABILITIES) rows.push([type, role, capability]);
+  }
+
+  it.each(rows)('%s %s: %s on its own tenant', async (type, role, capability) => {
+    const tenant = type === 'platform' ? platform : resellerA;
+    const res = await perform(capability, tenant, tokens.get(`${type}:${role}`)!, tenant);
+    const allowed = ALLOWED[type][role]!.includes(capability);
+    expect({ status: res.status, code: res.body?.code }).toEqual(
+      allowed ? { status: SUCCESS[capability], code: undefined } : { status: 403, code: 'forbidden' },
+    );
+  });
+
+  const resellerRows = rows.filter(([type, , capability]) => type === 'reseller' && !capability.startsWith('resellers.'));
+  it.each(resellerRows)("%s %s: %s on another reseller's objects is 404 where allowed at home, else 403", async (_type, role, capability) => {
+    const res = await perform(capability, resellerA, tokens.get(`reseller:${role}`)!, resellerB);
+    const allowedAtHome = ALLOWED.reseller[role]!.includes(capability);
+    // The audit log of another tenant is not an object lookup: the filter simply matches nothing.
+    if (capability === 'audit.read' && allowedAtHome) {
+      expect(res.status).toBe(200);
+      expect(res.body.items).toEqual([]);
+      return;
+    }
+    expect(res.status).toBe(allowedAtHome ? 404 : 403);
+  });
+
+  it('platform owner and operator manage a reseller; other platform roles do not see it or may only read it', async () => {
+    const expectations: Array<[string, Capability, number]> = [
+      ['owner', 'members.invite', 201],
+      ['operator', 'tenant.update', 200],
+      ['operator', 'members.list', 200],
+      ['finance', 'tenant.read', 200],
+      ['finance', 'tenant.update', 403],
+      ['sales', 'tenant.read', 403],
+      ['tech', 'members.list', 403],
+    ];
+    for (const [role, capability, status] of expectations) {
+      const res = await perform(capability, platform, tokens.get(`platform:${role}`)!, resellerB);
+      expect({ role, capability, status: res.status }).toEqual({ role, capability, status });
+    }
+  });
+
+  it('a reseller owner cannot see the platform tenant (404)', async () => {
+    const res = await call(api.baseUrl, 'GET', `/api/v1/tenants/${platform.id}`, { host: resellerA.domain, token: tokens.get('reseller:owner') });
+    expect(res.status).toBe(404);
+  });
+
+  it('gives users with several roles the union of their permissions', async () => {
+    const financeTech = tokens.get('platform:financeTech')!;
+    expect((await perform('tenant.read', platform, financeTech, platform)).status).toBe(200); // from finance
+    expect((await perform('audit.read', platform, financeTech, platform)).status).toBe(200); // from tech
+    expect((await perform('members.list', platform, financeTech, platform)).status).toBe(403); // from neither
+    // And each role alone lacks the other's capability.
+    expect((await perform('audit.read', platform, tokens.get('platform:finance')!, platform)).status).toBe(403);
+    expect((await perform('tenant.read', platform, tokens.get('platform:tech')!, platform)).status).toBe(403);
+  });
+
+  it('lists only what the caller may read, filtered in SQL', async () => {
+    const asOwner = await call(api.baseUrl, 'GET', '/api/v1/tenants?pageSize=100', { host: resellerA.domain, token: tokens.get('reseller:owner') });
+    expect(asOwner.status).toBe(200);
+    expect(asOwner.body.items.map((t: { id: string }) => t.id)).toEqual([resellerA.id]);
+    const asFinance = await call(api.baseUrl, 'GET', `/api/v1/tenants?q=${resellerB.slug}`, { host: platform.domain, token: tokens.get('platform:finance') });
+    expect(asFinance.body.items.map((t: { id: string }) => t.id)).toEqual([resellerB.id]);
+    const audit = await call(api.baseUrl, 'GET', '/api/v1/audit-log?limit=200', { host: resellerA.domain, token: tokens.get('reseller:owner') });
+    expect(audit.body.items.length).toBeGreaterThan(0);
+    expect(new Set(audit.body.items.map((e: { tenantId: string }) => e.tenantId))).toEqual(new Set([resellerA.id]));
+  });
+
+  it('still hides other tenants when CASL is broken to allow everything (RLS is independent)', async () => {
+    const permissions = ALL_PERMISSIONS as PermissionDefinition[];
+    const allowEverything: PermissionDefinition = (_principal, { can }) => can('manage', 'all');
+    permissions.push(allowEverything);
+    try {
+      const owner = { host: resellerA.domain, token: tokens.get('reseller:owner') };
+      expect((await call(api.baseUrl, 'GET', `/api/v1/tenants/${resellerB.id}`, owner)).status).toBe(404);
+      expect((await call(api.baseUrl, 'GET', `/api/v1/tenants/${resellerB.id}/members`, owner)).status).toBe(404);
+      const list = await call(api.baseUrl, 'GET', '/api/v1/tenants?pageSize=100', owner);
+      expect(list.body.items.map((t: { id: string }) => t.id)).toEqual([resellerA.id]);
+      const audit = await call(api.baseUrl, 'GET', `/api/v1/audit-log?tenantId=${resellerB.id}`, owner);
+      expect(audit.body.items).toEqual([]);
+      // A reseller user now passes every CASL check, yet still reaches only its own tenant's rows.
+      const sales = { host: resellerA.domain, token: tokens.get('reseller:sales') };
+      expect((await call(api.baseUrl, 'GET', `/api/v1/tenants/${resellerA.id}/members`, sales)).status).toBe(200);
+      expect((await call(api.baseUrl, 'GET', `/api/v1/tenants/${resellerB.id}/members`, sales)).status).toBe(404);
+    } finally {
+      permissions.splice(permissions.indexOf(allowEverything), 1);
+    }
+  });
+});
