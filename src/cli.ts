@@ -6,6 +6,7 @@ import { migrate } from '@app/database';
 import { configOrExit } from './bootstrap/http-app';
 import { CliModule } from './cli.module';
 import { PlatformSetupService, SetupError } from './cli/platform-setup.service';
+import { generateSigningJwk } from './modules/auth/signing-keys';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -16,7 +17,10 @@ Commands:
                                 the password is read from the environment variable VAR
                                 (default BOOTSTRAP_OWNER_PASSWORD), never from the command line
   seed-demo [--platform-domain D] [--reseller-domain D] [--password-env VAR]
-                                a demo reseller with a domain and one user per role`;
+                                a demo reseller with a domain and one user per role
+  generate-jwt-key              print a new ES256 private JWK for JWT_SIGNING_KEYS
+                                (put it first to rotate; keep the old one after it until
+                                its tokens expired)`;
 
 async function withSetup<T>(config: AppConfig, work: (setup: PlatformSetupService) => Promise<T>): Promise<T> {
   const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
@@ -82,6 +86,10 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
       out(`  password for every demo user: ${password}`);
       return 0;
     }
+    case 'generate-jwt-key': {
+      out(JSON.stringify(await generateSigningJwk()));
+      return 0;
+    }
     default:
       out(USAGE);
       return command === undefined || command === 'help' || command === '--help' ? 0 : 64;
@@ -89,7 +97,8 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
 }
 
 if (require.main === module) {
-  const config = configOrExit();
+  // Generating a key needs no configuration (it is how the configuration gets its key).
+  const config = process.argv[2] === 'generate-jwt-key' ? ({} as AppConfig) : configOrExit();
   runCli(process.argv.slice(2), config).then(
     (code) => process.exit(code),
     (error: unknown) => {

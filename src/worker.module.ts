@@ -3,6 +3,7 @@ import { AppConfig } from '@app/config';
 import { QueueMetrics } from '@app/queue';
 import { CoreModule } from './core.module';
 import { MailWorkerModule } from './modules/mail/mail-worker.module';
+import { MaintenanceModule } from './modules/maintenance/maintenance.module';
 
 /** BullMQ processors and schedulers; its only HTTP routes are health and metrics. */
 @Module({})
@@ -10,7 +11,7 @@ export class WorkerModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forProcess('worker', config), MailWorkerModule],
+      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule],
       providers: [QueueMetrics],
     };
   }

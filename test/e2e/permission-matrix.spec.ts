@@ -151,7 +151,7 @@ describe('permission matrix (e2e)', () => {
     await system?.end();
   });
 
-  const rows: Array<[string, RoleName, Capability]> = [];
+  const rows: Array<['platform' | 'reseller', RoleName, Capability]> = [];
   for (const type of ['platform', 'reseller'] as const) {
     for (const role of Object.keys(ALLOWED[type]) as RoleName[]) for (const capability of CAPABILITIES) rows.push([type, role, capability]);
   }

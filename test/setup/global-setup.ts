@@ -2,6 +2,7 @@ import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate } from '../../libs/database/src/migrate';
+import { generateSigningJwk } from '../../src/modules/auth/signing-jwk';
 import { freePort, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from '../../scripts/local-infra';
 
 declare global {
@@ -30,6 +31,10 @@ export default async function globalSetup(): Promise<void> {
   if (!process.env.REDIS_URL) {
     infra.redis = await startRedis({ port: await freePort() });
     process.env.REDIS_URL = infra.redis.url;
+  }
+  if (!process.env.JWT_SIGNING_KEYS) {
+    // One key for the whole run, so tokens from one test api verify on another.
+    process.env.JWT_SIGNING_KEYS = JSON.stringify([await generateSigningJwk()]);
   }
   await migrate({
     adminUrl: process.env.DATABASE_ADMIN_URL!,

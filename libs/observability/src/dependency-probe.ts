@@ -32,6 +32,7 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 @Injectable()
 export class DependencyProbe implements OnModuleInit, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
+  private unreportPool?: () => void;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -39,7 +40,7 @@ export class DependencyProbe implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   onModuleInit(): void {
-    reportPool(() => {
+    this.unreportPool = reportPool(() => {
       const pool = (this.dataSource.driver as unknown as { master?: { totalCount: number; idleCount: number; waitingCount: number } }).master;
       return pool ? { pool: 'app', total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount } : undefined;
     });
@@ -50,6 +51,7 @@ export class DependencyProbe implements OnModuleInit, OnModuleDestroy {
 
   onModuleDestroy(): void {
     if (this.timer) clearInterval(this.timer);
+    this.unreportPool?.();
   }
 
   async probe(dependency: Dependency): Promise<ProbeResult> {

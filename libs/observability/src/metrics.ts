@@ -43,13 +43,12 @@ export type PoolStats = { pool: string; total: number; idle: number; waiting: nu
 
 let poolSources: Array<() => PoolStats | undefined> = [];
 
-/** Registers a connection pool whose size is reported at every scrape. */
-export function reportPool(source: () => PoolStats | undefined): void {
+/** Registers a connection pool whose size is reported at every scrape; returns the unregister. */
+export function reportPool(source: () => PoolStats | undefined): () => void {
   poolSources.push(source);
-}
-
-export function resetPoolSources(): void {
-  poolSources = [];
+  return () => {
+    poolSources = poolSources.filter((s) => s !== source);
+  };
 }
 
 export const dbPoolConnections = once(

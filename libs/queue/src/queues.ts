@@ -6,6 +6,8 @@
 export const QueueName = {
   /** Outgoing e-mail (invitations, password resets), sent through SMTP with retries. */
   Mail: 'mail',
+  /** Housekeeping on schedules (expired sessions and links). */
+  Maintenance: 'maintenance',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -20,6 +22,10 @@ export interface MailJob {
   /** What the mail is about, for logs and metrics; never the secret it may carry. */
   kind: string;
 }
+
+export const MaintenanceJob = {
+  PurgeExpiredCredentials: 'purge-expired-credentials',
+} as const;
 
 /** Defaults for every job: bounded retries with backoff, and bounded history in Redis. */
 export const DEFAULT_JOB_OPTIONS = {

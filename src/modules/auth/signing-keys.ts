@@ -1,17 +1,11 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
-import { exportJWK, generateKeyPair, JWK, SignJWT } from 'jose';
-import { v7 as uuidv7 } from 'uuid';
+import { JWK, SignJWT } from 'jose';
+import { ACCESS_TOKEN_ALGORITHM, generateSigningJwk } from './signing-jwk';
 
-export const ACCESS_TOKEN_ALGORITHM = 'ES256';
+export { ACCESS_TOKEN_ALGORITHM, generateSigningJwk };
 export const ACCESS_TOKEN_AUDIENCE = 'aigateway-admin';
-
-/** A new ES256 private JWK with a kid, for JWT_SIGNING_KEYS. */
-export async function generateSigningJwk(): Promise<JWK> {
-  const { privateKey } = await generateKeyPair(ACCESS_TOKEN_ALGORITHM, { extractable: true });
-  return { ...(await exportJWK(privateKey)), kid: uuidv7(), alg: ACCESS_TOKEN_ALGORITHM, use: 'sig' };
-}
 
 /**
  * The keys of access tokens: the first configured key signs, every configured key verifies (so
