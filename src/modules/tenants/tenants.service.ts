@@ -5,9 +5,9 @@ import { TenantDb, TenantResolver } from '@app/tenancy';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { pageOf } from '../../common/pagination';
 import { AuditService } from '../audit/audit.service';
-import { AddDomainRequest, CreateTenantRequest, DomainView, TenantListQuery, TenantPage, TenantView, UpdateTenantRequest } from './dto/tenant.dto';
+import { AddDomainRequest, BrandingDto, CreateTenantRequest, DomainView, TenantListQuery, TenantPage, TenantView, UpdateTenantRequest } from './dto/tenant.dto';
 import { TenantDomain } from './tenant-domain.entity';
-import { Tenant } from './tenant.entity';
+import { Tenant, TenantBranding } from './tenant.entity';
 import { TenantErrorCode, tenantError } from './tenants.exceptions';
 import { TENANT, TENANT_DOMAIN } from './tenants.permissions';
 import { TenantsRepository } from './tenants.repository';
@@ -29,6 +29,14 @@ function tenantView(t: Tenant, domains: TenantDomain[]): TenantView {
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
   };
+}
+
+/**
+ * The branding fields the request set. A validated DTO instance carries every declared field as an
+ * own property (undefined when absent), and spreading that would erase the stored values.
+ */
+function brandingOf(input: BrandingDto | undefined): TenantBranding {
+  return Object.fromEntries(Object.entries(input ?? {}).filter(([, value]) => value !== undefined));
 }
 
 const AUDITED_FIELDS = (t: Tenant) => ({ slug: t.slug, name: t.name, status: t.status, parentId: t.parentId, branding: t.branding });
@@ -82,7 +90,7 @@ export class TenantsService {
         slug: input.slug,
         name: input.name.trim(),
         parentId: input.parentId ?? null,
-        branding: { ...(input.branding ?? {}) },
+        branding: brandingOf(input.branding),
       });
       await m.insert(Tenant, tenant).catch((e) => conflictOf(e, TenantErrorCode.SlugTaken));
       const created: TenantDomain[] = [];
@@ -112,7 +120,7 @@ export class TenantsService {
         this.auth.assertCan('update', TENANT, { ...tenant }, field);
       }
       if (input.name !== undefined) tenant.name = input.name.trim();
-      if (input.branding !== undefined) tenant.branding = { ...tenant.branding, ...input.branding };
+      if (input.branding !== undefined) tenant.branding = { ...tenant.branding, ...brandingOf(input.branding) };
       await m.save(tenant);
       await this.audit.record(m, { tenantId, action: 'tenant.updated', subjectType: TENANT, subjectId: tenantId, before, after: AUDITED_FIELDS(tenant) });
       return tenantView(tenant, await this.repository.domainsOf(m, [tenantId]));

@@ -17,6 +17,8 @@ import {
 import { PageMeta, PageQuery } from '../../../common/pagination';
 
 const lowerTrim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
+/** Trimmed before validation, so a name of blanks fails MinLength here rather than the database's CHECK (a 500). */
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
 const DOMAIN_MESSAGE = 'must be a DNS name such as api.example.com (no scheme, port or path)';
 
@@ -47,6 +49,7 @@ export class CreateTenantRequest {
   slug: string;
 
   @ApiProperty({ example: 'Acme AI' })
+  @Transform(trim)
   @IsString()
   @MinLength(1)
   @MaxLength(200)
@@ -75,6 +78,7 @@ export class CreateTenantRequest {
 export class UpdateTenantRequest {
   @ApiPropertyOptional()
   @IsOptional()
+  @Transform(trim)
   @IsString()
   @MinLength(1)
   @MaxLength(200)
