@@ -105,6 +105,21 @@ describe('tenants (e2e)', () => {
       expect((await asOperator('GET', `/api/v1/tenants?q=${ok.slug}`)).body.total).toBe(0);
     });
 
+    it('lets one of two concurrent creations with one slug or domain win, the other gets a clear 409', async () => {
+      const slug = uniqueSlug('race');
+      const bySlug = await Promise.all([createTenant({ slug, name: 'One' }), createTenant({ slug, name: 'Two' })]);
+      expect(bySlug.map((r) => r.status).sort()).toEqual([201, 409]);
+      expectProblem(bySlug.find((r) => r.status === 409)!, 409, 'tenant_slug_taken');
+
+      const domain = newDomain('race');
+      const byDomain = await Promise.all([
+        createTenant({ slug: uniqueSlug('r1'), name: 'One', domains: [domain] }),
+        createTenant({ slug: uniqueSlug('r2'), name: 'Two', domains: [domain] }),
+      ]);
+      expect(byDomain.map((r) => r.status).sort()).toEqual([201, 409]);
+      expectProblem(byDomain.find((r) => r.status === 409)!, 409, 'domain_taken');
+    });
+
     it('accepts a reseller parent, refuses the platform or an unknown tenant as parent', async () => {
       const parent = await createTenant({ slug: uniqueSlug('parent'), name: 'Parent' });
       const child = await createTenant({ slug: uniqueSlug('child'), name: 'Child', parentId: parent.body.id });
