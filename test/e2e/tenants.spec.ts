@@ -98,6 +98,7 @@ describe('tenants (e2e)', () => {
       expectInvalidFields(await createTenant({ ...ok, branding: { logoUrl: 'javascript:alert(1)' } }), ['branding.logoUrl'], true);
       expectInvalidFields(await createTenant({ ...ok, branding: { script: '<script>' } }), ['branding.script'], true);
       expectInvalidFields(await createTenant({ ...ok, branding: 'blue' }), ['branding']);
+      expectInvalidFields(await createTenant({ ...ok, branding: [{ themeColor: '#112233' }] }), ['branding'], true);
       expectInvalidFields(await createTenant({ ...ok, parentId: 'nope' }), ['parentId'], true);
       const several = await createTenant({ slug: 'BAD SLUG', name: '', domains: ['x'], branding: { themeColor: 'red' } });
       expectInvalidFields(several, ['slug', 'name', 'domains', 'branding.themeColor'], true);
@@ -146,6 +147,9 @@ describe('tenants (e2e)', () => {
       expect(second.body.branding).toEqual({ themeColor: '#123456', displayName: 'Mine' });
       expectInvalidFields(await patch(mine, { name: '   ' }), ['name'], true);
       expectInvalidFields(await patch(mine, { branding: { themeColor: '#12345' } }), ['branding.themeColor'], true);
+      expectInvalidFields(await patch(mine, { name: null }), ['name'], true);
+      expectInvalidFields(await patch(mine, { branding: [{ themeColor: '#654321' }] }), ['branding'], true);
+      expect((await patch(mine, {})).body).toMatchObject({ name: 'Mine, renamed', branding: { themeColor: '#123456', displayName: 'Mine' } });
 
       expectProblem(await patch(theirs, { name: 'Hijacked' }), 404, 'not_found');
       expectProblem(await patch(platform, { name: 'Hijacked' }), 404, 'not_found');

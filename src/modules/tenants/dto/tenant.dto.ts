@@ -5,6 +5,7 @@ import {
   IsArray,
   IsBoolean,
   IsIn,
+  IsObject,
   IsOptional,
   IsString,
   IsUrl,
@@ -12,6 +13,7 @@ import {
   Matches,
   MaxLength,
   MinLength,
+  ValidateIf,
   ValidateNested,
 } from 'class-validator';
 import { PageMeta, PageQuery } from '../../../common/pagination';
@@ -62,6 +64,7 @@ export class CreateTenantRequest {
 
   @ApiPropertyOptional({ type: BrandingDto })
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => BrandingDto)
   branding?: BrandingDto;
@@ -77,7 +80,8 @@ export class CreateTenantRequest {
 
 export class UpdateTenantRequest {
   @ApiPropertyOptional()
-  @IsOptional()
+  // Absent means unchanged; null is not a name (IsOptional would let it through to the service).
+  @ValidateIf((_, value) => value !== undefined)
   @Transform(trim)
   @IsString()
   @MinLength(1)
@@ -86,6 +90,7 @@ export class UpdateTenantRequest {
 
   @ApiPropertyOptional({ type: BrandingDto })
   @IsOptional()
+  @IsObject()
   @ValidateNested()
   @Type(() => BrandingDto)
   branding?: BrandingDto;
