@@ -281,6 +281,9 @@ describe('members (e2e)', () => {
 
       const invited = await members.invite({ email: `inv.${uniqueSlug('x')}@${shop.domain}`, roles: ['user'] });
       expectProblem(await members.enable(invited.body.id), 409, 'conflict');
+      const disableInvited = await members.disable(invited.body.id);
+      expectProblem(disableInvited, 409, 'conflict');
+      expect(disableInvited.body.detail).toMatch(/remove/);
     });
 
     it('removes a member: gone from the list, cannot sign in, a second removal is 404', async () => {

@@ -131,7 +131,11 @@ export class MembersService {
       const member = await this.member(m, tenant, userId, status === 'disabled' ? 'disable' : 'enable');
       if (status === 'disabled' && member.roles.includes('owner')) await this.assertOtherOwner(m, tenant.id, userId);
       if (member.status === 'invited') {
-        throw AppException.conflict('An invited member becomes active by accepting the invitation.');
+        throw AppException.conflict(
+          status === 'active'
+            ? 'An invited member becomes active by accepting the invitation.'
+            : 'An invited member has not joined yet: remove them to withdraw the invitation.',
+        );
       }
       await m.update(User, { id: userId, tenantId: tenant.id }, { status });
       const sessionIds = status === 'disabled' ? await this.sessions.revokeAllOfUser(m, tenant.id, userId) : [];
