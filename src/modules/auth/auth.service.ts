@@ -4,6 +4,7 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { Principal, RequestAuth } from '@app/authorization';
 import { ResolvedTenant, TenantContext, TenantDb, TenantResolver } from '@app/tenancy';
 import { ClsService } from 'nestjs-cls';
+import { EntityManager } from 'typeorm';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { v7 as uuidv7 } from 'uuid';
@@ -15,6 +16,7 @@ import { UsersRepository } from '../users/users.repository';
 import { AuthErrorCode, authError } from './auth.exceptions';
 import { AcceptInvitationRequest, LoginRequest, MeResponse, PasswordResetConfirm, PasswordResetRequest, TokenPair } from './dto/auth.dto';
 import { LoginThrottle } from './login-throttle';
+import { OneTimePurpose } from './one-time-token.entity';
 import { OneTimeTokens } from './one-time-tokens';
 import { PrincipalLoader } from './principal.loader';
 import { Revocations } from './revocations';
@@ -168,16 +170,7 @@ export class AuthService implements OnModuleInit {
     const tenant = await this.tenantById(parsed.tenantId);
     if (tenant.status !== 'active') throw authError(AuthErrorCode.TenantDisabled);
     const result = await this.tenantDb.run({ tenantId: parsed.tenantId }, async (m) => {
-      // Check the password before using up the link, so a weak one can be corrected.
-      const preview: Array<{ email: string }> = await m.query(
-        `SELECT u.email FROM one_time_tokens t JOIN users u ON u.id = t.user_id
-          WHERE t.token_hash = $1 AND t.purpose = 'invitation' AND t.used_at IS NULL AND t.expires_at > now()`,
-        [parsed.hash],
-      );
-      if (!preview[0]) throw authError(AuthErrorCode.InvalidOneTimeToken);
-      this.assertStrong(input.password, preview[0].email);
-      const claimed = await this.oneTimeTokens.consume(m, parsed.hash, 'invitation');
-      if (!claimed) throw authError(AuthErrorCode.InvalidOneTimeToken);
+      const claimed = await this.claimWithPassword(m, parsed.hash, 'invitation', input.password);
       const user = await this.users.findById(m, parsed.tenantId, claimed.userId);
       if (!user || user.status !== 'invited') throw authError(AuthErrorCode.InvalidOneTimeToken);
       const before = { status: user.status, displayName: user.displayName };
@@ -245,15 +238,7 @@ export class AuthService implements OnModuleInit {
     if (!parsed) throw authError(AuthErrorCode.InvalidOneTimeToken);
     this.assertHostAgrees(parsed.tenantId);
     const sessions = await this.tenantDb.run({ tenantId: parsed.tenantId }, async (m) => {
-      const preview: Array<{ email: string }> = await m.query(
-        `SELECT u.email FROM one_time_tokens t JOIN users u ON u.id = t.user_id
-          WHERE t.token_hash = $1 AND t.purpose = 'password_reset' AND t.used_at IS NULL AND t.expires_at > now()`,
-        [parsed.hash],
-      );
-      if (!preview[0]) throw authError(AuthErrorCode.InvalidOneTimeToken);
-      this.assertStrong(input.password, preview[0].email);
-      const claimed = await this.oneTimeTokens.consume(m, parsed.hash, 'password_reset');
-      if (!claimed) throw authError(AuthErrorCode.InvalidOneTimeToken);
+      const claimed = await this.claimWithPassword(m, parsed.hash, 'password_reset', input.password);
       await this.users.setPassword(m, parsed.tenantId, claimed.userId, await this.hasher.hash(input.password));
       // A new password ends every session: whoever knew the old one is signed out.
       const revoked = await this.sessions.revokeAllOfUser(m, parsed.tenantId, claimed.userId);
@@ -321,6 +306,19 @@ export class AuthService implements OnModuleInit {
   private assertHostAgrees(tenantId: string): void {
     const host = this.tenantContext.hostTenant;
     if (host && host.id !== tenantId) throw authError(AuthErrorCode.TenantMismatch);
+  }
+
+  /**
+   * Uses up a one-time link to set `password`. The password is checked before the link is spent,
+   * so a weak one can be corrected with the same link.
+   */
+  private async claimWithPassword(m: EntityManager, hash: Buffer, purpose: OneTimePurpose, password: string) {
+    const pending = await this.oneTimeTokens.peekEmail(m, hash, purpose);
+    if (!pending) throw authError(AuthErrorCode.InvalidOneTimeToken);
+    this.assertStrong(password, pending);
+    const claimed = await this.oneTimeTokens.consume(m, hash, purpose);
+    if (!claimed) throw authError(AuthErrorCode.InvalidOneTimeToken);
+    return claimed;
   }
 
   private assertStrong(password: string, email: string): void {
