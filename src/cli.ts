@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { parseArgs } from 'node:util';
-import { AppConfig } from '@app/config';
+import { AppConfig, requireSettings } from '@app/config';
 import { migrate } from '@app/database';
 import { configOrExit } from './bootstrap/http-app';
 import { CliModule } from './cli.module';
@@ -42,7 +42,7 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
   switch (command) {
     case 'migrate': {
       await migrate({
-        adminUrl: config.DATABASE_ADMIN_URL,
+        adminUrl: requireSettings(config, ['DATABASE_ADMIN_URL'], 'cli migrate').DATABASE_ADMIN_URL,
         loginUrls: { app: config.DATABASE_URL, system: config.DATABASE_SYSTEM_URL },
         log: out,
       });
@@ -98,7 +98,11 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
 
 if (require.main === module) {
   // Generating a key needs no configuration (it is how the configuration gets its key).
-  const config = process.argv[2] === 'generate-jwt-key' ? ({} as AppConfig) : configOrExit();
+  const command = process.argv[2];
+  const config =
+    command === 'generate-jwt-key'
+      ? ({} as AppConfig)
+      : configOrExit(command === 'migrate' ? ['DATABASE_ADMIN_URL'] : ['DATABASE_SYSTEM_URL'], `cli ${command ?? ''}`.trim());
   runCli(process.argv.slice(2), config).then(
     (code) => process.exit(code),
     (error: unknown) => {

@@ -10,6 +10,6 @@ export async function startWorker(config: AppConfig, port = config.WORKER_PORT) 
 }
 
 if (require.main === module) {
-  const config = configOrExit();
+  const config = configOrExit(['DATABASE_SYSTEM_URL'], 'the worker');
   serveUntilSignalled(() => startWorker(config), 'worker', config);
 }

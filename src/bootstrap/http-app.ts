@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { IncomingMessage, Server } from 'node:http';
-import { AppConfig, ConfigError, loadConfig } from '@app/config';
+import { AppConfig, ConfigError, loadConfig, requireSettings } from '@app/config';
 import { ProblemFilter, strictValidationPipe } from '@app/errors';
 import { requestIdFor } from '@app/observability';
 import { installHostTenantHook, TenantResolver } from '@app/tenancy';
@@ -58,9 +58,9 @@ function reapIdleConnectionsUntilClosed(server: Server): void {
 /**
  * Reads the configuration or stops the process with a message naming each bad variable.
  */
-export function configOrExit(): AppConfig {
+export function configOrExit(needs: ReadonlyArray<keyof AppConfig> = [], who = 'this process'): AppConfig {
   try {
-    return loadConfig();
+    return requireSettings(loadConfig(), needs, who);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

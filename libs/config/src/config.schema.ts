@@ -50,6 +50,9 @@ export const LOCAL_REDIS_PORT = 6380;
 export function buildConfigSchema(production: boolean) {
   const localDefault = <T extends z.ZodTypeAny>(schema: T, value: z.input<T>) =>
     production ? schema : schema.default(value);
+  // Needed by some processes only: optional in production, checked by the process that needs it.
+  const localDefaultOrOptional = <T extends z.ZodTypeAny>(schema: T, value: z.input<T>) =>
+    production ? schema.optional() : schema.default(value);
   return z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: port.default(3000),
@@ -59,11 +62,13 @@ export function buildConfigSchema(production: boolean) {
     postgresUrl,
     `postgres://aigateway_app:aigateway_app@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,
   ),
-  DATABASE_ADMIN_URL: localDefault(
+  /** Owner role: only `cli migrate` uses it (see requireSettings). */
+  DATABASE_ADMIN_URL: localDefaultOrOptional(
     postgresUrl,
     `postgres://aigateway_owner:aigateway_owner@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,
   ),
-  DATABASE_SYSTEM_URL: localDefault(
+  /** System role: only the worker and the cli use it; the api never holds it. */
+  DATABASE_SYSTEM_URL: localDefaultOrOptional(
     postgresUrl,
     `postgres://aigateway_system:aigateway_system@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,
   ),

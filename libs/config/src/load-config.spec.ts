@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './load-config';
+import { ConfigError, loadConfig, requireSettings } from './load-config';
 
 describe('loadConfig', () => {
   it('runs locally with no environment at all', () => {
@@ -26,6 +26,19 @@ describe('loadConfig', () => {
 
   it('requires the connection URLs in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/DATABASE_URL is required[\s\S]*REDIS_URL is required/);
+  });
+
+  it('leaves the owner and system URLs to the processes that need them', () => {
+    const env = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://app:x@db/aigateway',
+      REDIS_URL: 'redis://cache:6379',
+      JWT_SIGNING_KEYS: JSON.stringify([{ kty: 'EC', crv: 'P-256', kid: 'k1', d: 'd', x: 'x', y: 'y' }]),
+    };
+    const config = loadConfig(env);
+    expect(config.DATABASE_ADMIN_URL).toBeUndefined();
+    expect(() => requireSettings(config, ['DATABASE_SYSTEM_URL'], 'the worker')).toThrow(/DATABASE_SYSTEM_URL is required by the worker/);
+    expect(requireSettings(loadConfig({ ...env, DATABASE_SYSTEM_URL: 'postgres://sys:y@db/aigateway' }), ['DATABASE_SYSTEM_URL'], 'the worker').DATABASE_SYSTEM_URL).toMatch(/^postgres/);
   });
 
   it('treats an empty value as unset', () => {

@@ -29,3 +29,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   return Object.freeze(parsed.data);
 }
+
+/**
+ * Settings only some processes need (the owner URL for migrations, the system URL for the worker
+ * and the cli): each process asks for its own, so the api never has to hold the others' secrets.
+ */
+export function requireSettings<K extends keyof AppConfig>(
+  config: AppConfig,
+  names: readonly K[],
+  who: string,
+): AppConfig & { [P in K]-?: NonNullable<AppConfig[P]> } {
+  const missing = names.filter((name) => config[name] === undefined || config[name] === '');
+  if (missing.length > 0) throw new ConfigError(missing.map((name) => `${String(name)} is required by ${who}`));
+  return config as AppConfig & { [P in K]-?: NonNullable<AppConfig[P]> };
+}

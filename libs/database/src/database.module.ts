@@ -1,6 +1,6 @@
 import { DynamicModule, Module, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource, TypeOrmModule } from '@nestjs/typeorm';
-import { AppConfig, APP_CONFIG } from '@app/config';
+import { AppConfig, APP_CONFIG, requireSettings } from '@app/config';
 import { DataSource } from 'typeorm';
 import { postgresOptions } from './data-source-options';
 import { assertRoleIsSubjectToRls } from './role-check';
@@ -44,7 +44,7 @@ export class DatabaseModule {
             // The name must be in the options too, or shutdown looks for the default connection.
             name: SYSTEM_CONNECTION,
             ...postgresOptions({
-              url: config.DATABASE_SYSTEM_URL,
+              url: requireSettings(config, ['DATABASE_SYSTEM_URL'], `the ${options.processName}`).DATABASE_SYSTEM_URL,
               poolSize: Math.max(2, Math.ceil(config.DATABASE_POOL_SIZE / 4)),
               statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
               applicationName: `aigateway-${options.processName}-system`,
