@@ -1,0 +1,146 @@
+/**
+ * The PromQL reader, and an offline comparison of the chart's queries with the metrics the source
+ * declares (prom-client `new Counter/Gauge/Histogram/Summary({ name })` in src/ and libs/, plus
+ * prom-client's default metrics). metrics-live.spec.ts makes the same comparison with a live
+ * /metrics of a running api and worker.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ROOT } from './helm';
+import {
+  ChartQuery,
+  EXTERNAL_METRICS,
+  PROMQL_AGGREGATIONS,
+  PROMQL_FUNCTIONS,
+  chartQueries,
+  metricFamily,
+  missingSeries,
+  promqlNames,
+  referencedMetricNames,
+  referencedSeriesNames,
+  variableQueryExpr,
+} from './metric-references';
+
+describe('promqlNames', () => {
+  it('finds metric names, not functions, keywords, label names, strings or durations', () => {
+    const expr = `
+      sum by (le, route) (rate(http_request_duration_seconds_bucket{job="api", route!~"/v1/.*|unmatched"}[5m] offset 1h))
+        / on (route) group_left(tenant)
+      sum without (instance) (irate(http_requests_total{status_code=~"5.."}[$__rate_interval]))
+        > bool 0.05
+      or label_replace(up{job="worker"}, "dst", "$1", "src", "(.*)")
+      unless absent(aigateway_dependency_up) and vector(1) * 1e3 + count(nodejs_heap_size_used_bytes) by (pod)
+      # a comment naming not_a_metric
+      + max(deriv(process_resident_memory_bytes[10m:1m])) - topk(5, {__name__="from_name_matcher", job="x"})`;
+    const names = promqlNames(expr);
+    expect(names.metrics).toEqual([
+      'aigateway_dependency_up',
+      'from_name_matcher',
+      'http_request_duration_seconds_bucket',
+      'http_requests_total',
+      'nodejs_heap_size_used_bytes',
+      'process_resident_memory_bytes',
+      'up',
+    ]);
+    expect(names.functions).toEqual(['absent', 'count', 'deriv', 'irate', 'label_replace', 'max', 'rate', 'sum', 'topk', 'vector']);
+  });
+
+  it('reads bare metric names and Grafana variables', () => {
+    expect(promqlNames('process_start_time_seconds').metrics).toEqual(['process_start_time_seconds']);
+    expect(promqlNames('time() - process_start_time_seconds{pod=~"$pod"}').metrics).toEqual(['process_start_time_seconds']);
+    expect(promqlNames('sum(rate(x_total{namespace="${namespace}"}[$__interval])) by (job)').metrics).toEqual(['x_total']);
+    expect(promqlNames('rate(a_total[[[interval]]])').metrics).toEqual(['a_total']);
+  });
+
+  it('rejects unbalanced expressions', () => {
+    expect(() => promqlNames('sum(rate(x[5m])')).toThrow(/unbalanced/);
+    expect(() => promqlNames('x{job="a"')).toThrow(/unbalanced/);
+    expect(() => promqlNames('x{job="a}')).toThrow(/unterminated|unbalanced/);
+    expect(() => promqlNames('sum(x))')).toThrow(/unbalanced/);
+  });
+
+  it('maps histogram series to their family', () => {
+    expect(['a_bucket', 'a_sum', 'a_count', 'b_total', 'c'].map(metricFamily)).toEqual(['a', 'a', 'a', 'b_total', 'c']);
+  });
+
+  it('reads the PromQL of Grafana query variables', () => {
+    expect(variableQueryExpr('label_values(aigateway_dependency_up{job="api"}, namespace)')).toBe('aigateway_dependency_up{job="api"}');
+    expect(variableQueryExpr('label_values(namespace)')).toBeUndefined();
+    expect(variableQueryExpr('query_result(max(up))')).toBe('max(up)');
+    expect(variableQueryExpr('metrics(aigateway_.*)')).toBeUndefined();
+  });
+});
+
+describe('missingSeries', () => {
+  const exposition = [
+    '# HELP h A histogram',
+    '# TYPE h histogram',
+    'h_bucket{le="1"} 0',
+    '# TYPE c_total counter',
+    '# TYPE g gauge',
+    'g{x="1"} 1',
+    '# TYPE s summary',
+  ].join('\n');
+  it('accepts samples, declared families without samples yet, and histogram/summary series', () => {
+    expect(missingSeries(['h_bucket', 'h_sum', 'h_count', 'c_total', 'g', 's_sum', 's_count'], [exposition])).toEqual([]);
+  });
+  it('reports names that are not exported, histogram bases used as series, and buckets of summaries', () => {
+    expect(missingSeries(['nope', 'h', 's_bucket', 'g_bucket', 'c'], [exposition])).toEqual(['nope', 'h', 's_bucket', 'g_bucket', 'c']);
+  });
+});
+
+/** prom-client metrics declared in the application source, as a synthetic exposition. */
+async function declaredMetricsExposition(): Promise<string> {
+  const lines: string[] = [];
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  for (const metric of await registry.getMetricsAsJSON()) lines.push(`# TYPE ${metric.name} ${metric.type}`);
+  const declaration = /new\s+(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\(\s*\{\s*name:\s*['"]([a-zA-Z_:][a-zA-Z0-9_:]*)['"]/g;
+  const walk = (dir: string): string[] =>
+    fs.existsSync(dir)
+      ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [path.join(dir, e.name)] : []))
+      : [];
+  for (const file of [...walk(path.join(ROOT, 'src')), ...walk(path.join(ROOT, 'libs'))]) {
+    for (const m of fs.readFileSync(file, 'utf8').matchAll(declaration)) lines.push(`# TYPE ${m[2]} ${m[1].toLowerCase()}`);
+  }
+  return lines.join('\n');
+}
+
+describe('the chart queries', () => {
+  let queries: ChartQuery[];
+  beforeAll(() => {
+    queries = chartQueries();
+  });
+
+  it('come from every alert, the KEDA trigger and every dashboard', () => {
+    const sources = new Set(queries.map((q) => q.source.split(' / ')[0]));
+    expect([...sources].filter((s) => s.startsWith('rule ')).length).toBe(6);
+    expect([...sources].some((s) => s.startsWith('ScaledObject'))).toBe(true);
+    expect([...sources].filter((s) => s.startsWith('dashboard ')).sort()).toEqual([
+      'dashboard api-overview.json', 'dashboard dependencies.json', 'dashboard process-health.json', 'dashboard queues.json',
+    ]);
+  });
+
+  it('parse, and call only PromQL functions and aggregations', () => {
+    for (const { source, expr } of queries) {
+      const { functions, metrics } = promqlNames(expr);
+      expect({ source, unknown: functions.filter((f) => !PROMQL_FUNCTIONS.has(f) && !PROMQL_AGGREGATIONS.has(f)) }).toEqual({ source, unknown: [] });
+      expect({ source, metrics: metrics.length > 0 }).toEqual({ source, metrics: true });
+    }
+  });
+
+  it('referencedMetricNames() lists the metric families, histogram suffixes stripped', () => {
+    const names = referencedMetricNames(queries);
+    expect(names).toEqual(expect.arrayContaining(['http_request_duration_seconds', 'http_requests_total', 'aigateway_dependency_up', 'aigateway_db_pool_connections', 'aigateway_queue_jobs', 'nodejs_gc_duration_seconds']));
+    expect(names.some((n) => /_(bucket|sum|count)$/.test(n))).toBe(false);
+    expect(referencedSeriesNames(queries)).toContain('http_request_duration_seconds_bucket');
+  });
+
+  it('use only metrics the source declares (or the allow-listed kube-state-metrics series)', async () => {
+    const exposition = await declaredMetricsExposition();
+    const used = referencedSeriesNames(queries).filter((name) => !(name in EXTERNAL_METRICS));
+    expect(missingSeries(used, [exposition])).toEqual([]);
+    for (const external of Object.keys(EXTERNAL_METRICS)) expect(exposition).not.toContain(`# TYPE ${external} `);
+  });
+});
