@@ -53,7 +53,11 @@ export class AuthService implements OnModuleInit {
   }
 
   async login(input: LoginRequest): Promise<TokenPair> {
-    const tenant = await this.tenantFor(input.tenant);
+    const tenant = await this.tenantFor(input.tenant).catch(async (error: unknown) => {
+      // An unknown slug costs the same hashing as a wrong password, so timing tells nothing.
+      await this.hasher.verify(this.decoyHash, input.password);
+      throw error;
+    });
     const email = input.email.trim().toLowerCase();
     const accountKey = `${tenant.id}:${email}`;
     const ip = this.clientIp();
@@ -206,6 +210,8 @@ export class AuthService implements OnModuleInit {
     await this.tenantDb.run({ tenantId: tenant.id }, async (m) => {
       const user = await this.users.findByEmail(m, tenant.id, input.email.trim());
       if (!user || user.status !== 'active') return;
+      // Bounded per account and per IP, silently: the answer is 202 either way.
+      if (!(await this.throttle.allowResetMail(`${tenant.id}:${user.email.toLowerCase()}`, this.clientIp()))) return;
       const token = await this.oneTimeTokens.issue(m, {
         tenantId: tenant.id,
         userId: user.id,

@@ -17,6 +17,8 @@ export type FailureOutcome = { locked: false; delayMs: number } | { locked: true
 export class LoginThrottle implements OnModuleInit {
   private perAccount!: RateLimiterRedis;
   private perIp!: RateLimiterRedis;
+  private resetMailPerAccount!: RateLimiterRedis;
+  private resetMailPerIp!: RateLimiterRedis;
 
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
@@ -39,6 +41,19 @@ export class LoginThrottle implements OnModuleInit {
       duration: window,
       blockDuration: window,
     });
+    this.resetMailPerAccount = new RateLimiterRedis({ storeClient: this.redis, keyPrefix: 'auth:reset-mail:account', points: 3, duration: 3600 });
+    this.resetMailPerIp = new RateLimiterRedis({ storeClient: this.redis, keyPrefix: 'auth:reset-mail:ip', points: 20, duration: 3600 });
+  }
+
+  /**
+   * Password-reset mail: at most 3 per account and 20 per IP an hour, so the form cannot be used
+   * to flood someone's inbox. Returns false when over the limit.
+   */
+  async allowResetMail(accountKey: string, ip: string): Promise<boolean> {
+    const [account, address] = await this.guard(() =>
+      Promise.all([this.consume(this.resetMailPerAccount, accountKey), this.consume(this.resetMailPerIp, ip)]),
+    );
+    return account.consumedPoints <= 3 && address.consumedPoints <= 20;
   }
 
   /** Refuses a sign-in attempt outright while the account or the IP is locked. */

@@ -188,6 +188,13 @@ export class MembersService {
     const member = await this.members.get(m, tenant.id, userId);
     if (!member) throw AppException.notFound(MEMBER);
     this.auth.assertCan(action, MEMBER, { id: member.id, tenantId: tenant.id, tenantType: tenant.type });
+    if (action !== 'read') {
+      // Nobody acts on a member holding a role they could not grant (an operator on an owner).
+      const outranking = member.roles.filter((role) => !grantableRoles(this.auth.principal, tenant.type).includes(role));
+      if (outranking.length > 0) {
+        throw memberError(MemberErrorCode.MemberOutranks, `This member holds ${outranking.join(', ')}, which you may not grant.`);
+      }
+    }
     return member;
   }
 
