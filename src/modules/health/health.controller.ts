@@ -1,4 +1,5 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { Public } from '@app/authorization';
@@ -26,8 +27,18 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck()
-  ready() {
-    return this.health.check([() => this.check('postgres'), () => this.check('redis')]);
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    try {
+      return await this.health.check([() => this.check('postgres'), () => this.check('redis')]);
+    } catch (error) {
+      // Terminus reports a failed check as a 503 whose body names the dependency; answer with that
+      // body itself (probes and operators read it), not a generic problem document.
+      if (error instanceof ServiceUnavailableException) {
+        reply.status(503);
+        return error.getResponse();
+      }
+      throw error;
+    }
   }
 
   private async check(dependency: Dependency) {
