@@ -1,7 +1,9 @@
 import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { redisOptionsFromUrl } from '@app/redis';
+import { QueueErrorLog } from './queue-errors';
 import { ALL_QUEUES, DEFAULT_JOB_OPTIONS } from './queues';
 
 @Module({})
@@ -28,7 +30,9 @@ export class QueueModule {
           }),
         }),
         BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
+        DiscoveryModule,
       ],
+      providers: [QueueErrorLog],
       exports: [BullModule],
     };
   }
