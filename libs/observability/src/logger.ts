@@ -17,7 +17,11 @@ export function loggerParams(config: AppConfig, processName: string): Params {
         const raw = req as unknown as Record<symbol, string | undefined>;
         return { tenantId: raw[REQUEST_TENANT_ID] ?? null, tenant: raw[REQUEST_TENANT_SLUG] ?? null };
       },
-      autoLogging: { ignore: (req) => /^\/(health|metrics)/.test(req.url ?? '') },
+      // Nest mounts pino-http as Fastify middleware, which sees `url` relative to the mount point:
+      // the path as sent is `originalUrl`.
+      autoLogging: {
+        ignore: (req) => /^\/(health|metrics)/.test((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? ''),
+      },
       redact: {
         paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'res.headers["set-cookie"]'],
         censor: '[redacted]',
