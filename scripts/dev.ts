@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AppConfig, ConfigError, LOCAL_POSTGRES_PORT, LOCAL_REDIS_PORT, loadConfig, requireSettings } from '@app/config';
 import { migrate } from '@app/database';
-import { InfraError, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from './local-infra';
+import { ensureRedisServer, InfraError, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from './local-infra';
 import { formatMail, MailSink, startMailSink } from './mail-sink';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -110,6 +110,7 @@ async function main(running: Running): Promise<void> {
   if (running.stopping) return;
 
   if (!env.REDIS_URL) {
+    ensureRedisServer((line) => say(line)); // installs it with apt-get where it may, saying so
     say(`starting Redis on 127.0.0.1:${LOCAL_REDIS_PORT} (data in .data/redis, AOF)...`);
     running.redis = await startRedis({ port: LOCAL_REDIS_PORT, dataDir: join(DATA, 'redis'), log: () => undefined });
     env.REDIS_URL = running.redis.url;
