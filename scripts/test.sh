@@ -5,18 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-needs_install() { [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; }
-if needs_install; then
-  # One install at a time in this tree (npm ci empties node_modules first); the lock lives outside it.
-  mkdir -p .data
-  exec 9>.data/npm-install.lock
-  command -v flock >/dev/null 2>&1 && flock 9
-  if needs_install; then
-    echo "[test] installing dependencies (npm ci)..."
-    npm ci --no-audit --no-fund
-  fi
-  exec 9>&-
-fi
+# shellcheck source=scripts/ensure-deps.sh
+source scripts/ensure-deps.sh
+ensure_deps test
 
 echo "[test] building..."
 npm run --silent build

@@ -1,12 +1,12 @@
 import { Client } from 'pg';
-import { RunningApp, startTestApi, startTestWorker } from '../support/app';
+import { RunningApp } from '../support/app';
 import { login, me, refresh, tokenInMail } from '../support/auth';
 import { connectAs } from '../support/db';
 import { call, HttpResult } from '../support/http';
 import { resellerWithUsers, signIn, TEST_PASSWORD, TestTenant } from '../support/identity';
-import { MailSink, startMailSink } from '../support/mail';
+import { MailSink } from '../support/mail';
+import { MailStack, startMailStack } from '../support/mail-stack';
 import { expectProblem } from '../support/problem';
-import { isolatedRedisUrl } from '../support/redis';
 
 const NEW_PASSWORD = 'Granite-Orchard-Lamp-77';
 
@@ -19,24 +19,20 @@ describe('password reset (e2e)', () => {
   let sink: MailSink;
   let api: RunningApp;
   let worker: RunningApp;
+  let stack: MailStack;
   let reseller: TestTenant;
   let other: TestTenant;
 
   beforeAll(async () => {
     system = await connectAs('system');
-    sink = await startMailSink();
-    // A queue of this file's own: another file's worker must not deliver our mail to its sink.
-    const redis = await isolatedRedisUrl();
-    api = await startTestApi({ SMTP_URL: sink.url, REDIS_URL: redis });
-    worker = await startTestWorker({ SMTP_URL: sink.url, REDIS_URL: redis });
+    stack = await startMailStack();
+    ({ sink, api, worker } = stack);
     reseller = await resellerWithUsers(system, { forgetful: ['sales'], weak: ['user'], twice: ['user'], late: ['user'], sentinel: ['user'], wanderer: ['user'] });
     other = await resellerWithUsers(system, { owner: ['owner'] });
   });
 
   afterAll(async () => {
-    await worker?.close();
-    await api?.close();
-    await sink?.close();
+    await stack?.close();
     await system?.end();
   });
 

@@ -1,11 +1,11 @@
 import { Client } from 'pg';
-import { RunningApp, startTestApi, startTestWorker } from '../support/app';
+import { RunningApp } from '../support/app';
 import { connectAs } from '../support/db';
 import { call } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant } from '../support/identity';
-import { MailSink, startMailSink } from '../support/mail';
+import { MailSink } from '../support/mail';
+import { MailStack, startMailStack } from '../support/mail-stack';
 import { expectProblem } from '../support/problem';
-import { isolatedRedisUrl } from '../support/redis';
 
 /** Nobody acts on a member who holds a role they could not grant; reset mail is rate-limited. */
 describe('member rank and reset-mail limits (e2e)', () => {
@@ -13,23 +13,20 @@ describe('member rank and reset-mail limits (e2e)', () => {
   let sink: MailSink;
   let api: RunningApp;
   let worker: RunningApp;
+  let stack: MailStack;
   let platform: TestTenant;
   let reseller: TestTenant;
 
   beforeAll(async () => {
     system = await connectAs('system');
-    sink = await startMailSink();
-    const redis = await isolatedRedisUrl();
-    api = await startTestApi({ SMTP_URL: sink.url, REDIS_URL: redis });
-    worker = await startTestWorker({ SMTP_URL: sink.url, REDIS_URL: redis });
+    stack = await startMailStack();
+    ({ sink, api, worker } = stack);
     platform = await platformWithUsers(system, { operator: ['operator'], owner1: ['owner'], owner2: ['owner'], sales: ['sales'] });
     reseller = await resellerWithUsers(system, { owner: ['owner'], second: ['owner'], finance: ['finance'], flooded: ['user'] });
   });
 
   afterAll(async () => {
-    await worker?.close();
-    await api?.close();
-    await sink?.close();
+    await stack?.close();
     await system?.end();
   });
 

@@ -1,12 +1,12 @@
 import { Client } from 'pg';
-import { RunningApp, startTestApi, startTestWorker } from '../support/app';
+import { RunningApp } from '../support/app';
 import { auditLog, login, tokenInMail } from '../support/auth';
 import { connectAs, uniqueSlug } from '../support/db';
 import { call, HttpResult } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TEST_PASSWORD, TestTenant, Tokens } from '../support/identity';
-import { MailSink, startMailSink } from '../support/mail';
+import { MailSink } from '../support/mail';
+import { MailStack, startMailStack } from '../support/mail-stack';
 import { expectInvalidFields, expectProblem } from '../support/problem';
-import { isolatedRedisUrl } from '../support/redis';
 
 /**
  * Members of a tenant: listing with filters and pages, invitations (and re-sending them), roles,
@@ -17,23 +17,20 @@ describe('members (e2e)', () => {
   let sink: MailSink;
   let api: RunningApp;
   let worker: RunningApp;
+  let stack: MailStack;
   let platform: TestTenant;
   let boss: Tokens;
 
   beforeAll(async () => {
     system = await connectAs('system');
-    sink = await startMailSink();
-    const redis = await isolatedRedisUrl();
-    api = await startTestApi({ SMTP_URL: sink.url, REDIS_URL: redis });
-    worker = await startTestWorker({ SMTP_URL: sink.url, REDIS_URL: redis });
+    stack = await startMailStack();
+    ({ sink, api, worker } = stack);
     platform = await platformWithUsers(system, { boss: ['owner'] });
     boss = await signIn(api.baseUrl, platform, 'boss');
   });
 
   afterAll(async () => {
-    await worker?.close();
-    await api?.close();
-    await sink?.close();
+    await stack?.close();
     await system?.end();
   });
 

@@ -46,3 +46,12 @@ export class AppException extends Error {
     return AppException.common(CommonErrorCode.Conflict, 409, detail);
   }
 }
+
+/**
+ * A module's error constructor from its exhaustive table of codes: each module keeps its own enum
+ * of stable codes and their status and title, and throws `moduleError(Code.X, detail)`.
+ */
+export function errorFactory<C extends string>(table: Record<C, { status: number; title: string }>) {
+  return (code: C, detail?: string, extras?: AppException['extras']): AppException =>
+    new AppException(code, table[code].status, table[code].title, detail, extras);
+}

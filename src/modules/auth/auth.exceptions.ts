@@ -1,4 +1,4 @@
-import { AppException } from '@app/errors';
+import { errorFactory } from '@app/errors';
 
 /** Codes of the identity API's failures (stable; clients branch on them). */
 export enum AuthErrorCode {
@@ -31,7 +31,4 @@ const MESSAGES: Record<AuthErrorCode, { status: number; title: string }> = {
   [AuthErrorCode.WeakPassword]: { status: 400, title: 'The password is too weak' },
 };
 
-export function authError(code: AuthErrorCode, detail?: string, extras?: AppException['extras']): AppException {
-  const { status, title } = MESSAGES[code];
-  return new AppException(code, status, title, detail, extras);
-}
+export const authError = errorFactory<AuthErrorCode>(MESSAGES);

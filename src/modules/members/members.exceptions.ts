@@ -1,4 +1,4 @@
-import { AppException } from '@app/errors';
+import { errorFactory } from '@app/errors';
 
 export enum MemberErrorCode {
   AlreadyMember = 'member_exists',
@@ -14,7 +14,4 @@ const MESSAGES: Record<MemberErrorCode, { status: number; title: string }> = {
   [MemberErrorCode.LastOwner]: { status: 409, title: 'A tenant must keep at least one active owner' },
 };
 
-export function memberError(code: MemberErrorCode, detail?: string): AppException {
-  const { status, title } = MESSAGES[code];
-  return new AppException(code, status, title, detail);
-}
+export const memberError = errorFactory<MemberErrorCode>(MESSAGES);

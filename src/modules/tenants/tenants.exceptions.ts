@@ -1,4 +1,4 @@
-import { AppException } from '@app/errors';
+import { errorFactory } from '@app/errors';
 
 export enum TenantErrorCode {
   SlugTaken = 'tenant_slug_taken',
@@ -14,7 +14,4 @@ const MESSAGES: Record<TenantErrorCode, { status: number; title: string }> = {
   [TenantErrorCode.PlatformTenantImmutable]: { status: 403, title: 'The platform tenant cannot be changed this way' },
 };
 
-export function tenantError(code: TenantErrorCode, detail?: string): AppException {
-  const { status, title } = MESSAGES[code];
-  return new AppException(code, status, title, detail);
-}
+export const tenantError = errorFactory<TenantErrorCode>(MESSAGES);
