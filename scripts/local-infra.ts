@@ -195,6 +195,12 @@ export async function startRedis(options: { port: number; dataDir?: string; log?
     args.push('--appendonly', 'no');
   }
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Never outlive the process that started it (a crashed test run or dev script).
+  const killChild = () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  };
+  process.once('exit', killChild);
+  child.once('exit', () => process.removeListener('exit', killChild));
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => {
     output += chunk.toString();

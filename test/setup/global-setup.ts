@@ -15,6 +15,17 @@ declare global {
  * fresh embedded PostgreSQL and a fresh redis-server started here and removed afterwards.
  */
 export default async function globalSetup(): Promise<void> {
+  try {
+    await startInfrastructure();
+  } catch (error) {
+    // Teardown does not run when setup fails: stop what was started, then report.
+    await globalThis.__AIGW_INFRA__?.redis?.stop().catch(() => undefined);
+    await globalThis.__AIGW_INFRA__?.postgres?.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function startInfrastructure(): Promise<void> {
   const infra: NonNullable<typeof globalThis.__AIGW_INFRA__> = {};
   globalThis.__AIGW_INFRA__ = infra;
   if (!process.env.DATABASE_URL) {
