@@ -1,3 +1,5 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { connectAs } from '../support/db';
 import { call } from '../support/http';
@@ -62,6 +64,11 @@ describe('onboarding a reseller (e2e)', () => {
     expect(invitation.subject).toContain('Acme AI');
     expect(invitation.text).toContain(`http://${domain}`);
     const token = decodeURIComponent(tokenIn(invitation.text)!);
+
+    // Sent mail (it carries the one-time link) does not linger in Redis.
+    const mailQueue = api.app.get<Queue>(getQueueToken('mail'));
+    const lingering = (await mailQueue.getJobs(['completed', 'waiting', 'active'])).filter((job) => job?.data?.to === ownerEmail);
+    expect(lingering).toEqual([]);
 
     const weak = await call(api.baseUrl, 'POST', '/api/v1/auth/invitations/accept', { host: domain, json: { token, password: 'short' } });
     expect(weak.status).toBe(400);

@@ -19,7 +19,8 @@ export class MailQueue {
    */
   async enqueue(job: MailJob): Promise<void> {
     try {
-      await this.queue.add(job.kind, job);
+      // The body carries one-time links: drop it from Redis once sent, and soon after a final failure.
+      await this.queue.add(job.kind, job, { removeOnComplete: true, removeOnFail: { age: 24 * 3600 } });
     } catch {
       throw AppException.common(CommonErrorCode.ServiceUnavailable, 503, 'Mail cannot be queued right now; nothing was changed. Retry shortly.', {
         retryAfterSeconds: 5,
