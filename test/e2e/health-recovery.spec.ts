@@ -1,4 +1,6 @@
 import { freePort, LocalRedis, startRedis } from '../../scripts/local-infra';
+import { MailProcessor } from '../../src/modules/mail/mail.processor';
+import { MaintenanceProcessor } from '../../src/modules/maintenance/maintenance.processor';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 
 /**
@@ -50,7 +52,18 @@ describe('readiness when Redis goes away and comes back (e2e)', () => {
       worker?.close().then(() => true),
       new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000).unref()),
     ]);
-    if (!closed) console.warn('health-recovery: the worker did not close within 20 s after the Redis restart');
+    if (!closed) {
+      const hosts = [MailProcessor, MaintenanceProcessor].map((type) => worker.app.get(type, { strict: false }).worker as any);
+      const state = hosts.map((w) => ({
+        queue: w.name,
+        running: w.running,
+        waiting: Boolean(w.waiting),
+        mainLoop: Boolean(w.mainLoopRunning),
+        blocking: w.blockingConnection?.status,
+        connection: w.connection?.status,
+      }));
+      console.warn(`health-recovery: the worker did not close within 20 s after the Redis restart: ${JSON.stringify(state)}`);
+    }
     await redis?.stop();
   }, 40_000);
 
