@@ -4,7 +4,7 @@
  * redis-server (installed with apt-get when missing and the machine allows it).
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -231,13 +231,4 @@ export async function startRedis(options: { port: number; dataDir?: string; log?
         child.kill('SIGTERM');
       }),
   };
-}
-
-/** Remembers small facts between runs of the local stack (nothing secret: local defaults only). */
-export function readState<T>(file: string): T | undefined {
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : undefined;
-}
-
-export function writeState(file: string, value: unknown): void {
-  writeFileSync(file, JSON.stringify(value, null, 2));
 }
