@@ -1,0 +1,53 @@
+import { compilePrice, compiledCostUnits, costUnits, fromUnits, isDecimalString, toUnits, trimDecimal } from './money';
+
+describe('money', () => {
+  it('converts decimal strings to nano-units and back without floats', () => {
+    expect(toUnits('1.5')).toBe(1_500_000_000n);
+    expect(toUnits('0.000000001')).toBe(1n);
+    expect(fromUnits(1n)).toBe('0.000000001');
+    expect(fromUnits(-2_500_000_000n)).toBe('-2.500000000');
+    expect(trimDecimal(fromUnits(1_500_000_000n))).toBe('1.5');
+    expect(() => toUnits('0.0000000001')).toThrow(RangeError);
+  });
+
+  it('accepts only plain decimal strings', () => {
+    for (const ok of ['0', '1', '0.15', '-3.25', '123456789.123456789']) expect(isDecimalString(ok)).toBe(true);
+    for (const bad of ['1e3', ' 1', '1.', '.5', '01', 'NaN', '', '+1', 1, null]) expect(isDecimalString(bad)).toBe(false);
+  });
+
+  it('prices one token of the cheapest model at one nano-unit, never zero', () => {
+    const cheapest = { inputPerMillion: '0.001', outputPerMillion: '0.001' };
+    expect(costUnits({ input: 1, output: 0 }, cheapest)).toBe(1n);
+    // below one nano-unit per token still costs one unit per request (rounded up once)
+    expect(costUnits({ input: 1, output: 0 }, { inputPerMillion: '0.0001', outputPerMillion: '0' })).toBe(1n);
+    expect(costUnits({ input: 0, output: 0 }, cheapest)).toBe(0n);
+  });
+
+  it('rounds once per request, up, over the exact sum of buckets', () => {
+    const price = { inputPerMillion: '0.15', outputPerMillion: '0.6', cacheReadPerMillion: '0.075', perRequest: '0.0001' };
+    // 1000*0.15 + 500*0.6 + 200*0.075 = 150 + 300 + 15 = 465 per million -> 0.000465 + 0.0001
+    expect(costUnits({ input: 1000, output: 500, cacheRead: 200 }, price)).toBe(565_000n);
+    // 1 * 0.0000015 per million = 1.5e-12 -> ceil to 1 nano-unit
+    expect(costUnits({ input: 1, output: 0 }, { inputPerMillion: '0.0000015', outputPerMillion: '0' })).toBe(1n);
+  });
+
+  it('gives the same result with compiled integer prices as with decimals', () => {
+    const prices = [
+      { inputPerMillion: '0.15', outputPerMillion: '0.6' },
+      { inputPerMillion: '2.5', outputPerMillion: '10', cacheReadPerMillion: '1.25', cacheWritePerMillion: '3.125', perRequest: '0.001' },
+      { inputPerMillion: '0.000000001', outputPerMillion: '0.000000007' },
+    ];
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (const price of prices) {
+      const compiled = compilePrice(price);
+      for (let i = 0; i < 500; i++) {
+        const usage = { input: rand(200_000), output: rand(50_000), cacheRead: rand(10_000), cacheWrite: rand(3) };
+        expect(compiledCostUnits(usage, compiled)).toBe(costUnits(usage, price));
+      }
+    }
+  });
+});

@@ -1,0 +1,124 @@
+import Decimal from 'decimal.js';
+
+/**
+ * Money, everywhere in AIGateway (DESIGN.md "Money"): never a float.
+ *
+ * - API: decimal strings (`"0.15"`), in the currency unit (USD by default).
+ * - PostgreSQL: NUMERIC with scale {@link MONEY_SCALE} for amounts, {@link PRICE_SCALE} for prices.
+ * - Redis and hot-path arithmetic: integer **nano-units** (1 unit = 10^-9 of the currency unit),
+ *   as `bigint` in TypeScript and integers in Lua. 10^-9 is fine enough that one token of a model
+ *   priced at 0.001 per million tokens costs exactly one unit, and coarse enough that a balance of
+ *   nine million currency units still fits the 2^53 integers Redis' Lua can add exactly.
+ *
+ * The one rounding rule: the cost of a request is computed exactly (tokens x price per million /
+ * 10^6, summed over buckets, plus the per-request price) and then rounded **up** to a whole
+ * nano-unit, once per request and price list ({@link costUnits}). Rounding up means no request with
+ * a non-zero price is ever free, and the error is below one nano-unit per request.
+ */
+export const MONEY_SCALE = 9;
+/** Prices are per million tokens, with at most this many decimals. */
+export const PRICE_SCALE = 9;
+export const UNITS_PER_CURRENCY_UNIT = 1_000_000_000n;
+
+const D = Decimal.clone({ precision: 60, rounding: Decimal.ROUND_HALF_UP, toExpNeg: -40, toExpPos: 40 });
+const DECIMAL_STRING = /^-?(0|[1-9]\d{0,17})(\.\d+)?$/;
+
+/** True if `value` is a plain decimal string (no exponent, no sign but a leading minus, no spaces). */
+export function isDecimalString(value: unknown): value is string {
+  return typeof value === 'string' && DECIMAL_STRING.test(value);
+}
+
+/** Number of digits after the decimal point of a decimal string. */
+export function decimalPlaces(value: string): number {
+  const dot = value.indexOf('.');
+  return dot < 0 ? 0 : value.length - dot - 1;
+}
+
+/** A decimal amount (currency units) to nano-units; throws if it has more than 9 decimals. */
+export function toUnits(amount: string | Decimal): bigint {
+  const d = new D(amount);
+  const units = d.times(UNITS_PER_CURRENCY_UNIT.toString());
+  if (!units.isInteger()) throw new RangeError(`amount ${amount} has more than ${MONEY_SCALE} decimals`);
+  return BigInt(units.toFixed(0));
+}
+
+/** Nano-units to a decimal string in currency units, with exactly 9 decimals (`"1.500000000"`). */
+export function fromUnits(units: bigint | number | string): string {
+  return new D(units.toString()).dividedBy(UNITS_PER_CURRENCY_UNIT.toString()).toFixed(MONEY_SCALE);
+}
+
+/** Trailing zeros removed (`"1.500000000"` -> `"1.5"`), for display. */
+export function trimDecimal(value: string): string {
+  return new D(value).toFixed();
+}
+
+/** Token counts of one request, by the buckets that are priced apart. */
+export interface TokenUsage {
+  input: number;
+  output: number;
+  /** Prompt tokens read from the upstream's cache (billed at the cached-input price when set). */
+  cacheRead?: number;
+  /** Prompt tokens written to the upstream's cache (billed at the cache-write price when set). */
+  cacheWrite?: number;
+}
+
+/** A price list entry: decimal strings per million tokens, and per request. */
+export interface TokenPrice {
+  inputPerMillion: string;
+  outputPerMillion: string;
+  /** Absent: cache reads are billed as input. */
+  cacheReadPerMillion?: string | null;
+  /** Absent: cache writes are billed as input. */
+  cacheWritePerMillion?: string | null;
+  perRequest?: string | null;
+}
+
+/**
+ * The cost of one request in nano-units under one price: exact sum, then one ceiling to a whole
+ * nano-unit. This is the only place a request's money is rounded.
+ */
+export function costUnits(usage: TokenUsage, price: TokenPrice): bigint {
+  const cacheRead = usage.cacheRead ?? 0;
+  const cacheWrite = usage.cacheWrite ?? 0;
+  const perToken = new D(usage.input)
+    .times(price.inputPerMillion)
+    .plus(new D(usage.output).times(price.outputPerMillion))
+    .plus(new D(cacheRead).times(price.cacheReadPerMillion ?? price.inputPerMillion))
+    .plus(new D(cacheWrite).times(price.cacheWritePerMillion ?? price.inputPerMillion));
+  const total = perToken.dividedBy(1_000_000).plus(price.perRequest ?? 0);
+  return BigInt(total.times(UNITS_PER_CURRENCY_UNIT.toString()).toDecimalPlaces(0, Decimal.ROUND_CEIL).toFixed(0));
+}
+
+/**
+ * Prices converted once to nano-units per token as exact rationals (numerator over 10^6), so the
+ * hot path can price a request with integer arithmetic only. `unitsFor` equals {@link costUnits}.
+ */
+export interface CompiledPrice {
+  /** Nano-units per million tokens, by bucket: integers when prices have at most 9 decimals... */
+  inputPerMillionUnits: bigint;
+  outputPerMillionUnits: bigint;
+  cacheReadPerMillionUnits: bigint;
+  cacheWritePerMillionUnits: bigint;
+  perRequestUnits: bigint;
+}
+
+export function compilePrice(price: TokenPrice): CompiledPrice {
+  return {
+    inputPerMillionUnits: toUnits(price.inputPerMillion),
+    outputPerMillionUnits: toUnits(price.outputPerMillion),
+    cacheReadPerMillionUnits: toUnits(price.cacheReadPerMillion ?? price.inputPerMillion),
+    cacheWritePerMillionUnits: toUnits(price.cacheWritePerMillion ?? price.inputPerMillion),
+    perRequestUnits: toUnits(price.perRequest ?? '0'),
+  };
+}
+
+/** {@link costUnits} with integers only (prices already compiled): ceil(sum / 10^6). */
+export function compiledCostUnits(usage: TokenUsage, price: CompiledPrice): bigint {
+  const scaled =
+    BigInt(usage.input) * price.inputPerMillionUnits +
+    BigInt(usage.output) * price.outputPerMillionUnits +
+    BigInt(usage.cacheRead ?? 0) * price.cacheReadPerMillionUnits +
+    BigInt(usage.cacheWrite ?? 0) * price.cacheWritePerMillionUnits;
+  const million = 1_000_000n;
+  return (scaled + million - 1n) / million + price.perRequestUnits;
+}
