@@ -1,0 +1,173 @@
+import Redis from 'ioredis';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { v7 as uuidv7 } from 'uuid';
+import { BillingEngine, billingKeys, decodeUsageEvent, HoldRequest, SettleSpool, UsageEvent } from '@app/billing';
+
+/** The Redis side of the money path: holds, limits, settlement and the usage event, against real Redis. */
+describe('billing engine (Redis Lua)', () => {
+  let redis: Redis;
+  let engine: BillingEngine;
+
+  beforeAll(() => {
+    redis = new Redis(process.env.REDIS_URL!, { enableAutoPipelining: true });
+    engine = new BillingEngine(redis);
+  });
+  afterAll(() => redis.quit());
+
+  function ids() {
+    return { tenantId: uuidv7(), customerId: uuidv7(), keyId: uuidv7() };
+  }
+
+  function holdReq(p: ReturnType<typeof ids>, over: Partial<HoldRequest> = {}): HoldRequest {
+    return {
+      requestId: uuidv7(),
+      tenantId: p.tenantId,
+      customerId: p.customerId,
+      keyId: p.keyId,
+      holdUnits: 1000n,
+      tokenEstimate: 100,
+      limits: {},
+      keySpendLimitUnits: null,
+      ...over,
+    };
+  }
+
+  function event(p: ReturnType<typeof ids>, requestId: string, retailUnits: bigint): UsageEvent {
+    return {
+      v: 1,
+      requestId,
+      tenantId: p.tenantId,
+      customerId: p.customerId,
+      apiKeyId: p.keyId,
+      channelId: null,
+      model: 'm',
+      upstreamModel: 'm',
+      pool: 'standard',
+      inputTokens: 10,
+      outputTokens: 5,
+      cacheReadTokens: 0,
+      cacheWriteTokens: 0,
+      retailUnits: retailUnits.toString(),
+      wholesaleUnits: '0',
+      upstreamUnits: '0',
+      status: 'ok',
+      errorCode: null,
+      latencyMs: 1,
+      ttftMs: null,
+      stream: false,
+      clientIp: null,
+      createdAt: Date.now(),
+    };
+  }
+
+  const balance = async (p: ReturnType<typeof ids>) => BigInt((await redis.get(billingKeys.balance(p.tenantId, p.customerId))) ?? 'NaN');
+
+  it('asks for the wallet to be loaded when Redis does not hold it', async () => {
+    const p = ids();
+    expect(await engine.hold(holdReq(p))).toEqual({ ok: false, reason: 'no_balance_loaded' });
+  });
+
+  it('holds, then settles the real cost once, releasing the rest and appending one event', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '5000');
+    const req = holdReq(p, { holdUnits: 3000n });
+    expect(await engine.hold(req)).toEqual({ ok: true, balanceAfter: 2000n });
+    expect(await redis.zscore(billingKeys.holds(p.tenantId), req.requestId)).not.toBeNull();
+
+    const settle = { event: event(p, req.requestId, 1234n), actualTokens: 15 };
+    expect(await engine.settle(settle)).toEqual({ settled: true, balanceAfter: 5000n - 1234n });
+    expect(await engine.settle(settle)).toEqual({ settled: false, duplicate: true });
+    expect(await balance(p)).toBe(3766n);
+    expect(await redis.get(billingKeys.keySpend(p.tenantId, p.keyId))).toBe('1234');
+    expect(await redis.exists(billingKeys.hold(p.tenantId, req.requestId))).toBe(0);
+    expect(await redis.zcard(billingKeys.holds(p.tenantId))).toBe(0);
+    const entries = await redis.xrange(billingKeys.usageStream(p.tenantId), '-', '+');
+    expect(entries).toHaveLength(1);
+    expect(decodeUsageEvent(entries[0][1][1]).requestId).toBe(req.requestId);
+    // the same request id cannot be held again once settled
+    expect(await engine.hold(req)).toEqual({ ok: false, reason: 'duplicate_request' });
+  });
+
+  it('charges a request whose hold was already released (expired) without releasing it twice', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000');
+    const req = holdReq(p, { holdUnits: 400n });
+    await engine.hold(req);
+    // what the expired-hold sweeper does
+    await redis.incrby(billingKeys.balance(p.tenantId, p.customerId), 400);
+    await redis.decrby(billingKeys.keySpend(p.tenantId, p.keyId), 400);
+    await redis.del(billingKeys.hold(p.tenantId, req.requestId));
+    await engine.settle({ event: event(p, req.requestId, 100n), actualTokens: 1 });
+    expect(await balance(p)).toBe(900n);
+  });
+
+  it('refuses a hold the balance cannot cover, and changes nothing', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '999');
+    expect(await engine.hold(holdReq(p, { holdUnits: 1000n }))).toEqual({ ok: false, reason: 'insufficient_balance', balance: 999n });
+    expect(await balance(p)).toBe(999n);
+    expect(await redis.zcard(billingKeys.holds(p.tenantId))).toBe(0);
+  });
+
+  it('never lets 200 concurrent requests hold more than the balance', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), String(37 * 1000 + 999));
+    const results = await Promise.all(Array.from({ length: 200 }, () => engine.hold(holdReq(p, { holdUnits: 1000n }))));
+    expect(results.filter((r) => r.ok)).toHaveLength(37);
+    expect(results.filter((r) => !r.ok && r.reason === 'insufficient_balance')).toHaveLength(163);
+    expect(await balance(p)).toBe(999n);
+  });
+
+  it('applies per-minute request and token limits per key, customer and tenant with a Retry-After', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000000');
+    const now = Date.UTC(2026, 0, 1, 0, 0, 45);
+    const limited = (limits: HoldRequest['limits'], tokenEstimate = 10) => engine.hold(holdReq(p, { limits, tokenEstimate, nowMs: now }));
+    expect((await limited({ keyRpm: 2 })).ok).toBe(true);
+    expect((await limited({ keyRpm: 2 })).ok).toBe(true);
+    expect(await limited({ keyRpm: 2 })).toEqual({ ok: false, reason: 'rate_limited', scope: 'key', kind: 'requests', limit: 2, retryAfterSeconds: 15 });
+    // tokens: two admitted requests of 10 counted for the customer, a third would make 30
+    expect(await limited({ customerTpm: 25 })).toEqual({ ok: false, reason: 'rate_limited', scope: 'customer', kind: 'tokens', limit: 25, retryAfterSeconds: 15 });
+    expect(await limited({ tenantRpm: 1 })).toMatchObject({ ok: false, scope: 'tenant', kind: 'requests' });
+    // a refused request counted nothing: still two requests in this minute
+    expect(await redis.get(billingKeys.rate(p.tenantId, `k:${p.keyId}`, 'req', Math.floor(now / 60_000)))).toBe('2');
+  });
+
+  it("stops at the key's spend limit, counting open holds", async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000');
+    const first = holdReq(p, { holdUnits: 600n, keySpendLimitUnits: 1000n });
+    expect((await engine.hold(first)).ok).toBe(true);
+    expect(await engine.hold(holdReq(p, { holdUnits: 600n, keySpendLimitUnits: 1000n }))).toEqual({ ok: false, reason: 'spend_limit_reached', spent: 600n });
+    await engine.settle({ event: event(p, first.requestId, 100n), actualTokens: 1 });
+    expect((await engine.hold(holdReq(p, { holdUnits: 600n, keySpendLimitUnits: 1000n }))).ok).toBe(true);
+  });
+
+  it('spools settlements Redis could not take and replays them once, in order', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '10000');
+    const spool = new SettleSpool(join(mkdtempSync(join(tmpdir(), 'aigw-spool-')), 'settle.jsonl'));
+    const reqs = [holdReq(p), holdReq(p), holdReq(p)];
+    for (const r of reqs) await engine.hold(r);
+    for (const r of reqs) spool.append({ event: event(p, r.requestId, 10n), actualTokens: 15 });
+    expect(spool.size).toBe(3);
+
+    let calls = 0;
+    const failing = async () => {
+      calls++;
+      throw new Error('redis down');
+    };
+    expect(await spool.replay(failing)).toBe(0);
+    expect(calls).toBe(1); // stops at the first failure, keeps all
+    expect(spool.size).toBe(3);
+
+    expect(await spool.replay((r) => engine.settle(r))).toBe(3);
+    expect(spool.size).toBe(0);
+    // replaying again (as after a crash before the rewrite) changes nothing
+    for (const r of reqs) expect(await engine.settle({ event: event(p, r.requestId, 10n), actualTokens: 15 })).toEqual({ settled: false, duplicate: true });
+    expect(await balance(p)).toBe(10000n - 30n);
+    expect(await redis.xlen(billingKeys.usageStream(p.tenantId))).toBe(3);
+  });
+});
