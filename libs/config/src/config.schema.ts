@@ -100,6 +100,21 @@ export function buildConfigSchema(production: boolean) {
   /** First delay added after repeated failures; doubles with each further failure (max 4 s). */
   LOGIN_SLOWDOWN_MS: z.coerce.number().int().min(0).max(2000).default(250),
   TENANT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Inference API (/v1): largest request body accepted, in bytes. */
+  INFERENCE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
+  /** Output tokens held for when a request sets no max_tokens (times n). */
+  INFERENCE_DEFAULT_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(1).max(1_000_000).default(4096),
+  /** Requests and tokens per minute per customer and per tenant, across their keys (0: no limit). */
+  INFERENCE_CUSTOMER_RPM: z.coerce.number().int().min(0).default(0),
+  INFERENCE_CUSTOMER_TPM: z.coerce.number().int().min(0).default(0),
+  INFERENCE_TENANT_RPM: z.coerce.number().int().min(0).default(0),
+  INFERENCE_TENANT_TPM: z.coerce.number().int().min(0).default(0),
+  /** No new upstream attempt starts later than this after a request arrived. */
+  INFERENCE_FAILOVER_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  /** Unreleased holds of a crashed instance expire after this; the worker releases them. */
+  INFERENCE_HOLD_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
+  /** Where settlements wait (fsynced) while Redis is unreachable; must survive a restart of the process. */
+  INFERENCE_SPOOL_DIR: z.string().min(1).default('.data/spool'),
   });
 }
 

@@ -1,0 +1,30 @@
+import { Module } from '@nestjs/common';
+import { BillingEngine } from '@app/billing';
+import { AppConfig, APP_CONFIG } from '@app/config';
+import { RedisConnections } from '@app/redis';
+import { InferenceMetrics, inferenceMetricProviders } from './inference.metrics';
+import { InferenceRoutes } from './inference.routes';
+import { InferenceService } from './inference.service';
+import { SettlementOutbox } from './settlement-outbox';
+
+/**
+ * The OpenAI-compatible API under /v1 (api process only). Its own Redis connection pipelines the
+ * billing scripts of concurrent requests into shared round trips.
+ */
+@Module({
+  providers: [
+    ...inferenceMetricProviders,
+    InferenceMetrics,
+    {
+      provide: BillingEngine,
+      inject: [RedisConnections, APP_CONFIG],
+      useFactory: (connections: RedisConnections, config: AppConfig) =>
+        new BillingEngine(connections.open('billing', { enableAutoPipelining: true }), config.INFERENCE_HOLD_TTL_SECONDS * 1000),
+    },
+    SettlementOutbox,
+    InferenceService,
+    InferenceRoutes,
+  ],
+  exports: [BillingEngine, SettlementOutbox],
+})
+export class InferenceModule {}

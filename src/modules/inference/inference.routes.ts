@@ -1,0 +1,117 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppConfig, APP_CONFIG } from '@app/config';
+import type { Endpoint } from '@app/providers';
+import { clientIpOf, hostTenantOf } from '@app/tenancy';
+import { CHANNEL_RUNTIME, ChannelRuntime } from './channel-runtime.port';
+import { InferenceError } from './openai-error';
+import { InferenceService } from './inference.service';
+import { PRICE_DIRECTORY, PriceDirectory, ProxyKey } from './inference.ports';
+
+const ENDPOINTS: Array<[string, Endpoint]> = [
+  ['/v1/chat/completions', 'chat'],
+  ['/v1/completions', 'completions'],
+  ['/v1/embeddings', 'embeddings'],
+];
+
+/**
+ * The OpenAI-compatible routes, registered on Fastify directly: the hot path skips Nest's
+ * guards, pipes and interceptors (admin concerns) and writes to the socket itself, so streams
+ * are piped as they arrive. Documented in the OpenAPI document by `inferenceOpenApi`.
+ */
+@Injectable()
+export class InferenceRoutes implements OnModuleInit {
+  private readonly logger = new Logger(InferenceRoutes.name);
+
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly inference: InferenceService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(PRICE_DIRECTORY) private readonly prices: PriceDirectory,
+    @Inject(CHANNEL_RUNTIME) private readonly channels: ChannelRuntime,
+  ) {}
+
+  onModuleInit(): void {
+    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
+    if (!fastify) return; // no HTTP server (cli)
+    for (const [url, endpoint] of ENDPOINTS) {
+      fastify.post(url, { bodyLimit: this.config.INFERENCE_BODY_LIMIT_BYTES }, (request, reply) => this.call(endpoint, request, reply));
+    }
+    fastify.get('/v1/models', (request, reply) => this.guard(request, reply, async () => ({ object: 'list', data: await this.models(request) })));
+    fastify.get<{ Params: { id: string } }>('/v1/models/:id', (request, reply) =>
+      this.guard(request, reply, async () => {
+        const model = (await this.models(request)).find((m) => m.id === request.params.id);
+        if (!model) throw InferenceError.modelNotFound(request.params.id);
+        return model;
+      }),
+    );
+  }
+
+  private async call(endpoint: Endpoint, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    reply.hijack();
+    try {
+      await this.inference.handle({
+        endpoint,
+        tenant: hostTenantOf(request.raw),
+        headers: request.headers,
+        body: request.body,
+        bodyBytes: Number(request.headers['content-length'] ?? 0) || JSON.stringify(request.body ?? '').length,
+        clientIp: clientIpOf(request.raw),
+        requestId: String(request.id),
+        res: reply.raw,
+      });
+    } catch (error) {
+      this.fail(error, request, reply, true);
+    }
+  }
+
+  private async guard(request: FastifyRequest, reply: FastifyReply, body: () => Promise<unknown>): Promise<void> {
+    try {
+      const result = await body();
+      void reply.header('content-type', 'application/json').send(result);
+    } catch (error) {
+      this.fail(error, request, reply, false);
+    }
+  }
+
+  private async models(request: FastifyRequest) {
+    const tenant = hostTenantOf(request.raw);
+    const key: ProxyKey = await this.inference.authenticate(tenant, request.headers, clientIpOf(request.raw));
+    const served = new Set(this.channels.router.models());
+    const visible = await this.prices.visibleModels(key.tenantId, Date.now());
+    return visible
+      .filter((m) => served.has(m) && (!key.allowedModels || key.allowedModels.has(m)))
+      .sort()
+      .map((id) => ({ id, object: 'model', created: 0, owned_by: tenant?.slug ?? 'aigateway' }));
+  }
+
+  private fail(error: unknown, request: FastifyRequest, reply: FastifyReply, hijacked: boolean): void {
+    const known =
+      error instanceof InferenceError
+        ? error
+        : isUpstreamError(error)
+          ? new InferenceError(error.status, error.body.error.type, error.body.error.code, error.body.error.message, error.body.error.param)
+          : null;
+    if (!known) this.logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'inference request failed');
+    const failure = known ?? new InferenceError(500, 'server_error', 'internal_error', `The gateway failed; quote request id ${String(request.id)}.`);
+    const headers = { 'content-type': 'application/json', 'x-request-id': String(request.id), ...failure.headers };
+    const payload = JSON.stringify(failure.body());
+    if (!hijacked) {
+      void reply.code(failure.status).headers(headers).send(payload);
+      return;
+    }
+    const res = reply.raw;
+    if (res.headersSent) {
+      if (!res.writableEnded) res.end();
+      return;
+    }
+    if (res.destroyed) return;
+    res.writeHead(failure.status, { ...headers, 'content-length': Buffer.byteLength(payload) });
+    res.end(payload);
+  }
+}
+
+function isUpstreamError(error: unknown): error is { status: number; body: { error: { message: string; type: string; param: string | null; code: string | null } } } {
+  return Boolean(error && typeof error === 'object' && (error as { name?: string }).name === 'UpstreamError');
+}

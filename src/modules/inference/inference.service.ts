@@ -1,0 +1,441 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { v7 as uuidv7 } from 'uuid';
+import { BillingEngine, HoldResult, SettleRequest, UsageEvent } from '@app/billing';
+import { AppConfig, APP_CONFIG } from '@app/config';
+import { CompiledPrice, compiledCostUnits, TokenUsage } from '@app/money';
+import {
+  Candidate,
+  ChannelPool,
+  Endpoint,
+  failover,
+  mapUpstreamHttpError,
+  noChannelError,
+  ParsedResponse,
+  SseEvent,
+  StreamTranslator,
+  UpstreamError,
+  Usage,
+  sendUpstream,
+  UpstreamResponse,
+} from '@app/providers';
+import type { ResolvedTenant } from '@app/tenancy';
+import { CHANNEL_RUNTIME, ChannelRuntime } from './channel-runtime.port';
+import { InferenceMetrics } from './inference.metrics';
+import { KEY_DIRECTORY, KeyDirectory, ModelPricing, PRICE_DIRECTORY, PriceDirectory, ProxyKey, WALLET_LOADER, WalletLoader } from './inference.ports';
+import { InferenceError } from './openai-error';
+import { readRequestFields, RequestFields } from './request-fields';
+import { SettlementOutbox } from './settlement-outbox';
+import { countTextTokens, estimatePromptTokens, promptText } from './token-estimate';
+
+/** One inference call as the route hands it over: nothing here depends on the web framework. */
+export interface InferenceCall {
+  endpoint: Endpoint;
+  tenant: ResolvedTenant | null;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+  bodyBytes: number;
+  clientIp: string | null;
+  requestId: string;
+  /** The client's socket response, written directly (streams are piped as they arrive). */
+  res: ServerResponse;
+}
+
+/** Who pays, and at which prices: fixed before the upstream is called. */
+interface Admitted {
+  key: ProxyKey;
+  fields: RequestFields;
+  pricing: ModelPricing;
+  pool: ChannelPool;
+  usageId: string;
+  startedAt: number;
+  started: number;
+}
+
+/** How a request ended, for its usage event. */
+interface Outcome {
+  usage: Usage;
+  candidate: Candidate | null;
+  status: 'ok' | 'client_cancelled' | 'upstream_error' | 'timeout' | 'error';
+  errorCode: string | null;
+  ttftMs: number | null;
+}
+
+const ZERO: Usage = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The presented API key: `Authorization: Bearer <key>`, or `x-api-key` as some clients send it. */
+export function presentedKey(headers: InferenceCall['headers']): string | null {
+  const auth = firstHeader(headers.authorization);
+  if (auth) {
+    const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(auth);
+    return match ? match[1] : null;
+  }
+  const alt = firstHeader(headers['x-api-key']);
+  return alt && alt.length <= 512 ? alt.trim() || null : null;
+}
+
+export function secretHash(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/**
+ * The inference hot path (DESIGN.md "Inference hot path"): key from memory, one Redis call for
+ * limits and the hold, route, proxy (streams piped as they arrive), then one Redis call that
+ * settles the real cost and records the usage event. No PostgreSQL, no CASL on this path; the
+ * response never waits for the ledger.
+ */
+@Injectable()
+export class InferenceService {
+  private readonly logger = new Logger(InferenceService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(KEY_DIRECTORY) private readonly keys: KeyDirectory,
+    @Inject(PRICE_DIRECTORY) private readonly prices: PriceDirectory,
+    @Inject(WALLET_LOADER) private readonly wallets: WalletLoader,
+    @Inject(CHANNEL_RUNTIME) private readonly channels: ChannelRuntime,
+    private readonly billing: BillingEngine,
+    private readonly outbox: SettlementOutbox,
+    private readonly metrics: InferenceMetrics,
+  ) {}
+
+  /** Resolves and checks the caller's key for the Host's tenant (also used by /v1/models). */
+  async authenticate(tenant: ResolvedTenant | null, headers: InferenceCall['headers'], clientIp: string | null): Promise<ProxyKey> {
+    const secret = presentedKey(headers);
+    // An unknown Host, or a key of another reseller: the same answer as a wrong key.
+    if (!secret || !tenant) throw InferenceError.invalidKey();
+    const hash = secretHash(secret);
+    if (!SHA256_HEX.test(hash)) throw InferenceError.invalidKey();
+    const key = await this.keys.findBySecretHash(tenant.id, hash).catch((error: unknown) => {
+      this.logger.warn({ err: (error as Error).message }, 'key lookup failed');
+      throw InferenceError.unavailable('The gateway cannot check API keys right now; retry shortly.');
+    });
+    if (!key || key.tenantId !== tenant.id || !key.usable) throw InferenceError.invalidKey();
+    if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw InferenceError.invalidKey();
+    if (tenant.status !== 'active') throw InferenceError.forbidden('This account is disabled.', 'account_disabled');
+    if (!key.allowsIp(clientIp)) throw InferenceError.forbidden('This API key may not be used from this address.', 'ip_not_allowed');
+    return key;
+  }
+
+  async handle(call: InferenceCall): Promise<void> {
+    const started = performance.now();
+    const startedAt = Date.now();
+    const key = await this.authenticate(call.tenant, call.headers, call.clientIp);
+    const fields = readRequestFields(call.endpoint, call.body);
+    if (key.allowedModels && !key.allowedModels.has(fields.model)) throw InferenceError.modelNotFound(fields.model);
+    const pricing = await this.prices.priceFor(key.tenantId, fields.model, startedAt);
+    if (!pricing || !this.channels.router.serves(fields.model)) throw InferenceError.modelNotFound(fields.model);
+    const pool = firstHeader(call.headers['x-priority']) === 'spot' ? 'spot' : 'standard';
+    const candidates = this.channels.router.pick(fields.model, pool, key.customerId);
+    if (candidates.length === 0) throw InferenceError.unavailable('No upstream is available for this model right now; retry shortly.', 'no_available_channel');
+
+    const admitted: Admitted = { key, fields, pricing, pool, usageId: uuidv7(), startedAt, started };
+    const promptEstimate = estimatePromptTokens(call.bodyBytes);
+    const outputCap = call.endpoint === 'embeddings' ? 0 : (fields.maxOutputTokens ?? this.config.INFERENCE_DEFAULT_MAX_OUTPUT_TOKENS) * fields.n;
+    const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap }, pricing.retail);
+    await this.hold(admitted, holdUnits, promptEstimate + outputCap);
+
+    let outcome: Outcome;
+    try {
+      outcome = fields.stream
+        ? await this.proxyStream(call, admitted, candidates)
+        : await this.proxyOnce(call, admitted, candidates);
+    } catch (error) {
+      // Nothing reached the client: no charge; the hold is released and the failure recorded.
+      const failure = error instanceof UpstreamError ? error : null;
+      await this.settle(call, admitted, {
+        usage: ZERO,
+        candidate: null,
+        status: failure?.kind.startsWith('timeout') ? 'timeout' : failure ? 'upstream_error' : 'error',
+        errorCode: failure?.body.error.code ?? 'internal_error',
+        ttftMs: null,
+      });
+      throw error;
+    }
+    await this.settle(call, admitted, outcome);
+  }
+
+  /** Limits and the hold, with the wallet loaded from the ledger on a miss; 503 if Redis is away. */
+  private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number): Promise<void> {
+    const request = {
+      requestId: a.usageId,
+      tenantId: a.key.tenantId,
+      customerId: a.key.customerId,
+      keyId: a.key.id,
+      holdUnits,
+      tokenEstimate,
+      limits: {
+        keyRpm: a.key.rpm ?? 0,
+        keyTpm: a.key.tpm ?? 0,
+        customerRpm: this.config.INFERENCE_CUSTOMER_RPM,
+        customerTpm: this.config.INFERENCE_CUSTOMER_TPM,
+        tenantRpm: this.config.INFERENCE_TENANT_RPM,
+        tenantTpm: this.config.INFERENCE_TENANT_TPM,
+      },
+      keySpendLimitUnits: a.key.spendLimitUnits,
+      nowMs: a.startedAt,
+    };
+    let result: HoldResult;
+    try {
+      result = await this.billing.hold(request);
+      if (!result.ok && result.reason === 'no_balance_loaded') {
+        await this.wallets.ensureLoaded(a.key.tenantId, a.key.customerId);
+        result = await this.billing.hold(request);
+      }
+    } catch (error) {
+      if (error instanceof InferenceError) throw error;
+      this.logger.warn({ err: (error as Error).message }, 'hold failed');
+      throw InferenceError.unavailable('The gateway cannot check your balance right now; retry shortly.');
+    }
+    if (result.ok) return;
+    this.metrics.refused(a.key.tenantId, result.reason);
+    switch (result.reason) {
+      case 'rate_limited':
+        throw InferenceError.rateLimited(
+          `Rate limit reached: ${result.limit} ${result.kind} per minute for this ${result.scope === 'key' ? 'API key' : result.scope === 'customer' ? 'account' : 'organization'}.`,
+          result.retryAfterSeconds,
+          {
+            [`x-ratelimit-limit-${result.kind}`]: String(result.limit),
+            [`x-ratelimit-remaining-${result.kind}`]: '0',
+            [`x-ratelimit-reset-${result.kind}`]: `${result.retryAfterSeconds}s`,
+          },
+        );
+      case 'spend_limit_reached':
+        throw InferenceError.insufficientQuota('This API key has reached its spend limit.');
+      case 'insufficient_balance':
+      case 'no_balance_loaded':
+        throw InferenceError.insufficientQuota('You exceeded your current quota: the balance does not cover this request. Top up to continue.');
+      case 'duplicate_request':
+        throw InferenceError.unavailable('Request id collision; retry.');
+    }
+  }
+
+  /** Candidates in order, failing over before anything reached the client. */
+  private attempt(call: InferenceCall, a: Admitted, candidates: Candidate[], signal: AbortSignal, stream: boolean) {
+    const body = call.body as Record<string, unknown>;
+    return failover(
+      candidates,
+      async (candidate) => {
+        const channel = candidate.channel;
+        const key = this.channels.router.nextKey(channel);
+        if (!key) throw noChannelError();
+        const adapter = this.channels.adapter(channel.provider);
+        if (!adapter.supports(call.endpoint)) throw noChannelError();
+        const request = adapter.buildRequest(
+          call.endpoint,
+          body,
+          { baseUrl: channel.baseUrl, apiKey: key.secret, upstreamModel: candidate.upstreamModel },
+          // Usage is always asked for; the chunk is dropped when the client did not ask for it.
+          { stream, includeUsage: stream },
+        );
+        request.headers['x-request-id'] = call.requestId;
+        let response: UpstreamResponse;
+        try {
+          response = await sendUpstream(this.channels.dispatcher(channel), request, {
+            firstByteMs: channel.firstByteTimeoutMs,
+            totalMs: channel.totalTimeoutMs,
+            signal,
+            allowPrivateNetworks: this.channels.allowPrivateNetworks,
+          });
+        } catch (error) {
+          if (error instanceof UpstreamError) this.channels.reportFailure(channel, key, error);
+          throw error;
+        }
+        if (response.status >= 300) {
+          const text = await readText(response.body).catch(() => '');
+          response.done();
+          const error = mapUpstreamHttpError(response.status, text, [key.secret]);
+          this.channels.reportFailure(channel, key, error);
+          throw error;
+        }
+        return { response, candidate, adapter };
+      },
+      { retryBudget: Math.max(...candidates.map((c) => c.channel.retryBudget)), deadline: a.startedAt + this.config.INFERENCE_FAILOVER_DEADLINE_MS, signal },
+    );
+  }
+
+  private async proxyOnce(call: InferenceCall, a: Admitted, candidates: Candidate[]): Promise<Outcome> {
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!call.res.writableFinished) abort.abort();
+    };
+    call.res.once('close', onClose);
+    try {
+      const { value } = await this.attempt(call, a, candidates, abort.signal, false);
+      const { response, candidate, adapter } = value;
+      let parsed: ParsedResponse;
+      try {
+        const text = await readText(response.body);
+        parsed = adapter.parseResponse(call.endpoint, text, a.fields.model);
+      } catch (error) {
+        const failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
+        this.channels.reportFailure(candidate.channel, null, failure);
+        throw failure;
+      } finally {
+        response.done();
+      }
+      this.channels.reportSuccess(candidate.channel, performance.now() - a.started);
+      const usage = parsed.usage ?? this.countedUsage(call, completionText(parsed.body));
+      const payload = JSON.stringify(parsed.body);
+      if (!call.res.destroyed) {
+        call.res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+          'x-request-id': call.requestId,
+        });
+        call.res.end(payload);
+      }
+      return { usage, candidate, status: 'ok', errorCode: null, ttftMs: null };
+    } finally {
+      call.res.off('close', onClose);
+    }
+  }
+
+  /**
+   * Streams SSE to the client as it arrives. Failover is possible until the upstream's status line;
+   * after the first event reached the client, a failure ends the stream with an error event and
+   * the customer pays for what was delivered. A client that goes away aborts the upstream.
+   */
+  private async proxyStream(call: InferenceCall, a: Admitted, candidates: Candidate[]): Promise<Outcome> {
+    const abort = new AbortController();
+    let clientGone = false;
+    const onClose = () => {
+      if (!call.res.writableFinished) {
+        clientGone = true;
+        abort.abort();
+      }
+    };
+    call.res.once('close', onClose);
+    try {
+      const { value } = await this.attempt(call, a, candidates, abort.signal, true);
+      const { response, candidate, adapter } = value;
+      const translator: StreamTranslator = adapter.streamTranslator(call.endpoint, a.fields.model);
+      const delivered: string[] = [];
+      let ttftMs: number | null = null;
+      let failure: UpstreamError | null = null;
+      call.res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        'x-request-id': call.requestId,
+        'x-accel-buffering': 'no',
+      });
+      const forward = (events: SseEvent[]) => {
+        for (const event of events) {
+          if (event.usageOnly && !a.fields.includeUsage) continue;
+          if (!event.done && !event.usageOnly) {
+            if (ttftMs === null) ttftMs = Math.round(performance.now() - a.started);
+            delivered.push(event.raw);
+          }
+          if (!clientGone) call.res.write(event.raw);
+        }
+      };
+      try {
+        for await (const chunk of response.body) forward(translator.push(chunk as Buffer));
+        forward(translator.end());
+      } catch (error) {
+        if (!clientGone) {
+          failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
+          this.channels.reportFailure(candidate.channel, null, failure);
+        }
+      } finally {
+        response.done();
+      }
+      if (!failure && !clientGone) this.channels.reportSuccess(candidate.channel, performance.now() - a.started);
+      if (failure && !clientGone) {
+        call.res.write(`data: ${JSON.stringify(failure.body)}\n\n`);
+      }
+      if (!clientGone) call.res.end();
+      // Usage: the upstream's own figure when the stream completed; otherwise what was delivered.
+      const usage = translator.usage && !failure && !clientGone ? translator.usage : (translator.usage ?? this.countedUsage(call, deliveredText(delivered)));
+      const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
+      return { usage, candidate, status, errorCode: failure?.body.error.code ?? null, ttftMs };
+    } finally {
+      call.res.off('close', onClose);
+    }
+  }
+
+  /** Usage counted by the gateway when the upstream reported none. */
+  private countedUsage(call: InferenceCall, completion: string): Usage {
+    const body = call.body as Record<string, unknown>;
+    return { input: countTextTokens(promptText(body)), output: countTextTokens(completion), cacheRead: 0, cacheWrite: 0 };
+  }
+
+  /** Charges the real cost and records the event in one Redis step, or spools it if Redis is away. */
+  private async settle(call: InferenceCall, a: Admitted, o: Outcome): Promise<void> {
+    const usage: TokenUsage = o.usage;
+    const retail = compiledCostUnits(usage, a.pricing.retail);
+    const wholesale = compiledCostUnits(usage, a.pricing.wholesale);
+    const upstreamPrice: CompiledPrice | null = o.candidate ? this.channels.upstreamCost(o.candidate.channel, a.fields.model) : null;
+    const upstream = upstreamPrice ? compiledCostUnits(usage, upstreamPrice) : 0n;
+    const latencyMs = Math.round(performance.now() - a.started);
+    const event: UsageEvent = {
+      v: 1,
+      requestId: a.usageId,
+      tenantId: a.key.tenantId,
+      customerId: a.key.customerId,
+      apiKeyId: a.key.id,
+      channelId: o.candidate?.channel.id ?? null,
+      model: a.fields.model,
+      upstreamModel: o.candidate?.upstreamModel ?? null,
+      pool: a.pool,
+      inputTokens: usage.input,
+      outputTokens: usage.output,
+      cacheReadTokens: usage.cacheRead ?? 0,
+      cacheWriteTokens: usage.cacheWrite ?? 0,
+      retailUnits: retail.toString(),
+      wholesaleUnits: wholesale.toString(),
+      upstreamUnits: upstream.toString(),
+      status: o.status,
+      errorCode: o.errorCode,
+      latencyMs,
+      ttftMs: o.ttftMs,
+      stream: a.fields.stream,
+      clientIp: call.clientIp,
+      createdAt: a.startedAt,
+    };
+    const request: SettleRequest = { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
+    await this.outbox.settle(request);
+    this.metrics.completed(event, o.candidate?.channel.name ?? 'none');
+  }
+}
+
+async function readText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The generated text of a non-streamed answer (choices' message content or text). */
+function completionText(body: Record<string, unknown>): string {
+  const choices = Array.isArray(body.choices) ? body.choices : [];
+  return choices
+    .map((c: { message?: { content?: unknown }; text?: unknown }) => (typeof c.message?.content === 'string' ? c.message.content : typeof c.text === 'string' ? c.text : ''))
+    .join('');
+}
+
+/** The text of delivered chat.completion.chunk events (delta content), for counting. */
+function deliveredText(events: string[]): string {
+  let text = '';
+  for (const raw of events) {
+    for (const line of raw.split('\n')) {
+      if (!line.startsWith('data:')) continue;
+      try {
+        const chunk = JSON.parse(line.slice(5)) as { choices?: Array<{ delta?: { content?: unknown }; text?: unknown }> };
+        for (const c of chunk.choices ?? []) {
+          if (typeof c.delta?.content === 'string') text += c.delta.content;
+          else if (typeof c.text === 'string') text += c.text;
+        }
+      } catch {
+        // not a JSON chunk
+      }
+    }
+  }
+  return text;
+}

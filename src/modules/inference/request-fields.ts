@@ -1,0 +1,61 @@
+import { InferenceError } from './openai-error';
+
+/** The endpoints of the inference API; the same pipeline serves all of them. */
+export type InferenceEndpoint = 'chat' | 'completions' | 'embeddings';
+
+/**
+ * The fields of a request body that the gateway itself reads; everything else is passed through to
+ * the upstream untouched (tools, response_format, temperature...).
+ */
+export interface RequestFields {
+  model: string;
+  stream: boolean;
+  /** The client asked for the usage chunk in a stream (`stream_options.include_usage`). */
+  includeUsage: boolean;
+  /** `max_completion_tokens` or `max_tokens`, when given. */
+  maxOutputTokens: number | null;
+  n: number;
+}
+
+const MODEL_NAME = /^[\w.:/@+-]{1,200}$/;
+
+function positiveInt(body: Record<string, unknown>, name: string, max: number): number | null {
+  const v = body[name];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+    throw InferenceError.invalidRequest(`\`${name}\` must be an integer from 1 to ${max}.`, name, 'invalid_value');
+  }
+  return v;
+}
+
+/** Validates the fields the gateway reads; throws an OpenAI-shaped 400 naming the field. */
+export function readRequestFields(endpoint: InferenceEndpoint, body: unknown): RequestFields {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw InferenceError.invalidRequest('The request body must be a JSON object.');
+  }
+  const b = body as Record<string, unknown>;
+  if (typeof b.model !== 'string' || !MODEL_NAME.test(b.model)) {
+    throw InferenceError.invalidRequest('`model` is required: the name of a model, as listed by GET /v1/models.', 'model', 'invalid_value');
+  }
+  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') {
+    throw InferenceError.invalidRequest('`stream` must be a boolean.', 'stream', 'invalid_type');
+  }
+  const stream = endpoint !== 'embeddings' && b.stream === true;
+  const options = b.stream_options;
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw InferenceError.invalidRequest('`stream_options` must be an object.', 'stream_options', 'invalid_type');
+  }
+  const includeUsage = stream && (options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
+  if (endpoint === 'chat' && !Array.isArray(b.messages)) {
+    throw InferenceError.invalidRequest('`messages` must be an array.', 'messages', 'invalid_type');
+  }
+  if (endpoint === 'completions' && b.prompt === undefined) {
+    throw InferenceError.invalidRequest('`prompt` is required.', 'prompt', 'missing_required_parameter');
+  }
+  if (endpoint === 'embeddings' && b.input === undefined) {
+    throw InferenceError.invalidRequest('`input` is required.', 'input', 'missing_required_parameter');
+  }
+  const maxOutputTokens = positiveInt(b, 'max_completion_tokens', 10_000_000) ?? positiveInt(b, 'max_tokens', 10_000_000);
+  const n = positiveInt(b, 'n', 128) ?? 1;
+  return { model: b.model, stream, includeUsage, maxOutputTokens, n };
+}
