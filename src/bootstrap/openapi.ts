@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { addInferencePaths } from '../modules/inference/inference.openapi';
 
 /** OpenAPI at /api/docs (UI) and /api/docs-json, generated from the controllers and DTOs. */
 export function setupOpenApi(app: INestApplication): void {
@@ -10,5 +11,6 @@ export function setupOpenApi(app: INestApplication): void {
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'access-token')
     .build();
   const document = SwaggerModule.createDocument(app, config);
+  addInferencePaths(document);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
 }

@@ -1,0 +1,84 @@
+import type { OpenAPIObject } from '@nestjs/swagger';
+
+const error = {
+  description: "OpenAI's error object",
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['error'],
+        properties: {
+          error: {
+            type: 'object',
+            properties: { message: { type: 'string' }, type: { type: 'string' }, param: { type: 'string', nullable: true }, code: { type: 'string', nullable: true } },
+          },
+        },
+      },
+    },
+  },
+};
+
+const errors = {
+  '400': error,
+  '401': { ...error, description: 'Missing or invalid API key (also a key of another reseller).' },
+  '402': { ...error, description: '`insufficient_quota`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`).' },
+  '403': { ...error, description: 'The address is not on the key’s allow-list, or the account is disabled.' },
+  '404': { ...error, description: '`model_not_found`: unknown, hidden or not allowed on this key.' },
+  '413': error,
+  '415': error,
+  '429': { ...error, description: 'A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when.' },
+  '502': { ...error, description: 'The upstream provider failed.' },
+  '503': { ...error, description: 'No healthy upstream, or the gateway cannot check the balance right now.' },
+  '504': { ...error, description: 'The upstream provider timed out.' },
+};
+
+const passThroughBody = (required: string[], description: string) => ({
+  required: true,
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required,
+        additionalProperties: true,
+        description,
+        properties: {
+          model: { type: 'string', maxLength: 200 },
+          stream: { type: 'boolean' },
+          max_tokens: { type: 'integer', minimum: 1 },
+          max_completion_tokens: { type: 'integer', minimum: 1 },
+          n: { type: 'integer', minimum: 1, maximum: 128 },
+        },
+      },
+    },
+  },
+});
+
+const op = (summary: string, body: ReturnType<typeof passThroughBody> | null, ok: string) => ({
+  tags: ['inference'],
+  summary,
+  security: [{ 'api-key': [] }],
+  ...(body ? { requestBody: body } : {}),
+  responses: { '200': { description: ok }, ...errors },
+});
+
+/**
+ * The OpenAI-compatible API in the OpenAPI document. Its routes are registered on Fastify directly
+ * (see InferenceRoutes), so they are described here by hand, with OpenAI's shapes: fields the
+ * gateway reads are listed, everything else passes through.
+ */
+export function addInferencePaths(document: OpenAPIObject): void {
+  document.components = document.components ?? {};
+  document.components.securitySchemes = {
+    ...(document.components.securitySchemes ?? {}),
+    'api-key': { type: 'http', scheme: 'bearer', description: 'An API key (`sk-...`), also accepted as `x-api-key`.' },
+  };
+  document.paths['/v1/chat/completions'] = {
+    post: op('Chat completion (OpenAI-compatible; `stream: true` for server-sent events)', passThroughBody(['model', 'messages'], 'OpenAI chat completion request'), 'A chat.completion, or a text/event-stream of chat.completion.chunk'),
+  };
+  document.paths['/v1/completions'] = { post: op('Text completion (OpenAI-compatible)', passThroughBody(['model', 'prompt'], 'OpenAI completion request'), 'A text_completion') };
+  document.paths['/v1/embeddings'] = { post: op('Embeddings (OpenAI-compatible)', passThroughBody(['model', 'input'], 'OpenAI embeddings request'), 'A list of embeddings') };
+  document.paths['/v1/models'] = { get: op('Models this key may call', null, 'A list of models') };
+  document.paths['/v1/models/{id}'] = {
+    get: { ...op('One model this key may call', null, 'A model'), parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 200 } }] },
+  };
+}
