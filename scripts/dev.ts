@@ -8,11 +8,12 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AppConfig, ConfigError, LOCAL_POSTGRES_PORT, LOCAL_REDIS_PORT, loadConfig, requireSettings } from '@app/config';
 import { migrate } from '@app/database';
-import { ensureRedisServer, InfraError, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from './local-infra';
+import { ensureRedisServer, InfraError, LocalPostgres, LocalRedis, othersCanReach, startEmbeddedPostgres, startRedis } from './local-infra';
 import { formatMail, MailSink, startMailSink } from './mail-sink';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -94,10 +95,11 @@ async function main(running: Running): Promise<void> {
   chmodSync(DATA, 0o755);
 
   if (!env.DATABASE_URL) {
-    say(`starting PostgreSQL on 127.0.0.1:${LOCAL_POSTGRES_PORT} (data in .data/postgres)...`);
-    running.postgres = await startEmbeddedPostgres({ dataDir: join(DATA, 'postgres'), port: LOCAL_POSTGRES_PORT, persistent: true }).catch(
+    const pgData = postgresDataDir();
+    say(`starting PostgreSQL on 127.0.0.1:${LOCAL_POSTGRES_PORT} (data in ${pgData})...`);
+    running.postgres = await startEmbeddedPostgres({ dataDir: pgData, port: LOCAL_POSTGRES_PORT, persistent: true }).catch(
       (error: unknown) => {
-        throw withStaleProcessHint(error, join(DATA, 'postgres', 'postmaster.pid'), 'PostgreSQL');
+        throw withStaleProcessHint(error, join(pgData, 'postmaster.pid'), 'PostgreSQL');
       },
     );
     takeSignals();
@@ -206,6 +208,18 @@ function configOrStop(env: NodeJS.ProcessEnv): AppConfig & { DATABASE_ADMIN_URL:
     if (error instanceof ConfigError) throw new DevError(error.message);
     throw error;
   }
+}
+
+/**
+ * .data/postgres, unless this checkout lies under a folder the `postgres` user cannot enter (as
+ * root in /root, mode 0700): then a folder of its own under /var/tmp, named after the checkout.
+ */
+function postgresDataDir(): string {
+  const inTree = join(DATA, 'postgres');
+  if (process.getuid?.() !== 0 || othersCanReach(join(inTree, 'PG_VERSION'))) return inTree;
+  const outside = `/var/tmp/aigateway-dev-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}/postgres`;
+  mkdirSync(dirname(outside), { recursive: true, mode: 0o755 });
+  return outside;
 }
 
 /** One ES256 key for local runs, kept in .data so sign-ins survive a restart. */

@@ -33,7 +33,7 @@ const ROLE_PASSWORDS = {
 export class InfraError extends Error {}
 
 /** True when every folder above `path` lets other users through (mode o+x), as the `postgres` user needs. */
-function othersCanReach(path: string): boolean {
+export function othersCanReach(path: string): boolean {
   let dir = dirname(path);
   const { root } = parse(dir);
   for (;;) {
