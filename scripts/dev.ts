@@ -216,7 +216,7 @@ function configOrStop(env: NodeJS.ProcessEnv): AppConfig & { DATABASE_ADMIN_URL:
  */
 function postgresDataDir(): string {
   const inTree = join(DATA, 'postgres');
-  if (process.getuid?.() !== 0 || othersCanReach(join(inTree, 'PG_VERSION'))) return inTree;
+  if (process.getuid?.() !== 0 || othersCanReach(inTree)) return inTree;
   const outside = `/var/tmp/aigateway-dev-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}/postgres`;
   mkdirSync(dirname(outside), { recursive: true, mode: 0o755 });
   return outside;
