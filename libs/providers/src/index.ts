@@ -9,3 +9,4 @@ export * from './router';
 export * from './secret-box';
 export * from './sse';
 export * from './types';
+export * from './exchange';

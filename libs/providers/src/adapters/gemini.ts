@@ -143,15 +143,21 @@ export class GeminiAdapter implements ProviderAdapter {
     return { url: joinUrl(target.baseUrl, path), headers: { ...headers, accept: options.stream ? 'text/event-stream' : 'application/json' }, body: JSON.stringify(request) };
   }
 
-  parseResponse(endpoint: Endpoint, text: string, publicModel: string): ParsedResponse {
+  parseResponse(endpoint: Endpoint, text: string, publicModel: string, request?: Json): ParsedResponse {
     const body = parseJson(text, 'the response');
     if (endpoint === 'embeddings') {
+      const base64 = request?.encoding_format === 'base64';
       if (!Array.isArray(body.embeddings)) throw protocolError('no embeddings');
       return {
         body: {
           object: 'list',
           model: publicModel,
-          data: (body.embeddings as Json[]).map((e, index) => ({ object: 'embedding', index, embedding: Array.isArray(e.values) ? e.values : [] })),
+          data: (body.embeddings as Json[]).map((e, index) => {
+            const values = Array.isArray(e.values) ? (e.values as number[]) : [];
+            // OpenAI's base64 encoding: little-endian float32, what the SDK asks for by default.
+            const embedding = base64 ? Buffer.from(new Float32Array(values).buffer).toString('base64') : values;
+            return { object: 'embedding', index, embedding };
+          }),
           usage: { prompt_tokens: 0, total_tokens: 0 },
         },
         usage: null,
