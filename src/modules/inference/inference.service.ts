@@ -1,26 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, HoldResult, SettleRequest, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { CompiledPrice, compiledCostUnits, TokenUsage } from '@app/money';
-import {
-  Candidate,
-  ChannelPool,
-  Endpoint,
-  failover,
-  mapUpstreamHttpError,
-  noChannelError,
-  ParsedResponse,
-  SseEvent,
-  StreamTranslator,
-  UpstreamError,
-  Usage,
-  sendUpstream,
-  UpstreamResponse,
-} from '@app/providers';
+import { Candidate, ChannelPool, Endpoint, exchange, failover, mapUpstreamHttpError, noChannelError, SseEvent, UpstreamError, Usage } from '@app/providers';
 import type { ResolvedTenant } from '@app/tenancy';
 import { CHANNEL_RUNTIME, ChannelRuntime } from './channel-runtime.port';
 import { InferenceMetrics } from './inference.metrics';
@@ -217,47 +202,45 @@ export class InferenceService {
     }
   }
 
-  /** Candidates in order, failing over before anything reached the client. */
-  private attempt(call: InferenceCall, a: Admitted, candidates: Candidate[], signal: AbortSignal, stream: boolean) {
+  /**
+   * Candidates in order, failing over while nothing reached the client: `exchange` settles on the
+   * whole answer (non-stream) or on the stream's first event.
+   */
+  private attempt(call: InferenceCall, a: Admitted, candidates: Candidate[], signal: AbortSignal) {
     const body = call.body as Record<string, unknown>;
     return failover(
       candidates,
       async (candidate) => {
         const channel = candidate.channel;
         const key = this.channels.router.nextKey(channel);
-        if (!key) throw noChannelError();
         const adapter = this.channels.adapter(channel.provider);
-        if (!adapter.supports(call.endpoint)) throw noChannelError();
-        const request = adapter.buildRequest(
-          call.endpoint,
-          body,
-          { baseUrl: channel.baseUrl, apiKey: key.secret, upstreamModel: candidate.upstreamModel },
-          // Usage is always asked for; the chunk is dropped when the client did not ask for it.
-          { stream, includeUsage: stream },
-        );
-        request.headers['x-request-id'] = call.requestId;
-        let response: UpstreamResponse;
+        if (!key || !adapter.supports(call.endpoint)) throw noChannelError();
+        const started = performance.now();
         try {
-          response = await sendUpstream(this.channels.dispatcher(channel), request, {
+          const result = await exchange({
+            adapter,
+            dispatcher: this.channels.dispatcher(channel),
+            endpoint: call.endpoint,
+            body,
+            target: { baseUrl: channel.baseUrl, apiKey: key.secret, upstreamModel: candidate.upstreamModel },
+            publicModel: a.fields.model,
+            stream: a.fields.stream,
+            // Usage is always asked for; the chunk is dropped when the client did not ask for it.
+            includeUsage: true,
             firstByteMs: channel.firstByteTimeoutMs,
             totalMs: channel.totalTimeoutMs,
             signal,
             allowPrivateNetworks: this.channels.allowPrivateNetworks,
+            headers: { 'x-request-id': call.requestId },
           });
+          if (result.kind === 'json') this.channels.reportSuccess(channel, performance.now() - started);
+          return { result, candidate };
         } catch (error) {
           if (error instanceof UpstreamError) this.channels.reportFailure(channel, key, error);
           throw error;
         }
-        if (response.status >= 300) {
-          const text = await readText(response.body).catch(() => '');
-          response.done();
-          const error = mapUpstreamHttpError(response.status, text, [key.secret]);
-          this.channels.reportFailure(channel, key, error);
-          throw error;
-        }
-        return { response, candidate, adapter };
       },
-      { retryBudget: Math.max(...candidates.map((c) => c.channel.retryBudget)), deadline: a.startedAt + this.config.INFERENCE_FAILOVER_DEADLINE_MS, signal },
+      { retryBudget: Math.max(0, ...candidates.map((c) => c.channel.retryBudget)), deadline: a.startedAt + this.config.INFERENCE_FAILOVER_DEADLINE_MS, signal },
     );
   }
 
@@ -268,20 +251,10 @@ export class InferenceService {
     };
     call.res.once('close', onClose);
     try {
-      const { value } = await this.attempt(call, a, candidates, abort.signal, false);
-      const { response, candidate, adapter } = value;
-      let parsed: ParsedResponse;
-      try {
-        const text = await readText(response.body);
-        parsed = adapter.parseResponse(call.endpoint, text, a.fields.model);
-      } catch (error) {
-        const failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
-        this.channels.reportFailure(candidate.channel, null, failure);
-        throw failure;
-      } finally {
-        response.done();
-      }
-      this.channels.reportSuccess(candidate.channel, performance.now() - a.started);
+      const { value } = await this.attempt(call, a, candidates, abort.signal);
+      const { result, candidate } = value;
+      if (result.kind !== 'json') throw new Error('expected a JSON answer');
+      const parsed = result.parsed;
       const usage = parsed.usage ?? this.countedUsage(call, completionText(parsed.body));
       const payload = JSON.stringify(parsed.body);
       if (!call.res.destroyed) {
@@ -299,24 +272,27 @@ export class InferenceService {
   }
 
   /**
-   * Streams SSE to the client as it arrives. Failover is possible until the upstream's status line;
-   * after the first event reached the client, a failure ends the stream with an error event and
-   * the customer pays for what was delivered. A client that goes away aborts the upstream.
+   * Streams SSE to the client as it arrives. Failover is possible until the upstream's first
+   * event; after that, a failure ends the stream with an error event and the customer pays for
+   * what was delivered. A client that goes away aborts the upstream request.
    */
   private async proxyStream(call: InferenceCall, a: Admitted, candidates: Candidate[]): Promise<Outcome> {
     const abort = new AbortController();
     let clientGone = false;
+    let exchangeAbort: (() => void) | null = null;
     const onClose = () => {
       if (!call.res.writableFinished) {
         clientGone = true;
         abort.abort();
+        exchangeAbort?.();
       }
     };
     call.res.once('close', onClose);
     try {
-      const { value } = await this.attempt(call, a, candidates, abort.signal, true);
-      const { response, candidate, adapter } = value;
-      const translator: StreamTranslator = adapter.streamTranslator(call.endpoint, a.fields.model);
+      const { value } = await this.attempt(call, a, candidates, abort.signal);
+      const { result, candidate } = value;
+      if (result.kind !== 'stream') throw new Error('expected a stream');
+      exchangeAbort = result.abort;
       const delivered: string[] = [];
       let ttftMs: number | null = null;
       let failure: UpstreamError | null = null;
@@ -336,24 +312,24 @@ export class InferenceService {
           if (!clientGone) call.res.write(event.raw);
         }
       };
+      forward(result.first);
       try {
-        for await (const chunk of response.body) forward(translator.push(chunk as Buffer));
-        forward(translator.end());
+        for await (const events of result.rest) {
+          if (clientGone) break;
+          forward(events);
+        }
       } catch (error) {
         if (!clientGone) {
           failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
           this.channels.reportFailure(candidate.channel, null, failure);
         }
-      } finally {
-        response.done();
       }
       if (!failure && !clientGone) this.channels.reportSuccess(candidate.channel, performance.now() - a.started);
-      if (failure && !clientGone) {
-        call.res.write(`data: ${JSON.stringify(failure.body)}\n\n`);
-      }
+      if (failure && !clientGone) call.res.write(`data: ${JSON.stringify(failure.body)}\n\n`);
       if (!clientGone) call.res.end();
-      // Usage: the upstream's own figure when the stream completed; otherwise what was delivered.
-      const usage = translator.usage && !failure && !clientGone ? translator.usage : (translator.usage ?? this.countedUsage(call, deliveredText(delivered)));
+      // The upstream's own usage when the stream completed; otherwise what reached the client.
+      const complete = !failure && !clientGone && result.translator.usage !== null;
+      const usage = complete ? result.translator.usage! : this.countedUsage(call, deliveredText(delivered));
       const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
       return { usage, candidate, status, errorCode: failure?.body.error.code ?? null, ttftMs };
     } finally {
@@ -404,12 +380,6 @@ export class InferenceService {
     await this.outbox.settle(request);
     this.metrics.completed(event, o.candidate?.channel.name ?? 'none');
   }
-}
-
-async function readText(body: Readable): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The generated text of a non-streamed answer (choices' message content or text). */
