@@ -298,6 +298,41 @@ describe('customers and sales bindings (e2e)', () => {
     });
   });
 
+  describe('races', () => {
+    it('keeps one current salesperson under concurrent reassignments, with periods that never overlap', async () => {
+      const c = await createCustomer('shop:owner');
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => bind(c, i % 2 === 0 ? shop.users.sales1.id : shop.users.sales2.id)),
+      );
+      expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+      const { rows } = await system.query(
+        `SELECT sales_user_id, bound_at, unbound_at FROM customer_bindings WHERE customer_id = $1 ORDER BY bound_at, unbound_at NULLS LAST`,
+        [c],
+      );
+      expect(rows.filter((r) => r.unbound_at === null)).toHaveLength(1);
+      for (let i = 1; i < rows.length; i++) {
+        expect(rows[i - 1].unbound_at).not.toBeNull();
+        expect(rows[i - 1].unbound_at.getTime()).toBeLessThanOrEqual(rows[i].bound_at.getTime());
+        expect(rows[i - 1].sales_user_id).not.toBe(rows[i].sales_user_id);
+      }
+      const current = (await get('shop:owner', `/api/v1/customers/${c}`)).body.salesperson.id;
+      expect(current).toBe(rows[rows.length - 1].sales_user_id);
+    });
+
+    it('never leaves a customer bound to a salesperson disabled while the bindings were being made', async () => {
+      const seller = await resellerWithUsersIn(shop, { racer: ['sales'] });
+      const customers = await Promise.all(Array.from({ length: 8 }, () => createCustomer('shop:owner')));
+      const [disable, ...binds] = await Promise.all([
+        send('shop:owner', 'POST', `/api/v1/tenants/${shop.id}/members/${seller}/disable`),
+        ...customers.map((c) => bind(c, seller)),
+      ]);
+      expect(disable.status).toBe(200);
+      for (const res of binds) expect([200, 409]).toContain(res.status);
+      const { rows } = await system.query(`SELECT count(*)::int AS n FROM customer_bindings WHERE sales_user_id = $1 AND unbound_at IS NULL`, [seller]);
+      expect(rows[0].n).toBe(0);
+    });
+  });
+
   describe('usage summaries', () => {
     let tenantDb: TenantDb;
     let usage: UsageRecordsRepository;

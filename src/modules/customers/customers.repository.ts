@@ -165,7 +165,7 @@ export class CustomersRepository {
   async unbind(manager: EntityManager, tenantId: string, customerId: string, actorId: string | null, reason: string | null): Promise<string | null> {
     const rows = returnedRows<{ sales_user_id: string }>(
       await manager.query(
-        `UPDATE customer_bindings SET unbound_at = greatest(now(), bound_at), unbound_by = $3, unbind_reason = $4
+        `UPDATE customer_bindings SET unbound_at = greatest(clock_timestamp(), bound_at), unbound_by = $3, unbind_reason = $4
           WHERE tenant_id = $1 AND customer_id = $2 AND unbound_at IS NULL RETURNING sales_user_id`,
         [tenantId, customerId, actorId, reason],
       ),
@@ -173,9 +173,14 @@ export class CustomersRepository {
     return rows[0]?.sales_user_id ?? null;
   }
 
+  /**
+   * Opens a period. Times are taken after the customer's row lock is held (clock_timestamp, not
+   * the transaction's start), and never before the previous period's end: periods never overlap.
+   */
   async bind(manager: EntityManager, tenantId: string, customerId: string, salesUserId: string, actorId: string): Promise<void> {
     await manager.query(
-      `INSERT INTO customer_bindings (id, tenant_id, customer_id, sales_user_id, bound_by) VALUES ($1, $2, $3, $4, $5)`,
+      `INSERT INTO customer_bindings (id, tenant_id, customer_id, sales_user_id, bound_by, bound_at)
+       VALUES ($1, $2, $3, $4, $5, greatest(clock_timestamp(), (SELECT max(p.unbound_at) FROM customer_bindings p WHERE p.customer_id = $3)))`,
       [uuidv7(), tenantId, customerId, salesUserId, actorId],
     );
   }
@@ -205,14 +210,14 @@ export class CustomersRepository {
     await manager.query(`SELECT 1 FROM users WHERE id = $1 AND tenant_id = $2 FOR UPDATE`, [salesUserId, tenantId]);
     const customers = returnedRows<{ customer_id: string }>(
       await manager.query(
-        `UPDATE customer_bindings SET unbound_at = greatest(now(), bound_at), unbound_by = $3, unbind_reason = $4
+        `UPDATE customer_bindings SET unbound_at = greatest(clock_timestamp(), bound_at), unbound_by = $3, unbind_reason = $4
           WHERE tenant_id = $1 AND sales_user_id = $2 AND unbound_at IS NULL RETURNING customer_id`,
         [tenantId, salesUserId, actorId, reason],
       ),
     );
     const resellers = returnedRows<{ reseller_id: string }>(
       await manager.query(
-        `UPDATE tenant_sales_bindings SET unbound_at = greatest(now(), bound_at), unbound_by = $3, unbind_reason = $4
+        `UPDATE tenant_sales_bindings SET unbound_at = greatest(clock_timestamp(), bound_at), unbound_by = $3, unbind_reason = $4
           WHERE tenant_id = $1 AND sales_user_id = $2 AND unbound_at IS NULL RETURNING reseller_id`,
         [tenantId, salesUserId, actorId, reason],
       ),
@@ -234,7 +239,7 @@ export class CustomersRepository {
   async unbindReseller(manager: EntityManager, platformTenantId: string, resellerId: string, actorId: string, reason: string | null): Promise<string | null> {
     const rows = returnedRows<{ sales_user_id: string }>(
       await manager.query(
-        `UPDATE tenant_sales_bindings SET unbound_at = greatest(now(), bound_at), unbound_by = $3, unbind_reason = $4
+        `UPDATE tenant_sales_bindings SET unbound_at = greatest(clock_timestamp(), bound_at), unbound_by = $3, unbind_reason = $4
           WHERE tenant_id = $1 AND reseller_id = $2 AND unbound_at IS NULL RETURNING sales_user_id`,
         [platformTenantId, resellerId, actorId, reason],
       ),
@@ -244,7 +249,8 @@ export class CustomersRepository {
 
   async bindReseller(manager: EntityManager, platformTenantId: string, resellerId: string, salesUserId: string, actorId: string): Promise<void> {
     await manager.query(
-      `INSERT INTO tenant_sales_bindings (id, tenant_id, reseller_id, sales_user_id, bound_by) VALUES ($1, $2, $3, $4, $5)`,
+      `INSERT INTO tenant_sales_bindings (id, tenant_id, reseller_id, sales_user_id, bound_by, bound_at)
+       VALUES ($1, $2, $3, $4, $5, greatest(clock_timestamp(), (SELECT max(p.unbound_at) FROM tenant_sales_bindings p WHERE p.reseller_id = $3)))`,
       [uuidv7(), platformTenantId, resellerId, salesUserId, actorId],
     );
   }
