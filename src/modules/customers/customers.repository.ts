@@ -152,13 +152,15 @@ export class CustomersRepository {
    * same row before releasing their customers). Null when no user of `tenantId` has this id.
    */
   async lockSalesperson(manager: EntityManager, tenantId: string, userId: string): Promise<SalespersonState | null> {
-    const rows: Array<{ id: string; status: string; is_sales: boolean }> = await manager.query(
-      `SELECT u.id, u.status,
-              EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.tenant_id = u.tenant_id AND r.role = 'sales') AS is_sales
-         FROM users u WHERE u.id = $1 AND u.tenant_id = $2 FOR SHARE OF u`,
+    const rows: Array<{ id: string; status: string }> = await manager.query(
+      `SELECT u.id, u.status FROM users u WHERE u.id = $1 AND u.tenant_id = $2 FOR SHARE`,
       [userId, tenantId],
     );
-    return rows[0] ? { id: rows[0].id, status: rows[0].status, isSales: rows[0].is_sales } : null;
+    if (!rows[0]) return null;
+    // A separate statement, so it reads the roles as of after the lock (a concurrent role change
+    // that released this salesperson committed before we got the row).
+    const roles: unknown[] = await manager.query(`SELECT 1 FROM user_roles WHERE user_id = $1 AND tenant_id = $2 AND role = 'sales'`, [userId, tenantId]);
+    return { id: rows[0].id, status: rows[0].status, isSales: roles.length > 0 };
   }
 
   /** Closes the current period of a customer, if any; returns the salesperson it belonged to. */
