@@ -5,6 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { register } from 'prom-client';
 import { AppConfig, APP_CONFIG, ConfigModule } from '@app/config';
 import { AuthorizationModule } from '@app/authorization';
+import { storableText } from '@app/errors';
 import { DatabaseModule } from '@app/database';
 import { loggerParams, ObservabilityModule, requestIdFor } from '@app/observability';
 import { QueueModule } from '@app/queue';
@@ -37,7 +38,8 @@ export class CoreModule {
             setup: (cls, req) => {
               cls.set('hostTenant', hostTenantOf(req));
               cls.set('clientIp', clientIpOf(req));
-              cls.set('userAgent', String(req.headers['user-agent'] ?? '').slice(0, 500) || null);
+              // Stored in the audit log: no NUL or unpaired surrogate may reach PostgreSQL.
+              cls.set('userAgent', storableText(String(req.headers['user-agent'] ?? '').slice(0, 500)) || null);
             },
           },
         }),
