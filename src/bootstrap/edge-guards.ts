@@ -11,6 +11,18 @@ import {
   PROBLEM_CONTENT_TYPE,
 } from '@app/errors';
 
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+}
+
+const REGISTERED_ROUTES = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route in the Fastify router, as registered (the OpenAPI check compares them with the document). */
+export function registeredRoutes(fastify: FastifyInstance): readonly RegisteredRoute[] {
+  return REGISTERED_ROUTES.get(fastify) ?? [];
+}
+
 /**
  * The checks every route gets at the edge, once, before any handler, guard or pipe sees the
  * request (issue 7). Errors they raise go through the one exception filter, so each route answers
@@ -31,8 +43,11 @@ export function installEdgeGuards(fastify: FastifyInstance, options: { apiBodyLi
       done(error as Error, undefined);
     }
   });
+  const routes: RegisteredRoute[] = [];
+  REGISTERED_ROUTES.set(fastify, routes);
   fastify.addHook('onRoute', (route) => {
     if (route.bodyLimit === undefined && route.url.startsWith('/api/')) route.bodyLimit = options.apiBodyLimit;
+    for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url });
   });
   fastify.addHook('preValidation', async (request) => {
     assertStorableText(request.params);
