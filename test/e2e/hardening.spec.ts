@@ -317,6 +317,22 @@ describe('hardening: hostile input and the demo logins (issue 7)', () => {
     });
   });
 
+  describe('the OpenAI-compatible API under /v1 inherits the edge checks in its own error shape', () => {
+    it.each([
+      ['wrong content type', 'text/plain', '{"model":"x"}'],
+      ['deep nesting', 'application/json', `{"messages":${'['.repeat(3000)}${']'.repeat(3000)}}`],
+      ['NUL', 'application/json', '{"model":"a\\u0000b"}'],
+      ['primitive body', 'application/json', 'true'],
+    ])('%s', async (_what, contentType, body) => {
+      const res = await call(api.baseUrl, 'POST', '/v1/chat/completions', { headers: { 'content-type': contentType }, body });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(res.headers['content-type']).toContain('application/json');
+      expect(res.body).toEqual({ error: { message: expect.any(String), type: expect.any(String), param: res.body.error.param, code: expect.any(String) } });
+      expect(res.body.error.param === null || typeof res.body.error.param === 'string').toBe(true);
+    });
+  });
+
   /** Bytes straight onto the api's socket (for what Node's client refuses to send). */
   function rawRequest(text: string): Promise<HttpResult> {
     const { port } = new URL(api.baseUrl);
