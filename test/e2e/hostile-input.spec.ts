@@ -45,6 +45,8 @@ interface Probe {
   name: string;
   /** Which statuses are right, beyond "a 4xx". */
   expect?: number[];
+  /** Sent as this caller instead of the route's (for foreign ids: the reseller owner). */
+  as?: 'reseller owner';
   /** Builds the request (outside the measured window: building a 2 MB body is the test's cost). */
   send: (op: Operation, caller: Caller) => Prepared;
 }
@@ -67,6 +69,7 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
   let reseller: TestTenant;
   let callers: Caller[];
   let realIds: Record<string, string>;
+  let foreignIds: Record<string, string>;
   const operations: Operation[] = [];
 
   beforeAll(async () => {
@@ -81,6 +84,10 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
     ];
     const domain = await system.query(`SELECT id FROM tenant_domains WHERE tenant_id = $1 LIMIT 1`, [reseller.id]);
     realIds = { tenantId: reseller.id, id: reseller.id, userId: reseller.users.member.id, domainId: domain.rows[0].id };
+    // Real ids of another reseller: the reseller owner must find none of them (404).
+    const foreign = await resellerWithUsers(system, { owner: ['owner'], member: ['sales'] });
+    const foreignDomain = await system.query(`SELECT id FROM tenant_domains WHERE tenant_id = $1 LIMIT 1`, [foreign.id]);
+    foreignIds = { tenantId: foreign.id, id: foreign.id, userId: foreign.users.member.id, domainId: foreignDomain.rows[0].id };
     for (const [path, item] of Object.entries<any>(doc.paths)) {
       for (const [method, op] of Object.entries<any>(item)) {
         if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
@@ -117,8 +124,9 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
     const histogram = monitorEventLoopDelay({ resolution: 5 });
     let requests = 0;
     for (const op of operations) {
-      const caller = await callerFor(op);
+      const routeCaller = await callerFor(op);
       for (const probe of probesFor(op)) {
+        const caller = probe.as ? callers.find((c) => c.name === probe.as)! : routeCaller;
         const prepared = probe.send(op, caller);
         // The api runs in this process: collect the test's own garbage first, so a GC pause of the
         // test's 2 MB bodies is not charged to the api. A real stall shows again on a second try.
@@ -181,8 +189,8 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
   }
 
   /** Path with real ids where the parameter's name is known, a valid unknown id otherwise. */
-  function fill(op: Operation, replace?: { name: string; value: string }): string {
-    return op.path.replace(/\{(\w+)\}/g, (_, name: string) => (replace?.name === name ? replace.value : (realIds[name] ?? uuidv7())));
+  function fill(op: Operation, replace?: { name: string; value: string }, ids = realIds): string {
+    return op.path.replace(/\{(\w+)\}/g, (_, name: string) => (replace?.name === name ? replace.value : (ids[name] ?? uuidv7())));
   }
 
   function send(
@@ -233,6 +241,11 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
           send: (o, c) => send(o, c, { path: fill(o, { name, value }) }),
         });
       }
+    }
+
+    // Real ids of another tenant: not found (or the whole route is not the reseller owner's: 403).
+    if (op.method === 'GET' && pathParams.length > 0) {
+      probes.push({ name: 'foreign ids', as: 'reseller owner', expect: [403, 404], send: (o, c) => send(o, c, { path: fill(o, undefined, foreignIds) }) });
     }
 
     // The query string: NUL in any parameter; for declared ones also overlong and duplicated values.
