@@ -100,6 +100,10 @@ export function buildConfigSchema(production: boolean) {
   /** First delay added after repeated failures; doubles with each further failure (max 4 s). */
   LOGIN_SLOWDOWN_MS: z.coerce.number().int().min(0).max(2000).default(250),
   TENANT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Port of /metrics (api and worker), never the traffic port; 0 picks a free one (tests). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** Largest request body of the admin API (/api/...); its routes need little. */
+  API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
   });
 }
 
