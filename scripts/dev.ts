@@ -89,7 +89,9 @@ async function main(running: Running): Promise<void> {
   // Ports first, so a clash is reported before anything starts.
   const ports = configOrStop(env);
   await assertPortFree(ports.PORT, 'PORT', 'the api');
-  await assertPortFree(ports.WORKER_PORT, 'WORKER_PORT', "the worker's health and metrics");
+  await assertPortFree(ports.WORKER_PORT, 'WORKER_PORT', "the worker's health");
+  await assertPortFree(ports.METRICS_PORT, 'METRICS_PORT', "the api's metrics");
+  await assertPortFree(ports.METRICS_PORT + 1, 'METRICS_PORT', "the worker's metrics (METRICS_PORT + 1)");
   mkdirSync(DATA, { recursive: true });
   // PostgreSQL runs as its own user when we are root, and must reach its folder.
   chmodSync(DATA, 0o755);
@@ -154,7 +156,9 @@ async function main(running: Running): Promise<void> {
     ['api', 'dist/src/main.js'],
     ['worker', 'dist/src/worker.js'],
   ] as const) {
-    const child = spawn(process.execPath, [entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // /metrics has a port of its own; on one machine the worker takes the next one.
+    const metricsPort = name === 'api' ? config.METRICS_PORT : config.METRICS_PORT + 1;
+    const child = spawn(process.execPath, [entry], { cwd: ROOT, env: { ...env, METRICS_PORT: String(metricsPort) }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.children.set(name, child);
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => say(line, name));
@@ -182,7 +186,7 @@ async function main(running: Running): Promise<void> {
       bold('AIGateway is running'),
       `  api        ${api}   (Host decides the tenant: demo.localhost is the demo reseller)`,
       `  API docs   ${api}/api/docs`,
-      `  metrics    ${api}/metrics    ${worker}/metrics`,
+      `  metrics    http://localhost:${config.METRICS_PORT}/metrics    http://localhost:${config.METRICS_PORT + 1}/metrics   (not on the api port)`,
       `  health     ${api}/health/ready    ${worker}/health/ready`,
       `  worker     ${worker}`,
       running.sink ? `  mail       ${running.sink.url} (mails are printed here)` : `  mail       ${config.SMTP_URL}`,

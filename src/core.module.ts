@@ -1,17 +1,15 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { ClsModule } from 'nestjs-cls';
 import { LoggerModule } from 'nestjs-pino';
-import { register } from 'prom-client';
 import { AppConfig, APP_CONFIG, ConfigModule } from '@app/config';
 import { AuthorizationModule } from '@app/authorization';
+import { storableText } from '@app/errors';
 import { DatabaseModule } from '@app/database';
-import { loggerParams, ObservabilityModule, requestIdFor } from '@app/observability';
+import { loggerParams, MetricsServer, ObservabilityModule, requestIdFor } from '@app/observability';
 import { QueueModule } from '@app/queue';
 import { RedisModule } from '@app/redis';
 import { clientIpOf, hostTenantOf, TenancyModule } from '@app/tenancy';
 import { HealthModule } from './modules/health/health.module';
-import { MetricsController } from './modules/health/metrics.controller';
 
 export type ProcessName = 'api' | 'worker' | 'cli';
 
@@ -37,7 +35,8 @@ export class CoreModule {
             setup: (cls, req) => {
               cls.set('hostTenant', hostTenantOf(req));
               cls.set('clientIp', clientIpOf(req));
-              cls.set('userAgent', String(req.headers['user-agent'] ?? '').slice(0, 500) || null);
+              // Stored in the audit log: no NUL or unpaired surrogate may reach PostgreSQL.
+              cls.set('userAgent', storableText(String(req.headers['user-agent'] ?? '').slice(0, 500)) || null);
             },
           },
         }),
@@ -48,14 +47,11 @@ export class CoreModule {
         ObservabilityModule,
         QueueModule.forRoot({ role: processName === 'worker' ? 'worker' : 'producer' }),
         ...(http
-          ? [PrometheusModule.register({
-                path: '/metrics',
-                // Once per process (tests run api and worker side by side in one process).
-                defaultMetrics: { enabled: !register.getSingleMetric('process_cpu_user_seconds_total') },
-                controller: MetricsController,
-              }), HealthModule]
+          ? [HealthModule]
           : []),
       ],
+      // /metrics on METRICS_PORT, apart from the traffic port (api and worker).
+      providers: http ? [MetricsServer] : [],
     };
   }
 }

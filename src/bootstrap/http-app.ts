@@ -7,6 +7,7 @@ import { AppConfig, ConfigError, loadConfig, requireSettings } from '@app/config
 import { ProblemFilter, strictValidationPipe } from '@app/errors';
 import { requestIdFor } from '@app/observability';
 import { installHostTenantHook, TenantResolver } from '@app/tenancy';
+import { clientErrorHandler, frameworkErrors, installEdgeGuards } from './edge-guards';
 
 /** Builds a Nest application on Fastify with the shared request id, errors and validation. */
 export async function createHttpApp(
@@ -18,6 +19,9 @@ export async function createHttpApp(
     trustProxy: config.TRUST_PROXY,
     genReqId: (req: IncomingMessage) => requestIdFor(req),
     bodyLimit: 1024 * 1024,
+    // Errors Node and Fastify raise before routing answer in problem+json too.
+    clientErrorHandler,
+    frameworkErrors,
     // While closing, new requests get 503 and idle keep-alive sockets are closed; in-flight
     // requests are allowed to finish.
     return503OnClosing: true,
@@ -25,7 +29,9 @@ export async function createHttpApp(
   });
   // Registered before Nest adds its middleware, so the request context sees the Host's tenant.
   const bindResolver = options.resolveTenants ? installHostTenantHook(adapter.getInstance()) : undefined;
-  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true });
+  // Nest's own parsers (JSON, form-encoded) are off: installEdgeGuards registers the only one.
+  installEdgeGuards(adapter.getInstance(), { apiBodyLimit: config.API_BODY_LIMIT_BYTES });
+  const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true, bodyParser: false });
   bindResolver?.(app.get(TenantResolver));
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new ProblemFilter());

@@ -213,12 +213,17 @@ describe('docker/compose.yaml', () => {
     }
   });
 
-  it('has Prometheus scrape api and worker on their ports as jobs "api" and "worker", like the chart', () => {
+  it('has Prometheus scrape api and worker on their metrics ports as jobs "api" and "worker", like the chart', () => {
     const volume = services.prometheus.volumes.find((v: string) => v.endsWith('/etc/prometheus/prometheus.yml:ro'));
     const config = parse(fs.readFileSync(path.resolve(ROOT, 'docker', volume.split(':')[0]), 'utf8'));
     const jobs = Object.fromEntries(config.scrape_configs.map((c: any) => [c.job_name, c]));
-    expect(jobs.api.static_configs[0].targets).toEqual([`api:${env('api').PORT}`]);
-    expect(jobs.worker.static_configs[0].targets).toEqual([`worker:${env('worker').WORKER_PORT}`]);
+    expect(jobs.api.static_configs[0].targets).toEqual([`api:${env('api').METRICS_PORT}`]);
+    expect(jobs.worker.static_configs[0].targets).toEqual([`worker:${env('worker').METRICS_PORT}`]);
+    // Never the traffic port, and never published on the host.
+    expect(env('api').METRICS_PORT).not.toBe(env('api').PORT);
+    for (const service of ['api', 'worker']) {
+      expect((services[service].ports ?? []).map((p: string) => p.split(':').pop())).not.toContain(env(service).METRICS_PORT);
+    }
     for (const job of ['api', 'worker']) {
       expect(jobs[job].metrics_path).toBe('/metrics');
       expect(Object.keys(jobs[job].static_configs[0].labels).sort()).toEqual(['namespace', 'pod', 'service']);

@@ -340,13 +340,20 @@ describe('network policy', () => {
     expect(namespaces(api)).toEqual(['ingress-nginx', 'monitoring']);
     expect(namespaces(worker)).toEqual(['monitoring']);
     expect(worker.spec.ingress.flatMap((r: any) => r.ports.map((p: any) => p.port))).toEqual(['metrics']);
+    // The ingress controller reaches only the traffic port, Prometheus only the metrics port.
+    const portsFrom = (policy: any, namespace: string) =>
+      policy.spec.ingress
+        .filter((rule: any) => rule.from.some((peer: any) => peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === namespace))
+        .flatMap((rule: any) => rule.ports.map((p: any) => p.port));
+    expect(portsFrom(api, 'ingress-nginx')).toEqual(['http']);
+    expect(portsFrom(api, 'monitoring')).toEqual(['metrics']);
     expect(api.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(api.spec.egress[0].ports).toEqual([{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]);
   });
 });
 
 describe('monitoring', () => {
-  it('scrapes api (port http) and worker (port metrics) through one ServiceMonitor with job = component', () => {
+  it('scrapes api and worker on their metrics port (never the traffic port) through one ServiceMonitor with job = component', () => {
     const objects = scenario('all-on');
     const monitor = findObject<any>(objects, 'ServiceMonitor', FULLNAME);
     expect(monitor.metadata.labels.release).toBe('kube-prometheus-stack');
@@ -357,9 +364,18 @@ describe('monitoring', () => {
         matchesSelector(s.metadata.labels, monitor.spec.selector.matchLabels) &&
         monitor.spec.selector.matchExpressions.every((e: any) => e.values.includes(s.metadata.labels[e.key])),
     );
-    expect(selected.map((s) => s.metadata.labels['app.kubernetes.io/component']).sort()).toEqual(['api', 'worker']);
     const scraped = selected.flatMap((s) => s.spec.ports.filter((p: any) => monitor.spec.endpoints.some((e: any) => e.port === p.name)).map((p: any) => `${s.metadata.labels['app.kubernetes.io/component']}:${p.name}`));
-    expect(scraped.sort()).toEqual(['api:http', 'worker:metrics']);
+    expect(scraped.sort()).toEqual(['api:metrics', 'worker:metrics']);
+    // The metrics port is the container's METRICS_PORT, apart from the traffic port; the traffic
+    // Service (what the ingress routes to) does not expose it.
+    for (const component of ['api', 'worker']) {
+      const container = findObject<any>(objects, 'Deployment', `${FULLNAME}-${component}`).spec.template.spec.containers[0];
+      const metricsPort = container.ports.find((p: any) => p.name === 'metrics');
+      expect(envValue(container, 'METRICS_PORT')).toBe(String(metricsPort.containerPort));
+      expect(container.ports.filter((p: any) => p.containerPort === metricsPort.containerPort)).toHaveLength(1);
+    }
+    const traffic = findObject<any>(objects, 'Service', `${FULLNAME}-api`);
+    expect(traffic.spec.ports.map((p: any) => p.targetPort)).toEqual(['http']);
     expect(monitor.spec.endpoints.every((e: any) => e.path === '/metrics')).toBe(true);
   });
 

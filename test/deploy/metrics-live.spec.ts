@@ -19,7 +19,7 @@ describe('metrics referenced by the chart are exported by api and worker', () =>
       await fetch(`${api.baseUrl}/no-such-route-${Date.now()}`);
       expositions = [];
       for (const app of [api, worker]) {
-        const response = await fetch(`${app.baseUrl}/metrics`);
+        const response = await fetch(app.metricsUrl);
         expect(response.status).toBe(200);
         expositions.push(await response.text());
       }

@@ -52,7 +52,7 @@ describe('api foundation (e2e)', () => {
 
   it('exports process and HTTP metrics labelled by route template', async () => {
     await fetch(`${api.baseUrl}/health/ready`);
-    const text = await (await fetch(`${api.baseUrl}/metrics`)).text();
+    const text = await (await fetch(api.metricsUrl)).text();
     expect(text).toMatch(/process_cpu_user_seconds_total/);
     expect(text).toMatch(/nodejs_eventloop_lag_p99_seconds/);
     expect(text).toMatch(/http_request_duration_seconds_bucket\{[^}]*method="GET"[^}]*route="\/health\/ready"[^}]*status_code="200"/);
@@ -64,7 +64,7 @@ describe('api foundation (e2e)', () => {
   it('labels requests with the tenant of their Host', async () => {
     const res = await call(api.baseUrl, 'GET', '/api/v1/anything', { host: tenant.domain });
     expect(res.status).toBe(404);
-    const text = await (await fetch(`${api.baseUrl}/metrics`)).text();
+    const text = await (await fetch(api.metricsUrl)).text();
     expect(text).toContain(`tenant="${tenant.slug}"`);
   });
 

@@ -19,7 +19,7 @@ describe('readiness when Redis goes away and comes back (e2e)', () => {
   }
 
   async function redisUpMetric(app: RunningApp): Promise<string | undefined> {
-    const text = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    const text = await (await fetch(app.metricsUrl)).text();
     return /^aigateway_dependency_up\{dependency="redis"\} (\d)$/m.exec(text)?.[1];
   }
 

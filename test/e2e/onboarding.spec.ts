@@ -129,11 +129,17 @@ describe('onboarding a reseller (e2e)', () => {
     );
     expect(ownerLog.body.items.every((e: { tenantId: string }) => e.tenantId === resellerId)).toBe(true);
     const created_ = ownerLog.body.items.find((e: { action: string }) => e.action === 'tenant.created');
-    expect(created_).toMatchObject({ actorUserId: platform.users.boss.id, actorTenantId: platform.id, subjectId: resellerId });
+    // The reseller sees who created it as platform staff, without their id (issue 7); the platform sees the person.
+    expect(created_).toMatchObject({ actorKind: 'platform_staff', actorUserId: null, actorTenantId: null, subjectId: resellerId });
     expect(JSON.stringify(ownerLog.body)).not.toMatch(/password_hash|passwordHash":\{"from":"\$argon/);
 
     const platformLog = await call(api.baseUrl, 'GET', `/api/v1/audit-log?tenantId=${resellerId}`, { host: platform.domain, token: boss.accessToken });
     expect(platformLog.status).toBe(200);
     expect(platformLog.body.items.length).toBeGreaterThanOrEqual(ownerLog.body.items.length);
+    expect(platformLog.body.items.find((e: { action: string }) => e.action === 'tenant.created')).toMatchObject({
+      actorKind: 'platform_staff',
+      actorUserId: platform.users.boss.id,
+      actorTenantId: platform.id,
+    });
   });
 });

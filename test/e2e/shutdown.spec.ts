@@ -123,6 +123,7 @@ describe('graceful shutdown', () => {
           REDIS_URL: redis.url,
           SMTP_URL: sink.url,
           WORKER_PORT: String(workerPort),
+          METRICS_PORT: '0',
           SHUTDOWN_GRACE_MS: '15000',
         },
         stdio: ['ignore', 'pipe', 'pipe'],

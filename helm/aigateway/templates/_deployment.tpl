@@ -3,8 +3,9 @@ Deployment of a long-running process. Arguments:
   root       the chart root context
   component  "api" | "worker"
   values     .Values.api | .Values.worker
-  portName   name of the container port serving health and metrics
+  portName   name of the container port serving health (and, for the api, traffic)
   portEnv    env var carrying that port (PORT | WORKER_PORT)
+  /metrics is served on a port of its own, named `metrics` (env METRICS_PORT, values.metricsPort).
   autoscaled true when an HPA or ScaledObject owns the replica count
 */}}
 {{- define "aigateway.deployment" -}}
@@ -83,12 +84,17 @@ spec:
             - name: {{ .portName }}
               containerPort: {{ $v.port }}
               protocol: TCP
+            - name: metrics
+              containerPort: {{ $v.metricsPort }}
+              protocol: TCP
           envFrom:
             - configMapRef:
                 name: {{ include "aigateway.fullname" $root }}
           env:
             - name: {{ .portEnv }}
               value: {{ $v.port | quote }}
+            - name: METRICS_PORT
+              value: {{ $v.metricsPort | quote }}
             - name: SHUTDOWN_GRACE_MS
               value: {{ $v.shutdownGraceMs | quote }}
             {{- include "aigateway.secretEnv" (dict "secret" (include "aigateway.secretName" $root) "keys" (get $root.Values.secretKeys $component)) | trim | nindent 12 }}

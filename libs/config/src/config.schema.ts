@@ -115,6 +115,10 @@ export function buildConfigSchema(production: boolean) {
   INFERENCE_HOLD_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
   /** Where settlements wait (fsynced) while Redis is unreachable; must survive a restart of the process. */
   INFERENCE_SPOOL_DIR: z.string().min(1).default('.data/spool'),
+  /** Port of /metrics (api and worker), never the traffic port; 0 picks a free one (tests). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  /** Largest request body of the admin API (/api/...); its routes need little. */
+  API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
   });
 }
 

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { QueryFailedError } from 'typeorm';
 import { AppException, FieldError } from './app-exception';
 import { COMMON_ERROR_TITLES, CommonErrorCode } from './error-codes';
+import { errorShapeFor, openAiError } from './openai-error';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -27,6 +28,7 @@ const STATUS_CODES: Partial<Record<number, CommonErrorCode>> = {
   409: CommonErrorCode.Conflict,
   413: CommonErrorCode.PayloadTooLarge,
   415: CommonErrorCode.UnsupportedMediaType,
+  431: CommonErrorCode.HeadersTooLarge,
   429: CommonErrorCode.RateLimited,
   503: CommonErrorCode.ServiceUnavailable,
 };
@@ -39,17 +41,6 @@ function loggable(exception: unknown): Record<string, unknown> {
   if (!(exception instanceof Error)) return { message: String(exception) };
   const { code, table, constraint } = exception as Error & { code?: unknown; table?: unknown; constraint?: unknown };
   return { type: exception.name, message: exception.message, code, table, constraint, stack: exception.stack };
-}
-
-/** OpenAI's error `type` for a status, for the inference API under /v1. */
-function openAiType(status: number): string {
-  if (status === 401) return 'authentication_error';
-  if (status === 403) return 'permission_error';
-  if (status === 404) return 'not_found_error';
-  if (status === 429) return 'rate_limit_error';
-  if (status === 402) return 'insufficient_quota';
-  if (status >= 500) return 'server_error';
-  return 'invalid_request_error';
 }
 
 /**
@@ -74,11 +65,13 @@ export class ProblemFilter implements ExceptionFilter {
       for (const [name, value] of Object.entries(exception.extras.headers ?? {})) reply.header(name, value);
       if (exception.extras.retryAfterSeconds) reply.header('retry-after', String(exception.extras.retryAfterSeconds));
     }
-    if (request.url.startsWith('/v1/')) {
+    if (errorShapeFor(request.url) === 'openai') {
+      const param = problem.errors?.[0]?.field ?? null;
+      const message = problem.errors?.length ? problem.errors.flatMap((e) => e.messages).join('; ') : (problem.detail ?? problem.title);
       reply
         .status(problem.status)
         .header('content-type', 'application/json; charset=utf-8')
-        .send({ error: { message: problem.detail ?? problem.title, type: openAiType(problem.status), param: null, code: problem.code } });
+        .send(openAiError(problem.status, message, problem.code, param));
       return;
     }
     reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
@@ -136,7 +129,7 @@ export class ProblemFilter implements ExceptionFilter {
     const code = (exception as { code?: unknown }).code;
     if (code === 'FST_ERR_CTP_INVALID_JSON_BODY' || code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return 'The body is not valid JSON.';
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') return 'The body is too large.';
-    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return 'Send the body as application/json.';
+    if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') return 'Send the body as application/json.';
     return undefined;
   }
 

@@ -4,3 +4,4 @@ export * from './logger';
 export * from './metrics';
 export * from './observability.module';
 export * from './request-id';
+export * from './metrics-server';

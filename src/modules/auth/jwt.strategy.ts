@@ -25,7 +25,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Verifies access tokens (ES256 only, so `alg: none` and HMAC confusion are refused; the key by
- * its kid; issuer, audience and expiry checked), then checks revocation and reloads the caller.
+ * its kid; issuer, audience and expiry checked, `exp` required, no `crit` header), then checks revocation and reloads the caller.
  */
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
@@ -44,7 +44,10 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       passReqToCallback: true,
       secretOrKeyProvider: (_req: unknown, rawToken: string, done: (err: unknown, key?: string | Buffer) => void) => {
         try {
-          const header = JSON.parse(Buffer.from(rawToken.split('.')[0], 'base64url').toString('utf8')) as { kid?: string };
+          const header = JSON.parse(Buffer.from(rawToken.split('.')[0], 'base64url').toString('utf8')) as { kid?: string; crit?: unknown };
+          // RFC 7515 4.1.11: a recipient must refuse a critical header it does not understand, and
+          // we understand none (jsonwebtoken would ignore it).
+          if (header.crit !== undefined) return done(authError(AuthErrorCode.InvalidToken, 'Unsupported critical header.'));
           const key = keys.verificationKey(header.kid);
           if (!key) return done(authError(AuthErrorCode.InvalidToken, 'Unknown signing key.'));
           // passport-jwt hands the key to jsonwebtoken, which accepts a KeyObject.
@@ -57,6 +60,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   }
 
   async validate(request: FastifyRequest, claims: AccessTokenClaims): Promise<Principal> {
+    // Every access token must expire: jsonwebtoken checks `exp` only when it is present.
+    if (typeof claims.exp !== 'number' || !Number.isFinite(claims.exp)) throw authError(AuthErrorCode.InvalidToken, 'The token has no expiry.');
     if (!UUID.test(String(claims.tid)) || !UUID.test(String(claims.sub)) || !claims.sid || !claims.jti) {
       throw authError(AuthErrorCode.InvalidToken);
     }

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
+import { CustomersModule } from '../customers/customers.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { MembersController } from './members.controller';
 import { MembersRepository } from './members.repository';
 import { MembersService } from './members.service';
 
 @Module({
-  imports: [AuthModule, TenantsModule],
+  imports: [AuthModule, TenantsModule, CustomersModule],
   controllers: [MembersController],
   providers: [MembersRepository, MembersService],
 })

@@ -45,9 +45,16 @@ export class AuditQuery {
   limit?: number;
 }
 
+export type ActorKind = 'member' | 'platform_staff' | 'system';
+
 export class AuditEntryView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty({ format: 'uuid' }) tenantId: string;
+  @ApiProperty({
+    enum: ['member', 'platform_staff', 'system'],
+    description: "Who acted: a member of the entry's tenant, platform staff (shown to resellers without their id, IP or user agent), or the system",
+  })
+  actorKind: ActorKind;
   @ApiPropertyOptional({ format: 'uuid', nullable: true }) actorUserId: string | null;
   @ApiPropertyOptional({ format: 'uuid', nullable: true }) actorTenantId: string | null;
   @ApiProperty() action: string;

@@ -1,11 +1,16 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
+/** `require_tld: false`: see LoginRequest.email. */
+const SIGN_IN_EMAIL = { require_tld: false };
+
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 export class LoginRequest {
   @ApiProperty({ example: 'owner@demo.localhost' })
-  @IsEmail()
+  // A sign-in address needs no top-level domain: the platform's own users may live at a bare
+  // host name (`owner@localhost`, as `npm run dev` seeds them). It is still an address.
+  @IsEmail(SIGN_IN_EMAIL)
   @MaxLength(320)
   email: string;
 
@@ -65,7 +70,9 @@ export class AcceptInvitationRequest {
 
 export class PasswordResetRequest {
   @ApiProperty()
-  @IsEmail()
+  // A sign-in address needs no top-level domain: the platform's own users may live at a bare
+  // host name (`owner@localhost`, as `npm run dev` seeds them). It is still an address.
+  @IsEmail(SIGN_IN_EMAIL)
   @MaxLength(320)
   email: string;
 

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsEmail, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { ALL_ROLES, Role } from '@app/authorization';
+import { UniqueItems } from '@app/errors';
 import { PageMeta, PageQuery } from '../../../common/pagination';
 
 export class InviteMemberRequest {
@@ -15,7 +16,7 @@ export class InviteMemberRequest {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(6)
-  @ArrayUnique()
+  @UniqueItems()
   @IsIn(ALL_ROLES, { each: true })
   roles: Role[];
 
@@ -32,7 +33,7 @@ export class SetRolesRequest {
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(6)
-  @ArrayUnique()
+  @UniqueItems()
   @IsIn(ALL_ROLES, { each: true })
   roles: Role[];
 }
