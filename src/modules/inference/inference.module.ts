@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { BillingEngine } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { RedisConnections } from '@app/redis';
-import { InferenceMetrics, inferenceMetricProviders } from './inference.metrics';
+import { InferenceMetrics } from './inference.metrics';
 import { InferenceRoutes } from './inference.routes';
 import { InferenceService } from './inference.service';
 import { SettlementOutbox } from './settlement-outbox';
@@ -13,7 +13,6 @@ import { SettlementOutbox } from './settlement-outbox';
  */
 @Module({
   providers: [
-    ...inferenceMetricProviders,
     InferenceMetrics,
     {
       provide: BillingEngine,
