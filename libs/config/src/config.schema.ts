@@ -100,6 +100,9 @@ export function buildConfigSchema(production: boolean) {
   /** First delay added after repeated failures; doubles with each further failure (max 4 s). */
   LOGIN_SLOWDOWN_MS: z.coerce.number().int().min(0).max(2000).default(250),
   TENANT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /** Backstop TTL of the in-process API-key and price caches (changes arrive by Redis pub/sub first). */
+  KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  PRICE_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   });
 }
 
