@@ -1,6 +1,7 @@
 import { PermissionDefinition } from '@app/authorization';
 import { auditPermissions } from './audit/audit.permissions';
 import { customersPermissions } from './customers/customers.permissions';
+import { keysPermissions } from './keys/keys.permissions';
 import { membersPermissions } from './members/members.permissions';
 import { pricingPermissions } from './pricing/pricing.permissions';
 import { tenantsPermissions } from './tenants/tenants.permissions';
@@ -15,4 +16,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   auditPermissions,
   customersPermissions,
   pricingPermissions,
+  keysPermissions,
 ];

@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
+import { KeysRuntimeModule } from '../keys/keys-runtime.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { MembersController } from './members.controller';
 import { MembersRepository } from './members.repository';
 import { MembersService } from './members.service';
 
 @Module({
-  imports: [AuthModule, TenantsModule],
+  imports: [AuthModule, TenantsModule, KeysRuntimeModule],
   controllers: [MembersController],
   providers: [MembersRepository, MembersService],
 })

@@ -15,6 +15,7 @@ import { TENANT } from '../tenants/tenants.permissions';
 import { TenantsRepository } from '../tenants/tenants.repository';
 import { User } from '../users/user.entity';
 import { UsersRepository } from '../users/users.repository';
+import { KeysRuntime } from '../keys/keys-runtime';
 import { InviteMemberRequest, MemberListQuery, MemberPage, MemberView, SetRolesRequest } from './dto/member.dto';
 import { grantableRoles } from './grantable-roles';
 import { MemberErrorCode, memberError } from './members.exceptions';
@@ -35,6 +36,7 @@ export class MembersService {
     private readonly revocations: Revocations,
     private readonly mail: MailQueue,
     private readonly audit: AuditService,
+    private readonly keysRuntime: KeysRuntime,
   ) {}
 
   list(tenantId: string, query: MemberListQuery): Promise<MemberPage> {
@@ -150,6 +152,8 @@ export class MembersService {
       return { view: (await this.members.get(m, tenant.id, userId))!, sessionIds };
     });
     await Promise.all(sessionIds.map((sid) => this.revocations.revokeSession(sid, this.config.ACCESS_TOKEN_TTL_SECONDS)));
+    // Their API keys stop (or work again) on every api instance within seconds.
+    await this.keysRuntime.invalidateCustomer(userId);
     return view;
   }
 
@@ -170,6 +174,7 @@ export class MembersService {
       return revoked;
     });
     await Promise.all(sessionIds.map((sid) => this.revocations.revokeSession(sid, this.config.ACCESS_TOKEN_TTL_SECONDS)));
+    await this.keysRuntime.invalidateCustomer(userId);
   }
 
   /**
