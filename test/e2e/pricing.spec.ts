@@ -222,4 +222,29 @@ describe('pricing (e2e)', () => {
     const other = await resellerWithUsers(system, { owner: ['owner'] });
     expect((await call(api.baseUrl, 'GET', `/api/v1/tenants/${other.id}/wholesale-discount`, as(shop, 'owner'))).status).toBe(404);
   });
+
+  it('propagates a price change, a hidden model and a discount to a second api instance within 5 seconds', async () => {
+    const api2 = await startTestApi({ PRICE_CACHE_TTL_SECONDS: '600' });
+    try {
+      const runtime2 = api2.app.get(PricingRuntime);
+      const m = model();
+      await put(platform, 'finance', m, { inputPerMillion: '1', outputPerMillion: '1' });
+      expect((await runtime2.effectivePrice(shop.id, m))!.retail.inputPerMillion).toBe('1');
+      const until = async (condition: () => Promise<boolean>) => {
+        const start = Date.now();
+        while (!(await condition())) {
+          if (Date.now() - start > 5000) throw new Error('not within 5 s');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await put(shop, 'owner', m, { inputPerMillion: '1.5', outputPerMillion: '1.5' });
+      await until(async () => (await runtime2.effectivePrice(shop.id, m))!.retail.inputPerMillion === '1.5');
+      await put(platform, 'finance', m, { inputPerMillion: '1.2', outputPerMillion: '1.2' });
+      await until(async () => (await runtime2.effectivePrice(shop.id, m))!.wholesale.inputPerMillion === '1.08');
+      await call(api.baseUrl, 'PUT', `/api/v1/pricing/${m}/visibility`, { ...as(shop, 'owner'), json: { hidden: true } });
+      await until(async () => !(await runtime2.listedModels(shop.id)).includes(m));
+    } finally {
+      await api2.close();
+    }
+  });
 });
