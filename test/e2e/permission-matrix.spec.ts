@@ -2,14 +2,15 @@ import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { connectAs, uniqueSlug } from '../support/db';
 import { call, HttpResult } from '../support/http';
-import { platformWithUsers, resellerWithUsers, RoleName, signIn, TestTenant } from '../support/identity';
+import { platformWithUsers, resellerWithUsers, RoleName, signIn, TestTenant, TestUser } from '../support/identity';
 import { RunningApp, startTestApi } from '../support/app';
 import { PermissionDefinition } from '@app/authorization';
 import { ALL_PERMISSIONS } from '../../src/modules/permissions';
 
 /**
  * DESIGN.md's permission matrix as one table, for the capabilities that exist in this wave
- * (tenant settings, members, role assignment, audit log, reseller management). Every role of both
+ * (tenant settings, members, role assignment, audit log, reseller management, customers and
+ * their bindings, usage). Every role of both
  * tenant types is tried on every capability: allowed gets 2xx, forbidden gets 403, and an object
  * of another tenant gets 404 wherever the caller holds the capability (its existence is not
  * revealed). Users with several roles get the union.
@@ -26,7 +27,12 @@ type Capability =
   | 'roles.assign'
   | 'audit.read'
   | 'resellers.create'
-  | 'resellers.disable';
+  | 'resellers.disable'
+  | 'customers.list'
+  | 'customers.create'
+  | 'customers.update'
+  | 'customers.bind'
+  | 'usage.read';
 
 const CAPABILITIES: Capability[] = [
   'tenant.read',
@@ -40,25 +46,33 @@ const CAPABILITIES: Capability[] = [
   'audit.read',
   'resellers.create',
   'resellers.disable',
+  'customers.list',
+  'customers.create',
+  'customers.update',
+  'customers.bind',
+  'usage.read',
 ];
+
+/** Customers invite/manage: owner, operator, sales (bound only); list: also finance, read-only; usage: all but tech. */
+const SALES_CAPABILITIES: Capability[] = ['customers.list', 'customers.create', 'customers.update', 'usage.read'];
 
 /** What each role may do, straight from the matrix (tenant settings and members: owner, operator; ...). */
 const ALLOWED: Record<'platform' | 'reseller', Partial<Record<RoleName, Capability[]>>> = {
   platform: {
     owner: [...CAPABILITIES],
     operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read'),
-    sales: [],
+    sales: SALES_CAPABILITIES,
     // Platform finance reads the customer list read-only: for the platform, resellers are customers.
-    finance: ['tenant.read'],
+    finance: ['tenant.read', 'customers.list', 'usage.read'],
     // Monitoring and logs: platform owner and tech.
     tech: ['audit.read'],
-    user: [],
+    user: ['usage.read'],
   },
   reseller: {
     owner: CAPABILITIES.filter((c) => !c.startsWith('resellers.')),
-    sales: [],
-    finance: [],
-    user: [],
+    sales: SALES_CAPABILITIES,
+    finance: ['customers.list', 'usage.read'],
+    user: ['usage.read'],
   },
 };
 
@@ -74,7 +88,15 @@ const SUCCESS: Record<Capability, number> = {
   'audit.read': 200,
   'resellers.create': 201,
   'resellers.disable': 200,
+  'customers.list': 200,
+  'customers.create': 201,
+  'customers.update': 200,
+  'customers.bind': 200,
+  'usage.read': 200,
 };
+
+/** Capabilities that act on the caller's own tenant only (no object of another tenant to address). */
+const OWN_TENANT_ONLY: Capability[] = ['customers.list', 'customers.create', 'usage.read'];
 
 describe('permission matrix (e2e)', () => {
   let system: Client;
@@ -91,6 +113,20 @@ describe('permission matrix (e2e)', () => {
     return id;
   }
 
+  /** A customer of `tenant`, bound to `salesUserId` when given (a salesperson acts on their own customers). */
+  async function customer(tenant: TestTenant, salesUserId?: string): Promise<string> {
+    const id = await victim(tenant);
+    if (salesUserId) await system.query(`INSERT INTO customer_bindings (tenant_id, customer_id, sales_user_id) VALUES ($1, $2, $3)`, [tenant.id, id, salesUserId]);
+    return id;
+  }
+
+  async function salesperson(tenant: TestTenant): Promise<string> {
+    const id = uuidv7();
+    await system.query(`INSERT INTO users (id, tenant_id, email, status) VALUES ($1, $2, $3, 'active')`, [id, tenant.id, `seller.${id.slice(-12)}@${tenant.domain}`]);
+    await system.query(`INSERT INTO user_roles (tenant_id, user_id, role) VALUES ($1, $2, 'sales')`, [tenant.id, id]);
+    return id;
+  }
+
   async function freshReseller(): Promise<string> {
     const id = uuidv7();
     await system.query(`INSERT INTO tenants (id, type, slug, name) VALUES ($1, 'reseller', $2, 'Target')`, [id, uniqueSlug('target')]);
@@ -98,8 +134,9 @@ describe('permission matrix (e2e)', () => {
   }
 
   /** Performs one capability as `token` (at `host`) against the objects of `target`. */
-  async function perform(capability: Capability, host: TestTenant, token: string, target: TestTenant): Promise<HttpResult> {
+  async function perform(capability: Capability, host: TestTenant, token: string, target: TestTenant, caller?: TestUser): Promise<HttpResult> {
     const as = { host: host.domain, token };
+    const ownSales = caller?.roles.includes('sales') && target === host ? caller.id : undefined;
     const base = `/api/v1/tenants/${target.id}`;
     switch (capability) {
       case 'tenant.read':
@@ -124,6 +161,16 @@ describe('permission matrix (e2e)', () => {
         return call(api.baseUrl, 'POST', '/api/v1/tenants', { ...as, json: { slug: uniqueSlug('new'), name: 'New reseller' } });
       case 'resellers.disable':
         return call(api.baseUrl, 'POST', `/api/v1/tenants/${await freshReseller()}/disable`, as);
+      case 'customers.list':
+        return call(api.baseUrl, 'GET', '/api/v1/customers', as);
+      case 'customers.create':
+        return call(api.baseUrl, 'POST', '/api/v1/customers', { ...as, json: { email: `${uniqueSlug('cust')}@example.test` } });
+      case 'customers.update':
+        return call(api.baseUrl, 'PATCH', `/api/v1/customers/${await customer(target, ownSales)}`, { ...as, json: { displayName: 'Renamed' } });
+      case 'customers.bind':
+        return call(api.baseUrl, 'PUT', `/api/v1/customers/${await customer(target)}/sales`, { ...as, json: { salesUserId: await salesperson(target) } });
+      case 'usage.read':
+        return call(api.baseUrl, 'GET', '/api/v1/usage/summary', as);
     }
   }
 
@@ -158,14 +205,16 @@ describe('permission matrix (e2e)', () => {
 
   it.each(rows)('%s %s: %s on its own tenant', async (type, role, capability) => {
     const tenant = type === 'platform' ? platform : resellerA;
-    const res = await perform(capability, tenant, tokens.get(`${type}:${role}`)!, tenant);
+    const res = await perform(capability, tenant, tokens.get(`${type}:${role}`)!, tenant, tenant.users[role]);
     const allowed = ALLOWED[type][role]!.includes(capability);
     expect({ status: res.status, code: res.body?.code }).toEqual(
       allowed ? { status: SUCCESS[capability], code: undefined } : { status: 403, code: 'forbidden' },
     );
   });
 
-  const resellerRows = rows.filter(([type, , capability]) => type === 'reseller' && !capability.startsWith('resellers.'));
+  const resellerRows = rows.filter(
+    ([type, , capability]) => type === 'reseller' && !capability.startsWith('resellers.') && !OWN_TENANT_ONLY.includes(capability),
+  );
   it.each(resellerRows)("%s %s: %s on another reseller's objects is 404 where allowed at home, else 403", async (_type, role, capability) => {
     const res = await perform(capability, resellerA, tokens.get(`reseller:${role}`)!, resellerB);
     const allowedAtHome = ALLOWED.reseller[role]!.includes(capability);
@@ -236,6 +285,13 @@ describe('permission matrix (e2e)', () => {
       const sales = { host: resellerA.domain, token: tokens.get('reseller:sales') };
       expect((await call(api.baseUrl, 'GET', `/api/v1/tenants/${resellerA.id}/members`, sales)).status).toBe(200);
       expect((await call(api.baseUrl, 'GET', `/api/v1/tenants/${resellerB.id}/members`, sales)).status).toBe(404);
+      // ... and every customer of its own tenant, but none of another's.
+      const customerOfB = await customer(resellerB, resellerB.users.owner.id);
+      expect((await call(api.baseUrl, 'GET', `/api/v1/customers/${customerOfB}`, sales)).status).toBe(404);
+      expect((await call(api.baseUrl, 'PUT', `/api/v1/customers/${customerOfB}/sales`, { ...sales, json: { salesUserId: resellerA.users.sales.id } })).status).toBe(404);
+      const customers = await call(api.baseUrl, 'GET', '/api/v1/customers?pageSize=100', sales);
+      expect(customers.status).toBe(200);
+      expect(customers.body.items.map((c: { id: string }) => c.id)).not.toContain(customerOfB);
     } finally {
       permissions.splice(permissions.indexOf(allowEverything), 1);
     }

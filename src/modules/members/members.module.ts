@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
 import { KeysRuntimeModule } from '../keys/keys-runtime.module';
+import { CustomersModule } from '../customers/customers.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { MembersController } from './members.controller';
 import { MembersRepository } from './members.repository';
 import { MembersService } from './members.service';
 
 @Module({
-  imports: [AuthModule, TenantsModule, KeysRuntimeModule],
+  imports: [AuthModule, TenantsModule, CustomersModule, KeysRuntimeModule],
   controllers: [MembersController],
   providers: [MembersRepository, MembersService],
 })

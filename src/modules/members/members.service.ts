@@ -6,6 +6,7 @@ import { TenantDb, TenantType } from '@app/tenancy';
 import { EntityManager } from 'typeorm';
 import { pageOf } from '../../common/pagination';
 import { AuditService } from '../audit/audit.service';
+import { SalespersonRelease } from '../customers/salesperson-release';
 import { OneTimeTokens } from '../auth/one-time-tokens';
 import { Revocations } from '../auth/revocations';
 import { Sessions } from '../auth/sessions';
@@ -36,6 +37,7 @@ export class MembersService {
     private readonly revocations: Revocations,
     private readonly mail: MailQueue,
     private readonly audit: AuditService,
+    private readonly salesRelease: SalespersonRelease,
     private readonly keysRuntime: KeysRuntime,
   ) {}
 
@@ -114,6 +116,9 @@ export class MembersService {
       this.assertGrantable(principal, tenant.type, input.roles);
       if (member.roles.includes('owner') && !input.roles.includes('owner')) await this.assertOtherOwner(m, tenant.id, userId);
       await this.members.replaceRoles(m, tenant.id, userId, input.roles, principal.userId);
+      if (member.roles.includes('sales') && !input.roles.includes('sales')) {
+        await this.salesRelease.release(m, tenant.id, userId, principal.userId, 'sales_role_removed');
+      }
       await this.audit.record(m, {
         tenantId: tenant.id,
         action: 'member.roles_changed',
@@ -140,6 +145,8 @@ export class MembersService {
         );
       }
       await m.update(User, { id: userId, tenantId: tenant.id }, { status });
+      // A disabled salesperson's customers become unbound (audited), never orphaned.
+      if (status === 'disabled') await this.salesRelease.release(m, tenant.id, userId, this.auth.principal.userId, 'salesperson_disabled');
       const sessionIds = status === 'disabled' ? await this.sessions.revokeAllOfUser(m, tenant.id, userId) : [];
       await this.audit.record(m, {
         tenantId: tenant.id,
@@ -163,6 +170,7 @@ export class MembersService {
       const member = await this.member(m, tenant, userId, 'delete');
       if (member.roles.includes('owner')) await this.assertOtherOwner(m, tenant.id, userId);
       const revoked = await this.sessions.revokeAllOfUser(m, tenant.id, userId);
+      await this.salesRelease.release(m, tenant.id, userId, this.auth.principal.userId, 'salesperson_removed');
       await m.delete(User, { id: userId, tenantId: tenant.id });
       await this.audit.record(m, {
         tenantId: tenant.id,

@@ -1,0 +1,238 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsEmail,
+  IsIn,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  MaxLength,
+  MinLength,
+  ValidateIf,
+  ValidateNested,
+} from 'class-validator';
+import { PageMeta, PageQuery } from '../../../common/pagination';
+
+/** How many items one bulk binding request may carry. */
+export const MAX_BULK_BINDINGS = 1000;
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+const lowerTrim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
+
+export class CreateCustomerRequest {
+  @ApiProperty({ example: 'buyer@example.com' })
+  @Transform(lowerTrim)
+  @IsEmail()
+  @MaxLength(320)
+  email: string;
+
+  @ApiPropertyOptional({ example: 'Acme Ltd' })
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  displayName?: string;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'Bind to this salesperson at once (owner and operator). A salesperson creating a customer is bound to it anyway.',
+  })
+  @IsOptional()
+  @IsUUID()
+  salesUserId?: string;
+}
+
+export class UpdateCustomerRequest {
+  @ApiPropertyOptional({ example: 'Acme Ltd', nullable: true })
+  @IsOptional()
+  @Transform(trim)
+  @ValidateIf((_, value) => value !== null)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  displayName?: string | null;
+}
+
+export const CUSTOMER_SORTS = ['createdAt', '-createdAt', 'email', '-email', 'lastActiveAt', '-lastActiveAt'] as const;
+export type CustomerSort = (typeof CUSTOMER_SORTS)[number];
+
+export class CustomerListQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'Part of the e-mail or name' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  q?: string;
+
+  @ApiPropertyOptional({ enum: ['invited', 'active', 'disabled'] })
+  @IsOptional()
+  @IsIn(['invited', 'active', 'disabled'])
+  status?: 'invited' | 'active' | 'disabled';
+
+  @ApiPropertyOptional({ description: 'A salesperson id, or `unbound` for customers without one' })
+  @IsOptional()
+  @Matches(/^(unbound|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i, { message: 'sales must be a UUID or "unbound"' })
+  sales?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Created at or after' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  createdFrom?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'Created before' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  createdTo?: string;
+
+  @ApiPropertyOptional({ enum: CUSTOMER_SORTS, default: '-createdAt' })
+  @IsOptional()
+  @IsIn(CUSTOMER_SORTS)
+  sort?: CustomerSort;
+}
+
+export class SetSalesRequest {
+  @ApiProperty({ format: 'uuid', description: 'A member of this tenant holding the sales role' })
+  @IsUUID()
+  salesUserId: string;
+}
+
+export class BindingItem {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  customerId: string;
+
+  @ApiProperty({ format: 'uuid', nullable: true, description: 'The salesperson, or null to unbind' })
+  @ValidateIf((_, value) => value !== null)
+  @IsUUID()
+  salesUserId: string | null;
+}
+
+export class BulkBindingsRequest {
+  @ApiProperty({ type: [BindingItem], maxItems: MAX_BULK_BINDINGS })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BULK_BINDINGS, { message: `items may hold at most ${MAX_BULK_BINDINGS} entries` })
+  @ValidateNested({ each: true })
+  @Type(() => BindingItem)
+  items: BindingItem[];
+}
+
+export class BindingResult {
+  @ApiProperty({ format: 'uuid' }) customerId: string;
+  @ApiProperty({ enum: ['ok', 'error'] }) status: 'ok' | 'error';
+  @ApiPropertyOptional({ description: 'Stable problem code when status is error' }) code?: string;
+  @ApiPropertyOptional() detail?: string;
+  @ApiPropertyOptional({ format: 'uuid', nullable: true, description: 'The salesperson now bound (ok only)' }) salesUserId?: string | null;
+}
+
+export class BulkBindingsResponse {
+  @ApiProperty() ok: number;
+  @ApiProperty() failed: number;
+  @ApiProperty({ type: [BindingResult] }) results: BindingResult[];
+}
+
+export class SalespersonRef {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiPropertyOptional({ nullable: true, description: 'null once the member was removed' }) email: string | null;
+  @ApiPropertyOptional({ nullable: true }) displayName: string | null;
+}
+
+export class UsageTotals {
+  @ApiProperty() requests: number;
+  @ApiProperty() inputTokens: number;
+  @ApiProperty() outputTokens: number;
+  @ApiProperty() cacheReadTokens: number;
+  @ApiProperty() cacheWriteTokens: number;
+  @ApiProperty({ example: '12.345000000', description: 'What customers were charged (retail), decimal string' }) spend: string;
+  @ApiPropertyOptional({ example: '9.100000000', description: 'Wholesale cost (owner, operator, finance)' }) wholesaleCost?: string;
+  @ApiPropertyOptional({ example: '7.000000000', description: 'Upstream cost (platform owner, operator, finance)' }) upstreamCost?: string;
+}
+
+export class CustomerView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() email: string;
+  @ApiPropertyOptional({ nullable: true }) displayName: string | null;
+  @ApiProperty({ enum: ['invited', 'active', 'disabled'] }) status: string;
+  @ApiPropertyOptional({ type: SalespersonRef, nullable: true }) salesperson: SalespersonRef | null;
+  @ApiPropertyOptional({ nullable: true }) boundAt: Date | null;
+  @ApiProperty() createdAt: Date;
+  @ApiPropertyOptional({ nullable: true, description: 'Last sign-in or API use' }) lastActiveAt: Date | null;
+  @ApiPropertyOptional({ type: UsageTotals, description: 'Usage over the last 30 days (single customer view only)' }) usageLast30Days?: UsageTotals;
+}
+
+export class CustomerPage extends PageMeta {
+  @ApiProperty({ type: [CustomerView] }) items: CustomerView[];
+}
+
+export class BindingPeriodView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ type: SalespersonRef }) salesperson: SalespersonRef;
+  @ApiProperty() boundAt: Date;
+  @ApiPropertyOptional({ nullable: true }) unboundAt: Date | null;
+  @ApiPropertyOptional({ format: 'uuid', nullable: true }) boundBy: string | null;
+  @ApiPropertyOptional({ format: 'uuid', nullable: true }) unboundBy: string | null;
+  @ApiPropertyOptional({ nullable: true }) unbindReason: string | null;
+}
+
+export class UsageQuery {
+  @ApiPropertyOptional({ format: 'date-time', description: 'Start (inclusive); default: 30 days before `to`' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'End (exclusive); default: now' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+
+  @ApiPropertyOptional({ enum: ['day', 'model'] })
+  @IsOptional()
+  @IsIn(['day', 'model'])
+  groupBy?: 'day' | 'model';
+}
+
+export class UsageSummaryQuery {
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+
+  @ApiPropertyOptional({ enum: ['day', 'model', 'sales', 'tenant'], description: '`sales`: credited to the salesperson of the time of each request' })
+  @IsOptional()
+  @IsIn(['day', 'model', 'sales', 'tenant'])
+  groupBy?: 'day' | 'model' | 'sales' | 'tenant';
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'One tenant of your reach (platform staff)' })
+  @IsOptional()
+  @IsUUID()
+  tenantId?: string;
+}
+
+export class UsageGroup extends UsageTotals {
+  @ApiPropertyOptional({ nullable: true, description: 'The day, model, salesperson id (null: unbound) or tenant id' }) key: string | null;
+  @ApiPropertyOptional({ nullable: true, description: "The salesperson's e-mail or the tenant's slug, when grouped so" }) label?: string | null;
+}
+
+export class UsageSummary {
+  @ApiProperty() from: Date;
+  @ApiProperty() to: Date;
+  @ApiProperty({ type: UsageTotals }) totals: UsageTotals;
+  @ApiPropertyOptional({ type: [UsageGroup] }) groups?: UsageGroup[];
+}
+
+export class TenantSalesView {
+  @ApiProperty({ format: 'uuid' }) resellerId: string;
+  @ApiPropertyOptional({ type: SalespersonRef, nullable: true }) salesperson: SalespersonRef | null;
+  @ApiPropertyOptional({ nullable: true }) boundAt: Date | null;
+  @ApiProperty({ type: [BindingPeriodView] }) history: BindingPeriodView[];
+}
