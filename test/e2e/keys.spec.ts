@@ -255,6 +255,11 @@ describe('API keys (e2e)', () => {
       await waitFor(async () => (await check2()) === 'customer_disabled', 5000);
       await call(api.baseUrl, 'POST', `/api/v1/tenants/${t.id}/members/${t.users.erin.id}/enable`, as(t, 'owner'));
       await waitFor(async () => (await check2()) === null, 5000);
+      // The same through the customers API.
+      expect((await call(api.baseUrl, 'POST', `/api/v1/customers/${t.users.erin.id}/disable`, as(t, 'owner'))).status).toBe(200);
+      await waitFor(async () => (await check2()) === 'customer_disabled', 5000);
+      expect((await call(api.baseUrl, 'POST', `/api/v1/customers/${t.users.erin.id}/enable`, as(t, 'owner'))).status).toBe(200);
+      await waitFor(async () => (await check2()) === null, 5000);
       const off = await call(api.baseUrl, 'POST', `/api/v1/tenants/${t.id}/disable`, as(platform, 'operator'));
       expect(off.status).toBe(200);
       await waitFor(async () => (await check2()) === 'tenant_disabled', 5000);

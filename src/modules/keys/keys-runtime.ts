@@ -142,7 +142,8 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
     if (key.status === 'revoked') return 'revoked';
     if (key.status === 'disabled') return 'disabled';
     if (key.tenantStatus !== 'active') return 'tenant_disabled';
-    if (key.customerStatus !== 'active') return 'customer_disabled';
+    // An invited customer who has not signed in yet may already use a key made for them.
+    if (key.customerStatus === 'disabled') return 'customer_disabled';
     if (key.expiresAt !== null && key.expiresAt <= now) return 'expired';
     if (key.secretValidUntil !== null && key.secretValidUntil <= now) return 'rotated';
     if (key.ipAllowlist && !ipAllowed(request.clientIp, key.ipAllowlist)) return 'ip_not_allowed';
