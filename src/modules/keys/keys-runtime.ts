@@ -86,6 +86,8 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
   private readonly cache = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<ResolvedApiKey | null>>();
   private subscriber?: Redis;
+  /** Bumped on every eviction: a load that raced with one returns its result but does not cache it. */
+  private generation = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -99,7 +101,11 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
     this.subscriber.on('message', (channel: string, message: string) =>
       this.evictLocal(channel === TENANT_CACHE_CHANNEL ? `tenant:${message}` : message),
     );
-    this.subscriber.on('ready', () => this.cache.clear());
+    this.subscriber.on('ready', () => {
+      this.generation++;
+      this.loading.clear();
+      this.cache.clear();
+    });
     void this.subscriber.subscribe(KEYS_CACHE_CHANNEL, TENANT_CACHE_CHANNEL).catch(() => undefined);
   }
 
@@ -119,8 +125,10 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
     if (hit && hit.expiresAt > Date.now()) return Promise.resolve(hit.key);
     const pending = this.loading.get(cacheKey);
     if (pending) return pending;
+    const generation = this.generation;
     const load = this.load(hashHex, hostTenantId)
       .then((key) => {
+        if (generation !== this.generation) return key;
         if (this.cache.size >= MAX_ENTRIES) {
           const oldest = this.cache.keys().next().value;
           if (oldest !== undefined) this.cache.delete(oldest);
@@ -128,7 +136,9 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
         this.cache.set(cacheKey, { key, expiresAt: Date.now() + (key ? this.config.KEY_CACHE_TTL_SECONDS * 1000 : NEGATIVE_TTL_MS) });
         return key;
       })
-      .finally(() => this.loading.delete(cacheKey));
+      .finally(() => {
+        if (this.loading.get(cacheKey) === load) this.loading.delete(cacheKey);
+      });
     this.loading.set(cacheKey, load);
     return load;
   }
@@ -176,6 +186,8 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
   }
 
   private evictLocal(message: string): void {
+    this.generation++;
+    this.loading.clear();
     const [kind, id] = message.split(':', 2);
     for (const [cacheKey, entry] of this.cache) {
       const key = entry.key;

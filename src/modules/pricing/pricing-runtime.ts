@@ -28,6 +28,8 @@ export class PricingRuntime implements OnModuleInit, OnModuleDestroy {
   private readonly books = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<PriceBook | null>>();
   private subscriber?: Redis;
+  /** Bumped on every eviction: a load that raced with one returns its result but does not cache it. */
+  private generation = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -40,7 +42,7 @@ export class PricingRuntime implements OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     this.subscriber = this.connections.open('pricing-cache-subscriber', { enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.subscriber.on('message', (_channel: string, message: string) => this.evictLocal(message));
-    this.subscriber.on('ready', () => this.books.clear());
+    this.subscriber.on('ready', () => this.evictLocal('*'));
     void this.subscriber.subscribe(PRICING_CACHE_CHANNEL, TENANT_CACHE_CHANNEL).catch(() => undefined);
   }
 
@@ -54,10 +56,12 @@ export class PricingRuntime implements OnModuleInit, OnModuleDestroy {
     if (hit && hit.expiresAt > Date.now()) return Promise.resolve(hit.book);
     const pending = this.loading.get(tenantId);
     if (pending) return pending;
+    const generation = this.generation;
     const load = this.tenantDb
       .run({ tenantId }, (m) => this.repository.loadBook(m, tenantId))
       .then((data) => {
         const book = data ? new PriceBook(data) : null;
+        if (generation !== this.generation) return book;
         if (this.books.size >= MAX_BOOKS) {
           const oldest = this.books.keys().next().value;
           if (oldest !== undefined) this.books.delete(oldest);
@@ -65,7 +69,9 @@ export class PricingRuntime implements OnModuleInit, OnModuleDestroy {
         this.books.set(tenantId, { book, expiresAt: Date.now() + this.config.PRICE_CACHE_TTL_SECONDS * 1000 });
         return book;
       })
-      .finally(() => this.loading.delete(tenantId));
+      .finally(() => {
+        if (this.loading.get(tenantId) === load) this.loading.delete(tenantId);
+      });
     this.loading.set(tenantId, load);
     return load;
   }
@@ -104,6 +110,8 @@ export class PricingRuntime implements OnModuleInit, OnModuleDestroy {
   }
 
   private evictLocal(tenantId: string): void {
+    this.generation++;
+    this.loading.clear();
     if (tenantId === '*') this.books.clear();
     else this.books.delete(tenantId);
   }
