@@ -16,6 +16,7 @@ import { PricingRuntime } from '../../src/modules/pricing/pricing-runtime';
 describe('pricing (e2e)', () => {
   let system: Client;
   let api: RunningApp;
+  let api2: RunningApp | undefined;
   let platform: TestTenant;
   let shop: TestTenant;
   const tokens: Record<string, Tokens> = {};
@@ -38,6 +39,7 @@ describe('pricing (e2e)', () => {
   });
 
   afterAll(async () => {
+    await api2?.close();
     await api?.close();
     await system?.end();
   });
@@ -224,8 +226,10 @@ describe('pricing (e2e)', () => {
   });
 
   it('propagates a price change, a hidden model and a discount to a second api instance within 5 seconds', async () => {
-    const api2 = await startTestApi({ PRICE_CACHE_TTL_SECONDS: '600' });
-    try {
+    // Closed in afterAll only: passport strategies are process-wide, so the last app started
+    // authenticates requests for both while they share this process.
+    api2 = await startTestApi({ PRICE_CACHE_TTL_SECONDS: '600' });
+    {
       const runtime2 = api2.app.get(PricingRuntime);
       const m = model();
       await put(platform, 'finance', m, { inputPerMillion: '1', outputPerMillion: '1' });
@@ -243,8 +247,27 @@ describe('pricing (e2e)', () => {
       await until(async () => (await runtime2.effectivePrice(shop.id, m))!.wholesale.inputPerMillion === '1.08');
       await call(api.baseUrl, 'PUT', `/api/v1/pricing/${m}/visibility`, { ...as(shop, 'owner'), json: { hidden: true } });
       await until(async () => !(await runtime2.listedModels(shop.id)).includes(m));
-    } finally {
-      await api2.close();
     }
+  });
+
+  it("lets platform owner and finance read a reseller's list with its costs, and nobody else another tenant's", async () => {
+    const m = model();
+    await call(api.baseUrl, 'PUT', `/api/v1/tenants/${shop.id}/wholesale-discount`, { ...as(platform, 'finance'), json: { percent: '10' } });
+    await put(platform, 'finance', m, { inputPerMillion: '1', outputPerMillion: '1' });
+    await put(shop, 'owner', m, { inputPerMillion: '1.25', outputPerMillion: '1.25' });
+    const seen = await call(api.baseUrl, 'GET', `/api/v1/pricing?tenantId=${shop.id}`, as(platform, 'finance'));
+    expect(seen.body.tenantId).toBe(shop.id);
+    expect(item(seen.body, m)).toMatchObject({ source: 'own', price: { inputPerMillion: '1.25' }, wholesale: { inputPerMillion: '0.9' } });
+    expect((await call(api.baseUrl, 'GET', `/api/v1/pricing?tenantId=${shop.id}`, as(platform, 'owner'))).status).toBe(200);
+    for (const who of ['tech', 'sales', 'user']) {
+      expect({ who, status: (await call(api.baseUrl, 'GET', `/api/v1/pricing?tenantId=${shop.id}`, as(platform, who))).status }).toEqual({ who, status: 404 });
+    }
+    expect((await call(api.baseUrl, 'GET', `/api/v1/pricing?tenantId=${platform.id}`, as(shop, 'owner'))).status).toBe(404);
+    expectInvalidFields(await call(api.baseUrl, 'GET', '/api/v1/pricing?tenantId=nope', as(shop, 'owner')), ['tenantId'], true);
+
+    // Every change is in the audit log, with who made it.
+    const audit = await auditLog(api.baseUrl, shop, tokens['reseller:owner'], { subjectId: m });
+    expect(audit[0]).toMatchObject({ action: 'price.set', actorUserId: shop.users.owner.id });
+    expect(JSON.stringify(audit[0])).toContain('1.25');
   });
 });

@@ -1,10 +1,10 @@
-import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, Param, Put, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { RequirePermission } from '@app/authorization';
 import { UuidParam } from '../../common/params';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
 import { TENANT } from '../tenants/tenants.permissions';
-import { DiscountView, EffectivePriceView, PriceHistoryView, PriceListView, SetDiscountRequest, SetPriceRequest, SetVisibilityRequest } from './dto/pricing.dto';
+import { DiscountView, EffectivePriceView, PriceHistoryView, PriceListQuery, PriceListView, SetDiscountRequest, SetPriceRequest, SetVisibilityRequest } from './dto/pricing.dto';
 import { PRICE, PRICE_COST, WHOLESALE_DISCOUNT } from './pricing.permissions';
 import { PricingService } from './pricing.service';
 
@@ -19,9 +19,9 @@ export class PricingController {
   @RequirePermission('read', PRICE)
   @ApiOperation({ summary: "The caller's tenant's effective price list now, each price own or inherited (wholesale and margin: owner and finance)" })
   @ApiOkResponse({ type: PriceListView })
-  @ApiProblems()
-  list(): Promise<PriceListView> {
-    return this.pricing.list();
+  @ApiProblems('validation', 'notFound')
+  list(@Query() query: PriceListQuery): Promise<PriceListView> {
+    return this.pricing.list(query.tenantId);
   }
 
   @Put(':model')

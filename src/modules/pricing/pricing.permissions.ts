@@ -13,5 +13,8 @@ export const pricingPermissions: PermissionDefinition = (principal, { can }) => 
   can('update', PRICE, { tenantId: principal.tenantId });
   can('read', PRICE_COST, { tenantId: principal.tenantId });
   can('read', WHOLESALE_DISCOUNT, { tenantId: principal.tenantId });
-  if (principal.tenantType === 'platform') can(['read', 'update'], WHOLESALE_DISCOUNT, { tenantType: 'reseller' });
+  if (principal.tenantType !== 'platform') return;
+  can(['read', 'update'], WHOLESALE_DISCOUNT, { tenantType: 'reseller' });
+  // Platform owner and finance read any reseller's effective list, with wholesale and margin.
+  can('read', [PRICE, PRICE_COST], { tenantType: 'reseller' });
 };

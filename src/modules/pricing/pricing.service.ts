@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RequestAuth } from '@app/authorization';
+import { asSubject, RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
 import { TokenPrice, trimDecimal } from '@app/money';
 import { TenantDb } from '@app/tenancy';
@@ -54,13 +54,22 @@ export class PricingService {
     private readonly audit: AuditService,
   ) {}
 
-  /** The caller's tenant's effective list now; wholesale and margin for owner and finance only. */
-  list(): Promise<PriceListView> {
+  /**
+   * A tenant's effective list now (default: the caller's); wholesale and margin for owner and
+   * finance only. Platform owner and finance may read any reseller's.
+   */
+  list(tenantId?: string): Promise<PriceListView> {
     const principal = this.auth.principal;
     return this.tenantDb.forRequest(async (m) => {
-      this.auth.assertCan('read', PRICE, { tenantId: principal.tenantId });
-      const book = await this.loadBook(m, principal.tenantId);
-      const withCost = this.auth.ability.can('read', PRICE_COST);
+      let subject = { tenantId: principal.tenantId, tenantType: principal.tenantType as string };
+      if (tenantId && tenantId !== principal.tenantId) {
+        const tenant = await this.tenants.findById(m, tenantId);
+        if (!tenant) throw AppException.notFound(TENANT);
+        subject = { tenantId: tenant.id, tenantType: tenant.type };
+      }
+      this.auth.assertCan('read', PRICE, subject);
+      const book = await this.loadBook(m, subject.tenantId);
+      const withCost = this.auth.ability.can('read', asSubject(PRICE_COST, subject));
       const now = Date.now();
       const items: EffectivePriceView[] = [];
       for (const model of book.knownModels()) {
@@ -80,7 +89,7 @@ export class PricingService {
         }
         items.push(item);
       }
-      const view: PriceListView = { tenantId: principal.tenantId, currency: 'USD', items };
+      const view: PriceListView = { tenantId: subject.tenantId, currency: 'USD', items };
       if (withCost && book.data.tenantType === 'reseller') view.wholesaleDiscountPercent = book.data.discountPercent;
       return view;
     });

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsDateString, IsOptional } from 'class-validator';
+import { IsBoolean, IsDateString, IsOptional, IsUUID } from 'class-validator';
 import { IsDecimalAmount } from '../../../common/money.validators';
 
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
@@ -33,6 +33,13 @@ export class SetPriceRequest {
   @IsOptional()
   @IsDateString({ strict: true })
   effectiveFrom?: string;
+}
+
+export class PriceListQuery {
+  @ApiPropertyOptional({ format: 'uuid', description: "Another tenant's list (platform owner and finance: any reseller); default: your own tenant's" })
+  @IsOptional()
+  @IsUUID()
+  tenantId?: string;
 }
 
 export class SetVisibilityRequest {
