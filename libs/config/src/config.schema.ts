@@ -104,6 +104,9 @@ export function buildConfigSchema(production: boolean) {
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Largest request body of the admin API (/api/...); its routes need little. */
   API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+  /** Backstop TTL of the in-process API-key and price caches (changes arrive by Redis pub/sub first). */
+  KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  PRICE_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   });
 }
 
