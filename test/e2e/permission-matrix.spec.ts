@@ -26,7 +26,9 @@ type Capability =
   | 'roles.assign'
   | 'audit.read'
   | 'resellers.create'
-  | 'resellers.disable';
+  | 'resellers.disable'
+  | 'channels.read'
+  | 'channels.create';
 
 const CAPABILITIES: Capability[] = [
   'tenant.read',
@@ -40,22 +42,25 @@ const CAPABILITIES: Capability[] = [
   'audit.read',
   'resellers.create',
   'resellers.disable',
+  'channels.read',
+  'channels.create',
 ];
+const PLATFORM_ONLY = (c: Capability) => c.startsWith('resellers.') || c.startsWith('channels.');
 
 /** What each role may do, straight from the matrix (tenant settings and members: owner, operator; ...). */
 const ALLOWED: Record<'platform' | 'reseller', Partial<Record<RoleName, Capability[]>>> = {
   platform: {
     owner: [...CAPABILITIES],
-    operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read'),
+    operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read' && !c.startsWith('channels.')),
     sales: [],
     // Platform finance reads the customer list read-only: for the platform, resellers are customers.
     finance: ['tenant.read'],
     // Monitoring and logs: platform owner and tech.
-    tech: ['audit.read'],
+    tech: ['audit.read', 'channels.read', 'channels.create'],
     user: [],
   },
   reseller: {
-    owner: CAPABILITIES.filter((c) => !c.startsWith('resellers.')),
+    owner: CAPABILITIES.filter((c) => !PLATFORM_ONLY(c)),
     sales: [],
     finance: [],
     user: [],
@@ -74,6 +79,8 @@ const SUCCESS: Record<Capability, number> = {
   'audit.read': 200,
   'resellers.create': 201,
   'resellers.disable': 200,
+  'channels.read': 200,
+  'channels.create': 201,
 };
 
 describe('permission matrix (e2e)', () => {
@@ -124,6 +131,11 @@ describe('permission matrix (e2e)', () => {
         return call(api.baseUrl, 'POST', '/api/v1/tenants', { ...as, json: { slug: uniqueSlug('new'), name: 'New reseller' } });
       case 'resellers.disable':
         return call(api.baseUrl, 'POST', `/api/v1/tenants/${await freshReseller()}/disable`, as);
+      case 'channels.read':
+        return call(api.baseUrl, 'GET', '/api/v1/channels', as);
+      case 'channels.create':
+        // Platform-owned: there is no "another tenant's" channel; a refused port, so health checks fail fast.
+        return call(api.baseUrl, 'POST', '/api/v1/channels', { ...as, json: { name: uniqueSlug('matrix'), provider: 'openai', baseUrl: 'http://127.0.0.1:9/v1', keys: ['sk-matrix-test-key-0000'] } });
     }
   }
 
@@ -165,7 +177,7 @@ describe('permission matrix (e2e)', () => {
     );
   });
 
-  const resellerRows = rows.filter(([type, , capability]) => type === 'reseller' && !capability.startsWith('resellers.'));
+  const resellerRows = rows.filter(([type, , capability]) => type === 'reseller' && !PLATFORM_ONLY(capability));
   it.each(resellerRows)("%s %s: %s on another reseller's objects is 404 where allowed at home, else 403", async (_type, role, capability) => {
     const res = await perform(capability, resellerA, tokens.get(`reseller:${role}`)!, resellerB);
     const allowedAtHome = ALLOWED.reseller[role]!.includes(capability);

@@ -5,7 +5,7 @@ import { UuidParam } from '../../common/params';
 import { ApiProblems } from '../../common/problem.schema';
 import { CHANNEL } from './channels.permissions';
 import { ChannelsService } from './channels.service';
-import { ChannelListQuery, ChannelPage, ChannelTestResult, ChannelView, CreateChannelRequest, UpdateChannelRequest } from './dto/channel.dto';
+import { ChannelListQuery, ChannelPage, ChannelTestResult, ChannelView, CreateChannelRequest, TestChannelRequest, UpdateChannelRequest } from './dto/channel.dto';
 
 @ApiTags('channels')
 @Controller('api/v1/channels')
@@ -82,7 +82,7 @@ export class ChannelsController {
   @ApiOperation({ summary: 'Send one tiny real request now; returns latency and the error, changes nothing' })
   @ApiOkResponse({ type: ChannelTestResult })
   @ApiProblems('validation', 'notFound')
-  test(@Param('channelId', UuidParam(CHANNEL)) channelId: string): Promise<ChannelTestResult> {
-    return this.channels.test(channelId);
+  test(@Param('channelId', UuidParam(CHANNEL)) channelId: string, @Body() body: TestChannelRequest): Promise<ChannelTestResult> {
+    return this.channels.test(channelId, body);
   }
 }

@@ -14,7 +14,7 @@ import { ChannelSecrets } from './channel-secrets';
 import { ChannelErrorCode, channelError } from './channels.exceptions';
 import { CHANNEL } from './channels.permissions';
 import { ChannelCostRow, ChannelKeyRow, ChannelRow, ChannelSettings, ChannelsRepository } from './channels.repository';
-import { ChannelListQuery, ChannelPage, ChannelTestResult, ChannelView, CreateChannelRequest, ModelCostDto, UpdateChannelRequest } from './dto/channel.dto';
+import { ChannelListQuery, ChannelPage, ChannelTestResult, ChannelView, CreateChannelRequest, ModelCostDto, TestChannelRequest, UpdateChannelRequest } from './dto/channel.dto';
 
 const DEFAULTS = { models: [], priority: 0, weight: 1, pool: 'standard', connectTimeoutMs: 5000, firstByteTimeoutMs: 60000, totalTimeoutMs: 600000, retryBudget: 2 } as const;
 
@@ -213,7 +213,7 @@ export class ChannelsService {
   }
 
   /** One health check now, with the channel's first usable key; changes nothing. */
-  async test(id: string): Promise<ChannelTestResult> {
+  async test(id: string, input: TestChannelRequest = {}): Promise<ChannelTestResult> {
     const { row, apiKey } = await this.tenantDb.forRequest(async (m) => {
       const row = await this.visible(m, id);
       this.auth.assertCan('update', CHANNEL, {});
@@ -226,7 +226,7 @@ export class ChannelsService {
         throw error;
       }
     });
-    const upstreamModel = probeModelOf(row.models);
+    const upstreamModel = input.model ?? probeModelOf(row.models);
     if (!upstreamModel) throw channelError(ChannelErrorCode.NoProbeModel);
     return probeChannel(
       { provider: row.provider, baseUrl: row.baseUrl, apiKey, upstreamModel, connectTimeoutMs: row.connectTimeoutMs, firstByteTimeoutMs: row.firstByteTimeoutMs, totalTimeoutMs: row.totalTimeoutMs },

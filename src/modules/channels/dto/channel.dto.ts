@@ -244,6 +244,16 @@ export class ChannelPage extends PageMeta {
   @ApiProperty({ type: [ChannelView] }) items: ChannelView[];
 }
 
+export class TestChannelRequest {
+  @ApiPropertyOptional({ example: 'gpt-4o-mini', description: "Upstream model to ask; default: the channel's first model without a wildcard" })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @Matches(/^[A-Za-z0-9._:/@-]+$/, { message: 'model must be a model name' })
+  model?: string;
+}
+
 export class ChannelTestResult {
   @ApiProperty() ok: boolean;
   @ApiProperty({ description: 'Milliseconds until the upstream answered (or failed)' }) latencyMs: number;
