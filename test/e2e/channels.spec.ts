@@ -26,7 +26,7 @@ const KEYS = {
   extra: 'sk-live-EXTRAKEY-dddddddddddddd-4444',
 };
 const ALL_SECRETS = Object.values(KEYS);
-const OVERRIDES = { CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_HEALTH_INTERVAL_SECONDS: '3600', CHANNEL_AUTO_DISABLE_AFTER: '2', LOG_LEVEL: 'debug', CHANNEL_REFRESH_SECONDS: '3600' };
+const OVERRIDES = { CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_HEALTH_INTERVAL_SECONDS: '3600', CHANNEL_AUTO_DISABLE_AFTER: '2', LOG_LEVEL: 'debug', CHANNEL_REFRESH_SECONDS: '3600', CHANNEL_BREAKER_FAILURES: '2', CHANNEL_BREAKER_COOLDOWN_SECONDS: '1' };
 
 describe('channels (e2e)', () => {
   let system: Client;
@@ -235,7 +235,7 @@ describe('channels (e2e)', () => {
       await eventually(() => !runtimeOf(apiB).router.channel(id), 'instance B to forget the deleted channel', 3000);
     });
 
-    it('sends a call through the runtime, fails over from a dead channel and reads the answer with the SDK shape', async () => {
+    it('sends a call through the runtime, fails over from a dead channel and returns the answer in OpenAI shape', async () => {
       const dead = (await as(owner, 'POST', '/api/v1/channels', channelInput({ name: 'dead', baseUrl: 'http://127.0.0.1:9/v1', priority: 9, models: [{ public: 'fo-model', upstream: 'fake-model' }] }))).body.id;
       const live = (await as(owner, 'POST', '/api/v1/channels', channelInput({ name: 'live', priority: 1, models: [{ public: 'fo-model', upstream: 'fake-model' }] }))).body.id;
       await eventually(() => runtimeOf(apiB).router.pick('fo-model').length === 2, 'both channels routed', 3000);
@@ -253,6 +253,46 @@ describe('channels (e2e)', () => {
       expect(metrics.text).not.toMatch(/aigateway_channel_[a-z_]+\{[^}]*tenant/);
       await as(owner, 'DELETE', `/api/v1/channels/${dead}`);
       await as(owner, 'DELETE', `/api/v1/channels/${live}`);
+    });
+
+    it('streams through the runtime: first events before returning, the rest after, usage from the final chunk', async () => {
+      const id = (await as(owner, 'POST', '/api/v1/channels', channelInput({ models: [{ public: 'stream-model', upstream: 'fake-model' }] }))).body.id;
+      await eventually(() => runtimeOf(apiB).router.pick('stream-model').length === 1, 'channel routed', 3000);
+      const result = await runtimeOf(apiB).send({ endpoint: 'chat', body: { model: 'stream-model', messages: [{ role: 'user', content: 'hi' }], stream: true }, model: 'stream-model', stream: true });
+      expect(result.exchange.kind).toBe('stream');
+      if (result.exchange.kind !== 'stream') return;
+      const events = [...result.exchange.first];
+      expect(events.length).toBeGreaterThan(0);
+      for await (const batch of result.exchange.rest) events.push(...batch);
+      result.finish(null);
+      expect(events[events.length - 1]).toMatchObject({ done: true, raw: 'data: [DONE]\n\n' });
+      expect(events.filter((e) => e.usageOnly)).toHaveLength(1);
+      expect(result.exchange.translator.usage).toEqual({ input: 7, output: 7, cacheRead: 2, cacheWrite: 0 });
+      // The upstream was asked for usage although the client did not ask.
+      expect(fake.requests[fake.requests.length - 1].body.stream_options).toEqual({ include_usage: true });
+      await as(owner, 'DELETE', `/api/v1/channels/${id}`);
+    });
+
+    it('opens the breaker of a failing channel, skips it, then lets one probe through after the cool-down', async () => {
+      const id = (await as(owner, 'POST', '/api/v1/channels', channelInput({ models: [{ public: 'breaker-model', upstream: 'fake-model' }], retryBudget: 0 }))).body.id;
+      await eventually(() => runtimeOf(apiB).router.pick('breaker-model').length === 1, 'channel routed', 3000);
+      const send = () => runtimeOf(apiB).send({ endpoint: 'chat', body: { model: 'breaker-model', messages: [{ role: 'user', content: 'hi' }] }, model: 'breaker-model', stream: false });
+      fake.next({ kind: 'status', status: 500 }, { kind: 'status', status: 502 });
+      await expect(send()).rejects.toMatchObject({ kind: 'http_5xx' });
+      await expect(send()).rejects.toMatchObject({ kind: 'http_5xx' });
+      expect(runtimeOf(apiB).router.breaker(id).state).toBe('open');
+      expect(runtimeOf(apiB).router.pick('breaker-model')).toEqual([]);
+      const before = fake.requests.length;
+      await expect(send()).rejects.toMatchObject({ status: 503, body: { error: { code: 'no_available_channel' } } });
+      expect(fake.requests.length).toBe(before);
+      const metrics = await call(apiB.baseUrl, 'GET', '/metrics');
+      expect(metrics.text).toContain(`aigateway_channel_breaker_state{channel_id="${id}",channel="${runtimeOf(apiB).router.channel(id)!.name}"} 2`);
+      await new Promise((r) => setTimeout(r, 1050));
+      expect(runtimeOf(apiB).router.breaker(id).state).toBe('half_open');
+      const probe = await send();
+      expect(probe.channel.id).toBe(id);
+      expect(runtimeOf(apiB).router.breaker(id).state).toBe('closed');
+      await as(owner, 'DELETE', `/api/v1/channels/${id}`);
     });
 
     it('disables a key the upstream refuses (401) with the reason, and goes on with the others', async () => {

@@ -143,10 +143,6 @@ export class ChannelHealthProcessor extends WorkerHost implements OnApplicationB
     if (!Object.keys(diff).length) return;
     const tenantId = await this.repository.platformTenantId(m);
     if (!tenantId) return;
-    await m.query(
-      `INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_tenant_id, action, subject_type, subject_id, changes)
-       VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6)`,
-      [uuidv7(), tenantId, action, CHANNEL, row.id, JSON.stringify(diff)],
-    );
+    await this.repository.insertSystemAudit(m, { id: uuidv7(), tenantId, action, subjectType: CHANNEL, subjectId: row.id, changes: diff });
   }
 }

@@ -234,6 +234,15 @@ export class ChannelsRepository {
     return m.query(`SELECT * FROM tenancy.channel_routing_table()`);
   }
 
+  /** An audit entry of a change the system made (no actor), in the platform tenant. */
+  async insertSystemAudit(m: EntityManager, entry: { id: string; tenantId: string; action: string; subjectType: string; subjectId: string; changes: unknown }): Promise<void> {
+    await m.query(
+      `INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_tenant_id, action, subject_type, subject_id, changes)
+       VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6)`,
+      [entry.id, entry.tenantId, entry.action, entry.subjectType, entry.subjectId, JSON.stringify(entry.changes)],
+    );
+  }
+
   /** The platform tenant (where the audit entries of system changes to channels go). */
   async platformTenantId(m: EntityManager): Promise<string | null> {
     const rows = await m.query(`SELECT id FROM tenants WHERE type = 'platform' ORDER BY created_at LIMIT 1`);
