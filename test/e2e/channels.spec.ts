@@ -255,6 +255,18 @@ describe('channels (e2e)', () => {
       await as(owner, 'DELETE', `/api/v1/channels/${live}`);
     });
 
+    it('routes an endpoint only to channels whose provider supports it', async () => {
+      const id = (await as(owner, 'POST', '/api/v1/channels', channelInput({ provider: 'anthropic', baseUrl: fake.url, models: [{ public: 'anth-model', upstream: 'claude-x' }] }))).body.id;
+      await eventually(() => runtimeOf(apiB).router.pick('anth-model').length === 1, 'channel routed', 3000);
+      const before = fake.requests.length;
+      await expect(runtimeOf(apiB).send({ endpoint: 'embeddings', body: { model: 'anth-model', input: 'x' }, model: 'anth-model', stream: false })).rejects.toMatchObject({
+        status: 400,
+        body: { error: { code: 'unsupported_endpoint', type: 'invalid_request_error' } },
+      });
+      expect(fake.requests.length).toBe(before);
+      await as(owner, 'DELETE', `/api/v1/channels/${id}`);
+    });
+
     it('streams through the runtime: first events before returning, the rest after, usage from the final chunk', async () => {
       const id = (await as(owner, 'POST', '/api/v1/channels', channelInput({ models: [{ public: 'stream-model', upstream: 'fake-model' }] }))).body.id;
       await eventually(() => runtimeOf(apiB).router.pick('stream-model').length === 1, 'channel routed', 3000);

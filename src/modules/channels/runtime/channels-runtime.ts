@@ -183,8 +183,13 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
    * `no_available_channel` when no channel is available.
    */
   async send(call: UpstreamCall): Promise<UpstreamCallResult> {
-    const candidates = this.router.pick(call.model, call.pool ?? 'standard', call.stickyKey);
-    if (!candidates.length) throw noChannelError();
+    const routed = this.router.pick(call.model, call.pool ?? 'standard', call.stickyKey);
+    if (!routed.length) throw noChannelError();
+    // Anthropic has no embeddings or legacy completions, Gemini no legacy completions.
+    const candidates = routed.filter((c) => adapterFor(c.channel.provider).supports(call.endpoint));
+    if (!candidates.length) {
+      throw new UpstreamError('http_4xx', 400, openAIError(`The model ${call.model} does not support this endpoint.`, 'invalid_request_error', 'unsupported_endpoint', 'model'));
+    }
     const deadline = Date.now() + (call.deadlineMs ?? candidates[0].channel.totalTimeoutMs);
     const result = await failover(
       candidates,
