@@ -3,6 +3,8 @@ import { AppConfig } from '@app/config';
 import { CoreModule } from './core.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { ChannelsModule } from './modules/channels/channels.module';
+import { ChannelsRuntimeModule } from './modules/channels/runtime/channels-runtime.module';
 import { CustomersModule } from './modules/customers/customers.module';
 import { MailModule } from './modules/mail/mail.module';
 import { MembersModule } from './modules/members/members.module';
@@ -16,7 +18,7 @@ export class ApiModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule],
+      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule],
     };
   }
 }

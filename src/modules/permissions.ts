@@ -1,5 +1,6 @@
 import { PermissionDefinition } from '@app/authorization';
 import { auditPermissions } from './audit/audit.permissions';
+import { channelsPermissions } from './channels/channels.permissions';
 import { customersPermissions } from './customers/customers.permissions';
 import { keysPermissions } from './keys/keys.permissions';
 import { membersPermissions } from './members/members.permissions';
@@ -17,4 +18,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   customersPermissions,
   pricingPermissions,
   keysPermissions,
+  channelsPermissions,
 ];

@@ -32,7 +32,9 @@ type Capability =
   | 'customers.create'
   | 'customers.update'
   | 'customers.bind'
-  | 'usage.read';
+  | 'usage.read'
+  | 'channels.read'
+  | 'channels.create';
 
 const CAPABILITIES: Capability[] = [
   'tenant.read',
@@ -51,7 +53,10 @@ const CAPABILITIES: Capability[] = [
   'customers.update',
   'customers.bind',
   'usage.read',
+  'channels.read',
+  'channels.create',
 ];
+const PLATFORM_ONLY = (c: Capability) => c.startsWith('resellers.') || c.startsWith('channels.');
 
 /** Customers invite/manage: owner, operator, sales (bound only); list: also finance, read-only; usage: all but tech. */
 const SALES_CAPABILITIES: Capability[] = ['customers.list', 'customers.create', 'customers.update', 'usage.read'];
@@ -60,16 +65,16 @@ const SALES_CAPABILITIES: Capability[] = ['customers.list', 'customers.create', 
 const ALLOWED: Record<'platform' | 'reseller', Partial<Record<RoleName, Capability[]>>> = {
   platform: {
     owner: [...CAPABILITIES],
-    operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read'),
+    operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read' && !c.startsWith('channels.')),
     sales: SALES_CAPABILITIES,
     // Platform finance reads the customer list read-only: for the platform, resellers are customers.
     finance: ['tenant.read', 'customers.list', 'usage.read'],
     // Monitoring and logs: platform owner and tech.
-    tech: ['audit.read'],
+    tech: ['audit.read', 'channels.read', 'channels.create'],
     user: ['usage.read'],
   },
   reseller: {
-    owner: CAPABILITIES.filter((c) => !c.startsWith('resellers.')),
+    owner: CAPABILITIES.filter((c) => !PLATFORM_ONLY(c)),
     sales: SALES_CAPABILITIES,
     finance: ['customers.list', 'usage.read'],
     user: ['usage.read'],
@@ -93,6 +98,8 @@ const SUCCESS: Record<Capability, number> = {
   'customers.update': 200,
   'customers.bind': 200,
   'usage.read': 200,
+  'channels.read': 200,
+  'channels.create': 201,
 };
 
 /** Capabilities that act on the caller's own tenant only (no object of another tenant to address). */
@@ -171,6 +178,11 @@ describe('permission matrix (e2e)', () => {
         return call(api.baseUrl, 'PUT', `/api/v1/customers/${await customer(target)}/sales`, { ...as, json: { salesUserId: await salesperson(target) } });
       case 'usage.read':
         return call(api.baseUrl, 'GET', '/api/v1/usage/summary', as);
+      case 'channels.read':
+        return call(api.baseUrl, 'GET', '/api/v1/channels', as);
+      case 'channels.create':
+        // Platform-owned: there is no "another tenant's" channel; a refused port, so health checks fail fast.
+        return call(api.baseUrl, 'POST', '/api/v1/channels', { ...as, json: { name: uniqueSlug('matrix'), provider: 'openai', baseUrl: 'http://127.0.0.1:9/v1', keys: ['sk-matrix-test-key-0000'] } });
     }
   }
 
@@ -213,7 +225,7 @@ describe('permission matrix (e2e)', () => {
   });
 
   const resellerRows = rows.filter(
-    ([type, , capability]) => type === 'reseller' && !capability.startsWith('resellers.') && !OWN_TENANT_ONLY.includes(capability),
+    ([type, , capability]) => type === 'reseller' && !PLATFORM_ONLY(capability) && !OWN_TENANT_ONLY.includes(capability),
   );
   it.each(resellerRows)("%s %s: %s on another reseller's objects is 404 where allowed at home, else 403", async (_type, role, capability) => {
     const res = await perform(capability, resellerA, tokens.get(`reseller:${role}`)!, resellerB);

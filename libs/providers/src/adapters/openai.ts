@@ -1,0 +1,121 @@
+import { protocolError } from '../errors';
+import { SseParser } from '../sse';
+import { BuildOptions, Endpoint, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
+import { joinUrl, num, parseJson } from './common';
+
+const PATHS: Record<Endpoint, string> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' };
+
+/** OpenAI's usage object to disjoint buckets (its prompt_tokens include the cached ones). */
+export function usageFromOpenAI(raw: unknown): Usage | null {
+  if (!raw || typeof raw !== 'object') return null;
+  const u = raw as { prompt_tokens?: unknown; completion_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } | null };
+  const prompt = num(u.prompt_tokens);
+  const cached = Math.min(prompt, num(u.prompt_tokens_details?.cached_tokens));
+  return { input: prompt - cached, output: num(u.completion_tokens), cacheRead: cached, cacheWrite: 0 };
+}
+
+/**
+ * OpenAI-compatible upstreams (OpenAI, vLLM, DeepSeek, Qwen...): the body passes through with only
+ * the model renamed (and `stream_options.include_usage` added when usage is needed); stream events
+ * go to the client byte for byte, only split at event boundaries so the proxy can drop the usage
+ * chunk the client did not ask for. Base URLs include the version path (`https://api.openai.com/v1`).
+ */
+export class OpenAIAdapter implements ProviderAdapter {
+  readonly type = 'openai' as const;
+
+  supports(): boolean {
+    return true;
+  }
+
+  buildRequest(endpoint: Endpoint, body: Record<string, unknown>, target: UpstreamTarget, options: BuildOptions): UpstreamRequest {
+    const upstreamBody: Record<string, unknown> = { ...body, model: target.upstreamModel };
+    if (endpoint !== 'embeddings') {
+      if (options.stream) {
+        upstreamBody.stream = true;
+        if (options.includeUsage) {
+          const given = body.stream_options && typeof body.stream_options === 'object' ? (body.stream_options as Record<string, unknown>) : {};
+          upstreamBody.stream_options = { ...given, include_usage: true };
+        }
+      } else {
+        delete upstreamBody.stream;
+        delete upstreamBody.stream_options;
+      }
+    }
+    return {
+      url: joinUrl(target.baseUrl, PATHS[endpoint]),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}`, accept: options.stream ? 'text/event-stream' : 'application/json' },
+      body: JSON.stringify(upstreamBody),
+    };
+  }
+
+  parseResponse(endpoint: Endpoint, text: string, publicModel: string): ParsedResponse {
+    const body = parseJson(text, 'the response');
+    if (endpoint === 'embeddings') {
+      if (!Array.isArray(body.data)) throw protocolError('no data');
+    } else if (!Array.isArray(body.choices)) {
+      throw protocolError('no choices');
+    }
+    return { body: { ...body, model: publicModel }, usage: usageFromOpenAI(body.usage) };
+  }
+
+  streamTranslator(_endpoint: Endpoint, publicModel: string, upstreamModel?: string): StreamTranslator {
+    return new OpenAIStream(publicModel, upstreamModel);
+  }
+
+  probe(target: UpstreamTarget): UpstreamRequest {
+    return this.buildRequest('chat', { messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 }, target, { stream: false, includeUsage: false });
+  }
+}
+
+class OpenAIStream implements StreamTranslator {
+  private readonly parser = new SseParser();
+  usage: Usage | null = null;
+  finished = false;
+
+  private readonly rename: Array<[string, string]> = [];
+
+  /**
+   * Chunks pass through unparsed; only the upstream's model name is put back to the public one,
+   * as a plain text replacement of the `"model":"..."` member (no re-serialisation).
+   */
+  constructor(publicModel: string, upstreamModel?: string) {
+    if (upstreamModel && upstreamModel !== publicModel) {
+      for (const space of ['', ' ']) this.rename.push([`"model":${space}${JSON.stringify(upstreamModel)}`, `"model":${space}${JSON.stringify(publicModel)}`]);
+    }
+  }
+
+  push(chunk: Buffer | string): SseEvent[] {
+    return this.parser.push(chunk).map((e) => this.event(this.renamed(e.raw), e.data));
+  }
+
+  end(): SseEvent[] {
+    const rest = this.parser.end().map((e) => this.event(this.renamed(e.raw), e.data));
+    if (!this.finished) throw protocolError('the stream ended before [DONE]');
+    return rest;
+  }
+
+  private renamed(raw: string): string {
+    let out = raw;
+    for (const [from, to] of this.rename) if (out.includes(from)) out = out.split(from).join(to);
+    return out;
+  }
+
+  private event(raw: string, data: string): SseEvent {
+    if (data === '[DONE]') {
+      this.finished = true;
+      return { raw, usageOnly: false, done: true };
+    }
+    // Parse only what may carry usage or an error; every other chunk passes unread.
+    if (!data.includes('"usage"') && !data.includes('"error"')) return { raw, usageOnly: false, done: false };
+    let parsed: { usage?: unknown; choices?: unknown[]; error?: unknown };
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      throw protocolError('a stream event is not JSON');
+    }
+    if (parsed.error && !parsed.choices) throw protocolError('the upstream reported an error mid-stream');
+    const usage = usageFromOpenAI(parsed.usage);
+    if (usage) this.usage = usage;
+    return { raw, usageOnly: Boolean(usage) && Array.isArray(parsed.choices) && parsed.choices.length === 0, done: false };
+  }
+}

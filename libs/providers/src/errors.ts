@@ -1,0 +1,134 @@
+import { OpenAIErrorBody } from './types';
+
+/**
+ * Why a call to an upstream failed. `connect`, `timeout`, `http_5xx` and `http_429` before the
+ * first byte reached the client are retried on the next channel; `auth` disables the key.
+ */
+export type UpstreamErrorKind =
+  | 'connect'
+  | 'blocked_address'
+  | 'timeout_connect'
+  | 'timeout_first_byte'
+  | 'timeout_total'
+  | 'http_4xx'
+  | 'http_429'
+  | 'http_5xx'
+  | 'auth'
+  | 'protocol'
+  | 'aborted';
+
+export const UPSTREAM_ERROR_KINDS: readonly UpstreamErrorKind[] = [
+  'connect',
+  'blocked_address',
+  'timeout_connect',
+  'timeout_first_byte',
+  'timeout_total',
+  'http_4xx',
+  'http_429',
+  'http_5xx',
+  'auth',
+  'protocol',
+  'aborted',
+];
+
+const RETRYABLE: ReadonlySet<UpstreamErrorKind> = new Set(['connect', 'timeout_connect', 'timeout_first_byte', 'http_5xx', 'http_429', 'auth']);
+
+/**
+ * A failed upstream call, already in the form the client may see: `status` and `body` never carry
+ * the upstream's key, host or address. `detail` is for logs (also scrubbed).
+ */
+export class UpstreamError extends Error {
+  constructor(
+    readonly kind: UpstreamErrorKind,
+    readonly status: number,
+    readonly body: OpenAIErrorBody,
+    readonly upstreamStatus: number | null = null,
+  ) {
+    super(body.error.message);
+    this.name = 'UpstreamError';
+  }
+
+  /** Worth trying the next channel (when nothing reached the client yet). */
+  get retryable(): boolean {
+    return RETRYABLE.has(this.kind);
+  }
+
+  /** Counts against the channel's health (a client's bad request does not). */
+  get channelFault(): boolean {
+    return this.kind !== 'http_4xx' && this.kind !== 'aborted';
+  }
+}
+
+export function openAIError(message: string, type: string, code: string | null, param: string | null = null): OpenAIErrorBody {
+  return { error: { message, type, param, code } };
+}
+
+const URL_PATTERN = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi;
+const IPV4_PATTERN = /\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b/g;
+const HOST_PATTERN = /\b(?:[a-z0-9-]+\.)+(?:com|net|org|io|ai|dev|cloud|internal|local|localhost|cn|app|co)(?::\d+)?\b/gi;
+const KEY_PATTERN = /\b(?:sk|pk|rk|key|AIza)[-_A-Za-z0-9]{12,}\b/g;
+
+/** Removes URLs, host names, addresses and anything that looks like a key from upstream text. */
+export function scrub(text: string, secrets: readonly string[] = []): string {
+  let out = text;
+  for (const secret of secrets) if (secret && secret.length >= 4) out = out.split(secret).join('[redacted]');
+  return out.replace(URL_PATTERN, '[upstream]').replace(KEY_PATTERN, '[redacted]').replace(IPV4_PATTERN, '[upstream]').replace(HOST_PATTERN, '[upstream]').slice(0, 1000);
+}
+
+/** The upstream's own message, if its error body has one in any of the providers' shapes. */
+function upstreamMessage(text: string): string | null {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    const candidate = Array.isArray(parsed) ? parsed[0] : parsed;
+    const error = (candidate as { error?: unknown })?.error;
+    if (typeof error === 'string') return error;
+    const message = (error as { message?: unknown })?.message;
+    return typeof message === 'string' ? message : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Maps an upstream's non-2xx answer to what the client sees. Client errors keep the upstream's
+ * (scrubbed) message, since it says what to fix (context too long, bad parameter); server-side
+ * failures and the upstream's auth problems say only that the upstream failed.
+ */
+export function mapUpstreamHttpError(status: number, text: string, secrets: readonly string[] = []): UpstreamError {
+  const message = upstreamMessage(text);
+  if (status === 401 || status === 403) {
+    return new UpstreamError('auth', 502, openAIError('The upstream provider refused the gateway’s credentials.', 'api_error', 'upstream_auth_failed'), status);
+  }
+  if (status === 429) {
+    return new UpstreamError('http_429', 429, openAIError('The upstream provider is rate limiting; retry shortly.', 'rate_limit_error', 'rate_limit_exceeded'), status);
+  }
+  if (status >= 500 || status < 400) {
+    return new UpstreamError('http_5xx', 502, openAIError('The upstream provider failed to answer.', 'api_error', 'upstream_error'), status);
+  }
+  if (status === 404) {
+    return new UpstreamError('http_4xx', 404, openAIError(message ? scrub(message, secrets) : 'The model does not exist upstream.', 'invalid_request_error', 'model_not_found'), status);
+  }
+  return new UpstreamError(
+    'http_4xx',
+    400,
+    openAIError(message ? scrub(message, secrets) : 'The upstream provider refused the request.', 'invalid_request_error', 'invalid_request'),
+    status,
+  );
+}
+
+export function protocolError(what: string): UpstreamError {
+  return new UpstreamError('protocol', 502, openAIError(`The upstream provider sent an invalid response (${what}).`, 'api_error', 'upstream_invalid_response'));
+}
+
+export function timeoutError(kind: 'timeout_connect' | 'timeout_first_byte' | 'timeout_total'): UpstreamError {
+  const what = { timeout_connect: 'connecting', timeout_first_byte: 'waiting for the first byte', timeout_total: 'waiting for the answer' }[kind];
+  return new UpstreamError(kind, 504, openAIError(`The upstream provider timed out ${what}.`, 'api_error', 'upstream_timeout'));
+}
+
+export function connectError(): UpstreamError {
+  return new UpstreamError('connect', 502, openAIError('The upstream provider could not be reached.', 'api_error', 'upstream_unreachable'));
+}
+
+export function blockedAddressError(): UpstreamError {
+  return new UpstreamError('blocked_address', 502, openAIError('The upstream provider could not be reached.', 'api_error', 'upstream_unreachable'));
+}

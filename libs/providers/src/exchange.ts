@@ -1,0 +1,145 @@
+import { Readable } from 'node:stream';
+import { Dispatcher } from 'undici';
+import { classify, sendUpstream } from './http';
+import { mapUpstreamHttpError, protocolError, timeoutError, UpstreamError } from './errors';
+import { Endpoint, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamTarget } from './types';
+
+export interface ExchangeOptions {
+  adapter: ProviderAdapter;
+  dispatcher: Dispatcher;
+  endpoint: Endpoint;
+  /** The client's OpenAI-shaped body. */
+  body: Record<string, unknown>;
+  target: UpstreamTarget;
+  /** The model name the client used (put back into responses). */
+  publicModel: string;
+  stream: boolean;
+  /** Ask the upstream for usage in the stream (the proxy always should, to bill). */
+  includeUsage?: boolean;
+  firstByteMs: number;
+  totalMs: number;
+  signal?: AbortSignal;
+  allowPrivateNetworks: boolean;
+  /** Extra headers for the upstream (e.g. x-request-id). */
+  headers?: Record<string, string>;
+}
+
+export interface JsonExchange {
+  kind: 'json';
+  parsed: ParsedResponse;
+  firstByteMs: number;
+}
+
+export interface StreamExchange {
+  kind: 'stream';
+  /** The first translated events (at least one), already read: nothing was sent to the client yet. */
+  first: SseEvent[];
+  /** The remaining events; throws UpstreamError if the upstream fails or stalls mid-stream. */
+  rest: AsyncIterable<SseEvent[]>;
+  translator: StreamTranslator;
+  firstByteMs: number;
+  /** Stops reading and closes the upstream request (the client went away). */
+  abort(): void;
+}
+
+export type UpstreamExchange = JsonExchange | StreamExchange;
+
+async function readAll(body: Readable, limit = 64 * 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw protocolError('the response is too large');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * One call to one upstream with one key: builds the request with the adapter, sends it, and
+ * either parses the whole answer (non-stream) or reads the stream up to its first event. It
+ * settles before anything is sent to the client, so every failure it throws (UpstreamError) is one
+ * the caller may still fail over from. Upstream keys appear in no error it throws.
+ */
+export async function exchange(options: ExchangeOptions): Promise<UpstreamExchange> {
+  const { adapter, target } = options;
+  const request = adapter.buildRequest(options.endpoint, options.body, target, { stream: options.stream, includeUsage: options.includeUsage ?? true });
+  if (options.headers) Object.assign(request.headers, options.headers);
+  const deadline = Date.now() + options.totalMs;
+  const response = await sendUpstream(options.dispatcher, request, {
+    firstByteMs: options.firstByteMs,
+    totalMs: options.totalMs,
+    signal: options.signal,
+    allowPrivateNetworks: options.allowPrivateNetworks,
+  });
+  try {
+    if (response.status < 200 || response.status >= 300) {
+      const text = await readAll(response.body, 1024 * 1024).catch(() => '');
+      throw mapUpstreamHttpError(response.status, text, [target.apiKey]);
+    }
+    if (!options.stream) {
+      const text = await readAll(response.body).catch((error: unknown) => {
+        throw classify(error, Date.now() >= deadline, options.signal?.aborted ?? false);
+      });
+      const parsed = adapter.parseResponse(options.endpoint, text, options.publicModel, options.body);
+      response.done();
+      return { kind: 'json', parsed, firstByteMs: response.firstByteMs };
+    }
+    const translator = adapter.streamTranslator(options.endpoint, options.publicModel, target.upstreamModel);
+    const iterator = response.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    const remaining = Math.max(1, Math.min(options.firstByteMs, deadline - Date.now()));
+    let first: SseEvent[] = [];
+    let ended = false;
+    // Read until the first event, within the first-byte timeout: an upstream that answers 200 and
+    // then says nothing is still one we may fail over from.
+    const firstTimer = new Promise<never>((_, reject) => {
+      const timer = setTimeout(() => reject(timeoutError('timeout_first_byte')), remaining);
+      timer.unref();
+    });
+    const readFirst = async () => {
+      while (!first.length) {
+        const next = await iterator.next();
+        if (next.done) {
+          ended = true;
+          first = translator.end();
+          break;
+        }
+        first = translator.push(next.value);
+      }
+    };
+    const reading = readFirst();
+    reading.catch(() => undefined); // settled by the race below; a late rejection is not unhandled
+    try {
+      await Promise.race([reading, firstTimer]);
+    } catch (error) {
+      response.body.destroy();
+      throw classify(error, Date.now() >= deadline, options.signal?.aborted ?? false);
+    }
+    async function* rest(): AsyncGenerator<SseEvent[]> {
+      try {
+        if (ended) return;
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) {
+            const last = translator.end();
+            if (last.length) yield last;
+            return;
+          }
+          const events = translator.push(next.value);
+          if (events.length) yield events;
+        }
+      } catch (error) {
+        throw classify(error, Date.now() >= deadline, options.signal?.aborted ?? false);
+      } finally {
+        response.done();
+        response.body.destroy();
+      }
+    }
+    return { kind: 'stream', first, rest: rest(), translator, firstByteMs: response.firstByteMs, abort: () => response.body.destroy() };
+  } catch (error) {
+    response.done();
+    response.body.destroy();
+    if (error instanceof UpstreamError) throw error;
+    throw classify(error, Date.now() >= deadline, options.signal?.aborted ?? false);
+  }
+}

@@ -1,0 +1,83 @@
+/** Upstream protocols a channel may speak. `openai` covers any OpenAI-compatible server (vLLM, DeepSeek, Qwen...). */
+export const PROVIDER_TYPES = ['openai', 'anthropic', 'gemini'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+/** The OpenAI-compatible endpoints the gateway serves. */
+export type Endpoint = 'chat' | 'completions' | 'embeddings';
+
+/**
+ * Tokens of one request in disjoint billing buckets: `input` is prompt tokens that were neither
+ * read from nor written to a prompt cache, so input + cacheRead + cacheWrite is the whole prompt.
+ */
+export interface Usage {
+  input: number;
+  output: number;
+  cacheRead: number;
+  cacheWrite: number;
+}
+
+/** Where and as whom to call: one channel, one of its keys, the model name the upstream knows. */
+export interface UpstreamTarget {
+  baseUrl: string;
+  apiKey: string;
+  upstreamModel: string;
+}
+
+export interface UpstreamRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface BuildOptions {
+  stream: boolean;
+  /** Ask the upstream for usage in the stream (OpenAI: `stream_options.include_usage`). */
+  includeUsage: boolean;
+}
+
+/** A non-streamed answer in OpenAI's shape, with usage normalised (null when the upstream gave none). */
+export interface ParsedResponse {
+  body: Record<string, unknown>;
+  usage: Usage | null;
+}
+
+/** One server-sent event for the client, in OpenAI's chat.completion.chunk format. */
+export interface SseEvent {
+  /** The complete event text, `data: ...\n\n` (for `openai` the upstream's bytes unchanged). */
+  raw: string;
+  /** A chunk that carries only usage (`choices: []`); the proxy drops it when the client did not ask for usage. */
+  usageOnly: boolean;
+  /** The terminal `data: [DONE]`. */
+  done: boolean;
+}
+
+/** Translates one upstream stream; feed it the body chunks in order, then call end(). */
+export interface StreamTranslator {
+  push(chunk: Buffer | string): SseEvent[];
+  /** Flushes at the end of the body; throws UpstreamError(kind 'protocol') if the stream was cut short. */
+  end(): SseEvent[];
+  /** Usage seen so far (final once the stream finished). */
+  readonly usage: Usage | null;
+  /** Whether the upstream sent its terminal event. */
+  readonly finished: boolean;
+}
+
+/** OpenAI's error object: what every inference error looks like to a client. */
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export interface ProviderAdapter {
+  readonly type: ProviderType;
+  supports(endpoint: Endpoint): boolean;
+  /** The upstream request for an OpenAI-shaped body (`model` is replaced by target.upstreamModel). */
+  buildRequest(endpoint: Endpoint, body: Record<string, unknown>, target: UpstreamTarget, options: BuildOptions): UpstreamRequest;
+  /** The upstream's 2xx body in OpenAI's shape, `model` set to the public name; UpstreamError('protocol') if malformed. `request` is the client's body (some answers depend on it, e.g. encoding_format). */
+  parseResponse(endpoint: Endpoint, text: string, publicModel: string, request?: Record<string, unknown>): ParsedResponse;
+  /** `upstreamModel`, when given, is replaced by `publicModel` in pass-through chunks. */
+  streamTranslator(endpoint: Endpoint, publicModel: string, upstreamModel?: string): StreamTranslator;
+  /** A tiny real request for health checks. */
+  probe(target: UpstreamTarget): UpstreamRequest;
+}
+
+export const ZERO_USAGE: Usage = Object.freeze({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0 });
