@@ -4,7 +4,7 @@
 set -eu
 
 # VAR_FILE=/path sets VAR from that file (Docker secrets, the compose stack's generated JWT key).
-for var in JWT_SIGNING_KEYS DATABASE_URL DATABASE_ADMIN_URL DATABASE_SYSTEM_URL REDIS_URL SMTP_URL BOOTSTRAP_OWNER_PASSWORD; do
+for var in JWT_SIGNING_KEYS CHANNEL_ENCRYPTION_KEYS DATABASE_URL DATABASE_ADMIN_URL DATABASE_SYSTEM_URL REDIS_URL SMTP_URL BOOTSTRAP_OWNER_PASSWORD; do
   eval "file=\${${var}_FILE:-}"
   if [ -n "$file" ]; then
     eval "current=\${${var}:-}"

@@ -14,11 +14,14 @@ import { createInterface } from 'node:readline';
 import { AppConfig, ConfigError, LOCAL_POSTGRES_PORT, LOCAL_REDIS_PORT, loadConfig, requireSettings } from '@app/config';
 import { migrate } from '@app/database';
 import { ensureRedisServer, InfraError, LocalPostgres, LocalRedis, othersCanReach, startEmbeddedPostgres, startRedis } from './local-infra';
+import { FakeUpstream, startFakeOpenAI } from './fake-upstream';
 import { formatMail, MailSink, startMailSink } from './mail-sink';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DATA = join(ROOT, '.data');
 const MAIL_SINK_PORT = 1025;
+/** The local fake OpenAI-compatible upstream (FAKE_UPSTREAM_PORT), for a first call without a provider account. */
+const FAKE_UPSTREAM_PORT = Number(process.env.FAKE_UPSTREAM_PORT || 4010);
 const READY_TIMEOUT_MS = 60_000;
 const SUPERVISED = 'AIGATEWAY_DEV_SUPERVISED';
 
@@ -66,6 +69,7 @@ interface Running {
   postgres?: LocalPostgres;
   redis?: LocalRedis;
   sink?: MailSink;
+  fakeUpstream?: FakeUpstream;
   children: Map<'api' | 'worker', ChildProcess>;
   stopping: boolean;
   shutdownGraceMs: number;
@@ -135,6 +139,17 @@ async function main(running: Running): Promise<void> {
   }
 
   if (!env.JWT_SIGNING_KEYS) env.JWT_SIGNING_KEYS = await localSigningKeys(env);
+  if (!env.CHANNEL_ENCRYPTION_KEYS) env.CHANNEL_ENCRYPTION_KEYS = await localChannelKeys(env);
+
+  if (env.FAKE_UPSTREAM !== 'false') {
+    running.fakeUpstream = await startFakeOpenAI({ port: FAKE_UPSTREAM_PORT }).catch((error: unknown) => {
+      throw new DevError(`the fake upstream could not listen on 127.0.0.1:${FAKE_UPSTREAM_PORT} (${error instanceof Error ? error.message : String(error)}); set FAKE_UPSTREAM_PORT, or FAKE_UPSTREAM=false`);
+    });
+    env.FAKE_UPSTREAM_URL = `${running.fakeUpstream.url}/v1`;
+    // The fake lives on loopback, which channels may not reach by default.
+    env.CHANNEL_ALLOW_PRIVATE_NETWORKS ??= 'true';
+    say(`fake OpenAI-compatible upstream on ${running.fakeUpstream.url}/v1 (fixed, fast answers; streams with usage)`);
+  }
 
   const config = configOrStop(env);
   running.shutdownGraceMs = config.SHUTDOWN_GRACE_MS;
@@ -190,6 +205,7 @@ async function main(running: Running): Promise<void> {
       `  health     ${api}/health/ready    ${worker}/health/ready`,
       `  worker     ${worker}`,
       running.sink ? `  mail       ${running.sink.url} (mails are printed here)` : `  mail       ${config.SMTP_URL}`,
+      ...(running.fakeUpstream ? [`  upstream   ${running.fakeUpstream.url}/v1 (fake OpenAI-compatible provider, for a channel)`] : []),
       '',
       bold('Demo logins'),
       logins,
@@ -239,6 +255,22 @@ async function localSigningKeys(env: NodeJS.ProcessEnv): Promise<string | undefi
   const keys = JSON.stringify([JSON.parse(jwk)]);
   writeFileSync(file, keys, { mode: 0o600 });
   say('generated a JWT signing key for local use (.data/jwt-signing-keys.json)');
+  return keys;
+}
+
+/** One AES-256 key for channel secrets, kept in .data so stored upstream keys stay readable. */
+async function localChannelKeys(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+  const file = join(DATA, 'channel-encryption-keys.json');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  const generated = await runToEnd(['dist/src/cli.js', 'generate-channel-key'], env);
+  const key = generated.output.trim().split('\n').pop() ?? '';
+  if (generated.code !== 0 || !key.startsWith('{')) {
+    say('could not generate a channel encryption key; using the fixed local one');
+    return undefined;
+  }
+  const keys = JSON.stringify([JSON.parse(key)]);
+  writeFileSync(file, keys, { mode: 0o600 });
+  say('generated a channel encryption key for local use (.data/channel-encryption-keys.json)');
   return keys;
 }
 
@@ -321,6 +353,7 @@ async function stop(running: Running, code: number): Promise<void> {
     ),
   );
   await running.sink?.close().catch(() => undefined);
+  await running.fakeUpstream?.close().catch(() => undefined);
   if (running.redis) {
     await running.redis.stop();
     say('Redis stopped');

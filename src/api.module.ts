@@ -3,9 +3,13 @@ import { AppConfig } from '@app/config';
 import { CoreModule } from './core.module';
 import { AuditModule } from './modules/audit/audit.module';
 import { AuthModule } from './modules/auth/auth.module';
+import { ChannelsModule } from './modules/channels/channels.module';
+import { ChannelsRuntimeModule } from './modules/channels/runtime/channels-runtime.module';
 import { CustomersModule } from './modules/customers/customers.module';
 import { MailModule } from './modules/mail/mail.module';
 import { MembersModule } from './modules/members/members.module';
+import { PricingModule } from './modules/pricing/pricing.module';
+import { KeysModule } from './modules/keys/keys.module';
 import { TenantsModule } from './modules/tenants/tenants.module';
 import { UsersModule } from './modules/users/users.module';
 
@@ -14,7 +18,7 @@ export class ApiModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule],
+      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule],
     };
   }
 }

@@ -5,6 +5,10 @@ import { SYSTEM_CONNECTION } from '@app/database';
 import { SystemDb } from '@app/tenancy';
 import { PlatformSetupService } from './cli/platform-setup.service';
 import { CoreModule } from './core.module';
+import { ChannelEvents } from './modules/channels/channel-events';
+import { ChannelKeyRotation } from './modules/channels/channel-key-rotation';
+import { ChannelSecrets } from './modules/channels/channel-secrets';
+import { ChannelsRepository } from './modules/channels/channels.repository';
 import { TenantDomain } from './modules/tenants/tenant-domain.entity';
 import { Tenant } from './modules/tenants/tenant.entity';
 import { PasswordHasher } from './modules/users/password-hasher';
@@ -23,7 +27,7 @@ export class CliModule {
         TypeOrmModule.forFeature(ENTITIES),
         TypeOrmModule.forFeature(ENTITIES, SYSTEM_CONNECTION),
       ],
-      providers: [SystemDb, PasswordHasher, PlatformSetupService],
+      providers: [SystemDb, PasswordHasher, PlatformSetupService, ChannelsRepository, ChannelSecrets, ChannelEvents, ChannelKeyRotation],
     };
   }
 }

@@ -7,6 +7,8 @@ import { configOrExit } from './bootstrap/http-app';
 import { CliModule } from './cli.module';
 import { PlatformSetupService, SetupError } from './cli/platform-setup.service';
 import { generateSigningJwk } from './modules/auth/signing-keys';
+import { ChannelKeyRotation } from './modules/channels/channel-key-rotation';
+import { SecretBox } from '@app/providers';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -20,7 +22,19 @@ Commands:
                                 a demo reseller with a domain and one user per role
   generate-jwt-key              print a new ES256 private JWK for JWT_SIGNING_KEYS
                                 (put it first to rotate; keep the old one after it until
-                                its tokens expired)`;
+                                its tokens expired)
+  generate-channel-key          print a new AES-256 key for CHANNEL_ENCRYPTION_KEYS
+  reencrypt-channel-keys        re-encrypt every stored upstream key with the first key of
+                                CHANNEL_ENCRYPTION_KEYS (after putting a new one first)`;
+
+async function withChannelKeys<T>(config: AppConfig, work: (rotation: ChannelKeyRotation) => Promise<T>): Promise<T> {
+  const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
+  try {
+    return await work(app.get(ChannelKeyRotation));
+  } finally {
+    await app.close();
+  }
+}
 
 async function withSetup<T>(config: AppConfig, work: (setup: PlatformSetupService) => Promise<T>): Promise<T> {
   const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
@@ -86,6 +100,15 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
       out(`  password for every demo user: ${password}`);
       return 0;
     }
+    case 'generate-channel-key': {
+      out(JSON.stringify(SecretBox.generateKey()));
+      return 0;
+    }
+    case 'reencrypt-channel-keys': {
+      const result = await withChannelKeys(config, (rotation) => rotation.reencryptAll());
+      out(`re-encrypted ${result.reencrypted} of ${result.total} upstream keys with key "${result.kid}"`);
+      return 0;
+    }
     case 'generate-jwt-key': {
       out(JSON.stringify(await generateSigningJwk()));
       return 0;
@@ -100,7 +123,7 @@ if (require.main === module) {
   // Generating a key needs no configuration (it is how the configuration gets its key).
   const command = process.argv[2];
   const config =
-    command === 'generate-jwt-key'
+    command === 'generate-jwt-key' || command === 'generate-channel-key'
       ? ({} as AppConfig)
       : configOrExit(command === 'migrate' ? ['DATABASE_ADMIN_URL'] : ['DATABASE_SYSTEM_URL'], `cli ${command ?? ''}`.trim());
   runCli(process.argv.slice(2), config).then(

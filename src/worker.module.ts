@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '@app/config';
 import { QueueMetrics } from '@app/queue';
 import { CoreModule } from './core.module';
+import { ChannelsWorkerModule } from './modules/channels/channels-worker.module';
 import { MailWorkerModule } from './modules/mail/mail-worker.module';
 import { MaintenanceModule } from './modules/maintenance/maintenance.module';
 
@@ -11,7 +12,7 @@ export class WorkerModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule],
+      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule, ChannelsWorkerModule],
       providers: [QueueMetrics],
     };
   }

@@ -34,6 +34,12 @@ export function registeredRoutes(fastify: FastifyInstance): readonly RegisteredR
  * - Body size: routes under /api/ take at most `apiBodyLimit` bytes (they need little); others keep
  *   the server's limit unless the route sets its own.
  */
+/** Admin routes that legitimately take more than the admin limit (bulk requests), in bytes. */
+export const LARGER_BODY_ROUTES: Readonly<Record<string, number>> = {
+  // up to 1,000 items of two UUIDs each, and a request just over the limit to refuse by name
+  '/api/v1/customers/bindings': 512 * 1024,
+};
+
 export function installEdgeGuards(fastify: FastifyInstance, options: { apiBodyLimit: number }): void {
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -46,7 +52,7 @@ export function installEdgeGuards(fastify: FastifyInstance, options: { apiBodyLi
   const routes: RegisteredRoute[] = [];
   REGISTERED_ROUTES.set(fastify, routes);
   fastify.addHook('onRoute', (route) => {
-    if (route.bodyLimit === undefined && route.url.startsWith('/api/')) route.bodyLimit = options.apiBodyLimit;
+    if (route.bodyLimit === undefined && route.url.startsWith('/api/')) route.bodyLimit = LARGER_BODY_ROUTES[route.url] ?? options.apiBodyLimit;
     for (const method of [route.method].flat()) routes.push({ method: String(method), url: route.url });
   });
   fastify.addHook('preValidation', async (request) => {

@@ -1,7 +1,10 @@
 import { PermissionDefinition } from '@app/authorization';
 import { auditPermissions } from './audit/audit.permissions';
+import { channelsPermissions } from './channels/channels.permissions';
 import { customersPermissions } from './customers/customers.permissions';
+import { keysPermissions } from './keys/keys.permissions';
 import { membersPermissions } from './members/members.permissions';
+import { pricingPermissions } from './pricing/pricing.permissions';
 import { tenantsPermissions } from './tenants/tenants.permissions';
 
 /**
@@ -13,4 +16,7 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   membersPermissions,
   auditPermissions,
   customersPermissions,
+  pricingPermissions,
+  keysPermissions,
+  channelsPermissions,
 ];

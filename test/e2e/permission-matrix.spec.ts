@@ -32,7 +32,9 @@ type Capability =
   | 'customers.create'
   | 'customers.update'
   | 'customers.bind'
-  | 'usage.read';
+  | 'usage.read'
+  | 'channels.read'
+  | 'channels.create';
 
 const CAPABILITIES: Capability[] = [
   'tenant.read',
@@ -51,7 +53,10 @@ const CAPABILITIES: Capability[] = [
   'customers.update',
   'customers.bind',
   'usage.read',
+  'channels.read',
+  'channels.create',
 ];
+const PLATFORM_ONLY = (c: Capability) => c.startsWith('resellers.') || c.startsWith('channels.');
 
 /** Customers invite/manage: owner, operator, sales (bound only); list: also finance, read-only; usage: all but tech. */
 const SALES_CAPABILITIES: Capability[] = ['customers.list', 'customers.create', 'customers.update', 'usage.read'];
@@ -60,16 +65,16 @@ const SALES_CAPABILITIES: Capability[] = ['customers.list', 'customers.create', 
 const ALLOWED: Record<'platform' | 'reseller', Partial<Record<RoleName, Capability[]>>> = {
   platform: {
     owner: [...CAPABILITIES],
-    operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read'),
+    operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read' && !c.startsWith('channels.')),
     sales: SALES_CAPABILITIES,
     // Platform finance reads the customer list read-only: for the platform, resellers are customers.
     finance: ['tenant.read', 'customers.list', 'usage.read'],
     // Monitoring and logs: platform owner and tech.
-    tech: ['audit.read'],
+    tech: ['audit.read', 'channels.read', 'channels.create'],
     user: ['usage.read'],
   },
   reseller: {
-    owner: CAPABILITIES.filter((c) => !c.startsWith('resellers.')),
+    owner: CAPABILITIES.filter((c) => !PLATFORM_ONLY(c)),
     sales: SALES_CAPABILITIES,
     finance: ['customers.list', 'usage.read'],
     user: ['usage.read'],
@@ -93,6 +98,8 @@ const SUCCESS: Record<Capability, number> = {
   'customers.update': 200,
   'customers.bind': 200,
   'usage.read': 200,
+  'channels.read': 200,
+  'channels.create': 201,
 };
 
 /** Capabilities that act on the caller's own tenant only (no object of another tenant to address). */
@@ -171,6 +178,11 @@ describe('permission matrix (e2e)', () => {
         return call(api.baseUrl, 'PUT', `/api/v1/customers/${await customer(target)}/sales`, { ...as, json: { salesUserId: await salesperson(target) } });
       case 'usage.read':
         return call(api.baseUrl, 'GET', '/api/v1/usage/summary', as);
+      case 'channels.read':
+        return call(api.baseUrl, 'GET', '/api/v1/channels', as);
+      case 'channels.create':
+        // Platform-owned: there is no "another tenant's" channel; a refused port, so health checks fail fast.
+        return call(api.baseUrl, 'POST', '/api/v1/channels', { ...as, json: { name: uniqueSlug('matrix'), provider: 'openai', baseUrl: 'http://127.0.0.1:9/v1', keys: ['sk-matrix-test-key-0000'] } });
     }
   }
 
@@ -213,7 +225,7 @@ describe('permission matrix (e2e)', () => {
   });
 
   const resellerRows = rows.filter(
-    ([type, , capability]) => type === 'reseller' && !capability.startsWith('resellers.') && !OWN_TENANT_ONLY.includes(capability),
+    ([type, , capability]) => type === 'reseller' && !PLATFORM_ONLY(capability) && !OWN_TENANT_ONLY.includes(capability),
   );
   it.each(resellerRows)("%s %s: %s on another reseller's objects is 404 where allowed at home, else 403", async (_type, role, capability) => {
     const res = await perform(capability, resellerA, tokens.get(`reseller:${role}`)!, resellerB);
@@ -295,5 +307,112 @@ describe('permission matrix (e2e)', () => {
     } finally {
       permissions.splice(permissions.indexOf(allowEverything), 1);
     }
+  });
+
+  /**
+   * API keys and price books (issue 10), every role of both tenant types. Keys are "own" for a
+   * user and "bound customers" for sales: on a key of some other customer of their own tenant
+   * they get 404 (its existence is not revealed), on a key of their own or bound customer 200.
+   */
+  describe('API keys and pricing', () => {
+    type KeyCapability = 'pricing.read' | 'pricing.update' | 'pricing.history' | 'discount.read' | 'discount.set' | 'keys.list' | 'keys.revoke' | 'keys.revokeMine';
+    const K: Record<'platform' | 'reseller', Partial<Record<RoleName | 'financeTech' | 'salesFinance', Record<KeyCapability, number>>>> = {
+      platform: {
+        owner: { 'pricing.read': 200, 'pricing.update': 200, 'pricing.history': 200, 'discount.read': 200, 'discount.set': 200, 'keys.list': 200, 'keys.revoke': 200, 'keys.revokeMine': 200 },
+        operator: { 'pricing.read': 200, 'pricing.update': 403, 'pricing.history': 403, 'discount.read': 403, 'discount.set': 403, 'keys.list': 200, 'keys.revoke': 200, 'keys.revokeMine': 200 },
+        sales: { 'pricing.read': 200, 'pricing.update': 403, 'pricing.history': 403, 'discount.read': 403, 'discount.set': 403, 'keys.list': 200, 'keys.revoke': 404, 'keys.revokeMine': 200 },
+        finance: { 'pricing.read': 200, 'pricing.update': 200, 'pricing.history': 200, 'discount.read': 200, 'discount.set': 200, 'keys.list': 403, 'keys.revoke': 403, 'keys.revokeMine': 403 },
+        tech: { 'pricing.read': 200, 'pricing.update': 403, 'pricing.history': 403, 'discount.read': 403, 'discount.set': 403, 'keys.list': 200, 'keys.revoke': 200, 'keys.revokeMine': 200 },
+        user: { 'pricing.read': 200, 'pricing.update': 403, 'pricing.history': 403, 'discount.read': 403, 'discount.set': 403, 'keys.list': 200, 'keys.revoke': 404, 'keys.revokeMine': 200 },
+        financeTech: { 'pricing.read': 200, 'pricing.update': 200, 'pricing.history': 200, 'discount.read': 200, 'discount.set': 200, 'keys.list': 200, 'keys.revoke': 200, 'keys.revokeMine': 200 },
+      },
+      reseller: {
+        owner: { 'pricing.read': 200, 'pricing.update': 200, 'pricing.history': 200, 'discount.read': 200, 'discount.set': 403, 'keys.list': 200, 'keys.revoke': 200, 'keys.revokeMine': 200 },
+        sales: { 'pricing.read': 200, 'pricing.update': 403, 'pricing.history': 403, 'discount.read': 403, 'discount.set': 403, 'keys.list': 200, 'keys.revoke': 404, 'keys.revokeMine': 200 },
+        finance: { 'pricing.read': 200, 'pricing.update': 200, 'pricing.history': 200, 'discount.read': 200, 'discount.set': 403, 'keys.list': 403, 'keys.revoke': 403, 'keys.revokeMine': 403 },
+        user: { 'pricing.read': 200, 'pricing.update': 403, 'pricing.history': 403, 'discount.read': 403, 'discount.set': 403, 'keys.list': 200, 'keys.revoke': 404, 'keys.revokeMine': 200 },
+        salesFinance: { 'pricing.read': 200, 'pricing.update': 200, 'pricing.history': 200, 'discount.read': 200, 'discount.set': 403, 'keys.list': 200, 'keys.revoke': 404, 'keys.revokeMine': 200 },
+      },
+    };
+    const knownModel = `matrix-${uuidv7().slice(-12)}`;
+
+    beforeAll(async () => {
+      await system.query(
+        `INSERT INTO platform_prices (id, model, input_per_million, output_per_million, effective_from) VALUES ($1, $2, 1, 1, now() - interval '1 minute')`,
+        [uuidv7(), knownModel],
+      );
+    });
+
+    /** A key of a fresh customer of `tenant`; bound to `salesUserId` if given, or the customer is `ownerId`. */
+    async function keyOf(tenant: TestTenant, options: { salesUserId?: string; ownerId?: string } = {}): Promise<string> {
+      const customer = options.ownerId ?? (await victim(tenant));
+      const id = uuidv7();
+      await system.query(`INSERT INTO api_keys (id, tenant_id, customer_id, name, prefix, secret_hash) VALUES ($1, $2, $3, 'k', 'sk-xxxxxx', $4)`, [
+        id,
+        tenant.id,
+        customer,
+        Buffer.from(uuidv7().replace(/-/g, '') + uuidv7().replace(/-/g, ''), 'hex'),
+      ]);
+      if (options.salesUserId) {
+        await system.query(`INSERT INTO customer_bindings (tenant_id, customer_id, sales_user_id) VALUES ($1, $2, $3)`, [tenant.id, customer, options.salesUserId]);
+      }
+      return id;
+    }
+
+    async function performKey(capability: KeyCapability, tenant: TestTenant, role: string): Promise<HttpResult> {
+      const as = { host: tenant.domain, token: tokens.get(`${tenant.type}:${role}`) };
+      const user = tenant.users[role];
+      switch (capability) {
+        case 'pricing.read':
+          return call(api.baseUrl, 'GET', '/api/v1/pricing', as);
+        case 'pricing.update': {
+          const model = tenant.type === 'platform' ? `matrix-${uuidv7().slice(-12)}` : knownModel;
+          return call(api.baseUrl, 'PUT', `/api/v1/pricing/${model}`, { ...as, json: { inputPerMillion: '2', outputPerMillion: '2', effectiveFrom: new Date(Date.now() + 3600_000 + Math.floor(Math.random() * 1e9)).toISOString() } });
+        }
+        case 'pricing.history':
+          return call(api.baseUrl, 'GET', `/api/v1/pricing/${knownModel}/history`, as);
+        case 'discount.read':
+          return call(api.baseUrl, 'GET', `/api/v1/tenants/${resellerA.id}/wholesale-discount`, as);
+        case 'discount.set':
+          return call(api.baseUrl, 'PUT', `/api/v1/tenants/${resellerA.id}/wholesale-discount`, { ...as, json: { percent: '5' } });
+        case 'keys.list':
+          return call(api.baseUrl, 'GET', '/api/v1/keys', as);
+        case 'keys.revoke':
+          return call(api.baseUrl, 'DELETE', `/api/v1/keys/${await keyOf(tenant)}`, as);
+        case 'keys.revokeMine': {
+          // A user's own key; a salesperson's bound customer's key; anyone else's: some customer's.
+          const id = user.roles.includes('user')
+            ? await keyOf(tenant, { ownerId: user.id })
+            : user.roles.includes('sales')
+              ? await keyOf(tenant, { salesUserId: user.id })
+              : await keyOf(tenant);
+          return call(api.baseUrl, 'DELETE', `/api/v1/keys/${id}`, as);
+        }
+      }
+    }
+
+    const keyRows: Array<['platform' | 'reseller', string, KeyCapability, number]> = [];
+    for (const type of ['platform', 'reseller'] as const) {
+      for (const [role, caps] of Object.entries(K[type])) for (const [cap, status] of Object.entries(caps!)) keyRows.push([type, role, cap as KeyCapability, status]);
+    }
+
+    it.each(keyRows)('%s %s: %s -> %d', async (type, role, capability, status) => {
+      const tenant = type === 'platform' ? platform : resellerA;
+      const res = await performKey(capability, tenant, role);
+      expect({ status: res.status, code: res.status >= 400 ? res.body?.code : undefined }).toEqual({
+        status,
+        code: status === 403 ? 'forbidden' : status === 404 ? 'not_found' : undefined,
+      });
+    });
+
+    it("keeps another reseller's keys, prices and discount out of reach (404)", async () => {
+      const owner = { host: resellerA.domain, token: tokens.get('reseller:owner') };
+      expect((await call(api.baseUrl, 'DELETE', `/api/v1/keys/${await keyOf(resellerB)}`, owner)).status).toBe(404);
+      expect((await call(api.baseUrl, 'GET', `/api/v1/tenants/${resellerB.id}/wholesale-discount`, owner)).status).toBe(404);
+      const list = await call(api.baseUrl, 'GET', '/api/v1/keys?pageSize=100', owner);
+      expect(list.body.items.every((k: { tenantId: string }) => k.tenantId === resellerA.id)).toBe(true);
+      const prices = await call(api.baseUrl, 'GET', '/api/v1/pricing', owner);
+      expect(prices.body.tenantId).toBe(resellerA.id);
+    });
   });
 });

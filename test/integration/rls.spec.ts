@@ -196,6 +196,7 @@ describe('row-level security (as the application role)', () => {
     );
     // Each of these is reviewed: scope plumbing, or host/slug resolution returning public facts.
     expect(definers.map((r) => r.fn)).toEqual([
+      'tenancy.channel_routing_table()',
       'tenancy.current_tenant_id()',
       'tenancy.enter_scope(uuid,uuid[],boolean)',
       'tenancy.resolve_domain(text)',

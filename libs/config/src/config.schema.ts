@@ -35,6 +35,35 @@ const jwkSet = z
       .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, 'every key needs a unique kid'),
   );
 
+const channelEncryptionKeys = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a JSON array of {"kid","k"} keys' });
+      return z.NEVER;
+    }
+  })
+  .pipe(
+    z
+      .array(
+        z.object({
+          kid: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'kid: letters, digits, - and _'),
+          k: z.string().refine((k) => Buffer.from(k, 'base64url').length === 32, 'k must be 32 bytes, base64url'),
+        }),
+        { message: 'must be a JSON array of {"kid","k"} keys' },
+      )
+      .min(1, 'must hold at least one key')
+      .refine((keys) => new Set(keys.map((k) => k.kid)).size === keys.length, 'every key needs a unique kid'),
+  );
+
+/**
+ * Outside production, when CHANNEL_ENCRYPTION_KEYS is unset: one fixed, public key, so the api,
+ * the worker and the cli of one machine agree. `npm run dev` replaces it with a generated one.
+ */
+export const LOCAL_CHANNEL_ENCRYPTION_KEYS = '[{"kid":"local-insecure","k":"bG9jYWwtZGV2ZWxvcG1lbnQtb25seS1ub3Qtc2VjcmU"}]';
+
 const booleanFlag = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -119,6 +148,25 @@ export function buildConfigSchema(production: boolean) {
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Largest request body of the admin API (/api/...); its routes need little. */
   API_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+  /** Backstop TTL of the in-process API-key and price caches (changes arrive by Redis pub/sub first). */
+  KEY_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  PRICE_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /**
+   * AES-256-GCM keys for upstream API keys at rest, JSON `[{"kid","k"}]` (k: 32 bytes base64url):
+   * the first encrypts, all decrypt. Required in production; `npm run cli -- generate-channel-key`.
+   */
+  CHANNEL_ENCRYPTION_KEYS: production ? channelEncryptionKeys : localDefault(channelEncryptionKeys, LOCAL_CHANNEL_ENCRYPTION_KEYS),
+  /** Let channels reach private, loopback and link-local addresses (vLLM on a private network, local fakes). */
+  CHANNEL_ALLOW_PRIVATE_NETWORKS: booleanFlag.default('false'),
+  /** How often the worker checks every channel with a tiny real request. */
+  CHANNEL_HEALTH_INTERVAL_SECONDS: z.coerce.number().int().min(5).max(3600).default(30),
+  /** Failed checks in a row before the worker auto-disables a channel (one success re-enables it). */
+  CHANNEL_AUTO_DISABLE_AFTER: z.coerce.number().int().min(1).max(100).default(3),
+  /** Backstop reload of each api instance's routing table (changes arrive at once through Redis). */
+  CHANNEL_REFRESH_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Circuit breaker: failures in a row that open it, and the cool-down before one probe. */
+  CHANNEL_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+  CHANNEL_BREAKER_COOLDOWN_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   });
 }
 

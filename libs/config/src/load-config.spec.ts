@@ -34,11 +34,33 @@ describe('loadConfig', () => {
       DATABASE_URL: 'postgres://app:x@db/aigateway',
       REDIS_URL: 'redis://cache:6379',
       JWT_SIGNING_KEYS: JSON.stringify([{ kty: 'EC', crv: 'P-256', kid: 'k1', d: 'd', x: 'x', y: 'y' }]),
+      CHANNEL_ENCRYPTION_KEYS: JSON.stringify([{ kid: 'c1', k: Buffer.alloc(32, 7).toString('base64url') }]),
     };
     const config = loadConfig(env);
     expect(config.DATABASE_ADMIN_URL).toBeUndefined();
     expect(() => requireSettings(config, ['DATABASE_SYSTEM_URL'], 'the worker')).toThrow(/DATABASE_SYSTEM_URL is required by the worker/);
     expect(requireSettings(loadConfig({ ...env, DATABASE_SYSTEM_URL: 'postgres://sys:y@db/aigateway' }), ['DATABASE_SYSTEM_URL'], 'the worker').DATABASE_SYSTEM_URL).toMatch(/^postgres/);
+  });
+
+  it('requires CHANNEL_ENCRYPTION_KEYS in production, valid and without echoing it', () => {
+    const env = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://app:x@db/aigateway',
+      REDIS_URL: 'redis://cache:6379',
+      JWT_SIGNING_KEYS: JSON.stringify([{ kty: 'EC', crv: 'P-256', kid: 'k1', d: 'd', x: 'x', y: 'y' }]),
+    };
+    expect(() => loadConfig(env)).toThrow(/CHANNEL_ENCRYPTION_KEYS is required/);
+    const shortKey = JSON.stringify([{ kid: 'c1', k: 'c2VjcmV0LXRvby1zaG9ydA' }]);
+    expect(() => loadConfig({ ...env, CHANNEL_ENCRYPTION_KEYS: shortKey })).toThrow(/CHANNEL_ENCRYPTION_KEYS/);
+    try {
+      loadConfig({ ...env, CHANNEL_ENCRYPTION_KEYS: shortKey });
+    } catch (error) {
+      expect(String(error)).not.toContain('c2VjcmV0LXRvby1zaG9ydA');
+    }
+    const duplicate = JSON.stringify([1, 2].map(() => ({ kid: 'same', k: Buffer.alloc(32).toString('base64url') })));
+    expect(() => loadConfig({ ...env, CHANNEL_ENCRYPTION_KEYS: duplicate })).toThrow(/unique kid/);
+    // Outside production a fixed local key is used, so api, worker and cli agree.
+    expect(loadConfig({}).CHANNEL_ENCRYPTION_KEYS[0].kid).toBe('local-insecure');
   });
 
   it('treats an empty value as unset', () => {

@@ -85,7 +85,7 @@ export async function exchange(options: ExchangeOptions): Promise<UpstreamExchan
       response.done();
       return { kind: 'json', parsed, firstByteMs: response.firstByteMs };
     }
-    const translator = adapter.streamTranslator(options.endpoint, options.publicModel);
+    const translator = adapter.streamTranslator(options.endpoint, options.publicModel, target.upstreamModel);
     const iterator = response.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const remaining = Math.max(1, Math.min(options.firstByteMs, deadline - Date.now()));
     let first: SseEvent[] = [];

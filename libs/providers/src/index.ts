@@ -10,3 +10,4 @@ export * from './secret-box';
 export * from './sse';
 export * from './types';
 export * from './exchange';
+export * from './probe';

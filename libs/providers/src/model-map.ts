@@ -53,3 +53,12 @@ export class ModelMap {
 
 /** Public and upstream names: letters, digits and `.-_:/@`, at most one `*` in the public name. */
 export const MODEL_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:/@-]*\*?[A-Za-z0-9._:/@-]*$|^\*$/;
+
+/** A concrete upstream model to send a health check to: the first mapping without a wildcard. */
+export function probeModelOf(mappings: readonly ModelMapping[]): string | null {
+  for (const m of mappings) {
+    const upstream = m.upstream || m.public;
+    if (!upstream.includes('*')) return upstream;
+  }
+  return null;
+}

@@ -74,7 +74,8 @@ export interface ProviderAdapter {
   buildRequest(endpoint: Endpoint, body: Record<string, unknown>, target: UpstreamTarget, options: BuildOptions): UpstreamRequest;
   /** The upstream's 2xx body in OpenAI's shape, `model` set to the public name; UpstreamError('protocol') if malformed. `request` is the client's body (some answers depend on it, e.g. encoding_format). */
   parseResponse(endpoint: Endpoint, text: string, publicModel: string, request?: Record<string, unknown>): ParsedResponse;
-  streamTranslator(endpoint: Endpoint, publicModel: string): StreamTranslator;
+  /** `upstreamModel`, when given, is replaced by `publicModel` in pass-through chunks. */
+  streamTranslator(endpoint: Endpoint, publicModel: string, upstreamModel?: string): StreamTranslator;
   /** A tiny real request for health checks. */
   probe(target: UpstreamTarget): UpstreamRequest;
 }

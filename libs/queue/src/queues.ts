@@ -8,6 +8,8 @@ export const QueueName = {
   Mail: 'mail',
   /** Housekeeping on schedules (expired sessions and links). */
   Maintenance: 'maintenance',
+  /** Channel health checks (scheduled) and upstream keys refused by their provider (from the api). */
+  Channels: 'channels',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -26,6 +28,18 @@ export interface MailJob {
 export const MaintenanceJob = {
   PurgeExpiredCredentials: 'purge-expired-credentials',
 } as const;
+
+export const ChannelsJob = {
+  HealthCheck: 'channel-health-check',
+  KeyRejected: 'channel-key-rejected',
+} as const;
+
+/** An upstream refused one of a channel's keys (401/403): the worker disables it and says why. */
+export interface ChannelKeyRejectedJob {
+  channelId: string;
+  keyId: string;
+  upstreamStatus: number;
+}
 
 /** Defaults for every job: bounded retries with backoff, and bounded history in Redis. */
 export const DEFAULT_JOB_OPTIONS = {

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
+import { KeysRuntimeModule } from '../keys/keys-runtime.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { UsageRecordsModule } from '../usage/usage-records.module';
 import { CustomersController } from './customers.controller';
@@ -12,7 +13,7 @@ import { UsageSummaryService } from './usage-summary.service';
 import { UsageController } from './usage.controller';
 
 @Module({
-  imports: [AuthModule, TenantsModule, UsageRecordsModule],
+  imports: [AuthModule, TenantsModule, UsageRecordsModule, KeysRuntimeModule],
   controllers: [CustomersController, TenantSalesController, UsageController],
   providers: [CustomersRepository, CustomersService, TenantSalesService, UsageSummaryService, SalespersonRelease],
   exports: [SalespersonRelease],

@@ -6,6 +6,7 @@ import { TenantDb } from '@app/tenancy';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { pageOf } from '../../common/pagination';
 import { AuditService } from '../audit/audit.service';
+import { KeysRuntime } from '../keys/keys-runtime';
 import { OneTimeTokens } from '../auth/one-time-tokens';
 import { Revocations } from '../auth/revocations';
 import { Sessions } from '../auth/sessions';
@@ -53,6 +54,7 @@ export class CustomersService {
     private readonly revocations: Revocations,
     private readonly mail: MailQueue,
     private readonly audit: AuditService,
+    private readonly keysRuntime: KeysRuntime,
   ) {}
 
   list(query: CustomerListQuery): Promise<CustomerPage> {
@@ -178,6 +180,8 @@ export class CustomersService {
       return { view: (await this.customers.find(m, principal.tenantId, customerId))!.view, sessionIds };
     });
     await Promise.all(sessionIds.map((sid) => this.revocations.revokeSession(sid, this.config.ACCESS_TOKEN_TTL_SECONDS)));
+    // Their API keys stop (or work again) on every api instance within seconds.
+    await this.keysRuntime.invalidateCustomer(customerId);
     return view;
   }
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module';
+import { KeysRuntimeModule } from '../keys/keys-runtime.module';
 import { CustomersModule } from '../customers/customers.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { MembersController } from './members.controller';
@@ -7,7 +8,7 @@ import { MembersRepository } from './members.repository';
 import { MembersService } from './members.service';
 
 @Module({
-  imports: [AuthModule, TenantsModule, CustomersModule],
+  imports: [AuthModule, TenantsModule, CustomersModule, KeysRuntimeModule],
   controllers: [MembersController],
   providers: [MembersRepository, MembersService],
 })

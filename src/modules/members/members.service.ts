@@ -16,6 +16,7 @@ import { TENANT } from '../tenants/tenants.permissions';
 import { TenantsRepository } from '../tenants/tenants.repository';
 import { User } from '../users/user.entity';
 import { UsersRepository } from '../users/users.repository';
+import { KeysRuntime } from '../keys/keys-runtime';
 import { InviteMemberRequest, MemberListQuery, MemberPage, MemberView, SetRolesRequest } from './dto/member.dto';
 import { grantableRoles } from './grantable-roles';
 import { MemberErrorCode, memberError } from './members.exceptions';
@@ -37,6 +38,7 @@ export class MembersService {
     private readonly mail: MailQueue,
     private readonly audit: AuditService,
     private readonly salesRelease: SalespersonRelease,
+    private readonly keysRuntime: KeysRuntime,
   ) {}
 
   list(tenantId: string, query: MemberListQuery): Promise<MemberPage> {
@@ -157,6 +159,8 @@ export class MembersService {
       return { view: (await this.members.get(m, tenant.id, userId))!, sessionIds };
     });
     await Promise.all(sessionIds.map((sid) => this.revocations.revokeSession(sid, this.config.ACCESS_TOKEN_TTL_SECONDS)));
+    // Their API keys stop (or work again) on every api instance within seconds.
+    await this.keysRuntime.invalidateCustomer(userId);
     return view;
   }
 
@@ -178,6 +182,7 @@ export class MembersService {
       return revoked;
     });
     await Promise.all(sessionIds.map((sid) => this.revocations.revokeSession(sid, this.config.ACCESS_TOKEN_TTL_SECONDS)));
+    await this.keysRuntime.invalidateCustomer(userId);
   }
 
   /**

@@ -58,8 +58,8 @@ export class OpenAIAdapter implements ProviderAdapter {
     return { body: { ...body, model: publicModel }, usage: usageFromOpenAI(body.usage) };
   }
 
-  streamTranslator(_endpoint: Endpoint, publicModel: string): StreamTranslator {
-    return new OpenAIStream(publicModel);
+  streamTranslator(_endpoint: Endpoint, publicModel: string, upstreamModel?: string): StreamTranslator {
+    return new OpenAIStream(publicModel, upstreamModel);
   }
 
   probe(target: UpstreamTarget): UpstreamRequest {
@@ -72,18 +72,32 @@ class OpenAIStream implements StreamTranslator {
   usage: Usage | null = null;
   finished = false;
 
-  constructor(private readonly publicModel: string) {
-    void this.publicModel;
+  private readonly rename: Array<[string, string]> = [];
+
+  /**
+   * Chunks pass through unparsed; only the upstream's model name is put back to the public one,
+   * as a plain text replacement of the `"model":"..."` member (no re-serialisation).
+   */
+  constructor(publicModel: string, upstreamModel?: string) {
+    if (upstreamModel && upstreamModel !== publicModel) {
+      for (const space of ['', ' ']) this.rename.push([`"model":${space}${JSON.stringify(upstreamModel)}`, `"model":${space}${JSON.stringify(publicModel)}`]);
+    }
   }
 
   push(chunk: Buffer | string): SseEvent[] {
-    return this.parser.push(chunk).map((e) => this.event(e.raw, e.data));
+    return this.parser.push(chunk).map((e) => this.event(this.renamed(e.raw), e.data));
   }
 
   end(): SseEvent[] {
-    const rest = this.parser.end().map((e) => this.event(e.raw, e.data));
+    const rest = this.parser.end().map((e) => this.event(this.renamed(e.raw), e.data));
     if (!this.finished) throw protocolError('the stream ended before [DONE]');
     return rest;
+  }
+
+  private renamed(raw: string): string {
+    let out = raw;
+    for (const [from, to] of this.rename) if (out.includes(from)) out = out.split(from).join(to);
+    return out;
   }
 
   private event(raw: string, data: string): SseEvent {

@@ -1,0 +1,148 @@
+import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig, APP_CONFIG } from '@app/config';
+import { channelUp, probeChannel, probeModelOf, ProbeResult, SecretBoxError } from '@app/providers';
+import { ChannelKeyRejectedJob, ChannelsJob, QueueName } from '@app/queue';
+import { SystemDb } from '@app/tenancy';
+import { Job, Queue } from 'bullmq';
+import { EntityManager } from 'typeorm';
+import { v7 as uuidv7 } from 'uuid';
+import { auditDiff } from '../audit/audit-diff';
+import { ChannelEvents } from './channel-events';
+import { ChannelSecrets } from './channel-secrets';
+import { CHANNEL } from './channels.permissions';
+import { ChannelRow, ChannelsRepository } from './channels.repository';
+import { auditedChannel } from './channels.service';
+
+export interface HealthCheckSummary {
+  checked: number;
+  autoDisabled: string[];
+  reEnabled: string[];
+}
+
+/**
+ * Channel health in the worker: every CHANNEL_HEALTH_INTERVAL_SECONDS (a BullMQ job scheduler, one
+ * schedule however many workers run) each channel not disabled by hand gets one tiny real request.
+ * After CHANNEL_AUTO_DISABLE_AFTER failures in a row an enabled channel is auto-disabled with the
+ * reason; an auto-disabled one that answers again is re-enabled. It also disables keys the api
+ * reports as refused by their upstream. Both changes are audited (actor: nobody, the system) and
+ * announced to every api instance.
+ */
+@Processor(QueueName.Channels)
+export class ChannelHealthProcessor extends WorkerHost implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ChannelHealthProcessor.name);
+
+  constructor(
+    @InjectQueue(QueueName.Channels) private readonly queue: Queue,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly systemDb: SystemDb,
+    private readonly repository: ChannelsRepository,
+    private readonly secrets: ChannelSecrets,
+    private readonly events: ChannelEvents,
+  ) {
+    super();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.queue.upsertJobScheduler(
+      ChannelsJob.HealthCheck,
+      { every: this.config.CHANNEL_HEALTH_INTERVAL_SECONDS * 1000 },
+      { name: ChannelsJob.HealthCheck, opts: { removeOnComplete: 100, removeOnFail: 100, attempts: 1 } },
+    );
+  }
+
+  async process(job: Job): Promise<unknown> {
+    switch (job.name) {
+      case ChannelsJob.HealthCheck:
+        return this.checkAll();
+      case ChannelsJob.KeyRejected:
+        return this.disableKey(job.data as ChannelKeyRejectedJob);
+      default:
+        throw new Error(`unknown channels job ${job.name}`);
+    }
+  }
+
+  /** Checks every channel that is enabled or auto-disabled, in parallel. */
+  async checkAll(): Promise<HealthCheckSummary> {
+    const { rows, keys } = await this.systemDb.run(async (m) => ({ rows: await this.repository.all(m), keys: await this.repository.allKeys(m) }));
+    const summary: HealthCheckSummary = { checked: 0, autoDisabled: [], reEnabled: [] };
+    await Promise.all(
+      rows
+        .filter((row) => row.status !== 'disabled')
+        .map(async (row) => {
+          const result = await this.probe(row, keys.filter((k) => k.channelId === row.id && k.status === 'active').map((k) => k.ciphertext));
+          summary.checked += 1;
+          channelUp.set({ channel_id: row.id, channel: row.name }, result.ok ? 1 : 0);
+          const change = await this.record(row.id, result);
+          if (change === 'auto_disabled') summary.autoDisabled.push(row.id);
+          if (change === 'enabled') summary.reEnabled.push(row.id);
+        }),
+    );
+    return summary;
+  }
+
+  private async probe(row: ChannelRow, ciphertexts: string[]): Promise<ProbeResult> {
+    const model = probeModelOf(row.models);
+    if (!model) return { ok: false, latencyMs: 0, upstreamStatus: null, errorKind: 'config', error: 'no concrete model to test with' };
+    if (!ciphertexts.length) return { ok: false, latencyMs: 0, upstreamStatus: null, errorKind: 'config', error: 'every key is disabled' };
+    let apiKey: string;
+    try {
+      apiKey = this.secrets.open(row.id, ciphertexts[0]);
+    } catch (error) {
+      if (!(error instanceof SecretBoxError)) throw error;
+      return { ok: false, latencyMs: 0, upstreamStatus: null, errorKind: 'config', error: 'the key cannot be decrypted with CHANNEL_ENCRYPTION_KEYS' };
+    }
+    return probeChannel(
+      { provider: row.provider, baseUrl: row.baseUrl, apiKey, upstreamModel: model, connectTimeoutMs: row.connectTimeoutMs, firstByteTimeoutMs: row.firstByteTimeoutMs, totalTimeoutMs: row.totalTimeoutMs },
+      { allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS, timeoutMs: Math.max(1000, this.config.CHANNEL_HEALTH_INTERVAL_SECONDS * 500) },
+    );
+  }
+
+  /** Stores the check; returns the status change it caused, if any. */
+  private async record(channelId: string, result: ProbeResult): Promise<'auto_disabled' | 'enabled' | null> {
+    const change = await this.systemDb.run(async (m) => {
+      const row = await this.repository.findById(m, channelId, { lock: true });
+      if (!row) return null;
+      const failures = await this.repository.recordCheck(m, channelId, { ok: result.ok, latencyMs: result.latencyMs, error: result.error });
+      let next: 'auto_disabled' | 'enabled' | null = null;
+      if (!result.ok && row.status === 'enabled' && failures >= this.config.CHANNEL_AUTO_DISABLE_AFTER) next = 'auto_disabled';
+      if (result.ok && row.status === 'auto_disabled') next = 'enabled';
+      if (!next) return null;
+      const reason = next === 'auto_disabled' ? `health check failed ${failures} times in a row: ${result.error ?? 'unknown error'}` : null;
+      await this.audited(m, row, next === 'auto_disabled' ? 'channel.auto_disabled' : 'channel.auto_enabled', () => this.repository.setStatus(m, channelId, next!, reason));
+      return next;
+    });
+    if (change) {
+      this.logger.warn({ channelId, status: change, error: result.error }, change === 'auto_disabled' ? 'channel auto-disabled' : 'channel recovered and re-enabled');
+      await this.events.changed(channelId);
+    }
+    return change;
+  }
+
+  async disableKey(job: ChannelKeyRejectedJob): Promise<boolean> {
+    const changed = await this.systemDb.run(async (m) => {
+      const row = await this.repository.findById(m, job.channelId, { lock: true });
+      if (!row) return false;
+      let changed = false;
+      await this.audited(m, row, 'channel.key_auto_disabled', async () => {
+        changed = await this.repository.setKeyStatus(m, job.channelId, job.keyId, 'disabled', `the upstream answered ${job.upstreamStatus}`);
+      });
+      return changed;
+    });
+    if (changed) await this.events.changed(job.channelId);
+    return changed;
+  }
+
+  /** Runs `change` and writes the audit entry (in the platform tenant, actor: the system) in the same transaction. */
+  private async audited(m: EntityManager, row: ChannelRow, action: string, change: () => Promise<unknown>): Promise<void> {
+    const [keysBefore, costs] = await Promise.all([this.repository.keysOf(m, [row.id]), this.repository.costsOf(m, [row.id])]);
+    const before = auditedChannel(row, keysBefore, costs);
+    await change();
+    const after = auditedChannel((await this.repository.findById(m, row.id))!, await this.repository.keysOf(m, [row.id]), costs);
+    const diff = auditDiff(before, after);
+    if (!Object.keys(diff).length) return;
+    const tenantId = await this.repository.platformTenantId(m);
+    if (!tenantId) return;
+    await this.repository.insertSystemAudit(m, { id: uuidv7(), tenantId, action, subjectType: CHANNEL, subjectId: row.id, changes: diff });
+  }
+}

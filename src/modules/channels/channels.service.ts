@@ -1,0 +1,249 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AppConfig, APP_CONFIG } from '@app/config';
+import { RequestAuth } from '@app/authorization';
+import { AppException } from '@app/errors';
+import { trimDecimal } from '@app/money';
+import { last4, probeChannel, probeModelOf, SecretBoxError } from '@app/providers';
+import { TenantDb } from '@app/tenancy';
+import { EntityManager, QueryFailedError } from 'typeorm';
+import { v7 as uuidv7 } from 'uuid';
+import { pageOf } from '../../common/pagination';
+import { AuditService } from '../audit/audit.service';
+import { ChannelEvents } from './channel-events';
+import { ChannelSecrets } from './channel-secrets';
+import { ChannelErrorCode, channelError } from './channels.exceptions';
+import { CHANNEL } from './channels.permissions';
+import { ChannelCostRow, ChannelKeyRow, ChannelRow, ChannelSettings, ChannelsRepository } from './channels.repository';
+import { ChannelListQuery, ChannelPage, ChannelTestResult, ChannelView, CreateChannelRequest, ModelCostDto, TestChannelRequest, UpdateChannelRequest } from './dto/channel.dto';
+
+const DEFAULTS = { models: [], priority: 0, weight: 1, pool: 'standard', connectTimeoutMs: 5000, firstByteTimeoutMs: 60000, totalTimeoutMs: 600000, retryBudget: 2 } as const;
+
+export function channelView(row: ChannelRow, keys: ChannelKeyRow[], costs: ChannelCostRow[]): ChannelView {
+  return {
+    id: row.id,
+    name: row.name,
+    provider: row.provider,
+    baseUrl: row.baseUrl,
+    models: row.models,
+    priority: row.priority,
+    weight: row.weight,
+    pool: row.pool,
+    connectTimeoutMs: row.connectTimeoutMs,
+    firstByteTimeoutMs: row.firstByteTimeoutMs,
+    totalTimeoutMs: row.totalTimeoutMs,
+    retryBudget: row.retryBudget,
+    status: row.status,
+    statusReason: row.statusReason,
+    statusChangedAt: row.statusChangedAt,
+    // Only the last four characters, ever.
+    keys: keys.filter((k) => k.channelId === row.id).map((k) => ({ id: k.id, last4: k.last4, status: k.status, disabledReason: k.disabledReason, disabledAt: k.disabledAt })),
+    costs: costs
+      .filter((c) => c.channelId === row.id)
+      .map((c) => ({ model: c.model, inputPerMillion: trimDecimal(c.inputPerMillion), outputPerMillion: trimDecimal(c.outputPerMillion), cachedInputPerMillion: trimDecimal(c.cachedInputPerMillion) })),
+    health: { checkFailures: row.checkFailures, lastCheckAt: row.lastCheckAt, lastCheckLatencyMs: row.lastCheckLatencyMs, lastCheckError: row.lastCheckError },
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+/**
+ * What the audit log keeps of a channel: settings, and of its keys only id, last four characters
+ * and status (the field is not called "keys", which the audit diff would redact wholesale, since
+ * these are safe to show).
+ */
+export function auditedChannel(row: ChannelRow, keys: ChannelKeyRow[], costs: ChannelCostRow[]): Record<string, unknown> {
+  const view = channelView(row, keys, costs);
+  return {
+    name: view.name,
+    provider: view.provider,
+    baseUrl: view.baseUrl,
+    models: view.models,
+    priority: view.priority,
+    weight: view.weight,
+    pool: view.pool,
+    connectTimeoutMs: view.connectTimeoutMs,
+    firstByteTimeoutMs: view.firstByteTimeoutMs,
+    totalTimeoutMs: view.totalTimeoutMs,
+    retryBudget: view.retryBudget,
+    status: view.status,
+    statusReason: view.statusReason,
+    upstreamCredentials: view.keys.map((k) => ({ id: k.id, last4: k.last4, status: k.status })),
+    costs: view.costs,
+  };
+}
+
+function costsOf(input: ModelCostDto[]): Array<Omit<ChannelCostRow, 'channelId'>> {
+  return input.map((c) => ({ model: c.model, inputPerMillion: c.inputPerMillion, outputPerMillion: c.outputPerMillion, cachedInputPerMillion: c.cachedInputPerMillion }));
+}
+
+function conflictOf(error: unknown): never {
+  if (error instanceof QueryFailedError && (error as QueryFailedError & { code?: string }).code === '23505') throw channelError(ChannelErrorCode.NameTaken);
+  throw error;
+}
+
+/** Admin side of channels (platform owner and tech). Every change is audited and announced to the routers. */
+@Injectable()
+export class ChannelsService {
+  constructor(
+    private readonly tenantDb: TenantDb,
+    private readonly auth: RequestAuth,
+    private readonly repository: ChannelsRepository,
+    private readonly audit: AuditService,
+    private readonly secrets: ChannelSecrets,
+    private readonly events: ChannelEvents,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  list(query: ChannelListQuery): Promise<ChannelPage> {
+    const { page, pageSize, offset } = pageOf(query);
+    return this.tenantDb.forRequest(async (m) => {
+      this.auth.assertCan('read', CHANNEL, {});
+      const [rows, total] = await this.repository.list(m, { status: query.status, provider: query.provider }, offset, pageSize);
+      const ids = rows.map((r) => r.id);
+      const [keys, costs] = await Promise.all([this.repository.keysOf(m, ids), this.repository.costsOf(m, ids)]);
+      return { items: rows.map((r) => channelView(r, keys, costs)), page, pageSize, total };
+    });
+  }
+
+  get(id: string): Promise<ChannelView> {
+    return this.tenantDb.forRequest(async (m) => this.view(m, await this.visible(m, id)));
+  }
+
+  async create(input: CreateChannelRequest): Promise<ChannelView> {
+    const view = await this.tenantDb.forRequest(async (m) => {
+      this.auth.assertCan('create', CHANNEL, {});
+      if (await this.repository.nameTaken(m, input.name)) throw channelError(ChannelErrorCode.NameTaken);
+      const id = uuidv7();
+      const settings: ChannelSettings = {
+        name: input.name,
+        provider: input.provider,
+        baseUrl: input.baseUrl,
+        models: (input.models ?? DEFAULTS.models).map((x) => ({ public: x.public, upstream: x.upstream ?? null })),
+        priority: input.priority ?? DEFAULTS.priority,
+        weight: input.weight ?? DEFAULTS.weight,
+        pool: input.pool ?? DEFAULTS.pool,
+        connectTimeoutMs: input.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+        firstByteTimeoutMs: input.firstByteTimeoutMs ?? DEFAULTS.firstByteTimeoutMs,
+        totalTimeoutMs: input.totalTimeoutMs ?? DEFAULTS.totalTimeoutMs,
+        retryBudget: input.retryBudget ?? DEFAULTS.retryBudget,
+      };
+      await this.repository.insert(m, id, settings).catch(conflictOf);
+      for (const key of [...new Set(input.keys)]) await this.repository.addKey(m, { id: uuidv7(), channelId: id, ciphertext: this.secrets.seal(id, key), last4: last4(key) });
+      if (input.costs) await this.repository.replaceCosts(m, id, costsOf(input.costs));
+      const row = (await this.repository.findById(m, id))!;
+      const [keys, costs] = await Promise.all([this.repository.keysOf(m, [id]), this.repository.costsOf(m, [id])]);
+      await this.audit.record(m, { tenantId: this.auth.principal.tenantId, action: 'channel.created', subjectType: CHANNEL, subjectId: id, after: auditedChannel(row, keys, costs) });
+      return channelView(row, keys, costs);
+    });
+    await this.events.changed(view.id);
+    return view;
+  }
+
+  async update(id: string, input: UpdateChannelRequest): Promise<ChannelView> {
+    const view = await this.tenantDb.forRequest(async (m) => {
+      const row = await this.visible(m, id, true);
+      this.auth.assertCan('update', CHANNEL, {});
+      const [keysBefore, costsBefore] = await Promise.all([this.repository.keysOf(m, [id]), this.repository.costsOf(m, [id])]);
+      const before = auditedChannel(row, keysBefore, costsBefore);
+      if (input.name !== undefined && (await this.repository.nameTaken(m, input.name, id))) throw channelError(ChannelErrorCode.NameTaken);
+      const known = new Set(keysBefore.map((k) => k.id));
+      for (const keyId of [...(input.removeKeys ?? []), ...(input.enableKeys ?? [])]) {
+        if (!known.has(keyId)) throw channelError(ChannelErrorCode.UnknownKey, `There is no key ${keyId} on this channel.`);
+      }
+      const remaining = keysBefore.length - new Set(input.removeKeys ?? []).size + (input.addKeys?.length ?? 0);
+      if (remaining < 1) throw channelError(ChannelErrorCode.LastKey);
+      await this.repository
+        .update(m, id, {
+          name: input.name,
+          baseUrl: input.baseUrl,
+          models: input.models?.map((x) => ({ public: x.public, upstream: x.upstream ?? null })),
+          priority: input.priority,
+          weight: input.weight,
+          pool: input.pool,
+          connectTimeoutMs: input.connectTimeoutMs,
+          firstByteTimeoutMs: input.firstByteTimeoutMs,
+          totalTimeoutMs: input.totalTimeoutMs,
+          retryBudget: input.retryBudget,
+        })
+        .catch(conflictOf);
+      for (const keyId of new Set(input.removeKeys ?? [])) await this.repository.removeKey(m, id, keyId);
+      for (const keyId of new Set(input.enableKeys ?? [])) await this.repository.setKeyStatus(m, id, keyId, 'active', null);
+      for (const key of [...new Set(input.addKeys ?? [])]) await this.repository.addKey(m, { id: uuidv7(), channelId: id, ciphertext: this.secrets.seal(id, key), last4: last4(key) });
+      if (input.costs) await this.repository.replaceCosts(m, id, costsOf(input.costs));
+      const updated = (await this.repository.findById(m, id))!;
+      const [keys, costs] = await Promise.all([this.repository.keysOf(m, [id]), this.repository.costsOf(m, [id])]);
+      await this.audit.record(m, { tenantId: this.auth.principal.tenantId, action: 'channel.updated', subjectType: CHANNEL, subjectId: id, before, after: auditedChannel(updated, keys, costs) });
+      return channelView(updated, keys, costs);
+    });
+    await this.events.changed(id);
+    return view;
+  }
+
+  async setStatus(id: string, status: 'enabled' | 'disabled'): Promise<ChannelView> {
+    const view = await this.tenantDb.forRequest(async (m) => {
+      const row = await this.visible(m, id, true);
+      this.auth.assertCan(status === 'enabled' ? 'enable' : 'disable', CHANNEL, {});
+      const [keys, costs] = await Promise.all([this.repository.keysOf(m, [id]), this.repository.costsOf(m, [id])]);
+      const before = auditedChannel(row, keys, costs);
+      await this.repository.setStatus(m, id, status, status === 'disabled' ? 'disabled by an administrator' : null);
+      const updated = (await this.repository.findById(m, id))!;
+      await this.audit.record(m, {
+        tenantId: this.auth.principal.tenantId,
+        action: status === 'enabled' ? 'channel.enabled' : 'channel.disabled',
+        subjectType: CHANNEL,
+        subjectId: id,
+        before,
+        after: auditedChannel(updated, keys, costs),
+      });
+      return channelView(updated, keys, costs);
+    });
+    await this.events.changed(id);
+    return view;
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.tenantDb.forRequest(async (m) => {
+      const row = await this.visible(m, id, true);
+      this.auth.assertCan('delete', CHANNEL, {});
+      const [keys, costs] = await Promise.all([this.repository.keysOf(m, [id]), this.repository.costsOf(m, [id])]);
+      await this.repository.delete(m, id);
+      await this.audit.record(m, { tenantId: this.auth.principal.tenantId, action: 'channel.deleted', subjectType: CHANNEL, subjectId: id, before: auditedChannel(row, keys, costs) });
+    });
+    await this.events.changed(id);
+  }
+
+  /** One health check now, with the channel's first usable key; changes nothing. */
+  async test(id: string, input: TestChannelRequest = {}): Promise<ChannelTestResult> {
+    const { row, apiKey } = await this.tenantDb.forRequest(async (m) => {
+      const row = await this.visible(m, id);
+      this.auth.assertCan('update', CHANNEL, {});
+      const key = (await this.repository.keysOf(m, [id])).find((k) => k.status === 'active');
+      if (!key) throw channelError(ChannelErrorCode.NoUsableKey);
+      try {
+        return { row, apiKey: this.secrets.open(id, key.ciphertext) };
+      } catch (error) {
+        if (error instanceof SecretBoxError) throw channelError(ChannelErrorCode.KeyUnreadable);
+        throw error;
+      }
+    });
+    const upstreamModel = input.model ?? probeModelOf(row.models);
+    if (!upstreamModel) throw channelError(ChannelErrorCode.NoProbeModel);
+    return probeChannel(
+      { provider: row.provider, baseUrl: row.baseUrl, apiKey, upstreamModel, connectTimeoutMs: row.connectTimeoutMs, firstByteTimeoutMs: row.firstByteTimeoutMs, totalTimeoutMs: row.totalTimeoutMs },
+      { allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS },
+    );
+  }
+
+  private async view(m: EntityManager, row: ChannelRow): Promise<ChannelView> {
+    const [keys, costs] = await Promise.all([this.repository.keysOf(m, [row.id]), this.repository.costsOf(m, [row.id])]);
+    return channelView(row, keys, costs);
+  }
+
+  /** The channel if the caller may read it; otherwise 404, as for one that does not exist. */
+  private async visible(m: EntityManager, id: string, lock = false): Promise<ChannelRow> {
+    if (!this.auth.ability.can('read', CHANNEL)) throw AppException.notFound(CHANNEL);
+    const row = await this.repository.findById(m, id, { lock });
+    if (!row) throw AppException.notFound(CHANNEL);
+    return row;
+  }
+}

@@ -1,0 +1,263 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import { MODEL_NAME_PATTERN, PROVIDER_TYPES } from '@app/providers';
+import { PageMeta, PageQuery } from '../../../common/pagination';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+const DECIMAL = /^(0|[1-9]\d{0,17})(\.\d{1,9})?$/;
+const DECIMAL_MESSAGE = 'must be a decimal string with at most 9 decimals, e.g. "2.5"';
+export const CHANNEL_STATUSES = ['enabled', 'disabled', 'auto_disabled'] as const;
+export const CHANNEL_POOLS = ['standard', 'spot'] as const;
+
+export class ModelMappingDto {
+  @ApiProperty({ example: 'claude-sonnet-*', description: 'Public model name; one `*` matches anything' })
+  @IsString()
+  @MaxLength(200)
+  @Matches(MODEL_NAME_PATTERN, { message: 'public must be a model name with at most one *' })
+  public: string;
+
+  @ApiPropertyOptional({ example: 'claude-sonnet-4-*', description: "The upstream's name (a `*` takes what the public `*` matched); default: the public name", nullable: true })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  @Matches(/^[A-Za-z0-9._:/@*-]+$/, { message: 'upstream must be a model name' })
+  upstream?: string | null;
+}
+
+export class ModelCostDto {
+  @ApiProperty({ example: 'claude-sonnet-4-5', description: 'Upstream model name' })
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  model: string;
+
+  @ApiProperty({ example: '3', description: 'Upstream price per million input tokens (decimal string)' })
+  @Matches(DECIMAL, { message: `inputPerMillion ${DECIMAL_MESSAGE}` })
+  inputPerMillion: string;
+
+  @ApiProperty({ example: '15' })
+  @Matches(DECIMAL, { message: `outputPerMillion ${DECIMAL_MESSAGE}` })
+  outputPerMillion: string;
+
+  @ApiProperty({ example: '0.3' })
+  @Matches(DECIMAL, { message: `cachedInputPerMillion ${DECIMAL_MESSAGE}` })
+  cachedInputPerMillion: string;
+}
+
+class ChannelFields {
+  @ApiPropertyOptional({ type: [ModelMappingDto] })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(500)
+  @ValidateNested({ each: true })
+  @Type(() => ModelMappingDto)
+  models?: ModelMappingDto[];
+
+  @ApiPropertyOptional({ default: 0, description: 'Higher is tried first' })
+  @IsOptional()
+  @IsInt()
+  @Min(-1000)
+  @Max(1000)
+  priority?: number;
+
+  @ApiPropertyOptional({ default: 1, description: 'Share of traffic within its priority (0: none)' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10000)
+  weight?: number;
+
+  @ApiPropertyOptional({ enum: CHANNEL_POOLS, default: 'standard' })
+  @IsOptional()
+  @IsIn(CHANNEL_POOLS)
+  pool?: (typeof CHANNEL_POOLS)[number];
+
+  @ApiPropertyOptional({ default: 5000 })
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(60000)
+  connectTimeoutMs?: number;
+
+  @ApiPropertyOptional({ default: 60000 })
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(600000)
+  firstByteTimeoutMs?: number;
+
+  @ApiPropertyOptional({ default: 600000 })
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(3600000)
+  totalTimeoutMs?: number;
+
+  @ApiPropertyOptional({ default: 2, description: 'Further channels tried after a failure before the first byte' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10)
+  retryBudget?: number;
+
+  @ApiPropertyOptional({ type: [ModelCostDto], description: 'Upstream cost per model, for margin reports' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(500)
+  @ValidateNested({ each: true })
+  @Type(() => ModelCostDto)
+  costs?: ModelCostDto[];
+}
+
+export class CreateChannelRequest extends ChannelFields {
+  @ApiProperty({ example: 'anthropic-main' })
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  name: string;
+
+  @ApiProperty({ enum: PROVIDER_TYPES })
+  @IsIn(PROVIDER_TYPES)
+  provider: (typeof PROVIDER_TYPES)[number];
+
+  @ApiProperty({ example: 'https://api.anthropic.com', description: 'http or https; OpenAI-compatible ones include /v1' })
+  @IsString()
+  @MaxLength(2000)
+  @Matches(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, { message: 'baseUrl must be an http:// or https:// URL without query or fragment' })
+  baseUrl: string;
+
+  @ApiProperty({ type: [String], description: 'Upstream API keys, used round-robin; write-only (only the last 4 characters are ever shown)', writeOnly: true })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @MinLength(8, { each: true })
+  @MaxLength(1000, { each: true })
+  keys: string[];
+}
+
+export class UpdateChannelRequest extends ChannelFields {
+  @ApiPropertyOptional()
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(100)
+  name?: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MaxLength(2000)
+  @Matches(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, { message: 'baseUrl must be an http:// or https:// URL without query or fragment' })
+  baseUrl?: string;
+
+  @ApiPropertyOptional({ type: [String], description: 'Keys to add (write-only)', writeOnly: true })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(100)
+  @IsString({ each: true })
+  @MinLength(8, { each: true })
+  @MaxLength(1000, { each: true })
+  addKeys?: string[];
+
+  @ApiPropertyOptional({ type: [String], description: 'Ids of keys to remove' })
+  @IsOptional()
+  @IsArray()
+  @Matches(/^[0-9a-f-]{36}$/i, { each: true, message: 'removeKeys must hold key ids' })
+  removeKeys?: string[];
+
+  @ApiPropertyOptional({ type: [String], description: 'Ids of disabled keys to use again' })
+  @IsOptional()
+  @IsArray()
+  @Matches(/^[0-9a-f-]{36}$/i, { each: true, message: 'enableKeys must hold key ids' })
+  enableKeys?: string[];
+}
+
+export class ChannelListQuery extends PageQuery {
+  @ApiPropertyOptional({ enum: CHANNEL_STATUSES })
+  @IsOptional()
+  @IsIn(CHANNEL_STATUSES)
+  status?: (typeof CHANNEL_STATUSES)[number];
+
+  @ApiPropertyOptional({ enum: PROVIDER_TYPES })
+  @IsOptional()
+  @IsIn(PROVIDER_TYPES)
+  provider?: (typeof PROVIDER_TYPES)[number];
+}
+
+export class ChannelKeyView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ example: 'x9Qz', description: 'Last four characters; the key itself is never shown' }) last4: string;
+  @ApiProperty({ enum: ['active', 'disabled'] }) status: 'active' | 'disabled';
+  @ApiProperty({ nullable: true, type: String, example: 'upstream answered 401' }) disabledReason: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) disabledAt: Date | null;
+}
+
+export class ChannelHealthView {
+  @ApiProperty() checkFailures: number;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) lastCheckAt: Date | null;
+  @ApiProperty({ nullable: true, type: Number }) lastCheckLatencyMs: number | null;
+  @ApiProperty({ nullable: true, type: String }) lastCheckError: string | null;
+}
+
+export class ChannelView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ enum: PROVIDER_TYPES }) provider: string;
+  @ApiProperty() baseUrl: string;
+  @ApiProperty({ type: [ModelMappingDto] }) models: ModelMappingDto[];
+  @ApiProperty() priority: number;
+  @ApiProperty() weight: number;
+  @ApiProperty({ enum: CHANNEL_POOLS }) pool: string;
+  @ApiProperty() connectTimeoutMs: number;
+  @ApiProperty() firstByteTimeoutMs: number;
+  @ApiProperty() totalTimeoutMs: number;
+  @ApiProperty() retryBudget: number;
+  @ApiProperty({ enum: CHANNEL_STATUSES }) status: string;
+  @ApiProperty({ nullable: true, type: String }) statusReason: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) statusChangedAt: Date | null;
+  @ApiProperty({ type: [ChannelKeyView] }) keys: ChannelKeyView[];
+  @ApiProperty({ type: [ModelCostDto] }) costs: ModelCostDto[];
+  @ApiProperty({ type: ChannelHealthView }) health: ChannelHealthView;
+  @ApiProperty({ format: 'date-time' }) createdAt: Date;
+  @ApiProperty({ format: 'date-time' }) updatedAt: Date;
+}
+
+export class ChannelPage extends PageMeta {
+  @ApiProperty({ type: [ChannelView] }) items: ChannelView[];
+}
+
+export class TestChannelRequest {
+  @ApiPropertyOptional({ example: 'gpt-4o-mini', description: "Upstream model to ask; default: the channel's first model without a wildcard" })
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  @Matches(/^[A-Za-z0-9._:/@-]+$/, { message: 'model must be a model name' })
+  model?: string;
+}
+
+export class ChannelTestResult {
+  @ApiProperty() ok: boolean;
+  @ApiProperty({ description: 'Milliseconds until the upstream answered (or failed)' }) latencyMs: number;
+  @ApiProperty({ nullable: true, type: Number, description: "The upstream's HTTP status, when it answered" }) upstreamStatus: number | null;
+  @ApiProperty({ nullable: true, type: String, example: 'http_5xx', description: 'Kind of failure' }) errorKind: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'What went wrong, without keys or addresses' }) error: string | null;
+}

@@ -1,0 +1,327 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { AppConfig, APP_CONFIG } from '@app/config';
+import {
+  adapterFor,
+  BREAKER_STATE_VALUE,
+  Candidate,
+  channelBreakerState,
+  channelErrorsTotal,
+  channelLatency,
+  ChannelPool,
+  channelRequestsTotal,
+  ChannelRouter,
+  createUpstreamAgent,
+  Endpoint,
+  exchange,
+  failover,
+  noChannelError,
+  openAIError,
+  Rng,
+  RoutingChannel,
+  RoutingKey,
+  SecretBoxError,
+  UpstreamError,
+  UpstreamExchange,
+} from '@app/providers';
+import { ChannelKeyRejectedJob, ChannelsJob, QueueName } from '@app/queue';
+import { RedisConnections } from '@app/redis';
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { Agent } from 'undici';
+import { CHANNELS_CHANGED_TOPIC } from '../channel-events';
+import { ChannelSecrets } from '../channel-secrets';
+import { ChannelsRepository, RoutingRow } from '../channels.repository';
+
+/** Injection token of the router's random source (tests put a seeded one there). */
+export const CHANNEL_ROUTER_RNG = Symbol('CHANNEL_ROUTER_RNG');
+
+export interface UpstreamCall {
+  endpoint: Endpoint;
+  /** The client's OpenAI-shaped body, as validated by the proxy (model = the public name). */
+  body: Record<string, unknown>;
+  /** The public model name. */
+  model: string;
+  pool?: ChannelPool;
+  /** Keeps one user on one upstream (its prompt cache) while that upstream is healthy. */
+  stickyKey?: string;
+  stream: boolean;
+  /** Ask the upstream for usage in streams (default true; the proxy drops the usage-only chunk when the client did not ask). */
+  includeUsage?: boolean;
+  /** The client went away: aborts the upstream request. */
+  signal?: AbortSignal;
+  /** Sent upstream as x-request-id. */
+  requestId?: string;
+  /** Overall deadline for all attempts (ms from now); default: the first channel's total timeout. */
+  deadlineMs?: number;
+}
+
+export interface UpstreamCallResult {
+  exchange: UpstreamExchange;
+  channel: RoutingChannel;
+  upstreamModel: string;
+  /** Attempts made (1 = the first channel answered). */
+  attempts: number;
+  /**
+   * For streams: call once the stream ended, with the error if it failed mid-way (null if it
+   * completed, or if the client went away). Feeds the breaker and metrics. For JSON results it
+   * does nothing (already recorded).
+   */
+  finish(error?: UpstreamError | null): void;
+}
+
+function breakerOpen(): UpstreamError {
+  return new UpstreamError('connect', 503, openAIError('No upstream is available for this model right now; retry shortly.', 'api_error', 'no_available_channel'));
+}
+
+/**
+ * The hot path's view of channels, in memory on each api instance: the routing table (loaded from
+ * PostgreSQL at start through `tenancy.channel_routing_table()`, reloaded when Redis announces a
+ * change and on a timer), the pooled upstream connections per channel, key round-robin, circuit
+ * breakers, failover and per-channel metrics. Nothing here touches PostgreSQL per request.
+ */
+@Injectable()
+export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(ChannelsRuntime.name);
+  readonly router: ChannelRouter;
+  private readonly agents = new Map<string, { signature: string; agent: Agent }>();
+  private subscriber: Redis | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
+  private loadedAt = 0;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: ChannelsRepository,
+    private readonly secrets: ChannelSecrets,
+    private readonly connections: RedisConnections,
+    @InjectQueue(QueueName.Channels) private readonly queue: Queue<ChannelKeyRejectedJob>,
+    @Inject(CHANNEL_ROUTER_RNG) rng: Rng,
+  ) {
+    this.router = new ChannelRouter({
+      rng,
+      breaker: {
+        consecutiveFailures: config.CHANNEL_BREAKER_FAILURES,
+        failureRate: 0.5,
+        minRequests: 20,
+        windowMs: 60_000,
+        cooldownMs: config.CHANNEL_BREAKER_COOLDOWN_SECONDS * 1000,
+      },
+      onBreakerChange: (channel, state) => {
+        channelBreakerState.set({ channel_id: channel.id, channel: channel.name }, BREAKER_STATE_VALUE[state as keyof typeof BREAKER_STATE_VALUE]);
+        this.logger.warn({ channelId: channel.id, channel: channel.name, state }, 'channel circuit breaker changed');
+      },
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    this.subscriber = this.connections.open('channels-subscriber', { enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.subscriber.on('message', (topic: string) => {
+      if (topic === CHANNELS_CHANGED_TOPIC) void this.refresh();
+    });
+    // ioredis subscribes again after a reconnect; a change missed meanwhile is caught by the timer.
+    this.subscriber.subscribe(CHANNELS_CHANGED_TOPIC).catch((error: unknown) => this.logger.warn({ err: String(error) }, 'channel change subscription failed; relying on the refresh timer'));
+    this.timer = setInterval(() => void this.refresh(), this.config.CHANNEL_REFRESH_SECONDS * 1000);
+    this.timer.unref();
+    await this.refresh();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await Promise.all([...this.agents.values()].map(({ agent }) => agent.close().catch(() => undefined)));
+    this.agents.clear();
+  }
+
+  /** Reloads the routing table now (coalesces concurrent calls; never throws). */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      do {
+        this.refreshAgain = false;
+        try {
+          const rows = await this.repository.routingTable(this.dataSource.manager);
+          this.router.replace(rows.map((row) => this.toRouting(row)));
+          this.retireAgents();
+          this.loadedAt = Date.now();
+        } catch (error) {
+          this.logger.error({ err: error instanceof Error ? error.message : String(error) }, 'could not load the channel routing table; keeping the previous one');
+        }
+      } while (this.refreshAgain);
+    })().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  /** When the table was last loaded (ms since epoch; 0: never). */
+  get lastLoadedAt(): number {
+    return this.loadedAt;
+  }
+
+  /** Whether any enabled channel serves the model (tells 404 model_not_found from 503). */
+  serves(model: string): boolean {
+    return this.router.serves(model);
+  }
+
+  /** Public model names with an enabled channel (exact names; wildcards are not listed). */
+  models(pool?: ChannelPool): string[] {
+    return this.router.models(pool);
+  }
+
+  /**
+   * Routes one call: picks the channels for the model and pool, and tries them in order until one
+   * answers (JSON: the whole parsed answer; stream: its first events), failing over on a connect
+   * error, a timeout, a 5xx, a 429 or a refused key, within the retry budget and the deadline.
+   * Throws UpstreamError (its `status` and `body` are what the client may see); 503
+   * `no_available_channel` when no channel is available.
+   */
+  async send(call: UpstreamCall): Promise<UpstreamCallResult> {
+    const routed = this.router.pick(call.model, call.pool ?? 'standard', call.stickyKey);
+    if (!routed.length) throw noChannelError();
+    // Anthropic has no embeddings or legacy completions, Gemini no legacy completions.
+    const candidates = routed.filter((c) => adapterFor(c.channel.provider).supports(call.endpoint));
+    if (!candidates.length) {
+      throw new UpstreamError('http_4xx', 400, openAIError(`The model ${call.model} does not support this endpoint.`, 'invalid_request_error', 'unsupported_endpoint', 'model'));
+    }
+    const deadline = Date.now() + (call.deadlineMs ?? candidates[0].channel.totalTimeoutMs);
+    const result = await failover(
+      candidates,
+      async (candidate) => {
+        const { channel } = candidate;
+        const breaker = this.router.breaker(channel.id);
+        if (!breaker.tryAcquire()) throw breakerOpen();
+        const key = this.router.nextKey(channel);
+        if (!key) {
+          breaker.release();
+          throw breakerOpen();
+        }
+        try {
+          const result = await exchange({
+            adapter: adapterFor(channel.provider),
+            dispatcher: this.agentFor(channel),
+            endpoint: call.endpoint,
+            body: call.body,
+            target: { baseUrl: channel.baseUrl, apiKey: key.secret, upstreamModel: candidate.upstreamModel },
+            publicModel: call.model,
+            stream: call.stream,
+            includeUsage: call.includeUsage ?? true,
+            firstByteMs: channel.firstByteTimeoutMs,
+            totalMs: Math.max(1, Math.min(channel.totalTimeoutMs, deadline - Date.now())),
+            signal: call.signal,
+            allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS,
+            headers: call.requestId ? { 'x-request-id': call.requestId } : undefined,
+          });
+          channelLatency.observe({ channel_id: channel.id, channel: channel.name }, result.firstByteMs / 1000);
+          if (result.kind === 'json') this.recordSuccess(channel);
+          else breaker.success(); // the stream started: the channel answers; a later cut is counted by finish()
+          return { result, key };
+        } catch (error) {
+          if (error instanceof UpstreamError) this.recordFailure(candidate, key, error);
+          else breaker.release();
+          throw error;
+        }
+      },
+      { retryBudget: candidates[0].channel.retryBudget, deadline, signal: call.signal },
+    );
+    const { channel, upstreamModel } = result.candidate;
+    let finished = result.value.result.kind === 'json';
+    return {
+      exchange: result.value.result,
+      channel,
+      upstreamModel,
+      attempts: result.attempts,
+      finish: (error) => {
+        if (finished) return;
+        finished = true;
+        if (error && error.channelFault) this.recordFailure(result.candidate, result.value.key, error);
+        else channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'ok' });
+      },
+    };
+  }
+
+  /** The pooled keep-alive client of a channel (one per channel; replaced when its connect settings change). */
+  agentFor(channel: RoutingChannel): Agent {
+    const signature = `${channel.connectTimeoutMs}|${this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS}`;
+    const held = this.agents.get(channel.id);
+    if (held && held.signature === signature) return held.agent;
+    if (held) void held.agent.close().catch(() => undefined);
+    const agent = createUpstreamAgent({ connectTimeoutMs: channel.connectTimeoutMs, allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS });
+    this.agents.set(channel.id, { signature, agent });
+    return agent;
+  }
+
+  private recordSuccess(channel: RoutingChannel): void {
+    this.router.breaker(channel.id).success();
+    channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'ok' });
+  }
+
+  private recordFailure(candidate: Candidate, key: RoutingKey, error: UpstreamError): void {
+    const { channel } = candidate;
+    const breaker = this.router.breaker(channel.id);
+    if (error.channelFault) breaker.failure();
+    else breaker.release();
+    if (error.kind === 'aborted') return;
+    channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'error' });
+    channelErrorsTotal.inc({ channel_id: channel.id, channel: channel.name, kind: error.kind });
+    if (error.kind === 'auth') this.keyRejected(channel, key, error.upstreamStatus ?? 401);
+  }
+
+  /**
+   * A key the upstream refused: this instance stops using it at once, and the worker (which holds
+   * the system role) disables it in PostgreSQL with the reason and tells every instance. One job
+   * per key (its id is the job id), however many requests hit the refusal.
+   */
+  private keyRejected(channel: RoutingChannel, key: RoutingKey, upstreamStatus: number): void {
+    this.router.disableKeyLocally(key.id);
+    this.logger.warn({ channelId: channel.id, channel: channel.name, keyLast4: key.last4, upstreamStatus }, 'upstream refused a channel key; disabling it');
+    this.queue
+      .add(ChannelsJob.KeyRejected, { channelId: channel.id, keyId: key.id, upstreamStatus }, { jobId: `key-rejected-${key.id}`, removeOnComplete: true, removeOnFail: 100 })
+      .catch((error: unknown) => this.logger.warn({ channelId: channel.id, err: String(error) }, 'could not queue the key rejection; it stays disabled on this instance'));
+  }
+
+  private toRouting(row: RoutingRow): RoutingChannel {
+    const keys: RoutingKey[] = [];
+    for (const key of row.keys) {
+      try {
+        keys.push({ id: key.id, secret: this.secrets.open(row.id, key.ciphertext), last4: key.last4, status: key.status });
+      } catch (error) {
+        if (!(error instanceof SecretBoxError)) throw error;
+        this.logger.error({ channelId: row.id, keyLast4: key.last4 }, 'a channel key cannot be decrypted with CHANNEL_ENCRYPTION_KEYS; skipping it');
+      }
+    }
+    return {
+      id: row.id,
+      name: row.name,
+      provider: row.provider,
+      baseUrl: row.base_url,
+      models: row.models,
+      priority: row.priority,
+      weight: row.weight,
+      pool: row.pool,
+      connectTimeoutMs: row.connect_timeout_ms,
+      firstByteTimeoutMs: row.first_byte_timeout_ms,
+      totalTimeoutMs: row.total_timeout_ms,
+      retryBudget: row.retry_budget,
+      status: row.status,
+      keys,
+      version: new Date(row.updated_at).toISOString(),
+    };
+  }
+
+  private retireAgents(): void {
+    const live = new Set(this.router.channels.map((c) => c.id));
+    for (const [id, held] of this.agents) {
+      if (!live.has(id)) {
+        this.agents.delete(id);
+        void held.agent.close().catch(() => undefined);
+      }
+    }
+  }
+}

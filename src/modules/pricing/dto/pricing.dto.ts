@@ -1,0 +1,110 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsBoolean, IsDateString, IsOptional, IsUUID } from 'class-validator';
+import { IsDecimalAmount } from '../../../common/money.validators';
+
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
+const DECIMAL_DOC = 'Decimal string in the currency unit, at most 9 decimals';
+
+export class SetPriceRequest {
+  @ApiProperty({ example: '0.15', description: `Per million input tokens. ${DECIMAL_DOC}` })
+  @IsDecimalAmount()
+  inputPerMillion: string;
+
+  @ApiProperty({ example: '0.6', description: `Per million output tokens. ${DECIMAL_DOC}` })
+  @IsDecimalAmount()
+  outputPerMillion: string;
+
+  @ApiPropertyOptional({ nullable: true, example: '0.075', description: `Per million cached input tokens read; absent: billed as input. ${DECIMAL_DOC}` })
+  @IsOptional()
+  @IsDecimalAmount()
+  cacheReadPerMillion?: string | null;
+
+  @ApiPropertyOptional({ nullable: true, example: '0.1875', description: `Per million input tokens written to the cache; absent: billed as input. ${DECIMAL_DOC}` })
+  @IsOptional()
+  @IsDecimalAmount()
+  cacheWritePerMillion?: string | null;
+
+  @ApiPropertyOptional({ nullable: true, example: '0', description: `Per request, on top of tokens. ${DECIMAL_DOC}` })
+  @IsOptional()
+  @IsDecimalAmount()
+  perRequest?: string | null;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'When the price takes effect (default: now; never in the past)' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  effectiveFrom?: string;
+}
+
+export class PriceListQuery {
+  @ApiPropertyOptional({ format: 'uuid', description: "Another tenant's list (platform owner and finance: any reseller); default: your own tenant's" })
+  @IsOptional()
+  @IsUUID()
+  tenantId?: string;
+}
+
+export class SetVisibilityRequest {
+  @ApiProperty({ description: "true hides the model from the tenant's customers (and from /v1/models)" })
+  @IsBoolean()
+  hidden: boolean;
+}
+
+export class SetDiscountRequest {
+  @ApiProperty({ example: '10', description: 'Percent off the platform price, a decimal string 0 <= x < 100 with at most 2 decimals' })
+  @IsDecimalAmount({ maxDecimals: 2, max: '99.99' })
+  percent: string;
+}
+
+export class PriceView {
+  @ApiProperty({ example: '0.15' }) inputPerMillion: string;
+  @ApiProperty({ example: '0.6' }) outputPerMillion: string;
+  @ApiPropertyOptional({ nullable: true }) cacheReadPerMillion: string | null;
+  @ApiPropertyOptional({ nullable: true }) cacheWritePerMillion: string | null;
+  @ApiPropertyOptional({ nullable: true }) perRequest: string | null;
+}
+
+export class MarginView {
+  @ApiProperty() inputPerMillion: string;
+  @ApiProperty() outputPerMillion: string;
+  @ApiProperty() cacheReadPerMillion: string;
+  @ApiProperty() cacheWritePerMillion: string;
+  @ApiProperty() perRequest: string;
+}
+
+export class EffectivePriceView {
+  @ApiProperty() model: string;
+  @ApiProperty({ type: PriceView, description: 'What customers of this tenant pay now' }) price: PriceView;
+  @ApiProperty({ enum: ['own', 'inherited'], description: "inherited: the platform's retail price (the tenant set none)" }) source: 'own' | 'inherited';
+  @ApiProperty() effectiveFrom: Date;
+  @ApiProperty() hidden: boolean;
+  @ApiPropertyOptional({ type: PriceView, description: 'Owner and finance only' }) wholesale?: PriceView;
+  @ApiPropertyOptional({ type: MarginView, description: 'retail - wholesale; owner and finance only' }) margin?: MarginView;
+  @ApiPropertyOptional({ description: 'Owner and finance only: a platform price change put this retail price below wholesale' }) belowWholesale?: boolean;
+}
+
+export class PriceListView {
+  @ApiProperty({ format: 'uuid' }) tenantId: string;
+  @ApiProperty({ example: 'USD' }) currency: string;
+  @ApiPropertyOptional({ description: 'Wholesale discount in percent (owner and finance of a reseller)' }) wholesaleDiscountPercent?: string;
+  @ApiProperty({ type: [EffectivePriceView] }) items: EffectivePriceView[];
+}
+
+export class PriceVersionView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() model: string;
+  @ApiProperty({ enum: ['platform', 'own'] }) list: 'platform' | 'own';
+  @ApiProperty({ type: PriceView }) price: PriceView;
+  @ApiProperty() effectiveFrom: Date;
+  @ApiPropertyOptional({ nullable: true, format: 'uuid' }) setBy: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'E-mail of who set it, when visible to you' }) setByEmail: string | null;
+  @ApiProperty() createdAt: Date;
+}
+
+export class PriceHistoryView {
+  @ApiProperty() model: string;
+  @ApiProperty({ type: [PriceVersionView], description: 'Newest first: own versions, then (for resellers) the platform list it inherits' }) items: PriceVersionView[];
+}
+
+export class DiscountView {
+  @ApiProperty({ format: 'uuid' }) tenantId: string;
+  @ApiProperty({ example: '10' }) percent: string;
+}

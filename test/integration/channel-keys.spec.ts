@@ -1,0 +1,71 @@
+import { Client } from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { SecretBox } from '@app/providers';
+import { runCli } from '../../src/cli';
+import { keyContext } from '../../src/modules/channels/channel-secrets';
+import { testConfig } from '../support/app';
+import { connectAs } from '../support/db';
+
+/**
+ * Rotating the encryption of upstream keys: with a new key first in CHANNEL_ENCRYPTION_KEYS,
+ * `cli reencrypt-channel-keys` moves every stored key to it (the old key may then go), changes
+ * nothing on a second run, and stops with nothing changed if a key cannot be decrypted.
+ */
+describe('cli reencrypt-channel-keys', () => {
+  const oldKey = SecretBox.generateKey('old-key');
+  const newKey = SecretBox.generateKey('new-key');
+  let system: Client;
+  let lines: string[];
+  const out = (line: string) => lines.push(line);
+  const channelId = uuidv7();
+  const secrets = ['sk-rotate-one-0000000000001', 'sk-rotate-two-0000000000002'];
+
+  beforeAll(async () => {
+    system = await connectAs('system');
+    await system.query(`INSERT INTO channels (id, name, provider, base_url) VALUES ($1, $2, 'openai', 'https://api.example.com/v1')`, [channelId, `rotate-${channelId}`]);
+    const box = new SecretBox([oldKey]);
+    for (const [position, secret] of secrets.entries()) {
+      await system.query(`INSERT INTO channel_keys (channel_id, position, ciphertext, last4) VALUES ($1, $2, $3, $4)`, [channelId, position, box.encrypt(secret, keyContext(channelId)), secret.slice(-4)]);
+    }
+  });
+
+  afterAll(async () => {
+    await system.query(`DELETE FROM channels WHERE id = $1`, [channelId]);
+    await system.end();
+  });
+
+  beforeEach(() => {
+    lines = [];
+  });
+
+  const stored = async () => (await system.query(`SELECT ciphertext FROM channel_keys WHERE channel_id = $1 ORDER BY position`, [channelId])).rows.map((r) => r.ciphertext as string);
+
+  it('refuses to run when a stored key cannot be decrypted, changing nothing', async () => {
+    const before = await stored();
+    await expect(runCli(['reencrypt-channel-keys'], testConfig({ CHANNEL_ENCRYPTION_KEYS: JSON.stringify([newKey]) }), out)).rejects.toThrow(/cannot decrypt/);
+    expect(await stored()).toEqual(before);
+  });
+
+  it('moves every key to the first encryption key, then has nothing left to do', async () => {
+    const config = testConfig({ CHANNEL_ENCRYPTION_KEYS: JSON.stringify([newKey, oldKey]) });
+    expect(await runCli(['reencrypt-channel-keys'], config, out)).toBe(0);
+    expect(lines.join('\n')).toMatch(/re-encrypted (\d+) of \d+ upstream keys with key "new-key"/);
+    const after = await stored();
+    const onlyNew = new SecretBox([newKey]);
+    expect(after.map((c) => SecretBox.kidOf(c))).toEqual(['new-key', 'new-key']);
+    expect(after.map((c) => onlyNew.decrypt(c, keyContext(channelId)))).toEqual(secrets);
+    expect(lines.join('\n')).not.toContain(secrets[0]);
+
+    lines = [];
+    expect(await runCli(['reencrypt-channel-keys'], config, out)).toBe(0);
+    expect(lines.join('\n')).toMatch(/re-encrypted 0 of/);
+    expect(await stored()).toEqual(after);
+  });
+
+  it('prints a fresh 32-byte key with generate-channel-key', async () => {
+    expect(await runCli(['generate-channel-key'], {} as never, out)).toBe(0);
+    const key = JSON.parse(lines[0]);
+    expect(Buffer.from(key.k, 'base64url')).toHaveLength(32);
+    expect(() => new SecretBox([key])).not.toThrow();
+  });
+});
