@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { CompiledPrice } from '@app/money';
 import { BreakerOptions, CircuitBreaker, DEFAULT_BREAKER_OPTIONS } from './breaker';
 import { ModelMap, ModelMapping } from './model-map';
 import { ProviderType } from './types';
@@ -30,6 +31,8 @@ export interface RoutingChannel {
   retryBudget: number;
   status: ChannelStatus;
   keys: RoutingKey[];
+  /** What the upstream charges per model (public or upstream name), compiled to nano-units; for margin reports. */
+  costs?: ReadonlyMap<string, CompiledPrice>;
   /** Changes whenever the row changes (its updated_at), so a refresh can keep unchanged agents and breakers. */
   version: string;
 }

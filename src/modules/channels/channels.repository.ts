@@ -92,6 +92,8 @@ export interface RoutingRow {
   status: 'enabled' | 'disabled' | 'auto_disabled';
   updated_at: Date;
   keys: Array<{ id: string; ciphertext: string; last4: string; status: 'active' | 'disabled' }>;
+  /** Upstream cost per million tokens by model (decimal strings). */
+  costs: Record<string, { input: string; output: string; cachedInput: string }>;
 }
 
 /**

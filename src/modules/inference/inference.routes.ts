@@ -4,10 +4,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import type { Endpoint } from '@app/providers';
 import { clientIpOf, hostTenantOf } from '@app/tenancy';
-import { CHANNEL_RUNTIME, ChannelRuntime } from './channel-runtime.port';
+import { ChannelsRuntime } from '../channels/runtime/channels-runtime';
+import { PricingRuntime } from '../pricing/pricing-runtime';
 import { InferenceError } from './openai-error';
 import { InferenceService } from './inference.service';
-import { PRICE_DIRECTORY, PriceDirectory, ProxyKey } from './inference.ports';
 
 const ENDPOINTS: Array<[string, Endpoint]> = [
   ['/v1/chat/completions', 'chat'],
@@ -28,8 +28,8 @@ export class InferenceRoutes implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly inference: InferenceService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(PRICE_DIRECTORY) private readonly prices: PriceDirectory,
-    @Inject(CHANNEL_RUNTIME) private readonly channels: ChannelRuntime,
+    private readonly prices: PricingRuntime,
+    private readonly channels: ChannelsRuntime,
   ) {}
 
   onModuleInit(): void {
@@ -77,11 +77,10 @@ export class InferenceRoutes implements OnModuleInit {
 
   private async models(request: FastifyRequest) {
     const tenant = hostTenantOf(request.raw);
-    const key: ProxyKey = await this.inference.authenticate(tenant, request.headers, clientIpOf(request.raw));
-    const served = new Set(this.channels.router.models());
-    const visible = await this.prices.visibleModels(key.tenantId, Date.now());
-    return visible
-      .filter((m) => served.has(m) && (!key.allowedModels || key.allowedModels.has(m)))
+    const key = await this.inference.authenticate(tenant, request.headers, clientIpOf(request.raw));
+    // Priced in the tenant, not hidden, allowed on the key, and served by an enabled channel.
+    return (await this.prices.modelsForKey(key))
+      .filter((m) => this.channels.serves(m))
       .sort()
       .map((id) => ({ id, object: 'model', created: 0, owned_by: tenant?.slug ?? 'aigateway' }));
   }

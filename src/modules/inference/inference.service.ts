@@ -5,11 +5,14 @@ import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, HoldResult, SettleRequest, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { CompiledPrice, compiledCostUnits, TokenUsage } from '@app/money';
-import { Candidate, ChannelPool, Endpoint, exchange, failover, mapUpstreamHttpError, noChannelError, SseEvent, UpstreamError, Usage } from '@app/providers';
+import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UpstreamError, Usage } from '@app/providers';
 import type { ResolvedTenant } from '@app/tenancy';
-import { CHANNEL_RUNTIME, ChannelRuntime } from './channel-runtime.port';
+import { ChannelsRuntime, UpstreamCallResult } from '../channels/runtime/channels-runtime';
+import { KeysRuntime, ResolvedApiKey } from '../keys/keys-runtime';
+import { EffectivePrice } from '../pricing/price-book';
+import { PricingRuntime } from '../pricing/pricing-runtime';
 import { InferenceMetrics } from './inference.metrics';
-import { KEY_DIRECTORY, KeyDirectory, ModelPricing, PRICE_DIRECTORY, PriceDirectory, ProxyKey, WALLET_LOADER, WalletLoader } from './inference.ports';
+import { WALLET_LOADER, WalletLoader } from './inference.ports';
 import { InferenceError } from './openai-error';
 import { readRequestFields, RequestFields } from './request-fields';
 import { SettlementOutbox } from './settlement-outbox';
@@ -30,9 +33,9 @@ export interface InferenceCall {
 
 /** Who pays, and at which prices: fixed before the upstream is called. */
 interface Admitted {
-  key: ProxyKey;
+  key: ResolvedApiKey;
   fields: RequestFields;
-  pricing: ModelPricing;
+  pricing: EffectivePrice;
   pool: ChannelPool;
   usageId: string;
   startedAt: number;
@@ -42,14 +45,14 @@ interface Admitted {
 /** How a request ended, for its usage event. */
 interface Outcome {
   usage: Usage;
-  candidate: Candidate | null;
+  channel: RoutingChannel | null;
+  upstreamModel: string | null;
   status: 'ok' | 'client_cancelled' | 'upstream_error' | 'timeout' | 'error';
   errorCode: string | null;
   ttftMs: number | null;
 }
 
 const ZERO: Usage = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
-const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
@@ -82,31 +85,38 @@ export class InferenceService {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(KEY_DIRECTORY) private readonly keys: KeyDirectory,
-    @Inject(PRICE_DIRECTORY) private readonly prices: PriceDirectory,
+    private readonly keys: KeysRuntime,
+    private readonly prices: PricingRuntime,
+    private readonly channels: ChannelsRuntime,
     @Inject(WALLET_LOADER) private readonly wallets: WalletLoader,
-    @Inject(CHANNEL_RUNTIME) private readonly channels: ChannelRuntime,
     private readonly billing: BillingEngine,
     private readonly outbox: SettlementOutbox,
     private readonly metrics: InferenceMetrics,
   ) {}
 
-  /** Resolves and checks the caller's key for the Host's tenant (also used by /v1/models). */
-  async authenticate(tenant: ResolvedTenant | null, headers: InferenceCall['headers'], clientIp: string | null): Promise<ProxyKey> {
+  /**
+   * Resolves and checks the caller's key at the Host's tenant (also used by /v1/models). A key of
+   * another reseller is simply not found there: the same 401 as a wrong key.
+   */
+  async authenticate(tenant: ResolvedTenant | null, headers: InferenceCall['headers'], clientIp: string | null): Promise<ResolvedApiKey> {
     const secret = presentedKey(headers);
-    // An unknown Host, or a key of another reseller: the same answer as a wrong key.
     if (!secret || !tenant) throw InferenceError.invalidKey();
-    const hash = secretHash(secret);
-    if (!SHA256_HEX.test(hash)) throw InferenceError.invalidKey();
-    const key = await this.keys.findBySecretHash(tenant.id, hash).catch((error: unknown) => {
+    const key = await this.keys.resolveHash(secretHash(secret), tenant.id).catch((error: unknown) => {
       this.logger.warn({ err: (error as Error).message }, 'key lookup failed');
       throw InferenceError.unavailable('The gateway cannot check API keys right now; retry shortly.');
     });
-    if (!key || key.tenantId !== tenant.id || !key.usable) throw InferenceError.invalidKey();
-    if (key.expiresAt !== null && key.expiresAt <= Date.now()) throw InferenceError.invalidKey();
-    if (tenant.status !== 'active') throw InferenceError.forbidden('This account is disabled.', 'account_disabled');
-    if (!key.allowsIp(clientIp)) throw InferenceError.forbidden('This API key may not be used from this address.', 'ip_not_allowed');
-    return key;
+    if (!key || key.tenantId !== tenant.id) throw InferenceError.invalidKey();
+    switch (this.keys.check(key, { clientIp })) {
+      case null:
+        return key;
+      case 'ip_not_allowed':
+        throw InferenceError.forbidden('This API key may not be used from this address.', 'ip_not_allowed');
+      case 'tenant_disabled':
+      case 'customer_disabled':
+        throw InferenceError.forbidden('This account is disabled.', 'account_disabled');
+      default: // revoked, disabled, expired, a rotated secret past its grace period
+        throw InferenceError.invalidKey();
+    }
   }
 
   async handle(call: InferenceCall): Promise<void> {
@@ -115,29 +125,26 @@ export class InferenceService {
     const key = await this.authenticate(call.tenant, call.headers, call.clientIp);
     const fields = readRequestFields(call.endpoint, call.body);
     if (key.allowedModels && !key.allowedModels.has(fields.model)) throw InferenceError.modelNotFound(fields.model);
-    const pricing = await this.prices.priceFor(key.tenantId, fields.model, startedAt);
-    if (!pricing || !this.channels.router.serves(fields.model)) throw InferenceError.modelNotFound(fields.model);
-    const pool = firstHeader(call.headers['x-priority']) === 'spot' ? 'spot' : 'standard';
-    const candidates = this.channels.router.pick(fields.model, pool, key.customerId);
-    if (candidates.length === 0) throw InferenceError.unavailable('No upstream is available for this model right now; retry shortly.', 'no_available_channel');
+    const pricing = await this.prices.effectivePrice(key.tenantId, fields.model, startedAt);
+    if (!pricing || pricing.hidden || !this.channels.serves(fields.model)) throw InferenceError.modelNotFound(fields.model);
+    const pool: ChannelPool = firstHeader(call.headers['x-priority']) === 'spot' ? 'spot' : 'standard';
 
     const admitted: Admitted = { key, fields, pricing, pool, usageId: uuidv7(), startedAt, started };
     const promptEstimate = estimatePromptTokens(call.bodyBytes);
     const outputCap = call.endpoint === 'embeddings' ? 0 : (fields.maxOutputTokens ?? this.config.INFERENCE_DEFAULT_MAX_OUTPUT_TOKENS) * fields.n;
-    const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap }, pricing.retail);
+    const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap }, pricing.compiledRetail);
     await this.hold(admitted, holdUnits, promptEstimate + outputCap);
 
     let outcome: Outcome;
     try {
-      outcome = fields.stream
-        ? await this.proxyStream(call, admitted, candidates)
-        : await this.proxyOnce(call, admitted, candidates);
+      outcome = fields.stream ? await this.proxyStream(call, admitted) : await this.proxyOnce(call, admitted);
     } catch (error) {
       // Nothing reached the client: no charge; the hold is released and the failure recorded.
       const failure = error instanceof UpstreamError ? error : null;
       await this.settle(call, admitted, {
         usage: ZERO,
-        candidate: null,
+        channel: null,
+        upstreamModel: null,
         status: failure?.kind.startsWith('timeout') ? 'timeout' : failure ? 'upstream_error' : 'error',
         errorCode: failure?.body.error.code ?? 'internal_error',
         ttftMs: null,
@@ -157,8 +164,8 @@ export class InferenceService {
       holdUnits,
       tokenEstimate,
       limits: {
-        keyRpm: a.key.rpm ?? 0,
-        keyTpm: a.key.tpm ?? 0,
+        keyRpm: a.key.rpmLimit ?? 0,
+        keyTpm: a.key.tpmLimit ?? 0,
         customerRpm: this.config.INFERENCE_CUSTOMER_RPM,
         customerTpm: this.config.INFERENCE_CUSTOMER_TPM,
         tenantRpm: this.config.INFERENCE_TENANT_RPM,
@@ -202,59 +209,33 @@ export class InferenceService {
     }
   }
 
-  /**
-   * Candidates in order, failing over while nothing reached the client: `exchange` settles on the
-   * whole answer (non-stream) or on the stream's first event.
-   */
-  private attempt(call: InferenceCall, a: Admitted, candidates: Candidate[], signal: AbortSignal) {
-    const body = call.body as Record<string, unknown>;
-    return failover(
-      candidates,
-      async (candidate) => {
-        const channel = candidate.channel;
-        const key = this.channels.router.nextKey(channel);
-        const adapter = this.channels.adapter(channel.provider);
-        if (!key || !adapter.supports(call.endpoint)) throw noChannelError();
-        const started = performance.now();
-        try {
-          const result = await exchange({
-            adapter,
-            dispatcher: this.channels.dispatcher(channel),
-            endpoint: call.endpoint,
-            body,
-            target: { baseUrl: channel.baseUrl, apiKey: key.secret, upstreamModel: candidate.upstreamModel },
-            publicModel: a.fields.model,
-            stream: a.fields.stream,
-            // Usage is always asked for; the chunk is dropped when the client did not ask for it.
-            includeUsage: true,
-            firstByteMs: channel.firstByteTimeoutMs,
-            totalMs: channel.totalTimeoutMs,
-            signal,
-            allowPrivateNetworks: this.channels.allowPrivateNetworks,
-            headers: { 'x-request-id': call.requestId },
-          });
-          if (result.kind === 'json') this.channels.reportSuccess(channel, performance.now() - started);
-          return { result, candidate };
-        } catch (error) {
-          if (error instanceof UpstreamError) this.channels.reportFailure(channel, key, error);
-          throw error;
-        }
-      },
-      { retryBudget: Math.max(0, ...candidates.map((c) => c.channel.retryBudget)), deadline: a.startedAt + this.config.INFERENCE_FAILOVER_DEADLINE_MS, signal },
-    );
+  /** Routing and failover (ChannelsRuntime): settles while nothing reached the client yet. */
+  private send(call: InferenceCall, a: Admitted, signal: AbortSignal): Promise<UpstreamCallResult> {
+    return this.channels.send({
+      endpoint: call.endpoint,
+      body: call.body as Record<string, unknown>,
+      model: a.fields.model,
+      pool: a.pool,
+      stickyKey: a.key.customerId,
+      stream: a.fields.stream,
+      // Usage is always asked for; the chunk is dropped when the client did not ask for it.
+      includeUsage: true,
+      signal,
+      requestId: call.requestId,
+      deadlineMs: this.config.INFERENCE_FAILOVER_DEADLINE_MS,
+    });
   }
 
-  private async proxyOnce(call: InferenceCall, a: Admitted, candidates: Candidate[]): Promise<Outcome> {
+  private async proxyOnce(call: InferenceCall, a: Admitted): Promise<Outcome> {
     const abort = new AbortController();
     const onClose = () => {
       if (!call.res.writableFinished) abort.abort();
     };
     call.res.once('close', onClose);
     try {
-      const { value } = await this.attempt(call, a, candidates, abort.signal);
-      const { result, candidate } = value;
-      if (result.kind !== 'json') throw new Error('expected a JSON answer');
-      const parsed = result.parsed;
+      const sent = await this.send(call, a, abort.signal);
+      if (sent.exchange.kind !== 'json') throw new Error('expected a JSON answer');
+      const parsed = sent.exchange.parsed;
       const usage = parsed.usage ?? this.countedUsage(call, completionText(parsed.body));
       const payload = JSON.stringify(parsed.body);
       if (!call.res.destroyed) {
@@ -265,7 +246,7 @@ export class InferenceService {
         });
         call.res.end(payload);
       }
-      return { usage, candidate, status: 'ok', errorCode: null, ttftMs: null };
+      return { usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'ok', errorCode: null, ttftMs: null };
     } finally {
       call.res.off('close', onClose);
     }
@@ -276,23 +257,23 @@ export class InferenceService {
    * event; after that, a failure ends the stream with an error event and the customer pays for
    * what was delivered. A client that goes away aborts the upstream request.
    */
-  private async proxyStream(call: InferenceCall, a: Admitted, candidates: Candidate[]): Promise<Outcome> {
+  private async proxyStream(call: InferenceCall, a: Admitted): Promise<Outcome> {
     const abort = new AbortController();
     let clientGone = false;
-    let exchangeAbort: (() => void) | null = null;
+    let stopUpstream: (() => void) | null = null;
     const onClose = () => {
       if (!call.res.writableFinished) {
         clientGone = true;
         abort.abort();
-        exchangeAbort?.();
+        stopUpstream?.();
       }
     };
     call.res.once('close', onClose);
     try {
-      const { value } = await this.attempt(call, a, candidates, abort.signal);
-      const { result, candidate } = value;
-      if (result.kind !== 'stream') throw new Error('expected a stream');
-      exchangeAbort = result.abort;
+      const sent = await this.send(call, a, abort.signal);
+      const stream = sent.exchange;
+      if (stream.kind !== 'stream') throw new Error('expected a stream');
+      stopUpstream = stream.abort;
       const delivered: string[] = [];
       let ttftMs: number | null = null;
       let failure: UpstreamError | null = null;
@@ -312,26 +293,23 @@ export class InferenceService {
           if (!clientGone) call.res.write(event.raw);
         }
       };
-      forward(result.first);
+      forward(stream.first);
       try {
-        for await (const events of result.rest) {
+        for await (const events of stream.rest) {
           if (clientGone) break;
           forward(events);
         }
       } catch (error) {
-        if (!clientGone) {
-          failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
-          this.channels.reportFailure(candidate.channel, null, failure);
-        }
+        if (!clientGone) failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
       }
-      if (!failure && !clientGone) this.channels.reportSuccess(candidate.channel, performance.now() - a.started);
+      sent.finish(clientGone ? null : failure);
       if (failure && !clientGone) call.res.write(`data: ${JSON.stringify(failure.body)}\n\n`);
       if (!clientGone) call.res.end();
       // The upstream's own usage when the stream completed; otherwise what reached the client.
-      const complete = !failure && !clientGone && result.translator.usage !== null;
-      const usage = complete ? result.translator.usage! : this.countedUsage(call, deliveredText(delivered));
+      const complete = !failure && !clientGone && stream.translator.usage !== null;
+      const usage = complete ? stream.translator.usage! : this.countedUsage(call, deliveredText(delivered));
       const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
-      return { usage, candidate, status, errorCode: failure?.body.error.code ?? null, ttftMs };
+      return { usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs };
     } finally {
       call.res.off('close', onClose);
     }
@@ -346,9 +324,9 @@ export class InferenceService {
   /** Charges the real cost and records the event in one Redis step, or spools it if Redis is away. */
   private async settle(call: InferenceCall, a: Admitted, o: Outcome): Promise<void> {
     const usage: TokenUsage = o.usage;
-    const retail = compiledCostUnits(usage, a.pricing.retail);
-    const wholesale = compiledCostUnits(usage, a.pricing.wholesale);
-    const upstreamPrice: CompiledPrice | null = o.candidate ? this.channels.upstreamCost(o.candidate.channel, a.fields.model) : null;
+    const retail = compiledCostUnits(usage, a.pricing.compiledRetail);
+    const wholesale = compiledCostUnits(usage, a.pricing.compiledWholesale);
+    const upstreamPrice: CompiledPrice | null = o.channel ? this.channels.upstreamCost(o.channel, a.fields.model, o.upstreamModel ?? a.fields.model) : null;
     const upstream = upstreamPrice ? compiledCostUnits(usage, upstreamPrice) : 0n;
     const latencyMs = Math.round(performance.now() - a.started);
     const event: UsageEvent = {
@@ -357,9 +335,9 @@ export class InferenceService {
       tenantId: a.key.tenantId,
       customerId: a.key.customerId,
       apiKeyId: a.key.id,
-      channelId: o.candidate?.channel.id ?? null,
+      channelId: o.channel?.id ?? null,
       model: a.fields.model,
-      upstreamModel: o.candidate?.upstreamModel ?? null,
+      upstreamModel: o.upstreamModel,
       pool: a.pool,
       inputTokens: usage.input,
       outputTokens: usage.output,
@@ -378,7 +356,7 @@ export class InferenceService {
     };
     const request: SettleRequest = { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
     await this.outbox.settle(request);
-    this.metrics.completed(event, o.candidate?.channel.name ?? 'none');
+    this.metrics.completed(event, o.channel?.name ?? 'none');
   }
 }
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { billingKeys } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { toUnits } from '@app/money';
 import { REDIS, RedisConnections } from '@app/redis';
@@ -233,7 +234,10 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
   }
 }
 
-/** Redis key holding the nano-units spent with a key (hash tag: the tenant, like every hot-path key). */
+/**
+ * Redis key holding the nano-units spent with a key, open holds included (the billing scripts'
+ * layout, hash tag: the tenant).
+ */
 export function keySpendRedisKey(tenantId: string, keyId: string): string {
-  return `{t:${tenantId}}:key:${keyId}:spent`;
+  return billingKeys.keySpend(tenantId, keyId);
 }

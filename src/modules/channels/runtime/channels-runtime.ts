@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { AppConfig, APP_CONFIG } from '@app/config';
+import { CompiledPrice, compilePrice } from '@app/money';
 import {
   adapterFor,
   BREAKER_STATE_VALUE,
@@ -246,6 +247,11 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
     };
   }
 
+  /** The upstream's price of a model on a channel (by public, then upstream name), or null if none is set. */
+  upstreamCost(channel: RoutingChannel, publicModel: string, upstreamModel: string): CompiledPrice | null {
+    return channel.costs?.get(publicModel) ?? channel.costs?.get(upstreamModel) ?? null;
+  }
+
   /** The pooled keep-alive client of a channel (one per channel; replaced when its connect settings change). */
   agentFor(channel: RoutingChannel): Agent {
     const signature = `${channel.connectTimeoutMs}|${this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS}`;
@@ -311,6 +317,9 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
       retryBudget: row.retry_budget,
       status: row.status,
       keys,
+      costs: new Map(
+        Object.entries(row.costs ?? {}).map(([model, c]) => [model, compilePrice({ inputPerMillion: c.input, outputPerMillion: c.output, cacheReadPerMillion: c.cachedInput })]),
+      ),
       version: new Date(row.updated_at).toISOString(),
     };
   }
