@@ -247,7 +247,7 @@ describe('channels (e2e)', () => {
         expect(result.exchange.parsed.body).toMatchObject({ object: 'chat.completion', model: 'fo-model' });
         expect(result.exchange.parsed.usage).toEqual({ input: 7, output: 7, cacheRead: 2, cacheWrite: 0 });
       }
-      const metrics = await call(apiB.baseUrl, 'GET', '/metrics');
+      const metrics = { text: await (await fetch(apiB.metricsUrl)).text() };
       expect(metrics.text).toMatch(new RegExp(`aigateway_channel_errors_total\\{channel_id="${dead}",channel="dead",kind="connect"\\} 1`));
       expect(metrics.text).toMatch(new RegExp(`aigateway_channel_requests_total\\{channel_id="${live}",channel="live",outcome="ok"\\} 1`));
       expect(metrics.text).not.toMatch(/aigateway_channel_[a-z_]+\{[^}]*tenant/);
@@ -297,7 +297,7 @@ describe('channels (e2e)', () => {
       const before = fake.requests.length;
       await expect(send()).rejects.toMatchObject({ status: 503, body: { error: { code: 'no_available_channel' } } });
       expect(fake.requests.length).toBe(before);
-      const metrics = await call(apiB.baseUrl, 'GET', '/metrics');
+      const metrics = { text: await (await fetch(apiB.metricsUrl)).text() };
       expect(metrics.text).toContain(`aigateway_channel_breaker_state{channel_id="${id}",channel="${runtimeOf(apiB).router.channel(id)!.name}"} 2`);
       await new Promise((r) => setTimeout(r, 1050));
       expect(runtimeOf(apiB).router.breaker(id).state).toBe('half_open');
@@ -411,7 +411,7 @@ describe('channels (e2e)', () => {
       expect(rows.length).toBeGreaterThan(10);
       for (const row of rows) for (const secret of ALL_SECRETS) expect(row.changes).not.toContain(secret);
       // Nor into the metrics.
-      const metrics = await call(apiA.baseUrl, 'GET', '/metrics');
+      const metrics = { text: await (await fetch(apiA.metricsUrl)).text() };
       for (const secret of ALL_SECRETS) expect(metrics.text).not.toContain(secret);
     });
   });

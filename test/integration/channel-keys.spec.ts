@@ -4,12 +4,13 @@ import { SecretBox } from '@app/providers';
 import { runCli } from '../../src/cli';
 import { keyContext } from '../../src/modules/channels/channel-secrets';
 import { testConfig } from '../support/app';
-import { connectAs } from '../support/db';
+import { isolatedDatabase } from '../support/db';
 
 /**
  * Rotating the encryption of upstream keys: with a new key first in CHANNEL_ENCRYPTION_KEYS,
  * `cli reencrypt-channel-keys` moves every stored key to it (the old key may then go), changes
- * nothing on a second run, and stops with nothing changed if a key cannot be decrypted.
+ * nothing on a second run, and stops with nothing changed if a key cannot be decrypted. It moves
+ * every row, so it runs in a database of its own.
  */
 describe('cli reencrypt-channel-keys', () => {
   const oldKey = SecretBox.generateKey('old-key');
@@ -20,8 +21,12 @@ describe('cli reencrypt-channel-keys', () => {
   const channelId = uuidv7();
   const secrets = ['sk-rotate-one-0000000000001', 'sk-rotate-two-0000000000002'];
 
+  let database: Awaited<ReturnType<typeof isolatedDatabase>>;
+
   beforeAll(async () => {
-    system = await connectAs('system');
+    database = await isolatedDatabase();
+    system = new Client({ connectionString: database.DATABASE_SYSTEM_URL });
+    await system.connect();
     await system.query(`INSERT INTO channels (id, name, provider, base_url) VALUES ($1, $2, 'openai', 'https://api.example.com/v1')`, [channelId, `rotate-${channelId}`]);
     const box = new SecretBox([oldKey]);
     for (const [position, secret] of secrets.entries()) {
@@ -42,12 +47,12 @@ describe('cli reencrypt-channel-keys', () => {
 
   it('refuses to run when a stored key cannot be decrypted, changing nothing', async () => {
     const before = await stored();
-    await expect(runCli(['reencrypt-channel-keys'], testConfig({ CHANNEL_ENCRYPTION_KEYS: JSON.stringify([newKey]) }), out)).rejects.toThrow(/cannot decrypt/);
+    await expect(runCli(['reencrypt-channel-keys'], testConfig({ ...database, CHANNEL_ENCRYPTION_KEYS: JSON.stringify([newKey]) }), out)).rejects.toThrow(/cannot decrypt/);
     expect(await stored()).toEqual(before);
   });
 
   it('moves every key to the first encryption key, then has nothing left to do', async () => {
-    const config = testConfig({ CHANNEL_ENCRYPTION_KEYS: JSON.stringify([newKey, oldKey]) });
+    const config = testConfig({ ...database, CHANNEL_ENCRYPTION_KEYS: JSON.stringify([newKey, oldKey]) });
     expect(await runCli(['reencrypt-channel-keys'], config, out)).toBe(0);
     expect(lines.join('\n')).toMatch(/re-encrypted (\d+) of \d+ upstream keys with key "new-key"/);
     const after = await stored();

@@ -89,3 +89,34 @@ export async function expectSqlError(promise: Promise<unknown>, pattern: RegExp)
   if (!error) throw new Error(`expected the statement to fail with ${pattern}, but it succeeded`);
   expect(String((error as Error).message)).toMatch(pattern);
 }
+
+/**
+ * A database of its own, migrated, for a test whose command touches every row of a table (a
+ * re-encryption, a sweep) and so must not see other files' rows, nor change them under their feet.
+ * Same cluster and roles as the suite's; returns the three URLs for it.
+ */
+export async function isolatedDatabase(): Promise<Record<'DATABASE_URL' | 'DATABASE_ADMIN_URL' | 'DATABASE_SYSTEM_URL', string>> {
+  const superuser = process.env.TEST_DATABASE_SUPERUSER_URL;
+  if (!superuser) throw new Error('TEST_DATABASE_SUPERUSER_URL is not set: this test needs the embedded PostgreSQL of npm test');
+  const name = `aigw_${uuidv7().replace(/-/g, '').slice(-16)}`;
+  const admin = new Client({ connectionString: superuser });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} OWNER aigateway_owner`);
+  } finally {
+    await admin.end();
+  }
+  const rename = (url: string) => {
+    const u = new URL(url);
+    u.pathname = `/${name}`;
+    return u.toString();
+  };
+  const urls = {
+    DATABASE_URL: rename(process.env.DATABASE_URL!),
+    DATABASE_ADMIN_URL: rename(process.env.DATABASE_ADMIN_URL!),
+    DATABASE_SYSTEM_URL: rename(process.env.DATABASE_SYSTEM_URL!),
+  };
+  const { migrate } = await import('../../libs/database/src/migrate');
+  await migrate({ adminUrl: urls.DATABASE_ADMIN_URL, loginUrls: { app: urls.DATABASE_URL, system: urls.DATABASE_SYSTEM_URL } });
+  return urls;
+}
