@@ -4,6 +4,7 @@ import { QueueMetrics } from '@app/queue';
 import { CoreModule } from './core.module';
 import { MailWorkerModule } from './modules/mail/mail-worker.module';
 import { MaintenanceModule } from './modules/maintenance/maintenance.module';
+import { MeteringModule } from './modules/metering/metering.module';
 
 /** BullMQ processors and schedulers; its only HTTP routes are health and metrics. */
 @Module({})
@@ -11,7 +12,7 @@ export class WorkerModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule],
+      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule, MeteringModule],
       providers: [QueueMetrics],
     };
   }
