@@ -5,3 +5,4 @@ export * from './policy.decorators';
 export * from './principal';
 export * from './request-auth';
 export * from './roles';
+export * from './sales-scope';

@@ -14,6 +14,12 @@ export interface Principal {
   /** The access token's id (jti), for logout. */
   readonly tokenId: string;
   readonly tokenExpiresAt: number;
+  /**
+   * Reseller tenants currently bound to this platform salesperson (`tenant_sales_bindings`),
+   * loaded fresh on every request; empty for everyone else. They widen the RLS scope (`also`)
+   * and the CASL rules on those tenants' record and aggregates.
+   */
+  readonly boundTenantIds?: readonly string[];
 }
 
 export function hasRole(principal: Pick<Principal, 'roles'>, ...roles: Role[]): boolean {

@@ -11,6 +11,8 @@ export interface LoadedIdentity {
   tenantType: TenantType;
   tenantStatus: TenantStatus;
   roles: Role[];
+  /** Reseller tenants bound to a platform salesperson (empty otherwise). */
+  boundTenantIds: string[];
 }
 
 /**
@@ -35,6 +37,16 @@ export class PrincipalLoader {
       );
       const row = rows[0];
       if (!row) return null;
+      const boundTenantIds: string[] =
+        row.type === 'platform' && (row.roles as string[]).includes('sales')
+          ? (
+              await manager.query(
+                `SELECT reseller_id FROM tenant_sales_bindings
+                  WHERE tenant_id = $1 AND sales_user_id = $2 AND unbound_at IS NULL ORDER BY reseller_id`,
+                [tenantId, userId],
+              )
+            ).map((r: { reseller_id: string }) => r.reseller_id)
+          : [];
       return {
         userId: row.id,
         email: row.email,
@@ -44,6 +56,7 @@ export class PrincipalLoader {
         tenantType: row.type,
         tenantStatus: row.tenant_status,
         roles: row.roles,
+        boundTenantIds,
       };
     });
   }
@@ -60,5 +73,6 @@ export function toPrincipal(identity: LoadedIdentity, token: { sid: string; jti:
     sessionId: token.sid,
     tokenId: token.jti,
     tokenExpiresAt: token.exp,
+    boundTenantIds: identity.boundTenantIds,
   };
 }
