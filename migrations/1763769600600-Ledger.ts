@@ -146,11 +146,44 @@ export class Ledger1763769600600 implements MigrationInterface {
         RETURN NULL;
       END
       $$`);
+    // A new owner must hold CREATE on the function's schema, only for the hand-over.
+    await queryRunner.query(`GRANT CREATE ON SCHEMA public TO ${SYSTEM_ROLE}`);
     await queryRunner.query(`ALTER FUNCTION ledger_entries_post() OWNER TO ${SYSTEM_ROLE}`);
     await queryRunner.query(`ALTER FUNCTION ledger_transaction_balanced() OWNER TO ${SYSTEM_ROLE}`);
+    await queryRunner.query(`REVOKE CREATE ON SCHEMA public FROM ${SYSTEM_ROLE}`);
     await queryRunner.query(`
       CREATE TRIGGER ledger_entries_post AFTER INSERT ON ledger_entries
       REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_post()`);
+
+    // Retention of raw usage rows (the worker's scheduled job, as the system role): monthly
+    // partitions entirely older than p_before are dropped (they are owned by the migration role,
+    // hence a definer function); the job then deletes the older rows of the partition straddling
+    // it as the system role (RLS is forced, so the owner itself would see no rows).
+    await queryRunner.query(`
+      CREATE FUNCTION usage_records_drop_partitions_before(p_before timestamptz) RETURNS integer
+      LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = public, pg_temp AS $fn$
+      DECLARE
+        part record;
+        upper_bound timestamptz;
+        dropped_partitions integer := 0;
+      BEGIN
+        FOR part IN
+          SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
+            FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+           WHERE i.inhparent = 'usage_records'::regclass AND c.relname ~ '^usage_records_[0-9]{6}$'
+        LOOP
+          upper_bound := substring(part.bound FROM 'TO \\(''([^'']+)''\\)')::timestamptz;
+          IF upper_bound IS NOT NULL AND upper_bound <= p_before THEN
+            EXECUTE format('ALTER TABLE usage_records DETACH PARTITION %I', part.relname);
+            EXECUTE format('DROP TABLE %I', part.relname);
+            dropped_partitions := dropped_partitions + 1;
+          END IF;
+        END LOOP;
+        RETURN dropped_partitions;
+      END
+      $fn$`);
+    await queryRunner.query(`REVOKE ALL ON FUNCTION usage_records_drop_partitions_before(timestamptz) FROM PUBLIC`);
+    await queryRunner.query(`GRANT EXECUTE ON FUNCTION usage_records_drop_partitions_before(timestamptz) TO ${SYSTEM_ROLE}`);
 
     await queryRunner.query(`
       CREATE TABLE usage_daily (
@@ -176,6 +209,7 @@ export class Ledger1763769600600 implements MigrationInterface {
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP FUNCTION usage_records_drop_partitions_before(timestamptz)`);
     await queryRunner.query(`DROP TABLE usage_daily`);
     await queryRunner.query(`DROP TABLE ledger_entries`);
     await queryRunner.query(`DROP TABLE ledger_transactions`);

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { currentSalesUserSql } from '@app/authorization';
 import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 
@@ -188,8 +189,7 @@ export class LedgerRepository {
   }
 }
 
-/** The customer's current salesperson (customer bindings arrive with the customers module). */
-const CURRENT_SALES_USER = 'NULL::uuid';
+const CURRENT_SALES_USER = currentSalesUserSql('u.id');
 
 const SELECT_VIEW = `SELECT id, kind, amount::text AS amount, note, idempotency_key, occurred_at, created_at FROM ledger_transactions`;
 

@@ -69,8 +69,11 @@ export class LedgerJobsProcessor extends WorkerHost implements OnApplicationBoot
   /** Raw usage rows older than USAGE_RETENTION_DAYS go (whole monthly partitions are dropped); rollups stay. */
   async purgeOldUsage(): Promise<{ droppedPartitions: number; deletedRows: number }> {
     const before = new Date(Date.now() - this.config.USAGE_RETENTION_DAYS * 24 * 3600 * 1000);
-    const [row] = await this.systemDb.run((m) => m.query(`SELECT * FROM usage_records_purge_before($1)`, [before.toISOString()]));
-    const result = { droppedPartitions: Number(row.dropped_partitions), deletedRows: Number(row.deleted_rows) };
+    const result = await this.systemDb.run(async (m) => {
+      const [row] = await m.query(`SELECT usage_records_drop_partitions_before($1) AS dropped`, [before.toISOString()]);
+      const deleted = await m.query(`DELETE FROM usage_records WHERE created_at < $1`, [before.toISOString()]);
+      return { droppedPartitions: Number(row.dropped), deletedRows: Array.isArray(deleted) && typeof deleted[1] === 'number' ? deleted[1] : 0 };
+    });
     this.logger.log({ ...result, before: before.toISOString() }, 'old usage records purged');
     return result;
   }
