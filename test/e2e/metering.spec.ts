@@ -55,20 +55,29 @@ describe('metering (e2e)', () => {
   const walletBalance = async (tenantId: string, customerId: string) =>
     (await system.query(`SELECT balance::text FROM ledger_accounts WHERE tenant_id = $1 AND customer_id = $2`, [tenantId, customerId])).rows[0]?.balance ?? null;
 
-  it('writes a usage record and a balanced transaction moving retail, wholesale and upstream cost', async () => {
+  it('writes a usage record, a per-request transaction for retail and, with it, the wholesale and upstream legs', async () => {
     const event = usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id, retailUnits: '3000000', wholesaleUnits: '2000000', upstreamUnits: '1200000' });
     await settle(redis, event, { debit: false });
     await eventually(async () => (await records(event.requestId)) === 1, 'the usage record');
-    const { rows } = await system.query(
-      `SELECT a.kind, a.tenant_id, e.amount::text FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
-         JOIN ledger_transactions t ON t.id = e.transaction_id
-        WHERE t.idempotency_key = $1 ORDER BY a.kind`,
+    const legs = (key: string) =>
+      system.query(
+        `SELECT a.kind, a.tenant_id, e.amount::text FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+           JOIN ledger_transactions t ON t.id = e.transaction_id WHERE t.idempotency_key = $1 ORDER BY a.kind`,
+        [key],
+      );
+    expect((await legs(`usage:${event.requestId}`)).rows).toEqual([
+      { kind: 'customer_wallet', tenant_id: shop.id, amount: '-0.003000000' },
+      { kind: 'reseller_revenue', tenant_id: shop.id, amount: '0.003000000' },
+    ]);
+    // The batch's transaction, committed in the same database transaction (same now()).
+    const batch = await system.query(
+      `SELECT b.idempotency_key FROM ledger_transactions b JOIN ledger_transactions t ON t.created_at = b.created_at
+        WHERE t.idempotency_key = $1 AND b.idempotency_key LIKE 'usage-batch:%'`,
       [`usage:${event.requestId}`],
     );
-    expect(rows).toEqual([
-      { kind: 'customer_wallet', tenant_id: shop.id, amount: '-0.003000000' },
+    expect(batch.rows).toHaveLength(1);
+    expect((await legs(batch.rows[0].idempotency_key)).rows).toEqual([
       { kind: 'platform_revenue', tenant_id: platform.id, amount: '0.002000000' },
-      { kind: 'reseller_revenue', tenant_id: shop.id, amount: '0.003000000' },
       { kind: 'upstream_cost', tenant_id: platform.id, amount: '-0.001200000' },
       { kind: 'upstream_payable', tenant_id: platform.id, amount: '0.001200000' },
       { kind: 'wholesale_payable', tenant_id: shop.id, amount: '-0.002000000' },

@@ -17,7 +17,7 @@ interface Decoded {
   event: UsageEvent;
 }
 
-/** How often the list of tenants (one stream each) is re-read from PostgreSQL. */
+/** How long a loop waits when no stream had anything for it. */
 const IDLE_POLL_MS = 100;
 /** After an error (Redis or PostgreSQL away), wait this long before the next pass. */
 const ERROR_BACKOFF_MS = 1000;
@@ -99,6 +99,11 @@ export class MeteringConsumer implements OnApplicationBootstrap, OnModuleDestroy
 
   private async loop(consumer: string): Promise<void> {
     while (!this.stopping) {
+      if (this.redis.status !== 'ready') {
+        // Connecting, or Redis is away: readiness reports it; try again shortly.
+        await this.sleep(IDLE_POLL_MS);
+        continue;
+      }
       try {
         if (Date.now() - this.tenantsReadAt > this.config.METERING_TENANT_REFRESH_MS) await this.refreshTenants();
         let handled = 0;

@@ -3,6 +3,7 @@ import { UsageEvent } from '@app/billing';
 import { fromUnits } from '@app/money';
 import { SystemDb } from '@app/tenancy';
 import { EntityManager } from 'typeorm';
+import { v7 as uuidv7 } from 'uuid';
 import { EntryInput, LedgerRepository, TransactionInput } from '../ledger/ledger.repository';
 import { UsageRecordsRepository } from '../usage/usage-records.repository';
 
@@ -44,11 +45,14 @@ export interface WriteResult {
  * gets entries, key spend and last use. A redelivered batch, or the same event in two batches
  * racing on two workers (the second waits on the unique index, then skips), changes nothing.
  *
- * Per event (DESIGN.md "Money"): the customer's wallet pays retail; the reseller's revenue gets
- * retail and its wholesale payable owes wholesale to the platform's revenue (for the platform's
- * own customers retail goes straight to platform revenue); the upstream cost is recorded as the
- * platform's expense against an upstream payable. Legs of zero are left out; a request that cost
- * nothing has a usage record and no ledger transaction.
+ * Money (DESIGN.md "Money"): per request, one ledger transaction in which the customer's wallet
+ * pays retail to the reseller's revenue (for the platform's own customers, straight to platform
+ * revenue). Per batch, one more transaction moves what the reseller owes for those requests
+ * (wholesale payable -> platform revenue) and records their upstream cost (platform expense
+ * against an upstream payable): the per-request figures stay in usage_records, and folding these
+ * legs per batch is what keeps the ledger at 2 entries per request instead of 6 (the metering
+ * rate target). A request that cost its customer nothing has a usage record and no per-request
+ * transaction.
  */
 @Injectable()
 export class UsageWriter {
@@ -125,25 +129,13 @@ export class UsageWriter {
     const platform = await this.platformAccounts(m);
     const wallets = await this.ledger.wallets(m, tenantId, charged.map((e) => e.customerId));
     const transactions: TransactionInput[] = [];
+    let wholesale = 0n;
+    let upstream = 0n;
     for (const e of charged) {
       const retail = BigInt(e.retailUnits);
-      const wholesale = BigInt(e.wholesaleUnits);
-      const upstream = BigInt(e.upstreamUnits);
-      const entries: EntryInput[] = [];
-      const leg = (accountId: string, accountTenant: string, units: bigint) => {
-        if (units !== 0n) entries.push({ accountId, tenantId: accountTenant, amount: fromUnits(units) });
-      };
-      leg(wallets.get(e.customerId)!, tenantId, -retail);
-      if (tenant.isPlatform) {
-        leg(platform.revenue, platform.tenantId, retail);
-      } else {
-        leg(tenant.resellerRevenue!, tenantId, retail);
-        leg(tenant.wholesalePayable!, tenantId, -wholesale);
-        leg(platform.revenue, platform.tenantId, wholesale);
-      }
-      leg(platform.upstreamCost, platform.tenantId, -upstream);
-      leg(platform.upstreamPayable, platform.tenantId, upstream);
-      if (entries.length < 2) continue;
+      wholesale += BigInt(e.wholesaleUnits);
+      upstream += BigInt(e.upstreamUnits);
+      if (retail === 0n) continue;
       transactions.push({
         tenantId,
         kind: 'usage',
@@ -151,6 +143,34 @@ export class UsageWriter {
         customerId: e.customerId,
         amount: fromUnits(-retail),
         occurredAt: new Date(e.createdAt),
+        entries: [
+          { accountId: wallets.get(e.customerId)!, tenantId, amount: fromUnits(-retail) },
+          tenant.isPlatform
+            ? { accountId: platform.revenue, tenantId: platform.tenantId, amount: fromUnits(retail) }
+            : { accountId: tenant.resellerRevenue!, tenantId, amount: fromUnits(retail) },
+        ],
+      });
+    }
+    // What the reseller owes the platform and what upstreams charged, for this batch's new events
+    // at once. Exactly once still holds: an event is in `events` only if its usage record was
+    // new in this very database transaction. (Per request, both stay in usage_records.)
+    const entries: EntryInput[] = [];
+    if (!tenant.isPlatform && wholesale !== 0n) {
+      entries.push({ accountId: tenant.wholesalePayable!, tenantId, amount: fromUnits(-wholesale) });
+      entries.push({ accountId: platform.revenue, tenantId: platform.tenantId, amount: fromUnits(wholesale) });
+    }
+    if (upstream !== 0n) {
+      entries.push({ accountId: platform.upstreamCost, tenantId: platform.tenantId, amount: fromUnits(-upstream) });
+      entries.push({ accountId: platform.upstreamPayable, tenantId: platform.tenantId, amount: fromUnits(upstream) });
+    }
+    if (entries.length > 0) {
+      transactions.push({
+        tenantId,
+        kind: 'usage',
+        idempotencyKey: `usage-batch:${uuidv7()}`,
+        customerId: null,
+        amount: '0',
+        note: `wholesale and upstream cost of ${charged.length} requests`,
         entries,
       });
     }
