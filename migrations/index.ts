@@ -4,6 +4,7 @@ import { Identity1763769600200 } from './1763769600200-Identity';
 import { Customers1763769600300 } from './1763769600300-Customers';
 import { KeysAndPricing1763769600400 } from './1763769600400-KeysAndPricing';
 import { Channels1763769600500 } from './1763769600500-Channels';
+import { Ledger1763769600600 } from './1763769600600-Ledger';
 import { RoutingCosts1763769600700 } from './1763769600700-RoutingCosts';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
@@ -14,5 +15,6 @@ export const ALL_MIGRATIONS = [
   Customers1763769600300,
   KeysAndPricing1763769600400,
   Channels1763769600500,
+  Ledger1763769600600,
   RoutingCosts1763769600700,
 ];

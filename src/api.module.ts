@@ -7,6 +7,7 @@ import { ChannelsModule } from './modules/channels/channels.module';
 import { ChannelsRuntimeModule } from './modules/channels/runtime/channels-runtime.module';
 import { CustomersModule } from './modules/customers/customers.module';
 import { MailModule } from './modules/mail/mail.module';
+import { LedgerModule } from './modules/ledger/ledger.module';
 import { MembersModule } from './modules/members/members.module';
 import { PricingModule } from './modules/pricing/pricing.module';
 import { KeysModule } from './modules/keys/keys.module';
@@ -18,7 +19,7 @@ export class ApiModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule],
+      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule],
     };
   }
 }

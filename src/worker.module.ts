@@ -5,6 +5,7 @@ import { CoreModule } from './core.module';
 import { ChannelsWorkerModule } from './modules/channels/channels-worker.module';
 import { MailWorkerModule } from './modules/mail/mail-worker.module';
 import { MaintenanceModule } from './modules/maintenance/maintenance.module';
+import { MeteringModule } from './modules/metering/metering.module';
 
 /** BullMQ processors and schedulers; its only HTTP routes are health and metrics. */
 @Module({})
@@ -12,7 +13,7 @@ export class WorkerModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule, ChannelsWorkerModule],
+      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule, ChannelsWorkerModule, MeteringModule],
       providers: [QueueMetrics],
     };
   }

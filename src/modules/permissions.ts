@@ -3,6 +3,7 @@ import { auditPermissions } from './audit/audit.permissions';
 import { channelsPermissions } from './channels/channels.permissions';
 import { customersPermissions } from './customers/customers.permissions';
 import { keysPermissions } from './keys/keys.permissions';
+import { ledgerPermissions } from './ledger/ledger.permissions';
 import { membersPermissions } from './members/members.permissions';
 import { pricingPermissions } from './pricing/pricing.permissions';
 import { tenantsPermissions } from './tenants/tenants.permissions';
@@ -19,4 +20,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   pricingPermissions,
   keysPermissions,
   channelsPermissions,
+  ledgerPermissions,
 ];

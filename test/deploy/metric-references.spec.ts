@@ -115,7 +115,7 @@ describe('the chart queries', () => {
 
   it('come from every alert, the KEDA trigger and every dashboard', () => {
     const sources = new Set(queries.map((q) => q.source.split(' / ')[0]));
-    expect([...sources].filter((s) => s.startsWith('rule ')).length).toBe(6);
+    expect([...sources].filter((s) => s.startsWith('rule ')).length).toBe(9);
     expect([...sources].some((s) => s.startsWith('ScaledObject'))).toBe(true);
     expect([...sources].filter((s) => s.startsWith('dashboard ')).sort()).toEqual([
       'dashboard api-overview.json', 'dashboard dependencies.json', 'dashboard process-health.json', 'dashboard queues.json',

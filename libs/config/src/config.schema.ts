@@ -167,6 +167,21 @@ export function buildConfigSchema(production: boolean) {
   /** Circuit breaker: failures in a row that open it, and the cool-down before one probe. */
   CHANNEL_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   CHANNEL_BREAKER_COOLDOWN_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Metering (worker): events per PostgreSQL transaction, and how long a pending event may idle before another worker reclaims it. */
+  /** Metering processor in the worker (consumer group on the tenants' usage streams). */
+  METERING_ENABLED: booleanFlag.default('true'),
+  /** Batches written at once by one worker (each loop is its own consumer in the group). */
+  METERING_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
+  /** How often the worker re-reads the tenants (one usage stream each). */
+  METERING_TENANT_REFRESH_MS: z.coerce.number().int().min(100).max(600000).default(10000),
+  METERING_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  METERING_CLAIM_IDLE_MS: z.coerce.number().int().min(1000).max(3600000).default(60000),
+  /** Deliveries after which a usage event that still fails goes to the dead-letter stream. */
+  METERING_MAX_DELIVERIES: z.coerce.number().int().min(1).max(100).default(5),
+  /** How long raw usage records are kept (daily rollups are kept for good). */
+  USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
+  /** Stripe webhook signing secret (`whsec_...`); without it the webhook answers 503. */
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
   });
 }
 

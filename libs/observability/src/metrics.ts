@@ -70,3 +70,59 @@ export const dbPoolConnections = once(
       },
     }),
 );
+
+/** Usage events handled by the metering processor, by outcome (written, duplicate, dead_letter). */
+export const meteringEventsTotal = once(
+  'aigateway_metering_events_total',
+  () =>
+    new Counter({
+      name: 'aigateway_metering_events_total',
+      help: 'Usage events handled by the metering processor by outcome (written, duplicate, dead_letter)',
+      labelNames: ['outcome'] as const,
+    }),
+);
+for (const outcome of ['written', 'duplicate', 'dead_letter']) meteringEventsTotal.inc({ outcome }, 0);
+
+export const meteringBatchDuration = once(
+  'aigateway_metering_batch_duration_seconds',
+  () =>
+    new Histogram({
+      name: 'aigateway_metering_batch_duration_seconds',
+      help: 'Time to write one batch of usage events (usage records and ledger) in PostgreSQL',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    }),
+);
+
+/** Usage events waiting in the tenants' streams (not yet metered), at the last pass of the processor. */
+export const meteringBacklog = once(
+  'aigateway_metering_backlog_events',
+  () => new Gauge({ name: 'aigateway_metering_backlog_events', help: 'Usage events not yet metered (all tenant streams)' }),
+);
+
+/** Dead letters waiting for inspection (all tenants). */
+export const meteringDeadLetters = once(
+  'aigateway_metering_dead_letter_events',
+  () => new Gauge({ name: 'aigateway_metering_dead_letter_events', help: 'Usage events in the dead-letter streams (all tenants)' }),
+);
+
+/** Result of the last balance reconciliation: the summed absolute drift (currency units) and the wallets drifting. */
+export const balanceDrift = once(
+  'aigateway_balance_drift',
+  () =>
+    new Gauge({
+      name: 'aigateway_balance_drift',
+      help: 'Last reconciliation: summed absolute drift between Redis balances and the ledger (currency units)',
+    }),
+);
+export const balanceDriftWallets = once(
+  'aigateway_balance_drift_wallets',
+  () => new Gauge({ name: 'aigateway_balance_drift_wallets', help: 'Last reconciliation: wallets whose Redis balance drifted from the ledger' }),
+);
+export const balanceCorrectionsTotal = once(
+  'aigateway_balance_corrections_total',
+  () => new Counter({ name: 'aigateway_balance_corrections_total', help: 'Redis balances corrected by reconciliation after a persistent drift' }),
+);
+export const holdsExpiredTotal = once(
+  'aigateway_holds_expired_total',
+  () => new Counter({ name: 'aigateway_holds_expired_total', help: 'Balance holds released after their expiry (left by a crashed api instance)' }),
+);

@@ -4,6 +4,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { redisOptionsFromUrl } from '@app/redis';
 import { QueueErrorLog } from './queue-errors';
+import { BoundedWorkerClose } from './queue-shutdown';
 import { ALL_QUEUES, DEFAULT_JOB_OPTIONS } from './queues';
 
 @Module({})
@@ -32,7 +33,7 @@ export class QueueModule {
         BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
         DiscoveryModule,
       ],
-      providers: [QueueErrorLog],
+      providers: options.role === 'worker' ? [QueueErrorLog, BoundedWorkerClose] : [QueueErrorLog],
       exports: [BullModule],
     };
   }

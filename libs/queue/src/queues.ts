@@ -10,6 +10,8 @@ export const QueueName = {
   Maintenance: 'maintenance',
   /** Channel health checks (scheduled) and upstream keys refused by their provider (from the api). */
   Channels: 'channels',
+  /** Scheduled money housekeeping: usage partitions, retention, rollups, reconciliation, expired holds. */
+  Ledger: 'ledger',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -47,4 +49,12 @@ export const DEFAULT_JOB_OPTIONS = {
   backoff: { type: 'exponential', delay: 2000 },
   removeOnComplete: { age: 24 * 3600, count: 1000 },
   removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+} as const;
+
+export const LedgerJob = {
+  EnsureUsagePartitions: 'ensure-usage-partitions',
+  PurgeOldUsage: 'purge-old-usage',
+  RollupUsage: 'rollup-usage',
+  Reconcile: 'reconcile-balances',
+  ReleaseExpiredHolds: 'release-expired-holds',
 } as const;

@@ -1,0 +1,75 @@
+/**
+ * Lua scripts of the balance cache. Every key one script touches carries the tenant's hash tag
+ * (`{t:<tenantId>}`), so they run unchanged on Redis Cluster; keys built inside a script (holds,
+ * balances) are built from the same tag.
+ */
+
+/** INCRBY only if the balance is loaded: a credit never creates a balance from nothing (see BalanceService). */
+export const INCRBY_IF_EXISTS = `
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+return false`;
+
+/**
+ * Releases the holds of one tenant that expired before ARGV[1] (epoch ms), at most ARGV[2] of
+ * them: each hold's amount goes back to its customer's balance (when that balance is loaded; an
+ * unloaded balance is rebuilt from the ledger, which never saw the hold), then the hold is gone.
+ * Layout (the proxy's hold/settle scripts): ZSET KEYS[1] = `{t}:holds` scored by expiry, members
+ * request ids; HASH `{t}:hold:<requestId>` with c = customer id, k = key id, amt = nano-units.
+ * ARGV[3] is the tag prefix `{t:<tenantId>}:`. Returns { holds released, units returned }.
+ */
+export const RELEASE_EXPIRED_HOLDS = `
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local released, units = 0, 0
+for _, rid in ipairs(ids) do
+  local hold = ARGV[3] .. 'hold:' .. rid
+  local fields = redis.call('HMGET', hold, 'c', 'amt')
+  if fields[1] and fields[2] then
+    local bal = ARGV[3] .. 'bal:' .. fields[1]
+    if redis.call('EXISTS', bal) == 1 then redis.call('INCRBY', bal, fields[2]) end
+    units = units + tonumber(fields[2])
+    released = released + 1
+  end
+  redis.call('DEL', hold)
+  redis.call('ZREM', KEYS[1], rid)
+end
+return { released, string.format('%.0f', units) }`;
+
+/**
+ * One consistent picture of a tenant's wallets in Redis, for reconciliation: for each customer in
+ * ARGV[2..], its balance (or false when not loaded), the sum of its open holds and the retail of
+ * its usage events not metered yet (still in the usage stream KEYS[1], or dead-lettered in
+ * KEYS[2]). Metered entries are deleted from the stream by the metering processor, so whatever is
+ * in it has not reached the ledger. ARGV[1] is the tag prefix. Sums are of integer nano-units,
+ * exact in Lua's doubles below 2^53.
+ */
+export const WALLET_SNAPSHOT = `
+local prefix = ARGV[1]
+local holds, unmetered = {}, {}
+for _, rid in ipairs(redis.call('ZRANGE', prefix .. 'holds', 0, -1)) do
+  local f = redis.call('HMGET', prefix .. 'hold:' .. rid, 'c', 'amt')
+  if f[1] and f[2] then holds[f[1]] = (holds[f[1]] or 0) + tonumber(f[2]) end
+end
+for _, key in ipairs(KEYS) do
+  for _, entry in ipairs(redis.call('XRANGE', key, '-', '+')) do
+    local fields = entry[2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'e' then
+        local ok, e = pcall(cjson.decode, fields[i + 1])
+        if ok and type(e) == 'table' and e.customerId and e.retailUnits then
+          unmetered[e.customerId] = (unmetered[e.customerId] or 0) + tonumber(e.retailUnits)
+        end
+      end
+    end
+  end
+end
+local out = {}
+for i = 2, #ARGV do
+  local c = ARGV[i]
+  local bal = redis.call('GET', prefix .. 'bal:' .. c)
+  table.insert(out, bal or false)
+  table.insert(out, string.format('%.0f', holds[c] or 0))
+  table.insert(out, string.format('%.0f', unmetered[c] or 0))
+end
+return out`;

@@ -1,0 +1,113 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { billingKeys } from '@app/billing';
+import { toUnits } from '@app/money';
+import { REDIS } from '@app/redis';
+import { TenantDb } from '@app/tenancy';
+import Redis from 'ioredis';
+import { INCRBY_IF_EXISTS, RELEASE_EXPIRED_HOLDS, WALLET_SNAPSHOT } from './balance.scripts';
+import { LedgerRepository } from './ledger.repository';
+
+type BalanceCommands = Redis & {
+  aigwIncrbyIfExists(key: string, units: string): Promise<number | null>;
+  aigwReleaseExpiredHolds(holds: string, now: string, limit: string, prefix: string): Promise<[number, string]>;
+  aigwWalletSnapshot(stream: string, dead: string, prefix: string, ...customers: string[]): Promise<Array<string | null>>;
+};
+
+export interface WalletSnapshot {
+  customerId: string;
+  /** Null when the balance is not loaded in Redis. */
+  balanceUnits: bigint | null;
+  holdUnits: bigint;
+  unmeteredUnits: bigint;
+}
+
+/**
+ * The Redis side of balances (the cache of the ledger, DESIGN.md "Money"): the proxy reads and
+ * debits `{t:<tenant>}:bal:<customer>` in its hold/settle scripts; this service loads it from the
+ * ledger when missing, applies credits to it, releases expired holds and takes the snapshots
+ * reconciliation compares. Usable by the api (tenant-scoped connection) and the worker.
+ */
+@Injectable()
+export class BalanceService {
+  private readonly redis: BalanceCommands;
+
+  constructor(
+    @Inject(REDIS) redis: Redis,
+    private readonly tenantDb: TenantDb,
+    private readonly ledger: LedgerRepository,
+  ) {
+    redis.defineCommand('aigwIncrbyIfExists', { numberOfKeys: 1, lua: INCRBY_IF_EXISTS });
+    redis.defineCommand('aigwReleaseExpiredHolds', { numberOfKeys: 1, lua: RELEASE_EXPIRED_HOLDS });
+    redis.defineCommand('aigwWalletSnapshot', { numberOfKeys: 2, lua: WALLET_SNAPSHOT });
+    this.redis = redis as BalanceCommands;
+  }
+
+  /**
+   * Makes sure the customer's balance is in Redis, loading it from the ledger if it is not. The
+   * proxy calls this before its hold script when the balance key is missing (its script answers
+   * "not loaded"), then retries the hold. Cheap when loaded (one EXISTS).
+   *
+   * Race with a credit: the wallet row is created (or waited for, if a credit is creating it) and
+   * read FOR SHARE, and the SET NX happens while that lock is held. A credit holds the row FOR
+   * UPDATE from before its Redis increment until its commit, so either this load runs first (the
+   * credit then finds the key and increments it) or after the credit committed (and reads the
+   * credited balance): never both, never neither.
+   *
+   * Holds and unmetered events are not subtracted: a balance key is missing only before the
+   * customer's first request (none exist yet) or when Redis lost its data (and them with it);
+   * reconciliation corrects whatever remains.
+   */
+  async ensureLoaded(tenantId: string, customerId: string): Promise<void> {
+    const key = billingKeys.balance(tenantId, customerId);
+    if ((await this.redis.exists(key)) === 1) return;
+    await this.tenantDb.run({ tenantId }, async (m) => {
+      await this.ledger.wallets(m, tenantId, [customerId]);
+      const balance = (await this.ledger.walletBalanceShared(m, tenantId, customerId)) ?? '0';
+      await this.redis.set(key, toUnits(balance).toString(), 'NX');
+    });
+  }
+
+  /** Adds `units` to a loaded balance; returns false (and changes nothing) when it is not loaded. */
+  async incrementIfLoaded(tenantId: string, customerId: string, units: bigint): Promise<boolean> {
+    const result = await this.redis.aigwIncrbyIfExists(billingKeys.balance(tenantId, customerId), units.toString());
+    return result !== null;
+  }
+
+  /** Undoes an increment that was applied for a ledger transaction that then failed to commit. */
+  async compensate(tenantId: string, customerId: string, units: bigint): Promise<void> {
+    await this.redis.incrby(billingKeys.balance(tenantId, customerId), (-units).toString());
+  }
+
+  /** Sets a loaded balance to a corrected value, by an increment so a concurrent debit is kept. */
+  async correct(tenantId: string, customerId: string, deltaUnits: bigint): Promise<boolean> {
+    return this.incrementIfLoaded(tenantId, customerId, deltaUnits);
+  }
+
+  /** Releases the tenant's holds that expired before `now` (at most `limit` of them). */
+  async releaseExpiredHolds(tenantId: string, now: number, limit = 1000): Promise<{ released: number; units: bigint }> {
+    const [released, units] = await this.redis.aigwReleaseExpiredHolds(
+      billingKeys.holds(tenantId),
+      String(now),
+      String(limit),
+      `${billingKeys.tag(tenantId)}:`,
+    );
+    return { released: Number(released), units: BigInt(units) };
+  }
+
+  /** Balance, open holds and unmetered charges of these customers, read atomically. */
+  async snapshot(tenantId: string, customerIds: readonly string[]): Promise<WalletSnapshot[]> {
+    if (customerIds.length === 0) return [];
+    const flat = await this.redis.aigwWalletSnapshot(
+      billingKeys.usageStream(tenantId),
+      billingKeys.deadLetters(tenantId),
+      `${billingKeys.tag(tenantId)}:`,
+      ...customerIds,
+    );
+    return customerIds.map((customerId, i) => ({
+      customerId,
+      balanceUnits: flat[i * 3] === null || flat[i * 3] === undefined ? null : BigInt(flat[i * 3]!),
+      holdUnits: BigInt(flat[i * 3 + 1]!),
+      unmeteredUnits: BigInt(flat[i * 3 + 2]!),
+    }));
+  }
+}

@@ -1,0 +1,82 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform, Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+
+/** A decimal amount in currency units: at most 9 decimals, no exponent, never zero. */
+const AMOUNT = /^-?(0|[1-9]\d{0,17})(\.\d{1,9})?$/;
+
+export class CreditRequest {
+  @ApiProperty({ example: '25.50', description: 'Currency units, at most 9 decimals; negative for a debit adjustment' })
+  @IsString()
+  @Matches(AMOUNT, { message: 'amount must be a decimal string with at most 9 decimals' })
+  @Matches(/[1-9]/, { message: 'amount must not be zero' })
+  amount: string;
+
+  @ApiProperty({ example: 'Goodwill credit for the outage of 3 May', maxLength: 500 })
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @IsString()
+  @MinLength(1)
+  @MaxLength(500)
+  note: string;
+
+  @ApiPropertyOptional({
+    example: 'INV-2026-0042',
+    description: 'Idempotency reference: the same reference again returns the first credit instead of crediting twice',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9._:\-]{1,200}$/, { message: 'reference must be 1-200 letters, digits or . _ : -' })
+  reference?: string;
+}
+
+export class TransactionView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: ['usage', 'credit', 'debit', 'payment', 'correction'] }) kind: string;
+  @ApiProperty({ example: '-0.001250000', description: "Change of the customer's wallet (currency units)" }) amount: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) note: string | null;
+  @ApiProperty({ description: 'Request id (usage), credit reference or payment event id' }) reference: string;
+  @ApiProperty({ format: 'date-time' }) occurredAt: string;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+}
+
+export class CreditResult extends TransactionView {
+  @ApiProperty({ example: '125.500000000', description: 'Ledger balance of the wallet after the credit' }) balance: string;
+  @ApiProperty({ description: 'False when the same reference had already been credited (nothing changed)' }) created: boolean;
+}
+
+export class BalanceView {
+  @ApiProperty({ format: 'uuid' }) customerId: string;
+  @ApiProperty({ example: '100.000000000', description: 'Ledger balance (record of truth), currency units' }) balance: string;
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    description: 'What can be spent right now (ledger minus open holds and charges not yet metered); null until the first request',
+  })
+  spendable: string | null;
+}
+
+export class TransactionListQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'Cursor from the previous page (nextCursor)' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+}
+
+export class TransactionPage {
+  @ApiProperty({ type: [TransactionView] }) items: TransactionView[];
+  @ApiPropertyOptional({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+export class WebhookAck {
+  @ApiProperty() received: boolean;
+  @ApiPropertyOptional({ description: 'What was done: credited, duplicate, ignored' }) outcome?: string;
+}

@@ -1,0 +1,77 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags, ApiBadRequestResponse } from '@nestjs/swagger';
+import { Public, RequirePermission } from '@app/authorization';
+import type { FastifyRequest } from 'fastify';
+import { UuidParam } from '../../common/params';
+import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
+import { BalanceView, CreditRequest, CreditResult, TransactionListQuery, TransactionPage, WebhookAck } from './dto/ledger.dto';
+import { BALANCE, CREDIT } from './ledger.permissions';
+import { LedgerService } from './ledger.service';
+import { StripeWebhookService } from './stripe-webhook.service';
+
+@ApiTags('balances')
+@Controller('api/v1')
+export class LedgerController {
+  constructor(
+    private readonly ledger: LedgerService,
+    private readonly stripe: StripeWebhookService,
+  ) {}
+
+  @Get('me/balance')
+  @RequirePermission('read', BALANCE)
+  @ApiOperation({ summary: "The caller's own wallet balance (customers)" })
+  @ApiOkResponse({ type: BalanceView })
+  @ApiProblems('notFound')
+  myBalance(): Promise<BalanceView> {
+    return this.ledger.myBalance();
+  }
+
+  @Get('me/transactions')
+  @RequirePermission('read', BALANCE)
+  @ApiOperation({ summary: "The caller's own wallet transactions, newest first" })
+  @ApiOkResponse({ type: TransactionPage })
+  @ApiProblems('validation', 'notFound')
+  myTransactions(@Query() query: TransactionListQuery): Promise<TransactionPage> {
+    return this.ledger.myTransactions(query);
+  }
+
+  @Get('customers/:id/balance')
+  @RequirePermission('read', BALANCE)
+  @ApiOperation({ summary: "A customer's wallet balance (owner, operator, finance; sales for bound customers)" })
+  @ApiOkResponse({ type: BalanceView })
+  @ApiProblems('notFound')
+  balance(@Param('id', UuidParam('customer')) id: string): Promise<BalanceView> {
+    return this.ledger.balanceOf(id);
+  }
+
+  @Get('customers/:id/transactions')
+  @RequirePermission('read', BALANCE)
+  @ApiOperation({ summary: "A customer's wallet transactions (usage, credits, payments), newest first" })
+  @ApiOkResponse({ type: TransactionPage })
+  @ApiProblems('validation', 'notFound')
+  transactions(@Param('id', UuidParam('customer')) id: string, @Query() query: TransactionListQuery): Promise<TransactionPage> {
+    return this.ledger.transactions(id, query);
+  }
+
+  @Post('customers/:id/credits')
+  @HttpCode(200)
+  @RequirePermission('create', CREDIT)
+  @ApiOperation({
+    summary: "Credit a customer's wallet, or debit it with a negative amount (owner and finance); idempotent by reference",
+  })
+  @ApiOkResponse({ type: CreditResult })
+  @ApiProblems('validation', 'notFound', 'conflict')
+  credit(@Param('id', UuidParam('customer')) id: string, @Body() body: CreditRequest): Promise<CreditResult> {
+    return this.ledger.credit(id, body);
+  }
+
+  @Post('payments/stripe/webhook')
+  @HttpCode(200)
+  @Public()
+  @ApiOperation({ summary: 'Stripe webhook: a paid Checkout Session credits the wallet named in its metadata (signed, idempotent)' })
+  @ApiOkResponse({ type: WebhookAck })
+  @ApiBadRequestResponse({ type: ProblemSchema, description: 'Missing or invalid Stripe-Signature (problem+json)' })
+  stripeWebhook(@Req() request: FastifyRequest & { rawBody?: Buffer }, @Headers('stripe-signature') signature?: string): Promise<WebhookAck> {
+    return this.stripe.handle(request.rawBody, signature);
+  }
+}

@@ -1,0 +1,223 @@
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import { billingKeys } from '../../libs/billing/src';
+import { fromUnits, toUnits } from '../../libs/money/src';
+import { BalanceService } from '../../src/modules/ledger/balance.service';
+import { MeteringConsumer } from '../../src/modules/metering/metering.consumer';
+import { ReconciliationService } from '../../src/modules/metering/reconciliation.service';
+import { UsageWriter } from '../../src/modules/metering/usage-writer';
+import { RunningApp, startTestApi, startTestWorker } from '../support/app';
+import { connectAs } from '../support/db';
+import { call } from '../support/http';
+import { platformWithUsers, resellerWithUsers, signIn, TestTenant } from '../support/identity';
+import { isolatedRedisUrl } from '../support/redis';
+import { appendRaw, eventually, ledgerInvariants, seededRandom, settle, usageEvent } from '../support/usage';
+
+/**
+ * The metering processor against real PostgreSQL and Redis: usage events appended to a tenant's
+ * stream become usage records and balanced ledger transactions exactly once, poison events go to
+ * the dead-letter stream without blocking the others, and after a randomized run the ledger's
+ * invariants hold and reconciliation brings every Redis balance to the ledger.
+ */
+describe('metering (e2e)', () => {
+  let system: Client;
+  let redis: Redis;
+  let worker: RunningApp;
+  let api: RunningApp;
+  let platform: TestTenant;
+  let shop: TestTenant;
+
+  beforeAll(async () => {
+    system = await connectAs('system');
+    const redisUrl = await isolatedRedisUrl();
+    redis = new Redis(redisUrl);
+    await redis.flushdb();
+    platform = await platformWithUsers(system, { pc: ['user'] });
+    shop = await resellerWithUsers(system, { owner: ['owner'], finance: ['finance'], c1: ['user'], c2: ['user'], c3: ['user'] });
+    const overrides = { REDIS_URL: redisUrl, METERING_CLAIM_IDLE_MS: '1000', METERING_TENANT_REFRESH_MS: '200', METERING_BATCH_SIZE: '200' };
+    worker = await startTestWorker(overrides);
+    api = await startTestApi(overrides);
+    await worker.app.get(MeteringConsumer, { strict: false }).refreshTenants();
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await worker?.close();
+    redis?.disconnect();
+    await system?.end();
+  });
+
+  const streamEmpty = (tenantId: string) => async () => (await redis.xlen(billingKeys.usageStream(tenantId))) === 0;
+  const records = async (requestId: string) =>
+    Number((await system.query(`SELECT count(*) FROM usage_records WHERE request_id = $1`, [requestId])).rows[0].count);
+  const transactions = async (requestId: string, tenantId: string) =>
+    Number((await system.query(`SELECT count(*) FROM ledger_transactions WHERE tenant_id = $1 AND idempotency_key = $2`, [tenantId, `usage:${requestId}`])).rows[0].count);
+  const walletBalance = async (tenantId: string, customerId: string) =>
+    (await system.query(`SELECT balance::text FROM ledger_accounts WHERE tenant_id = $1 AND customer_id = $2`, [tenantId, customerId])).rows[0]?.balance ?? null;
+
+  it('writes a usage record, a per-request transaction for retail and, with it, the wholesale and upstream legs', async () => {
+    const event = usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id, retailUnits: '3000000', wholesaleUnits: '2000000', upstreamUnits: '1200000' });
+    await settle(redis, event, { debit: false });
+    await eventually(async () => (await records(event.requestId)) === 1, 'the usage record');
+    const legs = (key: string) =>
+      system.query(
+        `SELECT a.kind, a.tenant_id, e.amount::text FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+           JOIN ledger_transactions t ON t.id = e.transaction_id WHERE t.idempotency_key = $1 ORDER BY a.kind`,
+        [key],
+      );
+    expect((await legs(`usage:${event.requestId}`)).rows).toEqual([
+      { kind: 'customer_wallet', tenant_id: shop.id, amount: '-0.003000000' },
+      { kind: 'reseller_revenue', tenant_id: shop.id, amount: '0.003000000' },
+    ]);
+    // The batch's transaction, committed in the same database transaction (same now()).
+    const batch = await system.query(
+      `SELECT b.idempotency_key FROM ledger_transactions b JOIN ledger_transactions t ON t.created_at = b.created_at
+        WHERE t.idempotency_key = $1 AND b.idempotency_key LIKE 'usage-batch:%'`,
+      [`usage:${event.requestId}`],
+    );
+    expect(batch.rows).toHaveLength(1);
+    expect((await legs(batch.rows[0].idempotency_key)).rows).toEqual([
+      { kind: 'platform_revenue', tenant_id: platform.id, amount: '0.002000000' },
+      { kind: 'upstream_cost', tenant_id: platform.id, amount: '-0.001200000' },
+      { kind: 'upstream_payable', tenant_id: platform.id, amount: '0.001200000' },
+      { kind: 'wholesale_payable', tenant_id: shop.id, amount: '-0.002000000' },
+    ]);
+    const [record] = (await system.query(`SELECT retail_charge::text, wholesale_cost::text, upstream_cost::text, client_ip::text, model FROM usage_records WHERE request_id = $1`, [event.requestId])).rows;
+    expect(record).toEqual({ retail_charge: '0.003000000', wholesale_cost: '0.002000000', upstream_cost: '0.001200000', client_ip: '203.0.113.7/32', model: 'gpt-test' });
+    await eventually(streamEmpty(shop.id), 'the stream to be emptied after XACK');
+  });
+
+  it("sends the platform's own customers' retail straight to platform revenue", async () => {
+    const event = usageEvent({ tenantId: platform.id, customerId: platform.users.pc.id, retailUnits: '5000', wholesaleUnits: '5000', upstreamUnits: '0' });
+    await settle(redis, event, { debit: false });
+    await eventually(async () => (await transactions(event.requestId, platform.id)) === 1, 'the transaction');
+    const { rows } = await system.query(
+      `SELECT a.kind, e.amount::text FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+         JOIN ledger_transactions t ON t.id = e.transaction_id WHERE t.idempotency_key = $1 ORDER BY a.kind`,
+      [`usage:${event.requestId}`],
+    );
+    expect(rows).toEqual([
+      { kind: 'customer_wallet', amount: '-0.000005000' },
+      { kind: 'platform_revenue', amount: '0.000005000' },
+    ]);
+  });
+
+  it('meters an event redelivered later (sequentially) once', async () => {
+    const event = usageEvent({ tenantId: shop.id, customerId: shop.users.c2.id, retailUnits: '7000' });
+    const before = await walletBalance(shop.id, shop.users.c2.id);
+    await settle(redis, event, { debit: false });
+    await eventually(async () => (await records(event.requestId)) === 1, 'the first delivery');
+    await eventually(streamEmpty(shop.id), 'the first delivery acknowledged');
+    await settle(redis, event, { debit: false });
+    await eventually(streamEmpty(shop.id), 'the second delivery acknowledged');
+    expect(await records(event.requestId)).toBe(1);
+    expect(await transactions(event.requestId, shop.id)).toBe(1);
+    const expected = fromUnits(toUnits(before ?? '0') - 7000n);
+    expect(await walletBalance(shop.id, shop.users.c2.id)).toBe(expected);
+  });
+
+  it('meters the same event written concurrently by two writers, and twice in one batch, once', async () => {
+    const writer = worker.app.get(UsageWriter, { strict: false });
+    const event = usageEvent({ tenantId: shop.id, customerId: shop.users.c3.id, retailUnits: '9000' });
+    const results = await Promise.all([writer.write(shop.id, [event]), writer.write(shop.id, [event]), writer.write(shop.id, [event, event])]);
+    expect(results.reduce((sum, r) => sum + r.written, 0)).toBe(1);
+    expect(results.reduce((sum, r) => sum + r.duplicates, 0)).toBe(3);
+    expect(await records(event.requestId)).toBe(1);
+    expect(await transactions(event.requestId, shop.id)).toBe(1);
+  });
+
+  it('moves poison events to the dead-letter stream and meters the events around them', async () => {
+    const dead = billingKeys.deadLetters(shop.id);
+    const deadBefore = await redis.xlen(dead);
+    const good1 = usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id });
+    const rejected = usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id, clientIp: 'not-an-ip' }); // PostgreSQL refuses it
+    const good2 = usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id });
+    // One MULTI so that the four entries land in the same batch.
+    const multi = redis.multi();
+    for (const e of [good1, rejected]) multi.xadd(billingKeys.usageStream(shop.id), '*', 'e', JSON.stringify(e));
+    multi.xadd(billingKeys.usageStream(shop.id), '*', 'e', '{"not":"an event"');
+    multi.xadd(billingKeys.usageStream(shop.id), '*', 'e', JSON.stringify(good2));
+    await multi.exec();
+    await eventually(streamEmpty(shop.id), 'the stream to drain past the poison events');
+    expect(await records(good1.requestId)).toBe(1);
+    expect(await records(good2.requestId)).toBe(1);
+    expect(await records(rejected.requestId)).toBe(0);
+    const letters = await redis.xrange(dead, '-', '+');
+    expect(letters.length - deadBefore).toBe(2);
+    const reasons = letters.slice(deadBefore).map(([, fields]) => fields[fields.indexOf('reason') + 1]);
+    expect(reasons.some((r) => r.startsWith('rejected:'))).toBe(true);
+    expect(reasons.some((r) => r.startsWith('undecodable:'))).toBe(true);
+    const metrics = await (await fetch(`${worker.baseUrl}/metrics`)).text();
+    expect(metrics).toMatch(/aigateway_metering_events_total\{outcome="dead_letter"\} [2-9]/);
+  });
+
+  it('an event of an unknown field layout (no `e`) is dead-lettered too', async () => {
+    const before = await redis.xlen(billingKeys.deadLetters(shop.id));
+    await appendRaw(redis, shop.id, ['x', 'y']);
+    await eventually(streamEmpty(shop.id), 'the stream to drain');
+    expect(await redis.xlen(billingKeys.deadLetters(shop.id))).toBe(before + 1);
+  });
+
+  it('keeps the ledger balanced through a randomized run (seed 12) of events, credits and debits, and reconciles Redis to it', async () => {
+    const random = seededRandom(12);
+    // A tenant of its own: the poison events above are owed by shop's customers (dead letters count as unmetered).
+    const shop = await resellerWithUsers(system, { owner: ['owner'], c1: ['user'], c2: ['user'], c3: ['user'] });
+    await worker.app.get(MeteringConsumer, { strict: false }).refreshTenants();
+    const balances = worker.app.get(BalanceService, { strict: false });
+    const owner = await signIn(api.baseUrl, shop, 'owner');
+    const customers = [shop.users.c1.id, shop.users.c2.id, shop.users.c3.id];
+    for (const c of customers) await balances.ensureLoaded(shop.id, c);
+    await balances.ensureLoaded(platform.id, platform.users.pc.id);
+    let credits = 0;
+    for (let i = 0; i < 3000; i++) {
+      if (i % 50 === 25) {
+        // A credit or a debit adjustment through the API, interleaved with the metering.
+        const customer = customers[random(3)];
+        const cents = random(2) === 0 ? 1 + random(5000) : -(1 + random(50));
+        const res = await call(api.baseUrl, 'POST', `/api/v1/customers/${customer}/credits`, {
+          host: shop.domain,
+          token: owner.accessToken,
+          json: { amount: (cents / 100).toFixed(2), note: `run ${i}`, reference: `seed12-${i}` },
+        });
+        expect([200, 422]).toContain(res.status);
+        credits++;
+        continue;
+      }
+      const onPlatform = random(10) === 0;
+      const retail = BigInt(1 + random(2_000_000));
+      const event = usageEvent({
+        tenantId: onPlatform ? platform.id : shop.id,
+        customerId: onPlatform ? platform.users.pc.id : customers[random(3)],
+        retailUnits: retail.toString(),
+        wholesaleUnits: (retail - BigInt(random(Number(retail)))).toString(),
+        upstreamUnits: BigInt(random(Number(retail))).toString(),
+        inputTokens: random(5000),
+        outputTokens: random(2000),
+      });
+      await settle(redis, event);
+      // Now and then the same event again, as a replay after a crash would.
+      if (random(40) === 0) await settle(redis, event, { debit: false });
+    }
+    expect(credits).toBe(60);
+    await eventually(async () => (await streamEmpty(shop.id)()) && (await streamEmpty(platform.id)()), 'every event metered', 60000);
+
+    expect(await ledgerInvariants(system)).toEqual({ unbalanced: 0, mismatched: 0 });
+
+    // A drift the reconciliation must find and (on its second sighting) correct.
+    await redis.incrby(billingKeys.balance(shop.id, shop.users.c2.id), 777);
+    const reconciliation = worker.app.get(ReconciliationService, { strict: false });
+    const first = await reconciliation.reconcileTenant(shop.id);
+    expect(first.drifting).toBeGreaterThanOrEqual(1);
+    expect(first.corrected).toBe(0);
+    const second = await reconciliation.reconcileTenant(shop.id);
+    expect(second.corrected).toBe(first.drifting);
+    await reconciliation.reconcileTenant(platform.id);
+    await reconciliation.reconcileTenant(platform.id);
+    for (const [tenantId, customerId] of [...customers.map((c) => [shop.id, c]), [platform.id, platform.users.pc.id]]) {
+      const ledger = await walletBalance(tenantId, customerId);
+      const cached = await redis.get(billingKeys.balance(tenantId, customerId));
+      expect(fromUnits(BigInt(cached!))).toBe(ledger);
+    }
+    expect((await reconciliation.reconcileTenant(shop.id)).drifting).toBe(0);
+  }, 180000);
+});

@@ -1,0 +1,83 @@
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { billingKeys, encodeUsageEvent, USAGE_EVENT_FIELD, UsageEvent } from '../../libs/billing/src';
+
+/** A small deterministic PRNG (mulberry32), so randomized runs repeat exactly. */
+export function seededRandom(seed: number): (n: number) => number {
+  let a = seed >>> 0;
+  return (n: number) => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
+  };
+}
+
+/** A well-formed usage event as the proxy's settle script appends it. */
+export function usageEvent(over: Partial<UsageEvent> & Pick<UsageEvent, 'tenantId' | 'customerId'>): UsageEvent {
+  return {
+    v: 1,
+    requestId: uuidv7(),
+    apiKeyId: uuidv7(),
+    channelId: null,
+    model: 'gpt-test',
+    upstreamModel: 'gpt-test-upstream',
+    pool: 'standard',
+    inputTokens: 100,
+    outputTokens: 50,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    retailUnits: '2000',
+    wholesaleUnits: '1500',
+    upstreamUnits: '1000',
+    status: 'ok',
+    errorCode: null,
+    latencyMs: 120,
+    ttftMs: 40,
+    stream: false,
+    clientIp: '203.0.113.7',
+    createdAt: Date.now(),
+    ...over,
+  };
+}
+
+/**
+ * What the proxy's settle step does for metering: debit the Redis balance by the retail charge
+ * and append the event to the tenant's stream, in one MULTI (the real proxy does it in one Lua).
+ */
+export async function settle(redis: Redis, event: UsageEvent, options: { debit?: boolean } = {}): Promise<void> {
+  const multi = redis.multi();
+  if (options.debit !== false) multi.decrby(billingKeys.balance(event.tenantId, event.customerId), event.retailUnits);
+  multi.xadd(billingKeys.usageStream(event.tenantId), '*', USAGE_EVENT_FIELD, encodeUsageEvent(event));
+  await multi.exec();
+}
+
+/** Appends a raw stream entry (for malformed events). */
+export async function appendRaw(redis: Redis, tenantId: string, fields: string[]): Promise<void> {
+  await redis.xadd(billingKeys.usageStream(tenantId), '*', ...fields);
+}
+
+/** Polls until `check` returns true or `timeoutMs` passes (then throws with `what`). */
+export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The double-entry invariants over the whole ledger, as the system role. */
+export async function ledgerInvariants(system: Client): Promise<{ unbalanced: number; mismatched: number }> {
+  const unbalanced = await system.query(
+    `SELECT t.id FROM ledger_transactions t LEFT JOIN ledger_entries e ON e.transaction_id = t.id
+      GROUP BY t.id HAVING coalesce(sum(e.amount), 0) <> 0 OR count(e.id) < 2`,
+  );
+  const mismatched = await system.query(
+    `SELECT a.id FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id
+      GROUP BY a.id, a.balance HAVING a.balance <> coalesce(sum(e.amount), 0)`,
+  );
+  return { unbalanced: unbalanced.rowCount ?? 0, mismatched: mismatched.rowCount ?? 0 };
+}
