@@ -10,6 +10,7 @@ import { MailModule } from './modules/mail/mail.module';
 import { LedgerModule } from './modules/ledger/ledger.module';
 import { MembersModule } from './modules/members/members.module';
 import { PricingModule } from './modules/pricing/pricing.module';
+import { InferenceModule } from './modules/inference/inference.module';
 import { KeysModule } from './modules/keys/keys.module';
 import { TenantsModule } from './modules/tenants/tenants.module';
 import { UsersModule } from './modules/users/users.module';
@@ -19,7 +20,7 @@ export class ApiModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule],
+      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule],
     };
   }
 }

@@ -2,6 +2,12 @@ import { Module } from '@nestjs/common';
 import { BillingEngine } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { RedisConnections } from '@app/redis';
+import { ChannelsRuntimeModule } from '../channels/runtime/channels-runtime.module';
+import { KeysRuntimeModule } from '../keys/keys-runtime.module';
+import { BalanceService } from '../ledger/balance.service';
+import { LedgerCoreModule } from '../ledger/ledger-core.module';
+import { PricingRuntimeModule } from '../pricing/pricing-runtime.module';
+import { WALLET_LOADER } from './inference.ports';
 import { InferenceMetrics } from './inference.metrics';
 import { InferenceRoutes } from './inference.routes';
 import { InferenceService } from './inference.service';
@@ -12,7 +18,9 @@ import { SettlementOutbox } from './settlement-outbox';
  * billing scripts of concurrent requests into shared round trips.
  */
 @Module({
+  imports: [KeysRuntimeModule, PricingRuntimeModule, ChannelsRuntimeModule, LedgerCoreModule],
   providers: [
+    { provide: WALLET_LOADER, useExisting: BalanceService },
     InferenceMetrics,
     {
       provide: BillingEngine,

@@ -16,7 +16,8 @@ return false`;
  * them: each hold's amount goes back to its customer's balance (when that balance is loaded; an
  * unloaded balance is rebuilt from the ledger, which never saw the hold), then the hold is gone.
  * Layout (the proxy's hold/settle scripts): ZSET KEYS[1] = `{t}:holds` scored by expiry, members
- * request ids; HASH `{t}:hold:<requestId>` with c = customer id, k = key id, amt = nano-units.
+ * request ids; HASH `{t}:hold:<requestId>` with c = customer id, k = key id, amt = nano-units;
+ * the key's spend (`{t}:kspend:<k>`) gives the hold back too.
  * ARGV[3] is the tag prefix `{t:<tenantId>}:`. Returns { holds released, units returned }.
  */
 export const RELEASE_EXPIRED_HOLDS = `
@@ -24,10 +25,12 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 local released, units = 0, 0
 for _, rid in ipairs(ids) do
   local hold = ARGV[3] .. 'hold:' .. rid
-  local fields = redis.call('HMGET', hold, 'c', 'amt')
+  local fields = redis.call('HMGET', hold, 'c', 'amt', 'k')
   if fields[1] and fields[2] then
     local bal = ARGV[3] .. 'bal:' .. fields[1]
     if redis.call('EXISTS', bal) == 1 then redis.call('INCRBY', bal, fields[2]) end
+    -- the hold also counted against the key's spend limit
+    if fields[3] then redis.call('DECRBY', ARGV[3] .. 'kspend:' .. fields[3], fields[2]) end
     units = units + tonumber(fields[2])
     released = released + 1
   end
