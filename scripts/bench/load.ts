@@ -28,6 +28,8 @@ export interface LoadResult {
   ttftMs: { p50: number; p99: number } | null;
   /** Bytes of every successful answer, to check that all targets answered alike. */
   bytes: number;
+  /** Successful warm-up requests (not measured, but billed by the gateway). */
+  warmupOk: number;
 }
 
 export function percentile(sorted: Float64Array | number[], p: number): number {
@@ -44,6 +46,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const errorStatuses: Record<string, number> = {};
   let errors = 0;
   let bytes = 0;
+  let warmupOk = 0;
 
   const once = async (record: boolean): Promise<void> => {
     const start = performance.now();
@@ -61,7 +64,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         if (record) errorStatuses[res.statusCode] = (errorStatuses[res.statusCode] ?? 0) + 1;
         return;
       }
-      if (!record) return;
+      if (!record) {
+        warmupOk++;
+        return;
+      }
       bytes += size;
       latencies.push(end - start);
       if (spec.stream && first !== null) ttfts.push(first - start);
@@ -97,5 +103,6 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length) },
     ttftMs: spec.stream ? { p50: percentile(sortedTtft, 50), p99: percentile(sortedTtft, 99) } : null,
     bytes,
+    warmupOk,
   };
 }

@@ -1,0 +1,293 @@
+/**
+ * `npm run bench`: the gateway with billing on, against the upstream directly and a bare proxy,
+ * on this machine, end to end (issue 14). Starts its own PostgreSQL and Redis (throw-away), the
+ * fake upstream, the bare proxy, and the real api and worker from dist/; seeds the demo (a channel
+ * to the fake, prices, a funded customer and a key) with `cli seed-demo`; drives the same requests
+ * at the same concurrency for the same time against each target; measures the metering pipeline
+ * on its own; records peak memory; checks every gateway request was metered exactly once and the
+ * wallet moved by exactly the sum charged (exit 1 if not); prints one table and writes it to
+ * docs/benchmarks.md.
+ *
+ *   BENCH_SECONDS=10 npm run bench        (seconds per measured run; default 10)
+ */
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Client } from 'pg';
+import { migrate } from '../../libs/database/src/migrate';
+import { freePort, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from '../local-infra';
+import { generateSigningJwk } from '../../src/modules/auth/signing-jwk';
+import { LoadResult, runLoad } from './load';
+
+const ROOT = resolve(__dirname, '..', '..', '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const MODEL = 'gpt-4o-mini';
+const DEMO_DOMAIN = 'demo.localhost';
+const DEMO_PASSWORD = 'Bench-Gateway-2026!';
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  output: string[];
+}
+
+function startProcess(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  const keep = (chunk: Buffer) => {
+    output.push(chunk.toString());
+    if (output.length > 200) output.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return { name, child, output };
+}
+
+async function waitFor(url: string, what: string, proc?: Proc, timeoutMs = 60_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (proc && proc.child.exitCode !== null) throw new Error(`${what} exited (${proc.child.exitCode}):\n${proc.output.join('').slice(-3000)}`);
+    try {
+      const res = await fetch(url);
+      if (res.status < 500) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not come up at ${url}`);
+}
+
+/** Peak resident set size of a process (VmHWM), in MB. */
+function peakRssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmHWM:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+interface Row {
+  target: string;
+  mode: string;
+  concurrency: number;
+  result: LoadResult;
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const scratch = mkdtempSync(join(tmpdir(), 'aigateway-bench-'));
+  chmodSync(scratch, 0o755);
+  const procs: Proc[] = [];
+  let postgres: LocalPostgres | undefined;
+  let redis: LocalRedis | undefined;
+  const stopAll = async () => {
+    for (const p of procs.reverse()) if (p.child.exitCode === null) p.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    await redis?.stop().catch(() => undefined);
+    await postgres?.stop().catch(() => undefined);
+  };
+  try {
+    say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);
+    say('starting PostgreSQL and Redis...');
+    postgres = await startEmbeddedPostgres({ dataDir: join(scratch, 'pg'), port: await freePort(), persistent: false });
+    redis = await startRedis({ port: await freePort() });
+    await migrate({ adminUrl: postgres.adminUrl, loginUrls: { app: postgres.appUrl, system: postgres.systemUrl } });
+
+    const [upstreamPort, barePort, apiPort, workerPort, apiMetrics, workerMetrics] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const upstream = `http://127.0.0.1:${upstreamPort}`;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      DATABASE_URL: postgres.appUrl,
+      DATABASE_ADMIN_URL: postgres.adminUrl,
+      DATABASE_SYSTEM_URL: postgres.systemUrl,
+      REDIS_URL: redis.url,
+      JWT_SIGNING_KEYS: JSON.stringify([await generateSigningJwk()]),
+      CHANNEL_ENCRYPTION_KEYS: JSON.stringify([{ kid: 'bench', k: Buffer.alloc(32, 7).toString('base64url') }]),
+      CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true',
+      FAKE_UPSTREAM_URL: `${upstream}/v1`,
+      PUBLIC_URL: `http://localhost:${apiPort}`,
+      INFERENCE_SPOOL_DIR: join(scratch, 'spool'),
+      DEMO_PASSWORD,
+    };
+    mkdirSync(env.INFERENCE_SPOOL_DIR!, { recursive: true });
+
+    procs.push(startProcess('upstream', ['dist/scripts/fake-upstream.js', String(upstreamPort)], env));
+    procs.push(startProcess('bare proxy', ['dist/scripts/bench/bare-proxy.js', String(barePort), upstream], env));
+    say('seeding the demo (channel to the fake, prices, funded customer, key)...');
+    const seed = execFileSync(process.execPath, ['dist/src/cli.js', 'seed-demo', '--platform-domain', 'localhost', '--reseller-domain', DEMO_DOMAIN], { cwd: ROOT, env, encoding: 'utf8' });
+    const apiKey = /\bsk-[A-Za-z0-9]{20,}\b/.exec(seed)?.[0];
+    if (!apiKey) throw new Error(`seed-demo printed no API key:\n${seed}`);
+
+    const api = startProcess('api', ['dist/src/main.js'], { ...env, PORT: String(apiPort), METRICS_PORT: String(apiMetrics) });
+    const worker = startProcess('worker', ['dist/src/worker.js'], { ...env, WORKER_PORT: String(workerPort), METRICS_PORT: String(workerMetrics) });
+    procs.push(api, worker);
+    await Promise.all([
+      waitFor(`${upstream}/v1/models`, 'the fake upstream', procs[0]),
+      waitFor(`http://127.0.0.1:${barePort}/v1/models`, 'the bare proxy', procs[1]),
+      waitFor(`http://127.0.0.1:${apiPort}/health/ready`, 'the api', api),
+      waitFor(`http://127.0.0.1:${workerPort}/health/ready`, 'the worker', worker),
+    ]);
+
+    // A wallet big enough for the whole run, through the ledger API as the demo owner.
+    const base = `http://127.0.0.1:${apiPort}`;
+    const host = { host: DEMO_DOMAIN };
+    const login = await jsonWithHost(`${base}/api/v1/auth/login`, 'POST', host.host, { email: `owner@${DEMO_DOMAIN}`, password: DEMO_PASSWORD });
+    const auth = { authorization: `Bearer ${login.accessToken}` };
+    const customers = await jsonWithHost(`${base}/api/v1/customers?q=user@${DEMO_DOMAIN}`, 'GET', host.host, undefined, auth);
+    const customerId: string = customers.items?.[0]?.id ?? customers.data?.[0]?.id;
+    if (!customerId) throw new Error(`the demo customer was not found: ${JSON.stringify(customers).slice(0, 300)}`);
+    await jsonWithHost(`${base}/api/v1/customers/${customerId}/credits`, 'POST', host.host, { amount: '1000', note: 'benchmark', reference: `bench-${Date.now()}` }, auth);
+
+    const system = new Client({ connectionString: postgres.systemUrl });
+    await system.connect();
+    const walletBefore = await walletBalance(system, customerId);
+
+    const chatBody = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 64 });
+    const streamBody = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 64, stream: true });
+    const targets: Array<{ name: string; url: string; headers: Record<string, string> }> = [
+      { name: 'upstream (direct)', url: `${upstream}/v1/chat/completions`, headers: { authorization: 'Bearer sk-fake', 'content-type': 'application/json' } },
+      { name: 'bare proxy (floor)', url: `http://127.0.0.1:${barePort}/v1/chat/completions`, headers: { authorization: 'Bearer sk-fake', 'content-type': 'application/json' } },
+      { name: 'gateway', url: `${base}/v1/chat/completions`, headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', host: DEMO_DOMAIN } },
+    ];
+    const rows: Row[] = [];
+    let gatewayOk = 0;
+    for (const mode of ['chat', 'stream'] as const) {
+      for (const concurrency of [1, 32]) {
+        for (const target of targets) {
+          const warmupRequests = concurrency * 20;
+          const result = await runLoad({
+            url: target.url,
+            headers: target.headers,
+            body: mode === 'chat' ? chatBody : streamBody,
+            concurrency,
+            durationMs: SECONDS * 1000,
+            stream: mode === 'stream',
+            warmupRequests,
+          });
+          if (target.name === 'gateway') gatewayOk += result.requests + result.warmupOk;
+          rows.push({ target: target.name, mode, concurrency, result });
+          say(
+            `${mode.padEnd(6)} c=${String(concurrency).padEnd(2)} ${target.name.padEnd(18)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms` +
+              (result.ttftMs ? `  ttft p50 ${result.ttftMs.p50.toFixed(2)} ms` : '') +
+              (result.errors ? `  errors ${result.errors} ${JSON.stringify(result.errorStatuses)}` : ''),
+          );
+        }
+      }
+    }
+    const memory = { api: peakRssMb(api.child.pid), worker: peakRssMb(worker.child.pid) };
+
+    say('waiting for metering to catch up, then checking every request...');
+    const check = await verify(system, customerId, walletBefore, gatewayOk);
+    await system.end();
+    say(check.ok ? `check passed: ${check.detail}` : `CHECK FAILED: ${check.detail}`);
+
+    say('measuring the metering pipeline on its own (scripts/bench-metering)...');
+    const meteringLine = execFileSync(process.execPath, ['dist/scripts/bench-metering.js', '--events', process.env.BENCH_METERING_EVENTS ?? '50000'], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: '', DATABASE_ADMIN_URL: '', DATABASE_SYSTEM_URL: '', REDIS_URL: '', LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+    });
+    const metering = JSON.parse(meteringLine.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}') as { eventsPerSecond?: number };
+
+    const table = render(rows, memory, metering.eventsPerSecond ?? NaN, check, startedAt);
+    process.stdout.write(`\n${table}\n`);
+    mkdirSync(join(ROOT, 'docs'), { recursive: true });
+    writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), table);
+    say('written to docs/benchmarks.md');
+    if (!check.ok) process.exitCode = 1;
+  } finally {
+    await stopAll();
+  }
+}
+
+async function jsonWithHost(url: string, method: string, host: string, body?: unknown, headers: Record<string, string> = {}): Promise<any> {
+  // Node's fetch drops a Host header; undici's request keeps it.
+  const { request } = await import('undici');
+  const res = await request(url, {
+    method: method as 'GET',
+    headers: { host, ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.body.text();
+  if (res.statusCode >= 300) throw new Error(`${method} ${url}: ${res.statusCode} ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function walletBalance(system: Client, customerId: string): Promise<string> {
+  const { rows } = await system.query(`SELECT balance::text AS balance FROM ledger_accounts WHERE customer_id = $1 AND kind = 'customer_wallet'`, [customerId]);
+  return rows[0]?.balance ?? '0';
+}
+
+/** Every gateway request metered once; the wallet moved by exactly the sum charged. */
+async function verify(system: Client, customerId: string, walletBefore: string, expectedRequests: number) {
+  const deadline = Date.now() + 120_000;
+  let count = 0;
+  while (Date.now() < deadline) {
+    ({ rows: [{ count }] } = await system.query(`SELECT count(*)::int AS count FROM usage_records WHERE customer_id = $1 AND status = 'ok'`, [customerId]));
+    if (count >= expectedRequests) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  const { rows: dup } = await system.query(`SELECT count(*)::int AS n FROM (SELECT request_id FROM usage_records WHERE customer_id = $1 GROUP BY request_id HAVING count(*) > 1) d`, [customerId]);
+  const { rows: sum } = await system.query(`SELECT coalesce(sum(retail_charge), 0)::text AS total FROM usage_records WHERE customer_id = $1`, [customerId]);
+  const walletAfter = await walletBalance(system, customerId);
+  const { rows: moved } = await system.query(`SELECT ($1::numeric - $2::numeric)::text AS moved, ($1::numeric - $2::numeric) = $3::numeric AS exact`, [walletBefore, walletAfter, sum[0].total]);
+  const ok = count === expectedRequests && dup[0].n === 0 && moved[0].exact === true;
+  return {
+    ok,
+    detail: `${count} usage records for ${expectedRequests} successful gateway requests, ${dup[0].n} duplicated; wallet moved ${moved[0].moved}, usage records charged ${sum[0].total}`,
+  };
+}
+
+function render(rows: Row[], memory: { api: number; worker: number }, meteringRate: number, check: { ok: boolean; detail: string }, startedAt: Date): string {
+  const find = (target: string, mode: string, c: number) => rows.find((r) => r.target.startsWith(target) && r.mode === mode && r.concurrency === c)!.result;
+  const lines: string[] = [];
+  lines.push('# Benchmarks', '');
+  lines.push(`Run by \`npm run bench\` on ${startedAt.toISOString().slice(0, 10)}: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, Linux.`);
+  lines.push(`Every target ran ${SECONDS} s per row on the same machine as the load generator, PostgreSQL, Redis, the fake upstream and the worker (so all of them share the cores).`);
+  lines.push('The gateway runs with everything on: key check, rate limits and balance hold (one Redis call), routing, settlement and usage event (one Redis call), metering by the worker into PostgreSQL, request logs at info.', '');
+  lines.push('| mode | conc. | target | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | share of floor | TTFT p50 ms | TTFT added p50 ms | errors |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const direct = find('upstream', r.mode, r.concurrency);
+    const floor = find('bare', r.mode, r.concurrency);
+    const res = r.result;
+    const added = (p: 'p50' | 'p99') => (r.target.startsWith('upstream') ? '' : (res.latencyMs[p] - direct.latencyMs[p]).toFixed(2));
+    const share = r.target.startsWith('upstream') ? '' : `${((res.rps / floor.rps) * 100).toFixed(0)}%`;
+    const ttft = res.ttftMs ? res.ttftMs.p50.toFixed(2) : '';
+    const ttftAdded = res.ttftMs && direct.ttftMs && !r.target.startsWith('upstream') ? (res.ttftMs.p50 - direct.ttftMs.p50).toFixed(2) : '';
+    lines.push(`| ${r.mode} | ${r.concurrency} | ${r.target} | ${res.rps.toFixed(0)} | ${res.latencyMs.p50.toFixed(2)} | ${res.latencyMs.p99.toFixed(2)} | ${added('p50')} | ${added('p99')} | ${share} | ${ttft} | ${ttftAdded} | ${res.errors} |`);
+  }
+  lines.push('');
+  lines.push(`- Metering on its own (\`scripts/bench-metering\`, events filled in advance): **${Number.isFinite(meteringRate) ? meteringRate.toFixed(0) : 'n/a'} usage events/s** into usage records and the ledger.`);
+  lines.push(`- Peak resident memory during the run: api **${memory.api.toFixed(0)} MB**, worker **${memory.worker.toFixed(0)} MB**.`);
+  lines.push(`- Billing check after the gateway runs: ${check.ok ? 'passed' : '**FAILED**'}: ${check.detail}.`);
+  const c32 = find('gateway', 'chat', 32);
+  const floor32 = find('bare', 'chat', 32);
+  const direct32 = find('upstream', 'chat', 32);
+  const c1 = find('gateway', 'chat', 1);
+  const direct1 = find('upstream', 'chat', 1);
+  const s1 = find('gateway', 'stream', 1);
+  const sd1 = find('upstream', 'stream', 1);
+  lines.push('', '## Targets', '');
+  lines.push('| target | goal | measured |', '|---|---|---|');
+  lines.push(`| non-streaming, c=32: throughput vs. bare proxy | >= 50% | ${((c32.rps / floor32.rps) * 100).toFixed(0)}% |`);
+  lines.push(`| non-streaming, c=32: p99 added over direct | <= 5 ms | ${(c32.latencyMs.p99 - direct32.latencyMs.p99).toFixed(2)} ms |`);
+  lines.push(`| c=1: p50 added latency | <= 1 ms | ${(c1.latencyMs.p50 - direct1.latencyMs.p50).toFixed(2)} ms |`);
+  lines.push(`| streaming: TTFT added at p50 | <= 2 ms | ${s1.ttftMs && sd1.ttftMs ? (s1.ttftMs.p50 - sd1.ttftMs.p50).toFixed(2) : 'n/a'} ms |`);
+  lines.push(`| metering | >= 5,000 events/s | ${Number.isFinite(meteringRate) ? meteringRate.toFixed(0) : 'n/a'} |`);
+  lines.push(`| api resident memory | < 300 MB | ${memory.api.toFixed(0)} MB |`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+function say(line: string): void {
+  process.stdout.write(`[bench] ${line}\n`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
