@@ -63,7 +63,7 @@ export function demoUpstreamLines(upstream: DemoUpstreamResult, resellerSlug: st
     `demo prices: ${upstream.platformPricesAdded.length ? `platform list added for ${upstream.platformPricesAdded.join(', ')}` : 'platform list kept'}; ` +
       `reseller "${resellerSlug}" sells ${upstream.retail.model} at ${price(upstream.retail.price)} (${upstream.retail.added ? 'set now' : 'kept'})`,
     `demo wallet: ${upstream.customerEmail} ${upstream.wallet.credited ? `credited ${upstream.wallet.amount}` : `was funded with ${upstream.wallet.amount} by an earlier run`}; ledger balance ${upstream.wallet.balance}`,
-    `demo API key of ${upstream.customerEmail} (shown once; each seed-demo run revokes the previous demo key${upstream.key.revoked ? `, ${upstream.key.revoked} revoked now` : ''} and prints a new one):`,
+    `demo API key of ${upstream.customerEmail} (shown once: every seed-demo run revokes the previous demo key and prints a new one; revoked now: ${upstream.key.revoked}):`,
     upstream.key.secret,
   ];
 }

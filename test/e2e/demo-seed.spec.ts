@@ -86,12 +86,17 @@ describe('seed-demo: a working default for the inference API (issue 11)', () => 
     // The fake's usage at the reseller's retail (twice the platform list: 0.30 / 1.20 / cached 0.15
     // per million): 7 uncached prompt tokens, 2 cached and 7 completion tokens = 0.0000108.
     expect(balance.body.spendable).toBe('9.999989200');
+    // The customer sees the key (by its prefix, never the secret) among their own.
+    const listed = await call(api.baseUrl, 'GET', '/api/v1/keys', { host: DEMO_HOST, token: signIn.body.accessToken });
+    expect(listed.status).toBe(200);
+    expect(listed.body.items).toEqual([expect.objectContaining({ prefix: first.key.slice(0, 9), status: 'active', createdBy: null })]);
+    expect(listed.text).not.toContain(first.key);
 
     const second = await seed();
     expect(second.key).not.toBe(first.key);
     expect(second.lines.join('\n')).toMatch(/\(kept\)/);
     expect(second.lines.join('\n')).toMatch(/was funded with 10\.00 by an earlier run/);
-    expect(second.lines.join('\n')).toMatch(/1 revoked now/);
+    expect(second.lines.join('\n')).toMatch(/revoked now: 1\)/);
 
     // The running api heard the revocation (cache broadcast): the first key is now an invalid key.
     const revoked = await chat(first.key);
