@@ -195,6 +195,12 @@ async function main(running: Running): Promise<void> {
     .filter((line) => line.trim())
     .map((line) => `  ${line}`)
     .join('\n');
+  // seed-demo prints the demo customer's new API key alone on a line (with the fake upstream).
+  const apiKey = seed.output
+    .split('\n')
+    .map((line) => /^(sk-[0-9A-Za-z]{43})$/.exec(line.trim())?.[1])
+    .find((key) => key !== undefined);
+  const password = /password for every demo user: (\S+)/.exec(seed.output)?.[1] ?? '<the password above>';
   say(
     [
       '',
@@ -207,7 +213,7 @@ async function main(running: Running): Promise<void> {
       running.sink ? `  mail       ${running.sink.url} (mails are printed here)` : `  mail       ${config.SMTP_URL}`,
       ...(running.fakeUpstream ? [`  upstream   ${running.fakeUpstream.url}/v1 (fake OpenAI-compatible provider, for a channel)`] : []),
       '',
-      bold('Demo logins'),
+      bold('Demo (cli seed-demo: logins; with the fake upstream, the demo channel, prices, wallet and API key)'),
       logins,
       '',
       'Try it:',
@@ -215,10 +221,29 @@ async function main(running: Running): Promise<void> {
       `       -d '{"email":"owner@demo.localhost","password":"<the password above>"}' ${api}/api/v1/auth/login`,
       `  curl -s -H 'Host: demo.localhost' -H 'authorization: Bearer <accessToken>' ${api}/api/v1/me`,
       '',
+      ...(apiKey ? firstCallLines(api, apiKey, password) : []),
       'Ctrl-C stops everything (data stays in .data/; delete that folder to start afresh).',
       '',
     ].join('\n'),
   );
+}
+
+/**
+ * The first inference call with the key seed-demo printed (a fresh one at every start: the
+ * previous demo key is revoked), and where the demo customer's balance goes down. README.md,
+ * "The OpenAI-compatible API (/v1)", explains both.
+ */
+function firstCallLines(api: string, apiKey: string, password: string): string[] {
+  // One command per line: continuation lines would carry this output's "[dev]" prefix when copied.
+  return [
+    `${bold('First API call')} (OpenAI-compatible, as the demo customer user@demo.localhost, answered by the fake upstream):`,
+    `  curl -s ${api}/v1/chat/completions -H 'Host: demo.localhost' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'`,
+    'Its balance going down ("spendable" at once; "balance", the ledger, once the worker has metered the call):',
+    `  TOKEN=$(curl -s ${api}/api/v1/auth/login -H 'Host: demo.localhost' -H 'Content-Type: application/json' -d '{"email":"user@demo.localhost","password":"${password}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).accessToken')`,
+    `  curl -s ${api}/api/v1/me/balance -H 'Host: demo.localhost' -H "Authorization: Bearer $TOKEN"`,
+    'The key is new at every start (the previous demo key is revoked). README: "The OpenAI-compatible API (/v1)".',
+    '',
+  ];
 }
 
 function configOrStop(env: NodeJS.ProcessEnv): AppConfig & { DATABASE_ADMIN_URL: string } {

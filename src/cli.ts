@@ -1,14 +1,17 @@
 import 'reflect-metadata';
+import { INestApplicationContext } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { parseArgs } from 'node:util';
 import { AppConfig, requireSettings } from '@app/config';
 import { migrate } from '@app/database';
 import { configOrExit } from './bootstrap/http-app';
 import { CliModule } from './cli.module';
+import { DemoUpstreamResult, DemoUpstreamService } from './cli/demo-upstream.service';
 import { PlatformSetupService, SetupError } from './cli/platform-setup.service';
 import { generateSigningJwk } from './modules/auth/signing-keys';
 import { ChannelKeyRotation } from './modules/channels/channel-key-rotation';
 import { SecretBox } from '@app/providers';
+import { TokenPrice } from '@app/money';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
 
@@ -18,8 +21,12 @@ Commands:
                                 create the platform tenant and its first owner (idempotent);
                                 the password is read from the environment variable VAR
                                 (default BOOTSTRAP_OWNER_PASSWORD), never from the command line
-  seed-demo [--platform-domain D] [--reseller-domain D] [--password-env VAR]
-                                a demo reseller with a domain and one user per role
+  seed-demo [--platform-domain D] [--reseller-domain D] [--password-env VAR] [--upstream-url U]
+                                a demo reseller with a domain and one user per role; with
+                                --upstream-url (or FAKE_UPSTREAM_URL, as \`npm run dev\` sets), also
+                                a channel to that OpenAI-compatible upstream, demo prices, a funded
+                                wallet for the demo customer and a NEW API key for them, printed
+                                once (every run revokes the previous demo key)
   generate-jwt-key              print a new ES256 private JWK for JWT_SIGNING_KEYS
                                 (put it first to rotate; keep the old one after it until
                                 its tokens expired)
@@ -36,13 +43,29 @@ async function withChannelKeys<T>(config: AppConfig, work: (rotation: ChannelKey
   }
 }
 
-async function withSetup<T>(config: AppConfig, work: (setup: PlatformSetupService) => Promise<T>): Promise<T> {
+async function withSetup<T>(config: AppConfig, work: (setup: PlatformSetupService, app: INestApplicationContext) => Promise<T>): Promise<T> {
   const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
   try {
-    return await work(app.get(PlatformSetupService));
+    return await work(app.get(PlatformSetupService), app);
   } finally {
     await app.close();
   }
+}
+
+/**
+ * What seed-demo prints about the demo upstream. No line starts with white space (those are the
+ * login lines, which scripts and tests parse); the key stands alone on the line after its label.
+ */
+export function demoUpstreamLines(upstream: DemoUpstreamResult, resellerSlug: string): string[] {
+  const price = (p: TokenPrice) => `input ${p.inputPerMillion}, output ${p.outputPerMillion}${p.cacheReadPerMillion ? `, cached input ${p.cacheReadPerMillion}` : ''} per million tokens`;
+  return [
+    `demo upstream: channel "${upstream.channel.name}" -> ${upstream.channel.baseUrl} (${upstream.channel.outcome}), models ${upstream.models.join(', ')}`,
+    `demo prices: ${upstream.platformPricesAdded.length ? `platform list added for ${upstream.platformPricesAdded.join(', ')}` : 'platform list kept'}; ` +
+      `reseller "${resellerSlug}" sells ${upstream.retail.model} at ${price(upstream.retail.price)} (${upstream.retail.added ? 'set now' : 'kept'})`,
+    `demo wallet: ${upstream.customerEmail} ${upstream.wallet.credited ? `credited ${upstream.wallet.amount}` : `was funded with ${upstream.wallet.amount} by an earlier run`}; ledger balance ${upstream.wallet.balance}`,
+    `demo API key of ${upstream.customerEmail} (shown once: every seed-demo run revokes the previous demo key and prints a new one; revoked now: ${upstream.key.revoked}):`,
+    upstream.key.secret,
+  ];
 }
 
 function secretFromEnv(variable: string): string {
@@ -89,15 +112,22 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
           'platform-domain': { type: 'string', default: 'localhost' },
           'reseller-domain': { type: 'string', default: 'demo.localhost' },
           'password-env': { type: 'string', default: 'DEMO_PASSWORD' },
+          'upstream-url': { type: 'string' },
         },
       });
       const password = process.env[values['password-env']!] || 'Demo-Gateway-2026!';
-      const result = await withSetup(config, (setup) =>
-        setup.seedDemo({ password, platformDomain: values['platform-domain']!, resellerDomain: values['reseller-domain']! }),
-      );
+      const upstreamUrl = values['upstream-url'] || process.env.FAKE_UPSTREAM_URL || undefined;
+      const { result, upstream } = await withSetup(config, async (setup, app) => {
+        const result = await setup.seedDemo({ password, platformDomain: values['platform-domain']!, resellerDomain: values['reseller-domain']! });
+        const upstream = upstreamUrl
+          ? await app.get(DemoUpstreamService).seed({ upstreamUrl, resellerSlug: result.reseller.slug, customerEmail: `user@${values['reseller-domain']!}` })
+          : null;
+        return { result, upstream };
+      });
       out(`platform tenant "${result.platform.slug}" and reseller "${result.reseller.slug}" are ready`);
       for (const user of result.users) out(`  ${user.tenant.padEnd(9)} ${user.roles.join(',').padEnd(9)} ${user.email}`);
       out(`  password for every demo user: ${password}`);
+      if (upstream) for (const line of demoUpstreamLines(upstream, result.reseller.slug)) out(line);
       return 0;
     }
     case 'generate-channel-key': {

@@ -69,7 +69,8 @@ export interface NewKey {
   name: string;
   prefix: string;
   secretHash: Buffer;
-  createdBy: string;
+  /** null: made by the system (cli seed-demo). */
+  createdBy: string | null;
 }
 
 export type KeyChanges = Partial<{

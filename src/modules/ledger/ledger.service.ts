@@ -120,6 +120,30 @@ export class LedgerService {
     );
   }
 
+  /**
+   * A credit the system makes with no signed-in caller (`cli seed-demo` funding the demo wallet):
+   * the same balanced, idempotent transaction as a manual credit (`credit:<reference>`), audited
+   * with no actor.
+   */
+  creditBySystem(input: { tenantId: string; customerId: string; units: bigint; reference: string; note: string }): Promise<CreditResult> {
+    return this.applyCredit(
+      {
+        tenantId: input.tenantId,
+        customerId: input.customerId,
+        units: input.units,
+        note: input.note,
+        idempotencyKey: `credit:${input.reference}`,
+        kind: input.units < 0n ? 'debit' : 'credit',
+        source: 'adjustments',
+        createdBy: null,
+        audit: { action: input.units < 0n ? 'wallet.debited' : 'wallet.credited', actor: { userId: null, tenantId: null } },
+      },
+      async (m) => {
+        if (!(await this.ledger.customerExists(m, input.tenantId, input.customerId))) throw AppException.notFound('customer');
+      },
+    );
+  }
+
   private async applyCredit(input: CreditInput, authorize: (m: EntityManager) => Promise<unknown>): Promise<CreditResult> {
     let applied = false;
     try {

@@ -55,7 +55,8 @@ export interface NewPrice {
   model: string;
   price: TokenPrice;
   effectiveFrom: Date;
-  setBy: string;
+  /** null: set by the system (cli seed-demo). */
+  setBy: string | null;
 }
 
 /** Price lists are append-only: versions are inserted, never updated or deleted. */
