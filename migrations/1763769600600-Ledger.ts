@@ -44,9 +44,10 @@ export class Ledger1763769600600 implements MigrationInterface {
       )`);
     await queryRunner.query(`CREATE UNIQUE INDEX ledger_accounts_wallet_key ON ledger_accounts (tenant_id, customer_id) WHERE kind = 'customer_wallet'`);
     await queryRunner.query(`CREATE UNIQUE INDEX ledger_accounts_tenant_key ON ledger_accounts (tenant_id, kind) WHERE customer_id IS NULL`);
-    await enableTenantRls(queryRunner, 'ledger_accounts', { commands: ['select', 'insert', 'update'] });
-    // The balance changes only through the entries trigger; the application may create accounts,
-    // lock them (SELECT ... FOR UPDATE needs an UPDATE privilege) and set the overdraft flag.
+    await enableTenantRls(queryRunner, 'ledger_accounts');
+    // The balance changes only through the entries trigger: the application may create accounts,
+    // lock them (SELECT ... FOR UPDATE needs an UPDATE privilege) and set the overdraft flag, never
+    // delete them (RLS policies exist for every command; the privileges are what restrict it).
     await queryRunner.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ledger_accounts FROM ${APP_ROLE}`);
     await queryRunner.query(`GRANT UPDATE (allow_overdraft) ON ledger_accounts TO ${APP_ROLE}`);
     await queryRunner.query(`REVOKE DELETE, TRUNCATE ON ledger_accounts FROM ${SYSTEM_ROLE}`);
@@ -155,6 +156,10 @@ export class Ledger1763769600600 implements MigrationInterface {
     await queryRunner.query(`ALTER FUNCTION ledger_entries_post() OWNER TO ${SYSTEM_ROLE}`);
     await queryRunner.query(`ALTER FUNCTION ledger_transaction_balanced() OWNER TO ${SYSTEM_ROLE}`);
     await queryRunner.query(`REVOKE CREATE ON SCHEMA public FROM ${SYSTEM_ROLE}`);
+    // Trigger functions fire without EXECUTE; nobody calls them directly.
+    for (const fn of ['ledger_entries_post()', 'ledger_transaction_balanced()', 'ledger_transactions_dated()']) {
+      await queryRunner.query(`REVOKE ALL ON FUNCTION ${fn} FROM PUBLIC`);
+    }
     await queryRunner.query(`
       CREATE TRIGGER ledger_entries_post AFTER INSERT ON ledger_entries
       REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_post()`);
@@ -208,8 +213,10 @@ export class Ledger1763769600600 implements MigrationInterface {
       )`);
     await queryRunner.query(`CREATE INDEX usage_daily_customer_idx ON usage_daily (tenant_id, customer_id, day)`);
     await queryRunner.query(`CREATE INDEX usage_daily_model_idx ON usage_daily (tenant_id, model, day)`);
-    // Written only by the worker's rollup job (system role); read by the application.
-    await enableTenantRls(queryRunner, 'usage_daily', { commands: ['select'] });
+    // Written only by the worker's rollup job (system role); read by the application (policies
+    // for every command, as on every tenant table; the privileges are what limit it to reading).
+    await enableTenantRls(queryRunner, 'usage_daily');
+    await queryRunner.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON usage_daily FROM ${APP_ROLE}`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {

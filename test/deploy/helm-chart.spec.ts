@@ -383,7 +383,8 @@ describe('monitoring', () => {
     const rule = findObject<any>(scenario('all-on'), 'PrometheusRule', FULLNAME);
     const alerts = Object.fromEntries(rule.spec.groups.flatMap((g: any) => g.rules).map((r: any) => [r.alert, r]));
     expect(Object.keys(alerts).sort()).toEqual([
-      'AIGatewayDependencyDown', 'AIGatewayHigh5xxRatio', 'AIGatewayHighP99Latency', 'AIGatewayPodRestarting', 'AIGatewayQueueBacklog', 'AIGatewayQueueFailedJobs',
+      'AIGatewayBalanceDrift', 'AIGatewayDependencyDown', 'AIGatewayHigh5xxRatio', 'AIGatewayHighP99Latency', 'AIGatewayMeteringBacklog',
+      'AIGatewayMeteringDeadLetters', 'AIGatewayPodRestarting', 'AIGatewayQueueBacklog', 'AIGatewayQueueFailedJobs',
     ]);
     expect(alerts.AIGatewayHigh5xxRatio.expr).toMatch(/status_code=~"5\.\."[\s\S]*> 0\.05\s*$/);
     expect(alerts.AIGatewayHigh5xxRatio.for).toBe('3m');
@@ -413,7 +414,7 @@ describe('monitoring', () => {
       },
     });
     const rule = findObject<any>(objects, 'PrometheusRule', FULLNAME);
-    expect(rule.spec.groups.map((g: any) => g.name)).toEqual(['aigateway-api', 'aigateway-dependencies', 'aigateway-queues']);
+    expect(rule.spec.groups.map((g: any) => g.name)).toEqual(['aigateway-api', 'aigateway-dependencies', 'aigateway-metering', 'aigateway-queues']);
     expect(rule.spec.groups[0].rules.map((r: any) => r.alert)).toEqual(['AIGatewayHigh5xxRatio']);
   });
 

@@ -3,6 +3,7 @@ import { Client } from 'pg';
 import { billingKeys } from '../../libs/billing/src';
 import { fromUnits, toUnits } from '../../libs/money/src';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
+import { LedgerJobsProcessor } from '../../src/modules/metering/ledger-jobs.processor';
 import { MeteringConsumer } from '../../src/modules/metering/metering.consumer';
 import { ReconciliationService } from '../../src/modules/metering/reconciliation.service';
 import { UsageWriter } from '../../src/modules/metering/usage-writer';
@@ -156,6 +157,53 @@ describe('metering (e2e)', () => {
     await appendRaw(redis, shop.id, ['x', 'y']);
     await eventually(streamEmpty(shop.id), 'the stream to drain');
     expect(await redis.xlen(billingKeys.deadLetters(shop.id))).toBe(before + 1);
+  });
+
+  it('releases expired holds back to the balance and keeps open ones', async () => {
+    const reconciliation = worker.app.get(ReconciliationService, { strict: false });
+    const customer = shop.users.c3.id;
+    const bal = billingKeys.balance(shop.id, customer);
+    await redis.set(bal, '1000');
+    const now = Date.now();
+    const hold = async (requestId: string, amt: number, expiresAt: number) => {
+      await redis.hset(billingKeys.hold(shop.id, requestId), { c: customer, k: 'key-1', amt: String(amt) });
+      await redis.zadd(billingKeys.holds(shop.id), expiresAt, requestId);
+    };
+    await hold('expired-1', 300, now - 1000);
+    await hold('expired-2', 200, now - 10);
+    await hold('open-1', 400, now + 60_000);
+    const result = await reconciliation.releaseExpiredHolds(now);
+    expect(result.released).toBeGreaterThanOrEqual(2);
+    expect(await redis.get(bal)).toBe('1500');
+    expect(await redis.exists(billingKeys.hold(shop.id, 'expired-1'), billingKeys.hold(shop.id, 'expired-2'))).toBe(0);
+    expect(await redis.zrange(billingKeys.holds(shop.id), 0, -1)).toEqual(['open-1']);
+    // Reconciliation counts the open hold: ledger - 400 is what Redis should hold.
+    await redis.set(bal, (toUnits((await walletBalance(shop.id, customer)) ?? '0') - 400n).toString());
+    expect((await reconciliation.reconcileTenant(shop.id)).drifting).toBe(0);
+    await redis.del(billingKeys.hold(shop.id, 'open-1'), billingKeys.holds(shop.id), bal);
+  });
+
+  it('rolls usage up per day, customer, key and model, and purges raw rows past retention', async () => {
+    const jobs = worker.app.get(LedgerJobsProcessor, { strict: false });
+    const key = '0196f0a0-0000-7000-8000-000000000001';
+    const events = [1, 2, 3].map((i) =>
+      usageEvent({ tenantId: shop.id, customerId: shop.users.c2.id, apiKeyId: key, model: 'rollup-model', retailUnits: String(i * 1000), inputTokens: i, outputTokens: 10 * i }),
+    );
+    const old = usageEvent({ tenantId: shop.id, customerId: shop.users.c2.id, createdAt: Date.now() - 500 * 24 * 3600 * 1000, retailUnits: '0', wholesaleUnits: '0', upstreamUnits: '0' });
+    for (const e of [...events, old]) await settle(redis, e, { debit: false });
+    await eventually(streamEmpty(shop.id), 'the events metered');
+    await jobs.rollup();
+    const { rows } = await system.query(
+      `SELECT requests::int, input_tokens::int, output_tokens::int, retail::text FROM usage_daily WHERE tenant_id = $1 AND api_key_id = $2 AND model = 'rollup-model'`,
+      [shop.id, key],
+    );
+    expect(rows).toEqual([{ requests: 3, input_tokens: 6, output_tokens: 60, retail: '0.000006000' }]);
+    expect(await records(old.requestId)).toBe(1);
+    const purged = await jobs.purgeOldUsage();
+    expect(purged.deletedRows).toBeGreaterThanOrEqual(1);
+    expect(await records(old.requestId)).toBe(0);
+    expect(await records(events[0].requestId)).toBe(1);
+    expect(await jobs.ensurePartitions()).toBeGreaterThanOrEqual(0);
   });
 
   it('keeps the ledger balanced through a randomized run (seed 12) of events, credits and debits, and reconciles Redis to it', async () => {

@@ -7,18 +7,22 @@ import { Worker } from 'bullmq';
 /**
  * Bounds the close of the BullMQ workers (worker process only).
  *
- * Cause of the stall seen after a Redis restart: `Worker.close()` waits for its connections to
- * end, and BullMQ's `RedisConnection.disconnect()`/`close()` await an ioredis `end` event (or the
- * client's initialising promise) that a client left in the `reconnecting` state never emits
- * (taskforcesh/bullmq#4656 and #4065, open upstream at 5.61). @nestjs/bullmq then awaits that
- * close in `onApplicationShutdown` without a limit, and the process only ends at
- * SHUTDOWN_GRACE_MS with exit code 1.
+ * Cause of the stall seen after a Redis restart (reproduced: Redis stopped, then close): the
+ * worker's connections use `maxRetriesPerRequest: null` with the offline queue on, so a command
+ * the main loop sends while Redis is away waits in ioredis' offline queue for ever.
+ * `Worker.close()` awaits that main loop, and disconnecting a client that is `reconnecting` (no
+ * socket) emits no 'close', so the queue is never flushed (the same root as
+ * taskforcesh/bullmq#4656, open upstream at 5.61). @nestjs/bullmq awaits that close in
+ * `onApplicationShutdown` without a limit, so the process only ended at SHUTDOWN_GRACE_MS, exit 1.
  *
  * Here, before that hook, each worker is closed gracefully (running jobs finish); a close still
- * pending after half of SHUTDOWN_GRACE_MS has its ioredis clients disconnected outright, which
- * rejects what they wait for and lets the close finish. A job cut this way is not lost: BullMQ
- * redelivers it (stalled job), and every job here is idempotent. The metering consumer is not a
- * BullMQ worker: it stops earlier (onModuleDestroy), between batches.
+ * pending after half of SHUTDOWN_GRACE_MS has its ioredis clients disconnected and their queues
+ * flushed, which rejects what the main loop waits for and lets the close finish. A job cut this way is not lost: BullMQ
+ * redelivers it (stalled job), and every job here is idempotent. This frees a worker waiting
+ * for its next job (reproduced: mail and maintenance then close at once); a worker whose running
+ * job's completion is itself queued can still wait, and is then ended by SHUTDOWN_GRACE_MS in
+ * serveUntilSignalled (exit 1). The metering consumer is not a BullMQ worker: it stops earlier
+ * (onModuleDestroy), between batches, so no metering batch is ever half-written.
  */
 @Injectable()
 export class BoundedWorkerClose implements BeforeApplicationShutdown {
@@ -50,9 +54,15 @@ export class BoundedWorkerClose implements BeforeApplicationShutdown {
     );
     if (await Promise.race([closed, delay(bound, false)])) return;
     this.logger.warn(`worker ${worker.name}: close still pending after ${bound} ms; disconnecting its Redis clients`);
-    const internals = worker as unknown as { blockingConnection?: { _client?: { disconnect(): void } }; connection?: { _client?: { disconnect(): void } } };
-    internals.blockingConnection?._client?.disconnect();
-    internals.connection?._client?.disconnect();
+    type Client = { disconnect(): void; flushQueue?(error: Error): void };
+    const internals = worker as unknown as { blockingConnection?: { _client?: Client }; connection?: { _client?: Client } };
+    for (const client of [internals.blockingConnection?._client, internals.connection?._client]) {
+      if (!client) continue;
+      client.disconnect();
+      // A client that was reconnecting has no socket whose 'close' would flush its offline queue:
+      // commands queued while Redis was away (maxRetriesPerRequest: null) would wait for ever.
+      client.flushQueue?.(new Error('Connection is closed.'));
+    }
     if (!(await Promise.race([closed, delay(2000, false)]))) this.logger.warn(`worker ${worker.name}: still not closed; leaving it to the process exit`);
   }
 }

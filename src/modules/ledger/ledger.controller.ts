@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags, ApiBadRequestResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Public, RequirePermission } from '@app/authorization';
 import type { FastifyRequest } from 'fastify';
 import { UuidParam } from '../../common/params';
@@ -69,6 +69,7 @@ export class LedgerController {
   @HttpCode(200)
   @Public()
   @ApiOperation({ summary: 'Stripe webhook: a paid Checkout Session credits the wallet named in its metadata (signed, idempotent)' })
+  @ApiBody({ description: 'A Stripe event as Stripe sends it (JSON), verified against the Stripe-Signature header', schema: { type: 'object' } })
   @ApiOkResponse({ type: WebhookAck })
   @ApiBadRequestResponse({ type: ProblemSchema, description: 'Missing or invalid Stripe-Signature (problem+json)' })
   stripeWebhook(@Req() request: FastifyRequest & { rawBody?: Buffer }, @Headers('stripe-signature') signature?: string): Promise<WebhookAck> {
