@@ -8,6 +8,7 @@ import { connectAs, uniqueSlug } from '../support/db';
 import { FAKE_TEXT, FAKE_USAGE, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
+import { call } from '../support/http';
 import { GatewayClient, gatewayClient } from '../support/openai-client';
 import { isolatedRedisUrl } from '../support/redis';
 import { estimatePromptTokens } from '../../src/modules/inference/token-estimate';
@@ -53,13 +54,14 @@ describe('inference (e2e, openai SDK)', () => {
   const load = (tenant: TestTenant, customer: string) => api.app.get(BalanceService).ensureLoaded(tenant.id, tenant.users[customer].id);
 
   /** Runs `fn` and returns how much the customer's Redis balance went down, and the new events. */
-  async function charged(tenant: TestTenant, customer: string, fn: () => Promise<unknown>) {
+  async function charged(tenant: TestTenant, customer: string, fn: () => Promise<unknown>, expectEvent = true) {
     await load(tenant, customer);
     const before = (await world.balance(tenant, customer))!;
     const eventsBefore = (await world.events(tenant)).length;
     await fn();
     // The settle step runs right after the last byte is written; wait for its event.
-    await eventually(async () => (await world.events(tenant)).length > eventsBefore, 'the usage event', 5000).catch(() => undefined);
+    if (expectEvent) await eventually(async () => (await world.events(tenant)).length > eventsBefore, 'the usage event', 5000);
+    else await new Promise((r) => setTimeout(r, 200)); // a stray settlement would land by now
     const after = (await world.balance(tenant, customer))!;
     return { spent: before - after, events: (await world.events(tenant)).slice(eventsBefore) };
   }
@@ -72,7 +74,7 @@ describe('inference (e2e, openai SDK)', () => {
     sickFake = await startFakeOpenAI();
     api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_BREAKER_FAILURES: '2', CHANNEL_BREAKER_COOLDOWN_SECONDS: '3600' });
     world = await new InferenceWorld(api, system, redis).init();
-    shop = await world.reseller(['alice', 'broke', 'racer', 'limited']);
+    shop = await world.reseller(['alice', 'broke', 'racer', 'limited', 'spender']);
     other = await world.reseller(['olga']);
     await world.price(world.platform, MODEL, PLATFORM_PRICE);
     await world.price(world.platform, SICK_MODEL, PLATFORM_PRICE);
@@ -224,6 +226,49 @@ describe('inference (e2e, openai SDK)', () => {
     });
   });
 
+  describe('pass-through and headers', () => {
+    it('tools and JSON mode reach the upstream unchanged; the SDK sees the tool call', async () => {
+      const { client } = sdk(shop, shopKey);
+      fake.next({ kind: 'tool-call' });
+      const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
+        { type: 'function', function: { name: 'get_weather', description: 'Weather of a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },
+      ];
+      const answer = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'Weather in Paris?' }], tools, tool_choice: 'auto', response_format: { type: 'json_object' }, temperature: 0.3 });
+      expect(answer.choices[0].finish_reason).toBe('tool_calls');
+      expect(answer.choices[0].message.tool_calls).toEqual([{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }]);
+      const sent = fake.requests[fake.requests.length - 1].body;
+      expect(sent).toMatchObject({ model: 'fake-model', tools, tool_choice: 'auto', response_format: { type: 'json_object' }, temperature: 0.3 });
+    });
+
+    it('X-Request-Id: a well-formed one is kept, sent upstream and returned; a malformed one is replaced', async () => {
+      const { client } = sdk(shop, shopKey);
+      const mine = `req-${Date.now()}`;
+      const { response } = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'X-Request-Id': mine } }).withResponse();
+      expect(response.headers.get('x-request-id')).toBe(mine);
+      expect(fake.requests[fake.requests.length - 1].headers['x-request-id']).toBe(mine);
+      const bad = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'X-Request-Id': 'bad id <script>' } }).withResponse();
+      const replaced = bad.response.headers.get('x-request-id');
+      expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
+      expect(fake.requests[fake.requests.length - 1].headers['x-request-id']).toBe(replaced);
+      // Errors carry it too.
+      const error = await client.chat.completions.create({ model: 'gpt-nonexistent-42', messages: [] }, { headers: { 'X-Request-Id': mine + '-e' } }).catch((e: unknown) => e);
+      expect((error as InstanceType<typeof OpenAI.APIError>).headers?.get('x-request-id')).toBe(mine + '-e');
+    });
+
+    it('accepts the key in x-api-key as some clients send it', async () => {
+      const res = await call(api.baseUrl, 'POST', '/v1/chat/completions', {
+        host: shop.domain,
+        headers: { 'x-api-key': shopKey },
+        json: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.choices[0].message.content).toBe(FAKE_TEXT);
+      const wrong = await call(api.baseUrl, 'POST', '/v1/chat/completions', { host: shop.domain, headers: { 'x-api-key': 'sk-wrong' }, json: { model: MODEL, messages: [] } });
+      expect(wrong.status).toBe(401);
+      expect(wrong.body).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+    });
+  });
+
   describe('errors as the SDK\'s typed errors', () => {
     async function failure(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
       const error = await p.then(
@@ -253,7 +298,7 @@ describe('inference (e2e, openai SDK)', () => {
         expect(error.message).toBe((await failure(sdk(other, 'sk-wrong').client.chat.completions.create({ model: MODEL, messages: [] }))).message);
         expect(error).toMatchObject({ status: 401, code: 'invalid_api_key' });
         expect(await failure(client.models.list())).toBeInstanceOf(OpenAI.AuthenticationError);
-      });
+      }, false);
       expect(spent).toBe(0n);
     });
 
@@ -264,7 +309,7 @@ describe('inference (e2e, openai SDK)', () => {
         const error = await failure(client.chat.completions.create({ model: 'gpt-nonexistent-42', messages: [{ role: 'user', content: 'hi' }] }));
         expect(error).toBeInstanceOf(OpenAI.NotFoundError);
         expect(error).toMatchObject({ status: 404, code: 'model_not_found', param: 'model' });
-      });
+      }, false);
       expect(spent).toBe(0n);
       expect(events).toHaveLength(0);
       expect(fake.requests.length).toBe(upstreamBefore);
@@ -285,6 +330,26 @@ describe('inference (e2e, openai SDK)', () => {
       const streamed = await failure(c.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], stream: true }));
       expect(streamed).toMatchObject({ status: 402, code: 'insufficient_quota' });
       expect(c.sent).toHaveLength(2);
+    });
+
+    it('a key at its spend limit is a 402 insufficient_quota although the wallet has money; the limit is never passed', async () => {
+      await world.credit(shop, 'spender', '1');
+      await load(shop, 'spender');
+      const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'hi' }], max_tokens: 20 };
+      const hold = costUnits({ input: estimatePromptTokens(JSON.stringify(body).length), output: 20 }, PLATFORM_PRICE);
+      const cost = costUnits(USAGE, PLATFORM_PRICE);
+      // Admits a request while spent + worst case fits: two requests, not three.
+      const key = await world.key(shop, 'spender', { spendLimit: fromUnits(hold + cost) });
+      const c = sdk(shop, key); // default retries
+      await c.client.chat.completions.create(body);
+      await c.client.chat.completions.create(body);
+      const error = await failure(c.client.chat.completions.create(body));
+      expect(error.status).toBe(402);
+      expect(error).toMatchObject({ code: 'insufficient_quota' });
+      expect(error.message).toMatch(/spend limit/);
+      expect(error.headers?.get('x-should-retry')).toBe('false');
+      expect(c.sent).toHaveLength(3);
+      expect(await world.balance(shop, 'spender')).toBe(1_000_000_000n - 2n * cost);
     });
 
     it('over the key\'s requests-per-minute limit is a 429 RateLimitError with Retry-After and x-ratelimit-* headers', async () => {
