@@ -307,7 +307,11 @@ export class InferenceService {
       if (!clientGone) call.res.end();
       // The upstream's own usage when the stream completed; otherwise what reached the client.
       const complete = !failure && !clientGone && stream.translator.usage !== null;
-      const usage = complete ? stream.translator.usage! : this.countedUsage(call, deliveredText(delivered));
+      let usage = complete ? stream.translator.usage! : this.countedUsage(call, deliveredText(delivered));
+      // An upstream that failed (or timed out) before generating any token is not charged at all,
+      // prompt included (issue 11 policy: never pay for a request that failed before the first
+      // token). Only the empty role chunk may have reached the client; it carries no token.
+      if (failure && !clientGone && usage.output === 0) usage = ZERO;
       const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
       return { usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs };
     } finally {
