@@ -6,7 +6,7 @@ import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { countTextTokens } from '../../src/modules/inference/token-estimate';
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
-import { FAKE_TEXT, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
+import { FAKE_TEXT, FakeUpstream, startFakeOpenAI, startFakeServer } from '../support/fakes/openai';
 import { TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
 import { GatewayClient, gatewayClient } from '../support/openai-client';
@@ -29,11 +29,12 @@ describe('inference streams: cuts, failover, failures (e2e, openai SDK)', () => 
   let api: RunningApp;
   let primary: FakeUpstream;
   let secondary: FakeUpstream;
+  let noUsage: FakeUpstream;
   let world: InferenceWorld;
   let shop: TestTenant;
   let key: string;
   const clients: GatewayClient[] = [];
-  const models = { cut: uniqueSlug('str-cut'), failover: uniqueSlug('str-fo'), truncated: uniqueSlug('str-trunc'), dead: uniqueSlug('str-dead'), slow: uniqueSlug('str-slow') };
+  const models = { cut: uniqueSlug('str-cut'), failover: uniqueSlug('str-fo'), truncated: uniqueSlug('str-trunc'), dead: uniqueSlug('str-dead'), slow: uniqueSlug('str-slow'), total: uniqueSlug('str-total'), tools: uniqueSlug('str-tools') };
   const channelIds: Record<string, string> = {};
 
   const sdk = (options: { maxRetries?: number } = {}) => {
@@ -53,6 +54,26 @@ describe('inference streams: cuts, failover, failures (e2e, openai SDK)', () => 
     redis = new Redis(redisUrl);
     primary = await startFakeOpenAI();
     secondary = await startFakeOpenAI();
+    // An OpenAI-compatible upstream that reports no usage (as vLLM without stream_options) and
+    // answers with a tool call; its streams die after the first argument fragments.
+    noUsage = await startFakeServer({
+      keyOf: () => undefined,
+      errorBody: (_status, message) => ({ error: { message, type: 'server_error', param: null, code: null } }),
+      handle: async (ctx) => {
+        const base = { id: 'chatcmpl-tools', created: 1, model: 'fake-model' };
+        if (!ctx.body?.stream) {
+          return ctx.json(200, { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] }, finish_reason: 'tool_calls' }] });
+        }
+        const chunk = (delta: unknown) => ({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] });
+        ctx.startSse();
+        ctx.sse(chunk({ role: 'assistant', content: null }));
+        ctx.sse(chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }));
+        ctx.sse(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }));
+        ctx.sse(chunk({ tool_calls: [{ index: 0, function: { arguments: ' "Paris"' } }] }));
+        await ctx.sleep(50);
+        ctx.res.destroy();
+      },
+    });
     api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true' });
     world = await new InferenceWorld(api, system, redis).init();
     shop = await world.reseller(['alice']);
@@ -65,6 +86,9 @@ describe('inference streams: cuts, failover, failures (e2e, openai SDK)', () => 
     }
     await world.channel(fakeChannel(primary.url, models.dead, { retryBudget: 0 }));
     await world.channel(fakeChannel(primary.url, models.slow, { retryBudget: 0, firstByteTimeoutMs: 300 }));
+    // A stream that outlives its channel's total timeout.
+    channelIds[models.total] = await world.channel(fakeChannel(primary.url, models.total, { retryBudget: 0, firstByteTimeoutMs: 500, totalTimeoutMs: 1000 }));
+    await world.channel(fakeChannel(noUsage.url, models.tools, { retryBudget: 0 }));
     await world.credit(shop, 'alice', '100');
     key = await world.key(shop, 'alice');
     await api.app.get(BalanceService).ensureLoaded(shop.id, shop.users.alice.id);
@@ -75,6 +99,7 @@ describe('inference streams: cuts, failover, failures (e2e, openai SDK)', () => 
     await api?.close();
     await primary?.close();
     await secondary?.close();
+    await noUsage?.close();
     redis?.disconnect();
     await system?.end();
   });
@@ -197,5 +222,77 @@ describe('inference streams: cuts, failover, failures (e2e, openai SDK)', () => 
       expect(await balance()).toBe(before);
       expect(await world.openHolds(shop)).toBe(0);
     }
+  });
+
+  describe('a stream cut by the upstream\'s timeout', () => {
+    async function timedOut(behaviour: Parameters<FakeUpstream['next']>[0]) {
+      const before = await balance();
+      const eventsBefore = (await world.events(shop)).length;
+      primary.next(behaviour);
+      const stream = await sdk({ maxRetries: 0 }).chat.completions.create({ model: models.total, messages: [{ role: 'user', content: PROMPT }], stream: true });
+      let received = '';
+      const error = await (async () => {
+        for await (const chunk of stream) received += chunk.choices[0]?.delta?.content ?? '';
+      })().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      const event = await eventOf(eventsBefore + 1);
+      expect(event).toMatchObject({ status: 'timeout', stream: true, channelId: channelIds[models.total] });
+      return { received, event, spent: before - (await balance()) };
+    }
+
+    it('after some text: ends with an error event and charges the prompt and the text delivered', async () => {
+      const { received, event, spent } = await timedOut({ kind: 'ok', text: LONG_TEXT, chunkDelayMs: 150 });
+      expect(received.length).toBeGreaterThan(0);
+      expect(received.length).toBeLessThan(LONG_TEXT.length);
+      expect(event.inputTokens).toBe(countTextTokens(PROMPT));
+      expect(event.outputTokens).toBe(countTextTokens(received));
+      expect(spent).toBe(costUnits({ input: event.inputTokens, output: event.outputTokens }, PRICE));
+      expect(event.retailUnits).toBe(spent.toString());
+    });
+
+    it('before the first token (only the empty role chunk came): nothing is charged', async () => {
+      const { received, event, spent } = await timedOut({ kind: 'stall-after', ms: 3000 });
+      expect(received).toBe('');
+      expect(event).toMatchObject({ retailUnits: '0', outputTokens: 0 });
+      expect(spent).toBe(0n);
+    });
+  });
+
+  describe('an upstream without usage: the gateway counts the tokens, tool calls included', () => {
+    const messages = [{ role: 'user' as const, content: PROMPT }];
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+
+    it('a tool-call answer is charged for its prompt and its tool call', async () => {
+      const before = await balance();
+      const eventsBefore = (await world.events(shop)).length;
+      const answer = await sdk().chat.completions.create({ model: models.tools, messages, tools });
+      expect(answer.choices[0].message.tool_calls?.[0]).toMatchObject({ function: { name: 'get_weather', arguments: '{"city":"Paris"}' } });
+      const event = await eventOf(eventsBefore + 1);
+      expect(event).toMatchObject({ status: 'ok', inputTokens: countTextTokens(PROMPT), outputTokens: countTextTokens('get_weather{"city":"Paris"}') });
+      expect(event.outputTokens).toBeGreaterThan(0);
+      expect(before - (await balance())).toBe(costUnits({ input: event.inputTokens, output: event.outputTokens }, PRICE));
+    });
+
+    it('a tool-call stream cut by the upstream is charged for the tool-call fragments delivered', async () => {
+      const before = await balance();
+      const eventsBefore = (await world.events(shop)).length;
+      const stream = await sdk({ maxRetries: 0 }).chat.completions.create({ model: models.tools, messages, tools, stream: true });
+      let args = '';
+      const error = await (async () => {
+        for await (const chunk of stream) args += chunk.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? '';
+      })().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect(args).toBe('{"city": "Paris"');
+      const event = await eventOf(eventsBefore + 1);
+      expect(event).toMatchObject({ status: 'upstream_error', inputTokens: countTextTokens(PROMPT), outputTokens: countTextTokens(`get_weather${args}`) });
+      expect(event.outputTokens).toBeGreaterThan(0);
+      expect(before - (await balance())).toBe(costUnits({ input: event.inputTokens, output: event.outputTokens }, PRICE));
+    });
   });
 });
