@@ -145,7 +145,8 @@ export class InferenceService {
         usage: ZERO,
         channel: null,
         upstreamModel: null,
-        status: failure?.kind.startsWith('timeout') ? 'timeout' : failure ? 'upstream_error' : 'error',
+        // 'aborted' is the client going away (its socket closed): not an upstream failure.
+        status: failure?.kind === 'aborted' ? 'client_cancelled' : failure?.kind.startsWith('timeout') ? 'timeout' : failure ? 'upstream_error' : 'error',
         errorCode: failure?.body.error.code ?? 'internal_error',
         ttftMs: null,
       });
