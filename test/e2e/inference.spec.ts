@@ -74,7 +74,7 @@ describe('inference (e2e, openai SDK)', () => {
     sickFake = await startFakeOpenAI();
     api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_BREAKER_FAILURES: '2', CHANNEL_BREAKER_COOLDOWN_SECONDS: '3600' });
     world = await new InferenceWorld(api, system, redis).init();
-    shop = await world.reseller(['alice', 'broke', 'racer', 'limited', 'spender']);
+    shop = await world.reseller(['alice', 'broke', 'racer', 'coldracer', 'limited', 'spender', 'leaver']);
     other = await world.reseller(['olga']);
     await world.price(world.platform, MODEL, PLATFORM_PRICE);
     await world.price(world.platform, SICK_MODEL, PLATFORM_PRICE);
@@ -269,6 +269,28 @@ describe('inference (e2e, openai SDK)', () => {
     });
   });
 
+  describe('a client that leaves a non-streamed request', () => {
+    it('aborts the upstream request, is not charged, and the event says client_cancelled', async () => {
+      await world.credit(shop, 'leaver', '1');
+      const key = await world.key(shop, 'leaver');
+      const { client } = sdk(shop, key, { maxRetries: 0 });
+      const before = (await load(shop, 'leaver'), (await world.balance(shop, 'leaver'))!);
+      const eventsBefore = (await world.events(shop)).length;
+      fake.next({ kind: 'ok', delayMs: 1500 });
+      const upstreamIndex = fake.requests.length;
+      const abort = new AbortController();
+      setTimeout(() => abort.abort(), 300);
+      const error = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'slow' }] }, { signal: abort.signal }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(OpenAI.APIUserAbortError);
+      await eventually(() => fake.requests[upstreamIndex]?.aborted === true, 'the upstream request to be aborted', 3000);
+      await eventually(async () => (await world.events(shop)).length === eventsBefore + 1, 'the usage event');
+      const [event] = (await world.events(shop)).slice(eventsBefore);
+      expect(event).toMatchObject({ customerId: shop.users.leaver.id, status: 'client_cancelled', retailUnits: '0' });
+      expect(await world.balance(shop, 'leaver')).toBe(before);
+      expect(await world.openHolds(shop)).toBe(0);
+    });
+  });
+
   describe('errors as the SDK\'s typed errors', () => {
     async function failure(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
       const error = await p.then(
@@ -403,16 +425,24 @@ describe('inference (e2e, openai SDK)', () => {
   });
 
   describe('200 concurrent requests racing for one balance', () => {
-    it('never charges more than the balance; every refused request is a 402; charged = successes x cost', async () => {
+    it.each([
+      ['warm', true],
+      ['cold (not yet loaded from the ledger)', false],
+    ])('wallet %s: never charges more than the balance; every refused request is a 402; charged = successes x cost', async (_label, warm) => {
+      const racer = warm ? 'racer' : 'coldracer';
       const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'race' }], max_tokens: 16 };
       const hold = costUnits({ input: estimatePromptTokens(JSON.stringify(body).length), output: 16 }, PLATFORM_PRICE);
       const cost = costUnits(USAGE, PLATFORM_PRICE);
       // Room for about 25 holds at once, far fewer than 200 full requests.
       const funds = hold * 25n;
-      await world.credit(shop, 'racer', fromUnits(funds));
-      await load(shop, 'racer');
-      expect(await world.balance(shop, 'racer')).toBe(funds);
-      const key = await world.key(shop, 'racer');
+      await world.credit(shop, racer, fromUnits(funds));
+      if (warm) {
+        await load(shop, racer);
+        expect(await world.balance(shop, racer)).toBe(funds);
+      } else {
+        expect(await world.balance(shop, racer)).toBeNull();
+      }
+      const key = await world.key(shop, racer);
       const { client } = sdk(shop, key, { maxRetries: 0 });
       const eventsBefore = (await world.events(shop)).length;
 
@@ -420,8 +450,8 @@ describe('inference (e2e, openai SDK)', () => {
       let watching = true;
       const watcher = (async () => {
         while (watching) {
-          const b = (await world.balance(shop, 'racer'))!;
-          if (b < lowest) lowest = b;
+          const b = await world.balance(shop, racer);
+          if (b !== null && b < lowest) lowest = b;
           await new Promise((r) => setTimeout(r, 2));
         }
       })();
@@ -442,13 +472,13 @@ describe('inference (e2e, openai SDK)', () => {
       expect(refused.length).toBeGreaterThan(0);
       expect(new Set(refused)).toEqual(new Set(['402:insufficient_quota']));
       await eventually(async () => (await world.events(shop)).length === eventsBefore + ok, 'every success settled', 5000);
-      const after = (await world.balance(shop, 'racer'))!;
+      const after = (await world.balance(shop, racer))!;
       expect(funds - after).toBe(BigInt(ok) * cost);
       expect(BigInt(ok) * cost).toBeLessThanOrEqual(funds);
       expect(after).toBeGreaterThanOrEqual(0n);
       expect(lowest).toBeGreaterThanOrEqual(0n);
       const mine = (await world.events(shop)).slice(eventsBefore);
-      expect(mine.every((e) => e.customerId === shop.users.racer.id && e.status === 'ok' && e.retailUnits === cost.toString())).toBe(true);
+      expect(mine.every((e) => e.customerId === shop.users[racer].id && e.status === 'ok' && e.retailUnits === cost.toString())).toBe(true);
       expect(new Set(mine.map((e) => e.requestId)).size).toBe(ok);
       expect(await world.openHolds(shop)).toBe(0);
     });
