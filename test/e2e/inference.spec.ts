@@ -72,7 +72,7 @@ describe('inference (e2e, openai SDK)', () => {
     redis = new Redis(redisUrl);
     fake = await startFakeOpenAI();
     sickFake = await startFakeOpenAI();
-    api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_BREAKER_FAILURES: '2', CHANNEL_BREAKER_COOLDOWN_SECONDS: '3600' });
+    api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_BREAKER_FAILURES: '2', CHANNEL_BREAKER_COOLDOWN_SECONDS: '3600', INFERENCE_BODY_LIMIT_BYTES: '65536' });
     world = await new InferenceWorld(api, system, redis).init();
     shop = await world.reseller(['alice', 'broke', 'racer', 'coldracer', 'limited', 'spender', 'leaver']);
     other = await world.reseller(['olga']);
@@ -372,6 +372,58 @@ describe('inference (e2e, openai SDK)', () => {
       expect(error.headers?.get('x-should-retry')).toBe('false');
       expect(c.sent).toHaveLength(3);
       expect(await world.balance(shop, 'spender')).toBe(1_000_000_000n - 2n * cost);
+    });
+
+    it('invalid fields the gateway reads are a 400 BadRequestError naming the field; nothing is charged or sent upstream', async () => {
+      const { client } = sdk(shop, shopKey, { maxRetries: 0 });
+      const upstreamBefore = fake.requests.length;
+      const { spent } = await charged(shop, 'alice', async () => {
+        const cases: Array<[Record<string, unknown>, string]> = [
+          [{ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: -1 }, 'max_tokens'],
+          [{ model: MODEL, messages: [{ role: 'user', content: 'hi' }], n: 0 }, 'n'],
+          [{ model: MODEL, messages: 'hi' }, 'messages'],
+          [{ model: MODEL, messages: [], stream: 'yes' }, 'stream'],
+        ];
+        for (const [body, param] of cases) {
+          const error = await failure(client.chat.completions.create(body as never));
+          expect(error).toBeInstanceOf(OpenAI.BadRequestError);
+          expect(error).toMatchObject({ status: 400, param, type: 'invalid_request_error' });
+        }
+      }, false);
+      expect(spent).toBe(0n);
+      expect(fake.requests.length).toBe(upstreamBefore);
+    });
+
+    it('a body over the size limit is a 413 in OpenAI\'s shape', async () => {
+      const { client } = sdk(shop, shopKey, { maxRetries: 0 });
+      const error = await failure(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'x'.repeat(70_000) }] }));
+      expect(error.status).toBe(413);
+      expect(error.error).toMatchObject({ message: expect.any(String), type: 'invalid_request_error' });
+    });
+
+    it('a disabled key is a 401; a model the key may not use is a 404 and is not listed', async () => {
+      const other2 = await world.key(shop, 'alice', { allowedModels: [SICK_MODEL] });
+      const { client } = sdk(shop, other2, { maxRetries: 0 });
+      const ids: string[] = [];
+      for await (const m of client.models.list()) ids.push(m.id);
+      expect(ids).toEqual([SICK_MODEL]);
+      const notAllowed = await failure(client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }));
+      expect(notAllowed).toBeInstanceOf(OpenAI.NotFoundError);
+      expect(notAllowed).toMatchObject({ code: 'model_not_found' });
+      expect(await failure(client.models.retrieve(MODEL))).toBeInstanceOf(OpenAI.NotFoundError);
+
+      const doomed = await world.key(shop, 'alice');
+      const d = sdk(shop, doomed, { maxRetries: 0 });
+      await d.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
+      await world.disableKey(shop, 'alice', doomed);
+      await eventually(
+        async () => (await d.client.models.list().then(() => null, (e: unknown) => e)) instanceof OpenAI.AuthenticationError,
+        'the disabled key to be refused',
+        5000,
+      );
+      const error = await failure(d.client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] }));
+      expect(error).toBeInstanceOf(OpenAI.AuthenticationError);
+      expect(error).toMatchObject({ status: 401, code: 'invalid_api_key' });
     });
 
     it('over the key\'s requests-per-minute limit is a 429 RateLimitError with Retry-After and x-ratelimit-* headers', async () => {

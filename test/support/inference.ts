@@ -84,6 +84,15 @@ export class InferenceWorld {
     return res.body.secret as string;
   }
 
+  /** Disables the key with this secret (as its customer). */
+  async disableKey(tenant: TestTenant, customer: string, secret: string): Promise<void> {
+    const list = await call(this.api.baseUrl, 'GET', '/api/v1/keys', this.as(tenant, customer));
+    await this.ok('list keys', list, 200);
+    const key = (list.body.items as Array<{ id: string; prefix: string }>).find((k) => secret.startsWith(k.prefix));
+    if (!key) throw new Error('key not found');
+    await this.ok('disable key', await call(this.api.baseUrl, 'POST', `/api/v1/keys/${key.id}/disable`, this.as(tenant, customer)), 200);
+  }
+
   /** The customer's spendable balance in Redis (nano-units), or null when not loaded. */
   async balance(tenant: TestTenant, customer: string): Promise<bigint | null> {
     const raw = await this.redis.get(billingKeys.balance(tenant.id, tenant.users[customer].id));
