@@ -1,6 +1,7 @@
 import Redis from 'ioredis';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { Client } from 'pg';
@@ -12,6 +13,7 @@ import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { FAKE_TEXT, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { TestTenant } from '../support/identity';
+import { usageEvent } from '../support/usage';
 import { eventually, fakeChannel, InferenceWorld, sleep } from '../support/inference';
 import { GatewayClient, gatewayClient } from '../support/openai-client';
 
@@ -144,5 +146,35 @@ describe('inference with Redis stopped mid-test (e2e, openai SDK)', () => {
     expect(again.choices[0].message.content).toBe(FAKE_TEXT);
     await eventually(async () => (await world.events(shop)).length === 3, 'the event of the request after recovery');
     expect((await world.balance(shop, 'alice'))!).toBe(before - 2n * cost);
+  });
+
+  it('replays the spool a dead process left behind (same host, or another host\'s stale file), each event once', async () => {
+    const before = (await world.balance(shop, 'alice'))!;
+    const eventsBefore = (await world.events(shop)).length;
+    // A process that ran and exited: its pid is free.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    const mine = usageEvent({ tenantId: shop.id, customerId: shop.users.alice.id, retailUnits: '1234', status: 'ok' });
+    const theirs = usageEvent({ tenantId: shop.id, customerId: shop.users.alice.id, retailUnits: '4321', status: 'ok' });
+    const sameHost = join(spoolDir, `settle-${hostname()}-${dead}.jsonl`);
+    const otherHost = join(spoolDir, 'settle-api-7f9c-old-pod-1.jsonl');
+    writeFileSync(sameHost, `${JSON.stringify({ event: mine, actualTokens: 150 })}\n`);
+    writeFileSync(otherHost, `${JSON.stringify({ event: theirs, actualTokens: 150 })}\n`);
+    const old = new Date(Date.now() - 10 * 60_000);
+    utimesSync(otherHost, old, old);
+    // A live process on another host (its file changed just now) keeps its own spool.
+    const liveOther = join(spoolDir, 'settle-api-live-pod-2.jsonl');
+    const live = usageEvent({ tenantId: shop.id, customerId: shop.users.alice.id, retailUnits: '999', status: 'ok' });
+    writeFileSync(liveOther, `${JSON.stringify({ event: live, actualTokens: 150 })}\n`);
+
+    await eventually(async () => (await world.events(shop)).length === eventsBefore + 2, 'the orphaned settlements in the stream', 10_000);
+    await sleep(2500); // further replay ticks deliver nothing twice
+    const events = (await world.events(shop)).slice(eventsBefore);
+    expect(events.map((e) => e.requestId).sort()).toEqual([mine.requestId, theirs.requestId].sort());
+    expect((await world.balance(shop, 'alice'))!).toBe(before - 1234n - 4321n);
+    expect(existsSync(sameHost)).toBe(false);
+    expect(existsSync(otherHost)).toBe(false);
+    expect(events.map((e) => e.requestId)).not.toContain(live.requestId);
+    expect(existsSync(liveOther)).toBe(true);
+    rmSync(liveOther);
   });
 });
