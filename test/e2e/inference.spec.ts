@@ -446,6 +446,16 @@ describe('inference (e2e, openai SDK)', () => {
       // Exactly one request was charged.
       const events = (await world.events(shop)).filter((e) => e.customerId === shop.users.limited.id);
       expect(events).toHaveLength(1);
+
+      // Tokens per minute: the worst case of a request (prompt estimate + max_tokens) counts.
+      const tpmKey = await world.key(shop, 'limited', { tpmLimit: 100 });
+      const tpm = sdk(shop, tpmKey, { maxRetries: 0 }).client;
+      const big = await failure(tpm.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }], max_tokens: 200 }));
+      expect(big).toBeInstanceOf(OpenAI.RateLimitError);
+      expect(big.headers?.get('x-ratelimit-limit-tokens')).toBe('100');
+      expect(big.headers?.get('x-ratelimit-remaining-tokens')).toBe('0');
+      expect(big.headers?.get('retry-after')).toMatch(/^\d+$/);
+      expect((await world.events(shop)).filter((e) => e.customerId === shop.users.limited.id)).toHaveLength(1);
     });
 
     it('no healthy channel is a 503 (no_available_channel); the failed calls cost nothing', async () => {
