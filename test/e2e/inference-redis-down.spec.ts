@@ -26,6 +26,7 @@ import { GatewayClient, gatewayClient } from '../support/openai-client';
 const PRICE: TokenPrice = { inputPerMillion: '1.25', outputPerMillion: '10', cacheReadPerMillion: '0.125' };
 const FULL_USAGE = { input: 7, output: 7, cacheRead: 2 };
 const MODEL = uniqueSlug('inf-redis');
+const SLOW_MODEL = uniqueSlug('inf-redis-slow');
 
 describe('inference with Redis stopped mid-test (e2e, openai SDK)', () => {
   let system: Client;
@@ -65,6 +66,8 @@ describe('inference with Redis stopped mid-test (e2e, openai SDK)', () => {
     shop = await world.reseller(['alice']);
     await world.price(world.platform, MODEL, PRICE);
     await world.channel(fakeChannel(fake.url, MODEL));
+    await world.price(world.platform, SLOW_MODEL, PRICE);
+    await world.channel(fakeChannel(fake.url, SLOW_MODEL, { retryBudget: 0, firstByteTimeoutMs: 500 }));
     await world.credit(shop, 'alice', '5');
     key = await world.key(shop, 'alice');
   });
@@ -176,5 +179,31 @@ describe('inference with Redis stopped mid-test (e2e, openai SDK)', () => {
     expect(events.map((e) => e.requestId)).not.toContain(live.requestId);
     expect(existsSync(liveOther)).toBe(true);
     rmSync(liveOther);
+  });
+
+  it('a request that held money, then failed upstream while Redis was down, gets its hold back when the spool is replayed', async () => {
+    const before = (await world.balance(shop, 'alice'))!;
+    const eventsBefore = (await world.events(shop)).length;
+    fake.next({ kind: 'stall-before', ms: 1500 });
+    const upstreamBefore = fake.requests.length;
+    const pending = sdk()
+      .chat.completions.create({ model: SLOW_MODEL, messages: [{ role: 'user', content: 'slow' }], max_tokens: 100 })
+      .then(() => null)
+      .catch((e: unknown) => e);
+    // The hold is taken before the upstream is called.
+    await eventually(() => fake.requests.length > upstreamBefore, 'the upstream call');
+    expect((await world.balance(shop, 'alice'))!).toBeLessThan(before);
+    await server.stop();
+    const error = await pending;
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBeGreaterThanOrEqual(500);
+    await eventually(async () => spooled().length === 1, 'the failed settlement in the spool', 5000);
+    expect(spooled()[0].event).toMatchObject({ status: 'timeout', retailUnits: '0' });
+
+    server = await startRedis({ port, dataDir });
+    await eventually(async () => (await world.events(shop).catch(() => [])).length === eventsBefore + 1, 'the spooled event', 15_000);
+    await eventually(async () => spooled().length === 0, 'the spool to empty', 5000);
+    expect((await world.balance(shop, 'alice'))!).toBe(before);
+    expect(await world.openHolds(shop)).toBe(0);
   });
 });
