@@ -61,7 +61,7 @@ describe('inference with Redis stopped mid-test (e2e, openai SDK)', () => {
     redis = new Redis(server.url, { maxRetriesPerRequest: 1, retryStrategy: () => 100 });
     redis.on('error', () => undefined);
     fake = await startFakeOpenAI();
-    api = await startTestApi({ REDIS_URL: server.url, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', INFERENCE_SPOOL_DIR: spoolDir });
+    api = await startTestApi({ REDIS_URL: server.url, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600', INFERENCE_SPOOL_DIR: spoolDir });
     world = await new InferenceWorld(api, system, redis).init();
     shop = await world.reseller(['alice']);
     await world.price(world.platform, MODEL, PRICE);

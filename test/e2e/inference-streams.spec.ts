@@ -74,7 +74,7 @@ describe('inference streams: cuts, failover, failures (e2e, openai SDK)', () => 
         ctx.res.destroy();
       },
     });
-    api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true' });
+    api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600' });
     world = await new InferenceWorld(api, system, redis).init();
     shop = await world.reseller(['alice']);
     for (const m of Object.values(models)) await world.price(world.platform, m, PRICE);
