@@ -74,7 +74,7 @@ describe('inference (e2e, openai SDK)', () => {
     sickFake = await startFakeOpenAI();
     api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600', CHANNEL_BREAKER_FAILURES: '2', CHANNEL_BREAKER_COOLDOWN_SECONDS: '3600', INFERENCE_BODY_LIMIT_BYTES: '65536' });
     world = await new InferenceWorld(api, system, redis).init();
-    shop = await world.reseller(['alice', 'broke', 'racer', 'coldracer', 'limited', 'spender', 'leaver']);
+    shop = await world.reseller(['alice', 'broke', 'racer', 'coldracer', 'streamracer', 'limited', 'spender', 'leaver']);
     other = await world.reseller(['olga']);
     await world.price(world.platform, MODEL, PLATFORM_PRICE);
     await world.price(world.platform, SICK_MODEL, PLATFORM_PRICE);
@@ -488,10 +488,11 @@ describe('inference (e2e, openai SDK)', () => {
 
   describe('200 concurrent requests racing for one balance', () => {
     it.each([
-      ['warm', true],
-      ['cold (not yet loaded from the ledger)', false],
-    ])('wallet %s: never charges more than the balance; every refused request is a 402; charged = successes x cost', async (_label, warm) => {
-      const racer = warm ? 'racer' : 'coldracer';
+      ['warm', true, false],
+      ['cold (not yet loaded from the ledger)', false, false],
+      ['warm, streamed', true, true],
+    ])('wallet %s: never charges more than the balance; every refused request is a 402; charged = successes x cost', async (_label, warm, streamed) => {
+      const racer = warm ? (streamed ? 'streamracer' : 'racer') : 'coldracer';
       const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'race' }], max_tokens: 16 };
       const hold = costUnits({ input: estimatePromptTokens(JSON.stringify(body).length), output: 16 }, PLATFORM_PRICE);
       const cost = costUnits(USAGE, PLATFORM_PRICE);
@@ -519,7 +520,14 @@ describe('inference (e2e, openai SDK)', () => {
       })();
       const results = await Promise.all(
         Array.from({ length: 200 }, () =>
-          client.chat.completions.create(body).then(
+          (streamed
+            ? client.chat.completions.create({ ...body, stream: true }).then(async (stream) => {
+                let text = '';
+                for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+                if (text !== FAKE_TEXT) throw new Error(`incomplete stream: ${text}`);
+              })
+            : client.chat.completions.create(body)
+          ).then(
             () => 200,
             (e: unknown) => (e instanceof OpenAI.APIError ? `${e.status}:${e.code}` : String(e)),
           ),
