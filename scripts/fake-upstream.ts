@@ -13,7 +13,7 @@ import { AddressInfo } from 'node:net';
 
 /** What the fake does with the next request (a queue; `fallback` once it is empty). */
 export type FakeBehaviour =
-  | { kind: 'ok'; text?: string; delayMs?: number }
+  | { kind: 'ok'; text?: string; delayMs?: number; chunkDelayMs?: number }
   | { kind: 'status'; status: number; body?: unknown }
   | { kind: 'malformed' }
   | { kind: 'truncated' }
@@ -27,6 +27,8 @@ export interface RecordedRequest {
   path: string;
   headers: IncomingMessage['headers'];
   body: any;
+  /** Set when the client (the gateway) closed the connection before the answer was complete. */
+  aborted?: boolean;
 }
 
 export interface FakeContext {
@@ -106,7 +108,12 @@ export async function startFakeServer(options: FakeOptions): Promise<FakeUpstrea
       } catch {
         body = text;
       }
-      requests.push({ method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body });
+      const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body };
+      requests.push(recorded);
+      // A test hook: tells an upstream request the gateway aborted from one that completed.
+      res.once('close', () => {
+        if (!res.writableFinished) recorded.aborted = true;
+      });
       const behaviour = queue.shift() ?? fake.fallback;
       const sleep = (ms: number) =>
         new Promise<void>((resolve) => {
@@ -170,6 +177,10 @@ export async function streamEvents(ctx: FakeContext, events: Array<{ data: unkno
   ctx.startSse();
   for (const [index, e] of events.entries()) {
     ctx.sse(e.data, e.event);
+    if (ctx.behaviour.kind === 'ok' && ctx.behaviour.chunkDelayMs && index < events.length - 1) {
+      await ctx.sleep(ctx.behaviour.chunkDelayMs);
+      if (ctx.res.destroyed) return;
+    }
     if (index === 0 && ctx.behaviour.kind === 'stall-after') {
       await ctx.sleep(ctx.behaviour.ms);
       if (ctx.res.destroyed) return;

@@ -145,7 +145,8 @@ export class InferenceService {
         usage: ZERO,
         channel: null,
         upstreamModel: null,
-        status: failure?.kind.startsWith('timeout') ? 'timeout' : failure ? 'upstream_error' : 'error',
+        // 'aborted' is the client going away (its socket closed): not an upstream failure.
+        status: failure?.kind === 'aborted' ? 'client_cancelled' : failure?.kind.startsWith('timeout') ? 'timeout' : failure ? 'upstream_error' : 'error',
         errorCode: failure?.body.error.code ?? 'internal_error',
         ttftMs: null,
       });
@@ -307,7 +308,11 @@ export class InferenceService {
       if (!clientGone) call.res.end();
       // The upstream's own usage when the stream completed; otherwise what reached the client.
       const complete = !failure && !clientGone && stream.translator.usage !== null;
-      const usage = complete ? stream.translator.usage! : this.countedUsage(call, deliveredText(delivered));
+      let usage = complete ? stream.translator.usage! : this.countedUsage(call, deliveredText(delivered));
+      // An upstream that failed (or timed out) before generating any token is not charged at all,
+      // prompt included (issue 11 policy: never pay for a request that failed before the first
+      // token). Only the empty role chunk may have reached the client; it carries no token.
+      if (failure && !clientGone && usage.output === 0) usage = ZERO;
       const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
       return { usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs };
     } finally {
@@ -360,11 +365,19 @@ export class InferenceService {
   }
 }
 
-/** The generated text of a non-streamed answer (choices' message content or text). */
+/** The generated text of a non-streamed answer (choices' message content or text, and tool calls). */
 function completionText(body: Record<string, unknown>): string {
   const choices = Array.isArray(body.choices) ? body.choices : [];
   return choices
-    .map((c: { message?: { content?: unknown }; text?: unknown }) => (typeof c.message?.content === 'string' ? c.message.content : typeof c.text === 'string' ? c.text : ''))
+    .map((c: { message?: { content?: unknown; tool_calls?: Array<{ function?: { name?: unknown; arguments?: unknown } }> }; text?: unknown }) => {
+      let text = typeof c.message?.content === 'string' ? c.message.content : typeof c.text === 'string' ? c.text : '';
+      // Tool calls are generated tokens too (an upstream without usage is counted by us).
+      for (const call of Array.isArray(c.message?.tool_calls) ? c.message.tool_calls : []) {
+        if (typeof call?.function?.name === 'string') text += call.function.name;
+        if (typeof call?.function?.arguments === 'string') text += call.function.arguments;
+      }
+      return text;
+    })
     .join('');
 }
 
@@ -375,10 +388,18 @@ function deliveredText(events: string[]): string {
     for (const line of raw.split('\n')) {
       if (!line.startsWith('data:')) continue;
       try {
-        const chunk = JSON.parse(line.slice(5)) as { choices?: Array<{ delta?: { content?: unknown }; text?: unknown }> };
+        const chunk = JSON.parse(line.slice(5)) as {
+          choices?: Array<{ delta?: { content?: unknown; refusal?: unknown; tool_calls?: Array<{ function?: { name?: unknown; arguments?: unknown } }> }; text?: unknown }>;
+        };
         for (const c of chunk.choices ?? []) {
           if (typeof c.delta?.content === 'string') text += c.delta.content;
           else if (typeof c.text === 'string') text += c.text;
+          if (typeof c.delta?.refusal === 'string') text += c.delta.refusal;
+          // Tool calls are generated tokens too: a cut tool-call stream is charged for them.
+          for (const call of Array.isArray(c.delta?.tool_calls) ? c.delta.tool_calls : []) {
+            if (typeof call?.function?.name === 'string') text += call.function.name;
+            if (typeof call?.function?.arguments === 'string') text += call.function.arguments;
+          }
         }
       } catch {
         // not a JSON chunk

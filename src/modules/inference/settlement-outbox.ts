@@ -1,9 +1,22 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { readdirSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { BillingEngine, SettleRequest, SettleSpool } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { InferenceMetrics } from './inference.metrics';
+
+/** A spool of another host untouched this long belongs to a process that is gone. */
+const ORPHAN_AFTER_MS = 60_000;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /**
  * Where settlements go: Redis (charge and usage event in one Lua call) when it answers, otherwise
@@ -14,7 +27,10 @@ import { InferenceMetrics } from './inference.metrics';
 export class SettlementOutbox implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(SettlementOutbox.name);
   private readonly spool: SettleSpool;
+  private readonly dir: string;
+  private readonly file: string;
   private timer?: NodeJS.Timeout;
+  private adopting = false;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -22,7 +38,9 @@ export class SettlementOutbox implements OnModuleInit, OnApplicationShutdown {
     private readonly metrics: InferenceMetrics,
   ) {
     // One file per process: two instances never share a spool.
-    this.spool = new SettleSpool(join(config.INFERENCE_SPOOL_DIR, `settle-${hostname()}-${process.pid}.jsonl`));
+    this.dir = config.INFERENCE_SPOOL_DIR;
+    this.file = join(this.dir, `settle-${hostname()}-${process.pid}.jsonl`);
+    this.spool = new SettleSpool(this.file);
   }
 
   onModuleInit(): void {
@@ -46,13 +64,65 @@ export class SettlementOutbox implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Replays the spool; returns how many settlements reached Redis. */
+  /** Replays the spool, then any spool a dead process left; returns how many settlements reached Redis. */
   async replay(): Promise<number> {
-    if (this.spool.size === 0) return 0;
-    const delivered = await this.spool.replay((r) => this.billing.settle(r));
-    if (delivered > 0) this.logger.log({ delivered }, 'spooled settlements delivered');
-    this.metrics.spooled(this.spool.size);
-    return delivered;
+    let delivered = 0;
+    if (this.spool.size > 0) {
+      delivered = await this.spool.replay((r) => this.billing.settle(r));
+      if (delivered > 0) this.logger.log({ delivered }, 'spooled settlements delivered');
+      this.metrics.spooled(this.spool.size);
+    }
+    return delivered + (await this.adoptOrphans());
+  }
+
+  /**
+   * Spools of processes that are gone. Each process writes its own file (named by host and pid),
+   * so after a crash and restart the new process (a new pid, in a container often a new host
+   * name) would never read the old file and its settlements would be lost. A file is taken over
+   * when its process is known dead (same host, pid not running) or, from another host, when it
+   * has not changed for ORPHAN_AFTER_MS (a live process rewrites a non-empty spool every second).
+   * Settling is idempotent on the request id, so a file replayed twice charges nothing twice.
+   */
+  private async adoptOrphans(): Promise<number> {
+    if (this.adopting) return 0; // a slow replay still running: one at a time
+    this.adopting = true;
+    try {
+      let names: string[];
+      try {
+        names = readdirSync(this.dir);
+      } catch {
+        return 0;
+      }
+      let delivered = 0;
+      for (const name of names) {
+        const path = join(this.dir, name);
+        if (path === this.file || !/^settle-.+\.jsonl$/.test(name)) continue;
+        const owner = this.owner(name, path);
+        if (owner === 'alive') continue;
+        const orphan = new SettleSpool(path);
+        const count = orphan.size;
+        // An empty file of another host may belong to a live process that is idle: left alone.
+        if (count === 0 && owner !== 'dead') continue;
+        const done = count > 0 ? await orphan.replay((r) => this.billing.settle(r)) : 0;
+        delivered += done;
+        if (done === count) unlinkSync(path);
+        if (done > 0) this.logger.log({ delivered: done, file: name }, 'settlements of a dead process delivered');
+      }
+      return delivered;
+    } finally {
+      this.adopting = false;
+    }
+  }
+
+  /** `dead`: same host, pid gone; `stale`: another host's file untouched for long; else `alive`. */
+  private owner(name: string, path: string): 'dead' | 'stale' | 'alive' {
+    const owner = /^settle-(.+)-(\d+)\.jsonl$/.exec(name);
+    if (owner && owner[1] === hostname()) return processAlive(Number(owner[2])) ? 'alive' : 'dead';
+    try {
+      return Date.now() - statSync(path).mtimeMs > ORPHAN_AFTER_MS ? 'stale' : 'alive';
+    } catch {
+      return 'alive';
+    }
   }
 
   get pending(): number {
