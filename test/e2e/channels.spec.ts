@@ -6,7 +6,8 @@ import { ChannelsJob, QueueName } from '@app/queue';
 import { ChannelHealthProcessor } from '../../src/modules/channels/channel-health.processor';
 import { ChannelsRuntime } from '../../src/modules/channels/runtime/channels-runtime';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
-import { connectAs, inTransaction } from '../support/db';
+import { inTransaction, isolatedDatabase } from '../support/db';
+import { isolatedRedisUrl } from '../support/redis';
 import { FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { call, HttpResult } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant, Tokens } from '../support/identity';
@@ -26,7 +27,12 @@ const KEYS = {
   extra: 'sk-live-EXTRAKEY-dddddddddddddd-4444',
 };
 const ALL_SECRETS = Object.values(KEYS);
-const OVERRIDES = { CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_HEALTH_INTERVAL_SECONDS: '3600', CHANNEL_AUTO_DISABLE_AFTER: '2', LOG_LEVEL: 'debug', CHANNEL_REFRESH_SECONDS: '3600', CHANNEL_BREAKER_FAILURES: '2', CHANNEL_BREAKER_COOLDOWN_SECONDS: '1' };
+/**
+ * Health checks and the routing table cover every channel in the database, and channel changes are
+ * broadcast on Redis: this file runs on a database and a Redis database of its own, so other files'
+ * channels (and their fakes' queued answers) are never probed, disabled or reloaded from here.
+ */
+const BASE_OVERRIDES = { CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_HEALTH_INTERVAL_SECONDS: '3600', CHANNEL_AUTO_DISABLE_AFTER: '2', LOG_LEVEL: 'debug', CHANNEL_REFRESH_SECONDS: '3600', CHANNEL_BREAKER_FAILURES: '2', CHANNEL_BREAKER_COOLDOWN_SECONDS: '1' };
 
 describe('channels (e2e)', () => {
   let system: Client;
@@ -41,10 +47,15 @@ describe('channels (e2e)', () => {
   let logs: LogCapture;
   const responses: HttpResult[] = [];
 
+  let OVERRIDES: Record<string, string>;
+  let database: Awaited<ReturnType<typeof isolatedDatabase>>;
+
   beforeAll(async () => {
     logs = captureLogs();
-    system = await connectAs('system');
-    await system.query('DELETE FROM channels');
+    database = await isolatedDatabase();
+    OVERRIDES = { ...BASE_OVERRIDES, ...database, REDIS_URL: await isolatedRedisUrl() };
+    system = new Client({ connectionString: database.DATABASE_SYSTEM_URL });
+    await system.connect();
     fake = await startFakeOpenAI({ keys: [KEYS.good, KEYS.second, KEYS.extra] });
     [apiA, apiB, worker] = await Promise.all([startTestApi(OVERRIDES), startTestApi(OVERRIDES), startTestWorker(OVERRIDES)]);
     platform = await platformWithUsers(system, { owner: ['owner'], tech: ['tech'], operator: ['operator'], finance: ['finance'], sales: ['sales'], user: ['user'] });
@@ -194,7 +205,8 @@ describe('channels (e2e)', () => {
 
     it('hides channels from the application role outside a platform-wide scope (RLS), whatever CASL says', async () => {
       const target = (await as(owner, 'POST', '/api/v1/channels', channelInput())).body.id;
-      const app = await connectAs('app');
+      const app = new Client({ connectionString: database.DATABASE_URL });
+      await app.connect();
       try {
         expect((await app.query('SELECT count(*)::int AS n FROM channels')).rows[0].n).toBe(0);
         await inTransaction(app, { tenantId: reseller.id }, async () => {
