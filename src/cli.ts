@@ -10,7 +10,8 @@ import { DemoUpstreamResult, DemoUpstreamService } from './cli/demo-upstream.ser
 import { PlatformSetupService, SetupError } from './cli/platform-setup.service';
 import { generateSigningJwk } from './modules/auth/signing-keys';
 import { ChannelKeyRotation } from './modules/channels/channel-key-rotation';
-import { SecretBox } from '@app/providers';
+import { isPublicAddress, SecretBox } from '@app/providers';
+import { isIP } from 'node:net';
 import { TokenPrice } from '@app/money';
 
 const USAGE = `Usage: npm run cli -- <command> [options]
@@ -66,6 +67,13 @@ export function demoUpstreamLines(upstream: DemoUpstreamResult, resellerSlug: st
     `demo API key of ${upstream.customerEmail} (shown once: every seed-demo run revokes the previous demo key and prints a new one; revoked now: ${upstream.key.revoked}):`,
     upstream.key.secret,
   ];
+}
+
+/** False for a loopback name or a non-public address literal, which channels refuse by default. */
+function reachableByDefault(baseUrl: string): boolean {
+  const host = new URL(baseUrl).hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost')) return false;
+  return isIP(host) === 0 || isPublicAddress(host);
 }
 
 function secretFromEnv(variable: string): string {
@@ -127,7 +135,12 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
       out(`platform tenant "${result.platform.slug}" and reseller "${result.reseller.slug}" are ready`);
       for (const user of result.users) out(`  ${user.tenant.padEnd(9)} ${user.roles.join(',').padEnd(9)} ${user.email}`);
       out(`  password for every demo user: ${password}`);
-      if (upstream) for (const line of demoUpstreamLines(upstream, result.reseller.slug)) out(line);
+      if (upstream) {
+        for (const line of demoUpstreamLines(upstream, result.reseller.slug)) out(line);
+        if (!config.CHANNEL_ALLOW_PRIVATE_NETWORKS && !reachableByDefault(upstream.channel.baseUrl)) {
+          out(`note: ${upstream.channel.baseUrl} is on this machine or a private network; the api reaches it only with CHANNEL_ALLOW_PRIVATE_NETWORKS=true (npm run dev sets it)`);
+        }
+      }
       return 0;
     }
     case 'generate-channel-key': {

@@ -145,5 +145,11 @@ describe('seed-demo: a working default for the inference API (issue 11)', () => 
       await other.close();
     }
     await expect(runCli(['seed-demo', '--upstream-url', 'ftp://example.com'], testConfig(env), () => undefined)).rejects.toThrow(/must be http/);
+    // Run by hand against a config that keeps channels off private networks, it says what the api needs.
+    const lines: string[] = [];
+    const strict = testConfig({ ...env, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'false' });
+    expect(await runCli(['seed-demo', '--upstream-url', `${fake.url}/v1`], strict, (line) => lines.push(line))).toBe(0);
+    expect(lines.join('\n')).toContain('only with CHANNEL_ALLOW_PRIVATE_NETWORKS=true');
+    expect(lines.filter((line) => LOGIN_LINE.test(line))).toHaveLength(10);
   });
 });
