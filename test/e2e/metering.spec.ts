@@ -148,7 +148,7 @@ describe('metering (e2e)', () => {
     const reasons = letters.slice(deadBefore).map(([, fields]) => fields[fields.indexOf('reason') + 1]);
     expect(reasons.some((r) => r.startsWith('rejected:'))).toBe(true);
     expect(reasons.some((r) => r.startsWith('undecodable:'))).toBe(true);
-    const metrics = await (await fetch(`${worker.baseUrl}/metrics`)).text();
+    const metrics = await (await fetch(worker.metricsUrl)).text();
     expect(metrics).toMatch(/aigateway_metering_events_total\{outcome="dead_letter"\} [2-9]/);
   });
 
