@@ -121,7 +121,9 @@ async function main(): Promise<void> {
     const apiKey = /\bsk-[A-Za-z0-9]{20,}\b/.exec(seed)?.[0];
     if (!apiKey) throw new Error(`seed-demo printed no API key:\n${seed}`);
 
-    const api = startProcess('api', ['dist/src/main.js'], { ...env, PORT: String(apiPort), METRICS_PORT: String(apiMetrics) });
+    // BENCH_CPU_PROF=<dir>: the api writes a V8 CPU profile there when it stops (see the README).
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
+    const api = startProcess('api', [...profile, 'dist/src/main.js'], { ...env, PORT: String(apiPort), METRICS_PORT: String(apiMetrics) });
     const worker = startProcess('worker', ['dist/src/worker.js'], { ...env, WORKER_PORT: String(workerPort), METRICS_PORT: String(workerMetrics) });
     procs.push(api, worker);
     await Promise.all([
