@@ -156,9 +156,13 @@ async function main(): Promise<void> {
     ];
     const rows: Row[] = [];
     let gatewayOk = 0;
-    for (const mode of ['chat', 'stream'] as const) {
-      for (const concurrency of [1, 32]) {
-        for (const target of targets) {
+    // BENCH_ONLY=gateway (or a comma list of target name prefixes) for profiling runs; the table needs all.
+    const only = process.env.BENCH_ONLY?.split(',');
+    const modes = (process.env.BENCH_MODES?.split(',') ?? ['chat', 'stream']) as Array<'chat' | 'stream'>;
+    const concurrencies = process.env.BENCH_CONCURRENCY?.split(',').map(Number) ?? [1, 32];
+    for (const mode of modes) {
+      for (const concurrency of concurrencies) {
+        for (const target of targets.filter((t) => !only || only.some((o) => t.name.startsWith(o)))) {
           const warmupRequests = concurrency * 20;
           const result = await runLoad({
             url: target.url,
@@ -194,6 +198,10 @@ async function main(): Promise<void> {
     });
     const metering = JSON.parse(meteringLine.trim().split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}') as { eventsPerSecond?: number };
 
+    if (only) {
+      say('BENCH_ONLY set: no table written');
+      return;
+    }
     const table = render(rows, memory, metering.eventsPerSecond ?? NaN, check, startedAt);
     process.stdout.write(`\n${table}\n`);
     mkdirSync(join(ROOT, 'docs'), { recursive: true });

@@ -20,7 +20,11 @@ export function loggerParams(config: AppConfig, processName: string): Params {
       // Nest mounts pino-http as Fastify middleware, which sees `url` relative to the mount point:
       // the path as sent is `originalUrl`.
       autoLogging: {
-        ignore: (req) => /^\/(health|metrics)/.test((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? ''),
+        // Probes and scrapes; and the inference API, whose every request is recorded as a usage
+        // record (status, error code, latency, tokens, money) by the metering pipeline: an access
+        // log line per request would repeat it at the cost of a serialisation and a write on the
+        // hot path. Its failures are still logged by the inference service.
+        ignore: (req) => /^\/(health|metrics|v1\/)/.test((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? ''),
       },
       redact: {
         paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers["x-api-key"]', 'res.headers["set-cookie"]'],
