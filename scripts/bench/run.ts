@@ -184,9 +184,19 @@ async function main(): Promise<void> {
       }
     }
     const memory = { api: peakRssMb(api.child.pid), worker: peakRssMb(worker.child.pid) };
+    say(`peak resident memory: api ${memory.api.toFixed(0)} MB, worker ${memory.worker.toFixed(0)} MB`);
 
     say('waiting for metering to catch up, then checking every request...');
     const check = await verify(system, customerId, walletBefore, gatewayOk);
+    if (!check.ok) {
+      const { default: Redis } = await import('ioredis');
+      const r = new Redis(redis.url);
+      const tenant = (await system.query(`SELECT id FROM tenants WHERE slug = 'demo'`)).rows[0].id as string;
+      const stream = `{t:${tenant}}:usage`;
+      const pending = await r.xpending(stream, 'metering').catch((e: Error) => e.message);
+      check.detail += `; stream ${stream}: length ${await r.xlen(stream)}, pending ${JSON.stringify(pending)}, dead letters ${await r.xlen(`${stream}:dead`)} ${JSON.stringify(await r.xrange(`${stream}:dead`, '-', '+', 'COUNT', 3)).slice(0, 1500)}, holds ${await r.zcard(`{t:${tenant}}:holds`)}`;
+      r.disconnect();
+    }
     await system.end();
     say(check.ok ? `check passed: ${check.detail}` : `CHECK FAILED: ${check.detail}`);
 
@@ -232,8 +242,8 @@ async function walletBalance(system: Client, customerId: string): Promise<string
 }
 
 /** Every gateway request metered once; the wallet moved by exactly the sum charged. */
-async function verify(system: Client, customerId: string, walletBefore: string, expectedRequests: number) {
-  const deadline = Date.now() + 120_000;
+async function verify(system: Client, customerId: string, walletBefore: string, expectedRequests: number): Promise<{ ok: boolean; detail: string }> {
+  const deadline = Date.now() + 30_000;
   let count = 0;
   while (Date.now() < deadline) {
     ({ rows: [{ count }] } = await system.query(`SELECT count(*)::int AS count FROM usage_records WHERE customer_id = $1 AND status = 'ok'`, [customerId]));
@@ -245,9 +255,12 @@ async function verify(system: Client, customerId: string, walletBefore: string, 
   const walletAfter = await walletBalance(system, customerId);
   const { rows: moved } = await system.query(`SELECT ($1::numeric - $2::numeric)::text AS moved, ($1::numeric - $2::numeric) = $3::numeric AS exact`, [walletBefore, walletAfter, sum[0].total]);
   const ok = count === expectedRequests && dup[0].n === 0 && moved[0].exact === true;
+  const { rows: byStatus } = await system.query(`SELECT status, count(*)::int AS n FROM usage_records WHERE customer_id = $1 GROUP BY status ORDER BY status`, [customerId]);
   return {
     ok,
-    detail: `${count} usage records for ${expectedRequests} successful gateway requests, ${dup[0].n} duplicated; wallet moved ${moved[0].moved}, usage records charged ${sum[0].total}`,
+    detail:
+      `${count} usage records for ${expectedRequests} successful gateway requests, ${dup[0].n} duplicated; wallet moved ${moved[0].moved}, usage records charged ${sum[0].total}` +
+      (ok ? '' : `; records by status: ${byStatus.map((r) => `${r.status} ${r.n}`).join(', ')}`),
   };
 }
 

@@ -1,4 +1,3 @@
-import { countTokens } from 'gpt-tokenizer';
 
 /**
  * Prompt size for the balance hold and the tokens-per-minute limits, from the body's length alone
@@ -32,5 +31,10 @@ export function promptText(body: Record<string, unknown>): string {
  * its usage chunk): counted with an o200k tokenizer, the closest public one for current models.
  */
 export function countTextTokens(text: string): number {
-  return text ? countTokens(text) : 0;
+  if (!text) return 0;
+  // Loaded on first use: its o200k tables take about 70 MB, and most upstreams report usage.
+  tokenizer ??= (require('gpt-tokenizer') as typeof import('gpt-tokenizer')).countTokens;
+  return tokenizer(text);
 }
+
+let tokenizer: ((text: string) => number) | undefined;

@@ -71,17 +71,17 @@ export class UsageWriter {
   async write(tenantId: string, events: readonly UsageEvent[]): Promise<WriteResult> {
     if (events.length === 0) return { written: 0, duplicates: 0 };
     for (const e of events) if (e.tenantId !== tenantId) throw new Error(`event ${e.requestId} belongs to another tenant's stream`);
-    try {
-      return await this.writeIn(tenantId, events);
-    } catch (error) {
-      // Accounts created by a rolled-back transaction do not exist: forget every cached id.
-      this.tenantAccounts.clear();
-      this.platform = undefined;
-      throw error;
-    }
+    // Account ids resolved inside the transaction are cached only once it committed: another
+    // consumer (METERING_CONCURRENCY > 1) must never use an account that its own transaction cannot
+    // see yet (or ever, if this one rolls back). That race dead-lettered valid events.
+    const resolved: Resolved = {};
+    const result = await this.writeIn(tenantId, events, resolved);
+    if (resolved.tenant) this.tenantAccounts.set(tenantId, resolved.tenant);
+    if (resolved.platform) this.platform = resolved.platform;
+    return result;
   }
 
-  private writeIn(tenantId: string, events: readonly UsageEvent[]): Promise<WriteResult> {
+  private writeIn(tenantId: string, events: readonly UsageEvent[], resolved: Resolved): Promise<WriteResult> {
     return this.systemDb.run(async (m) => {
       const newRecords = new Set(
         await this.usageRecords.insertMany(
@@ -115,18 +115,18 @@ export class UsageWriter {
       // The same request twice in one batch: the record is new once, and so is its transaction.
       const fresh = uniqueBy(events.filter((e) => newRecords.has(e.requestId)), (e) => e.requestId);
       if (fresh.length > 0) {
-        await this.postLedger(m, tenantId, fresh);
+        await this.postLedger(m, tenantId, fresh, resolved);
         await this.touchKeysAndCustomers(m, tenantId, fresh);
       }
       return { written: fresh.length, duplicates: events.length - fresh.length };
     });
   }
 
-  private async postLedger(m: EntityManager, tenantId: string, events: readonly UsageEvent[]): Promise<void> {
+  private async postLedger(m: EntityManager, tenantId: string, events: readonly UsageEvent[], resolved: Resolved): Promise<void> {
     const charged = events.filter((e) => e.retailUnits !== '0' || e.wholesaleUnits !== '0' || e.upstreamUnits !== '0');
     if (charged.length === 0) return;
-    const tenant = await this.accountsOf(m, tenantId);
-    const platform = await this.platformAccounts(m);
+    const tenant = await this.accountsOf(m, tenantId, resolved);
+    const platform = await this.platformAccounts(m, resolved);
     const wallets = await this.ledger.wallets(m, tenantId, charged.map((e) => e.customerId));
     const transactions: TransactionInput[] = [];
     let wholesale = 0n;
@@ -242,7 +242,7 @@ export class UsageWriter {
     return this.optionalColumns;
   }
 
-  private async accountsOf(m: EntityManager, tenantId: string): Promise<TenantAccounts> {
+  private async accountsOf(m: EntityManager, tenantId: string, resolved: Resolved): Promise<TenantAccounts> {
     const cached = this.tenantAccounts.get(tenantId);
     if (cached) return cached;
     const [tenant] = await m.query(`SELECT type FROM tenants WHERE id = $1`, [tenantId]);
@@ -256,22 +256,28 @@ export class UsageWriter {
             resellerRevenue: await this.ledger.tenantAccount(m, tenantId, 'reseller_revenue'),
             wholesalePayable: await this.ledger.tenantAccount(m, tenantId, 'wholesale_payable'),
           };
-    this.tenantAccounts.set(tenantId, accounts);
+    resolved.tenant = accounts;
     return accounts;
   }
 
-  private async platformAccounts(m: EntityManager): Promise<PlatformAccounts> {
+  private async platformAccounts(m: EntityManager, resolved: Resolved): Promise<PlatformAccounts> {
     if (this.platform) return this.platform;
     const [row] = await m.query(`SELECT id FROM tenants WHERE type = 'platform' ORDER BY created_at LIMIT 1`);
     if (!row) throw new Error('no platform tenant: run `cli bootstrap` first');
-    this.platform = {
+    resolved.platform = {
       tenantId: row.id,
       revenue: await this.ledger.tenantAccount(m, row.id, 'platform_revenue'),
       upstreamCost: await this.ledger.tenantAccount(m, row.id, 'upstream_cost'),
       upstreamPayable: await this.ledger.tenantAccount(m, row.id, 'upstream_payable'),
     };
-    return this.platform;
+    return resolved.platform;
   }
+}
+
+/** Accounts one transaction resolved, cached after it commits. */
+interface Resolved {
+  tenant?: TenantAccounts;
+  platform?: PlatformAccounts;
 }
 
 /** An event naming a tenant that does not exist: it can never be metered (a poison event). */
