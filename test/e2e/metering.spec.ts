@@ -7,6 +7,9 @@ import { LedgerJobsProcessor } from '../../src/modules/metering/ledger-jobs.proc
 import { MeteringConsumer } from '../../src/modules/metering/metering.consumer';
 import { ReconciliationService } from '../../src/modules/metering/reconciliation.service';
 import { UsageWriter } from '../../src/modules/metering/usage-writer';
+import { LedgerRepository } from '../../src/modules/ledger/ledger.repository';
+import { UsageRecordsRepository } from '../../src/modules/usage/usage-records.repository';
+import { SystemDb } from '../../libs/tenancy/src';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 import { connectAs } from '../support/db';
 import { call } from '../support/http';
@@ -125,6 +128,20 @@ describe('metering (e2e)', () => {
     expect(results.reduce((sum, r) => sum + r.duplicates, 0)).toBe(3);
     expect(await records(event.requestId)).toBe(1);
     expect(await transactions(event.requestId, shop.id)).toBe(1);
+  });
+
+  it("meters a new tenant's first batches written at once by several consumers (accounts created by one are not used by another before they commit)", async () => {
+    // A writer with nothing cached, as a worker that just started; a reseller with no ledger accounts yet.
+    const fresh = new UsageWriter(worker.app.get(SystemDb, { strict: false }), worker.app.get(LedgerRepository, { strict: false }), worker.app.get(UsageRecordsRepository, { strict: false }));
+    const newShop = await resellerWithUsers(system, { a: ['user'], b: ['user'] });
+    const batches = Array.from({ length: 6 }, (_, i) =>
+      Array.from({ length: 20 }, () => usageEvent({ tenantId: newShop.id, customerId: i % 2 ? newShop.users.a.id : newShop.users.b.id, retailUnits: '1000' })),
+    );
+    const results = await Promise.all(batches.map((batch) => fresh.write(newShop.id, batch)));
+    expect(results.reduce((sum, r) => sum + r.written, 0)).toBe(120);
+    const { rows } = await system.query(`SELECT count(*)::int AS n FROM usage_records WHERE tenant_id = $1`, [newShop.id]);
+    expect(rows[0].n).toBe(120);
+    expect(await walletBalance(newShop.id, newShop.users.a.id)).toBe(fromUnits(-60_000n));
   });
 
   it('moves poison events to the dead-letter stream and meters the events around them', async () => {
