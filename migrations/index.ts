@@ -6,6 +6,7 @@ import { KeysAndPricing1763769600400 } from './1763769600400-KeysAndPricing';
 import { Channels1763769600500 } from './1763769600500-Channels';
 import { Ledger1763769600600 } from './1763769600600-Ledger';
 import { RoutingCosts1763769600700 } from './1763769600700-RoutingCosts';
+import { WebhookEvents1763769600800 } from './1763769600800-WebhookEvents';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const ALL_MIGRATIONS = [
   Channels1763769600500,
   Ledger1763769600600,
   RoutingCosts1763769600700,
+  WebhookEvents1763769600800,
 ];

@@ -10,6 +10,7 @@ import { QueueModule } from '@app/queue';
 import { RedisModule } from '@app/redis';
 import { clientIpOf, hostTenantOf, TenancyModule } from '@app/tenancy';
 import { HealthModule } from './modules/health/health.module';
+import { WebhookOutboxModule } from './modules/webhooks/webhook-outbox';
 
 export type ProcessName = 'api' | 'worker' | 'cli';
 
@@ -46,6 +47,7 @@ export class CoreModule {
         AuthorizationModule,
         ObservabilityModule,
         QueueModule.forRoot({ role: processName === 'worker' ? 'worker' : 'producer' }),
+        WebhookOutboxModule,
         ...(http
           ? [HealthModule]
           : []),
