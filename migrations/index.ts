@@ -7,6 +7,7 @@ import { Channels1763769600500 } from './1763769600500-Channels';
 import { Ledger1763769600600 } from './1763769600600-Ledger';
 import { RoutingCosts1763769600700 } from './1763769600700-RoutingCosts';
 import { WebhookEvents1763769600800 } from './1763769600800-WebhookEvents';
+import { SettlementLedger1763769600810 } from './1763769600810-SettlementLedger';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const ALL_MIGRATIONS = [
   Ledger1763769600600,
   RoutingCosts1763769600700,
   WebhookEvents1763769600800,
+  SettlementLedger1763769600810,
 ];

@@ -11,9 +11,14 @@ export type AccountKind =
   | 'payments'
   | 'platform_revenue'
   | 'upstream_cost'
-  | 'upstream_payable';
+  | 'upstream_payable'
+  // Settlement and withdrawals (migration SettlementLedger).
+  | 'reseller_settled'
+  | 'withdrawal_pending'
+  | 'withdrawal_approved'
+  | 'payouts';
 
-export type TransactionKind = 'usage' | 'credit' | 'debit' | 'payment' | 'correction';
+export type TransactionKind = 'usage' | 'credit' | 'debit' | 'payment' | 'correction' | 'settlement' | 'withdrawal';
 
 /** One leg of a ledger transaction: a signed amount (decimal string, 9 decimals at most) on an account. */
 export interface EntryInput {
