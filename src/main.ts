@@ -5,7 +5,7 @@ import { configOrExit, createHttpApp, serveUntilSignalled } from './bootstrap/ht
 import { setupOpenApi } from './bootstrap/openapi';
 
 export async function startApi(config: AppConfig, port = config.PORT) {
-  const app = await createHttpApp(ApiModule.forRoot(config), config, { resolveTenants: true });
+  const app = await createHttpApp(ApiModule.forRoot(config), config, { resolveTenants: true, frontDoor: true });
   setupOpenApi(app);
   await app.listen(port, '0.0.0.0');
   return app;

@@ -15,6 +15,8 @@ export interface LoadSpec {
   stream: boolean;
   /** Requests sent first and not measured (connections, JIT). */
   warmupRequests?: number;
+  /** Called when the warm-up is over and measuring starts. */
+  onMeasureStart?: () => void;
 }
 
 export interface LoadResult {
@@ -83,6 +85,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   for (let i = 0; i < (spec.warmupRequests ?? spec.concurrency * 20); i += spec.concurrency) {
     await Promise.all(Array.from({ length: spec.concurrency }, () => once(false)));
   }
+  spec.onMeasureStart?.();
   const started = performance.now();
   const stopAt = started + spec.durationMs;
   await Promise.all(

@@ -18,6 +18,7 @@ import { Client } from 'pg';
 import { migrate } from '../../libs/database/src/migrate';
 import { freePort, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from '../local-infra';
 import { generateSigningJwk } from '../../src/modules/auth/signing-jwk';
+import { cpuDelta, cpuSnapshot } from './cpu';
 import { LoadResult, runLoad } from './load';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
@@ -72,6 +73,8 @@ interface Row {
   mode: string;
   concurrency: number;
   result: LoadResult;
+  /** CPU milliseconds per successful request, by process group, during the measured run. */
+  cpuPerRequest: Record<string, number>;
 }
 
 async function main(): Promise<void> {
@@ -160,11 +163,26 @@ async function main(): Promise<void> {
     const only = process.env.BENCH_ONLY?.split(',');
     const modes = (process.env.BENCH_MODES?.split(',') ?? ['chat', 'stream']) as Array<'chat' | 'stream'>;
     const concurrencies = process.env.BENCH_CONCURRENCY?.split(',').map(Number) ?? [1, 32];
+    const postmaster = Number(readFileSync(join(scratch, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const groups = {
+      api: [api.child.pid],
+      worker: [worker.child.pid],
+      postgres: [postmaster],
+      redis: [redis.process.pid],
+      upstream: [procs[0].child.pid],
+      'bare proxy': [procs[1].child.pid],
+    };
     for (const mode of modes) {
       for (const concurrency of concurrencies) {
         for (const target of targets.filter((t) => !only || only.some((o) => t.name.startsWith(o)))) {
           const warmupRequests = concurrency * 20;
+          let cpuBefore: Record<string, number> = {};
+          let generatorBefore = process.cpuUsage();
           const result = await runLoad({
+            onMeasureStart: () => {
+              cpuBefore = cpuSnapshot(groups);
+              generatorBefore = process.cpuUsage();
+            },
             url: target.url,
             headers: target.headers,
             body: mode === 'chat' ? chatBody : streamBody,
@@ -173,13 +191,17 @@ async function main(): Promise<void> {
             stream: mode === 'stream',
             warmupRequests,
           });
+          const generator = process.cpuUsage(generatorBefore);
+          const cpu = { ...cpuDelta(cpuBefore, cpuSnapshot(groups)), 'load generator': (generator.user + generator.system) / 1000 };
+          const cpuPerRequest = Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, ms / Math.max(1, result.requests)]));
           if (target.name === 'gateway') gatewayOk += result.requests + result.warmupOk;
-          rows.push({ target: target.name, mode, concurrency, result });
+          rows.push({ target: target.name, mode, concurrency, result, cpuPerRequest });
           say(
             `${mode.padEnd(6)} c=${String(concurrency).padEnd(2)} ${target.name.padEnd(18)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms` +
               (result.ttftMs ? `  ttft p50 ${result.ttftMs.p50.toFixed(2)} ms` : '') +
               (result.errors ? `  errors ${result.errors} ${JSON.stringify(result.errorStatuses)}` : ''),
           );
+          say(`  cpu ms/request: ${Object.entries(cpuPerRequest).filter(([, v]) => v >= 0.005).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
         }
       }
     }
@@ -282,6 +304,17 @@ function render(rows: Row[], memory: { api: number; worker: number }, meteringRa
     const ttft = res.ttftMs ? res.ttftMs.p50.toFixed(2) : '';
     const ttftAdded = res.ttftMs && direct.ttftMs && !r.target.startsWith('upstream') ? (res.ttftMs.p50 - direct.ttftMs.p50).toFixed(2) : '';
     lines.push(`| ${r.mode} | ${r.concurrency} | ${r.target} | ${res.rps.toFixed(0)} | ${res.latencyMs.p50.toFixed(2)} | ${res.latencyMs.p99.toFixed(2)} | ${added('p50')} | ${added('p99')} | ${share} | ${ttft} | ${ttftAdded} | ${res.errors} |`);
+  }
+  lines.push('');
+  lines.push('CPU time per request, by process, during each measured run (from /proc; 10 ms ticks, so small figures are coarse). Shows where the cost goes whatever else the machine runs:', '');
+  const cpuColumns = ['api', 'worker', 'postgres', 'redis', 'bare proxy', 'upstream', 'load generator'];
+  lines.push(`| mode | conc. | target | ${cpuColumns.join(' ms | ')} ms | total ms |`);
+  lines.push(`|---|---|---|${cpuColumns.map(() => '---|').join('')}---|`);
+  for (const r of rows.filter((row) => !row.target.startsWith('upstream'))) {
+    const used = (k: string) => (r.target.startsWith('bare') ? ['bare proxy', 'upstream', 'load generator'].includes(k) : k !== 'bare proxy');
+    const cells = cpuColumns.map((k) => (used(k) ? (r.cpuPerRequest[k] ?? 0).toFixed(3) : ''));
+    const total = cpuColumns.filter(used).reduce((sum, k) => sum + (r.cpuPerRequest[k] ?? 0), 0);
+    lines.push(`| ${r.mode} | ${r.concurrency} | ${r.target} | ${cells.join(' | ')} | ${total.toFixed(3)} |`);
   }
   lines.push('');
   lines.push(`- Metering on its own (\`scripts/bench-metering\`, events filled in advance): **${Number.isFinite(meteringRate) ? meteringRate.toFixed(0) : 'n/a'} usage events/s** into usage records and the ledger.`);

@@ -2,20 +2,36 @@ import { DynamicModule, INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import { IncomingMessage, Server } from 'node:http';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AppConfig, ConfigError, loadConfig, requireSettings } from '@app/config';
 import { ProblemFilter, strictValidationPipe } from '@app/errors';
 import { requestIdFor } from '@app/observability';
 import { installHostTenantHook, TenantResolver } from '@app/tenancy';
 import { clientErrorHandler, frameworkErrors, installEdgeGuards } from './edge-guards';
+import { FRONT_DOOR, FrontDoor } from '../modules/inference/inference-front-door';
 
 /** Builds a Nest application on Fastify with the shared request id, errors and validation. */
 export async function createHttpApp(
   module: DynamicModule,
   config: AppConfig,
-  options: { resolveTenants?: boolean } = {},
+  options: { resolveTenants?: boolean; frontDoor?: boolean } = {},
 ): Promise<NestFastifyApplication> {
+  // The inference hot path answers its routes before Fastify when the module provides a front
+  // door (InferenceFrontDoor); every other request goes to Fastify as usual.
+  let frontDoor: FrontDoor | undefined;
   const adapter = new FastifyAdapter({
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void, opts: Record<string, unknown>) => {
+      const settings = opts as unknown as ServerSettings;
+      const server = createServer((req, res) => {
+        if (!frontDoor?.take(req, res)) handler(req, res);
+      });
+      // What Fastify sets on a server it creates itself.
+      server.keepAliveTimeout = settings.keepAliveTimeout;
+      server.requestTimeout = settings.requestTimeout;
+      server.setTimeout(settings.connectionTimeout);
+      if (settings.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = settings.maxRequestsPerSocket;
+      return server;
+    },
     trustProxy: config.TRUST_PROXY,
     genReqId: (req: IncomingMessage) => requestIdFor(req),
     bodyLimit: 1024 * 1024,
@@ -33,6 +49,7 @@ export async function createHttpApp(
   installEdgeGuards(adapter.getInstance(), { apiBodyLimit: config.API_BODY_LIMIT_BYTES });
   const app = await NestFactory.create<NestFastifyApplication>(module, adapter, { bufferLogs: true, bodyParser: false });
   bindResolver?.(app.get(TenantResolver));
+  if (options.frontDoor) frontDoor = app.get<FrontDoor>(FRONT_DOOR, { strict: false });
   app.useLogger(app.get(Logger));
   app.useGlobalFilters(new ProblemFilter());
   app.useGlobalPipes(strictValidationPipe());
@@ -44,9 +61,18 @@ export async function createHttpApp(
   });
   fastify.addHook('preClose', async () => {
     closing = true;
+    frontDoor?.closing();
     reapIdleConnectionsUntilClosed(fastify.server);
   });
   return app;
+}
+
+/** The server settings Fastify hands a server factory (its defaults filled in). */
+interface ServerSettings {
+  keepAliveTimeout: number;
+  requestTimeout: number;
+  connectionTimeout: number;
+  maxRequestsPerSocket: number;
 }
 
 /**

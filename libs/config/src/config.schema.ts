@@ -178,6 +178,8 @@ export function buildConfigSchema(production: boolean) {
   METERING_CLAIM_IDLE_MS: z.coerce.number().int().min(1000).max(3600000).default(60000),
   /** Deliveries after which a usage event that still fails goes to the dead-letter stream. */
   METERING_MAX_DELIVERIES: z.coerce.number().int().min(1).max(100).default(5),
+  /** After a batch smaller than METERING_BATCH_SIZE, a loop waits this long so the next one is fuller (0: read again at once). */
+  METERING_LINGER_MS: z.coerce.number().int().min(0).max(5000).default(200),
   /** How long raw usage records are kept (daily rollups are kept for good). */
   USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
   /** Stripe webhook signing secret (`whsec_...`); without it the webhook answers 503. */

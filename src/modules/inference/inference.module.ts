@@ -8,6 +8,7 @@ import { BalanceService } from '../ledger/balance.service';
 import { LedgerCoreModule } from '../ledger/ledger-core.module';
 import { PricingRuntimeModule } from '../pricing/pricing-runtime.module';
 import { WALLET_LOADER } from './inference.ports';
+import { FRONT_DOOR, InferenceFrontDoor } from './inference-front-door';
 import { InferenceMetrics } from './inference.metrics';
 import { InferenceRoutes } from './inference.routes';
 import { InferenceService } from './inference.service';
@@ -31,7 +32,9 @@ import { SettlementOutbox } from './settlement-outbox';
     SettlementOutbox,
     InferenceService,
     InferenceRoutes,
+    InferenceFrontDoor,
+    { provide: FRONT_DOOR, useExisting: InferenceFrontDoor },
   ],
-  exports: [BillingEngine, SettlementOutbox],
+  exports: [BillingEngine, SettlementOutbox, FRONT_DOOR],
 })
 export class InferenceModule {}

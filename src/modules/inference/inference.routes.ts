@@ -6,6 +6,7 @@ import type { Endpoint } from '@app/providers';
 import { clientIpOf, hostTenantOf } from '@app/tenancy';
 import { ChannelsRuntime } from '../channels/runtime/channels-runtime';
 import { PricingRuntime } from '../pricing/pricing-runtime';
+import { toInferenceError, writeInferenceFailure } from './inference-failure';
 import { InferenceError } from './openai-error';
 import { InferenceService } from './inference.service';
 
@@ -86,31 +87,12 @@ export class InferenceRoutes implements OnModuleInit {
   }
 
   private fail(error: unknown, request: FastifyRequest, reply: FastifyReply, hijacked: boolean): void {
-    const known =
-      error instanceof InferenceError
-        ? error
-        : isUpstreamError(error)
-          ? new InferenceError(error.status, error.body.error.type, error.body.error.code, error.body.error.message, error.body.error.param)
-          : null;
-    if (!known) this.logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'inference request failed');
-    const failure = known ?? new InferenceError(500, 'server_error', 'internal_error', `The gateway failed; quote request id ${String(request.id)}.`);
-    const headers = { 'content-type': 'application/json', 'x-request-id': String(request.id), ...failure.headers };
-    const payload = JSON.stringify(failure.body());
-    if (!hijacked) {
-      void reply.code(failure.status).headers(headers).send(payload);
-      return;
-    }
-    const res = reply.raw;
-    if (res.headersSent) {
-      if (!res.writableEnded) res.end();
-      return;
-    }
-    if (res.destroyed) return;
-    res.writeHead(failure.status, { ...headers, 'content-length': Buffer.byteLength(payload) });
-    res.end(payload);
+    const requestId = String(request.id);
+    if (hijacked) return writeInferenceFailure(this.logger, error, requestId, reply.raw);
+    const failure = toInferenceError(this.logger, error, requestId);
+    void reply
+      .code(failure.status)
+      .headers({ 'content-type': 'application/json', 'x-request-id': requestId, ...failure.headers })
+      .send(JSON.stringify(failure.body()));
   }
-}
-
-function isUpstreamError(error: unknown): error is { status: number; body: { error: { message: string; type: string; param: string | null; code: string | null } } } {
-  return Boolean(error && typeof error === 'object' && (error as { name?: string }).name === 'UpstreamError');
 }

@@ -112,7 +112,11 @@ export class MeteringConsumer implements OnApplicationBootstrap, OnModuleDestroy
           handled += await this.reclaim(consumer);
         }
         handled += await this.readNew(consumer);
+        // Nothing: poll again shortly. A partial batch: let events gather for a moment, so that
+        // at moderate rates a transaction carries many events instead of one or two (the cost of
+        // a batch is mostly per transaction, not per event).
         if (handled === 0) await this.sleep(IDLE_POLL_MS);
+        else if (handled < this.config.METERING_BATCH_SIZE && this.config.METERING_LINGER_MS > 0) await this.sleep(this.config.METERING_LINGER_MS);
       } catch (error) {
         this.logger.warn(`metering pass failed, retrying: ${(error as Error).message}`);
         await this.sleep(ERROR_BACKOFF_MS);
