@@ -412,12 +412,16 @@ describe('withdrawals (e2e)', () => {
         expect((await get(shop, role, `?tenantId=${other.id}`)).body).toMatchObject({ items: [], total: 0 });
         expect((await get(shop, role, `/summary?tenantId=${other.id}`)).body).toMatchObject({ available: '0.000000000', pending: '0.000000000' });
       }
-      // Deciding it from a reseller: not even its existence is revealed.
-      expectProblem(await stepAs(shop, 'owner', otherWithdrawal, 'approve', {}), 404, 'not_found');
-      expectProblem(await stepAs(shop, 'owner', otherWithdrawal, 'reject', { reason: 'x' }), 404, 'not_found');
-      // Its own: readable, but a reseller may not decide it.
-      expectProblem(await stepAs(shop, 'owner', shopWithdrawal, 'approve', {}), 403, 'forbidden');
+      // Resellers hold no decision capability at all: 403 whatever the id, its own or another's
+      // (the answer is the same, so nothing is revealed), and nothing changes.
+      for (const id of [otherWithdrawal, shopWithdrawal, uuidv7()]) {
+        expectProblem(await stepAs(shop, 'owner', id, 'approve', {}), 403, 'forbidden');
+        expectProblem(await stepAs(other, 'finance', id, 'reject', { reason: 'x' }), 403, 'forbidden');
+      }
       expect((await get(shop, 'owner', `/${shopWithdrawal}`)).body.status).toBe('requested');
+      expect((await get(other, 'owner', `/${otherWithdrawal}`)).body.status).toBe('requested');
+      // And the other reseller cannot read the shop's either.
+      expectProblem(await get(other, 'finance', `/${shopWithdrawal}`), 404, 'not_found');
     });
 
     it('the summary of a reseller is its own books', async () => {
