@@ -1,6 +1,8 @@
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
+import { PermissionDefinition } from '@app/authorization';
 import { toUnits } from '../../libs/money/src';
+import { ALL_PERMISSIONS } from '../../src/modules/permissions';
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs } from '../support/db';
 import { call, HttpResult } from '../support/http';
@@ -445,6 +447,25 @@ describe('withdrawals (e2e)', () => {
       expect(toUnits(all.body.pending)).toBeGreaterThanOrEqual(toUnits('2'));
       expectInvalidFields(await get(platform, 'finance', '?status=lost'), ['status']);
       expectInvalidFields(await get(platform, 'finance', '?tenantId=nope'), ['tenantId']);
+    });
+
+    it('RLS and the platform-only rule still hold when CASL is broken to allow everything', async () => {
+      const permissions = ALL_PERMISSIONS as PermissionDefinition[];
+      const allowEverything: PermissionDefinition = (_principal, { can }) => can('manage', 'all');
+      permissions.push(allowEverything);
+      try {
+        expectProblem(await get(shop, 'sales', `/${otherWithdrawal}`), 404, 'not_found');
+        const list = await get(shop, 'user', '?pageSize=100');
+        expect(list.status).toBe(200);
+        expect(list.body.items.every((w: { tenantId: string }) => w.tenantId === shop.id)).toBe(true);
+        expect((await get(shop, 'sales', `/summary?tenantId=${other.id}`)).body).toMatchObject({ available: '0.000000000', pending: '0.000000000' });
+        expectProblem(await stepAs(shop, 'owner', otherWithdrawal, 'approve', {}), 404, 'not_found');
+        // Its own withdrawal is within RLS, yet a reseller never decides it.
+        expectProblem(await stepAs(shop, 'owner', shopWithdrawal, 'approve', {}), 403, 'forbidden');
+        expect((await get(shop, 'owner', `/${shopWithdrawal}`)).body.status).toBe('requested');
+      } finally {
+        permissions.splice(permissions.indexOf(allowEverything), 1);
+      }
     });
 
     it('without a token: 401', async () => {
