@@ -416,3 +416,98 @@ describe('permission matrix (e2e)', () => {
     });
   });
 });
+
+/**
+ * Withdrawals of settled margin (issue 13), "settlement and withdrawal: owner, finance": every
+ * role of both tenant types on the withdrawal routes. Resellers' owner and finance request and
+ * read their own; the platform's owner and finance read all and decide (the platform itself has no
+ * margin: 422); everyone else 403; another reseller's withdrawal is 404.
+ */
+describe('permission matrix: withdrawals (e2e)', () => {
+  let system: Client;
+  let api: RunningApp;
+  let platform: TestTenant;
+  let reseller: TestTenant;
+  let otherReseller: TestTenant;
+  let ownWithdrawal: string;
+  let otherWithdrawal: string;
+  const tokens = new Map<string, string>();
+  type WithdrawalCapability = 'withdrawals.list' | 'withdrawals.read' | 'withdrawals.request' | 'withdrawals.approve';
+  const W: Record<'platform' | 'reseller', Partial<Record<RoleName, Record<WithdrawalCapability, number>>>> = {
+    platform: {
+      owner: { 'withdrawals.list': 200, 'withdrawals.read': 200, 'withdrawals.request': 422, 'withdrawals.approve': 200 },
+      operator: { 'withdrawals.list': 403, 'withdrawals.read': 403, 'withdrawals.request': 403, 'withdrawals.approve': 403 },
+      sales: { 'withdrawals.list': 403, 'withdrawals.read': 403, 'withdrawals.request': 403, 'withdrawals.approve': 403 },
+      finance: { 'withdrawals.list': 200, 'withdrawals.read': 200, 'withdrawals.request': 422, 'withdrawals.approve': 200 },
+      tech: { 'withdrawals.list': 403, 'withdrawals.read': 403, 'withdrawals.request': 403, 'withdrawals.approve': 403 },
+      user: { 'withdrawals.list': 403, 'withdrawals.read': 403, 'withdrawals.request': 403, 'withdrawals.approve': 403 },
+    },
+    reseller: {
+      owner: { 'withdrawals.list': 200, 'withdrawals.read': 200, 'withdrawals.request': 201, 'withdrawals.approve': 403 },
+      sales: { 'withdrawals.list': 403, 'withdrawals.read': 403, 'withdrawals.request': 403, 'withdrawals.approve': 403 },
+      finance: { 'withdrawals.list': 200, 'withdrawals.read': 200, 'withdrawals.request': 201, 'withdrawals.approve': 403 },
+      user: { 'withdrawals.list': 403, 'withdrawals.read': 403, 'withdrawals.request': 403, 'withdrawals.approve': 403 },
+    },
+  };
+
+  beforeAll(async () => {
+    system = await connectAs('system');
+    api = await startTestApi();
+    platform = await platformWithUsers(system, { owner: ['owner'], operator: ['operator'], sales: ['sales'], finance: ['finance'], tech: ['tech'], user: ['user'] });
+    reseller = await resellerWithUsers(system, { owner: ['owner'], sales: ['sales'], finance: ['finance'], user: ['user'] });
+    otherReseller = await resellerWithUsers(system, { owner: ['owner'] });
+    for (const tenant of [platform, reseller, otherReseller]) {
+      for (const name of Object.keys(tenant.users)) tokens.set(`${tenant.slug}:${name}`, (await signIn(api.baseUrl, tenant, name)).accessToken);
+    }
+    const { fundSettledMargin } = await import('../support/settled-margin');
+    await fundSettledMargin(system, reseller.id, '100');
+    await fundSettledMargin(system, otherReseller.id, '100');
+    const request = (tenant: TestTenant) =>
+      call(api.baseUrl, 'POST', '/api/v1/withdrawals', { host: tenant.domain, token: tokens.get(`${tenant.slug}:owner`), json: { amount: '1' } });
+    ownWithdrawal = (await request(reseller)).body.id;
+    otherWithdrawal = (await request(otherReseller)).body.id;
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await system?.end();
+  });
+
+  async function performWithdrawal(capability: WithdrawalCapability, tenant: TestTenant, role: string, withdrawalId = ownWithdrawal): Promise<HttpResult> {
+    const as = { host: tenant.domain, token: tokens.get(`${tenant.slug}:${role}`) };
+    switch (capability) {
+      case 'withdrawals.list':
+        return call(api.baseUrl, 'GET', '/api/v1/withdrawals', as);
+      case 'withdrawals.read':
+        return call(api.baseUrl, 'GET', `/api/v1/withdrawals/${withdrawalId}`, as);
+      case 'withdrawals.request':
+        return call(api.baseUrl, 'POST', '/api/v1/withdrawals', { ...as, json: { amount: '0.01' } });
+      case 'withdrawals.approve': {
+        // A fresh requested withdrawal of the reseller for each attempt.
+        const owner = { host: reseller.domain, token: tokens.get(`${reseller.slug}:owner`) };
+        const fresh = (await call(api.baseUrl, 'POST', '/api/v1/withdrawals', { ...owner, json: { amount: '0.01' } })).body.id;
+        return call(api.baseUrl, 'POST', `/api/v1/withdrawals/${fresh}/approve`, { ...as, json: {} });
+      }
+    }
+  }
+
+  const withdrawalRows: Array<['platform' | 'reseller', string, WithdrawalCapability, number]> = [];
+  for (const type of ['platform', 'reseller'] as const) {
+    for (const [role, caps] of Object.entries(W[type])) for (const [cap, status] of Object.entries(caps!)) withdrawalRows.push([type, role, cap as WithdrawalCapability, status]);
+  }
+
+  it.each(withdrawalRows)('%s %s: %s -> %d', async (type, role, capability, status) => {
+    const res = await performWithdrawal(capability, type === 'platform' ? platform : reseller, role);
+    expect({ status: res.status, code: res.status >= 400 ? res.body?.code : undefined }).toEqual({
+      status,
+      code: status === 403 ? 'forbidden' : status === 422 ? 'withdrawal_not_a_reseller' : undefined,
+    });
+  });
+
+  it.each(['owner', 'finance'])("reseller %s: another reseller's withdrawal is 404 and never listed", async (role) => {
+    expect((await performWithdrawal('withdrawals.read', reseller, role, otherWithdrawal)).status).toBe(404);
+    const list = await performWithdrawal('withdrawals.list', reseller, role);
+    expect(list.body.items.map((w: { id: string }) => w.id)).not.toContain(otherWithdrawal);
+    expect(list.body.items.map((w: { id: string }) => w.id)).toContain(ownWithdrawal);
+  });
+});

@@ -184,6 +184,12 @@ export function buildConfigSchema(production: boolean) {
   USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
   /** Stripe webhook signing secret (`whsec_...`); without it the webhook answers 503. */
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Largest amount one withdrawal request may ask for (currency units); the settled margin limits it too. */
+  WITHDRAWAL_MAX_AMOUNT: z
+    .string()
+    .regex(/^(0|[1-9]\d{0,17})(\.\d{1,9})?$/, 'must be a decimal amount with at most 9 decimals')
+    .refine((v) => /[1-9]/.test(v), 'must be more than zero')
+    .default('1000000'),
   });
 }
 
