@@ -182,6 +182,15 @@ export function buildConfigSchema(production: boolean) {
   USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
   /** Stripe webhook signing secret (`whsec_...`); without it the webhook answers 503. */
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /**
+   * Platform-wide low-balance threshold (a decimal string, e.g. "1.00"): a wallet whose balance drops
+   * to it or below publishes `billing.low_balance`, unless its customer or tenant sets its own. "0": off.
+   */
+  LOW_BALANCE_DEFAULT_THRESHOLD: z
+    .string()
+    .trim()
+    .regex(/^\d{1,12}(\.\d{1,9})?$/, 'must be a non-negative decimal string with at most 9 decimals, e.g. "1.00" (0: off)')
+    .default('1.00'),
   });
 }
 
