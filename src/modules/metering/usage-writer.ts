@@ -54,6 +54,10 @@ export interface WriteResult {
  * legs per batch is what keeps the ledger at 2 entries per request instead of 6 (the metering
  * rate target). A request that cost its customer nothing has a usage record and no per-request
  * transaction.
+ *
+ * Webhooks: after posting, one more query per batch finds the wallets the batch took across their
+ * low-balance threshold or zero, and their `billing.low_balance` / `billing.balance_depleted`
+ * events are written in the same transaction (LowBalanceAlerts).
  */
 @Injectable()
 export class UsageWriter {
