@@ -9,6 +9,7 @@ import { RoutingCosts1763769600700 } from './1763769600700-RoutingCosts';
 import { WebhookEvents1763769600800 } from './1763769600800-WebhookEvents';
 import { SettlementLedger1763769600810 } from './1763769600810-SettlementLedger';
 import { Withdrawals1763769600830 } from './1763769600830-Withdrawals';
+import { LowBalanceThresholds1763769600850 } from './1763769600850-LowBalanceThresholds';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -23,4 +24,5 @@ export const ALL_MIGRATIONS = [
   WebhookEvents1763769600800,
   SettlementLedger1763769600810,
   Withdrawals1763769600830,
+  LowBalanceThresholds1763769600850,
 ];

@@ -16,6 +16,8 @@ import { KeysRepository } from './modules/keys/keys.repository';
 import { BalanceService } from './modules/ledger/balance.service';
 import { LedgerRepository } from './modules/ledger/ledger.repository';
 import { LedgerService } from './modules/ledger/ledger.service';
+import { LowBalanceAlerts } from './modules/low-balance/low-balance-alerts';
+import { LowBalanceRepository } from './modules/low-balance/low-balance.repository';
 import { PricingRepository } from './modules/pricing/pricing.repository';
 import { TenantDomain } from './modules/tenants/tenant-domain.entity';
 import { Tenant } from './modules/tenants/tenant.entity';
@@ -51,6 +53,8 @@ export class CliModule {
         LedgerRepository,
         BalanceService,
         LedgerService,
+        LowBalanceRepository,
+        LowBalanceAlerts,
       ],
     };
   }

@@ -60,6 +60,13 @@ async function waitFor(url: string, what: string, proc?: Proc, timeoutMs = 60_00
   throw new Error(`${what} did not come up at ${url}`);
 }
 
+/** Resident set size of a process now (VmRSS), in MB. */
+function rssMb(pid: number | undefined): number {
+  if (!pid) return NaN;
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
+  return kb / 1024;
+}
+
 /** Peak resident set size of a process (VmHWM), in MB. */
 function peakRssMb(pid: number | undefined): number {
   if (!pid) return NaN;
@@ -135,6 +142,8 @@ async function main(): Promise<void> {
       waitFor(`http://127.0.0.1:${apiPort}/health/ready`, 'the api', api),
       waitFor(`http://127.0.0.1:${workerPort}/health/ready`, 'the worker', worker),
     ]);
+
+    say(`resident memory after start: api ${rssMb(api.child.pid).toFixed(0)} MB, worker ${rssMb(worker.child.pid).toFixed(0)} MB`);
 
     // A wallet big enough for the whole run, through the ledger API as the demo owner.
     const base = `http://127.0.0.1:${apiPort}`;

@@ -16,6 +16,8 @@ import { generateSecret } from '../modules/keys/api-key-secret';
 import { KEYS_CACHE_CHANNEL } from '../modules/keys/keys-runtime';
 import { API_KEY } from '../modules/keys/keys.permissions';
 import { KeysRepository } from '../modules/keys/keys.repository';
+import { keyEventData } from '../modules/keys/keys.service';
+import { WebhookOutbox } from '../modules/webhooks/webhook-outbox';
 import { LedgerService } from '../modules/ledger/ledger.service';
 import { PRICING_CACHE_CHANNEL } from '../modules/pricing/pricing-runtime';
 import { PRICE } from '../modules/pricing/pricing.permissions';
@@ -77,6 +79,7 @@ export class DemoUpstreamService {
     private readonly keys: KeysRepository,
     private readonly ledger: LedgerService,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly outbox: WebhookOutbox,
   ) {}
 
   async seed(input: { upstreamUrl: string; resellerSlug: string; customerEmail: string }): Promise<DemoUpstreamResult> {
@@ -207,18 +210,20 @@ export class DemoUpstreamService {
 
   /** Revokes the customer's earlier demo keys and makes a new one (its secret exists only in this answer). */
   private async replaceKey(m: EntityManager, tenantId: string, customerId: string, audit: AuditWriter) {
-    const earlier: Array<{ id: string }> = await m.query(
-      `SELECT id FROM api_keys WHERE tenant_id = $1 AND customer_id = $2 AND name = $3 AND status <> 'revoked' FOR UPDATE`,
+    const earlier: Array<{ id: string; prefix: string }> = await m.query(
+      `SELECT id, prefix FROM api_keys WHERE tenant_id = $1 AND customer_id = $2 AND name = $3 AND status <> 'revoked' FOR UPDATE`,
       [tenantId, customerId, DEMO_KEY_NAME],
     );
-    for (const { id } of earlier) {
+    for (const { id, prefix } of earlier) {
       await this.keys.update(m, id, { status: 'revoked' });
       await audit(tenantId, 'api_key.revoked', API_KEY, id, { status: 'active' }, { status: 'revoked' });
+      await this.outbox.publish(m, tenantId, 'key.revoked', keyEventData({ id, customerId, name: DEMO_KEY_NAME, prefix, status: 'revoked' }, null));
     }
     const { secret, hash, prefix } = generateSecret();
     const id = uuidv7();
     await this.keys.insert(m, { id, tenantId, customerId, name: DEMO_KEY_NAME, prefix, secretHash: hash, createdBy: null }, {});
     await audit(tenantId, 'api_key.created', API_KEY, id, null, { name: DEMO_KEY_NAME, prefix, customerId });
+    await this.outbox.publish(m, tenantId, 'key.created', keyEventData({ id, customerId, name: DEMO_KEY_NAME, prefix, status: 'active' }, null));
     return { id, secret, prefix, revokedIds: earlier.map((k) => k.id) };
   }
 

@@ -8,6 +8,7 @@ import { membersPermissions } from './members/members.permissions';
 import { pricingPermissions } from './pricing/pricing.permissions';
 import { tenantsPermissions } from './tenants/tenants.permissions';
 import { withdrawalsPermissions } from './withdrawals/withdrawals.permissions';
+import { lowBalancePermissions } from './low-balance/low-balance.permissions';
 
 /**
  * Every module's CASL rules. Abilities are the union of these, built per request from the
@@ -23,4 +24,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   channelsPermissions,
   ledgerPermissions,
   withdrawalsPermissions,
+  lowBalancePermissions,
 ];

@@ -415,6 +415,60 @@ describe('permission matrix (e2e)', () => {
       expect(prices.body.tenantId).toBe(resellerA.id);
     });
   });
+
+  /**
+   * Low-balance thresholds (issue 13): a customer's own is part of managing the customer (owner,
+   * operator, a salesperson for their bound customers); the tenant's default is a billing setting
+   * (owner, operator, finance). Every role of both tenant types.
+   */
+  describe('low-balance thresholds', () => {
+    type ThresholdCapability = 'threshold.customer' | 'threshold.tenant';
+    const T: Record<'platform' | 'reseller', Record<string, Record<ThresholdCapability, number>>> = {
+      platform: {
+        owner: { 'threshold.customer': 200, 'threshold.tenant': 200 },
+        operator: { 'threshold.customer': 200, 'threshold.tenant': 200 },
+        sales: { 'threshold.customer': 200, 'threshold.tenant': 403 },
+        finance: { 'threshold.customer': 403, 'threshold.tenant': 200 },
+        tech: { 'threshold.customer': 403, 'threshold.tenant': 403 },
+        user: { 'threshold.customer': 403, 'threshold.tenant': 403 },
+        financeTech: { 'threshold.customer': 403, 'threshold.tenant': 200 },
+      },
+      reseller: {
+        owner: { 'threshold.customer': 200, 'threshold.tenant': 200 },
+        sales: { 'threshold.customer': 200, 'threshold.tenant': 403 },
+        finance: { 'threshold.customer': 403, 'threshold.tenant': 200 },
+        user: { 'threshold.customer': 403, 'threshold.tenant': 403 },
+        salesFinance: { 'threshold.customer': 200, 'threshold.tenant': 200 },
+      },
+    };
+
+    async function performThreshold(capability: ThresholdCapability, host: TestTenant, role: string, target: TestTenant): Promise<HttpResult> {
+      const as = { host: host.domain, token: tokens.get(`${host.type}:${role}`), json: { threshold: '2.5' } };
+      if (capability === 'threshold.tenant') return call(api.baseUrl, 'PUT', `/api/v1/tenants/${target.id}/low-balance-threshold`, as);
+      // A salesperson acts on a customer bound to them.
+      const ownSales = host.users[role].roles.includes('sales') && target === host ? host.users[role].id : undefined;
+      return call(api.baseUrl, 'PUT', `/api/v1/customers/${await customer(target, ownSales)}/low-balance-threshold`, as);
+    }
+
+    const thresholdRows: Array<['platform' | 'reseller', string, ThresholdCapability, number]> = [];
+    for (const type of ['platform', 'reseller'] as const) {
+      for (const [role, caps] of Object.entries(T[type])) for (const [cap, status] of Object.entries(caps)) thresholdRows.push([type, role, cap as ThresholdCapability, status]);
+    }
+
+    it.each(thresholdRows)('%s %s: %s -> %d', async (type, role, capability, status) => {
+      const tenant = type === 'platform' ? platform : resellerA;
+      const res = await performThreshold(capability, tenant, role, tenant);
+      expect({ status: res.status, code: res.status >= 400 ? res.body?.code : undefined }).toEqual({ status, code: status === 403 ? 'forbidden' : undefined });
+    });
+
+    it("keeps another reseller's customers and default out of reach (404)", async () => {
+      for (const capability of ['threshold.customer', 'threshold.tenant'] as const) {
+        expect((await performThreshold(capability, resellerA, 'owner', resellerB)).status).toBe(404);
+      }
+      // The platform's owner manages resellers, not their customers' thresholds.
+      expect((await performThreshold('threshold.tenant', platform, 'owner', resellerB)).status).toBe(404);
+    });
+  });
 });
 
 /**

@@ -190,6 +190,15 @@ export function buildConfigSchema(production: boolean) {
     .regex(/^(0|[1-9]\d{0,17})(\.\d{1,9})?$/, 'must be a decimal amount with at most 9 decimals')
     .refine((v) => /[1-9]/.test(v), 'must be more than zero')
     .default('1000000'),
+  /**
+   * Platform-wide low-balance threshold (a decimal string, e.g. "1.00"): a wallet whose balance drops
+   * to it or below publishes `billing.low_balance`, unless its customer or tenant sets its own. "0": off.
+   */
+  LOW_BALANCE_DEFAULT_THRESHOLD: z
+    .string()
+    .trim()
+    .regex(/^\d{1,12}(\.\d{1,9})?$/, 'must be a non-negative decimal string with at most 9 decimals, e.g. "1.00" (0: off)')
+    .default('1.00'),
   });
 }
 

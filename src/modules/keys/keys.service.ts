@@ -10,6 +10,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { pageOf } from '../../common/pagination';
 import { AuditService } from '../audit/audit.service';
 import { PricingRepository } from '../pricing/pricing.repository';
+import { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { generateSecret } from './api-key-secret';
 import { CreateKeyRequest, DEFAULT_GRACE_SECONDS, KeyListQuery, KeyPage, KeyView, KeyWithSecretView, RotateKeyRequest, UpdateKeyRequest } from './dto/key.dto';
 import { normalizeCidr } from './ip-allowlist';
@@ -36,6 +37,22 @@ const audited = (k: KeyView) => ({
 
 const view = ({ salesUserId: _sales, ...key }: KeyRecord): KeyView => key;
 
+/**
+ * The public payload of the `key.*` webhook events: ids, name, the displayable prefix and the
+ * state; never the secret or its hash. `by`: the user who made the change, null for the system.
+ */
+export const keyEventData = (k: Pick<KeyView, 'id' | 'customerId' | 'name' | 'prefix' | 'status'>, by: string | null) => ({
+  keyId: k.id,
+  customerId: k.customerId,
+  name: k.name,
+  prefix: k.prefix,
+  status: k.status,
+  by,
+});
+
+/** The event a change of status reports, if any (enabling a key and rotating its secret have none). */
+const STATUS_EVENTS = { disabled: 'key.disabled', revoked: 'key.revoked' } as const;
+
 @Injectable()
 export class KeysService {
   constructor(
@@ -46,6 +63,7 @@ export class KeysService {
     private readonly runtime: KeysRuntime,
     private readonly audit: AuditService,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly outbox: WebhookOutbox,
   ) {}
 
   async list(query: KeyListQuery): Promise<KeyPage> {
@@ -76,6 +94,7 @@ export class KeysService {
       await this.keys.insert(m, { id, tenantId: principal.tenantId, customerId, name: input.name.trim(), prefix, secretHash: hash, createdBy: principal.userId }, changes);
       const key = view((await this.keys.get(m, id))!);
       await this.audit.record(m, { tenantId: key.tenantId, action: 'api_key.created', subjectType: API_KEY, subjectId: id, after: audited(key) });
+      await this.outbox.publish(m, key.tenantId, 'key.created', keyEventData(key, principal.userId));
       return key;
     });
     return { ...created, secret };
@@ -131,6 +150,10 @@ export class KeysService {
         before: audited(before),
         after: { ...audited(after), ...(auditAction === 'api_key.rotated' ? { previousSecretExpiresAt: after.previousSecretExpiresAt?.toISOString() } : {}) },
       });
+      // What actually happened to the key's state: disabling a disabled key or revoking a revoked
+      // one changes nothing and publishes nothing; a rotation keeps the key (same id, new secret).
+      const event = before.status !== after.status ? STATUS_EVENTS[after.status as keyof typeof STATUS_EVENTS] : undefined;
+      if (event) await this.outbox.publish(m, after.tenantId, event, keyEventData(after, this.auth.principal.userId));
       return after;
     });
     await this.runtime.invalidateKey(id);

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { LowBalanceCoreModule } from '../low-balance/low-balance-core.module';
 import { LedgerCoreModule } from './ledger-core.module';
 import { LedgerController } from './ledger.controller';
 import { LedgerService } from './ledger.service';
@@ -7,7 +8,7 @@ import { StripeWebhookService } from './stripe-webhook.service';
 
 /** Api: balances, transactions, credits and the Stripe webhook. */
 @Module({
-  imports: [LedgerCoreModule],
+  imports: [LedgerCoreModule, LowBalanceCoreModule],
   controllers: [LedgerController],
   providers: [LedgerService, StripeWebhookService, StripeRawBody],
 })

@@ -9,6 +9,8 @@ import Redis from 'ioredis';
 import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { AuditService } from '../audit/audit.service';
+import { LowBalanceAlerts } from '../low-balance/low-balance-alerts';
+import { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { BalanceService } from './balance.service';
 import { BalanceView, CreditRequest, CreditResult, TransactionListQuery, TransactionPage } from './dto/ledger.dto';
 import { LedgerErrorCode, ledgerError } from './ledger.exceptions';
@@ -49,6 +51,8 @@ export class LedgerService {
     private readonly balances: BalanceService,
     private readonly audit: AuditService,
     @Inject(REDIS) private readonly redis: Redis,
+    private readonly outbox: WebhookOutbox,
+    private readonly lowBalance: LowBalanceAlerts,
   ) {}
 
   balanceOf(customerId: string): Promise<BalanceView> {
@@ -187,9 +191,21 @@ export class LedgerService {
           actor: input.audit.actor,
         });
         const transaction = (await this.ledger.findByKey(m, input.tenantId, input.idempotencyKey))!;
+        const balance = fromUnits(toUnits(wallet.balance) + input.units);
+        // Webhook events in this transaction: only a credit that was really created publishes (a
+        // replay returned above), and a debit that takes the wallet below its threshold or to zero.
+        await this.outbox.publish(m, input.tenantId, 'credit.created', {
+          transactionId: transaction.id,
+          customerId: input.customerId,
+          amount: transaction.amount,
+          kind: transaction.kind,
+          reference: transaction.reference,
+          balance,
+        });
+        if (input.units < 0n) await this.lowBalance.afterDebits(m, input.tenantId, new Map([[input.customerId, -input.units]]));
         // Last step before the commit, under the wallet's row lock.
         applied = await this.balances.incrementIfLoaded(input.tenantId, input.customerId, input.units);
-        return { ...transaction, balance: fromUnits(toUnits(wallet.balance) + input.units), created: true };
+        return { ...transaction, balance, created: true };
       });
     } catch (error) {
       if (applied) await this.balances.compensate(input.tenantId, input.customerId, input.units);

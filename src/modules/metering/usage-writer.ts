@@ -5,6 +5,7 @@ import { SystemDb } from '@app/tenancy';
 import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { EntryInput, LedgerRepository, TransactionInput } from '../ledger/ledger.repository';
+import { LowBalanceAlerts } from '../low-balance/low-balance-alerts';
 import { UsageRecordsRepository } from '../usage/usage-records.repository';
 
 interface TenantAccounts {
@@ -53,6 +54,10 @@ export interface WriteResult {
  * legs per batch is what keeps the ledger at 2 entries per request instead of 6 (the metering
  * rate target). A request that cost its customer nothing has a usage record and no per-request
  * transaction.
+ *
+ * Webhooks: after posting, one more query per batch finds the wallets the batch took across their
+ * low-balance threshold or zero, and their `billing.low_balance` / `billing.balance_depleted`
+ * events are written in the same transaction (LowBalanceAlerts).
  */
 @Injectable()
 export class UsageWriter {
@@ -65,6 +70,7 @@ export class UsageWriter {
     private readonly systemDb: SystemDb,
     private readonly ledger: LedgerRepository,
     private readonly usageRecords: UsageRecordsRepository,
+    private readonly lowBalance: LowBalanceAlerts,
   ) {}
 
   /** Writes `events` (all of `tenantId`) in one transaction; throws if any of them cannot be written. */
@@ -174,7 +180,14 @@ export class UsageWriter {
         entries,
       });
     }
-    await this.ledger.post(m, transactions);
+    const posted = await this.ledger.post(m, transactions);
+    // Low-balance and depleted webhook events for the wallets this batch debited: one query for
+    // the batch, in its transaction (a replayed batch posts nothing new, so it publishes nothing).
+    const debited = new Map<string, bigint>();
+    for (const e of charged) {
+      if (e.retailUnits !== '0' && posted.has(`usage:${e.requestId}`)) debited.set(e.customerId, (debited.get(e.customerId) ?? 0n) + BigInt(e.retailUnits));
+    }
+    if (debited.size > 0) await this.lowBalance.afterDebits(m, tenantId, debited);
   }
 
   /**
