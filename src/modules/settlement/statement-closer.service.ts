@@ -118,11 +118,11 @@ export class StatementCloser {
     tenant: { id: string; type: 'platform' | 'reseller' },
     start: Date,
     kind: PeriodKind,
-    last: { id: string; closedAt: Date } | null,
+    last: { id: string; closedAt: string } | null,
   ): Promise<ClosedStatement> {
     const end = periodEndAfter(start, kind);
     const cutoff = await this.statements.cutoff(m);
-    if (cutoff < end) throw new Error(`period ${start.toISOString()}..${end.toISOString()} has not ended yet`);
+    if (new Date(cutoff) < end) throw new Error(`period ${start.toISOString()}..${end.toISOString()} has not ended yet`);
     const figures = await this.statements.figures(m, {
       tenantId: tenant.id,
       tenantType: tenant.type,

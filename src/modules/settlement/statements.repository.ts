@@ -29,8 +29,12 @@ export interface CorrectionLineRow extends FigureRow {
 export interface LastStatement {
   id: string;
   periodEnd: Date;
-  closedAt: Date;
+  /** Exact to the microsecond (ISO text): a Date would truncate it, and a record could be counted twice. */
+  closedAt: string;
 }
+
+/** A timestamptz as ISO text with its microseconds. */
+const EXACT = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 export interface TenantToClose {
   id: string;
@@ -72,8 +76,8 @@ export interface NewStatement {
   kind: PeriodKind;
   start: Date;
   end: Date;
-  closedAt: Date;
-  previousClosedAt: Date | null;
+  closedAt: string;
+  previousClosedAt: string | null;
   totals: FigureRow;
   corrections: FigureRow;
   correctedStatementIds: string[];
@@ -179,10 +183,10 @@ export class StatementsRepository {
 
   async last(m: EntityManager, tenantId: string): Promise<LastStatement | null> {
     const [row] = await m.query(
-      `SELECT id, period_end, closed_at FROM statements WHERE tenant_id = $1 ORDER BY period_start DESC LIMIT 1`,
+      `SELECT id, period_end, ${EXACT('closed_at')} AS closed_at FROM statements WHERE tenant_id = $1 ORDER BY period_start DESC LIMIT 1`,
       [tenantId],
     );
-    return row ? { id: row.id, periodEnd: new Date(row.period_end), closedAt: new Date(row.closed_at) } : null;
+    return row ? { id: row.id, periodEnd: new Date(row.period_end), closedAt: row.closed_at } : null;
   }
 
   async findByPeriod(m: EntityManager, tenantId: string, start: Date): Promise<{ id: string } | null> {
@@ -195,18 +199,18 @@ export class StatementsRepository {
    * (see the Statements migration). Every record recorded by it is visible to the statements that
    * follow in this (READ COMMITTED) transaction.
    */
-  async cutoff(m: EntityManager): Promise<Date> {
-    const [row] = await m.query(`SELECT settlement_cutoff() AS cutoff`);
-    return new Date(row.cutoff);
+  async cutoff(m: EntityManager): Promise<string> {
+    const [row] = await m.query(`SELECT ${EXACT('c')} AS cutoff FROM settlement_cutoff() AS c`);
+    return row.cutoff;
   }
 
   /** The figures of a period: totals, lines by model and by salesperson of the request's time, and the late records by corrected statement. */
   async figures(
     m: EntityManager,
-    p: { tenantId: string; tenantType: string; start: Date; end: Date; cutoff: Date; previousCutoff: Date | null },
+    p: { tenantId: string; tenantType: string; start: Date; end: Date; cutoff: string; previousCutoff: string | null },
   ): Promise<{ totals: FigureRow; byModel: ModelLineRow[]; bySales: SalesLineRow[]; corrections: CorrectionLineRow[]; correctionTotals: FigureRow }> {
-    // Timestamps go as ISO strings with microseconds intact: the cutoff came from PostgreSQL.
-    const params = [p.tenantId, p.tenantType, p.start.toISOString(), p.end.toISOString(), p.cutoff.toISOString(), p.previousCutoff?.toISOString() ?? null];
+    // The cutoffs go as PostgreSQL wrote them, microseconds intact.
+    const params = [p.tenantId, p.tenantType, p.start.toISOString(), p.end.toISOString(), p.cutoff, p.previousCutoff];
     const [totals] = await m.query(`SELECT ${FIGURES} ${IN_PERIOD}`, params.slice(0, 5));
     const byModel = await m.query(`SELECT ur.model, ${FIGURES} ${IN_PERIOD} GROUP BY ur.model ORDER BY ur.model`, params.slice(0, 5));
     const bySales = await m.query(
@@ -238,8 +242,7 @@ export class StatementsRepository {
                                corrected_statement_ids, settlement_transaction_id)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
       [
-        s.id, s.tenantId, s.tenantType, s.kind, s.start.toISOString(), s.end.toISOString(), s.closedAt.toISOString(),
-        s.previousClosedAt?.toISOString() ?? null,
+        s.id, s.tenantId, s.tenantType, s.kind, s.start.toISOString(), s.end.toISOString(), s.closedAt, s.previousClosedAt,
         t.requests, t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens,
         t.retail_revenue, t.wholesale_cost, t.upstream_cost, t.margin,
         c.requests, c.retail_revenue, c.wholesale_cost, c.upstream_cost, c.margin,
