@@ -110,7 +110,7 @@ const IN_PERIOD = `FROM usage_records ur
  * statement's cutoff ($6, NULL for a tenant's first statement) and by this one's.
  */
 const LATE = `FROM usage_records ur
-  WHERE ur.tenant_id = $1 AND ur.created_at < $3 AND ur.recorded_at <= $5
+  WHERE ur.tenant_id = $1 AND ur.created_at < $3 AND $3 < $4 AND ur.recorded_at <= $5
     AND ($6::timestamptz IS NULL OR ur.recorded_at > $6::timestamptz)`;
 
 /** The salesperson who held the customer when the request happened (the binding period containing it). */
