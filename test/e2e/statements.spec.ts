@@ -12,7 +12,7 @@ import { call } from '../support/http';
 import { platformWithUsers, resellerWithUsers, RoleName, signIn, TestTenant } from '../support/identity';
 import { isolatedRedisUrl } from '../support/redis';
 import { insertStatement, utcDay } from '../support/statements';
-import { ledgerInvariants, seededRandom, usageEvent } from '../support/usage';
+import { eventually, ledgerInvariants, seededRandom, usageEvent } from '../support/usage';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -303,6 +303,53 @@ describe('settlement statements (e2e)', () => {
     });
   });
 
+  describe('the cutoff against metering transactions in flight', () => {
+    let tenant: TestTenant;
+    let writer: Client;
+    // Days of their own, so the other tests' period rollups do not include this tenant.
+    const base = utcDay(15);
+    const insertRecord = (client: Client, createdAt: Date) =>
+      client.query(
+        `INSERT INTO usage_records (request_id, tenant_id, customer_id, model, retail_charge, wholesale_cost, upstream_cost, status, created_at)
+         VALUES (gen_random_uuid(), $1, $2, 'gpt-a', 1, 0.5, 0.25, 'ok', $3) RETURNING request_id`,
+        [tenant.id, tenant.users.c.id, createdAt.toISOString()],
+      );
+    const requestsOf = async (id: string) => {
+      const row = await statementRow(id);
+      return [Number(row.requests), Number(row.correction_requests)];
+    };
+
+    beforeAll(async () => {
+      tenant = await resellerWithUsers(system, { c: ['user'] });
+      writer = await connect(urls.DATABASE_SYSTEM_URL);
+    });
+    afterAll(() => writer?.end());
+
+    it('waits for an insert in flight and counts it in the period it closes', async () => {
+      await writer.query('BEGIN');
+      await insertRecord(writer, new Date(base.getTime() + HOUR));
+      const closing = closer.closePeriod(tenant.id, base, 'day');
+      await new Promise((r) => setTimeout(r, 300));
+      await writer.query('COMMIT');
+      const closed = await closing;
+      expect(await requestsOf(closed.id)).toEqual([1, 0]);
+    });
+
+    it('settles a record whose transaction began before the close but wrote after it in the next statement', async () => {
+      // The transaction starts (its now() is fixed) before the close, and inserts after it: with a
+      // transaction-time recorded_at this record would fall between two statements.
+      await writer.query('BEGIN');
+      await writer.query('SELECT now()');
+      const first = await closer.closePeriod(tenant.id, new Date(base.getTime() + DAY), 'day');
+      await insertRecord(writer, new Date(base.getTime() + DAY + HOUR));
+      await writer.query('COMMIT');
+      expect(await requestsOf(first.id)).toEqual([0, 0]);
+      const next = await closer.closePeriod(tenant.id, new Date(base.getTime() + 2 * DAY), 'day');
+      expect(await requestsOf(next.id)).toEqual([0, 1]);
+      expect((await statementRow(next.id)).corrected_statement_ids).toEqual([first.id]);
+    });
+  });
+
   describe('immutability', () => {
     let id: string;
     beforeAll(async () => {
@@ -523,6 +570,12 @@ describe('settlement statements (e2e)', () => {
       try {
         const queue = scheduled.app.get<Queue>(getQueueToken(QueueName.Settlement));
         expect((await queue.getJobSchedulers()).map((s) => s.key ?? s.name)).toContain(SettlementJob.CloseStatements);
+        // Its first run catches the shop up to the last period whose grace has passed.
+        const dueEnd = Date.now() - 600_000 >= utcDay(0).getTime() ? utcDay(0) : utcDay(1);
+        await eventually(async () => {
+          const { rows } = await system.query(`SELECT max(period_end) AS last FROM statements WHERE tenant_id = $1`, [shop.id]);
+          return rows[0].last?.getTime() === dueEnd.getTime();
+        }, 'the scheduled close of the shop');
       } finally {
         await scheduled.close();
       }
