@@ -125,10 +125,12 @@ export class Statements1763769600820 implements MigrationInterface {
     await queryRunner.query(`CREATE INDEX statement_lines_statement_idx ON statement_lines (statement_id, kind)`);
 
     for (const table of ['statements', 'statement_lines']) {
-      // The api only reads statements; the worker (system role) writes them.
-      await enableTenantRls(queryRunner, table, { commands: ['select'] });
-      await queryRunner.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${table} FROM ${APP_ROLE}, ${SYSTEM_ROLE}`);
-      await queryRunner.query(`COMMENT ON TABLE ${table} IS 'append-only: a closed statement never changes'`);
+      // Policies as on every append-only table; the privileges are what limit the api to reading
+      // (the worker writes statements, as the system role).
+      await enableTenantRls(queryRunner, table, { commands: ['select', 'insert'] });
+      await queryRunner.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON ${table} FROM ${APP_ROLE}`);
+      await queryRunner.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${table} FROM ${SYSTEM_ROLE}`);
+      await queryRunner.query(`COMMENT ON TABLE ${table} IS 'append-only'`);
     }
     await queryRunner.query(`
       CREATE FUNCTION statements_immutable() RETURNS trigger
