@@ -21,9 +21,10 @@ export const USAGE_CUTOFF_LOCK = 1095321432;
  * the close reads. A transaction-start `now()` is not (a metering transaction that started before
  * the close can commit after it), so `recorded_at` is set by a statement-level trigger on every
  * INSERT into usage_records: it takes a shared advisory lock (held to commit) and the rows get
- * `clock_timestamp()` after it. The close's `settlement_cutoff()` takes the same lock exclusively
- * for an instant: it waits for the inserts in flight to commit, reads the clock, and lets the
- * next inserts go, whose clock is then later than the cutoff. Metering pauses only for that instant.
+ * `clock_timestamp()` after it. The close's `settlement_cutoff()`, in a short transaction of its
+ * own, takes the same lock exclusively: it waits for the inserts in flight to commit, reads the
+ * clock, and commits, letting the next inserts go, whose clock is then later than the cutoff.
+ * Metering pauses only for that instant.
  *
  * Closed statements are immutable for everybody: UPDATE, DELETE and TRUNCATE are revoked from the
  * application and system roles, and a trigger refuses them for anyone else (the owner included).
@@ -48,16 +49,14 @@ export class Statements1763769600820 implements MigrationInterface {
     await queryRunner.query(`
       CREATE TRIGGER usage_records_before_insert BEFORE INSERT ON usage_records
       FOR EACH STATEMENT EXECUTE FUNCTION usage_records_before_insert()`);
+    // Called in a transaction of its own, which commits at once: the lock is transaction-level, so
+    // no error or cancellation can leave it held on a pooled connection (and stall metering).
     await queryRunner.query(`
       CREATE FUNCTION settlement_cutoff() RETURNS timestamptz
       LANGUAGE plpgsql VOLATILE SET search_path = public, pg_temp AS $$
-      DECLARE
-        cutoff timestamptz;
       BEGIN
-        PERFORM pg_advisory_lock(${USAGE_CUTOFF_LOCK});
-        cutoff := clock_timestamp();
-        PERFORM pg_advisory_unlock(${USAGE_CUTOFF_LOCK});
-        RETURN cutoff;
+        PERFORM pg_advisory_xact_lock(${USAGE_CUTOFF_LOCK});
+        RETURN clock_timestamp();
       END
       $$`);
     await queryRunner.query(`GRANT EXECUTE ON FUNCTION settlement_cutoff() TO ${SYSTEM_ROLE}`);

@@ -8,7 +8,9 @@ import { EntryInput, LedgerRepository } from '../ledger/ledger.repository';
 import { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { PeriodKind, periodEndAfter, periodStartOf } from './periods';
 import { PeriodOutOfOrderError } from './settlement.exceptions';
-import { FigureRow, StatementsRepository } from './statements.repository';
+import { FigureRow, LastStatement, StatementsRepository } from './statements.repository';
+
+type TenantOf = { id: string; type: 'platform' | 'reseller'; createdAt: Date };
 
 export interface ClosedStatement {
   id: string;
@@ -69,14 +71,10 @@ export class StatementCloser {
   async closeDue(tenantId: string, now = new Date()): Promise<ClosedStatement[]> {
     const closed: ClosedStatement[] = [];
     for (let i = 0; i < this.config.SETTLEMENT_MAX_PERIODS_PER_RUN; i++) {
-      const result = await this.systemDb.run(async (m) => {
-        await this.statements.lockTenant(m, tenantId);
-        const tenant = await this.statements.tenant(m, tenantId);
-        if (!tenant) return null;
-        const last = await this.statements.last(m, tenantId);
+      const result = await this.withCutoff(tenantId, async (m, tenant, last, cutoff) => {
         const start = last?.periodEnd ?? periodStartOf(tenant.createdAt, this.kind);
         if (!this.isDue(start, now)) return null;
-        return this.write(m, tenant, start, this.kind, last);
+        return this.write(m, tenant, start, this.kind, last, cutoff);
       });
       if (!result) break;
       closed.push(result);
@@ -88,21 +86,45 @@ export class StatementCloser {
    * Closes the period of `kind` starting at `start` for one tenant, now: for tests and operators.
    * It must be the tenant's next period (or its first); closing one again returns it unchanged.
    */
-  closePeriod(tenantId: string, start: Date, kind: PeriodKind = this.kind): Promise<ClosedStatement> {
-    return this.systemDb.run(async (m) => {
-      await this.statements.lockTenant(m, tenantId);
-      const tenant = await this.statements.tenant(m, tenantId);
-      if (!tenant) throw new Error(`unknown tenant ${tenantId}`);
+  async closePeriod(tenantId: string, start: Date, kind: PeriodKind = this.kind): Promise<ClosedStatement> {
+    const result = await this.withCutoff(tenantId, async (m, tenant, last, cutoff) => {
       const existing = await this.statements.findByPeriod(m, tenantId, start);
       if (existing) {
         return { id: existing.id, tenantId, periodStart: start.toISOString(), periodEnd: periodEndAfter(start, kind).toISOString(), created: false };
       }
-      const last = await this.statements.last(m, tenantId);
       if (last && last.periodEnd.getTime() !== start.getTime()) {
         throw new PeriodOutOfOrderError(`the next period of tenant ${tenantId} starts at ${last.periodEnd.toISOString()}, not ${start.toISOString()}`);
       }
-      return this.write(m, tenant, start, kind, last);
+      return this.write(m, tenant, start, kind, last, cutoff);
     });
+    if (!result) throw new Error(`unknown tenant ${tenantId}`);
+    return result;
+  }
+
+  /**
+   * Takes a cutoff (a short transaction of its own, before the close's: the lock it holds pauses
+   * metering, and a close must never wait for a second pooled connection while holding one), then
+   * runs `work` in a transaction holding the tenant's close lock. A cutoff not later than the last
+   * statement's (another close got in between) is taken again.
+   */
+  private async withCutoff<T>(
+    tenantId: string,
+    work: (m: EntityManager, tenant: TenantOf, last: LastStatement | null, cutoff: string) => Promise<T | null>,
+  ): Promise<T | null> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cutoff = await this.systemDb.run((m) => this.statements.cutoff(m));
+      const outcome = await this.systemDb.run(async (m) => {
+        await this.statements.lockTenant(m, tenantId);
+        const tenant = await this.statements.tenant(m, tenantId);
+        if (!tenant) return { done: true as const, value: null };
+        const last = await this.statements.last(m, tenantId);
+        // Same fixed-width ISO format on both sides: text order is time order.
+        if (last && last.closedAt >= cutoff) return { done: false as const };
+        return { done: true as const, value: await work(m, tenant, last, cutoff) };
+      });
+      if (outcome.done) return outcome.value;
+    }
+    throw new Error(`could not take a cutoff later than the last statement of tenant ${tenantId}`);
   }
 
   private get kind(): PeriodKind {
@@ -115,13 +137,13 @@ export class StatementCloser {
 
   private async write(
     m: EntityManager,
-    tenant: { id: string; type: 'platform' | 'reseller' },
+    tenant: TenantOf,
     start: Date,
     kind: PeriodKind,
-    last: { id: string; closedAt: string } | null,
+    last: LastStatement | null,
+    cutoff: string,
   ): Promise<ClosedStatement> {
     const end = periodEndAfter(start, kind);
-    const cutoff = await this.statements.cutoff(m);
     if (new Date(cutoff) < end) throw new Error(`period ${start.toISOString()}..${end.toISOString()} has not ended yet`);
     const figures = await this.statements.figures(m, {
       tenantId: tenant.id,

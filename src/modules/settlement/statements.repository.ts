@@ -196,8 +196,9 @@ export class StatementsRepository {
 
   /**
    * The cutoff of a close: waits for the usage inserts in flight to commit and reads the clock
-   * (see the Statements migration). Every record recorded by it is visible to the statements that
-   * follow in this (READ COMMITTED) transaction.
+   * (see the Statements migration). Run it in a transaction of its own (it holds a lock that
+   * pauses metering until that transaction ends); every record recorded by the cutoff is then
+   * visible to the next statements of a READ COMMITTED transaction.
    */
   async cutoff(m: EntityManager): Promise<string> {
     const [row] = await m.query(`SELECT ${EXACT('c')} AS cutoff FROM settlement_cutoff() AS c`);
