@@ -10,6 +10,7 @@ import { WebhookEvents1763769600800 } from './1763769600800-WebhookEvents';
 import { SettlementLedger1763769600810 } from './1763769600810-SettlementLedger';
 import { Withdrawals1763769600830 } from './1763769600830-Withdrawals';
 import { LowBalanceThresholds1763769600850 } from './1763769600850-LowBalanceThresholds';
+import { Statements1763769600820 } from './1763769600820-Statements';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -25,4 +26,5 @@ export const ALL_MIGRATIONS = [
   SettlementLedger1763769600810,
   Withdrawals1763769600830,
   LowBalanceThresholds1763769600850,
+  Statements1763769600820,
 ];

@@ -16,13 +16,14 @@ import { TenantsModule } from './modules/tenants/tenants.module';
 import { UsersModule } from './modules/users/users.module';
 import { WithdrawalsModule } from './modules/withdrawals/withdrawals.module';
 import { LowBalanceModule } from './modules/low-balance/low-balance.module';
+import { SettlementModule } from './modules/settlement/settlement.module';
 
 @Module({})
 export class ApiModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule],
+      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule, SettlementModule],
     };
   }
 }

@@ -9,6 +9,7 @@ import { pricingPermissions } from './pricing/pricing.permissions';
 import { tenantsPermissions } from './tenants/tenants.permissions';
 import { withdrawalsPermissions } from './withdrawals/withdrawals.permissions';
 import { lowBalancePermissions } from './low-balance/low-balance.permissions';
+import { settlementPermissions } from './settlement/settlement.permissions';
 
 /**
  * Every module's CASL rules. Abilities are the union of these, built per request from the
@@ -25,4 +26,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   ledgerPermissions,
   withdrawalsPermissions,
   lowBalancePermissions,
+  settlementPermissions,
 ];

@@ -565,3 +565,93 @@ describe('permission matrix: withdrawals (e2e)', () => {
     expect(list.body.items.map((w: { id: string }) => w.id)).toContain(ownWithdrawal);
   });
 });
+
+/**
+ * Settlement statements (issue 13), every role of both tenant types on every statement route:
+ * list, one statement of the caller's own tenant (JSON and CSV), one of another reseller, and the
+ * platform rollup. Reseller owner and finance read their own; platform owner and finance read
+ * every tenant's and the rollup; a platform salesperson reads the resellers bound to them (here:
+ * reseller A, not the platform's own, which is 404 for them); everyone else 403. Statements are
+ * written straight into the table, dated in the future so that no scheduled close catches up
+ * from them in the shared database.
+ */
+describe('permission matrix: settlement statements (e2e)', () => {
+  let system: Client;
+  let api: RunningApp;
+  let platform: TestTenant;
+  let resellerA: TestTenant;
+  let resellerB: TestTenant;
+  const statementOf = new Map<string, string>();
+  const tokens = new Map<string, string>();
+  const periodStart = new Date(Date.UTC(2100, 0, 1) + Math.floor(Math.random() * 20000) * 24 * 3600 * 1000);
+
+  type StatementCapability = 'list' | 'own' | 'ownCsv' | 'otherReseller' | 'rollup';
+  const ALL = { list: 200, own: 200, ownCsv: 200, otherReseller: 200, rollup: 200 };
+  const NONE = { list: 403, own: 403, ownCsv: 403, otherReseller: 403, rollup: 403 };
+  const EXPECTED: Record<'platform' | 'reseller', Partial<Record<RoleName, Record<StatementCapability, number>>>> = {
+    platform: {
+      owner: ALL,
+      operator: NONE,
+      // Bound to reseller A only: its statements yes; the platform's own and reseller B's are not in reach.
+      sales: { list: 200, own: 404, ownCsv: 404, otherReseller: 404, rollup: 403 },
+      finance: ALL,
+      tech: NONE,
+      user: NONE,
+    },
+    reseller: {
+      owner: { list: 200, own: 200, ownCsv: 200, otherReseller: 404, rollup: 403 },
+      sales: NONE,
+      finance: { list: 200, own: 200, ownCsv: 200, otherReseller: 404, rollup: 403 },
+      user: NONE,
+    },
+  };
+
+  beforeAll(async () => {
+    system = await connectAs('system');
+    api = await startTestApi();
+    platform = await platformWithUsers(system, { owner: ['owner'], operator: ['operator'], sales: ['sales'], finance: ['finance'], tech: ['tech'], user: ['user'] });
+    resellerA = await resellerWithUsers(system, { owner: ['owner'], sales: ['sales'], finance: ['finance'], user: ['user'] });
+    resellerB = await resellerWithUsers(system, { owner: ['owner'] });
+    await system.query(`INSERT INTO tenant_sales_bindings (tenant_id, reseller_id, sales_user_id) VALUES ($1, $2, $3)`, [platform.id, resellerA.id, platform.users.sales.id]);
+    const { insertStatement } = await import('../support/statements');
+    for (const tenant of [resellerA, resellerB]) statementOf.set(tenant.id, await insertStatement(system, tenant, periodStart));
+    // The platform's own: its day is unique to this run (the tenant is shared by every file).
+    statementOf.set(platform.id, await insertStatement(system, platform, new Date(periodStart.getTime() + 24 * 3600 * 1000 * (1 + Math.floor(Math.random() * 1000)))));
+    for (const tenant of [platform, resellerA]) {
+      for (const name of Object.keys(tenant.users)) tokens.set(`${tenant.type}:${name}`, (await signIn(api.baseUrl, tenant, name)).accessToken);
+    }
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await system?.end();
+  });
+
+  const rows: Array<['platform' | 'reseller', RoleName, StatementCapability, number]> = [];
+  for (const type of ['platform', 'reseller'] as const) {
+    for (const [role, caps] of Object.entries(EXPECTED[type])) for (const [cap, status] of Object.entries(caps!)) rows.push([type, role as RoleName, cap as StatementCapability, status]);
+  }
+
+  it.each(rows)('%s %s: statements %s -> %d', async (type, role, capability, status) => {
+    const tenant = type === 'platform' ? platform : resellerA;
+    const as = { host: tenant.domain, token: tokens.get(`${type}:${role}`) };
+    const own = statementOf.get(tenant.id)!;
+    const path = {
+      list: '/api/v1/statements',
+      own: `/api/v1/statements/${own}`,
+      ownCsv: `/api/v1/statements/${own}.csv`,
+      otherReseller: `/api/v1/statements/${statementOf.get(resellerB.id)}`,
+      rollup: `/api/v1/statements/rollup?periodStart=${periodStart.toISOString()}`,
+    }[capability];
+    const res = await call(api.baseUrl, 'GET', path, as);
+    expect({ status: res.status, code: res.status >= 400 ? res.body?.code : undefined }).toEqual({
+      status,
+      code: status === 403 ? 'forbidden' : status === 404 ? 'not_found' : undefined,
+    });
+    if (capability === 'list' && status === 200) {
+      const tenants = new Set(res.body.items.map((s: { tenantId: string }) => s.tenantId));
+      if (type === 'reseller' || role === 'sales') expect(tenants).toEqual(new Set([resellerA.id]));
+      else expect(tenants.has(resellerB.id) || res.body.nextCursor !== null).toBe(true);
+    }
+  });
+});

@@ -199,6 +199,16 @@ export function buildConfigSchema(production: boolean) {
     .trim()
     .regex(/^\d{1,12}(\.\d{1,9})?$/, 'must be a non-negative decimal string with at most 9 decimals, e.g. "1.00" (0: off)')
     .default('1.00'),
+  /** Settlement statements (worker): the period closed (UTC; weeks start on Monday). */
+  SETTLEMENT_PERIOD: z.enum(['day', 'week', 'month']).default('day'),
+  /** A period closes only once its end is this far in the past (late usage still arriving). */
+  SETTLEMENT_GRACE_SECONDS: z.coerce.number().int().min(0).max(7 * 86400).default(600),
+  /** How often the worker looks for periods to close (and catches up missed ones). */
+  SETTLEMENT_CLOSE_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86400).default(300),
+  /** At most this many periods per tenant are closed in one run (catch-up is bounded). */
+  SETTLEMENT_MAX_PERIODS_PER_RUN: z.coerce.number().int().min(1).max(1000).default(62),
+  /** Schedule the close in the worker (off: statements are closed only when called explicitly). */
+  SETTLEMENT_ENABLED: booleanFlag.default('true'),
   });
 }
 

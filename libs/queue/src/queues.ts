@@ -12,6 +12,8 @@ export const QueueName = {
   Channels: 'channels',
   /** Scheduled money housekeeping: usage partitions, retention, rollups, reconciliation, expired holds. */
   Ledger: 'ledger',
+  /** Settlement: closes periods and writes statements (scheduled). */
+  Settlement: 'settlement',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -57,4 +59,8 @@ export const LedgerJob = {
   RollupUsage: 'rollup-usage',
   Reconcile: 'reconcile-balances',
   ReleaseExpiredHolds: 'release-expired-holds',
+} as const;
+
+export const SettlementJob = {
+  CloseStatements: 'close-statements',
 } as const;

@@ -1,0 +1,24 @@
+import { hasRole, PermissionDefinition } from '@app/authorization';
+
+/** A closed period's statement of one tenant. Fields: tenantId. */
+export const STATEMENT = 'Statement';
+/** The platform-wide rollup of one period (every tenant's statements). */
+export const STATEMENT_ROLLUP = 'StatementRollup';
+
+/**
+ * Statements (DESIGN.md "settlement and withdrawal": owner and finance). A tenant's owner and
+ * finance read their own tenant's; the platform's owner and finance read every tenant's and the
+ * rollup; a platform salesperson reads the statements of the resellers currently bound to them
+ * (the same tenants their RLS scope admits). Nobody writes a statement through the API: the
+ * worker closes periods.
+ */
+export const settlementPermissions: PermissionDefinition = (principal, { can }) => {
+  if (hasRole(principal, 'owner', 'finance')) can('read', STATEMENT, { tenantId: principal.tenantId });
+  if (principal.tenantType !== 'platform') return;
+  if (hasRole(principal, 'owner', 'finance')) {
+    can('read', STATEMENT);
+    can('read', STATEMENT_ROLLUP);
+  }
+  const bound = [...(principal.boundTenantIds ?? [])];
+  if (hasRole(principal, 'sales') && bound.length > 0) can('read', STATEMENT, { tenantId: { $in: bound } });
+};
