@@ -23,6 +23,8 @@ export class WebhookEvents1763769600800 implements MigrationInterface {
     await queryRunner.query(`CREATE INDEX webhook_events_pending_idx ON webhook_events (created_at, id) WHERE dispatched_at IS NULL`);
     await queryRunner.query(`CREATE INDEX webhook_events_tenant_idx ON webhook_events (tenant_id, created_at DESC)`);
     await enableTenantRls(queryRunner, 'webhook_events', { commands: ['select', 'insert'] });
+    // For the application role; the worker's relay (system role) marks events dispatched.
+    await queryRunner.query(`COMMENT ON TABLE webhook_events IS 'append-only'`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {

@@ -40,7 +40,9 @@ export class Withdrawals1763769600830 implements MigrationInterface {
     await queryRunner.query(`CREATE UNIQUE INDEX withdrawals_reference_key ON withdrawals (tenant_id, reference) WHERE reference IS NOT NULL`);
     await queryRunner.query(`CREATE INDEX withdrawals_tenant_idx ON withdrawals (tenant_id, requested_at DESC, id DESC)`);
     await queryRunner.query(`CREATE INDEX withdrawals_status_idx ON withdrawals (status, requested_at DESC, id DESC)`);
-    await enableTenantRls(queryRunner, 'withdrawals', { commands: ['select', 'insert', 'update'] });
+    // Policies for every command (the RLS structure test requires them all), but no role holds the
+    // DELETE privilege: a withdrawal is never deleted, whatever the policies say.
+    await enableTenantRls(queryRunner, 'withdrawals');
     await queryRunner.query(`REVOKE DELETE, TRUNCATE ON withdrawals FROM ${APP_ROLE}, ${SYSTEM_ROLE}`);
   }
 

@@ -8,9 +8,9 @@ import { Ledger1763769600600 } from './1763769600600-Ledger';
 import { RoutingCosts1763769600700 } from './1763769600700-RoutingCosts';
 import { WebhookEvents1763769600800 } from './1763769600800-WebhookEvents';
 import { SettlementLedger1763769600810 } from './1763769600810-SettlementLedger';
+import { Statements1763769600820 } from './1763769600820-Statements';
 import { Withdrawals1763769600830 } from './1763769600830-Withdrawals';
 import { LowBalanceThresholds1763769600850 } from './1763769600850-LowBalanceThresholds';
-import { Statements1763769600820 } from './1763769600820-Statements';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -24,7 +24,7 @@ export const ALL_MIGRATIONS = [
   RoutingCosts1763769600700,
   WebhookEvents1763769600800,
   SettlementLedger1763769600810,
+  Statements1763769600820,
   Withdrawals1763769600830,
   LowBalanceThresholds1763769600850,
-  Statements1763769600820,
 ];
