@@ -566,7 +566,7 @@ describe('settlement statements (e2e)', () => {
 
     it('registers the close as a job scheduler when enabled, and the job closes due periods', async () => {
       const redisUrl = await isolatedRedisUrl();
-      const scheduled = await startTestWorker({ ...urls, REDIS_URL: redisUrl, METERING_ENABLED: 'false', SETTLEMENT_CLOSE_INTERVAL_SECONDS: '3600' });
+      const scheduled = await startTestWorker({ ...urls, REDIS_URL: redisUrl, METERING_ENABLED: 'false', SETTLEMENT_ENABLED: 'true', SETTLEMENT_CLOSE_INTERVAL_SECONDS: '3600' });
       try {
         const queue = scheduled.app.get<Queue>(getQueueToken(QueueName.Settlement));
         expect((await queue.getJobSchedulers()).map((s) => s.key ?? s.name)).toContain(SettlementJob.CloseStatements);

@@ -4,3 +4,7 @@ process.env.LOG_LEVEL = process.env.TEST_LOG_LEVEL ?? 'silent';
 // Scheduled channel health checks probe every channel in the shared database, other files'
 // included (and would take their fakes' queued answers): tests run them explicitly instead.
 process.env.CHANNEL_HEALTH_INTERVAL_SECONDS ??= '3600';
+// The scheduled settlement close would settle every tenant of the shared database (other files'
+// reseller revenue included) once a day's grace has passed: tests close periods explicitly
+// (statements.spec runs the scheduler on a database of its own).
+process.env.SETTLEMENT_ENABLED ??= 'false';
