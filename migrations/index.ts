@@ -8,6 +8,7 @@ import { Ledger1763769600600 } from './1763769600600-Ledger';
 import { RoutingCosts1763769600700 } from './1763769600700-RoutingCosts';
 import { WebhookEvents1763769600800 } from './1763769600800-WebhookEvents';
 import { SettlementLedger1763769600810 } from './1763769600810-SettlementLedger';
+import { Webhooks1763769600840 } from './1763769600840-Webhooks';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -21,4 +22,5 @@ export const ALL_MIGRATIONS = [
   RoutingCosts1763769600700,
   WebhookEvents1763769600800,
   SettlementLedger1763769600810,
+  Webhooks1763769600840,
 ];

@@ -6,6 +6,7 @@ import { ChannelsWorkerModule } from './modules/channels/channels-worker.module'
 import { MailWorkerModule } from './modules/mail/mail-worker.module';
 import { MaintenanceModule } from './modules/maintenance/maintenance.module';
 import { MeteringModule } from './modules/metering/metering.module';
+import { WebhooksWorkerModule } from './modules/webhooks/webhooks-worker.module';
 
 /** BullMQ processors and schedulers; its only HTTP routes are health and metrics. */
 @Module({})
@@ -13,7 +14,7 @@ export class WorkerModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule, ChannelsWorkerModule, MeteringModule],
+      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule, ChannelsWorkerModule, MeteringModule, WebhooksWorkerModule],
       providers: [QueueMetrics],
     };
   }

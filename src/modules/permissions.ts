@@ -7,6 +7,7 @@ import { ledgerPermissions } from './ledger/ledger.permissions';
 import { membersPermissions } from './members/members.permissions';
 import { pricingPermissions } from './pricing/pricing.permissions';
 import { tenantsPermissions } from './tenants/tenants.permissions';
+import { webhooksPermissions } from './webhooks/webhooks.permissions';
 
 /**
  * Every module's CASL rules. Abilities are the union of these, built per request from the
@@ -21,4 +22,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   keysPermissions,
   channelsPermissions,
   ledgerPermissions,
+  webhooksPermissions,
 ];

@@ -12,6 +12,8 @@ export const QueueName = {
   Channels: 'channels',
   /** Scheduled money housekeeping: usage partitions, retention, rollups, reconciliation, expired holds. */
   Ledger: 'ledger',
+  /** Outgoing webhook deliveries: one job per delivery (job id = delivery id), retried with backoff. */
+  Webhooks: 'webhooks',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -58,3 +60,13 @@ export const LedgerJob = {
   Reconcile: 'reconcile-balances',
   ReleaseExpiredHolds: 'release-expired-holds',
 } as const;
+
+export const WebhooksJob = {
+  Deliver: 'webhook-deliver',
+} as const;
+
+/** One delivery of one event to one endpoint; the job id is the delivery id (enqueueing twice is a no-op). */
+export interface WebhookDeliveryJob {
+  tenantId: string;
+  deliveryId: string;
+}
