@@ -233,8 +233,9 @@ export class WebhooksRepository {
 
   /** Counts the attempt before it is made, so a crash mid-attempt still counts against the limit. */
   async startAttempt(m: EntityManager, deliveryId: string): Promise<number> {
-    const [row] = await m.query(`UPDATE webhook_deliveries SET attempts = attempts + 1, updated_at = now() WHERE id = $1 RETURNING attempts`, [deliveryId]);
-    return row.attempts;
+    // TypeORM answers an UPDATE ... RETURNING with [rows, affected].
+    const [rows] = await m.query(`UPDATE webhook_deliveries SET attempts = attempts + 1, updated_at = now() WHERE id = $1 RETURNING attempts`, [deliveryId]);
+    return rows[0].attempts;
   }
 
   async recordAttempt(
