@@ -279,6 +279,13 @@ describe('webhooks (e2e)', () => {
       expectProblem(await asA('POST', `/api/v1/webhooks/${id}/deliveries/${uuidv7()}/redeliver`), 409, 'webhook_endpoint_disabled');
       await asA('PATCH', `/api/v1/webhooks/${id}`, { enabled: true });
       expectProblem(await asA('POST', `/api/v1/webhooks/${id}/deliveries/${uuidv7()}/redeliver`), 404, 'not_found');
+      // A delivery still being attempted (next attempt in an hour) is not sent twice at once.
+      const pendingId = uuidv7();
+      await system.query(
+        `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, redelivery_of, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 1, now() + interval '1 hour')`,
+        [pendingId, resellerA.id, id, eventId, delivery.id],
+      );
+      expectProblem(await asA('POST', `/api/v1/webhooks/${id}/deliveries/${pendingId}/redeliver`), 409, 'webhook_delivery_pending');
     });
 
     it('fans many events out through two relays: every event reaches each endpoint exactly once', async () => {
