@@ -10,6 +10,7 @@ import { WebhookEvents1763769600800 } from './1763769600800-WebhookEvents';
 import { SettlementLedger1763769600810 } from './1763769600810-SettlementLedger';
 import { Statements1763769600820 } from './1763769600820-Statements';
 import { Withdrawals1763769600830 } from './1763769600830-Withdrawals';
+import { Webhooks1763769600840 } from './1763769600840-Webhooks';
 import { LowBalanceThresholds1763769600850 } from './1763769600850-LowBalanceThresholds';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
@@ -26,5 +27,6 @@ export const ALL_MIGRATIONS = [
   SettlementLedger1763769600810,
   Statements1763769600820,
   Withdrawals1763769600830,
+  Webhooks1763769600840,
   LowBalanceThresholds1763769600850,
 ];

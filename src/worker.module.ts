@@ -7,6 +7,7 @@ import { MailWorkerModule } from './modules/mail/mail-worker.module';
 import { MaintenanceModule } from './modules/maintenance/maintenance.module';
 import { MeteringModule } from './modules/metering/metering.module';
 import { SettlementWorkerModule } from './modules/settlement/settlement-worker.module';
+import { WebhooksWorkerModule } from './modules/webhooks/webhooks-worker.module';
 
 /** BullMQ processors and schedulers; its only HTTP routes are health and metrics. */
 @Module({})
@@ -14,7 +15,7 @@ export class WorkerModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: WorkerModule,
-      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule, ChannelsWorkerModule, MeteringModule, SettlementWorkerModule],
+      imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule, ChannelsWorkerModule, MeteringModule, SettlementWorkerModule, WebhooksWorkerModule],
       providers: [QueueMetrics],
     };
   }

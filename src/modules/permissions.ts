@@ -10,6 +10,7 @@ import { tenantsPermissions } from './tenants/tenants.permissions';
 import { withdrawalsPermissions } from './withdrawals/withdrawals.permissions';
 import { lowBalancePermissions } from './low-balance/low-balance.permissions';
 import { settlementPermissions } from './settlement/settlement.permissions';
+import { webhooksPermissions } from './webhooks/webhooks.permissions';
 
 /**
  * Every module's CASL rules. Abilities are the union of these, built per request from the
@@ -27,4 +28,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   withdrawalsPermissions,
   lowBalancePermissions,
   settlementPermissions,
+  webhooksPermissions,
 ];

@@ -655,3 +655,117 @@ describe('permission matrix: settlement statements (e2e)', () => {
     }
   });
 });
+
+/**
+ * Webhooks (issue 13): endpoints, their delivery log and redelivery belong to the tenant owner,
+ * on the platform and at a reseller; every other role gets 403 on every route. An owner acting
+ * on another reseller's endpoint gets 404. No worker runs here: the endpoints point at a
+ * `.invalid` host, so a job taken by another file's worker fails at DNS and reaches nobody.
+ */
+describe('permission matrix: webhooks (e2e)', () => {
+  type WebhookCapability = 'webhooks.list' | 'webhooks.create' | 'webhooks.read' | 'webhooks.update' | 'webhooks.rotate' | 'webhooks.delete' | 'webhooks.deliveries' | 'webhooks.redeliver' | 'webhooks.test';
+  const CAPS: WebhookCapability[] = ['webhooks.list', 'webhooks.create', 'webhooks.read', 'webhooks.update', 'webhooks.rotate', 'webhooks.delete', 'webhooks.deliveries', 'webhooks.redeliver', 'webhooks.test'];
+  const OK: Record<WebhookCapability, number> = {
+    'webhooks.list': 200,
+    'webhooks.create': 201,
+    'webhooks.read': 200,
+    'webhooks.update': 200,
+    'webhooks.rotate': 200,
+    'webhooks.delete': 204,
+    'webhooks.deliveries': 200,
+    'webhooks.redeliver': 202,
+    'webhooks.test': 202,
+  };
+  const ROLES: Record<'platform' | 'reseller', RoleName[]> = {
+    platform: ['owner', 'operator', 'sales', 'finance', 'tech', 'user'],
+    reseller: ['owner', 'sales', 'finance', 'user'],
+  };
+
+  let system: Client;
+  let api: RunningApp;
+  let platform: TestTenant;
+  let resellerA: TestTenant;
+  let resellerB: TestTenant;
+  const tokens = new Map<string, string>();
+
+  /** An endpoint of `tenant` with one failed delivery, made as the system role. */
+  async function endpointWithDelivery(tenant: TestTenant): Promise<{ endpointId: string; deliveryId: string }> {
+    const endpointId = uuidv7();
+    const eventId = uuidv7();
+    const deliveryId = uuidv7();
+    await system.query(`INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret_ciphertext) VALUES ($1, $2, 'https://hooks.invalid/matrix', '{key.created}', 'v1.none.x.y.z')`, [endpointId, tenant.id]);
+    await system.query(`INSERT INTO webhook_events (id, tenant_id, type, data, dispatched_at) VALUES ($1, $2, 'key.created', '{}', now())`, [eventId, tenant.id]);
+    await system.query(`INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, status, attempts, completed_at) VALUES ($1, $2, $3, $4, 'failed', 1, now())`, [deliveryId, tenant.id, endpointId, eventId]);
+    return { endpointId, deliveryId };
+  }
+
+  async function perform(capability: WebhookCapability, host: TestTenant, token: string, target: TestTenant): Promise<HttpResult> {
+    const as = { host: host.domain, token };
+    const { endpointId, deliveryId } = await endpointWithDelivery(target);
+    const base = `/api/v1/webhooks/${endpointId}`;
+    switch (capability) {
+      case 'webhooks.list':
+        return call(api.baseUrl, 'GET', '/api/v1/webhooks', as);
+      case 'webhooks.create':
+        return call(api.baseUrl, 'POST', '/api/v1/webhooks', { ...as, json: { url: 'https://hooks.invalid/new', events: ['key.created'] } });
+      case 'webhooks.read':
+        return call(api.baseUrl, 'GET', base, as);
+      case 'webhooks.update':
+        return call(api.baseUrl, 'PATCH', base, { ...as, json: { description: 'changed' } });
+      case 'webhooks.rotate':
+        return call(api.baseUrl, 'POST', `${base}/rotate-secret`, as);
+      case 'webhooks.delete':
+        return call(api.baseUrl, 'DELETE', base, as);
+      case 'webhooks.deliveries':
+        return call(api.baseUrl, 'GET', `${base}/deliveries`, as);
+      case 'webhooks.redeliver':
+        return call(api.baseUrl, 'POST', `${base}/deliveries/${deliveryId}/redeliver`, as);
+      case 'webhooks.test':
+        return call(api.baseUrl, 'POST', `${base}/test`, as);
+    }
+  }
+
+  beforeAll(async () => {
+    system = await connectAs('system');
+    api = await startTestApi();
+    platform = await platformWithUsers(system, Object.fromEntries(ROLES.platform.map((r) => [r, [r]])));
+    resellerA = await resellerWithUsers(system, Object.fromEntries(ROLES.reseller.map((r) => [r, [r]])));
+    resellerB = await resellerWithUsers(system, { owner: ['owner'] });
+    for (const tenant of [platform, resellerA]) {
+      for (const name of Object.keys(tenant.users)) tokens.set(`${tenant.type}:${name}`, (await signIn(api.baseUrl, tenant, name)).accessToken);
+    }
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await system?.end();
+  });
+
+  const rows: Array<['platform' | 'reseller', RoleName, WebhookCapability]> = [];
+  for (const type of ['platform', 'reseller'] as const) for (const role of ROLES[type]) for (const capability of CAPS) rows.push([type, role, capability]);
+
+  it.each(rows)('%s %s: %s on its own tenant', async (type, role, capability) => {
+    const tenant = type === 'platform' ? platform : resellerA;
+    const res = await perform(capability, tenant, tokens.get(`${type}:${role}`)!, tenant);
+    expect({ status: res.status, code: res.status >= 400 ? res.body?.code : undefined }).toEqual(role === 'owner' ? { status: OK[capability], code: undefined } : { status: 403, code: 'forbidden' });
+  });
+
+  const objectCaps = CAPS.filter((c) => c !== 'webhooks.list' && c !== 'webhooks.create');
+  it.each(objectCaps)("reseller owner: %s on another reseller's endpoint is 404", async (capability) => {
+    const res = await perform(capability, resellerA, tokens.get('reseller:owner')!, resellerB);
+    expect({ status: res.status, code: res.body?.code }).toEqual({ status: 404, code: 'not_found' });
+  });
+
+  it.each(objectCaps)("platform owner: %s on a reseller's endpoint is 404 (webhooks are the tenant's own)", async (capability) => {
+    const res = await perform(capability, platform, tokens.get('platform:owner')!, resellerB);
+    expect({ status: res.status, code: res.body?.code }).toEqual({ status: 404, code: 'not_found' });
+  });
+
+  it("lists only the caller's tenant's endpoints", async () => {
+    await endpointWithDelivery(resellerB);
+    const list = await call(api.baseUrl, 'GET', '/api/v1/webhooks?pageSize=100', { host: resellerA.domain, token: tokens.get('reseller:owner') });
+    expect(list.status).toBe(200);
+    expect(list.body.items.length).toBeGreaterThan(0);
+    expect(new Set(list.body.items.map((e: { tenantId: string }) => e.tenantId))).toEqual(new Set([resellerA.id]));
+  });
+});

@@ -209,6 +209,23 @@ export function buildConfigSchema(production: boolean) {
   SETTLEMENT_MAX_PERIODS_PER_RUN: z.coerce.number().int().min(1).max(1000).default(62),
   /** Schedule the close in the worker (off: statements are closed only when called explicitly). */
   SETTLEMENT_ENABLED: booleanFlag.default('true'),
+  /** Outgoing webhooks (docs/webhooks.md). How often the worker's relay fans new events out to endpoints. */
+  WEBHOOK_RELAY_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+  /** Events per relay transaction. */
+  WEBHOOK_RELAY_BATCH_SIZE: z.coerce.number().int().min(1).max(1000).default(100),
+  /** A pending delivery without progress for this long gets its job enqueued again (lost after a Redis failure). */
+  WEBHOOK_SWEEP_INTERVAL_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  /** One attempt (connect, request, response body) must end within this. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** First retry delay; each next one doubles (30 s x 2^n over 12 attempts: about 17 hours). */
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(12),
+  /** Bytes of a receiver's response read at most (a 1 KiB snippet is kept). */
+  WEBHOOK_RESPONSE_LIMIT_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+  /** Deliveries sent at once by one worker. */
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  /** Let endpoints reach private, loopback and link-local addresses (receivers on a private network, tests). */
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFlag.default('false'),
   });
 }
 

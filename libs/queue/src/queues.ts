@@ -14,6 +14,8 @@ export const QueueName = {
   Ledger: 'ledger',
   /** Settlement: closes periods and writes statements (scheduled). */
   Settlement: 'settlement',
+  /** Outgoing webhook deliveries: one job per delivery (job id = delivery id), retried with backoff. */
+  Webhooks: 'webhooks',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
@@ -64,3 +66,12 @@ export const LedgerJob = {
 export const SettlementJob = {
   CloseStatements: 'close-statements',
 } as const;
+export const WebhooksJob = {
+  Deliver: 'webhook-deliver',
+} as const;
+
+/** One delivery of one event to one endpoint; the job id is the delivery id (enqueueing twice is a no-op). */
+export interface WebhookDeliveryJob {
+  tenantId: string;
+  deliveryId: string;
+}
