@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { enableTenantRls } from './lib/rls';
+import { APP_ROLE, enableTenantRls } from './lib/rls';
 
 /**
  * Webhook endpoints and their deliveries (issue 13).
@@ -62,7 +62,10 @@ export class Webhooks1763769600840 implements MigrationInterface {
     await queryRunner.query(`CREATE INDEX webhook_deliveries_event_idx ON webhook_deliveries (event_id)`);
     await queryRunner.query(`CREATE INDEX webhook_deliveries_redelivery_idx ON webhook_deliveries (redelivery_of) WHERE redelivery_of IS NOT NULL`);
     // The api adds redeliveries and test pings; the worker (in the tenant's scope) records attempts.
-    await enableTenantRls(queryRunner, 'webhook_deliveries', { commands: ['select', 'insert', 'update'] });
+    // A policy per command (the RLS structure test requires them all), but the application may not
+    // delete a delivery: they go only with their endpoint (ON DELETE CASCADE).
+    await enableTenantRls(queryRunner, 'webhook_deliveries');
+    await queryRunner.query(`REVOKE DELETE, TRUNCATE ON webhook_deliveries FROM ${APP_ROLE}`);
 
     await queryRunner.query(`
       CREATE TABLE webhook_attempts (

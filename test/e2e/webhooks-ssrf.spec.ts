@@ -28,7 +28,7 @@ describe('webhooks SSRF (e2e)', () => {
 
   beforeAll(async () => {
     const database = await isolatedDatabase();
-    const overrides = { ...database, REDIS_URL: await isolatedRedisUrl(), WEBHOOK_RELAY_INTERVAL_MS: '100', WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_MAX_ATTEMPTS: '3' };
+    const overrides = { ...database, REDIS_URL: await isolatedRedisUrl(), WEBHOOK_RELAY_INTERVAL_MS: '100', WEBHOOK_SWEEP_INTERVAL_MS: '1000', WEBHOOK_RETRY_BASE_MS: '100', WEBHOOK_MAX_ATTEMPTS: '3' };
     system = new Client({ connectionString: database.DATABASE_SYSTEM_URL });
     await system.connect();
     receiver = await startWebhookReceiver();
@@ -50,7 +50,7 @@ describe('webhooks SSRF (e2e)', () => {
     return eventually(async () => {
       const res = await asOwner('GET', `/api/v1/webhooks/${endpointId}/deliveries`);
       return res.body.items.find((d: { eventId: string; status: string }) => d.eventId === eventId && d.status !== 'pending');
-    }, 15_000, 'the delivery to end');
+    }, 30_000, 'the delivery to end');
   }
 
   function publish(type: 'key.created'): Promise<string> {
@@ -91,5 +91,5 @@ describe('webhooks SSRF (e2e)', () => {
     expect(delivery.lastError).not.toMatch(/127\.0\.0\.1|169\.254|::1/);
     expect(receiver.received).toEqual([]);
     await asOwner('DELETE', `/api/v1/webhooks/${created.body.id}`);
-  });
+  }, 45_000);
 });
