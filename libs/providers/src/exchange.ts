@@ -92,9 +92,10 @@ export async function exchange(options: ExchangeOptions): Promise<UpstreamExchan
     let ended = false;
     // Read until the first event, within the first-byte timeout: an upstream that answers 200 and
     // then says nothing is still one we may fail over from.
+    let firstTimeout: NodeJS.Timeout | undefined;
     const firstTimer = new Promise<never>((_, reject) => {
-      const timer = setTimeout(() => reject(timeoutError('timeout_first_byte')), remaining);
-      timer.unref();
+      firstTimeout = setTimeout(() => reject(timeoutError('timeout_first_byte')), remaining);
+      firstTimeout.unref();
     });
     const readFirst = async () => {
       while (!first.length) {
@@ -114,6 +115,9 @@ export async function exchange(options: ExchangeOptions): Promise<UpstreamExchan
     } catch (error) {
       response.body.destroy();
       throw classify(error, Date.now() >= deadline, options.signal?.aborted ?? false);
+    } finally {
+      // Otherwise every stream keeps a timer (and makes an error) until its first-byte deadline.
+      clearTimeout(firstTimeout);
     }
     async function* rest(): AsyncGenerator<SseEvent[]> {
       try {
