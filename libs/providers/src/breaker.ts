@@ -11,6 +11,9 @@ export interface BreakerOptions {
   cooldownMs: number;
 }
 
+/** Time slots the failure-rate window is counted in. */
+const WINDOW_SLOTS = 60;
+
 export const DEFAULT_BREAKER_OPTIONS: BreakerOptions = { consecutiveFailures: 5, failureRate: 0.5, minRequests: 20, windowMs: 60_000, cooldownMs: 30_000 };
 
 /**
@@ -23,13 +26,23 @@ export class CircuitBreaker {
   private consecutive = 0;
   private openedAt = 0;
   private probeInFlight = false;
-  private outcomes: Array<{ at: number; ok: boolean }> = [];
+  /**
+   * Outcomes in the window, counted in WINDOW_SLOTS time slots (a ring): recording is O(1) and
+   * allocates nothing, whatever the request rate (a list of outcomes cost a copy per request once
+   * it was full, and 10,000 live objects).
+   */
+  private readonly slotMs: number;
+  private readonly slotEpoch = new Float64Array(WINDOW_SLOTS).fill(-1);
+  private readonly slotOk = new Uint32Array(WINDOW_SLOTS);
+  private readonly slotFailed = new Uint32Array(WINDOW_SLOTS);
 
   constructor(
     private readonly options: BreakerOptions = DEFAULT_BREAKER_OPTIONS,
     private readonly now: () => number = Date.now,
     private readonly onChange: (state: BreakerState) => void = () => undefined,
-  ) {}
+  ) {
+    this.slotMs = Math.max(1, Math.ceil(options.windowMs / WINDOW_SLOTS));
+  }
 
   /** The state, moving open -> half-open when the cool-down has passed. */
   get state(): BreakerState {
@@ -59,7 +72,7 @@ export class CircuitBreaker {
     this.consecutive = 0;
     if (this.stateNow !== 'closed') {
       this.probeInFlight = false;
-      this.outcomes = [];
+      this.slotEpoch.fill(-1);
       this.set('closed');
     }
   }
@@ -70,8 +83,8 @@ export class CircuitBreaker {
     if (this.stateNow === 'half_open') return this.open();
     if (this.stateNow !== 'closed') return;
     if (this.consecutive >= this.options.consecutiveFailures) return this.open();
-    const failures = this.outcomes.filter((o) => !o.ok).length;
-    if (this.outcomes.length >= this.options.minRequests && failures / this.outcomes.length >= this.options.failureRate) this.open();
+    const { total, failed } = this.windowCounts();
+    if (total >= this.options.minRequests && failed / total >= this.options.failureRate) this.open();
   }
 
   /** A request that got permission but neither succeeded nor failed on the channel's account (client went away). */
@@ -86,13 +99,28 @@ export class CircuitBreaker {
   }
 
   private record(ok: boolean): void {
-    const now = this.now();
-    this.outcomes.push({ at: now, ok });
-    const from = now - this.options.windowMs;
-    let drop = 0;
-    while (drop < this.outcomes.length && this.outcomes[drop].at < from) drop += 1;
-    if (drop) this.outcomes.splice(0, drop);
-    if (this.outcomes.length > 10_000) this.outcomes.splice(0, this.outcomes.length - 10_000);
+    const epoch = Math.floor(this.now() / this.slotMs);
+    const slot = epoch % WINDOW_SLOTS;
+    if (this.slotEpoch[slot] !== epoch) {
+      this.slotEpoch[slot] = epoch;
+      this.slotOk[slot] = 0;
+      this.slotFailed[slot] = 0;
+    }
+    if (ok) this.slotOk[slot] += 1;
+    else this.slotFailed[slot] += 1;
+  }
+
+  /** Requests and failures recorded in the window (the slots of the last `windowMs`). */
+  private windowCounts(): { total: number; failed: number } {
+    const oldest = Math.floor(this.now() / this.slotMs) - WINDOW_SLOTS + 1;
+    let total = 0;
+    let failed = 0;
+    for (let i = 0; i < WINDOW_SLOTS; i++) {
+      if (this.slotEpoch[i] < oldest) continue;
+      total += this.slotOk[i] + this.slotFailed[i];
+      failed += this.slotFailed[i];
+    }
+    return { total, failed };
   }
 
   private set(state: BreakerState): void {
