@@ -33,28 +33,36 @@ function readAll(): Map<number, ProcStat> {
   return all;
 }
 
-/** CPU milliseconds per group, descendants included, at this instant. */
-export function cpuSnapshot(groups: CpuGroups): Record<string, number> {
+/** CPU ticks of each process of each group (descendants included), at this instant. */
+export function cpuSnapshot(groups: CpuGroups): Record<string, Map<number, number>> {
   const all = readAll();
   const children = new Map<number, number[]>();
   for (const [pid, s] of all) children.set(s.ppid, [...(children.get(s.ppid) ?? []), pid]);
-  const result: Record<string, number> = {};
+  const result: Record<string, Map<number, number>> = {};
   for (const [group, roots] of Object.entries(groups)) {
-    let ticks = 0;
+    const ticks = new Map<number, number>();
     const stack = roots.filter((p): p is number => p !== undefined);
-    const seen = new Set<number>();
     while (stack.length) {
       const pid = stack.pop()!;
-      if (seen.has(pid)) continue;
-      seen.add(pid);
-      ticks += all.get(pid)?.ticks ?? 0;
+      if (ticks.has(pid)) continue;
+      ticks.set(pid, all.get(pid)?.ticks ?? 0);
       stack.push(...(children.get(pid) ?? []));
     }
-    result[group] = (ticks * 1000) / TICKS_PER_SECOND;
+    result[group] = ticks;
   }
   return result;
 }
 
-export function cpuDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before[k] ?? 0)]));
+/**
+ * CPU milliseconds each group used between two snapshots: per process, so a process that ended
+ * meanwhile (a PostgreSQL backend) is left out rather than subtracted; one that started counts whole.
+ */
+export function cpuDelta(before: Record<string, Map<number, number>>, after: Record<string, Map<number, number>>): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const [group, ticks] of Object.entries(after)) {
+    let sum = 0;
+    for (const [pid, t] of ticks) sum += t - (before[group]?.get(pid) ?? 0);
+    result[group] = (sum * 1000) / TICKS_PER_SECOND;
+  }
+  return result;
 }

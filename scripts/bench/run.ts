@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       for (const concurrency of concurrencies) {
         for (const target of targets.filter((t) => !only || only.some((o) => t.name.startsWith(o)))) {
           const warmupRequests = concurrency * 20;
-          let cpuBefore: Record<string, number> = {};
+          let cpuBefore: ReturnType<typeof cpuSnapshot> = {};
           let generatorBefore = process.cpuUsage();
           const result = await runLoad({
             onMeasureStart: () => {
