@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform, Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { Transform } from 'class-transformer';
+import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { CursorPageQuery } from '../../../common/pagination';
 
 /** A decimal amount in currency units: at most 9 decimals, no exponent, never zero. */
 const AMOUNT = /^-?(0|[1-9]\d{0,17})(\.\d{1,9})?$/;
@@ -55,21 +56,8 @@ export class BalanceView {
   spendable: string | null;
 }
 
-export class TransactionListQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'Cursor from the previous page (nextCursor)' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
-  cursor?: string;
-}
+/** A page of a wallet's transactions. */
+export class TransactionListQuery extends CursorPageQuery {}
 
 export class TransactionPage {
   @ApiProperty({ type: [TransactionView] }) items: TransactionView[];

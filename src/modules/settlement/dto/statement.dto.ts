@@ -1,9 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Max, MaxLength, Min } from 'class-validator';
+import { IsISO8601, IsOptional, IsUUID } from 'class-validator';
+import { CursorPageQuery } from '../../../common/pagination';
 import { PERIOD_KINDS } from '../periods';
 
-export class StatementListQuery {
+export class StatementListQuery extends CursorPageQuery {
   @ApiPropertyOptional({ format: 'uuid', description: 'Platform staff: one tenant only' })
   @IsOptional()
   @IsUUID()
@@ -18,20 +18,6 @@ export class StatementListQuery {
   @IsOptional()
   @IsISO8601({ strict: true })
   to?: string;
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt()
-  @Min(1)
-  @Max(200)
-  limit?: number;
-
-  @ApiPropertyOptional({ description: 'Cursor from the previous page (nextCursor)' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
-  cursor?: string;
 }
 
 export class RollupQuery {
