@@ -191,7 +191,9 @@ describe('metering (e2e)', () => {
     await hold('expired-2', 200, now - 10);
     await hold('open-1', 400, now + 60_000);
     const result = await reconciliation.releaseExpiredHolds(now);
-    expect(result.released).toBeGreaterThanOrEqual(2);
+    // The worker's scheduled release may have taken one first; either way each expired hold went
+    // back exactly once (1000 + 300 + 200) and the open one stayed.
+    expect(result.released).toBeLessThanOrEqual(2);
     expect(await redis.get(bal)).toBe('1500');
     expect(await redis.exists(billingKeys.hold(shop.id, 'expired-1'), billingKeys.hold(shop.id, 'expired-2'))).toBe(0);
     expect(await redis.zrange(billingKeys.holds(shop.id), 0, -1)).toEqual(['open-1']);
