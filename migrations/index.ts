@@ -12,6 +12,7 @@ import { Statements1763769600820 } from './1763769600820-Statements';
 import { Withdrawals1763769600830 } from './1763769600830-Withdrawals';
 import { Webhooks1763769600840 } from './1763769600840-Webhooks';
 import { LowBalanceThresholds1763769600850 } from './1763769600850-LowBalanceThresholds';
+import { StatementAdjustments1763769600860 } from './1763769600860-StatementAdjustments';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -29,4 +30,5 @@ export const ALL_MIGRATIONS = [
   Withdrawals1763769600830,
   Webhooks1763769600840,
   LowBalanceThresholds1763769600850,
+  StatementAdjustments1763769600860,
 ];
