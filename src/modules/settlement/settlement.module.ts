@@ -1,11 +1,16 @@
 import { Module } from '@nestjs/common';
+import { LedgerCoreModule } from '../ledger/ledger-core.module';
+import { StatementAdjustmentsController } from './statement-adjustments.controller';
+import { StatementAdjustmentsRepository } from './statement-adjustments.repository';
+import { StatementAdjustmentsService } from './statement-adjustments.service';
 import { StatementsController } from './statements.controller';
 import { StatementsRepository } from './statements.repository';
 import { StatementsService } from './statements.service';
 
-/** Api: reading settlement statements (the worker's SettlementWorkerModule writes them). */
+/** Api: reading settlement statements and adjusting closed ones (the worker's SettlementWorkerModule closes them). */
 @Module({
-  controllers: [StatementsController],
-  providers: [StatementsRepository, StatementsService],
+  imports: [LedgerCoreModule],
+  controllers: [StatementsController, StatementAdjustmentsController],
+  providers: [StatementsRepository, StatementsService, StatementAdjustmentsRepository, StatementAdjustmentsService],
 })
 export class SettlementModule {}

@@ -30,7 +30,8 @@ export interface ClosedStatement {
  * period's records and the late records of earlier periods) moves out of reseller_revenue (-retail)
  * and wholesale_payable (+wholesale) into reseller_settled (+retail - wholesale), the withdrawable
  * margin. The platform's own statement moves no money: its direct customers' retail is platform
- * revenue already.
+ * revenue already. Manual adjustments made since the previous cutoff are reported (`adjustments`,
+ * lines of kind 'adjustment') but not settled again: each posted its own ledger transaction.
  */
 @Injectable()
 export class StatementCloser {
@@ -155,7 +156,14 @@ export class StatementCloser {
     });
     const id = uuidv7();
     const settlementTransactionId = tenant.type === 'reseller' ? await this.settle(m, tenant.id, id, start, figures.totals, figures.correctionTotals) : null;
-    const corrected = figures.corrections.map((c) => c.corrects_statement_id).filter((x): x is string => x !== null);
+    const corrected = [
+      ...new Set([
+        ...figures.corrections.map((c) => c.corrects_statement_id).filter((x): x is string => x !== null),
+        ...figures.adjustments.map((a) => a.corrects_statement_id),
+      ]),
+    ];
+    // Reported, not settled: each adjustment's own ledger transaction moved its money already.
+    const adjustments = fromUnits(figures.adjustments.reduce((sum, a) => sum + toUnits(a.amount), 0n));
     await this.statements.insert(
       m,
       {
@@ -171,6 +179,7 @@ export class StatementCloser {
         corrections: figures.correctionTotals,
         correctedStatementIds: corrected,
         settlementTransactionId,
+        adjustments,
       },
       figures,
     );
@@ -187,6 +196,7 @@ export class StatementCloser {
       margin: t.margin,
       corrections: { requests: Number(c.requests), retailRevenue: c.retail_revenue, wholesaleCost: c.wholesale_cost, margin: c.margin, correctedStatementIds: corrected },
       settledMargin: fromUnits(toUnits(t.margin) + toUnits(c.margin)),
+      adjustments,
     });
     return { id, tenantId: tenant.id, periodStart: start.toISOString(), periodEnd: end.toISOString(), created: true };
   }

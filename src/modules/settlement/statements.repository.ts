@@ -26,6 +26,12 @@ export interface CorrectionLineRow extends FigureRow {
   corrects_statement_id: string | null;
 }
 
+/** Manual adjustments settled by a statement, summed by the statement they correct. */
+export interface AdjustmentLineRow {
+  corrects_statement_id: string;
+  amount: string;
+}
+
 export interface LastStatement {
   id: string;
   periodEnd: Date;
@@ -59,10 +65,11 @@ export interface StatementRow extends FigureRow {
   correction_margin: string;
   corrected_statement_ids: string[];
   settlement_transaction_id: string | null;
+  adjustments: string;
 }
 
 export interface LineRow extends FigureRow {
-  kind: 'model' | 'sales' | 'correction';
+  kind: 'model' | 'sales' | 'correction' | 'adjustment';
   model: string | null;
   sales_user_id: string | null;
   sales_email: string | null;
@@ -82,6 +89,8 @@ export interface NewStatement {
   corrections: FigureRow;
   correctedStatementIds: string[];
   settlementTransactionId: string | null;
+  /** Sum of the manual adjustments reported by this statement (their money moved when they were made). */
+  adjustments: string;
 }
 
 /** Margin: a reseller's retail minus what it owes the platform; the platform's own, retail minus upstream. */
@@ -130,7 +139,20 @@ const STATEMENT_COLUMNS = `s.id, s.tenant_id, t.slug AS tenant_slug, s.tenant_ty
   s.retail_revenue::text AS retail_revenue, s.wholesale_cost::text AS wholesale_cost, s.upstream_cost::text AS upstream_cost,
   s.margin::text AS margin, s.correction_requests::text AS correction_requests, s.correction_retail::text AS correction_retail,
   s.correction_wholesale::text AS correction_wholesale, s.correction_upstream::text AS correction_upstream,
-  s.correction_margin::text AS correction_margin, s.corrected_statement_ids, s.settlement_transaction_id`;
+  s.correction_margin::text AS correction_margin, s.corrected_statement_ids, s.settlement_transaction_id,
+  s.adjustments::text AS adjustments`;
+
+const adjustmentFigures = (margin: string): FigureRow => ({
+  requests: '0',
+  input_tokens: '0',
+  output_tokens: '0',
+  cache_read_tokens: '0',
+  cache_write_tokens: '0',
+  retail_revenue: '0',
+  wholesale_cost: '0',
+  upstream_cost: '0',
+  margin,
+});
 
 /** CASL fields of a statement, for `abilityToSql`. */
 export const STATEMENT_COLUMNS_FOR_CASL = { tenantId: 's.tenant_id' } as const;
@@ -209,7 +231,14 @@ export class StatementsRepository {
   async figures(
     m: EntityManager,
     p: { tenantId: string; tenantType: string; start: Date; end: Date; cutoff: string; previousCutoff: string | null },
-  ): Promise<{ totals: FigureRow; byModel: ModelLineRow[]; bySales: SalesLineRow[]; corrections: CorrectionLineRow[]; correctionTotals: FigureRow }> {
+  ): Promise<{
+    totals: FigureRow;
+    byModel: ModelLineRow[];
+    bySales: SalesLineRow[];
+    corrections: CorrectionLineRow[];
+    correctionTotals: FigureRow;
+    adjustments: AdjustmentLineRow[];
+  }> {
     // The cutoffs go as PostgreSQL wrote them, microseconds intact.
     const params = [p.tenantId, p.tenantType, p.start.toISOString(), p.end.toISOString(), p.cutoff, p.previousCutoff];
     const [totals] = await m.query(`SELECT ${FIGURES} ${IN_PERIOD}`, params.slice(0, 5));
@@ -229,10 +258,23 @@ export class StatementsRepository {
         GROUP BY x.corrects_statement_id ORDER BY x.corrects_statement_id NULLS FIRST`,
       params,
     );
-    return { totals, byModel, bySales, corrections, correctionTotals };
+    // Manual adjustments made after the previous statement's cutoff and by this one's (their
+    // created_at is exact: see the StatementAdjustments migration).
+    const adjustments: AdjustmentLineRow[] = await m.query(
+      `SELECT a.corrects_statement_id, sum(a.amount)::numeric(30, 9)::text AS amount
+         FROM statement_adjustments a
+        WHERE a.tenant_id = $1 AND a.created_at <= $2 AND ($3::timestamptz IS NULL OR a.created_at > $3::timestamptz)
+        GROUP BY a.corrects_statement_id ORDER BY a.corrects_statement_id`,
+      [p.tenantId, p.cutoff, p.previousCutoff],
+    );
+    return { totals, byModel, bySales, corrections, correctionTotals, adjustments };
   }
 
-  async insert(m: EntityManager, s: NewStatement, lines: { byModel: ModelLineRow[]; bySales: SalesLineRow[]; corrections: CorrectionLineRow[] }): Promise<void> {
+  async insert(
+    m: EntityManager,
+    s: NewStatement,
+    lines: { byModel: ModelLineRow[]; bySales: SalesLineRow[]; corrections: CorrectionLineRow[]; adjustments: AdjustmentLineRow[] },
+  ): Promise<void> {
     const t = s.totals;
     const c = s.corrections;
     await m.query(
@@ -240,20 +282,22 @@ export class StatementsRepository {
                                requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
                                retail_revenue, wholesale_cost, upstream_cost, margin,
                                correction_requests, correction_retail, correction_wholesale, correction_upstream, correction_margin,
-                               corrected_statement_ids, settlement_transaction_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+                               corrected_statement_ids, settlement_transaction_id, adjustments)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25)`,
       [
         s.id, s.tenantId, s.tenantType, s.kind, s.start.toISOString(), s.end.toISOString(), s.closedAt, s.previousClosedAt,
         t.requests, t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens,
         t.retail_revenue, t.wholesale_cost, t.upstream_cost, t.margin,
         c.requests, c.retail_revenue, c.wholesale_cost, c.upstream_cost, c.margin,
-        s.correctedStatementIds, s.settlementTransactionId,
+        s.correctedStatementIds, s.settlementTransactionId, s.adjustments,
       ],
     );
     const all = [
       ...lines.byModel.map((l) => ({ kind: 'model', model: l.model, sales: null, corrects: null, f: l })),
       ...lines.bySales.map((l) => ({ kind: 'sales', model: null, sales: l.sales_user_id, corrects: null, f: l })),
       ...lines.corrections.map((l) => ({ kind: 'correction', model: null, sales: null, corrects: l.corrects_statement_id, f: l as FigureRow })),
+      // An adjustment line: its amount as margin, every other figure 0.
+      ...lines.adjustments.map((l) => ({ kind: 'adjustment', model: null, sales: null, corrects: l.corrects_statement_id, f: adjustmentFigures(l.amount) })),
     ];
     if (all.length === 0) return;
     const col = <T>(pick: (l: (typeof all)[number]) => T) => all.map(pick);
@@ -303,7 +347,7 @@ export class StatementsRepository {
       `SELECT l.kind, l.model, l.sales_user_id, u.email AS sales_email, l.corrects_statement_id, ${LINE_FIGURES}
          FROM statement_lines l LEFT JOIN users u ON u.id = l.sales_user_id AND u.tenant_id = l.tenant_id
         WHERE l.statement_id = $1
-        ORDER BY CASE l.kind WHEN 'model' THEN 0 WHEN 'sales' THEN 1 ELSE 2 END, l.model, l.sales_user_id NULLS LAST, l.corrects_statement_id NULLS FIRST`,
+        ORDER BY CASE l.kind WHEN 'model' THEN 0 WHEN 'sales' THEN 1 WHEN 'correction' THEN 2 ELSE 3 END, l.model, l.sales_user_id NULLS LAST, l.corrects_statement_id NULLS FIRST`,
       [statementId],
     );
   }

@@ -50,7 +50,7 @@ export class StatementsService {
     });
   }
 
-  /** The statement as CSV: a header row, the totals, the corrections, then every line. */
+  /** The statement as CSV: a header row, the totals, the corrections, the adjustments, then every line. */
   async csv(id: string): Promise<{ filename: string; body: string }> {
     const statement = await this.detail(id);
     const upstream = statement.totals.upstreamCost !== undefined;
@@ -71,8 +71,14 @@ export class StatementsService {
     body += csvRow(['total', '', ...figures(statement.totals)]);
     body += csvRow(['corrections', statement.corrections.correctedStatementIds.join(' '), ...figures(statement.corrections)]);
     body += csvRow(['settled_margin', '', '', '', '', '', '', '', '', ...(upstream ? [''] : []), statement.settledMargin]);
+    body += csvRow(['adjustments', '', '', '', '', '', '', '', '', ...(upstream ? [''] : []), statement.adjustments]);
     for (const line of statement.lines) {
-      const key = line.kind === 'model' ? line.model : line.kind === 'sales' ? (line.salesEmail ?? line.salesUserId ?? 'unassigned') : (line.correctsStatementId ?? 'before-first-statement');
+      const key =
+        line.kind === 'model'
+          ? line.model
+          : line.kind === 'sales'
+            ? (line.salesEmail ?? line.salesUserId ?? 'unassigned')
+            : (line.correctsStatementId ?? 'before-first-statement');
       body += csvRow([line.kind, key, ...figures(line)]);
     }
     return { filename: `statement-${statement.tenantSlug}-${statement.periodStart.slice(0, 10)}.csv`, body };
@@ -160,6 +166,7 @@ function toView(row: StatementRow, principal: Principal): StatementView {
     },
     settledMargin: fromUnits(toUnits(row.margin) + toUnits(row.correction_margin)),
     settlementTransactionId: row.settlement_transaction_id,
+    adjustments: row.adjustments,
   };
 }
 
@@ -171,7 +178,7 @@ function toLine(line: LineRow, statement: StatementRow, principal: Principal): S
     // E-mails of the caller's own colleagues only (a platform reader sees the reseller's ids).
     view.salesEmail = statement.tenant_id === principal.tenantId ? line.sales_email : null;
   }
-  if (line.kind === 'correction') view.correctsStatementId = line.corrects_statement_id;
+  if (line.kind === 'correction' || line.kind === 'adjustment') view.correctsStatementId = line.corrects_statement_id;
   return view;
 }
 

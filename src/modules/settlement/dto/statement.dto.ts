@@ -48,7 +48,8 @@ export class CorrectionFigures {
   @ApiProperty() wholesaleCost: string;
   @ApiPropertyOptional() upstreamCost?: string;
   @ApiProperty() margin: string;
-  @ApiProperty({ type: [String], description: 'Statements whose periods the late records belong to' }) correctedStatementIds: string[];
+  @ApiProperty({ type: [String], description: 'Statements corrected here: by late records of their periods, or by manual adjustments' })
+  correctedStatementIds: string[];
 }
 
 export class StatementView {
@@ -67,16 +68,23 @@ export class StatementView {
   @ApiProperty({ example: '2.500000000', description: 'Margin settled by this statement (period + corrections)' }) settledMargin: string;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid', description: 'The settlement ledger transaction (resellers)' })
   settlementTransactionId: string | null;
+  @ApiProperty({
+    example: '-12.500000000',
+    description:
+      "Manual adjustments of earlier statements made since the previous close (lines of kind 'adjustment'). Reported, not part of settledMargin: each moved the reseller's settled margin when it was made",
+  })
+  adjustments: string;
 }
 
 export class StatementLineView extends StatementFigures {
-  @ApiProperty({ enum: ['model', 'sales', 'correction'] }) kind: string;
+  @ApiProperty({ enum: ['model', 'sales', 'correction', 'adjustment'], description: "adjustment: margin = the manual adjustments of the statement it corrects, every other figure 0" })
+  kind: string;
   @ApiPropertyOptional({ nullable: true, type: String }) model?: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid', description: 'Salesperson of the requests’ time; null: unassigned' })
   salesUserId?: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, description: "The salesperson's e-mail (your own tenant's statements)" })
   salesEmail?: string | null;
-  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid', description: 'The statement this correction belongs to' })
+  @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid', description: 'The statement this correction or adjustment belongs to' })
   correctsStatementId?: string | null;
 }
 
