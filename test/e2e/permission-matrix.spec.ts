@@ -769,3 +769,79 @@ describe('permission matrix: webhooks (e2e)', () => {
     expect(new Set(list.body.items.map((e: { tenantId: string }) => e.tenantId))).toEqual(new Set([resellerA.id]));
   });
 });
+
+/**
+ * Manual adjustments of closed statements: every role of both tenant types adjusts reseller A's
+ * statement, lists its adjustments, and lists reseller B's. Only the platform's owner and finance
+ * adjust (a reseller never adjusts its own statement: 403); whoever reads a statement reads its
+ * adjustments (platform sales: their bound reseller A); a statement out of reach is 404.
+ * Statements are written straight into the table, dated in the future (see the statements block).
+ */
+describe('permission matrix: statement adjustments (e2e)', () => {
+  let system: Client;
+  let api: RunningApp;
+  let platform: TestTenant;
+  let resellerA: TestTenant;
+  let resellerB: TestTenant;
+  const statementOf = new Map<string, string>();
+  const tokens = new Map<string, string>();
+  const periodStart = new Date(Date.UTC(2100, 0, 1) + Math.floor(Math.random() * 20000) * 24 * 3600 * 1000);
+
+  type AdjustmentCapability = 'adjust' | 'list' | 'listOtherReseller';
+  const NONE = { adjust: 403, list: 403, listOtherReseller: 403 };
+  const EXPECTED: Record<'platform' | 'reseller', Partial<Record<RoleName, Record<AdjustmentCapability, number>>>> = {
+    platform: {
+      owner: { adjust: 201, list: 200, listOtherReseller: 200 },
+      operator: NONE,
+      sales: { adjust: 403, list: 200, listOtherReseller: 404 },
+      finance: { adjust: 201, list: 200, listOtherReseller: 200 },
+      tech: NONE,
+      user: NONE,
+    },
+    reseller: {
+      owner: { adjust: 403, list: 200, listOtherReseller: 404 },
+      sales: NONE,
+      finance: { adjust: 403, list: 200, listOtherReseller: 404 },
+      user: NONE,
+    },
+  };
+
+  beforeAll(async () => {
+    system = await connectAs('system');
+    api = await startTestApi();
+    platform = await platformWithUsers(system, { owner: ['owner'], operator: ['operator'], sales: ['sales'], finance: ['finance'], tech: ['tech'], user: ['user'] });
+    resellerA = await resellerWithUsers(system, { owner: ['owner'], sales: ['sales'], finance: ['finance'], user: ['user'] });
+    resellerB = await resellerWithUsers(system, { owner: ['owner'] });
+    await system.query(`INSERT INTO tenant_sales_bindings (tenant_id, reseller_id, sales_user_id) VALUES ($1, $2, $3)`, [platform.id, resellerA.id, platform.users.sales.id]);
+    const { insertStatement } = await import('../support/statements');
+    for (const tenant of [resellerA, resellerB]) statementOf.set(tenant.id, await insertStatement(system, tenant, periodStart));
+    for (const tenant of [platform, resellerA]) {
+      for (const name of Object.keys(tenant.users)) tokens.set(`${tenant.type}:${name}`, (await signIn(api.baseUrl, tenant, name)).accessToken);
+    }
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await system?.end();
+  });
+
+  const rows: Array<['platform' | 'reseller', RoleName, AdjustmentCapability, number]> = [];
+  for (const type of ['platform', 'reseller'] as const) {
+    for (const [role, caps] of Object.entries(EXPECTED[type])) for (const [cap, status] of Object.entries(caps!)) rows.push([type, role as RoleName, cap as AdjustmentCapability, status]);
+  }
+
+  it.each(rows)('%s %s: statement adjustments %s -> %d', async (type, role, capability, status) => {
+    const tenant = type === 'platform' ? platform : resellerA;
+    const as = { host: tenant.domain, token: tokens.get(`${type}:${role}`) };
+    const a = statementOf.get(resellerA.id)!;
+    const b = statementOf.get(resellerB.id)!;
+    const res =
+      capability === 'adjust'
+        ? await call(api.baseUrl, 'POST', `/api/v1/statements/${a}/adjustments`, { ...as, json: { amount: '0.01', reason: `matrix ${type} ${role}` } })
+        : await call(api.baseUrl, 'GET', `/api/v1/statements/${capability === 'list' ? a : b}/adjustments`, as);
+    expect({ status: res.status, code: res.status >= 400 ? res.body?.code : undefined }).toEqual({
+      status,
+      code: status === 403 ? 'forbidden' : status === 404 ? 'not_found' : undefined,
+    });
+  });
+});
