@@ -32,8 +32,9 @@ Commands:
                                 (put it first to rotate; keep the old one after it until
                                 its tokens expired)
   generate-channel-key          print a new AES-256 key for CHANNEL_ENCRYPTION_KEYS
-  reencrypt-channel-keys        re-encrypt every stored upstream key with the first key of
-                                CHANNEL_ENCRYPTION_KEYS (after putting a new one first)`;
+  reencrypt-channel-keys        re-encrypt every stored upstream key and webhook signing
+                                secret with the first key of CHANNEL_ENCRYPTION_KEYS (after
+                                putting a new one first)`;
 
 async function withChannelKeys<T>(config: AppConfig, work: (rotation: ChannelKeyRotation) => Promise<T>): Promise<T> {
   const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
@@ -149,7 +150,9 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
     }
     case 'reencrypt-channel-keys': {
       const result = await withChannelKeys(config, (rotation) => rotation.reencryptAll());
-      out(`re-encrypted ${result.reencrypted} of ${result.total} upstream keys with key "${result.kid}"`);
+      out(
+        `re-encrypted ${result.reencrypted} of ${result.total} upstream keys and ${result.webhookSecrets.reencrypted} of ${result.webhookSecrets.total} webhook signing secrets with key "${result.kid}"`,
+      );
       return 0;
     }
     case 'generate-jwt-key': {

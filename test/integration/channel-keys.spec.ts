@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { SecretBox } from '@app/providers';
 import { runCli } from '../../src/cli';
 import { keyContext } from '../../src/modules/channels/channel-secrets';
+import { webhookSecretContext } from '../../src/modules/webhooks/webhook-secrets';
 import { testConfig } from '../support/app';
 import { isolatedDatabase } from '../support/db';
 
@@ -20,6 +21,8 @@ describe('cli reencrypt-channel-keys', () => {
   const out = (line: string) => lines.push(line);
   const channelId = uuidv7();
   const secrets = ['sk-rotate-one-0000000000001', 'sk-rotate-two-0000000000002'];
+  const endpointId = uuidv7();
+  const signingSecret = 'whsec_rotate-0000000000000000000000000000';
 
   let database: Awaited<ReturnType<typeof isolatedDatabase>>;
 
@@ -32,6 +35,13 @@ describe('cli reencrypt-channel-keys', () => {
     for (const [position, secret] of secrets.entries()) {
       await system.query(`INSERT INTO channel_keys (channel_id, position, ciphertext, last4) VALUES ($1, $2, $3, $4)`, [channelId, position, box.encrypt(secret, keyContext(channelId)), secret.slice(-4)]);
     }
+    // A webhook endpoint's signing secret is sealed with the same keys (WebhookSecrets).
+    const tenant = (await system.query(`INSERT INTO tenants (id, slug, name, type) VALUES ($1, $2, 'Rotate', 'reseller') RETURNING id`, [uuidv7(), `rotate-${endpointId.slice(-8)}`])).rows[0].id;
+    await system.query(`INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret_ciphertext) VALUES ($1, $2, 'https://hooks.example.com/x', '{key.created}', $3)`, [
+      endpointId,
+      tenant,
+      box.encrypt(signingSecret, webhookSecretContext(endpointId)),
+    ]);
   });
 
   afterAll(async () => {
@@ -44,27 +54,36 @@ describe('cli reencrypt-channel-keys', () => {
   });
 
   const stored = async () => (await system.query(`SELECT ciphertext FROM channel_keys WHERE channel_id = $1 ORDER BY position`, [channelId])).rows.map((r) => r.ciphertext as string);
+  const storedSigningSecret = async () => (await system.query(`SELECT secret_ciphertext FROM webhook_endpoints WHERE id = $1`, [endpointId])).rows[0].secret_ciphertext as string;
 
   it('refuses to run when a stored key cannot be decrypted, changing nothing', async () => {
     const before = await stored();
+    const signingBefore = await storedSigningSecret();
     await expect(runCli(['reencrypt-channel-keys'], testConfig({ ...database, CHANNEL_ENCRYPTION_KEYS: JSON.stringify([newKey]) }), out)).rejects.toThrow(/cannot decrypt/);
     expect(await stored()).toEqual(before);
+    expect(await storedSigningSecret()).toBe(signingBefore);
   });
 
   it('moves every key to the first encryption key, then has nothing left to do', async () => {
     const config = testConfig({ ...database, CHANNEL_ENCRYPTION_KEYS: JSON.stringify([newKey, oldKey]) });
     expect(await runCli(['reencrypt-channel-keys'], config, out)).toBe(0);
-    expect(lines.join('\n')).toMatch(/re-encrypted (\d+) of \d+ upstream keys with key "new-key"/);
+    expect(lines.join('\n')).toMatch(/re-encrypted (\d+) of \d+ upstream keys and 1 of 1 webhook signing secrets with key "new-key"/);
     const after = await stored();
     const onlyNew = new SecretBox([newKey]);
     expect(after.map((c) => SecretBox.kidOf(c))).toEqual(['new-key', 'new-key']);
     expect(after.map((c) => onlyNew.decrypt(c, keyContext(channelId)))).toEqual(secrets);
+    // The webhook secret moved too, still bound to its endpoint, and was never printed.
+    const signing = await storedSigningSecret();
+    expect(SecretBox.kidOf(signing)).toBe('new-key');
+    expect(onlyNew.decrypt(signing, webhookSecretContext(endpointId))).toBe(signingSecret);
     expect(lines.join('\n')).not.toContain(secrets[0]);
+    expect(lines.join('\n')).not.toContain(signingSecret);
 
     lines = [];
     expect(await runCli(['reencrypt-channel-keys'], config, out)).toBe(0);
-    expect(lines.join('\n')).toMatch(/re-encrypted 0 of/);
+    expect(lines.join('\n')).toMatch(/re-encrypted 0 of \d+ upstream keys and 0 of 1 webhook signing secrets/);
     expect(await stored()).toEqual(after);
+    expect(await storedSigningSecret()).toBe(signing);
   });
 
   it('prints a fresh 32-byte key with generate-channel-key', async () => {

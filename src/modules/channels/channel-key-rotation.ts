@@ -1,14 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { SecretBox } from '@app/providers';
 import { SystemDb } from '@app/tenancy';
+import { webhookSecretContext } from '../webhooks/webhook-secrets';
 import { ChannelEvents } from './channel-events';
 import { ChannelSecrets } from './channel-secrets';
 import { ChannelsRepository } from './channels.repository';
 
 /**
- * `cli reencrypt-channel-keys`: moves every stored upstream key to the first key of
- * CHANNEL_ENCRYPTION_KEYS, so an old encryption key can then be removed. Idempotent; runs in one
- * transaction on the system role, so a key that cannot be decrypted stops it with nothing changed.
+ * `cli reencrypt-channel-keys`: moves every secret sealed under CHANNEL_ENCRYPTION_KEYS (upstream
+ * keys, and webhook endpoints' signing secrets) to the first key, so an old encryption key can then
+ * be removed. Idempotent; runs in one transaction on the system role, so a secret that cannot be
+ * decrypted stops it with nothing changed.
  */
 @Injectable()
 export class ChannelKeyRotation {
@@ -19,7 +21,7 @@ export class ChannelKeyRotation {
     private readonly events: ChannelEvents,
   ) {}
 
-  async reencryptAll(): Promise<{ total: number; reencrypted: number; kid: string }> {
+  async reencryptAll(): Promise<{ total: number; reencrypted: number; webhookSecrets: { total: number; reencrypted: number }; kid: string }> {
     const current = this.secrets.box.currentKid;
     const result = await this.systemDb.run(async (m) => {
       const keys = await this.repository.allKeys(m);
@@ -32,9 +34,19 @@ export class ChannelKeyRotation {
         channels.add(key.channelId);
         reencrypted += 1;
       }
-      return { total: keys.length, reencrypted, channels };
+      // Webhook signing secrets share the box (WebhookSecrets), each bound to its endpoint.
+      const endpoints: Array<{ id: string; secret_ciphertext: string }> = await m.query(`SELECT id, secret_ciphertext FROM webhook_endpoints ORDER BY id FOR UPDATE`);
+      let webhookReencrypted = 0;
+      for (const endpoint of endpoints) {
+        if (SecretBox.kidOf(endpoint.secret_ciphertext) === current) continue;
+        const context = webhookSecretContext(endpoint.id);
+        const plain = this.secrets.box.decrypt(endpoint.secret_ciphertext, context);
+        await m.query(`UPDATE webhook_endpoints SET secret_ciphertext = $2 WHERE id = $1`, [endpoint.id, this.secrets.box.encrypt(plain, context)]);
+        webhookReencrypted += 1;
+      }
+      return { total: keys.length, reencrypted, channels, webhookSecrets: { total: endpoints.length, reencrypted: webhookReencrypted } };
     });
     for (const channelId of result.channels) await this.events.changed(channelId);
-    return { total: result.total, reencrypted: result.reencrypted, kid: current };
+    return { total: result.total, reencrypted: result.reencrypted, webhookSecrets: result.webhookSecrets, kid: current };
   }
 }
