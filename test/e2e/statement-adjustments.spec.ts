@@ -302,6 +302,25 @@ describe('statement adjustments (e2e)', () => {
     });
   });
 
+  describe('racing a withdrawal for the same settled margin', () => {
+    it('never lets both through: one of a debit adjustment and a withdrawal, each over half the margin, is refused, and the margin never goes below zero', async () => {
+      for (let round = 0; round < 4; round++) {
+        const available = toUnits(await balance(shop.id, 'reseller_settled'));
+        expect(available > 2n).toBe(true);
+        const part = fromUnits(available / 2n + 1n);
+        const [adjusted, withdrawn] = await Promise.all([
+          adjust('platform:finance', first, { amount: `-${part}`, reason: `race ${round}` }),
+          call(api.baseUrl, 'POST', '/api/v1/withdrawals', { ...as('shop:finance'), json: { amount: part } }),
+        ]);
+        expect([adjusted.status, withdrawn.status].sort()).toEqual([201, 422]);
+        expect(toUnits(await balance(shop.id, 'reseller_settled'))).toBe(available - toUnits(part));
+        expect(await ledgerInvariants(system)).toEqual({ unbalanced: 0, mismatched: 0 });
+        // Refill for the next round (a credit adjustment).
+        expect((await adjust('platform:finance', first, { amount: '10', reason: `refill ${round}` })).status).toBe(201);
+      }
+    });
+  });
+
   describe('append-only at the database', () => {
     it('refuses UPDATE, DELETE and TRUNCATE to the system role', async () => {
       await expectSqlError(system.query(`UPDATE statement_adjustments SET amount = 1000`), /permission denied/);
