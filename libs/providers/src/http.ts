@@ -16,26 +16,24 @@ export function isPublicAddress(address: string): boolean {
   return parsed.range() === 'unicast';
 }
 
-function blocked(address: string): NodeJS.ErrnoException {
+function blocked(): NodeJS.ErrnoException {
   // The message never names the address: it may end up in a log line next to a channel name.
   const error: NodeJS.ErrnoException = new Error('the upstream resolves to an address that is not allowed');
   error.code = BLOCKED_CODE;
-  void address;
   return error;
 }
 
 /**
  * A DNS lookup that refuses non-public addresses, used by the socket itself, so the check holds
  * for the address actually connected to (no window between a check and the connect, as with DNS
- * rebinding).
+ * rebinding). `refusal` makes the error a refused lookup fails with (webhooks have their own).
  */
-export function guardedLookup(allowPrivate: boolean) {
+export function guardedLookup(allowPrivate: boolean, refusal: () => NodeJS.ErrnoException = blocked) {
   return (hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
     dnsLookup(hostname, { ...(options as object), all: true }, (err, addresses) => {
       if (err) return callback(err, '');
       const list = addresses as LookupAddress[];
-      const refused = !allowPrivate && list.find((a) => !isPublicAddress(a.address));
-      if (refused) return callback(blocked(refused.address), '');
+      if (!allowPrivate && (list.length === 0 || list.some((a) => !isPublicAddress(a.address)))) return callback(refusal(), '');
       if ((options as { all?: boolean }).all) return callback(null, list);
       callback(null, list[0].address, list[0].family);
     });

@@ -1,6 +1,5 @@
-import { lookup as dnsLookup, LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
-import { isPublicAddress } from '@app/providers';
+import { guardedLookup, isPublicAddress } from '@app/providers';
 import { storableText } from '@app/errors';
 import { Agent, Dispatcher, request } from 'undici';
 
@@ -35,20 +34,12 @@ function blocked(): NodeJS.ErrnoException {
 }
 
 /**
- * The DNS lookup the socket itself uses, so the check holds for the address actually connected to
- * (no window between a check and the connect, as DNS rebinding would exploit). Every resolved
- * address must be public unless private networks are allowed.
+ * The DNS lookup the socket itself uses (the providers' guard, with this module's error), so the
+ * check holds for the address actually connected to: every resolved address must be public unless
+ * private networks are allowed.
  */
 export function webhookLookup(allowPrivate: boolean) {
-  return (hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
-    dnsLookup(hostname, { ...(options as object), all: true }, (err, addresses) => {
-      if (err) return callback(err, '');
-      const list = addresses as LookupAddress[];
-      if (!allowPrivate && (list.length === 0 || list.some((a) => !isPublicAddress(a.address)))) return callback(blocked(), '');
-      if ((options as { all?: boolean }).all) return callback(null, list);
-      callback(null, list[0].address, list[0].family);
-    });
-  };
+  return guardedLookup(allowPrivate, blocked);
 }
 
 export function createWebhookAgent(options: SenderOptions): Agent {
