@@ -131,13 +131,13 @@ async function main(): Promise<void> {
     const apiKey = /\bsk-[A-Za-z0-9]{20,}\b/.exec(seed)?.[0];
     if (!apiKey) throw new Error(`seed-demo printed no API key:\n${seed}`);
 
-    // BENCH_CPU_PROF=<dir>: the api writes a V8 CPU profile there when it stops (see the README).
+    // BENCH_CPU_PROF=<dir>: the api and the worker write V8 CPU profiles there when they stop (see the README).
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
     // Node flags of the api and worker as the image and the chart set them (NODE_OPTIONS: the V8
     // heap cap); BENCH_NODE_FLAGS replaces them to try others.
     const flags = (process.env.BENCH_NODE_FLAGS ?? '--max-old-space-size=256').split(' ').filter(Boolean);
     const api = startProcess('api', [...flags, ...profile, 'dist/src/main.js'], { ...env, PORT: String(apiPort), METRICS_PORT: String(apiMetrics) });
-    const worker = startProcess('worker', [...flags, 'dist/src/worker.js'], { ...env, WORKER_PORT: String(workerPort), METRICS_PORT: String(workerMetrics) });
+    const worker = startProcess('worker', [...flags, ...profile, 'dist/src/worker.js'], { ...env, WORKER_PORT: String(workerPort), METRICS_PORT: String(workerMetrics) });
     procs.push(api, worker);
     await Promise.all([
       waitFor(`${upstream}/v1/models`, 'the fake upstream', procs[0]),

@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import OpenAI from 'openai';
+import { register } from 'prom-client';
 import { Client } from 'pg';
 import { costUnits, fromUnits, TokenPrice, TokenUsage } from '@app/money';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
@@ -133,6 +134,27 @@ describe('inference (e2e, openai SDK)', () => {
       expect(events[0].channelId).toBeTruthy();
       // The hold is gone: nothing stays reserved.
       expect(await world.openHolds(shop)).toBe(0);
+    });
+
+    it('counts requests, tokens and money in the metrics as they are scraped', async () => {
+      const { client } = sdk(shop, shopKey);
+      const value = async (name: string, labels: Record<string, string>) => {
+        const metric = (await register.getSingleMetric(name)!.get()) as { values: Array<{ labels: Record<string, string>; value: number }> };
+        return metric.values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l)).reduce((sum, v) => sum + v.value, 0);
+      };
+      const labels = { tenant: shop.id, model: MODEL };
+      const before = {
+        requests: await value('aigateway_inference_requests_total', { ...labels, status: 'ok' }),
+        output: await value('aigateway_inference_tokens_total', { ...labels, bucket: 'output' }),
+        charged: await value('aigateway_inference_charged_total', labels),
+      };
+      await charged(shop, 'alice', () => client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'one' }], max_tokens: 5 }));
+      await charged(shop, 'alice', () => client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'two' }], max_tokens: 5 }));
+      expect((await value('aigateway_inference_requests_total', { ...labels, status: 'ok' })) - before.requests).toBe(2);
+      expect((await value('aigateway_inference_tokens_total', { ...labels, bucket: 'output' })) - before.output).toBe(2 * USAGE.output);
+      expect((await value('aigateway_inference_charged_total', labels)) - before.charged).toBeCloseTo((2 * Number(costUnits(USAGE, PLATFORM_PRICE))) / 1e9, 12);
+      // a second scrape with nothing new adds nothing
+      expect((await value('aigateway_inference_requests_total', { ...labels, status: 'ok' })) - before.requests).toBe(2);
     });
 
     it('stream without include_usage: the content arrives in chunks, no usage chunk, the full usage is charged', async () => {

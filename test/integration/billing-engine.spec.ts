@@ -145,6 +145,70 @@ describe('billing engine (Redis Lua)', () => {
     expect((await engine.hold(holdReq(p, { holdUnits: 600n, keySpendLimitUnits: 1000n }))).ok).toBe(true);
   });
 
+  it('sends the holds of one turn as one script call per tenant, each request with its own answer', async () => {
+    const a = ids();
+    const b = ids();
+    await redis.set(billingKeys.balance(a.tenantId, a.customerId), '2500');
+    const batches: Array<[string, number]> = [];
+    const observed = new BillingEngine(redis, undefined, (script, size) => batches.push([script, size]));
+    const results = await Promise.all([
+      observed.hold(holdReq(a, { holdUnits: 1000n })),
+      observed.hold(holdReq(b, { holdUnits: 1000n })),
+      observed.hold(holdReq(a, { holdUnits: 1000n })),
+      observed.hold(holdReq(a, { holdUnits: 1000n })),
+    ]);
+    expect(results).toEqual([
+      { ok: true, balanceAfter: 1500n },
+      { ok: false, reason: 'no_balance_loaded' },
+      { ok: true, balanceAfter: 500n },
+      { ok: false, reason: 'insufficient_balance', balance: 500n },
+    ]);
+    // one call for tenant a's three requests, one for tenant b's
+    expect(batches.sort()).toEqual([
+      ['authorize', 1],
+      ['authorize', 3],
+    ]);
+    expect(await redis.zcard(billingKeys.holds(a.tenantId))).toBe(2);
+  });
+
+  it('fails only the request whose keys are broken, not the others in the same call', async () => {
+    const p = ids();
+    const broken = { ...p, customerId: uuidv7() };
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '5000');
+    await redis.hset(billingKeys.balance(p.tenantId, broken.customerId), 'not', 'a counter');
+    const [good, bad] = await Promise.allSettled([engine.hold(holdReq(p)), engine.hold(holdReq(broken))]);
+    expect(good).toEqual({ status: 'fulfilled', value: { ok: true, balanceAfter: 4000n } });
+    expect(bad.status).toBe('rejected');
+    expect(String((bad as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
+  });
+
+  it('settles a request once when it is settled twice in the same call', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '5000');
+    const req = holdReq(p, { holdUnits: 2000n });
+    await engine.hold(req);
+    const settle = { event: event(p, req.requestId, 700n), actualTokens: 15 };
+    const replies = await Promise.all([engine.settle(settle), engine.settle(settle)]);
+    expect(replies).toEqual([{ settled: true, balanceAfter: 4300n }, { settled: false, duplicate: true }]);
+    expect(await balance(p)).toBe(4300n);
+    expect(await redis.xlen(billingKeys.usageStream(p.tenantId))).toBe(1);
+  });
+
+  it('keeps per-minute counters with an expiry, and corrects the token counters at settlement', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000');
+    const now = Date.now();
+    const minute = Math.floor(now / 60_000);
+    const req = holdReq(p, { tokenEstimate: 100, nowMs: now });
+    await engine.hold(req);
+    const tokens = billingKeys.rate(p.tenantId, `c:${p.customerId}`, 'tok', minute);
+    expect(await redis.get(tokens)).toBe('100');
+    expect(await redis.ttl(tokens)).toBeGreaterThan(100);
+    expect(await redis.ttl(billingKeys.rate(p.tenantId, 't', 'req', minute))).toBeGreaterThan(100);
+    await engine.settle({ event: event(p, req.requestId, 10n), actualTokens: 15 });
+    if (Math.floor(Date.now() / 60_000) === minute) expect(await redis.get(tokens)).toBe('15');
+  });
+
   it('spools settlements Redis could not take and replays them once, in order', async () => {
     const p = ids();
     await redis.set(billingKeys.balance(p.tenantId, p.customerId), '10000');

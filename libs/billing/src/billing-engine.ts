@@ -48,52 +48,126 @@ export type SettleResult = { settled: true; balanceAfter: bigint | null } | { se
 /** How long the settled marker of a request is kept (replays of a spool older than this are refused upstream). */
 const SETTLED_MARKER_SECONDS = 7 * 24 * 3600;
 
+/** Most requests one script call carries (it bounds how long one call holds Redis). */
+const MAX_BATCH = 64;
+
+type Reply = string[];
+
 interface BillingCommands {
-  aigwAuthorize(...args: (string | number)[]): Promise<string[]>;
-  aigwSettle(...args: (string | number)[]): Promise<string[]>;
+  aigwAuthorize(holdsKey: string, ...args: (string | number)[]): Promise<Reply[]>;
+  aigwSettle(holdsKey: string, ...args: (string | number)[]): Promise<Reply[]>;
+}
+
+interface Pending {
+  args: (string | number)[];
+  resolve: (reply: Reply) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Gathers the calls of one script made in the same turn of the event loop, by tenant, and sends
+ * each tenant's as one script call (at most MAX_BATCH items) when the turn ends (setImmediate: after
+ * every socket that was readable in this turn was served). At concurrency 1 a call goes out alone,
+ * as soon as the current callback is done; under load, requests share the call, its reply and
+ * Redis's per-call work.
+ */
+class ScriptBatcher {
+  private byTenant = new Map<string, Pending[]>();
+  private scheduled = false;
+
+  constructor(
+    private readonly send: (holdsKey: string, args: (string | number)[]) => Promise<Reply[]>,
+    private readonly common: () => (string | number)[],
+    private readonly observe: (size: number) => void,
+  ) {}
+
+  submit(tenantId: string, args: (string | number)[]): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      let queue = this.byTenant.get(tenantId);
+      if (!queue) this.byTenant.set(tenantId, (queue = []));
+      queue.push({ args, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batches = this.byTenant;
+    this.byTenant = new Map();
+    for (const [tenantId, pending] of batches) {
+      for (let i = 0; i < pending.length; i += MAX_BATCH) this.call(tenantId, pending.slice(i, i + MAX_BATCH));
+    }
+  }
+
+  private call(tenantId: string, items: Pending[]): void {
+    const args: (string | number)[] = [billingKeys.tag(tenantId), ...this.common()];
+    for (const item of items) for (const a of item.args) args.push(a);
+    this.observe(items.length);
+    this.send(billingKeys.holds(tenantId), args).then(
+      (replies) => {
+        items.forEach((item, i) => {
+          const reply = replies[i];
+          if (!Array.isArray(reply)) item.reject(new Error('the billing script gave no reply for this request'));
+          else if (reply[0] === 'ERR') item.reject(new Error(`billing script error: ${reply[1]}`));
+          else item.resolve(reply);
+        });
+      },
+      (error: Error) => {
+        for (const item of items) item.reject(error);
+      },
+    );
+  }
 }
 
 /**
  * The money path in Redis: one call before the upstream (limits and hold), one after (settle and
- * the usage event), each a single Lua script. Concurrent requests share round trips through
- * ioredis auto-pipelining when the client has it enabled.
+ * the usage event), each a single Lua script. Concurrent requests of a tenant share the call: see
+ * ScriptBatcher (one round trip, one reply and one script run for many requests).
  */
 export class BillingEngine {
-  private readonly redis: Redis & BillingCommands;
+  private readonly holds: ScriptBatcher;
+  private readonly settles: ScriptBatcher;
 
+  /**
+   * @param onBatch told the size of every script call (the api's metrics show how many requests
+   *   share a round trip)
+   */
   constructor(
     redis: Redis,
     private readonly holdTtlMs = 15 * 60_000,
+    onBatch: (script: 'authorize' | 'settle', size: number) => void = () => undefined,
   ) {
     if (!(redis as Partial<BillingCommands>).aigwAuthorize) {
-      redis.defineCommand('aigwAuthorize', { numberOfKeys: 11, lua: AUTHORIZE_LUA });
-      redis.defineCommand('aigwSettle', { numberOfKeys: 9, lua: SETTLE_LUA });
+      redis.defineCommand('aigwAuthorize', { numberOfKeys: 1, lua: AUTHORIZE_LUA });
+      redis.defineCommand('aigwSettle', { numberOfKeys: 1, lua: SETTLE_LUA });
     }
-    this.redis = redis as Redis & BillingCommands;
+    const commands = redis as Redis & BillingCommands;
+    this.holds = new ScriptBatcher(
+      (holdsKey, args) => commands.aigwAuthorize(holdsKey, ...args),
+      () => [this.holdTtlMs],
+      (size) => onBatch('authorize', size),
+    );
+    this.settles = new ScriptBatcher(
+      (holdsKey, args) => commands.aigwSettle(holdsKey, ...args),
+      () => [SETTLED_MARKER_SECONDS],
+      (size) => onBatch('settle', size),
+    );
   }
 
   async hold(req: HoldRequest): Promise<HoldResult> {
     const now = req.nowMs ?? Date.now();
-    const minute = Math.floor(now / 60_000);
-    const t = req.tenantId;
     const l = req.limits;
-    const reply = await this.redis.aigwAuthorize(
-      billingKeys.balance(t, req.customerId),
-      billingKeys.keySpend(t, req.keyId),
-      billingKeys.holds(t),
-      billingKeys.hold(t, req.requestId),
-      billingKeys.settled(t, req.requestId),
-      billingKeys.rate(t, `k:${req.keyId}`, 'req', minute),
-      billingKeys.rate(t, `k:${req.keyId}`, 'tok', minute),
-      billingKeys.rate(t, `c:${req.customerId}`, 'req', minute),
-      billingKeys.rate(t, `c:${req.customerId}`, 'tok', minute),
-      billingKeys.rate(t, 't', 'req', minute),
-      billingKeys.rate(t, 't', 'tok', minute),
+    const reply = await this.holds.submit(req.tenantId, [
       req.requestId,
+      req.customerId,
+      req.keyId,
       req.holdUnits.toString(),
       req.tokenEstimate,
       now,
-      this.holdTtlMs,
+      Math.floor(now / 60_000),
       l.keyRpm ?? 0,
       l.keyTpm ?? 0,
       l.customerRpm ?? 0,
@@ -101,9 +175,7 @@ export class BillingEngine {
       l.tenantRpm ?? 0,
       l.tenantTpm ?? 0,
       req.keySpendLimitUnits === null ? -1 : req.keySpendLimitUnits.toString(),
-      req.customerId,
-      req.keyId,
-    );
+    ]);
     switch (reply[0]) {
       case 'OK':
         return { ok: true, balanceAfter: BigInt(reply[1]) };
@@ -112,7 +184,7 @@ export class BillingEngine {
       case 'DUP':
         return { ok: false, reason: 'duplicate_request' };
       case 'RATE': {
-        const index = Number(reply[1]) - 1; // 0..5 in KEYS order
+        const index = Number(reply[1]) - 1; // 0..5: key req, key tok, customer req, customer tok, tenant req, tenant tok
         const scopes: RateScope[] = ['key', 'customer', 'tenant'];
         return {
           ok: false,
@@ -135,24 +207,15 @@ export class BillingEngine {
   /** Releases the hold, charges `event.retailUnits` and appends the event, atomically and once. */
   async settle(req: SettleRequest): Promise<SettleResult> {
     const e = req.event;
-    const t = e.tenantId;
-    const minute = Math.floor(Date.now() / 60_000);
-    const reply = await this.redis.aigwSettle(
-      billingKeys.balance(t, e.customerId),
-      billingKeys.keySpend(t, e.apiKeyId),
-      billingKeys.holds(t),
-      billingKeys.hold(t, e.requestId),
-      billingKeys.settled(t, e.requestId),
-      billingKeys.usageStream(t),
-      billingKeys.rate(t, `k:${e.apiKeyId}`, 'tok', minute),
-      billingKeys.rate(t, `c:${e.customerId}`, 'tok', minute),
-      billingKeys.rate(t, 't', 'tok', minute),
+    const reply = await this.settles.submit(e.tenantId, [
       e.requestId,
+      e.customerId,
+      e.apiKeyId,
       e.retailUnits,
       req.actualTokens,
+      Math.floor(Date.now() / 60_000),
       encodeUsageEvent(e),
-      SETTLED_MARKER_SECONDS,
-    );
+    ]);
     if (reply[0] === 'DUP') return { settled: false, duplicate: true };
     return { settled: true, balanceAfter: reply[1] === '' ? null : BigInt(reply[1]) };
   }

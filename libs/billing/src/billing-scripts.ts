@@ -1,96 +1,148 @@
 /**
  * The two Lua scripts of the money path (DESIGN.md: at most two Redis round trips per request).
- * Each touches only keys of one tenant (hash tag `{t:<tenantId>}`), so it runs on Redis Cluster.
+ *
+ * Each call carries a batch: the requests of ONE tenant that reached the same step in the same turn
+ * of the event loop (see BillingEngine). Items are processed one after the other, exactly as
+ * separate calls would be, and each gets its own reply; an item that raises an error gets
+ * {'ERR', message} and the others go on.
+ *
+ * Keys: KEYS[1] is the tenant's holds set, which routes the call; every other key is built in the
+ * script from ARGV[1], the tenant's hash tag `{t:<tenantId>}` (the layout of redis-keys.ts), so all
+ * of them hash to KEYS[1]'s slot and the scripts run unchanged on Redis Cluster (which refuses only
+ * keys of another slot). Sending names instead of full keys keeps a request's share of the call
+ * small.
  *
  * Amounts are integer nano-units. Redis stores them as 64-bit integers (INCRBY/DECRBY are exact);
  * Lua compares them as doubles, exact up to 2^53 nano-units (about nine million currency units per
  * wallet), which is far above any prepaid balance this platform holds.
  */
 
+/** Number of ARGV entries per item of AUTHORIZE_LUA. */
+export const AUTHORIZE_ITEM_ARGS = 14;
+
 /**
  * AUTHORIZE: rate limits (requests and tokens per minute, per key, customer and tenant) and a hold
  * of the worst-case cost on the customer's balance and on the key's spend, all or nothing.
  *
- * KEYS: 1 balance, 2 key spend, 3 holds zset, 4 hold hash, 5 settled marker,
- *       6..11 per-minute counters: key req, key tok, customer req, customer tok, tenant req, tenant tok
- * ARGV: 1 request id, 2 hold units, 3 token estimate, 4 now ms, 5 hold ttl ms,
- *       6..11 limits in KEYS order (0 = no limit), 12 key spend limit units (-1 = none),
- *       13 customer id, 14 key id
- * Returns: {'OK', balanceAfter} | {'NOBAL'} | {'DUP'} | {'RATE', index, limit, retryAfterSeconds}
- *        | {'FUNDS', balance} | {'SPEND', spent}
+ * KEYS: 1 the tenant's holds zset
+ * ARGV: 1 hash tag, 2 hold ttl ms, then per item (AUTHORIZE_ITEM_ARGS):
+ *       request id, customer id, key id, hold units, token estimate, now ms, minute,
+ *       6 limits (key req, key tok, customer req, customer tok, tenant req, tenant tok; 0 = none),
+ *       key spend limit units (-1 = none)
+ * Returns per item: {'OK', balanceAfter} | {'NOBAL'} | {'DUP'} | {'RATE', index, limit, retryAfterSeconds}
+ *                 | {'FUNDS', balance} | {'SPEND', spent} | {'ERR', message}
  */
 export const AUTHORIZE_LUA = `
-if redis.call('EXISTS', KEYS[5]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return {'DUP'} end
-local bal = redis.call('GET', KEYS[1])
-if not bal then return {'NOBAL'} end
-local hold = tonumber(ARGV[2])
-local est = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
-local retry = 60 - math.floor((now / 1000) % 60)
-for i = 6, 11 do
-  local limit = tonumber(ARGV[i])
-  if limit > 0 then
-    local add = 1
-    if (i % 2) == 1 then add = est end
-    local cur = tonumber(redis.call('GET', KEYS[i]) or '0')
-    if cur + add > limit then return {'RATE', tostring(i - 5), tostring(limit), tostring(retry)} end
+local tag = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local function authorize(b)
+  local rid, cust, key = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3]
+  local holdArg, estArg = ARGV[b + 4], ARGV[b + 5]
+  local now, minute = tonumber(ARGV[b + 6]), ARGV[b + 7]
+  local holdKey = tag .. ':hold:' .. rid
+  if redis.call('EXISTS', tag .. ':settled:' .. rid) == 1 or redis.call('EXISTS', holdKey) == 1 then return {'DUP'} end
+  local balKey = tag .. ':bal:' .. cust
+  local bal = redis.call('GET', balKey)
+  if not bal then return {'NOBAL'} end
+  local hold = tonumber(holdArg)
+  local est = tonumber(estArg)
+  local retry = 60 - math.floor((now / 1000) % 60)
+  local rate = {
+    tag .. ':rl:k:' .. key .. ':req:' .. minute, tag .. ':rl:k:' .. key .. ':tok:' .. minute,
+    tag .. ':rl:c:' .. cust .. ':req:' .. minute, tag .. ':rl:c:' .. cust .. ':tok:' .. minute,
+    tag .. ':rl:t:req:' .. minute, tag .. ':rl:t:tok:' .. minute,
+  }
+  for i = 1, 6 do
+    local limit = tonumber(ARGV[b + 7 + i])
+    if limit > 0 then
+      local add = 1
+      if (i % 2) == 0 then add = est end
+      local cur = tonumber(redis.call('GET', rate[i]) or '0')
+      if cur + add > limit then return {'RATE', tostring(i), tostring(limit), tostring(retry)} end
+    end
   end
+  local spendKey = tag .. ':kspend:' .. key
+  local spendLimit = tonumber(ARGV[b + 14])
+  if spendLimit >= 0 then
+    local spent = tonumber(redis.call('GET', spendKey) or '0')
+    if spent + hold > spendLimit then return {'SPEND', tostring(spent)} end
+  end
+  if tonumber(bal) < hold then return {'FUNDS', bal} end
+  local after = redis.call('DECRBY', balKey, holdArg)
+  redis.call('INCRBY', spendKey, holdArg)
+  for i = 1, 6 do
+    local add = 1
+    if (i % 2) == 0 then add = est end
+    -- A counter gets its expiry when this minute creates it.
+    if redis.call('INCRBY', rate[i], add) == add then redis.call('EXPIRE', rate[i], 120) end
+  end
+  local expires = now + ttl
+  redis.call('HSET', holdKey, 'c', cust, 'k', key, 'amt', holdArg, 'tok', estArg, 'exp', tostring(expires))
+  redis.call('PEXPIRE', holdKey, ttl + 86400000)
+  redis.call('ZADD', KEYS[1], expires, rid)
+  return {'OK', tostring(after)}
 end
-local spendLimit = tonumber(ARGV[12])
-if spendLimit >= 0 then
-  local spent = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if spent + hold > spendLimit then return {'SPEND', tostring(spent)} end
+local out = {}
+for b = 2, #ARGV - 1, ${AUTHORIZE_ITEM_ARGS} do
+  local ok, reply = pcall(authorize, b)
+  if ok then out[#out + 1] = reply else out[#out + 1] = {'ERR', tostring(type(reply) == 'table' and reply.err or reply)} end
 end
-if tonumber(bal) < hold then return {'FUNDS', bal} end
-local after = redis.call('DECRBY', KEYS[1], ARGV[2])
-redis.call('INCRBY', KEYS[2], ARGV[2])
-for i = 6, 11 do
-  local add = 1
-  if (i % 2) == 1 then add = est end
-  redis.call('INCRBY', KEYS[i], add)
-  redis.call('EXPIRE', KEYS[i], 120)
-end
-local expires = now + tonumber(ARGV[5])
-redis.call('HSET', KEYS[4], 'c', ARGV[13], 'k', ARGV[14], 'amt', ARGV[2], 'tok', ARGV[3], 'exp', tostring(expires))
-redis.call('PEXPIRE', KEYS[4], tonumber(ARGV[5]) + 86400000)
-redis.call('ZADD', KEYS[3], expires, ARGV[1])
-return {'OK', tostring(after)}
+return out
 `;
+
+/** Number of ARGV entries per item of SETTLE_LUA. */
+export const SETTLE_ITEM_ARGS = 7;
 
 /**
  * SETTLE: release the hold, charge the real cost to the balance and the key's spend, correct the
- * token counters, and append the usage event to the tenant's stream, all in one atomic step, so a
+ * token counters, and append the usage event to the tenant's stream, all in one step per item, so a
  * crash can never separate the charge from its record. Idempotent on the request id (a replay from
  * the spool, or a second call, changes nothing). If the hold is gone (expired and released by the
  * sweeper), the cost is charged all the same.
  *
- * KEYS: 1 balance, 2 key spend, 3 holds zset, 4 hold hash, 5 settled marker, 6 usage stream,
- *       7 key tok counter, 8 customer tok counter, 9 tenant tok counter (current minute)
- * ARGV: 1 request id, 2 cost units, 3 actual tokens, 4 event json, 5 settled marker ttl seconds
- * Returns: {'OK', balanceAfter, streamId} | {'DUP'}
+ * KEYS: 1 the tenant's holds zset
+ * ARGV: 1 hash tag, 2 settled marker ttl seconds, then per item (SETTLE_ITEM_ARGS):
+ *       request id, customer id, key id, cost units, actual tokens, minute, event json
+ * Returns per item: {'OK', balanceAfter, streamId} | {'DUP'} | {'ERR', message}
  */
 export const SETTLE_LUA = `
-if redis.call('EXISTS', KEYS[5]) == 1 then return {'DUP'} end
-local held = redis.call('HMGET', KEYS[4], 'amt', 'tok')
-local cost = ARGV[2]
-if held[1] then
-  redis.call('INCRBY', KEYS[1], held[1])
-  redis.call('DECRBY', KEYS[2], held[1])
-  redis.call('DEL', KEYS[4])
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  local delta = tonumber(ARGV[3]) - tonumber(held[2] or '0')
-  if delta ~= 0 then
-    for i = 7, 9 do
-      if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBY', KEYS[i], delta) end
+local tag = ARGV[1]
+local markerTtl = tonumber(ARGV[2])
+local function settle(b)
+  local rid, cust, key, cost = ARGV[b + 1], ARGV[b + 2], ARGV[b + 3], ARGV[b + 4]
+  local settledKey = tag .. ':settled:' .. rid
+  if redis.call('EXISTS', settledKey) == 1 then return {'DUP'} end
+  local balKey = tag .. ':bal:' .. cust
+  local spendKey = tag .. ':kspend:' .. key
+  local holdKey = tag .. ':hold:' .. rid
+  local held = redis.call('HMGET', holdKey, 'amt', 'tok')
+  if held[1] then
+    redis.call('INCRBY', balKey, held[1])
+    redis.call('DECRBY', spendKey, held[1])
+    redis.call('DEL', holdKey)
+    redis.call('ZREM', KEYS[1], rid)
+    local delta = tonumber(ARGV[b + 5]) - tonumber(held[2] or '0')
+    if delta ~= 0 then
+      local minute = ARGV[b + 6]
+      local counters = { tag .. ':rl:k:' .. key .. ':tok:' .. minute, tag .. ':rl:c:' .. cust .. ':tok:' .. minute, tag .. ':rl:t:tok:' .. minute }
+      for i = 1, 3 do
+        if redis.call('EXISTS', counters[i]) == 1 then redis.call('INCRBY', counters[i], delta) end
+      end
     end
   end
+  -- A wallet missing from Redis is loaded from the ledger later, and then includes this charge
+  -- once it is metered; it is not created here.
+  local after = ''
+  if redis.call('EXISTS', balKey) == 1 then after = redis.call('DECRBY', balKey, cost) end
+  redis.call('INCRBY', spendKey, cost)
+  local id = redis.call('XADD', tag .. ':usage', '*', 'e', ARGV[b + 7])
+  redis.call('SET', settledKey, '1', 'EX', markerTtl)
+  return {'OK', tostring(after), id}
 end
--- A wallet missing from Redis is loaded from the ledger later, and then includes this charge
--- once it is metered; it is not created here.
-local after = ''
-if redis.call('EXISTS', KEYS[1]) == 1 then after = redis.call('DECRBY', KEYS[1], cost) end
-redis.call('INCRBY', KEYS[2], cost)
-local id = redis.call('XADD', KEYS[6], '*', 'e', ARGV[4])
-redis.call('SET', KEYS[5], '1', 'EX', tonumber(ARGV[5]))
-return {'OK', tostring(after), id}
+local out = {}
+for b = 2, #ARGV - 1, ${SETTLE_ITEM_ARGS} do
+  local ok, reply = pcall(settle, b)
+  if ok then out[#out + 1] = reply else out[#out + 1] = {'ERR', tostring(type(reply) == 'table' and reply.err or reply)} end
+end
+return out
 `;

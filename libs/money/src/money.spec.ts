@@ -1,3 +1,4 @@
+import Decimal from 'decimal.js';
 import { compilePrice, compiledCostUnits, costUnits, fromUnits, isDecimalString, toUnits, trimDecimal } from './money';
 
 describe('money', () => {
@@ -8,6 +9,25 @@ describe('money', () => {
     expect(fromUnits(-2_500_000_000n)).toBe('-2.500000000');
     expect(trimDecimal(fromUnits(1_500_000_000n))).toBe('1.5');
     expect(() => toUnits('0.0000000001')).toThrow(RangeError);
+  });
+
+  it('formats nano-units exactly by digits, as Decimal division would, for any sign and size', () => {
+    const D60 = Decimal.clone({ precision: 60 });
+    const decimal = (u: bigint) => new D60(u.toString()).dividedBy(1e9).toFixed(9);
+    const samples = [0n, 1n, -1n, 999_999_999n, 1_000_000_000n, -1_000_000_001n, 123_456_789_012_345_678n, -(2n ** 63n), 2n ** 70n];
+    let seed = 42n;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 6364136223846793005n + 1442695040888963407n) % 2n ** 64n;
+      samples.push((seed % 2n ** 62n) - 2n ** 61n, seed % 10_000n);
+    }
+    for (const u of samples) {
+      expect(fromUnits(u)).toBe(decimal(u));
+      expect(fromUnits(u.toString())).toBe(decimal(u));
+    }
+    expect(fromUnits(-0)).toBe('0.000000000');
+    expect(fromUnits(42)).toBe('0.000000042');
+    // a fraction of a nano-unit (never produced by the code, but accepted) still goes through Decimal
+    expect(fromUnits('1.5')).toBe('0.000000002');
   });
 
   it('accepts only plain decimal strings', () => {

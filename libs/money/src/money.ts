@@ -44,7 +44,16 @@ export function toUnits(amount: string | Decimal): bigint {
 
 /** Nano-units to a decimal string in currency units, with exactly 9 decimals (`"1.500000000"`). */
 export function fromUnits(units: bigint | number | string): string {
-  return new D(units.toString()).dividedBy(UNITS_PER_CURRENCY_UNIT.toString()).toFixed(MONEY_SCALE);
+  // Whole nano-units (the usual case, on the metering path for every amount) are split as digits:
+  // exact, and far cheaper than a Decimal. Anything else (a fraction) goes through Decimal.
+  let whole: bigint;
+  if (typeof units === 'bigint') whole = units;
+  else if (typeof units === 'number' ? Number.isSafeInteger(units) : /^-?\d+$/.test(units)) whole = BigInt(units);
+  else return new D(units.toString()).dividedBy(UNITS_PER_CURRENCY_UNIT.toString()).toFixed(MONEY_SCALE);
+  const negative = whole < 0n;
+  const digits = (negative ? -whole : whole).toString().padStart(MONEY_SCALE + 1, '0');
+  const cut = digits.length - MONEY_SCALE;
+  return `${negative ? '-' : ''}${digits.slice(0, cut)}.${digits.slice(cut)}`;
 }
 
 /** Trailing zeros removed (`"1.500000000"` -> `"1.5"`), for display. */
