@@ -17,7 +17,7 @@
  */
 import 'reflect-metadata';
 import Redis from 'ioredis';
-import { mkdtempSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -40,9 +40,10 @@ async function main(): Promise<void> {
   let postgres: LocalPostgres | undefined;
   let redisServer: LocalRedis | undefined;
   let redis: Redis | undefined;
+  let scratch: string | undefined;
   try {
     if (!process.env.DATABASE_URL) {
-      const dir = mkdtempSync(join(tmpdir(), 'aigateway-bench-pg-'));
+      const dir = (scratch = mkdtempSync(join(tmpdir(), 'aigateway-bench-pg-')));
       chmodSync(dir, 0o755);
       postgres = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), port: await freePort(), persistent: false });
       process.env.DATABASE_URL = postgres.appUrl;
@@ -158,6 +159,7 @@ async function main(): Promise<void> {
     redis?.disconnect();
     await redisServer?.stop().catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
   }
 }
 

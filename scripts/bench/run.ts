@@ -11,7 +11,7 @@
  *   BENCH_SECONDS=10 npm run bench        (seconds per measured run; default 10)
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
     await redis?.stop().catch(() => undefined);
     await postgres?.stop().catch(() => undefined);
+    rmSync(scratch, { recursive: true, force: true });
   };
   try {
     say(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`);

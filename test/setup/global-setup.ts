@@ -7,7 +7,7 @@ import { freePort, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis 
 
 declare global {
   // eslint-disable-next-line no-var
-  var __AIGW_INFRA__: { postgres?: LocalPostgres; redis?: LocalRedis } | undefined;
+  var __AIGW_INFRA__: { postgres?: LocalPostgres; redis?: LocalRedis; scratch?: string } | undefined;
 }
 
 /**
@@ -30,6 +30,7 @@ async function startInfrastructure(): Promise<void> {
   globalThis.__AIGW_INFRA__ = infra;
   if (!process.env.DATABASE_URL) {
     const dir = mkdtempSync(join(tmpdir(), 'aigateway-test-pg-'));
+    infra.scratch = dir; // removed by the teardown
     chmodSync(dir, 0o755); // PostgreSQL runs as its own user when we are root
     infra.postgres = await startEmbeddedPostgres({ dataDir: join(dir, 'data'), port: await freePort(), persistent: false });
     process.env.DATABASE_URL = infra.postgres.appUrl;
