@@ -44,15 +44,28 @@ export interface StreamExchange {
 
 export type UpstreamExchange = JsonExchange | StreamExchange;
 
-async function readAll(body: Readable, limit = 64 * 1024 * 1024): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw protocolError('the response is too large');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** The whole body as text (with events, not an async iterator: this runs for every answer). */
+function readAll(body: Readable, limit = 64 * 1024 * 1024): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        body.destroy();
+        reject(protocolError('the response is too large'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks, size).toString('utf8')));
+    body.once('error', reject);
+    body.once('close', () => {
+      // Closed without 'end': destroyed or aborted (an error, if any, was reported first). The
+      // caller classifies it (deadline, client gone, or the connection).
+      if (!body.readableEnded) reject(Object.assign(new Error('the upstream response ended early'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    });
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import { lookup as dnsLookup, LookupAddress } from 'node:dns';
 import { isIP } from 'node:net';
 import { Readable } from 'node:stream';
 import ipaddr from 'ipaddr.js';
-import { Agent, Dispatcher, request } from 'undici';
+import { Agent, Dispatcher } from 'undici';
 import { blockedAddressError, connectError, timeoutError, UpstreamError } from './errors';
 import { UpstreamRequest } from './types';
 
@@ -85,10 +85,8 @@ export interface UpstreamResponse {
  * in the URL is checked here, since the socket does not look it up.
  */
 export async function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest, options: SendOptions): Promise<UpstreamResponse> {
-  const url = new URL(req.url);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw blockedAddressError();
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (isIP(host) && !options.allowPrivateNetworks && !isPublicAddress(host)) throw blockedAddressError();
+  const target = upstreamTarget(req.url, options.allowPrivateNetworks);
+  if (!target) throw blockedAddressError();
 
   const total = new AbortController();
   let totalExpired = false;
@@ -104,9 +102,10 @@ export async function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest,
   };
   const started = performance.now();
   try {
-    const response = await request(url, {
+    const response = await dispatcher.request({
+      origin: target.origin,
+      path: target.path,
       method: 'POST',
-      dispatcher,
       headers: req.headers,
       body: req.body,
       signal: total.signal,
@@ -128,6 +127,38 @@ export async function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest,
     done();
     throw classify(error, totalExpired, options.signal?.aborted ?? false);
   }
+}
+
+/** Where a request goes: origin and path of a URL whose scheme and literal address are allowed. */
+interface Target {
+  origin: string;
+  path: string;
+}
+
+/** Channel URLs are few and fixed: each is parsed and checked once (per setting), not per request. */
+const targets = new Map<string, Target | null>();
+
+function upstreamTarget(raw: string, allowPrivateNetworks: boolean): Target | null {
+  const key = `${allowPrivateNetworks ? 1 : 0}${raw}`;
+  let target = targets.get(key);
+  if (target !== undefined) return target;
+  target = parseTarget(raw, allowPrivateNetworks);
+  if (targets.size >= 1024) targets.clear();
+  targets.set(key, target);
+  return target;
+}
+
+function parseTarget(raw: string, allowPrivateNetworks: boolean): Target | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (isIP(host) && !allowPrivateNetworks && !isPublicAddress(host)) return null;
+  return { origin: url.origin, path: `${url.pathname}${url.search}` };
 }
 
 function wrapBodyErrors(body: Readable, expired: () => boolean): Readable {
