@@ -32,6 +32,8 @@ export interface LoadResult {
   bytes: number;
   /** Successful warm-up requests (not measured, but billed by the gateway). */
   warmupOk: number;
+  /** Every measured latency and time to first byte (ms), to merge runs (mergeLoads). */
+  samples: { latencies: number[]; ttfts: number[] };
 }
 
 export function percentile(sorted: Float64Array | number[], p: number): number {
@@ -95,17 +97,42 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   );
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
+  return summarize({ requests: latencies.length, errors, errorStatuses, seconds, bytes, warmupOk, stream: spec.stream ?? false }, latencies, ttfts);
+}
+
+function summarize(
+  counts: Pick<LoadResult, 'requests' | 'errors' | 'errorStatuses' | 'seconds' | 'bytes' | 'warmupOk'> & { stream: boolean },
+  latencies: number[],
+  ttfts: number[],
+): LoadResult {
   const sorted = Float64Array.from(latencies).sort();
   const sortedTtft = Float64Array.from(ttfts).sort();
+  const { stream, ...rest } = counts;
   return {
-    requests: latencies.length,
-    errors,
-    errorStatuses,
-    seconds,
-    rps: latencies.length / seconds,
+    ...rest,
+    rps: counts.requests / counts.seconds,
     latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length) },
-    ttftMs: spec.stream ? { p50: percentile(sortedTtft, 50), p99: percentile(sortedTtft, 99) } : null,
-    bytes,
-    warmupOk,
+    ttftMs: stream ? { p50: percentile(sortedTtft, 50), p99: percentile(sortedTtft, 99) } : null,
+    samples: { latencies, ttfts },
   };
+}
+
+/** One result of several runs of the same load (the rounds of one target): counts added, percentiles over all samples. */
+export function mergeLoads(runs: LoadResult[]): LoadResult {
+  const errorStatuses: Record<string, number> = {};
+  for (const r of runs) for (const [k, n] of Object.entries(r.errorStatuses)) errorStatuses[k] = (errorStatuses[k] ?? 0) + n;
+  const sum = (pick: (r: LoadResult) => number) => runs.reduce((total, r) => total + pick(r), 0);
+  return summarize(
+    {
+      requests: sum((r) => r.requests),
+      errors: sum((r) => r.errors),
+      errorStatuses,
+      seconds: sum((r) => r.seconds),
+      bytes: sum((r) => r.bytes),
+      warmupOk: sum((r) => r.warmupOk),
+      stream: runs.some((r) => r.ttftMs !== null),
+    },
+    runs.flatMap((r) => r.samples.latencies),
+    runs.flatMap((r) => r.samples.ttfts),
+  );
 }

@@ -8,7 +8,8 @@
  * wallet moved by exactly the sum charged (exit 1 if not); prints one table and writes it to
  * docs/benchmarks.md.
  *
- *   BENCH_SECONDS=10 npm run bench        (seconds per measured run; default 10)
+ *   BENCH_SECONDS=10 npm run bench        (seconds per target and row; default 10)
+ *   BENCH_ROUNDS=5                         (the seconds are split into this many interleaved turns)
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,10 +20,11 @@ import { migrate } from '../../libs/database/src/migrate';
 import { freePort, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from '../local-infra';
 import { generateSigningJwk } from '../../src/modules/auth/signing-jwk';
 import { cpuDelta, cpuSnapshot } from './cpu';
-import { LoadResult, runLoad } from './load';
+import { LoadResult, mergeLoads, runLoad } from './load';
 
 const ROOT = resolve(__dirname, '..', '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 5));
 const MODEL = 'gpt-4o-mini';
 const DEMO_DOMAIN = 'demo.localhost';
 const DEMO_PASSWORD = 'Bench-Gateway-2026!';
@@ -185,34 +187,50 @@ async function main(): Promise<void> {
       upstream: [procs[0].child.pid],
       'bare proxy': [procs[1].child.pid],
     };
+    // The machine's speed drifts by tens of percent within minutes (other tenants of the host), so
+    // the targets of one row are measured in turns: BENCH_ROUNDS rounds, each giving every target
+    // SECONDS / ROUNDS, and each target's rounds merged (counts added, percentiles over all
+    // samples). A share of the floor then compares runs taken in the same minutes.
+    const rounds = ROUNDS;
     for (const mode of modes) {
       for (const concurrency of concurrencies) {
-        for (const target of targets.filter((t) => !only || only.some((o) => t.name.startsWith(o)))) {
-          const warmupRequests = concurrency * 20;
-          let cpuBefore: ReturnType<typeof cpuSnapshot> = {};
-          let generatorBefore = process.cpuUsage();
-          const result = await runLoad({
-            onMeasureStart: () => {
-              cpuBefore = cpuSnapshot(groups);
-              generatorBefore = process.cpuUsage();
-            },
-            url: target.url,
-            headers: target.headers,
-            body: mode === 'chat' ? chatBody : streamBody,
-            concurrency,
-            durationMs: SECONDS * 1000,
-            stream: mode === 'stream',
-            warmupRequests,
-          });
-          const generator = process.cpuUsage(generatorBefore);
-          const cpu = { ...cpuDelta(cpuBefore, cpuSnapshot(groups)), 'load generator': (generator.user + generator.system) / 1000 };
-          const cpuPerRequest = Object.fromEntries(Object.entries(cpu).map(([k, ms]) => [k, ms / Math.max(1, result.requests)]));
-          if (target.name === 'gateway') gatewayOk += result.requests + result.warmupOk;
+        const chosen = targets.filter((t) => !only || only.some((o) => t.name.startsWith(o)));
+        const runs = new Map<string, LoadResult[]>(chosen.map((t) => [t.name, []]));
+        const cpuTotals = new Map<string, Record<string, number>>(chosen.map((t) => [t.name, {}]));
+        for (let round = 0; round < rounds; round++) {
+          for (const target of chosen) {
+            let cpuBefore: ReturnType<typeof cpuSnapshot> = {};
+            let generatorBefore = process.cpuUsage();
+            const result = await runLoad({
+              onMeasureStart: () => {
+                cpuBefore = cpuSnapshot(groups);
+                generatorBefore = process.cpuUsage();
+              },
+              url: target.url,
+              headers: target.headers,
+              body: mode === 'chat' ? chatBody : streamBody,
+              concurrency,
+              durationMs: (SECONDS * 1000) / rounds,
+              stream: mode === 'stream',
+              warmupRequests: concurrency * 20,
+            });
+            const generator = process.cpuUsage(generatorBefore);
+            const cpu = { ...cpuDelta(cpuBefore, cpuSnapshot(groups)), 'load generator': (generator.user + generator.system) / 1000 };
+            const totals = cpuTotals.get(target.name)!;
+            for (const [k, ms] of Object.entries(cpu)) totals[k] = (totals[k] ?? 0) + ms;
+            runs.get(target.name)!.push(result);
+            if (target.name === 'gateway') gatewayOk += result.requests + result.warmupOk;
+          }
+        }
+        for (const target of chosen) {
+          const result = mergeLoads(runs.get(target.name)!);
+          const cpuPerRequest = Object.fromEntries(Object.entries(cpuTotals.get(target.name)!).map(([k, ms]) => [k, ms / Math.max(1, result.requests)]));
           rows.push({ target: target.name, mode, concurrency, result, cpuPerRequest });
           say(
             `${mode.padEnd(6)} c=${String(concurrency).padEnd(2)} ${target.name.padEnd(18)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms` +
               (result.ttftMs ? `  ttft p50 ${result.ttftMs.p50.toFixed(2)} ms` : '') +
-              (result.errors ? `  errors ${result.errors} ${JSON.stringify(result.errorStatuses)}` : ''),
+              (result.errors ? `  errors ${result.errors} ${JSON.stringify(result.errorStatuses)}` : '') +
+              (rounds > 1 ? `  (rounds: ${runs.get(target.name)!.map((r) => r.rps.toFixed(0)).join(', ')} req/s)` : ''),
           );
           say(`  cpu ms/request: ${Object.entries(cpuPerRequest).filter(([, v]) => v >= 0.005).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
         }
@@ -304,7 +322,7 @@ function render(rows: Row[], memory: { api: number; worker: number }, meteringRa
   const lines: string[] = [];
   lines.push('# Benchmarks', '');
   lines.push(`Run by \`npm run bench\` on ${startedAt.toISOString().slice(0, 10)}: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}, Linux.`);
-  lines.push(`Every target ran ${SECONDS} s per row on the same machine as the load generator, PostgreSQL, Redis, the fake upstream and the worker (so all of them share the cores).`);
+  lines.push(`Every target ran ${SECONDS} s per row, in ${ROUNDS} turns taken in alternation with the other targets of the row (the machine's speed drifts; alternating keeps the comparison within the same minutes), on the same machine as the load generator, PostgreSQL, Redis, the fake upstream and the worker (so all of them share the cores).`);
   lines.push('The gateway runs with everything on: key check, rate limits and balance hold (one Redis call), routing, settlement and usage event (one Redis call), metering by the worker into PostgreSQL, request logs at info.', '');
   lines.push('| mode | conc. | target | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms | share of floor | TTFT p50 ms | TTFT added p50 ms | errors |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
