@@ -13,6 +13,7 @@ import { Withdrawals1763769600830 } from './1763769600830-Withdrawals';
 import { Webhooks1763769600840 } from './1763769600840-Webhooks';
 import { LowBalanceThresholds1763769600850 } from './1763769600850-LowBalanceThresholds';
 import { StatementAdjustments1763769600860 } from './1763769600860-StatementAdjustments';
+import { WebhookRetention1763769600870 } from './1763769600870-WebhookRetention';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -31,4 +32,5 @@ export const ALL_MIGRATIONS = [
   Webhooks1763769600840,
   LowBalanceThresholds1763769600850,
   StatementAdjustments1763769600860,
+  WebhookRetention1763769600870,
 ];

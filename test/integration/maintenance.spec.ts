@@ -26,6 +26,7 @@ describe('maintenance jobs (worker)', () => {
     await worker.app.get(MaintenanceProcessor).onApplicationBootstrap();
     const schedulers = await queue.getJobSchedulers();
     expect(schedulers.filter((s) => s.key === 'purge-expired-credentials')).toHaveLength(1);
+    expect(schedulers.filter((s) => s.key === 'purge-webhook-history')).toHaveLength(1);
   });
 
   it('purges spent credentials of every tenant and keeps live ones', async () => {
@@ -48,5 +49,55 @@ describe('maintenance jobs (worker)', () => {
     expect(result.refreshTokens).toBeGreaterThanOrEqual(stale.length);
     const { rows } = await system.query(`SELECT id FROM refresh_tokens WHERE id = ANY($1::uuid[])`, [[...stale, ...live]]);
     expect(rows.map((r) => r.id).sort()).toEqual([...live].sort());
+  });
+
+  it('deletes webhook history past the retention with its deliveries and attempts, and keeps what is recent, undispatched or still pending', async () => {
+    const tenant = await resellerWithUsers(system, { a: ['user'] });
+    const endpoint = uuidv7();
+    await system.query(`INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret_ciphertext) VALUES ($1, $2, 'https://hooks.example.com/x', '{key.created}', 'sealed')`, [
+      endpoint,
+      tenant.id,
+    ]);
+    const event = async (age: string, dispatched: boolean) =>
+      (
+        await system.query(
+          `INSERT INTO webhook_events (id, tenant_id, type, data, created_at, dispatched_at)
+           VALUES ($1, $2, 'key.created', '{}', now() - $3::interval, CASE WHEN $4 THEN now() - $3::interval END) RETURNING id`,
+          [uuidv7(), tenant.id, age, dispatched],
+        )
+      ).rows[0].id as string;
+    const delivery = async (eventId: string, status: string, redeliveryOf: string | null = null) => {
+      const id = uuidv7();
+      await system.query(
+        `INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id, status, redelivery_of, attempts) VALUES ($1, $2, $3, $4, $5, $6, 1)`,
+        [id, tenant.id, endpoint, eventId, status, redeliveryOf],
+      );
+      await system.query(`INSERT INTO webhook_attempts (id, tenant_id, delivery_id, attempt, status_code, latency_ms, succeeded) VALUES ($1, $2, $3, 1, 200, 5, true)`, [
+        uuidv7(),
+        tenant.id,
+        id,
+      ]);
+      return id;
+    };
+    const delivered = await event('40 days', true);
+    const deliveredDelivery = await delivery(delivered, 'succeeded');
+    const unsubscribed = await event('40 days', true); // no endpoint wanted it: no delivery
+    const retrying = await event('40 days', true);
+    await delivery(retrying, 'pending');
+    const redelivering = await event('40 days', true);
+    await delivery(redelivering, 'pending', await delivery(redelivering, 'failed'));
+    const undispatched = await event('40 days', false);
+    const recent = await event('2 days', true);
+    await delivery(recent, 'succeeded');
+
+    const result = await worker.app.get(MaintenanceProcessor).purgeWebhookHistory();
+    expect(result.events).toBeGreaterThanOrEqual(2);
+    const left = await system.query(`SELECT id FROM webhook_events WHERE tenant_id = $1`, [tenant.id]);
+    expect(left.rows.map((r) => r.id).sort()).toEqual([retrying, redelivering, undispatched, recent].sort());
+    expect((await system.query(`SELECT 1 FROM webhook_deliveries WHERE id = $1`, [deliveredDelivery])).rowCount).toBe(0);
+    expect((await system.query(`SELECT 1 FROM webhook_attempts WHERE delivery_id = $1`, [deliveredDelivery])).rowCount).toBe(0);
+    expect((await system.query(`SELECT 1 FROM webhook_events WHERE id = $1`, [unsubscribed])).rowCount).toBe(0);
+    // the endpoint itself stays, with the history that is still kept
+    expect((await system.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint])).rows[0].n).toBe(4);
   });
 });

@@ -226,6 +226,8 @@ export function buildConfigSchema(production: boolean) {
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** Let endpoints reach private, loopback and link-local addresses (receivers on a private network, tests). */
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFlag.default('false'),
+  /** Webhook events older than this, dispatched and with no pending delivery, are deleted with their deliveries and attempts. */
+  WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   });
 }
 

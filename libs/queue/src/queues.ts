@@ -33,6 +33,7 @@ export interface MailJob {
 
 export const MaintenanceJob = {
   PurgeExpiredCredentials: 'purge-expired-credentials',
+  PurgeWebhookHistory: 'purge-webhook-history',
 } as const;
 
 export const ChannelsJob = {

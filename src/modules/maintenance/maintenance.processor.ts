@@ -1,5 +1,6 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { AppConfig, APP_CONFIG } from '@app/config';
 import { MaintenanceJob, QueueName } from '@app/queue';
 import { SystemDb } from '@app/tenancy';
 import { Job, Queue } from 'bullmq';
@@ -7,6 +8,8 @@ import { returnedRows } from '../../common/sql';
 
 /** How long spent credentials are kept (for investigating a reuse or an incident) before purging. */
 const RETENTION = '7 days';
+/** Webhook events deleted per statement (short transactions; the job loops until none is left). */
+const WEBHOOK_PURGE_BATCH = 5000;
 
 /**
  * Scheduled housekeeping. It works across tenants by nature, so it runs on the system role's
@@ -19,6 +22,7 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
   constructor(
     @InjectQueue(QueueName.Maintenance) private readonly queue: Queue,
     private readonly systemDb: SystemDb,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
   }
@@ -30,12 +34,19 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
       { every: 60 * 60 * 1000 },
       { name: MaintenanceJob.PurgeExpiredCredentials, opts: { removeOnComplete: 100, removeOnFail: 100 } },
     );
+    await this.queue.upsertJobScheduler(
+      MaintenanceJob.PurgeWebhookHistory,
+      { every: 60 * 60 * 1000 },
+      { name: MaintenanceJob.PurgeWebhookHistory, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
   }
 
   async process(job: Job): Promise<unknown> {
     switch (job.name) {
       case MaintenanceJob.PurgeExpiredCredentials:
         return this.purgeExpiredCredentials();
+      case MaintenanceJob.PurgeWebhookHistory:
+        return this.purgeWebhookHistory();
       default:
         throw new Error(`unknown maintenance job ${job.name}`);
     }
@@ -63,5 +74,35 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
     });
     this.logger.log(result, 'purged expired credentials');
     return result;
+  }
+
+  /**
+   * Deletes webhook events older than WEBHOOK_RETENTION_DAYS that were dispatched and have no
+   * pending delivery (a retry or a redelivery still running keeps its event), with their deliveries
+   * and attempts (cascade), in short batches, oldest first.
+   */
+  async purgeWebhookHistory(): Promise<{ events: number }> {
+    let events = 0;
+    for (;;) {
+      const deleted = await this.systemDb.run(async (m) =>
+        returnedRows(
+          await m.query(
+            `WITH doomed AS (
+               SELECT e.id FROM webhook_events e
+                WHERE e.dispatched_at IS NOT NULL AND e.created_at < now() - make_interval(days => $1)
+                  AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
+                ORDER BY e.created_at
+                LIMIT $2)
+             DELETE FROM webhook_events e USING doomed WHERE e.id = doomed.id
+             RETURNING e.id`,
+            [this.config.WEBHOOK_RETENTION_DAYS, WEBHOOK_PURGE_BATCH],
+          ),
+        ),
+      );
+      events += deleted.length;
+      if (deleted.length < WEBHOOK_PURGE_BATCH) break;
+    }
+    this.logger.log({ events, retentionDays: this.config.WEBHOOK_RETENTION_DAYS }, 'purged webhook history');
+    return { events };
   }
 }
