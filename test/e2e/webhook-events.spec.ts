@@ -124,7 +124,7 @@ describe('webhook events from keys, credits and balances (e2e)', () => {
       revoke: (id: string) => call(api.baseUrl, 'DELETE', `/api/v1/keys/${id}`, as(shop, who)),
     });
 
-    it('publishes key.created, key.disabled and key.revoked once each, with ids, name, prefix, status and who; never the secret', async () => {
+    it('publishes key.created, key.disabled, key.rotated and key.revoked once each, with ids, name, prefix, status and who; never the secret', async () => {
       const created = await keys('owner').create({ name: 'ci key', customerId: shop.users.k1.id });
       expect(created.status).toBe(201);
       const key = created.body;
@@ -132,7 +132,7 @@ describe('webhook events from keys, credits and balances (e2e)', () => {
       expect(await events(shop.id, 'keyId', key.id)).toEqual([{ type: 'key.created', data: { ...base, status: 'active' } }]);
 
       expect((await keys('owner').disable(key.id)).status).toBe(200);
-      // Disabling a disabled key changes nothing: no second event. Enabling and rotating publish none.
+      // Disabling a disabled key changes nothing: no second event. Enabling publishes none.
       expect((await keys('owner').disable(key.id)).status).toBe(200);
       expect((await keys('owner').enable(key.id)).status).toBe(200);
       const rotated = await keys('owner').rotate(key.id);
@@ -145,9 +145,14 @@ describe('webhook events from keys, credits and balances (e2e)', () => {
       expect(all).toEqual([
         { type: 'key.created', data: { ...base, status: 'active' } },
         { type: 'key.disabled', data: { ...base, status: 'disabled' } },
-        // The rotation kept the key (same id) with a new secret and prefix.
+        // The rotation kept the key (same id, status) with a new secret and prefix.
+        {
+          type: 'key.rotated',
+          data: { ...base, prefix: rotated.body.prefix, status: 'active', previousPrefix: key.prefix, previousSecretExpiresAt: rotated.body.previousSecretExpiresAt },
+        },
         { type: 'key.revoked', data: { ...base, prefix: rotated.body.prefix, status: 'revoked', by: shop.users.k1.id } },
       ]);
+      expect(Date.parse(rotated.body.previousSecretExpiresAt)).toBeGreaterThan(Date.now());
       const text = JSON.stringify(all);
       expect(text).not.toContain(key.secret);
       expect(text).not.toContain(rotated.body.secret);

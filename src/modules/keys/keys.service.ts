@@ -50,7 +50,7 @@ export const keyEventData = (k: Pick<KeyView, 'id' | 'customerId' | 'name' | 'pr
   by,
 });
 
-/** The event a change of status reports, if any (enabling a key and rotating its secret have none). */
+/** The event a change of status reports, if any (enabling a key has none; a rotation has its own, key.rotated). */
 const STATUS_EVENTS = { disabled: 'key.disabled', revoked: 'key.revoked' } as const;
 
 @Injectable()
@@ -151,9 +151,17 @@ export class KeysService {
         after: { ...audited(after), ...(auditAction === 'api_key.rotated' ? { previousSecretExpiresAt: after.previousSecretExpiresAt?.toISOString() } : {}) },
       });
       // What actually happened to the key's state: disabling a disabled key or revoking a revoked
-      // one changes nothing and publishes nothing; a rotation keeps the key (same id, new secret).
+      // one changes nothing and publishes nothing. A rotation keeps the key (same id, status) with a
+      // new secret: `key.rotated` says until when the previous secret still works.
       const event = before.status !== after.status ? STATUS_EVENTS[after.status as keyof typeof STATUS_EVENTS] : undefined;
       if (event) await this.outbox.publish(m, after.tenantId, event, keyEventData(after, this.auth.principal.userId));
+      if (auditAction === 'api_key.rotated') {
+        await this.outbox.publish(m, after.tenantId, 'key.rotated', {
+          ...keyEventData(after, this.auth.principal.userId),
+          previousPrefix: before.prefix,
+          previousSecretExpiresAt: after.previousSecretExpiresAt?.toISOString() ?? null,
+        });
+      }
       return after;
     });
     await this.runtime.invalidateKey(id);

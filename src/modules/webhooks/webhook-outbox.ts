@@ -9,6 +9,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'key.created',
   'key.disabled',
   'key.revoked',
+  'key.rotated',
   'credit.created',
   'statement.closed',
   'withdrawal.updated',
