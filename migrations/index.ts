@@ -14,6 +14,7 @@ import { Webhooks1763769600840 } from './1763769600840-Webhooks';
 import { LowBalanceThresholds1763769600850 } from './1763769600850-LowBalanceThresholds';
 import { StatementAdjustments1763769600860 } from './1763769600860-StatementAdjustments';
 import { WebhookRetention1763769600870 } from './1763769600870-WebhookRetention';
+import { WebhookAutoDisable1763769600880 } from './1763769600880-WebhookAutoDisable';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -33,4 +34,5 @@ export const ALL_MIGRATIONS = [
   LowBalanceThresholds1763769600850,
   StatementAdjustments1763769600860,
   WebhookRetention1763769600870,
+  WebhookAutoDisable1763769600880,
 ];

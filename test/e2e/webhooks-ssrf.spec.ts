@@ -75,7 +75,7 @@ describe('webhooks SSRF (e2e)', () => {
     ['loopback (127.0.0.1)', (port: string) => `http://127.0.0.1:${port}/literal`, 'database'],
     ['IPv4-mapped loopback ([::ffff:127.0.0.1])', (port: string) => `http://[::ffff:127.0.0.1]:${port}/mapped`, 'database'],
     ['link-local cloud metadata (169.254.169.254)', () => 'http://169.254.169.254/latest/meta-data/', 'database'],
-  ])('never connects to %s: one failed attempt, blocked_address, no retry', async (_what, urlFor, savedThrough) => {
+  ])('never connects to %s: refused at connect time (blocked_address, final), the receiver never reached', async (_what, urlFor, savedThrough) => {
     const port = new URL(receiver.url()).port;
     const url = urlFor(port);
     const created = await asOwner('POST', '/api/v1/webhooks', { url: savedThrough === 'api' ? url : 'https://hooks.invalid/placeholder', events: ['key.created'] });
@@ -85,8 +85,14 @@ describe('webhooks SSRF (e2e)', () => {
 
     const eventId = await publish('key.created');
     const delivery = await deliveryOf(created.body.id, eventId);
-    expect(delivery).toMatchObject({ status: 'failed', attempts: 1, lastStatusCode: null, lastError: expect.stringMatching(/^blocked_address/) });
-    expect(delivery.attemptLog).toEqual([expect.objectContaining({ attempt: 1, statusCode: null, succeeded: false, error: expect.stringMatching(/^blocked_address/) })]);
+    expect(delivery).toMatchObject({ status: 'failed', lastStatusCode: null, lastError: expect.stringMatching(/^blocked_address/) });
+    // The refusal is final: nothing is tried after it. Before it, only a slow name lookup may have
+    // timed out (seen under full-suite load: getaddrinfo for `localhost` took over 10 s); no
+    // attempt ever got an answer from the receiver.
+    const log: Array<{ attempt: number; statusCode: number | null; error: string }> = delivery.attemptLog;
+    expect(log[log.length - 1]).toEqual(expect.objectContaining({ attempt: delivery.attempts, statusCode: null, succeeded: false, error: expect.stringMatching(/^blocked_address/) }));
+    for (const attempt of log.slice(0, -1)) expect(attempt).toEqual(expect.objectContaining({ statusCode: null, error: expect.stringMatching(/^(timeout|dns_error)/) }));
+    if (savedThrough === 'database') expect(delivery.attempts).toBe(1); // a literal address is refused without any lookup
     // The error names no address.
     expect(delivery.lastError).not.toMatch(/127\.0\.0\.1|169\.254|::1/);
     expect(receiver.received).toEqual([]);

@@ -228,6 +228,8 @@ export function buildConfigSchema(production: boolean) {
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: booleanFlag.default('false'),
   /** Webhook events older than this, dispatched and with no pending delivery, are deleted with their deliveries and attempts. */
   WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /** An endpoint whose last this-many deliveries all failed for good is disabled (0: never). */
+  WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(0).max(10000).default(20),
   });
 }
 

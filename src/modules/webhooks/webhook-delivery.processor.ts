@@ -7,7 +7,7 @@ import { TenantDb } from '@app/tenancy';
 import { Job, Queue, UnrecoverableError } from 'bullmq';
 import { Agent } from 'undici';
 import { deliveryJobOptions, payloadOf, retryDelayMs } from './webhook-jobs';
-import { webhookAttemptDuration, webhookAttemptsTotal, webhookDeliveriesTotal } from './webhook.metrics';
+import { webhookAttemptDuration, webhookAttemptsTotal, webhookDeliveriesTotal, webhookEndpointsDisabledTotal } from './webhook.metrics';
 import { AttemptResult, createWebhookAgent, sendWebhook, SenderOptions } from './webhook-sender';
 import { WebhookSecrets } from './webhook-secrets';
 import { signedHeaders } from './webhook-signature';
@@ -91,7 +91,16 @@ export class WebhookDeliveryProcessor extends WorkerHost implements OnApplicatio
     const last = result.final || attempt >= this.config.WEBHOOK_MAX_ATTEMPTS;
     const status = result.succeeded ? 'succeeded' : last ? 'failed' : 'pending';
     const nextAttemptAt = status === 'pending' ? new Date(Date.now() + retryDelayMs(this.config.WEBHOOK_RETRY_BASE_MS, attempt)) : null;
-    await this.tenantDb.run({ tenantId }, (m) => this.repository.recordAttempt(m, work, attempt, toRecord(result), { status, nextAttemptAt }));
+    const disabled = await this.tenantDb.run({ tenantId }, async (m) => {
+      await this.repository.recordAttempt(m, work, attempt, toRecord(result), { status, nextAttemptAt });
+      // An endpoint that keeps failing stops getting deliveries (its owner enables it again).
+      const failures = this.config.WEBHOOK_DISABLE_AFTER_FAILURES;
+      return status === 'failed' && failures > 0 && (await this.repository.disableIfFailing(m, work.endpointId, failures));
+    });
+    if (disabled) {
+      webhookEndpointsDisabledTotal.inc();
+      this.logger.warn({ tenantId, endpointId: work.endpointId, failures: this.config.WEBHOOK_DISABLE_AFTER_FAILURES }, 'webhook endpoint disabled: its last deliveries all failed');
+    }
     if (status !== 'pending') webhookDeliveriesTotal.inc({ status });
     if (status === 'succeeded') return { status, attempt };
     this.logger.log({ tenantId, deliveryId, attempt, error: result.error, statusCode: result.statusCode }, status === 'failed' ? 'webhook delivery failed for good' : 'webhook attempt failed; retrying later');

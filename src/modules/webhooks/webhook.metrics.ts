@@ -39,3 +39,12 @@ export const webhookRelayedEventsTotal = once(
   'aigateway_webhook_relayed_events_total',
   () => new Counter({ name: 'aigateway_webhook_relayed_events_total', help: 'Webhook events fanned out by the relay (each to zero or more endpoints)' }),
 );
+
+export const webhookEndpointsDisabledTotal = once(
+  'aigateway_webhook_endpoints_disabled_total',
+  () =>
+    new Counter({
+      name: 'aigateway_webhook_endpoints_disabled_total',
+      help: 'Webhook endpoints the worker disabled because their last deliveries all failed (WEBHOOK_DISABLE_AFTER_FAILURES)',
+    }),
+);

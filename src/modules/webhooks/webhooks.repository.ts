@@ -13,10 +13,12 @@ interface EndpointRow {
   created_by: string | null;
   created_at: Date;
   updated_at: Date;
+  disabled_reason: 'failing' | null;
+  disabled_at: Date | null;
   secret_ciphertext?: string;
 }
 
-const ENDPOINT_COLUMNS = `id, tenant_id, url, events, enabled, description, created_by, created_at, updated_at`;
+const ENDPOINT_COLUMNS = `id, tenant_id, url, events, enabled, description, created_by, created_at, updated_at, disabled_reason, disabled_at`;
 
 const toEndpoint = (r: EndpointRow): WebhookView => ({
   id: r.id,
@@ -28,6 +30,8 @@ const toEndpoint = (r: EndpointRow): WebhookView => ({
   createdBy: r.created_by,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  disabledReason: r.disabled_reason,
+  disabledAt: r.disabled_at,
 });
 
 export interface EndpointChanges {
@@ -91,7 +95,11 @@ export class WebhooksRepository {
     if (!entries.length) return;
     // Column names come from EndpointChanges' keys only, never from input.
     const sets = entries.map(([column], i) => `${column} = $${i + 2}`);
-    await m.query(`UPDATE webhook_endpoints SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [id, ...entries.map(([, v]) => v)]);
+    // The owner enabling or disabling it decides: an automatic disabling's reason goes.
+    if (changes.enabled !== undefined) sets.push(`disabled_reason = NULL, disabled_at = CASE WHEN enabled = $${sets.length + 2} THEN disabled_at WHEN $${sets.length + 2} THEN NULL ELSE now() END`);
+    const values = entries.map(([, v]) => v);
+    if (changes.enabled !== undefined) values.push(changes.enabled);
+    await m.query(`UPDATE webhook_endpoints SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [id, ...values]);
   }
 
   async deleteEndpoint(m: EntityManager, id: string): Promise<void> {
@@ -257,6 +265,30 @@ export class WebhooksRepository {
         WHERE id = $1`,
       [work.deliveryId, outcome.status, outcome.nextAttemptAt, result.statusCode, result.error, result.latencyMs, result.snippet],
     );
+  }
+
+  /**
+   * Disables the endpoint when its last `failures` finished deliveries all failed for good (none
+   * succeeded), and records it in the tenant's audit log as done by the system. True if it did.
+   */
+  async disableIfFailing(m: EntityManager, endpointId: string, failures: number): Promise<boolean> {
+    const [rows] = await m.query(
+      `UPDATE webhook_endpoints e SET enabled = false, disabled_reason = 'failing', disabled_at = now(), updated_at = now()
+        WHERE e.id = $1 AND e.enabled
+          AND (SELECT count(*) FILTER (WHERE last.status = 'failed') FROM (
+                 SELECT d.status FROM webhook_deliveries d
+                  WHERE d.endpoint_id = e.id AND d.status <> 'pending'
+                  ORDER BY d.completed_at DESC LIMIT $2) last) = $2
+        RETURNING e.tenant_id`,
+      [endpointId, failures],
+    );
+    if (rows.length === 0) return false;
+    await m.query(
+      `INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_tenant_id, action, subject_type, subject_id, changes)
+       VALUES ($1, $2, NULL, NULL, 'webhook.disabled_failing', 'WebhookEndpoint', $3, $4)`,
+      [uuidv7(), rows[0].tenant_id, endpointId, JSON.stringify({ enabled: { from: true, to: false }, disabledReason: { to: 'failing' }, failedInARow: { to: failures } })],
+    );
+    return true;
   }
 
   /** Ends a delivery without an attempt (its endpoint was disabled meanwhile). */

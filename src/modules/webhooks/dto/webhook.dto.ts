@@ -82,6 +82,13 @@ export class WebhookView {
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid' }) createdBy: string | null;
   @ApiProperty() createdAt: Date;
   @ApiProperty() updatedAt: Date;
+  @ApiPropertyOptional({
+    nullable: true,
+    enum: ['failing'],
+    description: 'Why the platform disabled the endpoint: `failing` (its last deliveries all failed for good). Null when enabled or disabled by its owner; enabling it clears it.',
+  })
+  disabledReason: 'failing' | null;
+  @ApiPropertyOptional({ nullable: true, description: 'Since when the endpoint is disabled' }) disabledAt: Date | null;
 }
 
 export class WebhookWithSecretView extends WebhookView {
