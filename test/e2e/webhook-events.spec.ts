@@ -186,6 +186,23 @@ describe('webhook events from keys, credits and balances (e2e)', () => {
     });
   });
 
+  describe('customer accounts', () => {
+    it('publishes account.status_changed when staff disable or enable a customer, once per real change, and nothing when refused', async () => {
+      const customer = shop.users.c6.id;
+      const post = (who: string, action: 'disable' | 'enable') => call(api.baseUrl, 'POST', `/api/v1/customers/${customer}/${action}`, as(shop, who));
+      const statusEvents = () => events(shop.id, 'customerId', customer, ['account.status_changed']);
+      expect((await post('owner', 'disable')).status).toBe(200);
+      expect((await post('owner', 'disable')).status).toBe(200); // already disabled: no change, no event
+      expect((await post('finance', 'enable')).status).toBe(403);
+      expect(await statusEvents()).toEqual([{ type: 'account.status_changed', data: { customerId: customer, status: 'disabled', previousStatus: 'active', by: shop.users.owner.id } }]);
+      expect((await post('owner', 'enable')).status).toBe(200);
+      expect((await statusEvents()).map((e) => e.data.status)).toEqual(['disabled', 'active']);
+      // Another reseller's owner cannot reach this customer: no event either.
+      expect((await call(api.baseUrl, 'POST', `/api/v1/customers/${customer}/disable`, as(other, 'otherOwner'))).status).toBe(404);
+      expect(await statusEvents()).toHaveLength(2);
+    });
+  });
+
   describe('credits', () => {
     it('publishes credit.created once per created transaction, not on an idempotent replay', async () => {
       const customerId = shop.users.c6.id;

@@ -15,6 +15,7 @@ import { User } from '../users/user.entity';
 import { UsersRepository } from '../users/users.repository';
 import { UsageRecordsRepository } from '../usage/usage-records.repository';
 import { toTotals, usageRange, usageScope } from '../usage/usage-scope';
+import { WebhookOutbox } from '../webhooks/webhook-outbox';
 import {
   BindingItem,
   BindingPeriodView,
@@ -55,6 +56,7 @@ export class CustomersService {
     private readonly mail: MailQueue,
     private readonly audit: AuditService,
     private readonly keysRuntime: KeysRuntime,
+    private readonly outbox: WebhookOutbox,
   ) {}
 
   list(query: CustomerListQuery): Promise<CustomerPage> {
@@ -176,6 +178,7 @@ export class CustomersService {
           before: { status: customer.view.status },
           after: { status },
         });
+        await this.outbox.publish(m, principal.tenantId, 'account.status_changed', { customerId, status, previousStatus: customer.view.status, by: principal.userId });
       }
       return { view: (await this.customers.find(m, principal.tenantId, customerId))!.view, sessionIds };
     });

@@ -11,6 +11,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'key.revoked',
   'key.rotated',
   'credit.created',
+  'account.status_changed',
   'statement.closed',
   'withdrawal.updated',
 ] as const;
