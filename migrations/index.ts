@@ -15,6 +15,7 @@ import { LowBalanceThresholds1763769600850 } from './1763769600850-LowBalanceThr
 import { StatementAdjustments1763769600860 } from './1763769600860-StatementAdjustments';
 import { WebhookRetention1763769600870 } from './1763769600870-WebhookRetention';
 import { WebhookAutoDisable1763769600880 } from './1763769600880-WebhookAutoDisable';
+import { KeyExpiryNotice1763769600890 } from './1763769600890-KeyExpiryNotice';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -35,4 +36,5 @@ export const ALL_MIGRATIONS = [
   StatementAdjustments1763769600860,
   WebhookRetention1763769600870,
   WebhookAutoDisable1763769600880,
+  KeyExpiryNotice1763769600890,
 ];

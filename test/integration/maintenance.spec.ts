@@ -2,6 +2,8 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
+import { SystemDb } from '@app/tenancy';
+import { KeysRepository } from '../../src/modules/keys/keys.repository';
 import { MaintenanceProcessor } from '../../src/modules/maintenance/maintenance.processor';
 import { connectAs } from '../support/db';
 import { resellerWithUsers } from '../support/identity';
@@ -27,6 +29,7 @@ describe('maintenance jobs (worker)', () => {
     const schedulers = await queue.getJobSchedulers();
     expect(schedulers.filter((s) => s.key === 'purge-expired-credentials')).toHaveLength(1);
     expect(schedulers.filter((s) => s.key === 'purge-webhook-history')).toHaveLength(1);
+    expect(schedulers.filter((s) => s.key === 'notify-expiring-keys')).toHaveLength(1);
   });
 
   it('purges spent credentials of every tenant and keeps live ones', async () => {
@@ -99,5 +102,44 @@ describe('maintenance jobs (worker)', () => {
     expect((await system.query(`SELECT 1 FROM webhook_events WHERE id = $1`, [unsubscribed])).rowCount).toBe(0);
     // the endpoint itself stays, with the history that is still kept
     expect((await system.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint])).rows[0].n).toBe(4);
+  });
+
+  it('publishes key.expiring once for active keys expiring within the notice, again only after their expiry changes', async () => {
+    const tenant = await resellerWithUsers(system, { c: ['user'] });
+    const key = async (name: string, expiresIn: string | null, status = 'active') =>
+      (
+        await system.query(
+          `INSERT INTO api_keys (id, tenant_id, customer_id, name, prefix, secret_hash, expires_at, status, revoked_at)
+           VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval, $8, CASE WHEN $8 = 'revoked' THEN now() END) RETURNING id`,
+          [uuidv7(), tenant.id, tenant.users.c.id, name, `sk-${name}`, Buffer.from(uuidv7()), expiresIn, status],
+        )
+      ).rows[0].id as string;
+    const soon = await key('soon', '3 days');
+    await key('later', '10 days');
+    await key('expired', '-1 day');
+    await key('never', null);
+    await key('disabled', '2 days', 'disabled');
+    await key('revoked', '2 days', 'revoked');
+    const expiring = async () =>
+      (await system.query(`SELECT data FROM webhook_events WHERE tenant_id = $1 AND type = 'key.expiring' ORDER BY created_at, id`, [tenant.id])).rows.map((r) => r.data);
+
+    const processor = worker.app.get(MaintenanceProcessor);
+    await processor.notifyExpiringKeys();
+    const [event, ...rest] = await expiring();
+    expect(rest).toEqual([]);
+    const { rows } = await system.query(`SELECT expires_at FROM api_keys WHERE id = $1`, [soon]);
+    expect(event).toEqual({ keyId: soon, customerId: tenant.users.c.id, name: 'soon', prefix: 'sk-soon', status: 'active', by: null, expiresAt: rows[0].expires_at.toISOString() });
+
+    // Once per key: the next run publishes nothing for it.
+    await processor.notifyExpiringKeys();
+    expect(await expiring()).toHaveLength(1);
+
+    // A new expiry date (set through the keys repository, as the API does) gets its own notice.
+    const newDate = new Date(Date.now() + 5 * 24 * 3600 * 1000);
+    await worker.app.get(SystemDb).run((m) => new KeysRepository().update(m, soon, { expires_at: newDate }));
+    await processor.notifyExpiringKeys();
+    const events = await expiring();
+    expect(events).toHaveLength(2);
+    expect(events[1]).toMatchObject({ keyId: soon, expiresAt: newDate.toISOString() });
   });
 });

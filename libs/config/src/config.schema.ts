@@ -230,6 +230,8 @@ export function buildConfigSchema(production: boolean) {
   WEBHOOK_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** An endpoint whose last this-many deliveries all failed for good is disabled (0: never). */
   WEBHOOK_DISABLE_AFTER_FAILURES: z.coerce.number().int().min(0).max(10000).default(20),
+  /** `key.expiring` is published once when an active key expires within this many days (0: never). */
+  KEY_EXPIRY_NOTICE_DAYS: z.coerce.number().int().min(0).max(365).default(7),
   });
 }
 

@@ -34,6 +34,7 @@ export interface MailJob {
 export const MaintenanceJob = {
   PurgeExpiredCredentials: 'purge-expired-credentials',
   PurgeWebhookHistory: 'purge-webhook-history',
+  NotifyExpiringKeys: 'notify-expiring-keys',
 } as const;
 
 export const ChannelsJob = {

@@ -141,6 +141,8 @@ export class KeysRepository {
     const entries = Object.entries(changes).filter(([, v]) => v !== undefined);
     const sets = entries.map(([column], i) => `${column} = $${i + 2}`);
     if (changes.status === 'revoked') sets.push('revoked_at = now()', 'previous_secret_hash = NULL', 'previous_secret_expires_at = NULL');
+    // A new expiry date gets its own key.expiring notice.
+    if (changes.expires_at !== undefined) sets.push('expiry_notified_at = NULL');
     await manager.query(`UPDATE api_keys SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1`, [id, ...entries.map(([, v]) => v)]);
   }
 

@@ -5,11 +5,15 @@ import { MaintenanceJob, QueueName } from '@app/queue';
 import { SystemDb } from '@app/tenancy';
 import { Job, Queue } from 'bullmq';
 import { returnedRows } from '../../common/sql';
+import { keyEventData } from '../keys/keys.service';
+import { WebhookOutbox } from '../webhooks/webhook-outbox';
 
 /** How long spent credentials are kept (for investigating a reuse or an incident) before purging. */
 const RETENTION = '7 days';
 /** Webhook events deleted per statement (short transactions; the job loops until none is left). */
 const WEBHOOK_PURGE_BATCH = 5000;
+/** Keys notified per transaction. */
+const KEY_NOTICE_BATCH = 500;
 
 /**
  * Scheduled housekeeping. It works across tenants by nature, so it runs on the system role's
@@ -23,6 +27,7 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
     @InjectQueue(QueueName.Maintenance) private readonly queue: Queue,
     private readonly systemDb: SystemDb,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly outbox: WebhookOutbox,
   ) {
     super();
   }
@@ -33,6 +38,11 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
       MaintenanceJob.PurgeExpiredCredentials,
       { every: 60 * 60 * 1000 },
       { name: MaintenanceJob.PurgeExpiredCredentials, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
+    await this.queue.upsertJobScheduler(
+      MaintenanceJob.NotifyExpiringKeys,
+      { every: 60 * 60 * 1000 },
+      { name: MaintenanceJob.NotifyExpiringKeys, opts: { removeOnComplete: 100, removeOnFail: 100 } },
     );
     await this.queue.upsertJobScheduler(
       MaintenanceJob.PurgeWebhookHistory,
@@ -47,6 +57,8 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
         return this.purgeExpiredCredentials();
       case MaintenanceJob.PurgeWebhookHistory:
         return this.purgeWebhookHistory();
+      case MaintenanceJob.NotifyExpiringKeys:
+        return this.notifyExpiringKeys();
       default:
         throw new Error(`unknown maintenance job ${job.name}`);
     }
@@ -104,5 +116,43 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
     }
     this.logger.log({ events, retentionDays: this.config.WEBHOOK_RETENTION_DAYS }, 'purged webhook history');
     return { events };
+  }
+
+  /**
+   * `key.expiring`, once per key and expiry date: active keys that expire within
+   * KEY_EXPIRY_NOTICE_DAYS are marked notified and their events written in the same transaction
+   * (a failed run marks nothing and publishes nothing). Changing a key's expiry clears the mark.
+   */
+  async notifyExpiringKeys(): Promise<{ keys: number }> {
+    const days = this.config.KEY_EXPIRY_NOTICE_DAYS;
+    if (days === 0) return { keys: 0 };
+    let keys = 0;
+    for (;;) {
+      const notified = await this.systemDb.run(async (m) => {
+        const rows: Array<{ id: string; tenant_id: string; customer_id: string; name: string; prefix: string; status: string; expires_at: Date }> = returnedRows(
+          await m.query(
+            `UPDATE api_keys k SET expiry_notified_at = now()
+              WHERE k.id IN (SELECT id FROM api_keys
+                              WHERE status = 'active' AND expires_at IS NOT NULL AND expiry_notified_at IS NULL
+                                AND expires_at > now() AND expires_at <= now() + make_interval(days => $1)
+                              ORDER BY expires_at LIMIT $2
+                              FOR UPDATE SKIP LOCKED)
+              RETURNING k.id, k.tenant_id, k.customer_id, k.name, k.prefix, k.status, k.expires_at`,
+            [days, KEY_NOTICE_BATCH],
+          ),
+        );
+        for (const k of rows) {
+          await this.outbox.publish(m, k.tenant_id, 'key.expiring', {
+            ...keyEventData({ id: k.id, customerId: k.customer_id, name: k.name, prefix: k.prefix, status: k.status as 'active' }, null),
+            expiresAt: k.expires_at.toISOString(),
+          });
+        }
+        return rows.length;
+      });
+      keys += notified;
+      if (notified < KEY_NOTICE_BATCH) break;
+    }
+    if (keys > 0) this.logger.log({ keys, days }, 'published key.expiring');
+    return { keys };
   }
 }

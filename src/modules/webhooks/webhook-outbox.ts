@@ -10,6 +10,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'key.disabled',
   'key.revoked',
   'key.rotated',
+  'key.expiring',
   'credit.created',
   'account.status_changed',
   'statement.closed',
