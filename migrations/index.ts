@@ -16,6 +16,7 @@ import { StatementAdjustments1763769600860 } from './1763769600860-StatementAdju
 import { WebhookRetention1763769600870 } from './1763769600870-WebhookRetention';
 import { WebhookAutoDisable1763769600880 } from './1763769600880-WebhookAutoDisable';
 import { KeyExpiryNotice1763769600890 } from './1763769600890-KeyExpiryNotice';
+import { WebhookSecretOverlap1763769600900 } from './1763769600900-WebhookSecretOverlap';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -37,4 +38,5 @@ export const ALL_MIGRATIONS = [
   WebhookRetention1763769600870,
   WebhookAutoDisable1763769600880,
   KeyExpiryNotice1763769600890,
+  WebhookSecretOverlap1763769600900,
 ];

@@ -256,18 +256,39 @@ describe('webhooks (e2e)', () => {
       expect(elsewhere.received).toEqual([]);
     });
 
-    it('sends a webhook.test ping on request, signed with a rotated secret from then on', async () => {
+    it('sends a webhook.test ping on request, signed with the rotated secret and, during the grace period, the old one too', async () => {
       const { id, secret: old } = await createEndpoint({ url: receiver.url('/ping'), events: ['withdrawal.updated'] });
-      const { secret } = (await asA('POST', `/api/v1/webhooks/${id}/rotate-secret`)).body;
-      const ping = await asA('POST', `/api/v1/webhooks/${id}/test`);
-      expect(ping.status).toBe(202);
-      const delivery = await finished(id, ping.body.eventId);
-      expect(delivery).toMatchObject({ status: 'succeeded', eventType: 'webhook.test' });
-      const [request] = receiver.forEvent(ping.body.eventId);
-      const ts = String(request.headers['webhook-timestamp']);
-      expect(JSON.parse(request.body)).toMatchObject({ type: 'webhook.test', tenantId: resellerA.id });
-      expect(request.headers['webhook-signature']).toBe(opensslSignature(secret, ping.body.eventId, ts, request.body));
-      expect(request.headers['webhook-signature']).not.toBe(opensslSignature(old, ping.body.eventId, ts, request.body));
+      const pingSignature = async () => {
+        const ping = await asA('POST', `/api/v1/webhooks/${id}/test`);
+        expect(ping.status).toBe(202);
+        const delivery = await finished(id, ping.body.eventId);
+        expect(delivery).toMatchObject({ status: 'succeeded', eventType: 'webhook.test' });
+        const [request] = receiver.forEvent(ping.body.eventId);
+        expect(JSON.parse(request.body)).toMatchObject({ type: 'webhook.test', tenantId: resellerA.id });
+        const sign = (secret: string) => opensslSignature(secret, ping.body.eventId, String(request.headers['webhook-timestamp']), request.body);
+        return { header: String(request.headers['webhook-signature']), sign };
+      };
+
+      // Default grace (a day): the new secret signs first, the old one next to it.
+      const rotated = await asA('POST', `/api/v1/webhooks/${id}/rotate-secret`);
+      expect(rotated.status).toBe(200);
+      const { secret } = rotated.body;
+      expect(Date.parse(rotated.body.rotationGraceUntil) - Date.now()).toBeGreaterThan(23 * 3600 * 1000);
+      const during = await pingSignature();
+      expect(during.header).toBe(`${during.sign(secret)} ${during.sign(old)}`);
+
+      // Rotated again without grace: only the newest secret signs; the two before sign nothing.
+      const again = await asA('POST', `/api/v1/webhooks/${id}/rotate-secret`, { gracePeriodSeconds: 0 });
+      expect(again.status).toBe(200);
+      expect(again.body.rotationGraceUntil).toBeNull();
+      const after = await pingSignature();
+      expect(after.header).toBe(after.sign(again.body.secret));
+      expect(after.header).not.toContain(after.sign(secret));
+      expect(after.header).not.toContain(after.sign(old));
+
+      for (const gracePeriodSeconds of [-1, 7 * 24 * 3600 + 1, 1.5, '60']) {
+        expectInvalidFields(await asA('POST', `/api/v1/webhooks/${id}/rotate-secret`, { gracePeriodSeconds }), ['gracePeriodSeconds']);
+      }
     });
 
     it('refuses to redeliver on a disabled endpoint (409)', async () => {

@@ -23,6 +23,7 @@ describe('cli reencrypt-channel-keys', () => {
   const secrets = ['sk-rotate-one-0000000000001', 'sk-rotate-two-0000000000002'];
   const endpointId = uuidv7();
   const signingSecret = 'whsec_rotate-0000000000000000000000000000';
+  const previousSigningSecret = 'whsec_before-rotation-00000000000000000000';
 
   let database: Awaited<ReturnType<typeof isolatedDatabase>>;
 
@@ -37,11 +38,12 @@ describe('cli reencrypt-channel-keys', () => {
     }
     // A webhook endpoint's signing secret is sealed with the same keys (WebhookSecrets).
     const tenant = (await system.query(`INSERT INTO tenants (id, slug, name, type) VALUES ($1, $2, 'Rotate', 'reseller') RETURNING id`, [uuidv7(), `rotate-${endpointId.slice(-8)}`])).rows[0].id;
-    await system.query(`INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret_ciphertext) VALUES ($1, $2, 'https://hooks.example.com/x', '{key.created}', $3)`, [
-      endpointId,
-      tenant,
-      box.encrypt(signingSecret, webhookSecretContext(endpointId)),
-    ]);
+    // ... and so is the secret a rotation replaced, while it still signs.
+    await system.query(
+      `INSERT INTO webhook_endpoints (id, tenant_id, url, events, secret_ciphertext, previous_secret_ciphertext, previous_secret_expires_at)
+       VALUES ($1, $2, 'https://hooks.example.com/x', '{key.created}', $3, $4, now() + interval '1 day')`,
+      [endpointId, tenant, box.encrypt(signingSecret, webhookSecretContext(endpointId)), box.encrypt(previousSigningSecret, webhookSecretContext(endpointId))],
+    );
   });
 
   afterAll(async () => {
@@ -55,6 +57,7 @@ describe('cli reencrypt-channel-keys', () => {
 
   const stored = async () => (await system.query(`SELECT ciphertext FROM channel_keys WHERE channel_id = $1 ORDER BY position`, [channelId])).rows.map((r) => r.ciphertext as string);
   const storedSigningSecret = async () => (await system.query(`SELECT secret_ciphertext FROM webhook_endpoints WHERE id = $1`, [endpointId])).rows[0].secret_ciphertext as string;
+  const storedPreviousSecret = async () => (await system.query(`SELECT previous_secret_ciphertext FROM webhook_endpoints WHERE id = $1`, [endpointId])).rows[0].previous_secret_ciphertext as string;
 
   it('refuses to run when a stored key cannot be decrypted, changing nothing', async () => {
     const before = await stored();
@@ -76,6 +79,10 @@ describe('cli reencrypt-channel-keys', () => {
     const signing = await storedSigningSecret();
     expect(SecretBox.kidOf(signing)).toBe('new-key');
     expect(onlyNew.decrypt(signing, webhookSecretContext(endpointId))).toBe(signingSecret);
+    const previous = await storedPreviousSecret();
+    expect(SecretBox.kidOf(previous)).toBe('new-key');
+    expect(onlyNew.decrypt(previous, webhookSecretContext(endpointId))).toBe(previousSigningSecret);
+    expect(lines.join('\n')).not.toContain(previousSigningSecret);
     expect(lines.join('\n')).not.toContain(secrets[0]);
     expect(lines.join('\n')).not.toContain(signingSecret);
 

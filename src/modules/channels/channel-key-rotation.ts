@@ -35,13 +35,19 @@ export class ChannelKeyRotation {
         reencrypted += 1;
       }
       // Webhook signing secrets share the box (WebhookSecrets), each bound to its endpoint.
-      const endpoints: Array<{ id: string; secret_ciphertext: string }> = await m.query(`SELECT id, secret_ciphertext FROM webhook_endpoints ORDER BY id FOR UPDATE`);
+      // A rotation's previous secret (still signing during its grace period) moves as well.
+      const endpoints: Array<{ id: string; secret_ciphertext: string; previous_secret_ciphertext: string | null }> = await m.query(
+        `SELECT id, secret_ciphertext, previous_secret_ciphertext FROM webhook_endpoints ORDER BY id FOR UPDATE`,
+      );
       let webhookReencrypted = 0;
       for (const endpoint of endpoints) {
-        if (SecretBox.kidOf(endpoint.secret_ciphertext) === current) continue;
         const context = webhookSecretContext(endpoint.id);
-        const plain = this.secrets.box.decrypt(endpoint.secret_ciphertext, context);
-        await m.query(`UPDATE webhook_endpoints SET secret_ciphertext = $2 WHERE id = $1`, [endpoint.id, this.secrets.box.encrypt(plain, context)]);
+        const moved = (ciphertext: string | null) =>
+          ciphertext === null || SecretBox.kidOf(ciphertext) === current ? ciphertext : this.secrets.box.encrypt(this.secrets.box.decrypt(ciphertext, context), context);
+        const secret = moved(endpoint.secret_ciphertext)!;
+        const previous = moved(endpoint.previous_secret_ciphertext);
+        if (secret === endpoint.secret_ciphertext && previous === endpoint.previous_secret_ciphertext) continue;
+        await m.query(`UPDATE webhook_endpoints SET secret_ciphertext = $2, previous_secret_ciphertext = $3 WHERE id = $1`, [endpoint.id, secret, previous]);
         webhookReencrypted += 1;
       }
       return { total: keys.length, reencrypted, channels, webhookSecrets: { total: endpoints.length, reencrypted: webhookReencrypted } };

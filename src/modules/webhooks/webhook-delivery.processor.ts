@@ -69,22 +69,24 @@ export class WebhookDeliveryProcessor extends WorkerHost implements OnApplicatio
         webhookDeliveriesTotal.inc({ status: 'failed' });
         return { done: 'failed' } as const;
       }
-      let secret: string;
+      let secrets: string[];
       try {
-        secret = this.secrets.open(work.endpointId, work.secretCiphertext);
+        secrets = [this.secrets.open(work.endpointId, work.secretCiphertext)];
+        // A rotation's previous secret signs too while its grace period lasts (a second signature).
+        if (work.previousSecretCiphertext) secrets.push(this.secrets.open(work.endpointId, work.previousSecretCiphertext));
       } catch (error) {
         if (!(error instanceof SecretBoxError)) throw error;
         // A configuration problem of the platform: keep retrying, someone may restore the key.
         throw new Error('the endpoint secret cannot be decrypted with CHANNEL_ENCRYPTION_KEYS');
       }
       const attempt = await this.repository.startAttempt(m, deliveryId);
-      return { work, secret, attempt };
+      return { work, secrets, attempt };
     });
     if ('done' in prepared) return { status: prepared.done! };
 
-    const { work, secret, attempt } = prepared;
+    const { work, secrets, attempt } = prepared;
     const body = payloadOf(work);
-    const result = await sendWebhook(this.agent, work.url, signedHeaders(secret, work.eventId, body), body, this.sender);
+    const result = await sendWebhook(this.agent, work.url, signedHeaders(secrets, work.eventId, body), body, this.sender);
     webhookAttemptsTotal.inc({ result: result.succeeded ? 'succeeded' : (result.error ?? 'failed') });
     webhookAttemptDuration.observe(result.latencyMs / 1000);
 

@@ -7,6 +7,8 @@ import { createHmac, randomBytes } from 'node:crypto';
  *   webhook-id:        the event id (the same on every retry and redelivery: receivers dedupe on it)
  *   webhook-timestamp: unix seconds when this attempt was signed
  *   webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<raw body>")>
+ *                      (space-separated, one per secret: the current one first, then the
+ *                      previous one while a rotation's grace period lasts)
  *
  * The secret is `whsec_<base64 of 32 random bytes>`; the HMAC key is those bytes.
  */
@@ -25,11 +27,12 @@ export function signatureOf(secret: string, id: string, timestamp: number, body:
   return 'v1,' + createHmac('sha256', secretKey(secret)).update(`${id}.${timestamp}.${body}`).digest('base64');
 }
 
-export function signedHeaders(secret: string, id: string, body: string, now = new Date()): Record<string, string> {
+export function signedHeaders(secrets: string | readonly string[], id: string, body: string, now = new Date()): Record<string, string> {
   const timestamp = Math.floor(now.getTime() / 1000);
+  const list = typeof secrets === 'string' ? [secrets] : secrets;
   return {
     'webhook-id': id,
     'webhook-timestamp': String(timestamp),
-    'webhook-signature': signatureOf(secret, id, timestamp, body),
+    'webhook-signature': list.map((secret) => signatureOf(secret, id, timestamp, body)).join(' '),
   };
 }

@@ -13,6 +13,7 @@ import {
   WebhookPage,
   WebhookView,
   WebhookWithSecretView,
+  RotateWebhookSecretRequest,
 } from './dto/webhook.dto';
 import { WEBHOOK_ENDPOINT } from './webhooks.permissions';
 import { WebhooksService } from './webhooks.service';
@@ -71,11 +72,11 @@ export class WebhooksController {
   @Post(':id/rotate-secret')
   @HttpCode(200)
   @RequirePermission('update', WEBHOOK_ENDPOINT)
-  @ApiOperation({ summary: 'A new signing secret, effective at once (in this response only)' })
+  @ApiOperation({ summary: 'A new signing secret, effective at once (in this response only); the old one keeps signing for the grace period' })
   @ApiOkResponse({ type: WebhookWithSecretView })
-  @ApiProblems('notFound')
-  rotateSecret(@Param('id', UuidParam('webhook endpoint')) id: string): Promise<WebhookWithSecretView> {
-    return this.webhooks.rotateSecret(id);
+  @ApiProblems('validation', 'notFound')
+  rotateSecret(@Param('id', UuidParam('webhook endpoint')) id: string, @Body() body: RotateWebhookSecretRequest): Promise<WebhookWithSecretView> {
+    return this.webhooks.rotateSecret(id, body);
   }
 
   @Get(':id/deliveries')

@@ -15,10 +15,13 @@ interface EndpointRow {
   updated_at: Date;
   disabled_reason: 'failing' | null;
   disabled_at: Date | null;
+  previous_secret_expires_at: Date | null;
   secret_ciphertext?: string;
 }
 
-const ENDPOINT_COLUMNS = `id, tenant_id, url, events, enabled, description, created_by, created_at, updated_at, disabled_reason, disabled_at`;
+// The previous secret's expiry only while it still signs.
+const ENDPOINT_COLUMNS = `id, tenant_id, url, events, enabled, description, created_by, created_at, updated_at, disabled_reason, disabled_at,
+  CASE WHEN previous_secret_expires_at > now() THEN previous_secret_expires_at END AS previous_secret_expires_at`;
 
 const toEndpoint = (r: EndpointRow): WebhookView => ({
   id: r.id,
@@ -32,6 +35,7 @@ const toEndpoint = (r: EndpointRow): WebhookView => ({
   updatedAt: r.updated_at,
   disabledReason: r.disabled_reason,
   disabledAt: r.disabled_at,
+  rotationGraceUntil: r.previous_secret_expires_at,
 });
 
 export interface EndpointChanges {
@@ -52,6 +56,8 @@ export interface DeliveryWork {
   url: string;
   enabled: boolean;
   secretCiphertext: string;
+  /** The secret a rotation replaced, while its grace period lasts (it signs too). */
+  previousSecretCiphertext: string | null;
   eventId: string;
   eventType: string;
   eventData: unknown;
@@ -100,6 +106,18 @@ export class WebhooksRepository {
     const values = entries.map(([, v]) => v);
     if (changes.enabled !== undefined) values.push(changes.enabled);
     await m.query(`UPDATE webhook_endpoints SET ${sets.join(', ')}, updated_at = now() WHERE id = $1`, [id, ...values]);
+  }
+
+  /** A new current secret; the old one keeps signing for `graceSeconds` (0: it stops at once). */
+  async rotateSecret(m: EntityManager, id: string, ciphertext: string, graceSeconds: number): Promise<void> {
+    await m.query(
+      `UPDATE webhook_endpoints
+          SET previous_secret_ciphertext = CASE WHEN $3 > 0 THEN secret_ciphertext END,
+              previous_secret_expires_at = CASE WHEN $3 > 0 THEN now() + make_interval(secs => $3) END,
+              secret_ciphertext = $2, updated_at = now()
+        WHERE id = $1`,
+      [id, ciphertext, graceSeconds],
+    );
   }
 
   async deleteEndpoint(m: EntityManager, id: string): Promise<void> {
@@ -213,6 +231,7 @@ export class WebhooksRepository {
   async work(m: EntityManager, deliveryId: string): Promise<DeliveryWork | null> {
     const rows: Array<Record<string, any>> = await m.query(
       `SELECT d.id, d.tenant_id, d.status, d.attempts, ep.id AS endpoint_id, ep.url, ep.enabled, ep.secret_ciphertext,
+              CASE WHEN ep.previous_secret_expires_at > now() THEN ep.previous_secret_ciphertext END AS previous_secret_ciphertext,
               e.id AS event_id, e.type, e.data, e.created_at AS event_created_at
          FROM webhook_deliveries d
          JOIN webhook_endpoints ep ON ep.id = d.endpoint_id
@@ -232,6 +251,7 @@ export class WebhooksRepository {
       url: r.url,
       enabled: r.enabled,
       secretCiphertext: r.secret_ciphertext,
+      previousSecretCiphertext: r.previous_secret_ciphertext,
       eventId: r.event_id,
       eventType: r.type,
       eventData: r.data,

@@ -19,6 +19,8 @@ import {
   WebhookPage,
   WebhookView,
   WebhookWithSecretView,
+  RotateWebhookSecretRequest,
+  WEBHOOK_SECRET_DEFAULT_GRACE_SECONDS,
 } from './dto/webhook.dto';
 import { deliveryJobOptions } from './webhook-jobs';
 import { WebhookSecrets } from './webhook-secrets';
@@ -100,11 +102,15 @@ export class WebhooksService {
     });
   }
 
-  /** A new secret, at once (no overlap): the receiver must switch when it reads this response. */
-  async rotateSecret(id: string): Promise<WebhookWithSecretView> {
+  /**
+   * A new secret, signing at once; the old one keeps signing next to it for the grace period
+   * (default a day), so the receiver can switch without missing a delivery.
+   */
+  async rotateSecret(id: string, input: RotateWebhookSecretRequest = {}): Promise<WebhookWithSecretView> {
     const secret = generateWebhookSecret();
+    const grace = input.gracePeriodSeconds ?? WEBHOOK_SECRET_DEFAULT_GRACE_SECONDS;
     const endpoint = await this.change(id, 'update', 'webhook.secret_rotated', (m, endpoint) =>
-      this.repository.updateEndpoint(m, endpoint.id, { secret_ciphertext: this.secrets.seal(endpoint.id, secret) }),
+      this.repository.rotateSecret(m, endpoint.id, this.secrets.seal(endpoint.id, secret), grace),
     );
     return { ...endpoint, secret };
   }

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { UniqueItems } from '@app/errors';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsOptional, IsString, MaxLength, ValidateBy } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min, ValidateBy } from 'class-validator';
 import { PageMeta, PageQuery } from '../../../common/pagination';
 import { WEBHOOK_EVENT_TYPES } from '../webhook-outbox';
 import { MAX_URL_LENGTH, webhookUrlProblem } from '../webhook-url';
@@ -89,6 +89,26 @@ export class WebhookView {
   })
   disabledReason: 'failing' | null;
   @ApiPropertyOptional({ nullable: true, description: 'Since when the endpoint is disabled' }) disabledAt: Date | null;
+  @ApiPropertyOptional({ nullable: true, description: 'Until when the signing key replaced by the last rotation still signs deliveries (a second signature); null when it no longer does' })
+  rotationGraceUntil: Date | null;
+}
+
+/** Most and default grace period of a rotated webhook secret (docs/webhooks.md). */
+export const WEBHOOK_SECRET_MAX_GRACE_SECONDS = 7 * 24 * 3600;
+export const WEBHOOK_SECRET_DEFAULT_GRACE_SECONDS = 24 * 3600;
+
+export class RotateWebhookSecretRequest {
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: WEBHOOK_SECRET_MAX_GRACE_SECONDS,
+    default: WEBHOOK_SECRET_DEFAULT_GRACE_SECONDS,
+    description: 'How long the old secret keeps signing deliveries next to the new one (0: it stops at once)',
+  })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(WEBHOOK_SECRET_MAX_GRACE_SECONDS)
+  gracePeriodSeconds?: number;
 }
 
 export class WebhookWithSecretView extends WebhookView {
