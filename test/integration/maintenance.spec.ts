@@ -142,4 +142,34 @@ describe('maintenance jobs (worker)', () => {
     expect(events).toHaveLength(2);
     expect(events[1]).toMatchObject({ keyId: soon, expiresAt: newDate.toISOString() });
   });
+
+  it('marks no key and publishes nothing when the notice transaction fails, and notifies on the next run', async () => {
+    const tenant = await resellerWithUsers(system, { c: ['user'] });
+    const id = uuidv7();
+    await system.query(
+      `INSERT INTO api_keys (id, tenant_id, customer_id, name, prefix, secret_hash, expires_at) VALUES ($1, $2, $3, 'failing', 'sk-failing', $4, now() + interval '1 day')`,
+      [id, tenant.id, tenant.users.c.id, Buffer.from(uuidv7())],
+    );
+    const admin = await connectAs('admin');
+    const trigger = `test_fail_${id.replace(/-/g, '').slice(-12)}`;
+    await admin.query(`CREATE FUNCTION ${trigger}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'test: commit refused'; END $$`);
+    await admin.query(
+      `CREATE CONSTRAINT TRIGGER ${trigger} AFTER INSERT ON webhook_events DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+        WHEN (NEW.data->>'keyId' = '${id}') EXECUTE FUNCTION ${trigger}()`,
+    );
+    const state = async () => ({
+      marked: (await system.query(`SELECT expiry_notified_at FROM api_keys WHERE id = $1`, [id])).rows[0].expiry_notified_at !== null,
+      events: Number((await system.query(`SELECT count(*) FROM webhook_events WHERE type = 'key.expiring' AND data->>'keyId' = $1`, [id])).rows[0].count),
+    });
+    try {
+      await expect(worker.app.get(MaintenanceProcessor).notifyExpiringKeys()).rejects.toThrow(/commit refused/);
+      expect(await state()).toEqual({ marked: false, events: 0 });
+    } finally {
+      await admin.query(`DROP TRIGGER ${trigger} ON webhook_events`);
+      await admin.query(`DROP FUNCTION ${trigger}()`);
+      await admin.end();
+    }
+    await worker.app.get(MaintenanceProcessor).notifyExpiringKeys();
+    expect(await state()).toEqual({ marked: true, events: 1 });
+  });
 });
