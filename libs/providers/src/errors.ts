@@ -129,6 +129,11 @@ export function connectError(): UpstreamError {
   return new UpstreamError('connect', 502, openAIError('The upstream provider could not be reached.', 'api_error', 'upstream_unreachable'));
 }
 
+/** The upstream answered, then its connection failed (reset, closed) before the answer was complete. */
+export function interruptedError(): UpstreamError {
+  return new UpstreamError('connect', 502, openAIError('The upstream provider interrupted its answer.', 'api_error', 'upstream_interrupted'));
+}
+
 export function blockedAddressError(): UpstreamError {
   return new UpstreamError('blocked_address', 502, openAIError('The upstream provider could not be reached.', 'api_error', 'upstream_unreachable'));
 }

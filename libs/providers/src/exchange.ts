@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { Dispatcher } from 'undici';
 import { classify, sendUpstream } from './http';
-import { mapUpstreamHttpError, protocolError, timeoutError, UpstreamError } from './errors';
+import { interruptedError, mapUpstreamHttpError, protocolError, timeoutError, UpstreamError } from './errors';
 import { Endpoint, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamTarget } from './types';
 
 export interface ExchangeOptions {
@@ -69,6 +69,14 @@ function readAll(body: Readable, limit = 64 * 1024 * 1024): Promise<string> {
 }
 
 /**
+ * A connection failure once the upstream had answered is an interrupted answer, not an upstream
+ * that "could not be reached" (what the client would otherwise be told).
+ */
+function cutShort(error: UpstreamError): UpstreamError {
+  return error.kind === 'connect' ? interruptedError() : error;
+}
+
+/**
  * One call to one upstream with one key: builds the request with the adapter, sends it, and
  * either parses the whole answer (non-stream) or reads the stream up to its first event. It
  * settles before anything is sent to the client, so every failure it throws (UpstreamError) is one
@@ -92,7 +100,7 @@ export async function exchange(options: ExchangeOptions): Promise<UpstreamExchan
     }
     if (!options.stream) {
       const text = await readAll(response.body).catch((error: unknown) => {
-        throw classify(error, Date.now() >= deadline, options.signal?.aborted ?? false);
+        throw cutShort(classify(error, Date.now() >= deadline, options.signal?.aborted ?? false));
       });
       const parsed = adapter.parseResponse(options.endpoint, text, options.publicModel, options.body);
       response.done();
@@ -146,7 +154,7 @@ export async function exchange(options: ExchangeOptions): Promise<UpstreamExchan
           if (events.length) yield events;
         }
       } catch (error) {
-        throw classify(error, Date.now() >= deadline, options.signal?.aborted ?? false);
+        throw cutShort(classify(error, Date.now() >= deadline, options.signal?.aborted ?? false));
       } finally {
         response.done();
         response.body.destroy();

@@ -54,6 +54,9 @@ interface Outcome {
 
 const ZERO: Usage = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
 
+/** A chunk that ends a choice (`"finish_reason":"stop"`, not `null`): the answer's end, held back until settled. */
+const FINISHED = /"finish_reason":\s*"/;
+
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -135,10 +138,17 @@ export class InferenceService {
     const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap }, pricing.compiledRetail);
     await this.hold(admitted, holdUnits, promptEstimate + outputCap);
 
-    let outcome: Outcome;
+    // The proxies settle before the answer's last byte leaves (see settleBeforeEnd); once that
+    // was tried, a later error must not settle the request a second time.
+    let settled = false;
+    const settle = (o: Outcome): Promise<void> => {
+      settled = true;
+      return this.settle(call, admitted, o);
+    };
     try {
-      outcome = fields.stream ? await this.proxyStream(call, admitted) : await this.proxyOnce(call, admitted);
+      await (fields.stream ? this.proxyStream(call, admitted, settle) : this.proxyOnce(call, admitted, settle));
     } catch (error) {
+      if (settled) throw error;
       // Nothing reached the client: no charge; the hold is released and the failure recorded.
       const failure = error instanceof UpstreamError ? error : null;
       await this.settle(call, admitted, {
@@ -152,7 +162,6 @@ export class InferenceService {
       });
       throw error;
     }
-    await this.settle(call, admitted, outcome);
   }
 
   /** Limits and the hold, with the wallet loaded from the ledger on a miss; 503 if Redis is away. */
@@ -227,7 +236,12 @@ export class InferenceService {
     });
   }
 
-  private async proxyOnce(call: InferenceCall, a: Admitted): Promise<Outcome> {
+  /**
+   * A non-streamed answer is settled first and sent after: an api that dies in between has sent
+   * nothing (the client retries), never a whole answer nobody pays for (issue 19). The wait is
+   * the settle round trip that happens anyway.
+   */
+  private async proxyOnce(call: InferenceCall, a: Admitted, settle: (o: Outcome) => Promise<void>): Promise<void> {
     const abort = new AbortController();
     const onClose = () => {
       if (!call.res.writableFinished) abort.abort();
@@ -239,6 +253,7 @@ export class InferenceService {
       const parsed = sent.exchange.parsed;
       const usage = parsed.usage ?? this.countedUsage(call, completionText(parsed.body));
       const payload = JSON.stringify(parsed.body);
+      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'ok', errorCode: null, ttftMs: null });
       if (!call.res.destroyed) {
         call.res.writeHead(200, {
           'content-type': 'application/json',
@@ -247,7 +262,6 @@ export class InferenceService {
         });
         call.res.end(payload);
       }
-      return { usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'ok', errorCode: null, ttftMs: null };
     } finally {
       call.res.off('close', onClose);
     }
@@ -257,8 +271,12 @@ export class InferenceService {
    * Streams SSE to the client as it arrives. Failover is possible until the upstream's first
    * event; after that, a failure ends the stream with an error event and the customer pays for
    * what was delivered. A client that goes away aborts the upstream request.
+   *
+   * The end of the answer (the first chunk with a finish_reason, the usage chunk and `[DONE]`) is
+   * held back until the settlement is durable: an api that dies before has sent a stream without
+   * its end, which clients treat as failed, never a complete answer nobody pays for (issue 19).
    */
-  private async proxyStream(call: InferenceCall, a: Admitted): Promise<Outcome> {
+  private async proxyStream(call: InferenceCall, a: Admitted, settle: (o: Outcome) => Promise<void>): Promise<void> {
     const abort = new AbortController();
     let clientGone = false;
     let stopUpstream: (() => void) | null = null;
@@ -278,6 +296,7 @@ export class InferenceService {
       const delivered: string[] = [];
       let ttftMs: number | null = null;
       let failure: UpstreamError | null = null;
+      let heldBack = '';
       call.res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
@@ -293,7 +312,8 @@ export class InferenceService {
             if (ttftMs === null) ttftMs = Math.round(performance.now() - a.started);
             delivered.push(event.raw);
           }
-          out += event.raw;
+          if (heldBack || event.done || event.usageOnly || FINISHED.test(event.raw)) heldBack += event.raw;
+          else out += event.raw;
         }
         if (out && !clientGone) call.res.write(out);
       };
@@ -307,20 +327,32 @@ export class InferenceService {
         if (!clientGone) failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
       }
       sent.finish(clientGone ? null : failure);
-      if (failure && !clientGone) call.res.write(`data: ${JSON.stringify(failure.body)}\n\n`);
-      if (!clientGone) call.res.end();
       // The upstream's own usage when the stream completed; otherwise what reached the client.
       const complete = !failure && !clientGone && stream.translator.usage !== null;
-      let usage = complete ? stream.translator.usage! : this.countedUsage(call, deliveredText(delivered));
+      let usage = complete ? stream.translator.usage! : this.cutUsage(call, stream.translator.usage, delivered);
       // An upstream that failed (or timed out) before generating any token is not charged at all,
       // prompt included (issue 11 policy: never pay for a request that failed before the first
       // token). Only the empty role chunk may have reached the client; it carries no token.
       if (failure && !clientGone && usage.output === 0) usage = ZERO;
       const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
-      return { usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs };
+      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs });
+      if (clientGone) return;
+      call.res.end(failure ? `${heldBack}data: ${JSON.stringify(failure.body)}\n\n` : heldBack);
     } finally {
       call.res.off('close', onClose);
     }
+  }
+
+  /**
+   * A stream cut before its end is charged for the prompt and the text delivered. The prompt as
+   * the upstream already reported it (Anthropic's message_start, Gemini's usageMetadata on each
+   * chunk; OpenAI reports usage only at the end) keeps its cache-read and cache-write buckets,
+   * priced as the upstream prices them; without one the gateway counts the prompt as plain input.
+   */
+  private cutUsage(call: InferenceCall, reported: Usage | null, delivered: string[]): Usage {
+    const counted = this.countedUsage(call, deliveredText(delivered));
+    if (!reported || reported.input + reported.cacheRead + reported.cacheWrite === 0) return counted;
+    return { input: reported.input, cacheRead: reported.cacheRead, cacheWrite: reported.cacheWrite, output: counted.output };
   }
 
   /** Usage counted by the gateway when the upstream reported none. */
@@ -332,10 +364,14 @@ export class InferenceService {
   /** Charges the real cost and records the event in one Redis step, or spools it if Redis is away. */
   private async settle(call: InferenceCall, a: Admitted, o: Outcome): Promise<void> {
     const usage: TokenUsage = o.usage;
-    const retail = compiledCostUnits(usage, a.pricing.compiledRetail);
-    const wholesale = compiledCostUnits(usage, a.pricing.compiledWholesale);
+    // A request that failed before its first token costs nothing, per-request price included
+    // (README "What is charged"): compiledCostUnits would add the per-request amount to zero tokens.
+    const free = o.status !== 'ok' && usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) === 0;
+    const cost = (price: CompiledPrice) => (free ? 0n : compiledCostUnits(usage, price));
+    const retail = cost(a.pricing.compiledRetail);
+    const wholesale = cost(a.pricing.compiledWholesale);
     const upstreamPrice: CompiledPrice | null = o.channel ? this.channels.upstreamCost(o.channel, a.fields.model, o.upstreamModel ?? a.fields.model) : null;
-    const upstream = upstreamPrice ? compiledCostUnits(usage, upstreamPrice) : 0n;
+    const upstream = upstreamPrice ? cost(upstreamPrice) : 0n;
     const latencyMs = Math.round(performance.now() - a.started);
     const event: UsageEvent = {
       v: 1,

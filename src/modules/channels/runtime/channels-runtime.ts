@@ -55,7 +55,11 @@ export interface UpstreamCall {
   signal?: AbortSignal;
   /** Sent upstream as x-request-id. */
   requestId?: string;
-  /** Overall deadline for all attempts (ms from now); default: the first channel's total timeout. */
+  /**
+   * After this long (ms from now) no new attempt starts (failover stops); an attempt already
+   * started runs under its channel's own first-byte and total timeouts. Default: the first
+   * channel's total timeout.
+   */
   deadlineMs?: number;
 }
 
@@ -214,7 +218,9 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
             stream: call.stream,
             includeUsage: call.includeUsage ?? true,
             firstByteMs: channel.firstByteTimeoutMs,
-            totalMs: Math.max(1, Math.min(channel.totalTimeoutMs, deadline - Date.now())),
+            // Each attempt has its channel's own timeouts; the failover deadline only bounds when
+            // a new attempt may start (a 10-minute reasoning stream must not be cut at 30 s).
+            totalMs: channel.totalTimeoutMs,
             signal: call.signal,
             allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS,
             headers: call.requestId ? { 'x-request-id': call.requestId } : undefined,
