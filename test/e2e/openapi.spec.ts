@@ -62,6 +62,13 @@ describe('OpenAPI and route access rules (e2e)', () => {
     expect(doc.components.schemas.ProblemSchema.properties).toHaveProperty('code');
   });
 
+  it('documents the usage record lookup by x-request-id: its required query and every status it answers', () => {
+    const operation = doc.paths['/api/v1/usage/records']?.get;
+    expect(operation?.summary).toBeTruthy();
+    expect(operation.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'requestId', in: 'query', required: true })]));
+    expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '403']));
+  });
+
   it('keeps health and metrics out of the admin documentation', () => {
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/health') || p === '/metrics')).toEqual([]);
   });

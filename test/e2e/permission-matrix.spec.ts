@@ -33,6 +33,7 @@ type Capability =
   | 'customers.update'
   | 'customers.bind'
   | 'usage.read'
+  | 'usage.records'
   | 'channels.read'
   | 'channels.create';
 
@@ -53,13 +54,14 @@ const CAPABILITIES: Capability[] = [
   'customers.update',
   'customers.bind',
   'usage.read',
+  'usage.records',
   'channels.read',
   'channels.create',
 ];
 const PLATFORM_ONLY = (c: Capability) => c.startsWith('resellers.') || c.startsWith('channels.');
 
 /** Customers invite/manage: owner, operator, sales (bound only); list: also finance, read-only; usage: all but tech. */
-const SALES_CAPABILITIES: Capability[] = ['customers.list', 'customers.create', 'customers.update', 'usage.read'];
+const SALES_CAPABILITIES: Capability[] = ['customers.list', 'customers.create', 'customers.update', 'usage.read', 'usage.records'];
 
 /** What each role may do, straight from the matrix (tenant settings and members: owner, operator; ...). */
 const ALLOWED: Record<'platform' | 'reseller', Partial<Record<RoleName, Capability[]>>> = {
@@ -68,16 +70,16 @@ const ALLOWED: Record<'platform' | 'reseller', Partial<Record<RoleName, Capabili
     operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read' && !c.startsWith('channels.')),
     sales: SALES_CAPABILITIES,
     // Platform finance reads the customer list read-only: for the platform, resellers are customers.
-    finance: ['tenant.read', 'customers.list', 'usage.read'],
+    finance: ['tenant.read', 'customers.list', 'usage.read', 'usage.records'],
     // Monitoring and logs: platform owner and tech.
     tech: ['audit.read', 'channels.read', 'channels.create'],
-    user: ['usage.read'],
+    user: ['usage.read', 'usage.records'],
   },
   reseller: {
     owner: CAPABILITIES.filter((c) => !PLATFORM_ONLY(c)),
     sales: SALES_CAPABILITIES,
-    finance: ['customers.list', 'usage.read'],
-    user: ['usage.read'],
+    finance: ['customers.list', 'usage.read', 'usage.records'],
+    user: ['usage.read', 'usage.records'],
   },
 };
 
@@ -98,12 +100,13 @@ const SUCCESS: Record<Capability, number> = {
   'customers.update': 200,
   'customers.bind': 200,
   'usage.read': 200,
+  'usage.records': 200,
   'channels.read': 200,
   'channels.create': 201,
 };
 
 /** Capabilities that act on the caller's own tenant only (no object of another tenant to address). */
-const OWN_TENANT_ONLY: Capability[] = ['customers.list', 'customers.create', 'usage.read'];
+const OWN_TENANT_ONLY: Capability[] = ['customers.list', 'customers.create', 'usage.read', 'usage.records'];
 
 describe('permission matrix (e2e)', () => {
   let system: Client;
@@ -178,6 +181,8 @@ describe('permission matrix (e2e)', () => {
         return call(api.baseUrl, 'PUT', `/api/v1/customers/${await customer(target)}/sales`, { ...as, json: { salesUserId: await salesperson(target) } });
       case 'usage.read':
         return call(api.baseUrl, 'GET', '/api/v1/usage/summary', as);
+      case 'usage.records':
+        return call(api.baseUrl, 'GET', '/api/v1/usage/records?requestId=matrix-lookup-1', as);
       case 'channels.read':
         return call(api.baseUrl, 'GET', '/api/v1/channels', as);
       case 'channels.create':

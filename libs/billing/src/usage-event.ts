@@ -32,6 +32,11 @@ export interface UsageEvent {
   ttftMs: number | null;
   stream: boolean;
   clientIp: string | null;
+  /**
+   * The `x-request-id` of the answer (the client's own or the gateway's), for support to find the
+   * record. Absent in events written before it existed.
+   */
+  httpRequestId?: string | null;
   /** When the request started, epoch milliseconds (also picks the usage_records partition). */
   createdAt: number;
 }
@@ -54,7 +59,8 @@ export function decodeUsageEvent(raw: string): UsageEvent {
     (e.channelId === null || uuid.test(e.channelId)) && typeof e.model === 'string' && e.model.length > 0 &&
     count(e.inputTokens) && count(e.outputTokens) && count(e.cacheReadTokens) && count(e.cacheWriteTokens) &&
     units.test(e.retailUnits) && units.test(e.wholesaleUnits) && units.test(e.upstreamUnits) &&
-    typeof e.status === 'string' && Number.isSafeInteger(e.createdAt);
+    typeof e.status === 'string' && Number.isSafeInteger(e.createdAt) &&
+    (e.httpRequestId === undefined || e.httpRequestId === null || (typeof e.httpRequestId === 'string' && e.httpRequestId.length <= 128));
   if (!ok) throw new Error('malformed usage event');
   return e;
 }

@@ -3,8 +3,8 @@ import { RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
 import { TenantDb } from '@app/tenancy';
 import { UsageRecordsRepository } from '../usage/usage-records.repository';
-import { toTotals, usageRange, usageScope } from '../usage/usage-scope';
-import { UsageGroup, UsageSummary, UsageSummaryQuery } from './dto/customer.dto';
+import { toRecordView, toTotals, usageRange, usageScope } from '../usage/usage-scope';
+import { UsageGroup, UsageRecordList, UsageRecordsQuery, UsageSummary, UsageSummaryQuery } from './dto/customer.dto';
 import { CustomersRepository } from './customers.repository';
 
 /**
@@ -46,6 +46,20 @@ export class UsageSummaryService {
         }));
       }
       return { ...range, totals: toTotals(totals, principal), ...(labelled ? { groups: labelled } : {}) };
+    });
+  }
+
+  /**
+   * The usage records of one `x-request-id` (support looking up a disputed request), under
+   * exactly the scope of the summaries: what the caller may aggregate is what it may look up.
+   */
+  records(query: UsageRecordsQuery): Promise<UsageRecordList> {
+    const principal = this.auth.principal;
+    return this.tenantDb.forRequest(async (m) => {
+      const scope = usageScope(this.auth.ability);
+      if (!scope) throw AppException.forbidden('You may not read usage.');
+      const rows = await this.usage.findByHttpRequestId(m, scope, query.requestId, query.tenantId);
+      return { items: rows.map((row) => toRecordView(row, principal)) };
     });
   }
 }

@@ -396,6 +396,7 @@ export class InferenceService {
       ttftMs: o.ttftMs,
       stream: a.fields.stream,
       clientIp: call.clientIp,
+      httpRequestId: call.requestId,
       createdAt: a.startedAt,
     };
     const request: SettleRequest = { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };

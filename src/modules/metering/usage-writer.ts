@@ -114,6 +114,7 @@ export class UsageWriter {
             ttftMs: e.ttftMs,
             stream: e.stream,
             clientIp: e.clientIp,
+            httpRequestId: e.httpRequestId ?? null,
             createdAt: new Date(e.createdAt),
           })),
         ),

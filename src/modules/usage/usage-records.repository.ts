@@ -27,6 +27,8 @@ export interface UsageRecordInput {
   ttftMs?: number | null;
   stream: boolean;
   clientIp?: string | null;
+  /** The answer's `x-request-id`. */
+  httpRequestId?: string | null;
   /** The time of the request as carried by the usage event: part of the idempotency key. */
   createdAt: Date | string;
 }
@@ -43,6 +45,29 @@ export interface UsageTotalsRow {
   retail_charge: string;
   wholesale_cost: string;
   upstream_cost: string;
+}
+
+/** One usage record as support looks it up. */
+export interface UsageRecordRow {
+  request_id: string;
+  http_request_id: string;
+  tenant_id: string;
+  customer_id: string;
+  api_key_id: string | null;
+  model: string;
+  status: string;
+  error_code: string | null;
+  stream: boolean;
+  input_tokens: string;
+  output_tokens: string;
+  cache_read_tokens: string;
+  cache_write_tokens: string;
+  retail_charge: string;
+  wholesale_cost: string;
+  upstream_cost: string;
+  latency_ms: number;
+  ttft_ms: number | null;
+  created_at: Date;
 }
 
 /** A boolean SQL condition over `ur` (usage_records) with TypeORM-style named parameters. */
@@ -95,11 +120,11 @@ export class UsageRecordsRepository {
       `INSERT INTO usage_records (request_id, tenant_id, customer_id, api_key_id, channel_id, model, upstream_model, pool,
                                   input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
                                   retail_charge, wholesale_cost, upstream_cost, status, error_code, latency_ms, ttft_ms,
-                                  stream, client_ip, created_at)
+                                  stream, client_ip, created_at, http_request_id)
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[],
                             $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],
                             $13::numeric[], $14::numeric[], $15::numeric[], $16::text[], $17::text[], $18::int[], $19::int[],
-                            $20::boolean[], $21::inet[], $22::timestamptz[])
+                            $20::boolean[], $21::inet[], $22::timestamptz[], $23::text[])
        ON CONFLICT (request_id, created_at) DO NOTHING
        RETURNING request_id`,
       [
@@ -125,6 +150,7 @@ export class UsageRecordsRepository {
         column((r) => r.stream),
         column((r) => r.clientIp ?? null),
         column((r) => (r.createdAt instanceof Date ? r.createdAt.toISOString() : r.createdAt)),
+        column((r) => r.httpRequestId ?? null),
       ],
     );
     return inserted.map((r) => r.request_id);
@@ -138,6 +164,27 @@ export class UsageRecordsRepository {
   async ensurePartitions(manager: EntityManager, from: Date, months: number): Promise<number> {
     const [row] = await manager.query('SELECT usage_records_ensure_partitions($1, $2) AS created', [from.toISOString(), months]);
     return Number(row.created);
+  }
+
+  /**
+   * The records whose answer carried `httpRequestId` (x-request-id), among the rows matching
+   * `scope` (and optionally one tenant), newest first. Runs in the caller's tenant transaction.
+   */
+  async findByHttpRequestId(manager: EntityManager, scope: UsageScopeFilter, httpRequestId: string, tenantId?: string): Promise<UsageRecordRow[]> {
+    const q = manager
+      .createQueryBuilder()
+      .from('usage_records', 'ur')
+      .where(scope.sql, scope.params)
+      .andWhere('ur.http_request_id = :httpRequestId', { httpRequestId });
+    if (tenantId) q.andWhere('ur.tenant_id = :tenantId', { tenantId });
+    const [sql, params] = q.select('1').getQueryAndParameters();
+    return manager.query(
+      `SELECT ur.request_id, ur.http_request_id, ur.tenant_id, ur.customer_id, ur.api_key_id, ur.model, ur.status, ur.error_code, ur.stream,
+              ur.input_tokens::text, ur.output_tokens::text, ur.cache_read_tokens::text, ur.cache_write_tokens::text,
+              ur.retail_charge::text, ur.wholesale_cost::text, ur.upstream_cost::text, ur.latency_ms, ur.ttft_ms, ur.created_at
+         ${sql.slice(sql.indexOf('FROM'))} ORDER BY ur.created_at DESC LIMIT 100`,
+      params,
+    );
   }
 
   /**

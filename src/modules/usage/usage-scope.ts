@@ -2,8 +2,8 @@ import { abilityToSql, AppAbility, currentSalesUserSql, hasRole, Principal } fro
 import { AppException } from '@app/errors';
 import { CustomerErrorCode, customerError } from '../customers/customers.exceptions';
 import { USAGE } from '../customers/customers.permissions';
-import { UsageTotals } from '../customers/dto/customer.dto';
-import { UsageScopeFilter, UsageTotalsRow } from './usage-records.repository';
+import { UsageRecordView, UsageTotals } from '../customers/dto/customer.dto';
+import { UsageRecordRow, UsageScopeFilter, UsageTotalsRow } from './usage-records.repository';
 
 /** CASL fields of a usage record; salesUserId is the customer's current salesperson. */
 const USAGE_COLUMNS = {
@@ -49,6 +49,34 @@ export function toTotals(row: UsageTotalsRow, principal: Principal): UsageTotals
     if (principal.tenantType === 'platform') totals.upstreamCost = row.upstream_cost;
   }
   return totals;
+}
+
+/** One record as the API shows it; costs shown by the same rule as {@link toTotals}. */
+export function toRecordView(row: UsageRecordRow, principal: Principal): UsageRecordView {
+  const view: UsageRecordView = {
+    id: row.request_id,
+    requestId: row.http_request_id,
+    tenantId: row.tenant_id,
+    customerId: row.customer_id,
+    apiKeyId: row.api_key_id,
+    model: row.model,
+    status: row.status,
+    errorCode: row.error_code,
+    stream: row.stream,
+    inputTokens: Number(row.input_tokens),
+    outputTokens: Number(row.output_tokens),
+    cacheReadTokens: Number(row.cache_read_tokens),
+    cacheWriteTokens: Number(row.cache_write_tokens),
+    spend: row.retail_charge,
+    latencyMs: row.latency_ms,
+    ttftMs: row.ttft_ms,
+    createdAt: row.created_at,
+  };
+  if (hasRole(principal, 'owner', 'operator', 'finance')) {
+    view.wholesaleCost = row.wholesale_cost;
+    if (principal.tenantType === 'platform') view.upstreamCost = row.upstream_cost;
+  }
+  return view;
 }
 
 export function noUsageAccess(): AppException {

@@ -230,6 +230,43 @@ export class UsageSummary {
   @ApiPropertyOptional({ type: [UsageGroup] }) groups?: UsageGroup[];
 }
 
+export class UsageRecordsQuery {
+  @ApiProperty({ description: 'The `x-request-id` the inference answer carried (the client\'s own, or the one the gateway made)', maxLength: 128 })
+  @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'requestId must be 1 to 128 letters, digits or ._:-' })
+  requestId: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'One tenant of your reach (platform staff)' })
+  @IsOptional()
+  @IsUUID()
+  tenantId?: string;
+}
+
+export class UsageRecordView {
+  @ApiProperty({ format: 'uuid', description: 'The usage record (the gateway\'s id of the request)' }) id: string;
+  @ApiProperty({ description: 'The `x-request-id` of the answer' }) requestId: string;
+  @ApiProperty({ format: 'uuid' }) tenantId: string;
+  @ApiProperty({ format: 'uuid' }) customerId: string;
+  @ApiPropertyOptional({ format: 'uuid', nullable: true }) apiKeyId: string | null;
+  @ApiProperty() model: string;
+  @ApiProperty({ description: '`ok`, `client_cancelled`, `upstream_error`, `timeout` or `error`' }) status: string;
+  @ApiPropertyOptional({ nullable: true }) errorCode: string | null;
+  @ApiProperty() stream: boolean;
+  @ApiProperty() inputTokens: number;
+  @ApiProperty() outputTokens: number;
+  @ApiProperty() cacheReadTokens: number;
+  @ApiProperty() cacheWriteTokens: number;
+  @ApiProperty({ example: '0.000123000', description: 'What the customer was charged (retail), decimal string' }) spend: string;
+  @ApiPropertyOptional({ description: 'Wholesale cost (owner, operator, finance)' }) wholesaleCost?: string;
+  @ApiPropertyOptional({ description: 'Upstream cost (platform owner, operator, finance)' }) upstreamCost?: string;
+  @ApiProperty() latencyMs: number;
+  @ApiPropertyOptional({ nullable: true }) ttftMs: number | null;
+  @ApiProperty() createdAt: Date;
+}
+
+export class UsageRecordList {
+  @ApiProperty({ type: [UsageRecordView], description: 'Newest first, at most 100 (a client may reuse its own request ids)' }) items: UsageRecordView[];
+}
+
 export class TenantSalesView {
   @ApiProperty({ format: 'uuid' }) resellerId: string;
   @ApiPropertyOptional({ type: SalespersonRef, nullable: true }) salesperson: SalespersonRef | null;
