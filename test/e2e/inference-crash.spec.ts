@@ -1,0 +1,235 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import { TokenPrice } from '@app/money';
+import { BalanceService } from '../../src/modules/ledger/balance.service';
+import { freePort } from '../../scripts/local-infra';
+import { RunningApp, startTestApi } from '../support/app';
+import { connectAs, uniqueSlug } from '../support/db';
+import { FAKE_TEXT, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
+import { TestTenant } from '../support/identity';
+import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
+import { isolatedRedisUrl } from '../support/redis';
+
+const API = join(__dirname, '../../dist/src/main.js');
+const PRICE: TokenPrice = { inputPerMillion: '3', outputPerMillion: '15' };
+const LONG_TEXT = Array.from({ length: 8 }, (_, i) => `word${i}`).join(' ');
+
+interface Answer {
+  status: number | null;
+  requestId: string | null;
+  body: string;
+  /** The response ended normally (not cut by the api's death). */
+  ended: boolean;
+}
+
+/**
+ * The api as a real process (dist/src/main.js, `npm run build` first), killed with SIGKILL while
+ * an answer waits for its settlement (issue 19): Redis is made to hold writes (`CLIENT PAUSE
+ * WRITE`), so the settle call hangs, and the api is killed at that moment. No client may then hold
+ * a complete answer (the whole JSON, or a stream with its end) that has no usage event: the charge
+ * is durable before the answer's last byte leaves.
+ */
+describe('inference across an api crash (process)', () => {
+  let system: Client;
+  let redis: Redis;
+  let redisUrl: string;
+  let admin: RunningApp;
+  let upstream: FakeUpstream;
+  let world: InferenceWorld;
+  let shop: TestTenant;
+  let key: string;
+  let spoolDir: string;
+  const model = uniqueSlug('m-crash');
+
+  beforeAll(async () => {
+    if (!existsSync(API)) throw new Error(`${API} is missing: run npm run build first`);
+    system = await connectAs('system');
+    redisUrl = await isolatedRedisUrl();
+    redis = new Redis(redisUrl);
+    upstream = await startFakeOpenAI();
+    spoolDir = mkdtempSync(join(tmpdir(), 'aigw-crash-spool-'));
+    // An in-process api only to build the world through the admin API.
+    admin = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600' });
+    world = await new InferenceWorld(admin, system, redis).init();
+    await world.price(world.platform, model, PRICE);
+    await world.channel(fakeChannel(upstream.url, model, { retryBudget: 0 }));
+    shop = await world.reseller(['alice']);
+    await world.credit(shop, 'alice', '100');
+    key = await world.key(shop, 'alice');
+    await admin.app.get(BalanceService).ensureLoaded(shop.id, shop.users.alice.id);
+  });
+
+  afterAll(async () => {
+    await redis?.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+    await admin?.close();
+    await upstream?.close();
+    redis?.disconnect();
+    await system?.end();
+    if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
+  });
+
+  async function spawnApi(): Promise<{ child: ChildProcess; port: number }> {
+    const port = await freePort();
+    const child = spawn(process.execPath, [API], {
+      env: {
+        ...process.env,
+        REDIS_URL: redisUrl,
+        PORT: String(port),
+        METRICS_PORT: '0',
+        LOG_LEVEL: 'warn',
+        CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true',
+        INFERENCE_SPOOL_DIR: spoolDir,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let log = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-4000);
+    });
+    let last: Answer | null = null;
+    try {
+      await eventually(async () => (last = await ask(port, { model, messages: [{ role: 'user', content: 'warm up' }] })).status === 200, 'the api process to answer', 30_000);
+    } catch (error) {
+      await kill(child);
+      throw new Error(`${(error as Error).message}; last answer ${JSON.stringify(last)}; stderr: ${log}`);
+    }
+    return { child, port };
+  }
+
+  async function kill(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** One inference call over a plain socket; `onData` sees the body as it arrives. A connection lost before the headers: status null. */
+  function ask(port: number, body: Record<string, unknown>, onData?: (text: string) => void): Promise<Answer> {
+    return new Promise((resolve) => {
+      const payload = JSON.stringify(body);
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/v1/chat/completions', headers: { host: shop.domain, authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+        (res) => {
+          const answer: Answer = { status: res.statusCode ?? null, requestId: (res.headers['x-request-id'] as string | undefined) ?? null, body: '', ended: false };
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            answer.body += chunk;
+            onData?.(answer.body);
+          });
+          res.once('end', () => {
+            answer.ended = true;
+          });
+          res.once('close', () => resolve(answer));
+          res.once('error', () => undefined);
+        },
+      );
+      req.once('error', () => resolve({ status: null, requestId: null, body: '', ended: false }));
+      req.end(payload);
+    });
+  }
+
+  /** What a client would take for a whole answer: the whole JSON, or a stream that reached [DONE]. */
+  function complete(answer: Answer, stream: boolean): boolean {
+    if (!answer.ended || answer.status !== 200) return false;
+    if (stream) return answer.body.includes('data: [DONE]');
+    try {
+      return (JSON.parse(answer.body) as { choices: Array<{ message: { content: string } }> }).choices[0].message.content === FAKE_TEXT;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The api's settle call is waiting in Redis (held by CLIENT PAUSE). */
+  async function settleBlocked(): Promise<boolean> {
+    const list = String(await redis.call('CLIENT', 'LIST'));
+    return list.split('\n').some((line) => line.includes('name=aigateway-billing') && /flags=\S*b/.test(line) && line.includes('cmd=evalsha'));
+  }
+
+  const events = () => world.events(shop);
+
+  it('an api killed while a non-streamed answer waits for its settlement has sent none of it', async () => {
+    const { child, port } = await spawnApi();
+    try {
+      const before = upstream.requests.length;
+      upstream.next({ kind: 'ok', delayMs: 300 });
+      const answer = ask(port, { model, messages: [{ role: 'user', content: 'hello' }] });
+      // The hold went through (the upstream was called); now Redis holds every write.
+      await eventually(() => upstream.requests.length > before, 'the upstream call');
+      await redis.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+      await eventually(settleBlocked, 'the settle call to wait in Redis');
+      await kill(child);
+      const got = await answer;
+      expect(complete(got, false)).toBe(false);
+      expect(got.body).not.toContain(FAKE_TEXT);
+    } finally {
+      await redis.call('CLIENT', 'UNPAUSE');
+      await kill(child);
+    }
+  }, 120_000);
+
+  it('an api killed while a stream waits for its settlement has sent the text but not its end (finish, usage, [DONE])', async () => {
+    const { child, port } = await spawnApi();
+    try {
+      upstream.next({ kind: 'ok', text: LONG_TEXT, chunkDelayMs: 50 });
+      let paused: Promise<unknown> | null = null;
+      const answer = ask(port, { model, messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } }, (body) => {
+        // Once the stream is under way, Redis holds every write: its settle will wait.
+        if (!paused && body.includes('word0')) paused = redis.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+      });
+      await eventually(() => paused !== null, 'the stream to start');
+      await paused;
+      await eventually(settleBlocked, 'the settle call to wait in Redis');
+      await kill(child);
+      const got = await answer;
+      // Every word of the text reached the client as it was generated...
+      for (const word of LONG_TEXT.split(' ')) expect(got.body).toContain(word);
+      // ...but not the end of the answer: no finish_reason, no usage chunk, no [DONE].
+      expect(complete(got, true)).toBe(false);
+      expect(got.body).not.toMatch(/"finish_reason":\s*"stop"/);
+      expect(got.body).not.toContain('"usage"');
+      expect(got.body).not.toContain('[DONE]');
+    } finally {
+      await redis.call('CLIENT', 'UNPAUSE');
+      await kill(child);
+    }
+  }, 120_000);
+
+  it('under load, killed while settlements wait: every answer a client received complete has its usage event', async () => {
+    const { child, port } = await spawnApi();
+    const answers: Array<Promise<{ answer: Answer; stream: boolean }>> = [];
+    try {
+      let stop = false;
+      // Eight clients asking one after another, streamed and not, until the api dies.
+      const loops = Array.from({ length: 8 }, async (_, i) => {
+        while (!stop) {
+          const stream = i % 2 === 0;
+          const pending = ask(port, { model, messages: [{ role: 'user', content: `load ${i}` }], stream, stream_options: stream ? { include_usage: true } : undefined }).then((answer) => ({ answer, stream }));
+          answers.push(pending);
+          if ((await pending).answer.status === null) return;
+        }
+      });
+      await eventually(async () => (await events()).length >= 40, 'some answered requests', 60_000);
+      await redis.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+      await eventually(settleBlocked, 'settle calls to wait in Redis');
+      await kill(child);
+      stop = true;
+      await Promise.all(loops);
+    } finally {
+      await redis.call('CLIENT', 'UNPAUSE');
+      await kill(child);
+    }
+    const results = await Promise.all(answers);
+    const whole = results.filter((r) => complete(r.answer, r.stream));
+    // Some answers were cut by the kill (their settle was waiting), the others came whole.
+    expect(results.length - whole.length).toBeGreaterThan(0);
+    expect(whole.length).toBeGreaterThanOrEqual(40);
+    const recorded = new Set((await events()).map((e) => e.httpRequestId));
+    const unpaid = whole.filter((r) => !recorded.has(r.answer.requestId)).map((r) => r.answer.requestId);
+    expect(unpaid).toEqual([]);
+  }, 180_000);
+});
