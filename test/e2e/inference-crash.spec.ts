@@ -160,7 +160,7 @@ describe('inference across an api crash (process)', () => {
       const answer = ask(port, { model, messages: [{ role: 'user', content: 'hello' }] });
       // The hold went through (the upstream was called); now Redis holds every write.
       await eventually(() => upstream.requests.length > before, 'the upstream call');
-      await redis.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+      await redis.call('CLIENT', 'PAUSE', '10000', 'WRITE');
       await eventually(settleBlocked, 'the settle call to wait in Redis');
       await kill(child);
       const got = await answer;
@@ -179,7 +179,7 @@ describe('inference across an api crash (process)', () => {
       let paused: Promise<unknown> | null = null;
       const answer = ask(port, { model, messages: [{ role: 'user', content: 'hello' }], stream: true, stream_options: { include_usage: true } }, (body) => {
         // Once the stream is under way, Redis holds every write: its settle will wait.
-        if (!paused && body.includes('word0')) paused = redis.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+        if (!paused && body.includes('word0')) paused = redis.call('CLIENT', 'PAUSE', '10000', 'WRITE');
       });
       await eventually(() => paused !== null, 'the stream to start');
       await paused;
@@ -214,7 +214,7 @@ describe('inference across an api crash (process)', () => {
         }
       });
       await eventually(async () => (await events()).length >= 40, 'some answered requests', 60_000);
-      await redis.call('CLIENT', 'PAUSE', '30000', 'WRITE');
+      await redis.call('CLIENT', 'PAUSE', '10000', 'WRITE');
       await eventually(settleBlocked, 'settle calls to wait in Redis');
       await kill(child);
       stop = true;

@@ -7,6 +7,7 @@ import { countTextTokens } from '../../src/modules/inference/token-estimate';
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { ANTHROPIC_USAGE, startFakeAnthropic } from '../support/fakes/anthropic';
+import { GEMINI_USAGE, startFakeGemini } from '../support/fakes/gemini';
 import { FAKE_TEXT, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
@@ -31,11 +32,12 @@ describe('inference money under failures (e2e, openai SDK)', () => {
   let api: RunningApp;
   let openai: FakeUpstream;
   let anthropic: FakeUpstream;
+  let gemini: FakeUpstream;
   let world: InferenceWorld;
   let shop: TestTenant;
   let key: string;
   const clients: GatewayClient[] = [];
-  const models = { perRequest: uniqueSlug('m-pr'), long: uniqueSlug('m-long'), claude: uniqueSlug('m-claude'), cut: uniqueSlug('m-cut') };
+  const models = { perRequest: uniqueSlug('m-pr'), long: uniqueSlug('m-long'), claude: uniqueSlug('m-claude'), gemini: uniqueSlug('m-gemini'), cut: uniqueSlug('m-cut') };
 
   const sdk = () => {
     const c = gatewayClient(api.baseUrl, shop.domain, key, { maxRetries: 0 });
@@ -54,6 +56,7 @@ describe('inference money under failures (e2e, openai SDK)', () => {
     redis = new Redis(redisUrl);
     openai = await startFakeOpenAI();
     anthropic = await startFakeAnthropic();
+    gemini = await startFakeGemini();
     api = await startTestApi({
       REDIS_URL: redisUrl,
       CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true',
@@ -63,7 +66,7 @@ describe('inference money under failures (e2e, openai SDK)', () => {
     world = await new InferenceWorld(api, system, redis).init();
     shop = await world.reseller(['alice']);
     await world.price(world.platform, models.perRequest, PER_REQUEST);
-    for (const m of [models.long, models.claude, models.cut]) await world.price(world.platform, m, PRICE);
+    for (const m of [models.long, models.claude, models.gemini, models.cut]) await world.price(world.platform, m, PRICE);
     // Standard pool only: a spot request finds no channel (503 no_available_channel).
     await world.channel(fakeChannel(openai.url, models.perRequest, { retryBudget: 0 }));
     await world.channel(fakeChannel(openai.url, models.long, { retryBudget: 0, firstByteTimeoutMs: 10_000, totalTimeoutMs: 60_000 }));
@@ -77,6 +80,9 @@ describe('inference money under failures (e2e, openai SDK)', () => {
         costs: [{ model: 'claude-fake', inputPerMillion: '1', outputPerMillion: '5', cachedInputPerMillion: '0.1' }],
       }),
     );
+    await world.channel(
+      fakeChannel(gemini.url, models.gemini, { provider: 'gemini', baseUrl: gemini.url, models: [{ public: models.gemini, upstream: 'gemini-fake' }], retryBudget: 0, costs: [] }),
+    );
     await world.credit(shop, 'alice', '100');
     key = await world.key(shop, 'alice');
     await api.app.get(BalanceService).ensureLoaded(shop.id, shop.users.alice.id);
@@ -87,6 +93,7 @@ describe('inference money under failures (e2e, openai SDK)', () => {
     await api?.close();
     await openai?.close();
     await anthropic?.close();
+    await gemini?.close();
     redis?.disconnect();
     await system?.end();
   });
@@ -184,6 +191,22 @@ describe('inference money under failures (e2e, openai SDK)', () => {
     const retail = costUnits({ input: event.inputTokens, output: event.outputTokens, cacheRead: event.cacheReadTokens, cacheWrite: event.cacheWriteTokens }, PRICE);
     expect(event.retailUnits).toBe(retail.toString());
     expect(before - (await balance())).toBe(retail);
+  });
+
+  it("a cut Gemini stream takes the prompt from the usageMetadata of the chunks already received, not the gateway's count", async () => {
+    expect(countTextTokens(PROMPT)).not.toBe(GEMINI_USAGE.promptTokenCount);
+    const eventsBefore = (await world.events(shop)).length;
+    gemini.next({ kind: 'ok', chunkDelayMs: 200 });
+    const abort = new AbortController();
+    const stream = await sdk().chat.completions.create({ model: models.gemini, messages: [{ role: 'user', content: PROMPT }], stream: true }, { signal: abort.signal });
+    let received = '';
+    for await (const chunk of stream) {
+      received += chunk.choices[0]?.delta?.content ?? '';
+      if (received) abort.abort();
+    }
+    const event = await eventOf(eventsBefore + 1);
+    expect(event).toMatchObject({ status: 'client_cancelled', inputTokens: GEMINI_USAGE.promptTokenCount, cacheReadTokens: 0 });
+    expect(event.outputTokens).toBeGreaterThanOrEqual(countTextTokens(received));
   });
 
   it('an upstream that drops the connection mid-stream is reported as an interruption, not as unreachable', async () => {
