@@ -7,6 +7,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { TokenPrice } from '@app/money';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
+import { SettlementOutbox } from '../../src/modules/inference/settlement-outbox';
 import { freePort } from '../../scripts/local-infra';
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
@@ -53,8 +54,15 @@ describe('inference across an api crash (process)', () => {
     redis = new Redis(redisUrl);
     upstream = await startFakeOpenAI();
     spoolDir = mkdtempSync(join(tmpdir(), 'aigw-crash-spool-'));
-    // An in-process api only to build the world through the admin API.
-    admin = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600' });
+    // An in-process api to build the world through the admin API (and, with a short settle
+    // timeout, to show that a Redis that hangs does not hold answers).
+    admin = await startTestApi({
+      REDIS_URL: redisUrl,
+      CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true',
+      CHANNEL_REFRESH_SECONDS: '3600',
+      INFERENCE_SETTLE_TIMEOUT_MS: '200',
+      INFERENCE_SPOOL_DIR: join(spoolDir, 'in-process'),
+    });
     world = await new InferenceWorld(admin, system, redis).init();
     await world.price(world.platform, model, PRICE);
     await world.channel(fakeChannel(upstream.url, model, { retryBudget: 0 }));
@@ -73,6 +81,31 @@ describe('inference across an api crash (process)', () => {
     if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
   });
 
+  it('a Redis that hangs does not hold the answer: the settlement goes to the spool after INFERENCE_SETTLE_TIMEOUT_MS and reaches Redis once', async () => {
+    const port = Number(new URL(admin.baseUrl).port);
+    const outbox = admin.app.get(SettlementOutbox);
+    const eventsBefore = (await events()).length;
+    const before = upstream.requests.length;
+    upstream.next({ kind: 'ok', delayMs: 300 });
+    let got: Answer;
+    try {
+      const answer = ask(port, { model, messages: [{ role: 'user', content: 'hello' }] });
+      await eventually(() => upstream.requests.length > before, 'the upstream call');
+      await redis.call('CLIENT', 'PAUSE', '10000', 'WRITE');
+      got = await answer;
+      // Answered whole while its settle call still waits in Redis: the spool holds the charge.
+      expect(await settleBlocked()).toBe(true);
+      expect(outbox.pending).toBe(1);
+    } finally {
+      await redis.call('CLIENT', 'UNPAUSE');
+    }
+    expect(complete(got, false)).toBe(true);
+    await eventually(async () => outbox.pending === 0, 'the spool to be replayed');
+    const after = (await events()).slice(eventsBefore);
+    expect(after.map((e) => e.httpRequestId)).toEqual([got.requestId]);
+    expect(await world.openHolds(shop)).toBe(0);
+  }, 60_000);
+
   async function spawnApi(): Promise<{ child: ChildProcess; port: number }> {
     const port = await freePort();
     const child = spawn(process.execPath, [API], {
@@ -84,6 +117,8 @@ describe('inference across an api crash (process)', () => {
         LOG_LEVEL: 'warn',
         CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true',
         INFERENCE_SPOOL_DIR: spoolDir,
+        // The kill comes while the settle call waits: it must not time out into the spool first.
+        INFERENCE_SETTLE_TIMEOUT_MS: '60000',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -147,7 +182,8 @@ describe('inference across an api crash (process)', () => {
   /** The api's settle call is waiting in Redis (held by CLIENT PAUSE). */
   async function settleBlocked(): Promise<boolean> {
     const list = String(await redis.call('CLIENT', 'LIST'));
-    return list.split('\n').some((line) => line.includes('name=aigateway-billing') && /flags=\S*b/.test(line) && line.includes('cmd=evalsha'));
+    // EVALSHA, or EVAL when the script was not loaded yet (ioredis falls back on NOSCRIPT).
+    return list.split('\n').some((line) => line.includes('name=aigateway-billing') && /flags=\S*b/.test(line) && /cmd=eval(sha)?\b/.test(line));
   }
 
   const events = () => world.events(shop);

@@ -144,6 +144,12 @@ export function buildConfigSchema(production: boolean) {
   INFERENCE_HOLD_TTL_SECONDS: z.coerce.number().int().min(60).max(86_400).default(900),
   /** Where settlements wait (fsynced) while Redis is unreachable; must survive a restart of the process. */
   INFERENCE_SPOOL_DIR: z.string().min(1).default('.data/spool'),
+  /**
+   * A settle call Redis has not answered within this goes to the spool instead (the answer waits
+   * for its settlement, so a Redis that hangs must not hold it for long; a late settle is a
+   * duplicate the replay skips).
+   */
+  INFERENCE_SETTLE_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
   /** Port of /metrics (api and worker), never the traffic port; 0 picks a free one (tests). */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Largest request body of the admin API (/api/...); its routes need little. */

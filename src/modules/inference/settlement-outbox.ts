@@ -29,6 +29,7 @@ export class SettlementOutbox implements OnModuleInit, OnApplicationShutdown {
   private readonly spool: SettleSpool;
   private readonly dir: string;
   private readonly file: string;
+  private readonly settleTimeoutMs: number;
   private timer?: NodeJS.Timeout;
   private adopting = false;
 
@@ -41,6 +42,7 @@ export class SettlementOutbox implements OnModuleInit, OnApplicationShutdown {
     this.dir = config.INFERENCE_SPOOL_DIR;
     this.file = join(this.dir, `settle-${hostname()}-${process.pid}.jsonl`);
     this.spool = new SettleSpool(this.file);
+    this.settleTimeoutMs = config.INFERENCE_SETTLE_TIMEOUT_MS;
   }
 
   onModuleInit(): void {
@@ -54,13 +56,28 @@ export class SettlementOutbox implements OnModuleInit, OnApplicationShutdown {
     await this.replay();
   }
 
+  /**
+   * Durable when it returns: Redis took the settlement, or it is fsynced to the spool (Redis
+   * refused it, or did not answer within INFERENCE_SETTLE_TIMEOUT_MS; if the hung call runs later,
+   * the replay finds it settled and charges nothing twice). The answer's end waits for this.
+   */
   async settle(request: SettleRequest): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const settling = this.billing.settle(request);
     try {
-      await this.billing.settle(request);
+      await Promise.race([
+        settling,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`Redis did not answer within ${this.settleTimeoutMs} ms`)), this.settleTimeoutMs);
+        }),
+      ]);
     } catch (error) {
+      settling.catch(() => undefined); // a hung call that fails later is already spooled
       this.logger.warn({ err: (error as Error).message, requestId: request.event.requestId }, 'settlement spooled: Redis did not take it');
       this.spool.append(request);
       this.metrics.spooled(this.spool.size);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
