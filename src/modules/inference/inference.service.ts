@@ -138,8 +138,8 @@ export class InferenceService {
     const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap }, pricing.compiledRetail);
     await this.hold(admitted, holdUnits, promptEstimate + outputCap);
 
-    // The proxies settle before the answer's last byte leaves (see settleBeforeEnd); once that
-    // was tried, a later error must not settle the request a second time.
+    // The proxies settle before the answer's last byte leaves (see proxyOnce and proxyStream);
+    // once that was tried, a later error must not settle the request a second time.
     let settled = false;
     const settle = (o: Outcome): Promise<void> => {
       settled = true;
