@@ -8,13 +8,12 @@ import { Client } from 'pg';
 import { TokenPrice } from '@app/money';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { SettlementOutbox } from '../../src/modules/inference/settlement-outbox';
-import { freePort } from '../../scripts/local-infra';
+import { freePort, LocalRedis, startRedis } from '../../scripts/local-infra';
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { FAKE_TEXT, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
-import { isolatedRedisUrl } from '../support/redis';
 
 const API = join(__dirname, '../../dist/src/main.js');
 const PRICE: TokenPrice = { inputPerMillion: '3', outputPerMillion: '15' };
@@ -37,6 +36,9 @@ interface Answer {
  */
 describe('inference across an api crash (process)', () => {
   let system: Client;
+  // A redis-server of this file's own: CLIENT PAUSE holds every client of the server, and the
+  // suite's shared one serves the specs running beside this one.
+  let ownRedis: LocalRedis;
   let redis: Redis;
   let redisUrl: string;
   let admin: RunningApp;
@@ -50,7 +52,8 @@ describe('inference across an api crash (process)', () => {
   beforeAll(async () => {
     if (!existsSync(API)) throw new Error(`${API} is missing: run npm run build first`);
     system = await connectAs('system');
-    redisUrl = await isolatedRedisUrl();
+    ownRedis = await startRedis({ port: await freePort() });
+    redisUrl = ownRedis.url;
     redis = new Redis(redisUrl);
     upstream = await startFakeOpenAI();
     spoolDir = mkdtempSync(join(tmpdir(), 'aigw-crash-spool-'));
@@ -77,6 +80,7 @@ describe('inference across an api crash (process)', () => {
     await admin?.close();
     await upstream?.close();
     redis?.disconnect();
+    await ownRedis?.stop();
     await system?.end();
     if (spoolDir) rmSync(spoolDir, { recursive: true, force: true });
   });
@@ -238,6 +242,8 @@ describe('inference across an api crash (process)', () => {
   it('under load, killed while settlements wait: every answer a client received complete has its usage event', async () => {
     const { child, port } = await spawnApi();
     const answers: Array<Promise<{ answer: Answer; stream: boolean }>> = [];
+    // Earlier tests left events in the stream: count this test's own.
+    const eventsBefore = (await events()).length;
     try {
       let stop = false;
       // Eight clients asking one after another, streamed and not, until the api dies.
@@ -249,7 +255,7 @@ describe('inference across an api crash (process)', () => {
           if ((await pending).answer.status === null) return;
         }
       });
-      await eventually(async () => (await events()).length >= 40, 'some answered requests', 60_000);
+      await eventually(async () => (await events()).length - eventsBefore >= 40, 'some answered requests', 60_000);
       await redis.call('CLIENT', 'PAUSE', '10000', 'WRITE');
       await eventually(settleBlocked, 'settle calls to wait in Redis');
       await kill(child);
