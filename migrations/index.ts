@@ -16,6 +16,7 @@ import { StatementAdjustments1763769600860 } from './1763769600860-StatementAdju
 import { WebhookRetention1763769600870 } from './1763769600870-WebhookRetention';
 import { WebhookAutoDisable1763769600880 } from './1763769600880-WebhookAutoDisable';
 import { KeyExpiryNotice1763769600890 } from './1763769600890-KeyExpiryNotice';
+import { MeteringPositions1763769601100 } from './1763769601100-MeteringPositions';
 import { WebhookSecretOverlap1763769600900 } from './1763769600900-WebhookSecretOverlap';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
@@ -39,4 +40,5 @@ export const ALL_MIGRATIONS = [
   WebhookAutoDisable1763769600880,
   KeyExpiryNotice1763769600890,
   WebhookSecretOverlap1763769600900,
+  MeteringPositions1763769601100,
 ];
