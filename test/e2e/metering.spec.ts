@@ -4,7 +4,7 @@ import { billingKeys } from '../../libs/billing/src';
 import { fromUnits, toUnits } from '../../libs/money/src';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { LedgerJobsProcessor } from '../../src/modules/metering/ledger-jobs.processor';
-import { MeteringConsumer } from '../../src/modules/metering/metering.consumer';
+import { MeteringProcessor } from '../../src/modules/metering/metering.processor';
 import { ReconciliationService } from '../../src/modules/metering/reconciliation.service';
 import { UsageWriter } from '../../src/modules/metering/usage-writer';
 import { LowBalanceAlerts } from '../../src/modules/low-balance/low-balance-alerts';
@@ -42,7 +42,7 @@ describe('metering (e2e)', () => {
     const overrides = { REDIS_URL: redisUrl, METERING_CLAIM_IDLE_MS: '1000', METERING_TENANT_REFRESH_MS: '200', METERING_BATCH_SIZE: '200' };
     worker = await startTestWorker(overrides);
     api = await startTestApi(overrides);
-    await worker.app.get(MeteringConsumer, { strict: false }).refreshTenants();
+    await worker.app.get(MeteringProcessor, { strict: false }).refreshTenants();
   });
 
   afterAll(async () => {
@@ -230,7 +230,7 @@ describe('metering (e2e)', () => {
     const random = seededRandom(12);
     // A tenant of its own: the poison events above are owed by shop's customers (dead letters count as unmetered).
     const shop = await resellerWithUsers(system, { owner: ['owner'], c1: ['user'], c2: ['user'], c3: ['user'] });
-    await worker.app.get(MeteringConsumer, { strict: false }).refreshTenants();
+    await worker.app.get(MeteringProcessor, { strict: false }).refreshTenants();
     const balances = worker.app.get(BalanceService, { strict: false });
     const owner = await signIn(api.baseUrl, shop, 'owner');
     const customers = [shop.users.c1.id, shop.users.c2.id, shop.users.c3.id];
