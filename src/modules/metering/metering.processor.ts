@@ -77,12 +77,12 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
   private readonly groups = new Set<string>();
   /** Tenants with entries this consumer read and could not write yet: read them again first. */
   private readonly ownPending = new Set<string>();
+  private readonly busy = new Set<string>();
   private readonly backoff = new Map<string, { until: number; ms: number }>();
   private readonly claimedAt = new Map<string, number>();
   private readonly gaugedAt = new Map<string, number>();
   private readonly backlog = new Map<string, number>();
   private readonly dead = new Map<string, number>();
-  private readonly draining = new Set<number>();
   private stopping = false;
 
   constructor(
@@ -137,42 +137,41 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
 
   /**
    * One pass over the shard's tenants, again while some tenant had full batches (within
-   * DRAIN_SLICE_MS). One drain of a shard at a time in this process (a scheduler's next job can
-   * start while the previous one still runs); other processes read other entries of the group.
+   * DRAIN_SLICE_MS). A scheduler's next job can start while the previous one still runs (on this
+   * worker or another): it then takes the shard's other tenants, and workers read different
+   * entries of the group, so a busy shard is drained by up to METERING_CONCURRENCY jobs per worker.
    */
-  async drainShard(shard: number, shards: number): Promise<{ written: number; failedTenants: number; skipped?: string }> {
-    if (this.draining.has(shard)) return { written: 0, failedTenants: 0, skipped: 'busy' };
-    this.draining.add(shard);
-    try {
-      if (Date.now() - this.tenantsReadAt > this.config.METERING_TENANT_REFRESH_MS) await this.refreshTenants();
-      const mine = this.tenants.filter((t) => shardOf(t, shards) === shard);
-      const started = Date.now();
-      let written = 0;
-      const failed = new Set<string>();
-      for (;;) {
-        let more = false;
-        for (const tenantId of mine) {
-          if (this.stopping) break;
-          if ((this.backoff.get(tenantId)?.until ?? 0) > Date.now()) continue;
-          try {
-            const turn = await this.drainTenant(tenantId);
-            written += turn.handled;
-            more ||= turn.more;
-            this.backoff.delete(tenantId);
-          } catch (error) {
-            failed.add(tenantId);
-            this.backOff(tenantId, error as Error);
-          } finally {
-            await this.gauge(tenantId).catch(() => undefined);
-          }
+  async drainShard(shard: number, shards: number): Promise<{ written: number; failedTenants: number }> {
+    if (Date.now() - this.tenantsReadAt > this.config.METERING_TENANT_REFRESH_MS) await this.refreshTenants();
+    const mine = this.tenants.filter((t) => shardOf(t, shards) === shard);
+    const started = Date.now();
+    let written = 0;
+    const failed = new Set<string>();
+    for (;;) {
+      let more = false;
+      for (const tenantId of mine) {
+        if (this.stopping) break;
+        // One job at a time per tenant in this process: the consumer's pending entries of a tenant
+        // are then never in another job's hands when they are read again.
+        if (this.busy.has(tenantId) || (this.backoff.get(tenantId)?.until ?? 0) > Date.now()) continue;
+        this.busy.add(tenantId);
+        try {
+          const turn = await this.drainTenant(tenantId);
+          written += turn.handled;
+          more ||= turn.more;
+          this.backoff.delete(tenantId);
+        } catch (error) {
+          failed.add(tenantId);
+          this.backOff(tenantId, error as Error);
+        } finally {
+          this.busy.delete(tenantId);
+          await this.gauge(tenantId).catch(() => undefined);
         }
-        if (!more || this.stopping || Date.now() - started > DRAIN_SLICE_MS) break;
       }
-      this.publishGauges();
-      return { written, failedTenants: failed.size };
-    } finally {
-      this.draining.delete(shard);
+      if (!more || this.stopping || Date.now() - started > DRAIN_SLICE_MS) break;
     }
+    this.publishGauges();
+    return { written, failedTenants: failed.size };
   }
 
   /** Up to BATCHES_PER_TURN batches of one tenant; `more`: the last batch was full. */
@@ -181,16 +180,16 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
     const stream = billingKeys.usageStream(tenantId);
     const size = this.config.METERING_BATCH_SIZE;
     let handled = 0;
-    if (this.ownPending.has(tenantId)) {
-      // Entries this consumer read before and could not write (an outage): oldest first.
+    // Entries this consumer read before and could not write (an outage): oldest first (the flag
+    // comes back if they fail again, or if there are more).
+    if (this.ownPending.delete(tenantId)) {
       const reply = (await this.redis.xreadgroup('GROUP', METERING_GROUP, this.consumer, 'COUNT', size, 'STREAMS', stream, '0')) as Array<[string, StreamEntry[]]> | null;
       const entries = (reply?.[0]?.[1] ?? []).filter((e) => Array.isArray(e[1]));
-      if (entries.length === 0) this.ownPending.delete(tenantId);
-      else {
+      if (entries.length > 0) {
+        if (entries.length === size) this.ownPending.add(tenantId);
         await this.handleBatch(tenantId, entries);
         handled += entries.length;
         if (entries.length === size) return { handled, more: true };
-        this.ownPending.delete(tenantId);
       }
     }
     if (Date.now() - (this.claimedAt.get(tenantId) ?? 0) > Math.min(this.config.METERING_CLAIM_IDLE_MS / 2, 10_000)) {
