@@ -1,5 +1,8 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { QueueName } from '../../libs/queue/src';
 import { billingKeys } from '../../libs/billing/src';
 import { fromUnits, toUnits } from '../../libs/money/src';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
@@ -143,6 +146,44 @@ describe('metering (e2e)', () => {
     const { rows } = await system.query(`SELECT count(*)::int AS n FROM usage_records WHERE tenant_id = $1`, [newShop.id]);
     expect(rows[0].n).toBe(120);
     expect(await walletBalance(newShop.id, newShop.users.a.id)).toBe(fromUnits(-60_000n));
+  });
+
+  it('runs as BullMQ processors: one drain job scheduler per stream shard (once, however often the worker starts), its keys under one hash tag, its jobs in the queue metrics', async () => {
+    const queue = worker.app.get<Queue>(getQueueToken(QueueName.Metering));
+    await worker.app.get(MeteringProcessor, { strict: false }).onApplicationBootstrap();
+    const schedulers = (await queue.getJobSchedulers()).map((s) => s.key).sort();
+    expect(schedulers).toEqual(Array.from({ length: worker.config.METERING_SHARDS }, (_, i) => `metering-drain:${i}`).sort());
+    // The events of this file so far were metered by drain jobs.
+    await eventually(async () => (await queue.getJobCounts('completed')).completed > 0, 'completed drain jobs');
+    const queueKeys = (await redis.keys('*metering*')).filter((k) => !k.startsWith('{t:'));
+    expect(queueKeys.length).toBeGreaterThan(0);
+    // Every key the queue's scripts touch hashes to one slot (Redis Cluster).
+    expect(queueKeys.filter((k) => !k.startsWith('{metering}:metering:'))).toEqual([]);
+    const metrics = await (await fetch(worker.metricsUrl)).text();
+    expect(metrics).toMatch(/aigateway_queue_jobs\{queue="metering",state="completed"\} [1-9]/);
+    expect(metrics).toMatch(/aigateway_metering_backlog_events \d+/);
+  });
+
+  it("sets the key's last use (the newest event time of the batch) and the keys API shows it", async () => {
+    const c1 = await signIn(api.baseUrl, shop, 'c1');
+    const created = await call(api.baseUrl, 'POST', '/api/v1/keys', { host: shop.domain, token: c1.accessToken, json: { name: 'metered' } });
+    expect(created.status).toBe(201);
+    expect(created.body.lastUsedAt).toBeNull();
+    const newest = Date.now() - 60_000;
+    const events = [newest - 5000, newest, newest - 30_000].map((createdAt) => usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id, apiKeyId: created.body.id, createdAt }));
+    const multi = redis.multi();
+    for (const e of events) multi.xadd(billingKeys.usageStream(shop.id), '*', 'e', JSON.stringify(e));
+    await multi.exec();
+    await eventually(async () => (await records(events[2].requestId)) === 1, 'the events metered');
+    const shown = await call(api.baseUrl, 'GET', `/api/v1/keys/${created.body.id}`, { host: shop.domain, token: c1.accessToken });
+    expect(shown.status).toBe(200);
+    expect(shown.body.lastUsedAt).toBe(new Date(newest).toISOString());
+    // An older event later never moves it back.
+    const older = usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id, apiKeyId: created.body.id, createdAt: newest - 3_600_000 });
+    await settle(redis, older, { debit: false });
+    await eventually(async () => (await records(older.requestId)) === 1, 'the older event metered');
+    const again = await call(api.baseUrl, 'GET', `/api/v1/keys/${created.body.id}`, { host: shop.domain, token: c1.accessToken });
+    expect(again.body.lastUsedAt).toBe(new Date(newest).toISOString());
   });
 
   it('moves poison events to the dead-letter stream and meters the events around them', async () => {
