@@ -109,6 +109,8 @@ describe('metering through database outages and failing tenants (e2e)', () => {
       expect(await deadLetters(shop.id)).toBe(0);
       expect(await records(shop.id)).toBe(0);
       expect(await redis.xlen(billingKeys.usageStream(shop.id))).toBe(1000);
+      // The backlog metric keeps reporting while the tenant backs off.
+      await eventually(async () => /aigateway_metering_backlog_events 1000\b/.test(await (await fetch(worker.metricsUrl)).text()), 'the backlog metric during the outage');
     } finally {
       await refuseWrites(false);
       system = await connectSystem();

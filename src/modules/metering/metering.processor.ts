@@ -165,11 +165,12 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
           this.backOff(tenantId, error as Error);
         } finally {
           this.busy.delete(tenantId);
-          await this.gauge(tenantId).catch(() => undefined);
         }
       }
       if (!more || this.stopping || Date.now() - started > DRAIN_SLICE_MS) break;
     }
+    // Every tenant of the shard, backing off or not: the backlog matters most during an outage.
+    for (const tenantId of mine) await this.gauge(tenantId).catch(() => undefined);
     this.publishGauges();
     return { written, failedTenants: failed.size };
   }
