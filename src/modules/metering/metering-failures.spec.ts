@@ -13,6 +13,7 @@ describe('classifyFailure', () => {
     ['lock timeout', pgError('55P03')],
     ['deadlock', pgError('40P01')],
     ['connection failure', pgError('08006')],
+    ['login refused (role NOLOGIN)', pgError('28000', 'role "aigateway_system" is not permitted to log in')],
     ['connection refused (driver)', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })],
     ['connection ended (driver)', new Error('Connection terminated unexpectedly')],
     ['pool timeout', new Error('timeout exceeded when trying to connect')],

@@ -16,6 +16,8 @@ export type FailureKind = 'outage' | 'rejected' | 'unknown';
 /** SQLSTATEs (or classes, two characters) that mean "the database cannot write now", not "this data is wrong". */
 const OUTAGE_STATES = [
   '08', // connection exception
+  '28', // invalid authorization (the role may not log in right now, password rotated)
+  '3D000', // the database does not exist (yet, again)
   '53', // insufficient resources: too many connections (53300), out of memory, disk full
   '57P01', // admin shutdown
   '57P02', // crash shutdown

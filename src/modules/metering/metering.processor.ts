@@ -142,7 +142,15 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
    * entries of the group, so a busy shard is drained by up to METERING_CONCURRENCY jobs per worker.
    */
   async drainShard(shard: number, shards: number): Promise<{ written: number; failedTenants: number }> {
-    if (Date.now() - this.tenantsReadAt > this.config.METERING_TENANT_REFRESH_MS) await this.refreshTenants();
+    if (Date.now() - this.tenantsReadAt > this.config.METERING_TENANT_REFRESH_MS) {
+      // During a database outage the tenants known so far are drained (their writes wait anyway);
+      // only a worker that never read them has nothing to go on.
+      await this.refreshTenants().catch((error: Error) => {
+        if (this.tenantsReadAt === 0) throw error;
+        this.tenantsReadAt = Date.now(); // tried again after METERING_TENANT_REFRESH_MS
+        this.logger.warn(`tenants not re-read, draining the ${this.tenants.length} known: ${error.message}`);
+      });
+    }
     const mine = this.tenants.filter((t) => shardOf(t, shards) === shard);
     const started = Date.now();
     let written = 0;
