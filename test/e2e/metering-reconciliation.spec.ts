@@ -46,26 +46,25 @@ describe('reconciliation under concurrent metering (e2e)', () => {
     for (const c of customers) await balances.ensureLoaded(shop.id, c);
     const reconciliation = worker.app.get(ReconciliationService, { strict: false });
 
-    let charging = true;
+    // 1,500 events charged in Redis at a steady pace, metered concurrently in small batches, while
+    // reconciliation runs back to back (at least 300 runs, until every event is in the ledger).
+    const total = 1500;
     let charged = 0;
     const charge = (async () => {
-      while (charging) {
-        const pipeline = [];
-        for (let i = 0; i < 10; i++) {
-          pipeline.push(settle(redis, usageEvent({ tenantId: shop.id, customerId: customers[charged % 2], retailUnits: String(7000 + (charged % 13)) })));
-          charged++;
+      while (charged < total) {
+        const tick = [];
+        for (let i = 0; i < 10; i++, charged++) {
+          tick.push(settle(redis, usageEvent({ tenantId: shop.id, customerId: customers[charged % 2], retailUnits: String(7000 + (charged % 13)) })));
         }
-        await Promise.all(pipeline);
+        await Promise.all(tick);
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
     const reports: ReconciliationReport[] = [];
     const metered = async () => Number((await system.query(`SELECT count(*)::int AS n FROM usage_records WHERE tenant_id = $1`, [shop.id])).rows[0].n);
     try {
-      // Until at least 300 runs happened and 1,500 events were metered (the commits raced with them).
-      while (reports.length < 300 || (await metered()) < 1500) reports.push(await reconciliation.reconcileTenant(shop.id));
+      while (reports.length < 300 || (await metered()) < total) reports.push(await reconciliation.reconcileTenant(shop.id));
     } finally {
-      charging = false;
       await charge;
     }
     const drifting = reports.filter((r) => r.drifting > 0);
