@@ -1,5 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
-import { enableTenantRls } from './lib/rls';
+import { APP_ROLE, enableTenantRls } from './lib/rls';
 
 /**
  * Metering bookkeeping (DESIGN.md "Metering and settlement"):
@@ -22,7 +22,9 @@ export class MeteringPositions1763769601100 implements MigrationInterface {
         last_seq bigint NOT NULL,
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
-    await enableTenantRls(queryRunner, 'metering_positions', { commands: ['select'] });
+    await enableTenantRls(queryRunner, 'metering_positions');
+    // Only metering (the system role) writes positions; the application may read its tenant's.
+    await queryRunner.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON metering_positions FROM ${APP_ROLE}`);
     await queryRunner.query(`ALTER TABLE api_keys ADD COLUMN last_used_at timestamptz`);
   }
 
