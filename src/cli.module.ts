@@ -18,11 +18,14 @@ import { LedgerRepository } from './modules/ledger/ledger.repository';
 import { LedgerService } from './modules/ledger/ledger.service';
 import { LowBalanceAlerts } from './modules/low-balance/low-balance-alerts';
 import { LowBalanceRepository } from './modules/low-balance/low-balance.repository';
+import { DeadLetterReplay } from './modules/metering/dead-letter-replay';
+import { UsageWriter } from './modules/metering/usage-writer';
 import { PricingRepository } from './modules/pricing/pricing.repository';
 import { TenantDomain } from './modules/tenants/tenant-domain.entity';
 import { Tenant } from './modules/tenants/tenant.entity';
 import { PasswordHasher } from './modules/users/password-hasher';
 import { UserRole } from './modules/users/user-role.entity';
+import { UsageRecordsRepository } from './modules/usage/usage-records.repository';
 import { User } from './modules/users/user.entity';
 
 const ENTITIES = [Tenant, TenantDomain, User, UserRole, AuditEntry];
@@ -55,6 +58,10 @@ export class CliModule {
         LedgerService,
         LowBalanceRepository,
         LowBalanceAlerts,
+        // metering replay-dead-letters: the metering writer, as the worker runs it.
+        UsageRecordsRepository,
+        UsageWriter,
+        DeadLetterReplay,
       ],
     };
   }

@@ -10,6 +10,7 @@ import { DemoUpstreamResult, DemoUpstreamService } from './cli/demo-upstream.ser
 import { PlatformSetupService, SetupError } from './cli/platform-setup.service';
 import { generateSigningJwk } from './modules/auth/signing-keys';
 import { ChannelKeyRotation } from './modules/channels/channel-key-rotation';
+import { DeadLetterReplay } from './modules/metering/dead-letter-replay';
 import { isPublicAddress, SecretBox } from '@app/providers';
 import { isIP } from 'node:net';
 import { TokenPrice } from '@app/money';
@@ -34,7 +35,10 @@ Commands:
   generate-channel-key          print a new AES-256 key for CHANNEL_ENCRYPTION_KEYS
   reencrypt-channel-keys        re-encrypt every stored upstream key and webhook signing
                                 secret with the first key of CHANNEL_ENCRYPTION_KEYS (after
-                                putting a new one first)`;
+                                putting a new one first)
+  metering replay-dead-letters  hand every tenant's dead-lettered usage events to the metering
+                                writer again (idempotent: running it twice changes nothing) and
+                                remove those now in the ledger; prints the counts`;
 
 async function withChannelKeys<T>(config: AppConfig, work: (rotation: ChannelKeyRotation) => Promise<T>): Promise<T> {
   const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
@@ -158,6 +162,22 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
     case 'generate-jwt-key': {
       out(JSON.stringify(await generateSigningJwk()));
       return 0;
+    }
+    case 'metering': {
+      if (rest[0] !== 'replay-dead-letters') {
+        out(USAGE);
+        return 64;
+      }
+      const app = await NestFactory.createApplicationContext(CliModule.forRoot(config), { logger: ['error', 'warn'] });
+      try {
+        const report = await app.get(DeadLetterReplay).replayAll();
+        out(
+          `dead letters: ${report.found} found, ${report.metered} metered now, ${report.alreadyMetered} already in the ledger, ${report.left} left in the dead-letter streams`,
+        );
+        return report.left > 0 ? 2 : 0;
+      } finally {
+        await app.close();
+      }
     }
     default:
       out(USAGE);

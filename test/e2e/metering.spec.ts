@@ -1,10 +1,13 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { QueueName } from '../../libs/queue/src';
 import { billingKeys } from '../../libs/billing/src';
 import { fromUnits, toUnits } from '../../libs/money/src';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { LedgerJobsProcessor } from '../../src/modules/metering/ledger-jobs.processor';
-import { MeteringConsumer } from '../../src/modules/metering/metering.consumer';
+import { MeteringProcessor } from '../../src/modules/metering/metering.processor';
 import { ReconciliationService } from '../../src/modules/metering/reconciliation.service';
 import { UsageWriter } from '../../src/modules/metering/usage-writer';
 import { LowBalanceAlerts } from '../../src/modules/low-balance/low-balance-alerts';
@@ -42,7 +45,7 @@ describe('metering (e2e)', () => {
     const overrides = { REDIS_URL: redisUrl, METERING_CLAIM_IDLE_MS: '1000', METERING_TENANT_REFRESH_MS: '200', METERING_BATCH_SIZE: '200' };
     worker = await startTestWorker(overrides);
     api = await startTestApi(overrides);
-    await worker.app.get(MeteringConsumer, { strict: false }).refreshTenants();
+    await worker.app.get(MeteringProcessor, { strict: false }).refreshTenants();
   });
 
   afterAll(async () => {
@@ -145,6 +148,44 @@ describe('metering (e2e)', () => {
     expect(await walletBalance(newShop.id, newShop.users.a.id)).toBe(fromUnits(-60_000n));
   });
 
+  it('runs as BullMQ processors: one drain job scheduler per stream shard (once, however often the worker starts), its keys under one hash tag, its jobs in the queue metrics', async () => {
+    const queue = worker.app.get<Queue>(getQueueToken(QueueName.Metering));
+    await worker.app.get(MeteringProcessor, { strict: false }).onApplicationBootstrap();
+    const schedulers = (await queue.getJobSchedulers()).map((s) => s.key).sort();
+    expect(schedulers).toEqual(Array.from({ length: worker.config.METERING_SHARDS }, (_, i) => `metering-drain:${i}`).sort());
+    // The events of this file so far were metered by drain jobs.
+    await eventually(async () => (await queue.getJobCounts('completed')).completed > 0, 'completed drain jobs');
+    const queueKeys = (await redis.keys('*metering*')).filter((k) => !k.startsWith('{t:'));
+    expect(queueKeys.length).toBeGreaterThan(0);
+    // Every key the queue's scripts touch hashes to one slot (Redis Cluster).
+    expect(queueKeys.filter((k) => !k.startsWith('{metering}:metering:'))).toEqual([]);
+    const metrics = await (await fetch(worker.metricsUrl)).text();
+    expect(metrics).toMatch(/aigateway_queue_jobs\{queue="metering",state="completed"\} [1-9]/);
+    expect(metrics).toMatch(/aigateway_metering_backlog_events \d+/);
+  });
+
+  it("sets the key's last use (the newest event time of the batch) and the keys API shows it", async () => {
+    const c1 = await signIn(api.baseUrl, shop, 'c1');
+    const created = await call(api.baseUrl, 'POST', '/api/v1/keys', { host: shop.domain, token: c1.accessToken, json: { name: 'metered' } });
+    expect(created.status).toBe(201);
+    expect(created.body.lastUsedAt).toBeNull();
+    const newest = Date.now() - 60_000;
+    const events = [newest - 5000, newest, newest - 30_000].map((createdAt) => usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id, apiKeyId: created.body.id, createdAt }));
+    const multi = redis.multi();
+    for (const e of events) multi.xadd(billingKeys.usageStream(shop.id), '*', 'e', JSON.stringify(e));
+    await multi.exec();
+    await eventually(async () => (await records(events[2].requestId)) === 1, 'the events metered');
+    const shown = await call(api.baseUrl, 'GET', `/api/v1/keys/${created.body.id}`, { host: shop.domain, token: c1.accessToken });
+    expect(shown.status).toBe(200);
+    expect(shown.body.lastUsedAt).toBe(new Date(newest).toISOString());
+    // An older event later never moves it back.
+    const older = usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id, apiKeyId: created.body.id, createdAt: newest - 3_600_000 });
+    await settle(redis, older, { debit: false });
+    await eventually(async () => (await records(older.requestId)) === 1, 'the older event metered');
+    const again = await call(api.baseUrl, 'GET', `/api/v1/keys/${created.body.id}`, { host: shop.domain, token: c1.accessToken });
+    expect(again.body.lastUsedAt).toBe(new Date(newest).toISOString());
+  });
+
   it('moves poison events to the dead-letter stream and meters the events around them', async () => {
     const dead = billingKeys.deadLetters(shop.id);
     const deadBefore = await redis.xlen(dead);
@@ -230,7 +271,7 @@ describe('metering (e2e)', () => {
     const random = seededRandom(12);
     // A tenant of its own: the poison events above are owed by shop's customers (dead letters count as unmetered).
     const shop = await resellerWithUsers(system, { owner: ['owner'], c1: ['user'], c2: ['user'], c3: ['user'] });
-    await worker.app.get(MeteringConsumer, { strict: false }).refreshTenants();
+    await worker.app.get(MeteringProcessor, { strict: false }).refreshTenants();
     const balances = worker.app.get(BalanceService, { strict: false });
     const owner = await signIn(api.baseUrl, shop, 'owner');
     const customers = [shop.users.c1.id, shop.users.c2.id, shop.users.c3.id];

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { TokenPrice } from '@app/money';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
-import { MeteringConsumer } from '../../src/modules/metering/metering.consumer';
+import { MeteringProcessor } from '../../src/modules/metering/metering.processor';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
@@ -106,7 +106,7 @@ describe('usage records by x-request-id (e2e, api + worker)', () => {
       await world.credit(tenant, customer, '10');
       await api.app.get(BalanceService).ensureLoaded(tenant.id, tenant.users[customer].id);
     }
-    await worker.app.get(MeteringConsumer, { strict: false }).refreshTenants();
+    await worker.app.get(MeteringProcessor, { strict: false }).refreshTenants();
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { billingKeys } from '../../libs/billing/src';
 import { toUnits } from '../../libs/money/src';
-import { MeteringConsumer } from '../../src/modules/metering/metering.consumer';
+import { MeteringProcessor } from '../../src/modules/metering/metering.processor';
 import { UsageWriter } from '../../src/modules/metering/usage-writer';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 import { connectAs } from '../support/db';
@@ -56,7 +56,7 @@ describe('webhook events from keys, credits and balances (e2e)', () => {
     await system.query(`INSERT INTO customer_bindings (tenant_id, customer_id, sales_user_id) VALUES ($1, $2, $3)`, [shop.id, shop.users.c1.id, shop.users.sales.id]);
     for (const name of ['owner', 'finance', 'sales', 'sales2', 'c1', 'k1']) tokens[name] = await signIn(api.baseUrl, shop, name);
     tokens.otherOwner = await signIn(api.baseUrl, other, 'owner');
-    await worker.app.get(MeteringConsumer, { strict: false }).refreshTenants();
+    await worker.app.get(MeteringProcessor, { strict: false }).refreshTenants();
   });
 
   afterAll(async () => {

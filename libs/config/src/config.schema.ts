@@ -174,17 +174,19 @@ export function buildConfigSchema(production: boolean) {
   CHANNEL_BREAKER_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
   CHANNEL_BREAKER_COOLDOWN_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
   /** Metering (worker): events per PostgreSQL transaction, and how long a pending event may idle before another worker reclaims it. */
-  /** Metering processor in the worker (consumer group on the tenants' usage streams). */
+  /** Metering processor in the worker (BullMQ drain jobs reading the tenants' usage streams with a consumer group). */
   METERING_ENABLED: booleanFlag.default('true'),
-  /** Batches written at once by one worker (each loop is its own consumer in the group). */
+  /** Drain jobs one worker runs at once (the BullMQ concurrency of the metering queue). */
   METERING_CONCURRENCY: z.coerce.number().int().min(1).max(32).default(2),
+  /** Shards of the usage streams: one drain job (job scheduler) per shard; a tenant's stream is in shard sha1(tenant) mod shards. */
+  METERING_SHARDS: z.coerce.number().int().min(1).max(256).default(4),
   /** How often the worker re-reads the tenants (one usage stream each). */
   METERING_TENANT_REFRESH_MS: z.coerce.number().int().min(100).max(600000).default(10000),
   METERING_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
   METERING_CLAIM_IDLE_MS: z.coerce.number().int().min(1000).max(3600000).default(60000),
-  /** Deliveries after which a usage event that still fails goes to the dead-letter stream. */
+  /** Deliveries after which a usage event that still fails on its own (other writes succeed) goes to the dead-letter stream; database outages never count. */
   METERING_MAX_DELIVERIES: z.coerce.number().int().min(1).max(100).default(5),
-  /** After a batch smaller than METERING_BATCH_SIZE, a loop waits this long so the next one is fuller (0: read again at once). */
+  /** Interval of each shard's drain job scheduler: after a job found less than a full batch, events gather this long for the next one (minimum 20). */
   METERING_LINGER_MS: z.coerce.number().int().min(0).max(5000).default(200),
   /** How long raw usage records are kept (daily rollups are kept for good). */
   USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),

@@ -21,8 +21,8 @@ import { Worker } from 'bullmq';
  * redelivers it (stalled job), and every job here is idempotent. This frees a worker waiting
  * for its next job (reproduced: mail and maintenance then close at once); a worker whose running
  * job's completion is itself queued can still wait, and is then ended by SHUTDOWN_GRACE_MS in
- * serveUntilSignalled (exit 1). The metering consumer is not a BullMQ worker: it stops earlier
- * (onModuleDestroy), between batches, so no metering batch is ever half-written.
+ * serveUntilSignalled (exit 1). A running metering drain job was told to stop earlier
+ * (onModuleDestroy) and ends between batches, so no metering batch is ever half-written.
  */
 @Injectable()
 export class BoundedWorkerClose implements BeforeApplicationShutdown {

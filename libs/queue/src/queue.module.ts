@@ -5,7 +5,7 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { redisOptionsFromUrl } from '@app/redis';
 import { QueueErrorLog } from './queue-errors';
 import { BoundedWorkerClose } from './queue-shutdown';
-import { ALL_QUEUES, DEFAULT_JOB_OPTIONS } from './queues';
+import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, QUEUE_PREFIX } from './queues';
 
 @Module({})
 export class QueueModule {
@@ -30,7 +30,7 @@ export class QueueModule {
             defaultJobOptions: DEFAULT_JOB_OPTIONS,
           }),
         }),
-        BullModule.registerQueue(...ALL_QUEUES.map((name) => ({ name }))),
+        BullModule.registerQueue(...ALL_QUEUES.map((name) => (QUEUE_PREFIX[name] ? { name, prefix: QUEUE_PREFIX[name] } : { name }))),
         DiscoveryModule,
       ],
       providers: options.role === 'worker' ? [QueueErrorLog, BoundedWorkerClose] : [QueueErrorLog],

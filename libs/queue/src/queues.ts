@@ -16,10 +16,25 @@ export const QueueName = {
   Settlement: 'settlement',
   /** Outgoing webhook deliveries: one job per delivery (job id = delivery id), retried with backoff. */
   Webhooks: 'webhooks',
+  /**
+   * Metering: one drain job per usage-stream shard, kept by a job scheduler; each job reads its
+   * shard's tenant streams with the consumer group and writes the batches (DESIGN.md "Metering").
+   */
+  Metering: 'metering',
 } as const;
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
 
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QueueName);
+
+/**
+ * BullMQ key prefix per queue. A prefix in braces is a hash tag: every key the queue's scripts
+ * touch then hashes to one slot, so the queue runs unchanged on Redis Cluster (DESIGN.md "Beyond
+ * one machine"). Queues not listed keep BullMQ's default prefix (`bull`), so that jobs already
+ * waiting in a running installation are not stranded by a new prefix.
+ */
+export const QUEUE_PREFIX: Partial<Record<QueueName, string>> = {
+  [QueueName.Metering]: '{metering}',
+};
 
 export interface MailJob {
   tenantId: string;
@@ -64,6 +79,17 @@ export const LedgerJob = {
   Reconcile: 'reconcile-balances',
   ReleaseExpiredHolds: 'release-expired-holds',
 } as const;
+
+export const MeteringJob = {
+  /** Drains one shard of the tenants' usage streams (data: MeteringDrainJob). */
+  Drain: 'metering-drain',
+} as const;
+
+/** One shard of the usage streams: the tenants whose id hashes to `shard` modulo `shards`. */
+export interface MeteringDrainJob {
+  shard: number;
+  shards: number;
+}
 
 export const SettlementJob = {
   CloseStatements: 'close-statements',

@@ -25,6 +25,7 @@ interface KeyRow {
   spend_limit: string | null;
   spent: string;
   expires_at: Date | null;
+  last_used_at: Date | null;
   ip_allowlist: string[] | null;
   previous_secret_expires_at: Date | null;
   revoked_at: Date | null;
@@ -36,7 +37,7 @@ interface KeyRow {
 
 /** Everything but the secret's hashes: those never leave the repository. */
 const SELECT = `SELECT k.id, k.tenant_id, k.customer_id, k.name, k.prefix, k.status, k.allowed_models, k.rpm_limit, k.tpm_limit,
-       k.spend_limit, k.spent, k.expires_at, k.ip_allowlist, k.previous_secret_expires_at, k.revoked_at, k.created_by,
+       k.spend_limit, k.spent, k.expires_at, k.last_used_at, k.ip_allowlist, k.previous_secret_expires_at, k.revoked_at, k.created_by,
        k.created_at, k.updated_at, ${COLUMNS.salesUserId} AS sales_user_id
   FROM api_keys k`;
 
@@ -53,6 +54,7 @@ const toRecord = (r: KeyRow): KeyRecord => ({
   spendLimit: r.spend_limit === null ? null : trimDecimal(r.spend_limit),
   spent: trimDecimal(r.spent),
   expiresAt: r.expires_at,
+  lastUsedAt: r.last_used_at,
   ipAllowlist: r.ip_allowlist,
   previousSecretExpiresAt: r.previous_secret_expires_at,
   revokedAt: r.revoked_at,

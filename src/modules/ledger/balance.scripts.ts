@@ -40,39 +40,59 @@ end
 return { released, string.format('%.0f', units) }`;
 
 /**
- * One consistent picture of a tenant's wallets in Redis, for reconciliation: for each customer in
- * ARGV[2..], its balance (or false when not loaded), the sum of its open holds and the retail of
- * its usage events not metered yet (still in the usage stream KEYS[1], or dead-lettered in
- * KEYS[2]). Metered entries are deleted from the stream by the metering processor, so whatever is
- * in it has not reached the ledger. ARGV[1] is the tag prefix. Sums are of integer nano-units,
- * exact in Lua's doubles below 2^53.
+ * One consistent picture of a tenant's wallets in Redis at a metering position, for
+ * reconciliation. ARGV[1] is the tag prefix, ARGV[2] and ARGV[3] the position (the highest stream
+ * entry id `<ms>-<seq>` whose usage PostgreSQL has, from metering_positions; 0 0 when none), then
+ * the customer ids. KEYS[1] is the usage stream, KEYS[2] the dead-letter stream.
+ *
+ * Returns { wallets, uncertain }:
+ * - wallets: per customer, its balance (or false when not loaded), the sum of its open holds, and
+ *   the retail of its stream entries AFTER the position: those cannot be in the ledger read at that
+ *   position (ids grow; the position only moves forward).
+ * - uncertain: stream entries at or before the position (a batch committed but not yet deleted from
+ *   the stream, or an entry redelivered out of order) and every dead letter, as
+ *   {requestId, customerId, retail, 'live'|'dead'}: the caller asks PostgreSQL which of them are
+ *   metered.
+ * Sums are of integer nano-units, exact in Lua's doubles below 2^53.
  */
 export const WALLET_SNAPSHOT = `
 local prefix = ARGV[1]
-local holds, unmetered = {}, {}
+local posMs, posSeq = tonumber(ARGV[2]), tonumber(ARGV[3])
+local wanted = {}
+for i = 4, #ARGV do wanted[ARGV[i]] = true end
+local holds, unmetered, uncertain = {}, {}, {}
 for _, rid in ipairs(redis.call('ZRANGE', prefix .. 'holds', 0, -1)) do
   local f = redis.call('HMGET', prefix .. 'hold:' .. rid, 'c', 'amt')
   if f[1] and f[2] then holds[f[1]] = (holds[f[1]] or 0) + tonumber(f[2]) end
 end
-for _, key in ipairs(KEYS) do
+local function afterPosition(id)
+  local dash = string.find(id, '-', 1, true)
+  local ms, seq = tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
+  return ms > posMs or (ms == posMs and seq > posSeq)
+end
+for k, key in ipairs(KEYS) do
   for _, entry in ipairs(redis.call('XRANGE', key, '-', '+')) do
     local fields = entry[2]
     for i = 1, #fields, 2 do
       if fields[i] == 'e' then
         local ok, e = pcall(cjson.decode, fields[i + 1])
-        if ok and type(e) == 'table' and e.customerId and e.retailUnits then
-          unmetered[e.customerId] = (unmetered[e.customerId] or 0) + tonumber(e.retailUnits)
+        if ok and type(e) == 'table' and type(e.customerId) == 'string' and wanted[e.customerId] and e.retailUnits then
+          if k == 1 and afterPosition(entry[1]) then
+            unmetered[e.customerId] = (unmetered[e.customerId] or 0) + tonumber(e.retailUnits)
+          elseif type(e.requestId) == 'string' then
+            table.insert(uncertain, { e.requestId, e.customerId, tostring(e.retailUnits), k == 1 and 'live' or 'dead' })
+          end
         end
       end
     end
   end
 end
-local out = {}
-for i = 2, #ARGV do
+local wallets = {}
+for i = 4, #ARGV do
   local c = ARGV[i]
   local bal = redis.call('GET', prefix .. 'bal:' .. c)
-  table.insert(out, bal or false)
-  table.insert(out, string.format('%.0f', holds[c] or 0))
-  table.insert(out, string.format('%.0f', unmetered[c] or 0))
+  table.insert(wallets, bal or false)
+  table.insert(wallets, string.format('%.0f', holds[c] or 0))
+  table.insert(wallets, string.format('%.0f', unmetered[c] or 0))
 end
-return out`;
+return { wallets, uncertain }`;

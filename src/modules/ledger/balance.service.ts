@@ -10,7 +10,7 @@ import { LedgerRepository } from './ledger.repository';
 type BalanceCommands = Redis & {
   aigwIncrbyIfExists(key: string, units: string): Promise<number | null>;
   aigwReleaseExpiredHolds(holds: string, now: string, limit: string, prefix: string): Promise<[number, string]>;
-  aigwWalletSnapshot(stream: string, dead: string, prefix: string, ...customers: string[]): Promise<Array<string | null>>;
+  aigwWalletSnapshot(stream: string, dead: string, prefix: string, ms: string, seq: string, ...customers: string[]): Promise<[Array<string | null>, Array<[string, string, string, 'live' | 'dead']>]>;
 };
 
 export interface WalletSnapshot {
@@ -18,7 +18,16 @@ export interface WalletSnapshot {
   /** Null when the balance is not loaded in Redis. */
   balanceUnits: bigint | null;
   holdUnits: bigint;
+  /** Retail of the customer's stream entries after the metering position (not in the ledger at that position). */
   unmeteredUnits: bigint;
+}
+
+/** A stream entry at or before the metering position, or a dead letter: metered or not, PostgreSQL knows. */
+export interface UncertainEvent {
+  requestId: string;
+  customerId: string;
+  retailUnits: bigint;
+  deadLetter: boolean;
 }
 
 /**
@@ -94,20 +103,30 @@ export class BalanceService {
     return { released: Number(released), units: BigInt(units) };
   }
 
-  /** Balance, open holds and unmetered charges of these customers, read atomically. */
-  async snapshot(tenantId: string, customerIds: readonly string[]): Promise<WalletSnapshot[]> {
-    if (customerIds.length === 0) return [];
-    const flat = await this.redis.aigwWalletSnapshot(
+  /**
+   * Balance, open holds and the charges not in the ledger at metering position `position` (the
+   * highest stream entry id metered, `<ms>-<seq>`; null: none yet) of these customers, read
+   * atomically; plus the entries whose metering PostgreSQL must tell (see WALLET_SNAPSHOT).
+   */
+  async snapshot(tenantId: string, customerIds: readonly string[], position: string | null): Promise<{ wallets: WalletSnapshot[]; uncertain: UncertainEvent[] }> {
+    if (customerIds.length === 0) return { wallets: [], uncertain: [] };
+    const [ms, seq] = (position ?? '0-0').split('-');
+    const [flat, uncertain] = await this.redis.aigwWalletSnapshot(
       billingKeys.usageStream(tenantId),
       billingKeys.deadLetters(tenantId),
       `${billingKeys.tag(tenantId)}:`,
+      ms,
+      seq ?? '0',
       ...customerIds,
     );
-    return customerIds.map((customerId, i) => ({
-      customerId,
-      balanceUnits: flat[i * 3] === null || flat[i * 3] === undefined ? null : BigInt(flat[i * 3]!),
-      holdUnits: BigInt(flat[i * 3 + 1]!),
-      unmeteredUnits: BigInt(flat[i * 3 + 2]!),
-    }));
+    return {
+      wallets: customerIds.map((customerId, i) => ({
+        customerId,
+        balanceUnits: flat[i * 3] === null || flat[i * 3] === undefined ? null : BigInt(flat[i * 3]!),
+        holdUnits: BigInt(flat[i * 3 + 1]!),
+        unmeteredUnits: BigInt(flat[i * 3 + 2]!),
+      })),
+      uncertain: uncertain.map(([requestId, customerId, retail, where]) => ({ requestId, customerId, retailUnits: BigInt(retail), deadLetter: where === 'dead' })),
+    };
   }
 }

@@ -50,7 +50,7 @@ export class LedgerJobsProcessor extends WorkerHost implements OnApplicationBoot
         return this.rollup();
       case LedgerJob.Reconcile: {
         const report = await this.reconciliation.reconcileAll();
-        return { ...report, driftUnits: report.driftUnits.toString() };
+        return { ...report, driftUnits: report.driftUnits.toString(), deadLetterUnits: report.deadLetterUnits.toString() };
       }
       case LedgerJob.ReleaseExpiredHolds: {
         const result = await this.reconciliation.releaseExpiredHolds();

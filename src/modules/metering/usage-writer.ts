@@ -73,21 +73,33 @@ export class UsageWriter {
     private readonly lowBalance: LowBalanceAlerts,
   ) {}
 
-  /** Writes `events` (all of `tenantId`) in one transaction; throws if any of them cannot be written. */
-  async write(tenantId: string, events: readonly UsageEvent[]): Promise<WriteResult> {
+  /**
+   * Writes `events` (all of `tenantId`) in one transaction; throws if any of them cannot be written.
+   * `position`: the highest usage-stream entry id among them; recorded in the same transaction
+   * (metering_positions), so reconciliation knows which stream entries the ledger includes.
+   */
+  async write(tenantId: string, events: readonly UsageEvent[], options: { position?: string } = {}): Promise<WriteResult> {
     if (events.length === 0) return { written: 0, duplicates: 0 };
     for (const e of events) if (e.tenantId !== tenantId) throw new Error(`event ${e.requestId} belongs to another tenant's stream`);
     // Account ids resolved inside the transaction are cached only once it committed: another
     // consumer (METERING_CONCURRENCY > 1) must never use an account that its own transaction cannot
     // see yet (or ever, if this one rolls back). That race dead-lettered valid events.
     const resolved: Resolved = {};
-    const result = await this.writeIn(tenantId, events, resolved);
+    const result = await this.writeIn(tenantId, events, resolved, options.position);
     if (resolved.tenant) this.tenantAccounts.set(tenantId, resolved.tenant);
     if (resolved.platform) this.platform = resolved.platform;
     return result;
   }
 
-  private writeIn(tenantId: string, events: readonly UsageEvent[], resolved: Resolved): Promise<WriteResult> {
+  /**
+   * A write that changes nothing, to tell "this event is refused" from "the database takes no
+   * writes": it fails the same way a batch does during an outage (read-only, down, ...).
+   */
+  async probeWritable(): Promise<void> {
+    await this.systemDb.run((m) => m.query(`UPDATE metering_positions SET last_ms = last_ms WHERE false`));
+  }
+
+  private writeIn(tenantId: string, events: readonly UsageEvent[], resolved: Resolved, position: string | undefined): Promise<WriteResult> {
     return this.systemDb.run(async (m) => {
       const newRecords = new Set(
         await this.usageRecords.insertMany(
@@ -125,8 +137,20 @@ export class UsageWriter {
         await this.postLedger(m, tenantId, fresh, resolved);
         await this.touchKeysAndCustomers(m, tenantId, fresh);
       }
+      if (position) await this.recordPosition(m, tenantId, position);
       return { written: fresh.length, duplicates: events.length - fresh.length };
     });
+  }
+
+  /** Advances the tenant's metered position (never backwards: batches of one stream may commit out of order). */
+  private async recordPosition(m: EntityManager, tenantId: string, position: string): Promise<void> {
+    const [ms, seq] = position.split('-');
+    await m.query(
+      `INSERT INTO metering_positions AS p (tenant_id, last_ms, last_seq) VALUES ($1, $2, $3)
+       ON CONFLICT (tenant_id) DO UPDATE SET last_ms = EXCLUDED.last_ms, last_seq = EXCLUDED.last_seq, updated_at = now()
+        WHERE (p.last_ms, p.last_seq) < (EXCLUDED.last_ms, EXCLUDED.last_seq)`,
+      [tenantId, ms, seq ?? '0'],
+    );
   }
 
   private async postLedger(m: EntityManager, tenantId: string, events: readonly UsageEvent[], resolved: Resolved): Promise<void> {

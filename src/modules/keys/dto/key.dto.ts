@@ -115,6 +115,7 @@ export class KeyView {
   @ApiPropertyOptional({ nullable: true, example: '25.5' }) spendLimit: string | null;
   @ApiProperty({ example: '3.14', description: 'Spent so far with this key' }) spent: string;
   @ApiPropertyOptional({ nullable: true }) expiresAt: Date | null;
+  @ApiPropertyOptional({ nullable: true, description: 'When the key was last used (the newest metered request; null: never)' }) lastUsedAt: Date | null;
   @ApiPropertyOptional({ nullable: true, type: [String] }) ipAllowlist: string[] | null;
   @ApiPropertyOptional({ nullable: true, description: 'Until when the secret replaced by the last rotation still works' }) previousSecretExpiresAt: Date | null;
   @ApiPropertyOptional({ nullable: true }) revokedAt: Date | null;
