@@ -4,7 +4,10 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, rmSync, statS
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { freePort } from '../../scripts/local-infra';
+import { login, me } from '../support/auth';
+import { call } from '../support/http';
 
 const ROOT = resolve(__dirname, '..', '..');
 const DEV = join(ROOT, 'dist', 'scripts', 'dev.js');
@@ -101,6 +104,15 @@ describe('npm run dev on a fresh checkout (issue 19)', () => {
     rmSync(home, { recursive: true, force: true });
   });
 
+  // A test that failed half-way leaves its run holding the ports: stop it before the next one.
+  afterEach(async () => {
+    for (const child of runs) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      child.kill('SIGINT');
+      await new Promise((done) => child.once('exit', done));
+    }
+  });
+
   /** Where dev.ts keeps PostgreSQL's data for this DEV_DATA_DIR when we are root. */
   const outside = () => `/var/tmp/aigateway-dev-${createHash('sha256').update(data).digest('hex').slice(0, 12)}`;
   let firstKey = '';
@@ -133,13 +145,35 @@ describe('npm run dev on a fresh checkout (issue 19)', () => {
     await ctrlC(run);
   }, 240_000);
 
-  it('prints the same demo key after a restart, and the saved key still works', async () => {
+  it('prints the same demo key after a restart, and the saved key still works; the README walkthrough leaves the demo as it was', async () => {
     const run = start();
     const output = await run.banner;
     expect(KEY_LINE.exec(output)![1]).toBe(firstKey);
     const shell = tryIt(output);
     expect({ status: shell.status, stderr: shell.stderr }).toEqual({ status: 0, stderr: '' });
     expect(JSON.parse(shell.stdout.trim().split('\n')[1]).choices[0].message.content).toBe('Hello from the fake upstream.');
+
+    // README's customers walkthrough, twice: it leaves the demo's roles and bindings as it found them.
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Walkthrough with curl'));
+    const walkthrough = section
+      .slice(section.indexOf('```sh\n') + 6, section.indexOf('\n```', section.indexOf('```sh\n')))
+      .replace('API=http://localhost:3000', `API=http://localhost:${env.PORT}`);
+    const api = `http://localhost:${env.PORT}`;
+    for (let round = 1; round <= 2; round++) {
+      const walk = spawnSync('bash', ['-c', walkthrough], { encoding: 'utf8', timeout: 60_000 });
+      expect({ round, status: walk.status, stderr: walk.stderr }).toEqual({ round, status: 0, stderr: '' });
+      const lines = walk.stdout.trim().split('\n');
+      expect(lines.filter((line) => line.startsWith('{"total":')).map((line) => JSON.parse(line).total)).toEqual([2, 1]);
+      expect(lines).toContain('["owner","sales"]');
+      expect(lines.slice(-2)).toEqual(['["owner"]', '200']);
+    }
+    const owner = await login(api, { host: 'demo.localhost', email: 'owner@demo.localhost', password: 'Demo-Gateway-2026!' });
+    expect((await me(api, owner.body.accessToken, 'demo.localhost')).body.roles).toEqual(['owner']);
+    const sales = await login(api, { host: 'demo.localhost', email: 'sales@demo.localhost', password: 'Demo-Gateway-2026!' });
+    const theirs = await call(api, 'GET', '/api/v1/customers', { host: 'demo.localhost', token: sales.body.accessToken });
+    expect(theirs.body.total).toBe(0);
+
     await ctrlC(run);
   }, 240_000);
 
