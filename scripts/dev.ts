@@ -2,26 +2,47 @@
  * `npm run dev` (scripts/dev.sh installs and builds, then runs this as dist/scripts/dev.js): the
  * whole platform on this machine. PostgreSQL (embedded, data in .data/postgres), Redis (data in
  * .data/redis) and a mail sink start unless DATABASE_URL, REDIS_URL or SMTP_URL name real ones;
- * then migrations, the demo seed, the api and the worker. Ctrl-C stops the api and the worker
- * gracefully, then Redis and PostgreSQL. Data persists between runs.
+ * then migrations, the demo seed, the api and the worker, whose logs go to .data/logs (errors are
+ * shown; `--logs` or DEV_LOGS=1 shows everything). Ctrl-C stops the api and the worker gracefully,
+ * then Redis and PostgreSQL. Data persists between runs; `--reset` removes it all first.
+ *
+ * Everything of a checkout is in .data/ (DEV_DATA_DIR), except PostgreSQL's data when the
+ * `postgres` user cannot reach it there (as root under /root): then it is in a folder under
+ * /var/tmp named after the checkout, which .data/postgres links to. Ports: PORT, WORKER_PORT,
+ * METRICS_PORT (and the next), DEV_POSTGRES_PORT, DEV_REDIS_PORT, MAIL_SINK_PORT,
+ * FAKE_UPSTREAM_PORT.
  */
 import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createHash } from 'node:crypto';
-import { dirname, join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
 import { AppConfig, ConfigError, LOCAL_POSTGRES_PORT, LOCAL_REDIS_PORT, loadConfig, requireSettings } from '@app/config';
 import { migrate } from '@app/database';
 import { ensureRedisServer, InfraError, LocalPostgres, LocalRedis, othersCanReach, startEmbeddedPostgres, startRedis } from './local-infra';
 import { FakeUpstream, startFakeOpenAI } from './fake-upstream';
 import { formatMail, MailSink, startMailSink } from './mail-sink';
+import { bannerLines } from './dev-banner';
 
 const ROOT = resolve(__dirname, '..', '..');
-const DATA = join(ROOT, '.data');
-const MAIL_SINK_PORT = 1025;
+/** This checkout's local state (DEV_DATA_DIR, for tests that run `npm run dev` beside a real one). */
+const DATA = process.env.DEV_DATA_DIR ? resolve(process.env.DEV_DATA_DIR) : join(ROOT, '.data');
+const LOGS = join(DATA, 'logs');
+/** The demo customer's API key, kept so it stays the same across restarts (the database has its hash). */
+const DEMO_KEY_FILE = join(DATA, 'demo-api-key');
+/**
+ * Where PostgreSQL's data goes when the `postgres` user cannot reach .data/ (as root under /root):
+ * a folder of this checkout's own, named after its path, which `--reset` removes with .data/.
+ */
+const OUTSIDE = `/var/tmp/aigateway-dev-${createHash('sha256').update(process.env.DEV_DATA_DIR ? DATA : ROOT).digest('hex').slice(0, 12)}`;
+const port = (variable: string, fallback: number) => Number(process.env[variable] || fallback);
+const POSTGRES_PORT = port('DEV_POSTGRES_PORT', LOCAL_POSTGRES_PORT);
+const REDIS_PORT = port('DEV_REDIS_PORT', LOCAL_REDIS_PORT);
+const MAIL_SINK_PORT = port('MAIL_SINK_PORT', 1025);
 /** The local fake OpenAI-compatible upstream (FAKE_UPSTREAM_PORT), for a first call without a provider account. */
-const FAKE_UPSTREAM_PORT = Number(process.env.FAKE_UPSTREAM_PORT || 4010);
+const FAKE_UPSTREAM_PORT = port('FAKE_UPSTREAM_PORT', 4010);
 const READY_TIMEOUT_MS = 60_000;
 const SUPERVISED = 'AIGATEWAY_DEV_SUPERVISED';
 
@@ -31,6 +52,36 @@ const PREFIX = { dev: colour(35)('[dev]   '), api: colour(36)('[api]   '), worke
 
 function say(line: string, who: keyof typeof PREFIX = 'dev'): void {
   for (const part of line.split('\n')) process.stdout.write(`${PREFIX[who]} ${part}\n`);
+}
+
+/** A line for .data/logs/<name>.log (created when the first line comes). */
+function logTo(name: 'api' | 'worker' | 'dev', line: string): void {
+  mkdirSync(LOGS, { recursive: true });
+  appendFileSync(join(LOGS, `${name}.log`), `${line}\n`);
+}
+
+/** Pino's error and fatal lines, and whatever is not a log line at all (a crash's stack trace). */
+function isErrorOrStray(line: string): boolean {
+  try {
+    const level = (JSON.parse(line) as { level?: unknown }).level;
+    return typeof level !== 'number' || level >= 50;
+  } catch {
+    return line.trim() !== '';
+  }
+}
+
+interface Options {
+  reset: boolean;
+  showLogs: boolean;
+}
+
+function parseOptions(argv: string[]): Options {
+  try {
+    const { values } = parseArgs({ args: argv, options: { reset: { type: 'boolean', default: false }, logs: { type: 'boolean', default: false } } });
+    return { reset: values.reset!, showLogs: values.logs! || /^(1|true|yes)$/.test(process.env.DEV_LOGS ?? '') };
+  } catch (error) {
+    throw new DevError(`${error instanceof Error ? error.message : String(error)}\nUsage: npm run dev [-- --reset] [-- --logs]`);
+  }
 }
 
 class DevError extends Error {}
@@ -88,22 +139,26 @@ async function main(running: Running): Promise<void> {
   // If the supervising parent is killed outright, stop in order rather than linger.
   whenParentGoes(() => void stop(running, 0));
 
+  const options = parseOptions(process.argv.slice(2));
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: process.env.NODE_ENV || 'development' };
   delete env[SUPERVISED];
+  delete env.DEMO_API_KEY; // seed-demo gets the kept one, below
   // Ports first, so a clash is reported before anything starts.
   const ports = configOrStop(env);
   await assertPortFree(ports.PORT, 'PORT', 'the api');
   await assertPortFree(ports.WORKER_PORT, 'WORKER_PORT', "the worker's health");
   await assertPortFree(ports.METRICS_PORT, 'METRICS_PORT', "the api's metrics");
   await assertPortFree(ports.METRICS_PORT + 1, 'METRICS_PORT', "the worker's metrics (METRICS_PORT + 1)");
+  if (options.reset) reset();
   mkdirSync(DATA, { recursive: true });
   // PostgreSQL runs as its own user when we are root, and must reach its folder.
   chmodSync(DATA, 0o755);
+  logTo('dev', `--- npm run dev started ${new Date().toISOString()}`);
 
   if (!env.DATABASE_URL) {
     const pgData = postgresDataDir();
-    say(`starting PostgreSQL on 127.0.0.1:${LOCAL_POSTGRES_PORT} (data in ${pgData})...`);
-    running.postgres = await startEmbeddedPostgres({ dataDir: pgData, port: LOCAL_POSTGRES_PORT, persistent: true }).catch(
+    say(`starting PostgreSQL on 127.0.0.1:${POSTGRES_PORT} (data in ${relativeToRoot(pgData)})...`);
+    running.postgres = await startEmbeddedPostgres({ dataDir: pgData, port: POSTGRES_PORT, persistent: true }).catch(
       (error: unknown) => {
         throw withStaleProcessHint(error, join(pgData, 'postmaster.pid'), 'PostgreSQL');
       },
@@ -119,8 +174,8 @@ async function main(running: Running): Promise<void> {
 
   if (!env.REDIS_URL) {
     ensureRedisServer((line) => say(line)); // installs it with apt-get where it may, saying so
-    say(`starting Redis on 127.0.0.1:${LOCAL_REDIS_PORT} (data in .data/redis, AOF)...`);
-    running.redis = await startRedis({ port: LOCAL_REDIS_PORT, dataDir: join(DATA, 'redis'), log: () => undefined });
+    say(`starting Redis on 127.0.0.1:${REDIS_PORT} (data in ${relativeToRoot(join(DATA, 'redis'))}, AOF)...`);
+    running.redis = await startRedis({ port: REDIS_PORT, dataDir: join(DATA, 'redis'), log: () => undefined });
     env.REDIS_URL = running.redis.url;
   } else {
     say('using the Redis of REDIS_URL');
@@ -139,7 +194,8 @@ async function main(running: Running): Promise<void> {
   }
 
   if (!env.JWT_SIGNING_KEYS) env.JWT_SIGNING_KEYS = await localSigningKeys(env);
-  if (!env.CHANNEL_ENCRYPTION_KEYS) env.CHANNEL_ENCRYPTION_KEYS = await localChannelKeys(env);
+  const channelKeys = env.CHANNEL_ENCRYPTION_KEYS ? null : await localChannelKeys(env);
+  if (channelKeys) env.CHANNEL_ENCRYPTION_KEYS = channelKeys.keys;
 
   if (env.FAKE_UPSTREAM !== 'false') {
     running.fakeUpstream = await startFakeOpenAI({ port: FAKE_UPSTREAM_PORT }).catch((error: unknown) => {
@@ -154,17 +210,39 @@ async function main(running: Running): Promise<void> {
   const config = configOrStop(env);
   running.shutdownGraceMs = config.SHUTDOWN_GRACE_MS;
 
-  say('migrating...');
+  let applied = 0;
   await migrate({
     adminUrl: requireSettings(config, ['DATABASE_ADMIN_URL'], 'npm run dev').DATABASE_ADMIN_URL,
     loginUrls: { app: config.DATABASE_URL, system: config.DATABASE_SYSTEM_URL },
-    log: (line) => say(`  ${line}`),
+    log: (line) => {
+      logTo('dev', line);
+      if (line.startsWith('applied ')) applied += 1;
+    },
   });
+  say(`migrated the database (${applied ? `${applied} migrations applied` : 'up to date'})`);
   if (running.stopping) return;
 
-  say('seeding the demo (idempotent)...');
-  const seed = await runToEnd(['dist/src/cli.js', 'seed-demo'], env);
+  // Never seal with one key over data sealed with another: every upstream call would then fail.
+  const check = await runToEnd(['dist/src/cli.js', 'check-channel-keys'], env);
+  logTo('dev', check.output.trimEnd());
+  if (check.code !== 0) throw new DevError(unreadableSecretsMessage(check.output, channelKeys));
+  if (channelKeys?.generated) {
+    writeFileSync(channelKeys.file, channelKeys.keys, { mode: 0o600 });
+    say(`generated a channel encryption key for local use (${relativeToRoot(channelKeys.file)})`);
+  }
+  if (running.stopping) return;
+
+  const keptKey = existsSync(DEMO_KEY_FILE) ? readFileSync(DEMO_KEY_FILE, 'utf8').trim() : '';
+  const seed = await runToEnd(['dist/src/cli.js', 'seed-demo'], { ...env, ...(keptKey ? { DEMO_API_KEY: keptKey } : {}) });
+  logTo('dev', seed.output.trimEnd());
   if (seed.code !== 0) throw new DevError(`seed-demo failed (exit ${seed.code}):\n${seed.output}`);
+  // seed-demo prints the demo customer's API key alone on a line (with the fake upstream).
+  const apiKey = seed.output
+    .split('\n')
+    .map((line) => /^(sk-[0-9A-Za-z]{43})$/.exec(line.trim())?.[1])
+    .find((key) => key !== undefined);
+  if (apiKey && apiKey !== keptKey) writeFileSync(DEMO_KEY_FILE, `${apiKey}\n`, { mode: 0o600 });
+  say(`seeded the demo (${apiKey ? (apiKey === keptKey ? 'demo API key kept' : 'new demo API key') : 'no demo API key without the fake upstream'})`);
   if (running.stopping) return;
 
   for (const [name, entry] of [
@@ -175,12 +253,16 @@ async function main(running: Running): Promise<void> {
     const metricsPort = name === 'api' ? config.METRICS_PORT : config.METRICS_PORT + 1;
     const child = spawn(process.execPath, [entry], { cwd: ROOT, env: { ...env, METRICS_PORT: String(metricsPort) }, stdio: ['ignore', 'pipe', 'pipe'] });
     running.children.set(name, child);
+    logTo(name, `--- started ${new Date().toISOString()}`);
     for (const stream of [child.stdout!, child.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => say(line, name));
+      createInterface({ input: stream }).on('line', (line) => {
+        logTo(name, line);
+        if (options.showLogs || isErrorOrStray(line)) say(line, name);
+      });
     }
     child.on('exit', (code, signal) => {
       if (running.stopping) return;
-      say(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping everything`);
+      say(`${name} exited unexpectedly (${signal ?? `code ${code}`}); stopping everything (its log: ${relativeToRoot(join(LOGS, `${name}.log`))})`);
       void stop(running, 1);
     });
   }
@@ -190,60 +272,74 @@ async function main(running: Running): Promise<void> {
   await Promise.all([waitForReady(`${api}/health/ready`, 'api', running), waitForReady(`${worker}/health/ready`, 'worker', running)]);
   if (running.stopping) return;
 
-  const logins = seed.output
-    .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => `  ${line}`)
-    .join('\n');
-  // seed-demo prints the demo customer's new API key alone on a line (with the fake upstream).
-  const apiKey = seed.output
-    .split('\n')
-    .map((line) => /^(sk-[0-9A-Za-z]{43})$/.exec(line.trim())?.[1])
-    .find((key) => key !== undefined);
-  const password = /password for every demo user: (\S+)/.exec(seed.output)?.[1] ?? '<the password above>';
-  say(
-    [
-      '',
-      bold('AIGateway is running'),
-      `  api        ${api}   (Host decides the tenant: demo.localhost is the demo reseller)`,
-      `  API docs   ${api}/api/docs`,
-      `  metrics    http://localhost:${config.METRICS_PORT}/metrics    http://localhost:${config.METRICS_PORT + 1}/metrics   (not on the api port)`,
-      `  health     ${api}/health/ready    ${worker}/health/ready`,
-      `  worker     ${worker}`,
-      running.sink ? `  mail       ${running.sink.url} (mails are printed here)` : `  mail       ${config.SMTP_URL}`,
-      ...(running.fakeUpstream ? [`  upstream   ${running.fakeUpstream.url}/v1 (fake OpenAI-compatible provider, for a channel)`] : []),
-      '',
-      bold('Demo (cli seed-demo: logins; with the fake upstream, the demo channel, prices, wallet and API key)'),
-      logins,
-      '',
-      'Try it:',
-      `  curl -s -H 'Host: demo.localhost' -H 'content-type: application/json' \\`,
-      `       -d '{"email":"owner@demo.localhost","password":"<the password above>"}' ${api}/api/v1/auth/login`,
-      `  curl -s -H 'Host: demo.localhost' -H 'authorization: Bearer <accessToken>' ${api}/api/v1/me`,
-      '',
-      ...(apiKey ? firstCallLines(api, apiKey, password) : []),
-      'Ctrl-C stops everything (data stays in .data/; delete that folder to start afresh).',
-      '',
-    ].join('\n'),
-  );
+  const logins = seed.output.split('\n').filter((line) => /^\s+\S+\s+\S+\s+\S+@\S+$/.test(line));
+  const password = /password for every demo user: (\S+)/.exec(seed.output)?.[1] ?? '';
+  const banner = bannerLines({
+    api,
+    worker,
+    metricsPort: config.METRICS_PORT,
+    mail: { url: running.sink?.url ?? config.SMTP_URL, printedHere: !!running.sink },
+    upstream: running.fakeUpstream ? `${running.fakeUpstream.url}/v1` : undefined,
+    logs: { dir: relativeToRoot(LOGS), shownHere: options.showLogs },
+    logins,
+    password,
+    apiKey: apiKey ? { secret: apiKey, file: relativeToRoot(DEMO_KEY_FILE) } : undefined,
+    state: stateLocations().map(relativeToRoot),
+  });
+  // Unprefixed, so that every command in it can be copied as it stands.
+  process.stdout.write(`${banner.map((line) => (line === 'AIGateway is running' ? bold(line) : line)).join('\n')}\n`);
+}
+
+/** A path inside the checkout as .data/…, others as they are. */
+function relativeToRoot(path: string): string {
+  const inside = relative(ROOT, path);
+  return inside && !inside.startsWith('..') ? inside : path;
+}
+
+/** Every place this checkout's local state is in: .data/, and the folder under /var/tmp when used. */
+function stateLocations(): string[] {
+  return existsSync(OUTSIDE) ? [DATA, OUTSIDE] : [DATA];
 }
 
 /**
- * The first inference call with the key seed-demo printed (a fresh one at every start: the
- * previous demo key is revoked), and where the demo customer's balance goes down. README.md,
- * "The OpenAI-compatible API (/v1)", explains both.
+ * `--reset`: removes .data/ and this checkout's folder under /var/tmp (the database, the keys that
+ * sealed its secrets, Redis, the demo key), so the start that follows is a first one.
  */
-function firstCallLines(api: string, apiKey: string, password: string): string[] {
-  // One command per line: continuation lines would carry this output's "[dev]" prefix when copied.
-  return [
-    `${bold('First API call')} (OpenAI-compatible, as the demo customer user@demo.localhost, answered by the fake upstream):`,
-    `  curl -s ${api}/v1/chat/completions -H 'Host: demo.localhost' -H 'Authorization: Bearer ${apiKey}' -H 'Content-Type: application/json' -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello"}]}'`,
-    'Its balance going down ("spendable" at once; "balance", the ledger, once the worker has metered the call):',
-    `  TOKEN=$(curl -s ${api}/api/v1/auth/login -H 'Host: demo.localhost' -H 'Content-Type: application/json' -d '{"email":"user@demo.localhost","password":"${password}"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).accessToken')`,
-    `  curl -s ${api}/api/v1/me/balance -H 'Host: demo.localhost' -H "Authorization: Bearer $TOKEN"`,
-    'The key is new at every start (the previous demo key is revoked). README: "The OpenAI-compatible API (/v1)".',
-    '',
-  ];
+function reset(): void {
+  for (const pidFile of [join(DATA, 'postgres', 'postmaster.pid'), join(OUTSIDE, 'postgres', 'postmaster.pid')]) {
+    const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
+    if (pid && isAlive(pid)) {
+      throw new DevError(`PostgreSQL of an earlier \`npm run dev\` still runs on this data (pid ${pid}); stop that one (Ctrl-C), then reset.`);
+    }
+  }
+  const removed = stateLocations();
+  for (const path of removed) rmSync(path, { recursive: true, force: true });
+  say(`reset: removed ${removed.map(relativeToRoot).join(' and ')}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why stored secrets cannot be opened, and what to do about it. */
+function unreadableSecretsMessage(output: string, local: { file: string; generated: boolean } | null): string {
+  const what = output.trim().split('\n').pop() ?? '';
+  if (!local) {
+    return `${what}.\nPut the key they were sealed with into CHANNEL_ENCRYPTION_KEYS (a new key first, then \`npm run cli -- reencrypt-channel-keys\`), or start afresh with \`npm run dev -- --reset\`.`;
+  }
+  const cause = local.generated
+    ? `${relativeToRoot(local.file)} is gone (.data/ was deleted?) but the database it sealed is not (${stateLocations().filter((p) => p !== DATA).map(relativeToRoot).join(', ') || relativeToRoot(join(DATA, 'postgres'))})`
+    : `${relativeToRoot(local.file)} is not the key they were sealed with`;
+  return (
+    `the database holds upstream keys or webhook secrets sealed with another channel encryption key: ${cause}. ` +
+    'Nothing was changed, and no new key was saved.\n' +
+    'Start afresh with `npm run dev -- --reset` (removes all local data of this checkout), or put the old key back.'
+  );
 }
 
 function configOrStop(env: NodeJS.ProcessEnv): AppConfig & { DATABASE_ADMIN_URL: string } {
@@ -257,13 +353,20 @@ function configOrStop(env: NodeJS.ProcessEnv): AppConfig & { DATABASE_ADMIN_URL:
 
 /**
  * .data/postgres, unless this checkout lies under a folder the `postgres` user cannot enter (as
- * root in /root, mode 0700): then a folder of its own under /var/tmp, named after the checkout.
+ * root in /root, mode 0700): then this checkout's folder under /var/tmp, which .data/postgres
+ * links to (so the data is found from .data/, and `--reset` removes both).
  */
 function postgresDataDir(): string {
   const inTree = join(DATA, 'postgres');
   if (process.getuid?.() !== 0 || othersCanReach(inTree)) return inTree;
-  const outside = `/var/tmp/aigateway-dev-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}/postgres`;
-  mkdirSync(dirname(outside), { recursive: true, mode: 0o755 });
+  const outside = join(OUTSIDE, 'postgres');
+  mkdirSync(OUTSIDE, { recursive: true, mode: 0o755 });
+  chmodSync(OUTSIDE, 0o755);
+  const link = lstatSync(inTree, { throwIfNoEntry: false });
+  if (link && !(link.isSymbolicLink() && readlinkSync(inTree) === outside)) {
+    throw new DevError(`${relativeToRoot(inTree)} is in the way of ${outside}, where PostgreSQL keeps this checkout's data; \`npm run dev -- --reset\` starts afresh.`);
+  }
+  if (!link) symlinkSync(outside, inTree, 'dir');
   return outside;
 }
 
@@ -279,24 +382,24 @@ async function localSigningKeys(env: NodeJS.ProcessEnv): Promise<string | undefi
   }
   const keys = JSON.stringify([JSON.parse(jwk)]);
   writeFileSync(file, keys, { mode: 0o600 });
-  say('generated a JWT signing key for local use (.data/jwt-signing-keys.json)');
+  say(`generated a JWT signing key for local use (${relativeToRoot(file)})`);
   return keys;
 }
 
-/** One AES-256 key for channel secrets, kept in .data so stored upstream keys stay readable. */
-async function localChannelKeys(env: NodeJS.ProcessEnv): Promise<string | undefined> {
+/**
+ * One AES-256 key for channel secrets, kept in .data so stored upstream keys stay readable. A new
+ * one is saved only once the database is known to hold nothing sealed with another (main).
+ */
+async function localChannelKeys(env: NodeJS.ProcessEnv): Promise<{ keys: string; file: string; generated: boolean } | null> {
   const file = join(DATA, 'channel-encryption-keys.json');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  if (existsSync(file)) return { keys: readFileSync(file, 'utf8').trim(), file, generated: false };
   const generated = await runToEnd(['dist/src/cli.js', 'generate-channel-key'], env);
   const key = generated.output.trim().split('\n').pop() ?? '';
   if (generated.code !== 0 || !key.startsWith('{')) {
     say('could not generate a channel encryption key; using the fixed local one');
-    return undefined;
+    return null;
   }
-  const keys = JSON.stringify([JSON.parse(key)]);
-  writeFileSync(file, keys, { mode: 0o600 });
-  say('generated a channel encryption key for local use (.data/channel-encryption-keys.json)');
-  return keys;
+  return { keys: JSON.stringify([JSON.parse(key)]), file, generated: true };
 }
 
 function runToEnd(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {

@@ -11,6 +11,9 @@ ensure_deps() {
     if needs_install; then
       echo "[$tag] installing dependencies (npm ci)..."
       npm ci --no-audit --no-fund
+      if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 22 ]; then
+        echo "[$tag] any EBADENGINE warnings above are for development-only packages (kubernetes-models, for test/deploy) that declare Node 22 and work on Node 20: see README.md, \"Two commands\""
+      fi
     fi
     exec 9>&-
   fi

