@@ -128,7 +128,9 @@ export class MeTenant {
 export class MeUser {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() email: string;
-  @ApiPropertyOptional({ nullable: true }) displayName: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) displayName: string | null;
+  @ApiPropertyOptional({ nullable: true, enum: ['en', 'zh-CN'], description: "The console's language for you; null: the tenant's default (GET /api/v1/site)" })
+  preferredLanguage: string | null;
 }
 
 export class MeResponse {
