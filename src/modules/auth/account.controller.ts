@@ -1,11 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiForbiddenResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { Authenticated } from '@app/authorization';
 import { UuidParam } from '../../common/params';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
 import { AccountService } from './account.service';
 import { ChangePasswordRequest, ChangePasswordResult, SessionList, UpdateProfileRequest } from './dto/account.dto';
 import { MeUser } from './dto/auth.dto';
+
+const OTHER_TENANT = ApiForbiddenResponse({ type: ProblemSchema, description: "tenant_mismatch: the token belongs to another tenant than this domain's" });
 
 /** The signed-in user's own profile, password and sessions (every role, own account only). */
 @ApiTags('auth')
@@ -15,6 +17,7 @@ export class AccountController {
 
   @Patch()
   @Authenticated()
+  @OTHER_TENANT
   @ApiOperation({ summary: 'Change your own profile: display name and preferred console language' })
   @ApiOkResponse({ type: MeUser })
   @ApiProblems('validation')
@@ -24,6 +27,7 @@ export class AccountController {
 
   @Post('password')
   @Authenticated()
+  @OTHER_TENANT
   @HttpCode(200)
   @ApiOperation({ summary: 'Change your password (the current one required; a wrong one counts toward the sign-in lock); your other sessions end' })
   @ApiOkResponse({ type: ChangePasswordResult })
@@ -35,6 +39,7 @@ export class AccountController {
 
   @Get('sessions')
   @Authenticated()
+  @OTHER_TENANT
   @ApiOperation({ summary: 'Your signed-in sessions (browsers and API clients), most recently active first' })
   @ApiOkResponse({ type: SessionList })
   sessions(): Promise<SessionList> {
@@ -43,6 +48,7 @@ export class AccountController {
 
   @Delete('sessions/:sessionId')
   @Authenticated()
+  @OTHER_TENANT
   @HttpCode(204)
   @ApiOperation({ summary: 'End one of your sessions at once (its access tokens stop working too)' })
   @ApiNoContentResponse()
