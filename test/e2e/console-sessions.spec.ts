@@ -111,6 +111,16 @@ describe('browser cookie sessions (e2e)', () => {
     expectProblem(res, 403, 'tenant_mismatch');
   });
 
+  it('refreshes from the cookie when the request has no body at all', async () => {
+    const token = sessionCookie(await loginWithCookie(shop, 'bob'))!.value;
+    const res = await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', {
+      host: shop.domain,
+      headers: { cookie: `${COOKIE}=${encodeURIComponent(token)}`, 'x-aigw-csrf': '1', origin: origin(shop) },
+    });
+    expect(res.status).toBe(200);
+    expect(sessionCookie(res)!.value).not.toBe(token);
+  });
+
   it('needs a refresh token in the body or the cookie', async () => {
     expectInvalidFields(await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { host: shop.domain, json: {}, headers: { 'x-aigw-csrf': '1' } }), ['refreshToken']);
   });
