@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { addConsolePaths } from '../modules/console/console.openapi';
 import { addInferencePaths } from '../modules/inference/inference.openapi';
 
 /** OpenAPI at /api/docs (UI) and /api/docs-json, generated from the controllers and DTOs. */
@@ -12,5 +13,6 @@ export function setupOpenApi(app: INestApplication): void {
     .build();
   const document = SwaggerModule.createDocument(app, config);
   addInferencePaths(document);
+  addConsolePaths(document);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
 }

@@ -3,6 +3,8 @@ import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccessGuard } from './access.guard';
+import { AccountController } from './account.controller';
+import { AccountService } from './account.service';
 import { AuthController, MeController, WellKnownController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtStrategy } from './jwt.strategy';
@@ -12,12 +14,13 @@ import { OneTimeTokens } from './one-time-tokens';
 import { PrincipalLoader } from './principal.loader';
 import { RefreshToken } from './refresh-token.entity';
 import { Revocations } from './revocations';
+import { SessionCookie } from './session-cookie';
 import { Sessions } from './sessions';
 import { SigningKeys } from './signing-keys';
 
 @Module({
   imports: [PassportModule, TypeOrmModule.forFeature([RefreshToken, OneTimeToken])],
-  controllers: [AuthController, MeController, WellKnownController],
+  controllers: [AuthController, MeController, AccountController, WellKnownController],
   providers: [
     SigningKeys,
     JwtStrategy,
@@ -25,8 +28,10 @@ import { SigningKeys } from './signing-keys';
     Revocations,
     LoginThrottle,
     Sessions,
+    SessionCookie,
     OneTimeTokens,
     AuthService,
+    AccountService,
     { provide: APP_GUARD, useClass: AccessGuard },
   ],
   exports: [OneTimeTokens, Sessions, Revocations],
