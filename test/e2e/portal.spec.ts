@@ -61,6 +61,11 @@ describe('customer portal reads (e2e)', () => {
     await record('b', shop.users.c1.id, 'model-b', keyId, day(2), '0.2');
     await record('c', shop.users.c1.id, 'model-a', null, day(2, 18), '0.4');
     await record('d', shop.users.c2.id, 'model-a', null, day(2), '0.8');
+    // Records written here bypass metering, which also stamps each key's last use per batch.
+    await system.query(
+      `UPDATE api_keys k SET last_used_at = (SELECT max(created_at) FROM usage_records ur WHERE ur.tenant_id = k.tenant_id AND ur.api_key_id = k.id) WHERE k.id = $1`,
+      [keyId],
+    );
   });
 
   afterAll(async () => {
