@@ -129,7 +129,12 @@ describe('password reset (e2e)', () => {
   });
 
   it('needs a tenant and a valid e-mail to ask for a reset', async () => {
-    expectProblem(await call(api.baseUrl, 'POST', '/api/v1/auth/password-reset', { json: { email: 'x@example.test' } }), 400, 'tenant_required');
+    expectProblem(await call(api.baseUrl, 'POST', '/api/v1/auth/password-reset', { json: { email: 'x@example.test' } }), 404, 'unknown_tenant');
+    expectProblem(
+      await call(api.baseUrl, 'POST', '/api/v1/auth/password-reset', { json: { email: 'x@example.test', tenant: reseller.slug } }),
+      404,
+      'unknown_tenant',
+    );
     expectProblem(await requestReset('not-an-email'), 400, 'validation_failed');
   });
 });

@@ -79,8 +79,8 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
     // The inference API's body limit brought down to the admin API's probe size, so the oversized
     // probe means the same everywhere.
     api = await startTestApi({ INFERENCE_BODY_LIMIT_BYTES: String(1024 * 1024) });
-    doc = await (await fetch(`${api.baseUrl}/api/docs-json`)).json();
     platform = await platformWithUsers(system, { owner: ['owner'] });
+    doc = (await call(api.baseUrl, 'GET', '/api/docs-json', { host: platform.domain })).body;
     reseller = await resellerWithUsers(system, { owner: ['owner'], member: ['sales'], customer: ['user'] });
     callers = [
       { name: 'platform owner', tenant: platform, tokens: await signIn(api.baseUrl, platform, 'owner') },

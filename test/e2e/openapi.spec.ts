@@ -2,16 +2,24 @@ import { ModulesContainer } from '@nestjs/core';
 import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import { RequestMethod } from '@nestjs/common';
 import { ACCESS_METADATA } from '@app/authorization';
+import { Client } from 'pg';
 import { RunningApp, startTestApi } from '../support/app';
+import { connectAs, SeededTenant, seedTenant } from '../support/db';
+import { call } from '../support/http';
 
 describe('OpenAPI and route access rules (e2e)', () => {
   let api: RunningApp;
   let doc: any;
+  let system: Client;
+  let tenant: SeededTenant;
   const routes: Array<{ method: string; path: string; access: { kind: string } | undefined }> = [];
 
   beforeAll(async () => {
     api = await startTestApi();
-    doc = await (await fetch(`${api.baseUrl}/api/docs-json`)).json();
+    system = await connectAs('system');
+    tenant = await seedTenant(system);
+    // The documentation is served at tenant domains only, like every route but health.
+    doc = (await call(api.baseUrl, 'GET', '/api/docs-json', { host: tenant.domain })).body;
     for (const module of api.app.get(ModulesContainer).values()) {
       for (const wrapper of module.controllers.values()) {
         const type = wrapper.metatype as any;
@@ -31,7 +39,10 @@ describe('OpenAPI and route access rules (e2e)', () => {
     }
   });
 
-  afterAll(() => api?.close());
+  afterAll(async () => {
+    await api?.close();
+    await system?.end();
+  });
 
   it('finds the admin routes', () => {
     expect(routes.filter((r) => r.path.startsWith('/api/v1')).length).toBeGreaterThanOrEqual(20);
@@ -66,9 +77,13 @@ describe('OpenAPI and route access rules (e2e)', () => {
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/health') || p === '/metrics')).toEqual([]);
   });
 
-  it('serves the documentation UI', async () => {
-    const res = await fetch(`${api.baseUrl}/api/docs`);
+  it('serves the documentation UI at a tenant domain, and nothing at a Host that is no tenant\'s', async () => {
+    const res = await call(api.baseUrl, 'GET', '/api/docs', { host: tenant.domain });
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain('swagger');
+    expect(res.text).toContain('swagger');
+    for (const path of ['/api/docs', '/api/docs-json']) {
+      const elsewhere = await call(api.baseUrl, 'GET', path);
+      expect({ path, status: elsewhere.status, code: elsewhere.body?.code }).toEqual({ path, status: 404, code: 'unknown_tenant' });
+    }
   });
 });

@@ -21,11 +21,13 @@ export class HttpMetrics implements OnModuleInit {
       (request as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint();
     });
     fastify.addHook('onResponse', async (request, reply) => {
+      // A request answered by an earlier onRequest hook (404 at an unknown Host, 503) never reached
+      // ours: Fastify's own clock times it then.
       const startedAt = (request as unknown as { startedAt?: bigint }).startedAt;
-      if (startedAt === undefined) return;
+      const seconds = startedAt === undefined ? reply.elapsedTime / 1000 : Number(process.hrtime.bigint() - startedAt) / 1e9;
       const route = request.routeOptions?.url ?? 'unmatched';
       const labels = { method: request.method, route, status_code: String(reply.statusCode) };
-      httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - startedAt) / 1e9);
+      httpRequestDuration.observe(labels, seconds);
       const tenant = (request.raw as unknown as Record<symbol, string | undefined>)[REQUEST_TENANT_SLUG] ?? 'none';
       httpRequestsTotal.inc({ ...labels, tenant });
     });

@@ -20,7 +20,7 @@ export class LoginRequest {
   @MaxLength(128)
   password: string;
 
-  @ApiPropertyOptional({ description: "The tenant's slug, when not calling through the tenant's own domain", example: 'demo' })
+  @ApiPropertyOptional({ description: "The tenant's slug, if given: it must name the tenant of the domain called (a Host that is no tenant's domain is answered 404)", example: 'demo' })
   @IsOptional()
   @Matches(SLUG)
   tenant?: string;
@@ -76,7 +76,7 @@ export class PasswordResetRequest {
   @MaxLength(320)
   email: string;
 
-  @ApiPropertyOptional({ example: 'demo' })
+  @ApiPropertyOptional({ description: "The tenant's slug, if given: it must name the tenant of the domain called", example: 'demo' })
   @IsOptional()
   @Matches(SLUG)
   tenant?: string;
