@@ -34,6 +34,7 @@ describe('KeysRuntime.check', () => {
     expect(runtime.check({ ...base, status: 'disabled' }, ok)).toBe('disabled');
     expect(runtime.check({ ...base, tenantStatus: 'disabled' }, ok)).toBe('tenant_disabled');
     expect(runtime.check({ ...base, customerStatus: 'disabled' }, ok)).toBe('customer_disabled');
+    expect(runtime.check({ ...base, customerStatus: 'invited' }, ok)).toBe('customer_not_active');
     expect(runtime.check(base, { ...ok, now: 10_000 })).toBe('expired');
     expect(runtime.check({ ...base, secretValidUntil: 5_000 }, ok)).toBe('rotated');
     expect(runtime.check({ ...base, secretValidUntil: 5_001 }, ok)).toBeNull();

@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { Public, RequirePermission } from '@app/authorization';
 import type { FastifyRequest } from 'fastify';
 import { UuidParam } from '../../common/params';
@@ -58,9 +58,13 @@ export class LedgerController {
   @RequirePermission('create', CREDIT)
   @ApiOperation({
     summary: "Credit a customer's wallet, or debit it with a negative amount (owner and finance); idempotent by reference",
+    description:
+      'An invited customer (who has not accepted the invitation yet) may be credited: a reseller often pre-funds. ' +
+      'Keys and /v1 calls wait until the customer is active.',
   })
   @ApiOkResponse({ type: CreditResult })
   @ApiProblems('validation', 'notFound', 'conflict')
+  @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: '`insufficient_balance`: a debit would take the wallet below zero (problem+json)' })
   credit(@Param('id', UuidParam('customer')) id: string, @Body() body: CreditRequest): Promise<CreditResult> {
     return this.ledger.credit(id, body);
   }
