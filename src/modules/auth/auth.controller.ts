@@ -1,9 +1,38 @@
 import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import { Authenticated, Public, RequestAuth } from '@app/authorization';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
 import { AuthService } from './auth.service';
-import { AcceptInvitationRequest, Jwks, LoginRequest, LogoutRequest, MeResponse, PasswordResetConfirm, PasswordResetRequest, RefreshRequest, TokenPair } from './dto/auth.dto';
+import { PASSWORD_POLICY, PASSWORD_RULES } from '../users/password-policy';
+import {
+  AcceptInvitationRequest,
+  Jwks,
+  LoginRequest,
+  LogoutRequest,
+  MeResponse,
+  PasswordPolicyView,
+  PasswordResetConfirm,
+  PasswordResetRequest,
+  RefreshRequest,
+  TokenPair,
+  WeakPasswordProblem,
+} from './dto/auth.dto';
+
+/** 400 of a route that sets a password: invalid fields, an invalid link, or a weak password (every broken rule). */
+const ApiNewPasswordProblems = () =>
+  ApiBadRequestResponse({
+    type: WeakPasswordProblem,
+    description: '`validation_failed`; `invalid_one_time_token` (the link is invalid, used or expired); `weak_password` with every broken rule in `rules`',
+  });
 import { SigningKeys } from './signing-keys';
 
 @ApiTags('auth')
@@ -56,12 +85,20 @@ export class AuthController {
     return this.keys.jwks();
   }
 
+  @Get('password-policy')
+  @Public()
+  @ApiOperation({ summary: 'The password rules, as data: what a new password must satisfy, so a client can show them before anyone types' })
+  @ApiOkResponse({ type: PasswordPolicyView })
+  passwordPolicy(): PasswordPolicyView {
+    return { ...PASSWORD_POLICY, characterClasses: [...PASSWORD_POLICY.characterClasses], commonWords: [...PASSWORD_POLICY.commonWords], rules: [...PASSWORD_RULES] };
+  }
+
   @Post('invitations/accept')
   @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'Accept an invitation: set a password and sign in' })
   @ApiOkResponse({ type: TokenPair })
-  @ApiProblems('validation')
+  @ApiNewPasswordProblems()
   acceptInvitation(@Body() body: AcceptInvitationRequest): Promise<TokenPair> {
     return this.authService.acceptInvitation(body);
   }
@@ -81,7 +118,7 @@ export class AuthController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Set a new password with the token from the reset mail; ends every session' })
   @ApiNoContentResponse()
-  @ApiProblems('validation')
+  @ApiNewPasswordProblems()
   confirmPasswordReset(@Body() body: PasswordResetConfirm): Promise<void> {
     return this.authService.confirmPasswordReset(body);
   }

@@ -12,7 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { AuditService } from '../audit/audit.service';
 import { MailQueue } from '../mail/mail.queue';
 import { PasswordHasher } from '../users/password-hasher';
-import { passwordWeakness } from '../users/password-policy';
+import { passwordFailures } from '../users/password-policy';
 import { UsersRepository } from '../users/users.repository';
 import { AuthErrorCode, authError } from './auth.exceptions';
 import { AcceptInvitationRequest, LoginRequest, MeResponse, PasswordResetConfirm, PasswordResetRequest, TokenPair } from './dto/auth.dto';
@@ -334,9 +334,14 @@ export class AuthService implements OnModuleInit {
     return claimed;
   }
 
+  /** Every rule the password breaks, at once (`rules`, with stable codes), never one per attempt. */
   private assertStrong(password: string, email: string): void {
-    const weakness = passwordWeakness(password, email);
-    if (weakness) throw authError(AuthErrorCode.WeakPassword, `The password ${weakness}.`);
+    const failures = passwordFailures(password, email);
+    if (failures.length === 0) return;
+    throw authError(AuthErrorCode.WeakPassword, `The password ${failures.map((f) => f.message).join('; ')}.`, {
+      errors: [{ field: 'password', messages: failures.map((f) => f.message) }],
+      members: { rules: failures },
+    });
   }
 
   private clientIp(): string {
