@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { billingKeys, decodeUsageEvent, METERING_GROUP, USAGE_EVENT_FIELD, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
-import { meteringBacklog, meteringBatchDuration, meteringDeadLetters, meteringEventsTotal } from '@app/observability';
+import { METRIC } from '@app/observability';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import { RedisConnections } from '@app/redis';
 import { SystemDb } from '@app/tenancy';
 import Redis from 'ioredis';
@@ -67,7 +69,14 @@ export class MeteringConsumer implements OnApplicationBootstrap, OnModuleDestroy
     private readonly connections: RedisConnections,
     private readonly systemDb: SystemDb,
     private readonly writer: UsageWriter,
-  ) {}
+    @InjectMetric(METRIC.meteringEventsTotal) private readonly meteringEventsTotal: Counter<'outcome'>,
+    @InjectMetric(METRIC.meteringBatchDuration) private readonly meteringBatchDuration: Histogram,
+    @InjectMetric(METRIC.meteringBacklog) private readonly meteringBacklog: Gauge,
+    @InjectMetric(METRIC.meteringDeadLetters) private readonly meteringDeadLetters: Gauge,
+  ) {
+    // Every outcome is exported from the start, at 0, so rates and alerts have a series.
+    for (const outcome of ['written', 'duplicate', 'dead_letter']) meteringEventsTotal.inc({ outcome }, 0);
+  }
 
   onApplicationBootstrap(): void {
     if (!this.config.METERING_ENABLED) return;
@@ -184,8 +193,8 @@ export class MeteringConsumer implements OnApplicationBootstrap, OnModuleDestroy
       backlog += length;
       dead += deadLength;
     }
-    meteringBacklog.set(backlog);
-    meteringDeadLetters.set(dead);
+    this.meteringBacklog.set(backlog);
+    this.meteringDeadLetters.set(dead);
     return handled;
   }
 
@@ -219,7 +228,7 @@ export class MeteringConsumer implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async write(tenantId: string, batch: Decoded[]): Promise<void> {
-    const stop = meteringBatchDuration.startTimer();
+    const stop = this.meteringBatchDuration.startTimer();
     const result = await this.writer.write(
       tenantId,
       batch.map((d) => d.event),
@@ -229,8 +238,8 @@ export class MeteringConsumer implements OnApplicationBootstrap, OnModuleDestroy
     const ids = batch.map((d) => d.id);
     const stream = billingKeys.usageStream(tenantId);
     await this.redis.multi().xack(stream, METERING_GROUP, ...ids).xdel(stream, ...ids).exec();
-    meteringEventsTotal.inc({ outcome: 'written' }, result.written);
-    meteringEventsTotal.inc({ outcome: 'duplicate' }, result.duplicates);
+    this.meteringEventsTotal.inc({ outcome: 'written' }, result.written);
+    this.meteringEventsTotal.inc({ outcome: 'duplicate' }, result.duplicates);
   }
 
   private async failed(tenantId: string, entry: Decoded, error: Error): Promise<void> {
@@ -249,7 +258,7 @@ export class MeteringConsumer implements OnApplicationBootstrap, OnModuleDestroy
       .xack(stream, METERING_GROUP, id)
       .xdel(stream, id)
       .exec();
-    meteringEventsTotal.inc({ outcome: 'dead_letter' });
+    this.meteringEventsTotal.inc({ outcome: 'dead_letter' });
     this.logger.error({ tenantId, entryId: id, reason }, 'usage event moved to the dead-letter stream');
   }
 
