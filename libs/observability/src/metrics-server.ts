@@ -40,7 +40,9 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const app = await NestFactory.create<NestFastifyApplication>(MetricsAppModule.forRoot(), new FastifyAdapter(), { logger: false, abortOnError: false });
+    // No `logger` option: Nest would make it the process-wide logger and silence (or buffer) the
+    // logs of the api or worker that starts this app. Its few start-up lines go to that app's logger.
+    const app = await NestFactory.create<NestFastifyApplication>(MetricsAppModule.forRoot(), new FastifyAdapter(), { abortOnError: false });
     await app.listen(this.config.METRICS_PORT, '0.0.0.0');
     this.app = app;
   }
