@@ -144,6 +144,7 @@ export class WellKnownController {
   constructor(private readonly keys: SigningKeys) {}
 
   @Get('jwks.json')
+  @ApiOperation({ summary: 'Public keys that verify access tokens (the well-known location, same as /api/v1/auth/jwks)' })
   @Public()
   @ApiOkResponse({ type: Jwks })
   jwks(): Jwks {

@@ -35,6 +35,7 @@ export class KeysController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One API key (never its secret), with its spend so far' })
   @RequirePermission('read', API_KEY)
   @ApiOkResponse({ type: KeyView })
   @ApiProblems('notFound')
@@ -63,6 +64,7 @@ export class KeysController {
   }
 
   @Post(':id/enable')
+  @ApiOperation({ summary: 'Enable a disabled key again (a revoked key stays revoked)' })
   @HttpCode(200)
   @RequirePermission('enable', API_KEY)
   @ApiOkResponse({ type: KeyView })

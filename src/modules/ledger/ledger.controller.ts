@@ -35,25 +35,25 @@ export class LedgerController {
     return this.ledger.myTransactions(query);
   }
 
-  @Get('customers/:id/balance')
+  @Get('customers/:customerId/balance')
   @RequirePermission('read', BALANCE)
   @ApiOperation({ summary: "A customer's wallet balance (owner, operator, finance; sales for bound customers)" })
   @ApiOkResponse({ type: BalanceView })
   @ApiProblems('notFound')
-  balance(@Param('id', UuidParam('customer')) id: string): Promise<BalanceView> {
+  balance(@Param('customerId', UuidParam('customer')) id: string): Promise<BalanceView> {
     return this.ledger.balanceOf(id);
   }
 
-  @Get('customers/:id/transactions')
+  @Get('customers/:customerId/transactions')
   @RequirePermission('read', BALANCE)
   @ApiOperation({ summary: "A customer's wallet transactions (usage, credits, payments), newest first" })
   @ApiOkResponse({ type: TransactionPage })
   @ApiProblems('validation', 'notFound')
-  transactions(@Param('id', UuidParam('customer')) id: string, @Query() query: TransactionListQuery): Promise<TransactionPage> {
+  transactions(@Param('customerId', UuidParam('customer')) id: string, @Query() query: TransactionListQuery): Promise<TransactionPage> {
     return this.ledger.transactions(id, query);
   }
 
-  @Post('customers/:id/credits')
+  @Post('customers/:customerId/credits')
   @HttpCode(200)
   @RequirePermission('create', CREDIT)
   @ApiOperation({
@@ -65,7 +65,7 @@ export class LedgerController {
   @ApiOkResponse({ type: CreditResult })
   @ApiProblems('validation', 'notFound', 'conflict')
   @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: '`insufficient_balance`: a debit would take the wallet below zero (problem+json)' })
-  credit(@Param('id', UuidParam('customer')) id: string, @Body() body: CreditRequest): Promise<CreditResult> {
+  credit(@Param('customerId', UuidParam('customer')) id: string, @Body() body: CreditRequest): Promise<CreditResult> {
     return this.ledger.credit(id, body);
   }
 
