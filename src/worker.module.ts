@@ -1,6 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '@app/config';
-import { QueueMetrics } from '@app/queue';
+import { queueMetricProviders, QueueMetrics } from '@app/queue';
 import { CoreModule } from './core.module';
 import { ChannelsWorkerModule } from './modules/channels/channels-worker.module';
 import { MailWorkerModule } from './modules/mail/mail-worker.module';
@@ -16,7 +16,7 @@ export class WorkerModule {
     return {
       module: WorkerModule,
       imports: [CoreModule.forProcess('worker', config), MailWorkerModule, MaintenanceModule, ChannelsWorkerModule, MeteringModule, SettlementWorkerModule, WebhooksWorkerModule],
-      providers: [QueueMetrics],
+      providers: [...queueMetricProviders, QueueMetrics],
     };
   }
 }

@@ -96,13 +96,25 @@ async function declaredMetricsExposition(): Promise<string> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   for (const metric of await registry.getMetricsAsJSON()) lines.push(`# TYPE ${metric.name} ${metric.type}`);
-  const declaration = /new\s+(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\(\s*\{\s*name:\s*['"]([a-zA-Z_:][a-zA-Z0-9_:]*)['"]/g;
+  // Metric providers registered through @willsoto/nestjs-prometheus (the application's way), with
+  // the name as a literal or a constant of the same file (`METRIC.x`, `NAME.x`); prom-client's own
+  // constructors are still read, should one remain.
+  const declaration =
+    /(?:new\s+(Counter|Gauge|Histogram|Summary)\s*(?:<[^>]*>)?\(|make(Counter|Gauge|Histogram|Summary)Provider\(|tallied(Counter)Provider\()\s*\{\s*name:\s*(?:['"]([a-zA-Z_:][a-zA-Z0-9_:]*)['"]|\w+\.(\w+))/g;
+  const constants = (text: string) => new Map([...text.matchAll(/^\s*(\w+):\s*'([a-zA-Z_:][a-zA-Z0-9_:]*)',?$/gm)].map((m) => [m[1], m[2]]));
   const walk = (dir: string): string[] =>
     fs.existsSync(dir)
       ? fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [path.join(dir, e.name)] : []))
       : [];
   for (const file of [...walk(path.join(ROOT, 'src')), ...walk(path.join(ROOT, 'libs'))]) {
-    for (const m of fs.readFileSync(file, 'utf8').matchAll(declaration)) lines.push(`# TYPE ${m[2]} ${m[1].toLowerCase()}`);
+    const text = fs.readFileSync(file, 'utf8');
+    const named = constants(text);
+    for (const m of text.matchAll(declaration)) {
+      const type = (m[1] ?? m[2] ?? m[3]).toLowerCase();
+      const name = m[4] ?? named.get(m[5]);
+      if (!name) throw new Error(`${file}: the metric name ${m[5]} is not a constant of the file`);
+      lines.push(`# TYPE ${name} ${type}`);
+    }
   }
   return lines.join('\n');
 }
@@ -135,6 +147,17 @@ describe('the chart queries', () => {
     expect(names).toEqual(expect.arrayContaining(['http_request_duration_seconds', 'http_requests_total', 'aigateway_dependency_up', 'aigateway_db_pool_connections', 'aigateway_queue_jobs', 'nodejs_gc_duration_seconds']));
     expect(names.some((n) => /_(bucket|sum|count)$/.test(n))).toBe(false);
     expect(referencedSeriesNames(queries)).toContain('http_request_duration_seconds_bucket');
+  });
+
+  it('are declared as providers through @willsoto/nestjs-prometheus (pinned), never with prom-client constructors', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.dependencies['@willsoto/nestjs-prometheus']).toMatch(/^\d+\.\d+\.\d+$/);
+    const walk = (dir: string): string[] =>
+      fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [path.join(dir, e.name)] : []));
+    const constructed = [...walk(path.join(ROOT, 'src')), ...walk(path.join(ROOT, 'libs'))].filter((file) =>
+      /new\s+(Counter|Gauge|Histogram|Summary)\s*(<[^>]*>)?\(/.test(fs.readFileSync(file, 'utf8')),
+    );
+    expect(constructed.map((file) => path.relative(ROOT, file))).toEqual([]);
   });
 
   it('use only metrics the source declares (or the allow-listed kube-state-metrics series)', async () => {

@@ -114,7 +114,8 @@ describe('sign-in brute-force protection (e2e)', () => {
     const ip = newIp();
     const wrongPassword = await attempt('owner', WRONG, ip);
     const unknownEmail = await login(api.baseUrl, { host: reseller.domain, email: `ghost@${reseller.domain}`, password: WRONG, ip });
-    const unknownTenant = await login(api.baseUrl, { email: reseller.users.owner.email, password: WRONG, tenant: 'no-such-tenant-xyz', ip });
+    // At the tenant's domain, a slug that names no tenant (sign-in is only ever at a tenant's domain).
+    const unknownTenant = await login(api.baseUrl, { host: reseller.domain, email: reseller.users.owner.email, password: WRONG, tenant: 'no-such-tenant-xyz', ip });
     for (const res of [wrongPassword, unknownEmail, unknownTenant]) expectProblem(res, 401, 'invalid_credentials');
     const shape = (res: HttpResult) => ({ status: res.status, code: res.body.code, title: res.body.title, detail: res.body.detail });
     expect(shape(unknownEmail)).toEqual(shape(wrongPassword));

@@ -27,7 +27,7 @@ describe('password reset (e2e)', () => {
     system = await connectAs('system');
     stack = await startMailStack();
     ({ sink, api, worker } = stack);
-    reseller = await resellerWithUsers(system, { forgetful: ['sales'], weak: ['user'], twice: ['user'], late: ['user'], sentinel: ['user'], wanderer: ['user'] });
+    reseller = await resellerWithUsers(system, { forgetful: ['sales'], weak: ['user'], twice: ['user'], late: ['user'], sentinel: ['user'], wanderer: ['user'], policy: ['user'] });
     other = await resellerWithUsers(system, { owner: ['owner'] });
   });
 
@@ -82,6 +82,20 @@ describe('password reset (e2e)', () => {
     for (const password of ['short', 'alllowercase', 'Password-Strong-1', `${reseller.users.weak.email.split('@')[0]}-X1!`]) {
       expectProblem(await confirm(token, password), 400, 'weak_password');
     }
+    // Every broken rule at once, with stable codes (not one rule per attempt).
+    const many = await confirm(token, 'adminadmin');
+    expectProblem(many, 400, 'weak_password');
+    const failed = (many.body.rules as Array<{ code: string; message: string }>).map((r) => r.code);
+    expect(failed).toEqual(['min_length', 'character_mix', 'common_word']);
+    for (const rule of many.body.rules) expect(rule).toEqual({ code: expect.any(String), message: expect.stringMatching(/^must /) });
+    expect(many.body.errors).toEqual([{ field: 'password', messages: many.body.rules.map((r: { message: string }) => r.message) }]);
+    const local = reseller.users.weak.email.split('@')[0];
+    const mailed = await confirm(token, `${local.toUpperCase()}:aaa`);
+    expect(mailed.body.rules.map((r: { code: string }) => r.code)).toContain('contains_email');
+    // The codes are the ones the public policy lists.
+    const policy = await call(api.baseUrl, 'GET', '/api/v1/auth/password-policy', { host: reseller.domain });
+    const known = policy.body.rules.map((r: { code: string }) => r.code);
+    expect(known).toEqual(expect.arrayContaining([...failed, 'common_word']));
     expect((await confirm(token, NEW_PASSWORD)).status).toBe(204);
 
     const email = reseller.users.weak.email;
@@ -128,8 +142,39 @@ describe('password reset (e2e)', () => {
     expect((await confirm(token, NEW_PASSWORD)).status).toBe(204);
   });
 
+  it('publishes the password policy as data, without signing in', async () => {
+    const res = await call(api.baseUrl, 'GET', '/api/v1/auth/password-policy', { host: reseller.domain });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      minLength: 12,
+      maxLength: 128,
+      minCharacterClasses: 3,
+      characterClasses: ['lower case', 'upper case', 'digits', 'symbols'],
+      passphraseLength: 16,
+      minDistinctCharacters: 5,
+      commonWords: expect.arrayContaining(['password']),
+    });
+    expect(res.body.rules.map((r: { code: string }) => r.code)).toEqual([
+      'min_length',
+      'max_length',
+      'character_mix',
+      'distinct_characters',
+      'common_word',
+      'contains_email',
+    ]);
+    // The documented length bounds are the ones applied: one character short is refused by them.
+    const token = await resetTokenFor('policy');
+    const short = await confirm(token, 'Qz7#Wx4$Kp9'.slice(0, res.body.minLength - 1));
+    expect(short.body.rules.map((r: { code: string }) => r.code)).toEqual(['min_length']);
+  });
+
   it('needs a tenant and a valid e-mail to ask for a reset', async () => {
-    expectProblem(await call(api.baseUrl, 'POST', '/api/v1/auth/password-reset', { json: { email: 'x@example.test' } }), 400, 'tenant_required');
+    expectProblem(await call(api.baseUrl, 'POST', '/api/v1/auth/password-reset', { json: { email: 'x@example.test' } }), 404, 'unknown_tenant');
+    expectProblem(
+      await call(api.baseUrl, 'POST', '/api/v1/auth/password-reset', { json: { email: 'x@example.test', tenant: reseller.slug } }),
+      404,
+      'unknown_tenant',
+    );
     expectProblem(await requestReset('not-an-email'), 400, 'validation_failed');
   });
 });

@@ -40,7 +40,7 @@ describe('sessions (e2e)', () => {
     expect(second.body.accessToken).not.toBe(first.accessToken);
     expect((await me(api.baseUrl, second.body.accessToken, reseller.domain)).status).toBe(200);
 
-    const third = await refresh(api.baseUrl, second.body.refreshToken);
+    const third = await refresh(api.baseUrl, second.body.refreshToken, reseller.domain);
     expect(third.status).toBe(200);
     expectProblem(await refresh(api.baseUrl, second.body.refreshToken, reseller.domain), 401, 'refresh_token_reused');
   });
@@ -74,11 +74,12 @@ describe('sessions (e2e)', () => {
     for (const token of ['', 'garbage', `${reseller.id}.${'A'.repeat(43)}`, `${reseller.id}.short`]) {
       expectProblem(await refresh(api.baseUrl, token, reseller.domain), 401, 'invalid_refresh_token');
     }
-    expectProblem(await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { json: {} }), 400, 'validation_failed');
-    expectProblem(await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { json: { refreshToken: 42 } }), 400, 'validation_failed');
-    const broken = await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { headers: { 'content-type': 'application/json' }, body: '{"refreshToken":' });
+    const host = reseller.domain;
+    expectProblem(await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { host, json: {} }), 400, 'validation_failed');
+    expectProblem(await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { host, json: { refreshToken: 42 } }), 400, 'validation_failed');
+    const broken = await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { host, headers: { 'content-type': 'application/json' }, body: '{"refreshToken":' });
     expectProblem(broken, 400, 'malformed_request');
-    const plain = await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { headers: { 'content-type': 'application/xml' }, body: '<token/>' });
+    const plain = await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { host, headers: { 'content-type': 'application/xml' }, body: '<token/>' });
     expectProblem(plain, 415, 'unsupported_media_type');
   });
 

@@ -153,7 +153,6 @@ describe('access tokens (e2e)', () => {
     expect((await me(api.baseUrl, tokens.accessToken, reseller.domain)).status).toBe(200);
     await system.query(`UPDATE users SET status = 'disabled' WHERE id = $1`, [reseller.users.leaver.id]);
     expectProblem(await me(api.baseUrl, tokens.accessToken, reseller.domain), 401, 'account_disabled');
-    expectProblem(await me(api.baseUrl, tokens.accessToken), 401, 'account_disabled');
   });
 
   it("denies a disabled tenant's tokens on the next request", async () => {
@@ -184,7 +183,7 @@ describe('access tokens (e2e)', () => {
     it('publishes only public keys, at both paths, that verify a real sign-in', async () => {
       const tokens = await signIn(api.baseUrl, reseller, 'owner');
       for (const path of ['/api/v1/auth/jwks', '/.well-known/jwks.json']) {
-        const res = await call(api.baseUrl, 'GET', path);
+        const res = await call(api.baseUrl, 'GET', path, { host: reseller.domain });
         expect(res.status).toBe(200);
         const jwks = res.body as { keys: JWK[] };
         expect(jwks.keys.map((k) => k.kid)).toEqual([key.kid]);
@@ -229,7 +228,7 @@ describe('access tokens (e2e)', () => {
       // (Whether an instance without the new key refuses its tokens cannot be shown here: passport
       // keeps one 'jwt' strategy per process, so two apis in one test process share the last one's.)
 
-      const jwks = await call(rotated.baseUrl, 'GET', '/.well-known/jwks.json');
+      const jwks = await call(rotated.baseUrl, 'GET', '/.well-known/jwks.json', { host: reseller.domain });
       expect(jwks.body.keys.map((k: JWK) => k.kid)).toEqual([newKey.kid, key.kid]);
       expect(JSON.stringify(jwks.body)).not.toMatch(/"d"/);
     });

@@ -37,16 +37,16 @@ describe('api foundation (e2e)', () => {
   });
 
   it('answers unknown routes with problem+json and a stable code', async () => {
-    const res = await fetch(`${api.baseUrl}/api/v1/nope`, { headers: { 'x-request-id': 'req-404' } });
+    const res = await call(api.baseUrl, 'GET', '/api/v1/nope', { host: tenant.domain, headers: { 'x-request-id': 'req-404' } });
     expect(res.status).toBe(404);
-    expect(res.headers.get('content-type')).toContain('application/problem+json');
-    expect(await res.json()).toMatchObject({ status: 404, code: 'route_not_found', requestId: 'req-404' });
+    expect(res.headers['content-type']).toContain('application/problem+json');
+    expect(res.body).toMatchObject({ status: 404, code: 'route_not_found', requestId: 'req-404' });
   });
 
   it('answers the inference API in the OpenAI error shape', async () => {
-    const res = await fetch(`${api.baseUrl}/v1/nope`);
+    const res = await call(api.baseUrl, 'GET', '/v1/nope', { host: tenant.domain });
     expect(res.status).toBe(404);
-    const body = await res.json();
+    const body = res.body;
     expect(body).toEqual({ error: { message: expect.any(String), type: 'not_found_error', param: null, code: 'route_not_found' } });
   });
 

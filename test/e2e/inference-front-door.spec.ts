@@ -74,8 +74,8 @@ describe('inference front door (e2e)', () => {
     expect(viaProxy.status).toBe(200);
     // The key is pinned to 203.0.113.7: another forwarded client address is refused.
     expectOpenAiError(await post({ host: shop.domain, 'x-forwarded-for': '198.51.100.9', authorization: `Bearer ${pinnedKey}` }), 403, 'ip_not_allowed');
-    // An unknown host is no tenant: the key is not found there.
-    expectOpenAiError(await post({ host: 'nobody.invalid', authorization: `Bearer ${key}` }), 401, 'invalid_api_key');
+    // An unknown host is no tenant: 404 before the key is even looked at.
+    expectOpenAiError(await post({ host: 'nobody.invalid', authorization: `Bearer ${key}` }), 404, 'unknown_tenant');
   });
 
   it('refuses what is not JSON (415), a body over the limit, declared or streamed (413), and unstorable text in the query (400), charging nothing', async () => {

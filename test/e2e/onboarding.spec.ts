@@ -110,8 +110,9 @@ describe('onboarding a reseller (e2e)', () => {
     });
     expect(salesAccepted.status).toBe(200);
 
-    // A normal sign-in, naming the tenant by slug instead of calling through its domain.
+    // A normal sign-in at the tenant's domain, naming its slug too (they must agree).
     const login = await call(api.baseUrl, 'POST', '/api/v1/auth/login', {
+      host: domain,
       json: { email: salesEmail, password: 'Quiet-River-Stone-58', tenant: slug },
     });
     expect(login.status).toBe(200);

@@ -2,16 +2,26 @@ import { ModulesContainer } from '@nestjs/core';
 import { PATH_METADATA, METHOD_METADATA } from '@nestjs/common/constants';
 import { RequestMethod } from '@nestjs/common';
 import { ACCESS_METADATA } from '@app/authorization';
+import { Client } from 'pg';
 import { RunningApp, startTestApi } from '../support/app';
+import { connectAs, SeededTenant, seedTenant } from '../support/db';
+import { v7 as uuidv7 } from 'uuid';
+import { call, HttpResult } from '../support/http';
+import { platformWithUsers, signIn } from '../support/identity';
 
 describe('OpenAPI and route access rules (e2e)', () => {
   let api: RunningApp;
   let doc: any;
+  let system: Client;
+  let tenant: SeededTenant;
   const routes: Array<{ method: string; path: string; access: { kind: string } | undefined }> = [];
 
   beforeAll(async () => {
     api = await startTestApi();
-    doc = await (await fetch(`${api.baseUrl}/api/docs-json`)).json();
+    system = await connectAs('system');
+    tenant = await seedTenant(system);
+    // The documentation is served at tenant domains only, like every route but health.
+    doc = (await call(api.baseUrl, 'GET', '/api/docs-json', { host: tenant.domain })).body;
     for (const module of api.app.get(ModulesContainer).values()) {
       for (const wrapper of module.controllers.values()) {
         const type = wrapper.metatype as any;
@@ -31,7 +41,10 @@ describe('OpenAPI and route access rules (e2e)', () => {
     }
   });
 
-  afterAll(() => api?.close());
+  afterAll(async () => {
+    await api?.close();
+    await system?.end();
+  });
 
   it('finds the admin routes', () => {
     expect(routes.filter((r) => r.path.startsWith('/api/v1')).length).toBeGreaterThanOrEqual(20);
@@ -98,13 +111,103 @@ describe('OpenAPI and route access rules (e2e)', () => {
     expect(doc.components.schemas.LoginRequest.properties.session).toMatchObject({ enum: ['token', 'cookie'] });
   });
 
+  /** Every operation of the document (admin and /v1, routes added later included). */
+  const operations = () =>
+    Object.entries<any>(doc.paths).flatMap(([path, item]) =>
+      Object.entries<any>(item)
+        .filter(([method]) => ['get', 'put', 'post', 'delete', 'patch'].includes(method))
+        .map(([method, op]) => ({ route: `${method} ${path}`, path, method, op, parameters: [...(item.parameters ?? []), ...(op.parameters ?? [])] })),
+    );
+
+  it('gives every operation a summary', () => {
+    expect(operations().length).toBeGreaterThan(40);
+    expect(operations().filter(({ op }) => typeof op.summary !== 'string' || op.summary.trim().length < 8).map((o) => o.route)).toEqual([]);
+  });
+
+  it('names each kind of path parameter one way (the collection before it decides the kind)', () => {
+    const names = new Map<string, Set<string>>();
+    for (const path of Object.keys(doc.paths)) {
+      const segments = path.split('/');
+      segments.forEach((segment, i) => {
+        const param = /^\{(\w+)\}$/.exec(segment)?.[1];
+        if (!param) return;
+        const kind = segments[i - 1];
+        if (!names.has(kind)) names.set(kind, new Set());
+        names.get(kind)!.add(param);
+      });
+    }
+    expect(names.size).toBeGreaterThan(5);
+    const mixed = [...names].filter(([, set]) => set.size > 1).map(([kind, set]) => `${kind}: {${[...set].join('}, {')}}`);
+    expect(mixed).toEqual([]);
+    // And every path parameter is declared as one.
+    for (const { route, path, parameters } of operations()) {
+      const inPath = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+      const declared = parameters.filter((p: { in: string }) => p.in === 'path').map((p: { name: string }) => p.name).sort();
+      expect({ route, declared }).toEqual({ route, declared: inPath });
+    }
+  });
+
+  it('documents the answers of the edge on every operation: 400, 404 (unknown host), 503, and 413/415 where a body can come', () => {
+    for (const { route, method, op } of operations()) {
+      const responses = Object.keys(op.responses);
+      const expected = ['400', '404', '503', ...(method === 'get' ? [] : ['413', '415'])];
+      expect({ route, missing: expected.filter((status) => !responses.includes(status)) }).toEqual({ route, missing: [] });
+      expect({ route, unknownHost: /unknown_tenant/.test(op.responses['404'].description) }).toEqual({ route, unknownHost: true });
+    }
+  });
+
+  it('documents the password rules and the weak_password answer with its list of rules', () => {
+    expect(doc.paths['/api/v1/auth/password-policy']?.get?.responses?.['200']).toBeDefined();
+    expect(doc.components.schemas.WeakPasswordProblem.properties.rules).toBeDefined();
+    const codes = ['min_length', 'max_length', 'character_mix', 'distinct_characters', 'common_word', 'contains_email'];
+    expect(doc.components.schemas.PasswordRuleCode?.enum ?? doc.components.schemas.PasswordRuleView.properties.code.enum).toEqual(codes);
+    for (const path of ['/api/v1/auth/invitations/accept', '/api/v1/auth/password-reset/confirm']) {
+      const bad = doc.paths[path].post.responses['400'];
+      expect(JSON.stringify(bad)).toContain('WeakPasswordProblem');
+      const body = doc.paths[path].post.requestBody.content['application/json'].schema.$ref.split('/').pop();
+      const description: string = doc.components.schemas[body].properties.password.description;
+      for (const code of codes) expect({ path, code, described: description.includes(code) }).toEqual({ path, code, described: true });
+    }
+  });
+
+  it('documents every status the routes answer to real traffic (anonymous, at an unknown host, hostile text, as an owner)', async () => {
+    const platform = await platformWithUsers(system, { owner: ['owner'] });
+    const owner = await signIn(api.baseUrl, platform, 'owner');
+    const fill = (path: string) => path.replace(/\{(\w+)\}/g, () => uuidv7());
+    const undocumented: string[] = [];
+    const observe = async (route: string, documented: string[], what: string, res: HttpResult) => {
+      if (!documented.includes(String(res.status))) undocumented.push(`${route} [${what}] answered ${res.status}: ${res.text.slice(0, 120)}`);
+    };
+    // Logging out ends the owner's session: last.
+    const ordered = operations().sort((a, b) => Number(a.path.endsWith('/logout')) - Number(b.path.endsWith('/logout')));
+    for (const { route, path, method, op } of ordered) {
+      const documented = Object.keys(op.responses);
+      const url = fill(path);
+      const verb = method.toUpperCase();
+      const body = method === 'get' ? {} : { json: {} };
+      await observe(route, documented, 'anonymous', await call(api.baseUrl, verb, url, { host: tenant.domain, ...body }));
+      await observe(route, documented, 'unknown host', await call(api.baseUrl, verb, url, { host: 'nobody.unknown.localhost', token: owner.accessToken, ...body }));
+      await observe(route, documented, 'NUL in the query', await call(api.baseUrl, verb, `${url}?q=a%00b`, { host: platform.domain, token: owner.accessToken, ...body }));
+      if (method !== 'get') {
+        const plain = { host: platform.domain, token: owner.accessToken, headers: { 'content-type': 'text/plain' }, body: 'x' };
+        await observe(route, documented, 'text/plain', await call(api.baseUrl, verb, url, plain));
+      }
+      await observe(route, documented, 'owner', await call(api.baseUrl, verb, url, { host: platform.domain, token: owner.accessToken, ...body }));
+    }
+    expect(undocumented).toEqual([]);
+  }, 120_000);
+
   it('keeps health and metrics out of the admin documentation', () => {
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/health') || p === '/metrics')).toEqual([]);
   });
 
-  it('serves the documentation UI', async () => {
-    const res = await fetch(`${api.baseUrl}/api/docs`);
+  it('serves the documentation UI at a tenant domain, and nothing at a Host that is no tenant\'s', async () => {
+    const res = await call(api.baseUrl, 'GET', '/api/docs', { host: tenant.domain });
     expect(res.status).toBe(200);
-    expect(await res.text()).toContain('swagger');
+    expect(res.text).toContain('swagger');
+    for (const path of ['/api/docs', '/api/docs-json']) {
+      const elsewhere = await call(api.baseUrl, 'GET', path);
+      expect({ path, status: elsewhere.status, code: elsewhere.body?.code }).toEqual({ path, status: 404, code: 'unknown_tenant' });
+    }
   });
 });

@@ -11,6 +11,7 @@ import { freePort, LocalRedis, startRedis } from '../../scripts/local-infra';
 import { ApiModule } from '../../src/api.module';
 import { createHttpApp } from '../../src/bootstrap/http-app';
 import { testConfig } from '../support/app';
+import { connectAs, seedTenant } from '../support/db';
 import { call } from '../support/http';
 import { MailSink, startMailSink } from '../support/mail';
 
@@ -59,8 +60,12 @@ describe('graceful shutdown', () => {
       const address = app.getHttpServer().address();
       const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
+      // Every route but health answers only at a tenant's domain.
+      const system = await connectAs('system');
+      const { domain } = await seedTenant(system).finally(() => system.end());
+
       const entered = new Promise<void>((resolve) => (slow.entered = resolve));
-      const inFlight = call(baseUrl, 'GET', '/__test/slow').then((res) => ({ ...res, at: Date.now() }));
+      const inFlight = call(baseUrl, 'GET', '/__test/slow', { host: domain }).then((res) => ({ ...res, at: Date.now() }));
       const early = await Promise.race([entered.then(() => undefined), inFlight]);
       if (early) throw new Error(`the slow route answered ${early.status} without running: ${early.text}`);
 

@@ -16,7 +16,13 @@ export class AppException extends Error {
     readonly status: number,
     readonly title: string,
     readonly detail?: string,
-    readonly extras: { errors?: FieldError[]; retryAfterSeconds?: number; headers?: Record<string, string> } = {},
+    readonly extras: {
+      errors?: FieldError[];
+      retryAfterSeconds?: number;
+      headers?: Record<string, string>;
+      /** Extension members of the problem document (RFC 9457 3.2), e.g. `rules` of a weak password. */
+      members?: Record<string, unknown>;
+    } = {},
   ) {
     super(detail ?? title);
     this.name = 'AppException';

@@ -17,6 +17,7 @@ interface Problem {
   instance?: string;
   requestId?: string;
   errors?: FieldError[];
+  [extension: string]: unknown;
 }
 
 const STATUS_CODES: Partial<Record<number, CommonErrorCode>> = {
@@ -81,6 +82,7 @@ export class ProblemFilter implements ExceptionFilter {
     const base = { instance: request.url.split('?')[0], requestId: this.requestId(request) };
     if (exception instanceof AppException) {
       return {
+        ...exception.extras.members,
         type: `urn:aigateway:problem:${exception.code}`,
         title: exception.title,
         status: exception.status,

@@ -1,9 +1,11 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { REDIS } from '@app/redis';
 import Redis from 'ioredis';
+import type { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { dependencyUp, reportPool } from './metrics';
+import { METRIC, reportPool } from './metrics';
 
 export type Dependency = 'postgres' | 'redis';
 export interface ProbeResult {
@@ -37,6 +39,7 @@ export class DependencyProbe implements OnModuleInit, OnModuleDestroy {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     @Inject(REDIS) private readonly redis: Redis,
+    @InjectMetric(METRIC.dependencyUp) private readonly dependencyUp: Gauge<'dependency'>,
   ) {}
 
   onModuleInit(): void {
@@ -58,10 +61,10 @@ export class DependencyProbe implements OnModuleInit, OnModuleDestroy {
     try {
       if (dependency === 'postgres') await withTimeout(this.dataSource.query('SELECT 1'), PROBE_TIMEOUT_MS);
       else await withTimeout(this.redis.ping(), PROBE_TIMEOUT_MS);
-      dependencyUp.set({ dependency }, 1);
+      this.dependencyUp.set({ dependency }, 1);
       return { up: true };
     } catch (error) {
-      dependencyUp.set({ dependency }, 0);
+      this.dependencyUp.set({ dependency }, 0);
       // The message names the dependency and the failure class, never a connection string.
       const reason = error instanceof Error && /timeout|within/.test(error.message) ? 'timed out' : 'unreachable';
       return { up: false, error: `${dependency} ${reason}` };

@@ -1,7 +1,9 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { FastifyInstance } from 'fastify';
-import { httpRequestDuration, httpRequestsTotal } from './metrics';
+import type { Counter, Histogram } from 'prom-client';
+import { METRIC } from './metrics';
 
 /** Set on the raw request by tenant resolution; read here without importing the tenancy lib. */
 export const REQUEST_TENANT_SLUG = Symbol.for('aigateway.request.tenantSlug');
@@ -12,7 +14,11 @@ export const REQUEST_TENANT_SLUG = Symbol.for('aigateway.request.tenantSlug');
  */
 @Injectable()
 export class HttpMetrics implements OnModuleInit {
-  constructor(private readonly adapterHost: HttpAdapterHost) {}
+  constructor(
+    private readonly adapterHost: HttpAdapterHost,
+    @InjectMetric(METRIC.httpRequestDuration) private readonly duration: Histogram<'method' | 'route' | 'status_code'>,
+    @InjectMetric(METRIC.httpRequestsTotal) private readonly requests: Counter<'method' | 'route' | 'status_code' | 'tenant'>,
+  ) {}
 
   onModuleInit(): void {
     const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
@@ -20,14 +26,17 @@ export class HttpMetrics implements OnModuleInit {
     fastify.addHook('onRequest', async (request) => {
       (request as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint();
     });
+    const { duration, requests } = this;
     fastify.addHook('onResponse', async (request, reply) => {
+      // A request answered by an earlier onRequest hook (404 at an unknown Host, 503) never reached
+      // ours: Fastify's own clock times it then.
       const startedAt = (request as unknown as { startedAt?: bigint }).startedAt;
-      if (startedAt === undefined) return;
+      const seconds = startedAt === undefined ? reply.elapsedTime / 1000 : Number(process.hrtime.bigint() - startedAt) / 1e9;
       const route = request.routeOptions?.url ?? 'unmatched';
       const labels = { method: request.method, route, status_code: String(reply.statusCode) };
-      httpRequestDuration.observe(labels, Number(process.hrtime.bigint() - startedAt) / 1e9);
+      duration.observe(labels, seconds);
       const tenant = (request.raw as unknown as Record<symbol, string | undefined>)[REQUEST_TENANT_SLUG] ?? 'none';
-      httpRequestsTotal.inc({ ...labels, tenant });
+      requests.inc({ ...labels, tenant });
     });
   }
 }

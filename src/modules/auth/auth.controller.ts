@@ -17,9 +17,30 @@ import { AppException } from '@app/errors';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
 import { AuthErrorCode } from './auth.exceptions';
 import { AuthService } from './auth.service';
-import { AcceptInvitationRequest, Jwks, LoginRequest, LogoutRequest, MeResponse, PasswordResetConfirm, PasswordResetRequest, RefreshRequest, SessionKind, TokenPair } from './dto/auth.dto';
+import { PASSWORD_POLICY, PASSWORD_RULES } from '../users/password-policy';
+import {
+  AcceptInvitationRequest,
+  Jwks,
+  LoginRequest,
+  LogoutRequest,
+  MeResponse,
+  PasswordPolicyView,
+  PasswordResetConfirm,
+  PasswordResetRequest,
+  RefreshRequest,
+  SessionKind,
+  TokenPair,
+  WeakPasswordProblem,
+} from './dto/auth.dto';
 import { SessionCookie } from './session-cookie';
 import { SigningKeys } from './signing-keys';
+
+/** 400 of a route that sets a password: invalid fields, an invalid link, or a weak password (every broken rule). */
+const ApiNewPasswordProblems = (more = '') =>
+  ApiBadRequestResponse({
+    type: WeakPasswordProblem,
+    description: `\`validation_failed\`; \`invalid_one_time_token\` (the link is invalid, used or expired); \`weak_password\` with every broken rule in \`rules\`${more}`,
+  });
 
 const COOKIE_REFUSED = ApiBadRequestResponse({ type: ProblemSchema, description: 'validation_failed / cookie_session_needs_https (session "cookie" over plain http at a host other than *.localhost)' });
 
@@ -91,12 +112,20 @@ export class AuthController {
     return this.keys.jwks();
   }
 
+  @Get('password-policy')
+  @Public()
+  @ApiOperation({ summary: 'The password rules, as data: what a new password must satisfy, so a client can show them before anyone types' })
+  @ApiOkResponse({ type: PasswordPolicyView })
+  passwordPolicy(): PasswordPolicyView {
+    return { ...PASSWORD_POLICY, characterClasses: [...PASSWORD_POLICY.characterClasses], commonWords: [...PASSWORD_POLICY.commonWords], rules: [...PASSWORD_RULES] };
+  }
+
   @Post('invitations/accept')
   @Public()
   @HttpCode(200)
   @ApiOperation({ summary: 'Accept an invitation: set a password and sign in (session "cookie" as at login)' })
   @ApiOkResponse({ type: TokenPair })
-  @ApiBadRequestResponse({ type: ProblemSchema, description: 'validation_failed / invalid_one_time_token / weak_password / cookie_session_needs_https' })
+  @ApiNewPasswordProblems()
   @ApiForbiddenResponse({ type: ProblemSchema, description: 'tenant_disabled / tenant_mismatch' })
   acceptInvitation(
     @Body() body: AcceptInvitationRequest,
@@ -121,7 +150,7 @@ export class AuthController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Set a new password with the token from the reset mail; ends every session' })
   @ApiNoContentResponse()
-  @ApiProblems('validation')
+  @ApiNewPasswordProblems()
   confirmPasswordReset(@Body() body: PasswordResetConfirm): Promise<void> {
     return this.authService.confirmPasswordReset(body);
   }
@@ -164,6 +193,7 @@ export class WellKnownController {
   constructor(private readonly keys: SigningKeys) {}
 
   @Get('jwks.json')
+  @ApiOperation({ summary: 'Public keys that verify access tokens (the well-known location, same as /api/v1/auth/jwks)' })
   @Public()
   @ApiOkResponse({ type: Jwks })
   jwks(): Jwks {

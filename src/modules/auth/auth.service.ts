@@ -2,7 +2,8 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { packRules } from '@casl/ability/extra';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { Principal, RequestAuth } from '@app/authorization';
-import { ResolvedTenant, TenantContext, TenantDb, TenantResolver } from '@app/tenancy';
+import { AppException, CommonErrorCode } from '@app/errors';
+import { ResolvedTenant, TenantContext, TenantDb, TenantResolver, UNKNOWN_HOST_DETAIL } from '@app/tenancy';
 import { ClsService } from 'nestjs-cls';
 import { EntityManager } from 'typeorm';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +12,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { AuditService } from '../audit/audit.service';
 import { MailQueue } from '../mail/mail.queue';
 import { PasswordHasher } from '../users/password-hasher';
-import { passwordWeakness } from '../users/password-policy';
+import { passwordFailures } from '../users/password-policy';
 import { UsersRepository } from '../users/users.repository';
 import { AuthErrorCode, authError } from './auth.exceptions';
 import { AcceptInvitationRequest, LoginRequest, MeResponse, PasswordResetConfirm, PasswordResetRequest, TokenPair } from './dto/auth.dto';
@@ -291,15 +292,22 @@ export class AuthService implements OnModuleInit {
     };
   }
 
-  /** The tenant of an anonymous request: its domain, or the slug it names; both must agree. */
+  /**
+   * The tenant of an anonymous request: its domain's, never anything else (the Host hook already
+   * answered 404 at a Host that is no tenant's domain). A slug, if named, must agree.
+   */
   private async tenantFor(slug: string | undefined): Promise<ResolvedTenant> {
-    const host = this.tenantContext.hostTenant;
+    const host = this.hostTenant();
     const named = slug ? await this.resolver.resolveSlug(slug) : null;
     if (slug && !named) throw authError(AuthErrorCode.InvalidCredentials);
-    if (host && named && host.id !== named.id) throw authError(AuthErrorCode.TenantMismatch);
-    const tenant = named ?? host;
-    if (!tenant) throw authError(AuthErrorCode.TenantRequired);
-    return tenant;
+    if (named && host.id !== named.id) throw authError(AuthErrorCode.TenantMismatch);
+    return host;
+  }
+
+  private hostTenant(): ResolvedTenant {
+    const host = this.tenantContext.hostTenant;
+    if (!host) throw AppException.common(CommonErrorCode.UnknownTenant, 404, UNKNOWN_HOST_DETAIL);
+    return host;
   }
 
   private async tenantById(tenantId: string): Promise<ResolvedTenant> {
@@ -310,8 +318,7 @@ export class AuthService implements OnModuleInit {
   }
 
   private assertHostAgrees(tenantId: string): void {
-    const host = this.tenantContext.hostTenant;
-    if (host && host.id !== tenantId) throw authError(AuthErrorCode.TenantMismatch);
+    if (this.hostTenant().id !== tenantId) throw authError(AuthErrorCode.TenantMismatch);
   }
 
   /**
@@ -327,9 +334,14 @@ export class AuthService implements OnModuleInit {
     return claimed;
   }
 
+  /** Every rule the password breaks, at once (`rules`, with stable codes), never one per attempt. */
   private assertStrong(password: string, email: string): void {
-    const weakness = passwordWeakness(password, email);
-    if (weakness) throw authError(AuthErrorCode.WeakPassword, `The password ${weakness}.`);
+    const failures = passwordFailures(password, email);
+    if (failures.length === 0) return;
+    throw authError(AuthErrorCode.WeakPassword, `The password ${failures.map((f) => f.message).join('; ')}.`, {
+      errors: [{ field: 'password', messages: failures.map((f) => f.message) }],
+      members: { rules: failures },
+    });
   }
 
   private clientIp(): string {

@@ -2,7 +2,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { Principal } from '@app/authorization';
-import { hostTenantOf } from '@app/tenancy';
+import { AppException, CommonErrorCode } from '@app/errors';
+import { hostTenantOf, UNKNOWN_HOST_DETAIL } from '@app/tenancy';
 import type { FastifyRequest } from 'fastify';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { AuthErrorCode, authError } from './auth.exceptions';
@@ -65,8 +66,10 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     if (!UUID.test(String(claims.tid)) || !UUID.test(String(claims.sub)) || !claims.sid || !claims.jti) {
       throw authError(AuthErrorCode.InvalidToken);
     }
+    // The token's tenant is never a fallback for the Host's (the Host hook answers 404 first).
     const host = hostTenantOf(request.raw);
-    if (host && host.id !== claims.tid) throw authError(AuthErrorCode.TenantMismatch);
+    if (!host) throw AppException.common(CommonErrorCode.UnknownTenant, 404, UNKNOWN_HOST_DETAIL);
+    if (host.id !== claims.tid) throw authError(AuthErrorCode.TenantMismatch);
     if (await this.revocations.isRevoked(claims.jti, claims.sid)) throw authError(AuthErrorCode.TokenRevoked);
     const identity = await this.loader.load(claims.tid, claims.sub);
     if (!identity || identity.userStatus !== 'active') throw authError(AuthErrorCode.AccountDisabled);

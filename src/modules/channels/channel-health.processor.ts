@@ -1,7 +1,9 @@
 import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { AppConfig, APP_CONFIG } from '@app/config';
-import { channelUp, probeChannel, probeModelOf, ProbeResult, SecretBoxError } from '@app/providers';
+import { CHANNEL_METRIC, ChannelLabels, probeChannel, probeModelOf, ProbeResult, SecretBoxError } from '@app/providers';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Gauge } from 'prom-client';
 import { ChannelKeyRejectedJob, ChannelsJob, QueueName } from '@app/queue';
 import { SystemDb } from '@app/tenancy';
 import { Job, Queue } from 'bullmq';
@@ -39,6 +41,7 @@ export class ChannelHealthProcessor extends WorkerHost implements OnApplicationB
     private readonly repository: ChannelsRepository,
     private readonly secrets: ChannelSecrets,
     private readonly events: ChannelEvents,
+    @InjectMetric(CHANNEL_METRIC.up) private readonly channelUp: Gauge<ChannelLabels>,
   ) {
     super();
   }
@@ -72,7 +75,7 @@ export class ChannelHealthProcessor extends WorkerHost implements OnApplicationB
         .map(async (row) => {
           const result = await this.probe(row, keys.filter((k) => k.channelId === row.id && k.status === 'active').map((k) => k.ciphertext));
           summary.checked += 1;
-          channelUp.set({ channel_id: row.id, channel: row.name }, result.ok ? 1 : 0);
+          this.channelUp.set({ channel_id: row.id, channel: row.name }, result.ok ? 1 : 0);
           const change = await this.record(row.id, result);
           if (change === 'auto_disabled') summary.autoDisabled.push(row.id);
           if (change === 'enabled') summary.reEnabled.push(row.id);

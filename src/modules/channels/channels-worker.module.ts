@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { channelMetricProviders } from '@app/providers';
 import { SystemDb } from '@app/tenancy';
 import { ChannelEvents } from './channel-events';
 import { ChannelHealthProcessor } from './channel-health.processor';
@@ -6,5 +7,5 @@ import { ChannelSecrets } from './channel-secrets';
 import { ChannelsRepository } from './channels.repository';
 
 /** Worker only: scheduled health checks, auto-disable and recovery, refused keys. */
-@Module({ providers: [SystemDb, ChannelsRepository, ChannelSecrets, ChannelEvents, ChannelHealthProcessor] })
+@Module({ providers: [...channelMetricProviders, SystemDb, ChannelsRepository, ChannelSecrets, ChannelEvents, ChannelHealthProcessor] })
 export class ChannelsWorkerModule {}

@@ -31,6 +31,7 @@ export class ChannelsController {
   }
 
   @Get(':channelId')
+  @ApiOperation({ summary: 'One upstream channel (its keys only by their last four characters)' })
   @RequirePermission('read', CHANNEL)
   @ApiOkResponse({ type: ChannelView })
   @ApiProblems('notFound')
@@ -48,6 +49,7 @@ export class ChannelsController {
   }
 
   @Delete(':channelId')
+  @ApiOperation({ summary: 'Remove an upstream channel' })
   @HttpCode(204)
   @RequirePermission('delete', CHANNEL)
   @ApiNoContentResponse()

@@ -68,6 +68,7 @@ export class CustomersController {
   }
 
   @Patch(':customerId')
+  @ApiOperation({ summary: "Change the customer's display name" })
   @RequirePermission('update', CUSTOMER)
   @ApiOkResponse({ type: CustomerView })
   @ApiProblems('validation', 'notFound')
@@ -86,6 +87,7 @@ export class CustomersController {
   }
 
   @Post(':customerId/enable')
+  @ApiOperation({ summary: 'Enable a disabled customer again' })
   @HttpCode(200)
   @RequirePermission('enable', CUSTOMER)
   @ApiOkResponse({ type: CustomerView })

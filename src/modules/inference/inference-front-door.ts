@@ -4,7 +4,7 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { AppException, assertStorableText, CommonErrorCode, openAiErrorType, parseJsonObjectBody } from '@app/errors';
 import { requestIdFor } from '@app/observability';
 import type { Endpoint } from '@app/providers';
-import { ResolvedTenant, TenantResolver } from '@app/tenancy';
+import { ResolvedTenant, TenantResolver, UNKNOWN_HOST_DETAIL } from '@app/tenancy';
 import { writeInferenceFailure } from './inference-failure';
 import { InferenceError } from './openai-error';
 import { InferenceService } from './inference.service';
@@ -73,12 +73,15 @@ export class InferenceFrontDoor implements FrontDoor {
         res.setHeader('connection', 'close');
         throw InferenceError.unavailable('The server is shutting down; retry.');
       }
+      // A Host that is no tenant's domain is answered 404 before anything else, as on every route.
+      const tenant = await this.tenantOf(req);
+      if (!tenant) throw new InferenceError(404, 'not_found_error', CommonErrorCode.UnknownTenant, UNKNOWN_HOST_DETAIL);
       if (query !== null) assertStorableText(Object.fromEntries(new URLSearchParams(query)));
       const contentType = req.headers['content-type'];
       if (!contentType || !JSON_TYPE.test(contentType)) {
         throw new InferenceError(415, 'invalid_request_error', CommonErrorCode.UnsupportedMediaType, 'Send the body as application/json.');
       }
-      const [tenant, text] = await Promise.all([this.tenantOf(req), this.readBody(req, res)]);
+      const text = await this.readBody(req, res);
       if (text === null) return; // the client went away, or the body was refused
       const body = parseJsonObjectBody(text);
       await this.inference.handle({

@@ -1,10 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram, register } from 'prom-client';
+import { InjectMetric, makeCounterProvider, makeGaugeProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { UsageEvent } from '@app/billing';
-
-function once<T>(name: string, create: () => T): T {
-  return (register.getSingleMetric(name) as T | undefined) ?? create();
-}
 
 type Labels<L extends string> = Partial<Record<L, string>>;
 
@@ -29,21 +26,24 @@ class Tally<L extends string> {
   }
 }
 
-/** A counter fed through a Tally; the tally is kept with the metric (tests start several apps). */
-function tallied<L extends string>(name: string, help: string, labelNames: readonly L[]): Tally<L> {
-  const existing = register.getSingleMetric(name) as (Counter<L> & { tally?: Tally<L> }) | undefined;
-  if (existing?.tally) return existing.tally;
-  const tally = new Tally<L>();
-  const counter = new Counter<L>({
+/** One tally per counter name for the process (tests start several apps; the counter is shared too). */
+const TALLIES = new Map<string, Tally<string>>();
+function tallyOf<L extends string>(name: string): Tally<L> {
+  let tally = TALLIES.get(name);
+  if (!tally) TALLIES.set(name, (tally = new Tally<string>()));
+  return tally as unknown as Tally<L>;
+}
+
+/** A counter provider whose counts are tallied in a Map on the hot path and handed over at each scrape. */
+function talliedCounterProvider<L extends string>({ name, help, labelNames }: { name: string; help: string; labelNames: readonly L[] }) {
+  return makeCounterProvider({
     name,
     help,
     labelNames,
-    collect() {
-      tally.flushInto(this);
+    collect(this: Counter<L>) {
+      tallyOf<L>(name).flushInto(this);
     },
-  }) as Counter<L> & { tally?: Tally<L> };
-  counter.tally = tally;
-  return tally;
+  });
 }
 
 /**
@@ -51,33 +51,50 @@ function tallied<L extends string>(name: string, help: string, labelNames: reado
  * confidential). Labels are bounded: tenant ids and model names come from the platform's own
  * tables (a request reaches this point only for a priced model), the status from a fixed list.
  */
-const requests = tallied('aigateway_inference_requests_total', 'Inference requests by tenant, model, channel and outcome', ['tenant', 'model', 'channel', 'status'] as const);
-const duration = once(
-  'aigateway_inference_duration_seconds',
-  () =>
-    new Histogram({
-      name: 'aigateway_inference_duration_seconds',
-      help: 'Inference request duration, from arrival to the last byte',
-      labelNames: ['model', 'stream'] as const,
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
-    }),
-);
-const ttft = once(
-  'aigateway_inference_ttft_seconds',
-  () => new Histogram({ name: 'aigateway_inference_ttft_seconds', help: 'Time to the first streamed token', labelNames: ['model'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] }),
-);
-const tokens = tallied('aigateway_inference_tokens_total', 'Tokens by tenant, model and bucket', ['tenant', 'model', 'bucket'] as const);
-const charged = tallied('aigateway_inference_charged_total', 'Money charged to customers at retail (currency units)', ['tenant', 'model'] as const);
-const refusals = once('aigateway_inference_refused_total', () => new Counter({ name: 'aigateway_inference_refused_total', help: 'Requests refused before the upstream (rate limits, balance, spend limit)', labelNames: ['tenant', 'reason'] as const }));
-const spool = once('aigateway_inference_spooled_settlements', () => new Gauge({ name: 'aigateway_inference_spooled_settlements', help: 'Settlements waiting in the local spool for Redis' }));
+const NAME = {
+  requests: 'aigateway_inference_requests_total',
+  duration: 'aigateway_inference_duration_seconds',
+  ttft: 'aigateway_inference_ttft_seconds',
+  tokens: 'aigateway_inference_tokens_total',
+  charged: 'aigateway_inference_charged_total',
+  refused: 'aigateway_inference_refused_total',
+  spooled: 'aigateway_inference_spooled_settlements',
+} as const;
+
+/** Registered through @willsoto/nestjs-prometheus by the inference module. */
+export const inferenceMetricProviders = [
+  talliedCounterProvider({ name: NAME.requests, help: 'Inference requests by tenant, model, channel and outcome', labelNames: ['tenant', 'model', 'channel', 'status'] as const }),
+  makeHistogramProvider({
+    name: NAME.duration,
+    help: 'Inference request duration, from arrival to the last byte',
+    labelNames: ['model', 'stream'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+  }),
+  makeHistogramProvider({ name: NAME.ttft, help: 'Time to the first streamed token', labelNames: ['model'] as const, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] }),
+  talliedCounterProvider({ name: NAME.tokens, help: 'Tokens by tenant, model and bucket', labelNames: ['tenant', 'model', 'bucket'] as const }),
+  talliedCounterProvider({ name: NAME.charged, help: 'Money charged to customers at retail (currency units)', labelNames: ['tenant', 'model'] as const }),
+  makeCounterProvider({ name: NAME.refused, help: 'Requests refused before the upstream (rate limits, balance, spend limit)', labelNames: ['tenant', 'reason'] as const }),
+  makeGaugeProvider({ name: NAME.spooled, help: 'Settlements waiting in the local spool for Redis' }),
+];
+
+const requests = tallyOf<'tenant' | 'model' | 'channel' | 'status'>(NAME.requests);
+const tokens = tallyOf<'tenant' | 'model' | 'bucket'>(NAME.tokens);
+const charged = tallyOf<'tenant' | 'model'>(NAME.charged);
 
 @Injectable()
 export class InferenceMetrics {
+  constructor(
+    @InjectMetric(NAME.duration) private readonly duration: Histogram<'model' | 'stream'>,
+    @InjectMetric(NAME.ttft) private readonly ttft: Histogram<'model'>,
+    @InjectMetric(NAME.refused) private readonly refusals: Counter<'tenant' | 'reason'>,
+    @InjectMetric(NAME.spooled) private readonly spool: Gauge,
+  ) {}
+
   completed(e: UsageEvent, channel: string): void {
     const tm = `${e.tenantId}\u0000${e.model}`;
     requests.add(`${tm}\u0000${channel}\u0000${e.status}`, () => ({ tenant: e.tenantId, model: e.model, channel, status: e.status }));
-    duration.observe({ model: e.model, stream: e.stream ? 'true' : 'false' }, e.latencyMs / 1000);
-    if (e.ttftMs !== null) ttft.observe({ model: e.model }, e.ttftMs / 1000);
+    this.duration.observe({ model: e.model, stream: e.stream ? 'true' : 'false' }, e.latencyMs / 1000);
+    if (e.ttftMs !== null) this.ttft.observe({ model: e.model }, e.ttftMs / 1000);
     if (e.inputTokens) tokens.add(`${tm}\u0000input`, () => ({ tenant: e.tenantId, model: e.model, bucket: 'input' }), e.inputTokens);
     if (e.outputTokens) tokens.add(`${tm}\u0000output`, () => ({ tenant: e.tenantId, model: e.model, bucket: 'output' }), e.outputTokens);
     if (e.cacheReadTokens) tokens.add(`${tm}\u0000cache_read`, () => ({ tenant: e.tenantId, model: e.model, bucket: 'cache_read' }), e.cacheReadTokens);
@@ -88,10 +105,10 @@ export class InferenceMetrics {
   }
 
   refused(tenant: string, reason: string): void {
-    refusals.inc({ tenant, reason });
+    this.refusals.inc({ tenant, reason });
   }
 
   spooled(size: number): void {
-    spool.set(size);
+    this.spool.set(size);
   }
 }

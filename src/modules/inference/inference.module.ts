@@ -9,7 +9,7 @@ import { LedgerCoreModule } from '../ledger/ledger-core.module';
 import { PricingRuntimeModule } from '../pricing/pricing-runtime.module';
 import { WALLET_LOADER } from './inference.ports';
 import { FRONT_DOOR, InferenceFrontDoor } from './inference-front-door';
-import { InferenceMetrics } from './inference.metrics';
+import { inferenceMetricProviders, InferenceMetrics } from './inference.metrics';
 import { InferenceRoutes } from './inference.routes';
 import { InferenceService } from './inference.service';
 import { SettlementOutbox } from './settlement-outbox';
@@ -22,6 +22,7 @@ import { SettlementOutbox } from './settlement-outbox';
   imports: [KeysRuntimeModule, PricingRuntimeModule, ChannelsRuntimeModule, LedgerCoreModule],
   providers: [
     { provide: WALLET_LOADER, useExisting: BalanceService },
+    ...inferenceMetricProviders,
     InferenceMetrics,
     {
       provide: BillingEngine,

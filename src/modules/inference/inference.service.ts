@@ -117,6 +117,8 @@ export class InferenceService {
       case 'tenant_disabled':
       case 'customer_disabled':
         throw InferenceError.forbidden('This account is disabled.', 'account_disabled');
+      case 'customer_not_active':
+        throw InferenceError.forbidden('This account is not active yet: accept the invitation first.', 'account_not_active');
       default: // revoked, disabled, expired, a rotated secret past its grace period
         throw InferenceError.invalidKey();
     }

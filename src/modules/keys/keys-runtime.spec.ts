@@ -25,7 +25,6 @@ describe('KeysRuntime.check', () => {
 
   it('accepts a key within all its limits', () => {
     expect(runtime.check(base, ok)).toBeNull();
-    expect(runtime.check({ ...base, customerStatus: 'invited' }, ok)).toBeNull();
     expect(runtime.check({ ...base, allowedModels: null, ipAllowlist: null, expiresAt: null }, { now: 1e15 })).toBeNull();
   });
 
@@ -34,6 +33,7 @@ describe('KeysRuntime.check', () => {
     expect(runtime.check({ ...base, status: 'disabled' }, ok)).toBe('disabled');
     expect(runtime.check({ ...base, tenantStatus: 'disabled' }, ok)).toBe('tenant_disabled');
     expect(runtime.check({ ...base, customerStatus: 'disabled' }, ok)).toBe('customer_disabled');
+    expect(runtime.check({ ...base, customerStatus: 'invited' }, ok)).toBe('customer_not_active');
     expect(runtime.check(base, { ...ok, now: 10_000 })).toBe('expired');
     expect(runtime.check({ ...base, secretValidUntil: 5_000 }, ok)).toBe('rotated');
     expect(runtime.check({ ...base, secretValidUntil: 5_001 }, ok)).toBeNull();

@@ -44,6 +44,7 @@ export type KeyRefusal =
   | 'expired'
   | 'rotated'
   | 'customer_disabled'
+  | 'customer_not_active'
   | 'tenant_disabled'
   | 'ip_not_allowed'
   | 'model_not_allowed';
@@ -153,8 +154,10 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
     if (key.status === 'revoked') return 'revoked';
     if (key.status === 'disabled') return 'disabled';
     if (key.tenantStatus !== 'active') return 'tenant_disabled';
-    // An invited customer who has not signed in yet may already use a key made for them.
+    // Only an active customer calls /v1: a disabled one, or an invited one who never accepted
+    // (keys are not made for them, but one may predate that rule).
     if (key.customerStatus === 'disabled') return 'customer_disabled';
+    if (key.customerStatus !== 'active') return 'customer_not_active';
     if (key.expiresAt !== null && key.expiresAt <= now) return 'expired';
     if (key.secretValidUntil !== null && key.secretValidUntil <= now) return 'rotated';
     if (key.ipAllowlist && !ipAllowed(request.clientIp, key.ipAllowlist)) return 'ip_not_allowed';

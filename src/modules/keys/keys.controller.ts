@@ -23,15 +23,19 @@ export class KeysController {
 
   @Post()
   @RequirePermission('create', API_KEY)
-  @ApiOperation({ summary: 'Create a key for a customer; the secret is in this response only, never again' })
+  @ApiOperation({
+    summary: 'Create a key for a customer; the secret is in this response only, never again',
+    description: 'Keys are made for active customers only: an invited customer (who has not accepted the invitation) or a disabled one is refused with 422 `unknown_customer`, like a customer out of your reach.',
+  })
   @ApiCreatedResponse({ type: KeyWithSecretView })
   @ApiProblems('validation')
-  @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: 'Unknown customer or model' })
+  @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: '`unknown_customer`: not an active customer whose keys you manage (unknown, invited, disabled); `unknown_model`: a model in allowedModels has no price' })
   create(@Body() body: CreateKeyRequest): Promise<KeyWithSecretView> {
     return this.keys.create(body);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One API key (never its secret), with its spend so far' })
   @RequirePermission('read', API_KEY)
   @ApiOkResponse({ type: KeyView })
   @ApiProblems('notFound')
@@ -60,6 +64,7 @@ export class KeysController {
   }
 
   @Post(':id/enable')
+  @ApiOperation({ summary: 'Enable a disabled key again (a revoked key stays revoked)' })
   @HttpCode(200)
   @RequirePermission('enable', API_KEY)
   @ApiOkResponse({ type: KeyView })

@@ -86,8 +86,14 @@ export class KeysService {
       const customer = await this.keys.customer(m, principal.tenantId, customerId);
       // A customer the caller may not manage keys for is as unknown as one that does not exist.
       const subject = { tenantId: principal.tenantId, customerId, salesUserId: customer?.salesUserId ?? null };
-      if (!customer || customer.status === 'disabled' || !this.auth.ability.can('create', asSubject(API_KEY, subject))) {
+      if (!customer || !this.auth.ability.can('create', asSubject(API_KEY, subject))) {
         throw keyError(KeyErrorCode.UnknownCustomer, undefined, { errors: [{ field: 'customerId', messages: ['not an active customer whose keys you manage'] }] });
+      }
+      // Keys are for active customers only: an invited one gets keys once they accept the
+      // invitation (staff may fund the wallet before that), a disabled one not at all.
+      if (customer.status !== 'active') {
+        const why = customer.status === 'invited' ? 'has not accepted the invitation yet' : 'is disabled';
+        throw keyError(KeyErrorCode.UnknownCustomer, `The customer ${why}.`, { errors: [{ field: 'customerId', messages: [`not an active customer: ${why}`] }] });
       }
       await this.assertKnownModels(m, changes.allowed_models);
       const id = uuidv7();

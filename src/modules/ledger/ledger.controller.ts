@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { Public, RequirePermission } from '@app/authorization';
 import type { FastifyRequest } from 'fastify';
 import { UuidParam } from '../../common/params';
@@ -35,33 +35,37 @@ export class LedgerController {
     return this.ledger.myTransactions(query);
   }
 
-  @Get('customers/:id/balance')
+  @Get('customers/:customerId/balance')
   @RequirePermission('read', BALANCE)
   @ApiOperation({ summary: "A customer's wallet balance (owner, operator, finance; sales for bound customers)" })
   @ApiOkResponse({ type: BalanceView })
   @ApiProblems('notFound')
-  balance(@Param('id', UuidParam('customer')) id: string): Promise<BalanceView> {
+  balance(@Param('customerId', UuidParam('customer')) id: string): Promise<BalanceView> {
     return this.ledger.balanceOf(id);
   }
 
-  @Get('customers/:id/transactions')
+  @Get('customers/:customerId/transactions')
   @RequirePermission('read', BALANCE)
   @ApiOperation({ summary: "A customer's wallet transactions (usage, credits, payments), newest first" })
   @ApiOkResponse({ type: TransactionPage })
   @ApiProblems('validation', 'notFound')
-  transactions(@Param('id', UuidParam('customer')) id: string, @Query() query: TransactionListQuery): Promise<TransactionPage> {
+  transactions(@Param('customerId', UuidParam('customer')) id: string, @Query() query: TransactionListQuery): Promise<TransactionPage> {
     return this.ledger.transactions(id, query);
   }
 
-  @Post('customers/:id/credits')
+  @Post('customers/:customerId/credits')
   @HttpCode(200)
   @RequirePermission('create', CREDIT)
   @ApiOperation({
     summary: "Credit a customer's wallet, or debit it with a negative amount (owner and finance); idempotent by reference",
+    description:
+      'An invited customer (who has not accepted the invitation yet) may be credited: a reseller often pre-funds. ' +
+      'Keys and /v1 calls wait until the customer is active.',
   })
   @ApiOkResponse({ type: CreditResult })
   @ApiProblems('validation', 'notFound', 'conflict')
-  credit(@Param('id', UuidParam('customer')) id: string, @Body() body: CreditRequest): Promise<CreditResult> {
+  @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: '`insufficient_balance`: a debit would take the wallet below zero (problem+json)' })
+  credit(@Param('customerId', UuidParam('customer')) id: string, @Body() body: CreditRequest): Promise<CreditResult> {
     return this.ledger.credit(id, body);
   }
 

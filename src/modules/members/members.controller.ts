@@ -32,6 +32,7 @@ export class MembersController {
   }
 
   @Get(':userId')
+  @ApiOperation({ summary: 'One member: e-mail, name, status and roles' })
   @RequirePermission('read', MEMBER)
   @ApiOkResponse({ type: MemberView })
   @ApiProblems('notFound')
@@ -63,6 +64,7 @@ export class MembersController {
   }
 
   @Post(':userId/enable')
+  @ApiOperation({ summary: 'Enable a disabled member again' })
   @HttpCode(200)
   @RequirePermission('enable', MEMBER)
   @ApiOkResponse({ type: MemberView })
@@ -72,6 +74,7 @@ export class MembersController {
   }
 
   @Delete(':userId')
+  @ApiOperation({ summary: 'Remove a member from the tenant (their sessions end at once)' })
   @HttpCode(204)
   @RequirePermission('delete', MEMBER)
   @ApiNoContentResponse()

@@ -2,14 +2,16 @@ import { InjectQueue, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { billingKeys, decodeUsageEvent, METERING_GROUP, USAGE_EVENT_FIELD, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
-import { meteringBacklog, meteringBatchDuration, meteringDeadLetters, meteringEventsTotal } from '@app/observability';
+import { METRIC } from '@app/observability';
 import { MeteringDrainJob, MeteringJob, QueueName } from '@app/queue';
 import { RedisConnections } from '@app/redis';
 import { SystemDb } from '@app/tenancy';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { Job, Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import { classifyFailure } from './metering-failures';
 import { UsageWriter } from './usage-writer';
 
@@ -91,8 +93,14 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
     private readonly connections: RedisConnections,
     private readonly systemDb: SystemDb,
     private readonly writer: UsageWriter,
+    @InjectMetric(METRIC.meteringEventsTotal) private readonly meteringEventsTotal: Counter<'outcome'>,
+    @InjectMetric(METRIC.meteringBatchDuration) private readonly meteringBatchDuration: Histogram,
+    @InjectMetric(METRIC.meteringBacklog) private readonly meteringBacklog: Gauge,
+    @InjectMetric(METRIC.meteringDeadLetters) private readonly meteringDeadLetters: Gauge,
   ) {
     super();
+    // Every outcome is exported from the start, at 0, so rates and alerts have a series.
+    for (const outcome of ['written', 'duplicate', 'dead_letter']) meteringEventsTotal.inc({ outcome }, 0);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -284,7 +292,7 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
   }
 
   private async write(tenantId: string, batch: Decoded[]): Promise<void> {
-    const stop = meteringBatchDuration.startTimer();
+    const stop = this.meteringBatchDuration.startTimer();
     const result = await this.writer.write(
       tenantId,
       batch.map((d) => d.event),
@@ -295,8 +303,8 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
     const ids = batch.map((d) => d.id);
     const stream = billingKeys.usageStream(tenantId);
     await this.redis.multi().xack(stream, METERING_GROUP, ...ids).xdel(stream, ...ids).exec();
-    meteringEventsTotal.inc({ outcome: 'written' }, result.written);
-    meteringEventsTotal.inc({ outcome: 'duplicate' }, result.duplicates);
+    this.meteringEventsTotal.inc({ outcome: 'written' }, result.written);
+    this.meteringEventsTotal.inc({ outcome: 'duplicate' }, result.duplicates);
   }
 
   private async deliveries(tenantId: string, ids: string[]): Promise<Map<string, number>> {
@@ -318,7 +326,7 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
       .xack(stream, METERING_GROUP, id)
       .xdel(stream, id)
       .exec();
-    meteringEventsTotal.inc({ outcome: 'dead_letter' });
+    this.meteringEventsTotal.inc({ outcome: 'dead_letter' });
     this.logger.error({ tenantId, entryId: id, reason }, 'usage event moved to the dead-letter stream');
   }
 
@@ -354,8 +362,8 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
     let dead = 0;
     for (const n of this.backlog.values()) backlog += n;
     for (const n of this.dead.values()) dead += n;
-    meteringBacklog.set(backlog);
-    meteringDeadLetters.set(dead);
+    this.meteringBacklog.set(backlog);
+    this.meteringDeadLetters.set(dead);
   }
 }
 

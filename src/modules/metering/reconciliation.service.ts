@@ -2,7 +2,9 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { billingKeys } from '@app/billing';
 import { REDIS } from '@app/redis';
 import { fromUnits, toUnits } from '@app/money';
-import { balanceCorrectionsTotal, balanceDrift, balanceDriftWallets, holdsExpiredTotal } from '@app/observability';
+import { METRIC } from '@app/observability';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge } from 'prom-client';
 import { SystemDb } from '@app/tenancy';
 import Redis from 'ioredis';
 import { BalanceService } from '../ledger/balance.service';
@@ -50,6 +52,10 @@ export class ReconciliationService {
     private readonly systemDb: SystemDb,
     private readonly balances: BalanceService,
     @Inject(REDIS) private readonly redis: Redis,
+    @InjectMetric(METRIC.balanceDrift) private readonly balanceDrift: Gauge,
+    @InjectMetric(METRIC.balanceDriftWallets) private readonly balanceDriftWallets: Gauge,
+    @InjectMetric(METRIC.balanceCorrectionsTotal) private readonly balanceCorrectionsTotal: Counter,
+    @InjectMetric(METRIC.holdsExpiredTotal) private readonly holdsExpiredTotal: Counter,
   ) {}
 
   async reconcileAll(): Promise<ReconciliationReport> {
@@ -63,8 +69,8 @@ export class ReconciliationService {
       total.driftUnits += report.driftUnits;
       total.deadLetterUnits += report.deadLetterUnits;
     }
-    balanceDrift.set(Number(fromUnits(total.driftUnits)));
-    balanceDriftWallets.set(total.drifting);
+    this.balanceDrift.set(Number(fromUnits(total.driftUnits)));
+    this.balanceDriftWallets.set(total.drifting);
     if (total.drifting > 0) {
       this.logger.warn({ ...total, driftUnits: total.driftUnits.toString(), deadLetterUnits: total.deadLetterUnits.toString() }, 'balance drift found');
     }
@@ -94,7 +100,7 @@ export class ReconciliationService {
         if (previous[r.customerId] === unexplained.toString()) {
           if (await this.balances.correct(tenantId, r.customerId, -unexplained)) {
             report.corrected++;
-            balanceCorrectionsTotal.inc();
+            this.balanceCorrectionsTotal.inc();
             this.logger.warn({ tenantId, customerId: r.customerId, drift: fromUnits(unexplained) }, 'redis balance corrected to the ledger');
           }
         } else {
@@ -168,7 +174,7 @@ export class ReconciliationService {
       }
     }
     if (released > 0) {
-      holdsExpiredTotal.inc(released);
+      this.holdsExpiredTotal.inc(released);
       this.logger.warn({ released, units: fromUnits(units) }, 'expired holds released');
     }
     return { released, units };

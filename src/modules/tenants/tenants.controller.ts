@@ -31,6 +31,7 @@ export class TenantsController {
   }
 
   @Get(':tenantId')
+  @ApiOperation({ summary: 'One tenant: name, slug, status, branding and domains' })
   @RequirePermission('read', TENANT)
   @ApiOkResponse({ type: TenantView })
   @ApiProblems('notFound')
@@ -58,6 +59,7 @@ export class TenantsController {
   }
 
   @Post(':tenantId/enable')
+  @ApiOperation({ summary: 'Enable a disabled reseller again: its users can sign in again' })
   @HttpCode(200)
   @RequirePermission('enable', TENANT)
   @ApiOkResponse({ type: TenantView })
@@ -67,6 +69,7 @@ export class TenantsController {
   }
 
   @Get(':tenantId/domains')
+  @ApiOperation({ summary: "The tenant's domains (the primary one first)" })
   @RequirePermission('read', TENANT_DOMAIN)
   @ApiOkResponse({ type: [DomainView] })
   @ApiProblems('notFound')
@@ -75,6 +78,7 @@ export class TenantsController {
   }
 
   @Post(':tenantId/domains')
+  @ApiOperation({ summary: 'Add a domain to the tenant (unique across the platform; the Host cache follows at once)' })
   @RequirePermission('create', TENANT_DOMAIN)
   @ApiCreatedResponse({ type: DomainView })
   @ApiProblems('validation', 'notFound', 'conflict')
@@ -83,6 +87,7 @@ export class TenantsController {
   }
 
   @Delete(':tenantId/domains/:domainId')
+  @ApiOperation({ summary: 'Remove a domain from the tenant (the Host cache follows at once)' })
   @HttpCode(204)
   @RequirePermission('delete', TENANT_DOMAIN)
   @ApiNoContentResponse()

@@ -7,7 +7,9 @@ import { TenantDb } from '@app/tenancy';
 import { Job, Queue, UnrecoverableError } from 'bullmq';
 import { Agent } from 'undici';
 import { deliveryJobOptions, payloadOf, retryDelayMs } from './webhook-jobs';
-import { webhookAttemptDuration, webhookAttemptsTotal, webhookDeliveriesTotal, webhookEndpointsDisabledTotal } from './webhook.metrics';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter, Histogram } from 'prom-client';
+import { WEBHOOK_METRIC } from './webhook.metrics';
 import { AttemptResult, createWebhookAgent, sendWebhook, SenderOptions } from './webhook-sender';
 import { WebhookSecrets } from './webhook-secrets';
 import { signedHeaders } from './webhook-signature';
@@ -35,6 +37,10 @@ export class WebhookDeliveryProcessor extends WorkerHost implements OnApplicatio
     private readonly tenantDb: TenantDb,
     private readonly repository: WebhooksRepository,
     private readonly secrets: WebhookSecrets,
+    @InjectMetric(WEBHOOK_METRIC.attemptsTotal) private readonly webhookAttemptsTotal: Counter<'result'>,
+    @InjectMetric(WEBHOOK_METRIC.deliveriesTotal) private readonly webhookDeliveriesTotal: Counter<'status'>,
+    @InjectMetric(WEBHOOK_METRIC.attemptDuration) private readonly webhookAttemptDuration: Histogram,
+    @InjectMetric(WEBHOOK_METRIC.endpointsDisabledTotal) private readonly webhookEndpointsDisabledTotal: Counter,
   ) {
     super();
     this.sender = { allowPrivateNetworks: config.WEBHOOK_ALLOW_PRIVATE_NETWORKS, timeoutMs: config.WEBHOOK_TIMEOUT_MS, responseLimitBytes: config.WEBHOOK_RESPONSE_LIMIT_BYTES };
@@ -61,12 +67,12 @@ export class WebhookDeliveryProcessor extends WorkerHost implements OnApplicatio
       if (!work || work.status !== 'pending') return { done: work?.status ?? 'gone' } as const;
       if (!work.enabled) {
         await this.repository.abandon(m, deliveryId, 'endpoint_disabled: the endpoint was disabled before the delivery was sent');
-        webhookDeliveriesTotal.inc({ status: 'failed' });
+        this.webhookDeliveriesTotal.inc({ status: 'failed' });
         return { done: 'failed' } as const;
       }
       if (work.attempts >= this.config.WEBHOOK_MAX_ATTEMPTS) {
         await this.repository.abandon(m, deliveryId, 'attempts_exhausted: no attempt left');
-        webhookDeliveriesTotal.inc({ status: 'failed' });
+        this.webhookDeliveriesTotal.inc({ status: 'failed' });
         return { done: 'failed' } as const;
       }
       let secrets: string[];
@@ -87,8 +93,8 @@ export class WebhookDeliveryProcessor extends WorkerHost implements OnApplicatio
     const { work, secrets, attempt } = prepared;
     const body = payloadOf(work);
     const result = await sendWebhook(this.agent, work.url, signedHeaders(secrets, work.eventId, body), body, this.sender);
-    webhookAttemptsTotal.inc({ result: result.succeeded ? 'succeeded' : (result.error ?? 'failed') });
-    webhookAttemptDuration.observe(result.latencyMs / 1000);
+    this.webhookAttemptsTotal.inc({ result: result.succeeded ? 'succeeded' : (result.error ?? 'failed') });
+    this.webhookAttemptDuration.observe(result.latencyMs / 1000);
 
     const last = result.final || attempt >= this.config.WEBHOOK_MAX_ATTEMPTS;
     const status = result.succeeded ? 'succeeded' : last ? 'failed' : 'pending';
@@ -100,10 +106,10 @@ export class WebhookDeliveryProcessor extends WorkerHost implements OnApplicatio
       return status === 'failed' && failures > 0 && (await this.repository.disableIfFailing(m, work.endpointId, failures));
     });
     if (disabled) {
-      webhookEndpointsDisabledTotal.inc();
+      this.webhookEndpointsDisabledTotal.inc();
       this.logger.warn({ tenantId, endpointId: work.endpointId, failures: this.config.WEBHOOK_DISABLE_AFTER_FAILURES }, 'webhook endpoint disabled: its last deliveries all failed');
     }
-    if (status !== 'pending') webhookDeliveriesTotal.inc({ status });
+    if (status !== 'pending') this.webhookDeliveriesTotal.inc({ status });
     if (status === 'succeeded') return { status, attempt };
     this.logger.log({ tenantId, deliveryId, attempt, error: result.error, statusCode: result.statusCode }, status === 'failed' ? 'webhook delivery failed for good' : 'webhook attempt failed; retrying later');
     if (status === 'failed') throw new UnrecoverableError(`delivery failed: ${result.error}`);

@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { SystemDb } from '@app/tenancy';
-import { webhookRelayedEventsTotal } from './webhook.metrics';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter } from 'prom-client';
+import { WEBHOOK_METRIC } from './webhook.metrics';
 import { WebhookDeliveryProcessor } from './webhook-delivery.processor';
 import { WebhooksRepository } from './webhooks.repository';
 
@@ -27,6 +29,7 @@ export class WebhookRelay implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly systemDb: SystemDb,
     private readonly repository: WebhooksRepository,
     private readonly processor: WebhookDeliveryProcessor,
+    @InjectMetric(WEBHOOK_METRIC.relayedEventsTotal) private readonly webhookRelayedEventsTotal: Counter,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -64,7 +67,7 @@ export class WebhookRelay implements OnApplicationBootstrap, OnModuleDestroy {
   /** One batch; returns the number of events taken. */
   async relayOnce(): Promise<number> {
     const { events, deliveries } = await this.systemDb.run((m) => this.repository.relayBatch(m, this.config.WEBHOOK_RELAY_BATCH_SIZE));
-    if (events) webhookRelayedEventsTotal.inc(events);
+    if (events) this.webhookRelayedEventsTotal.inc(events);
     await this.enqueueAll(deliveries);
     return events;
   }

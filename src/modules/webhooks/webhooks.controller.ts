@@ -43,6 +43,7 @@ export class WebhooksController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'One webhook endpoint (its secret is never shown again)' })
   @RequirePermission('read', WEBHOOK_ENDPOINT)
   @ApiOkResponse({ type: WebhookView })
   @ApiProblems('notFound')

@@ -1,5 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { ProblemSchema } from '../../../common/problem.schema';
+import { PASSWORD_POLICY, PASSWORD_RULES, PasswordRuleCode } from '../../users/password-policy';
+
+/** The policy in words, for every field that sets a password. */
+const NEW_PASSWORD = {
+  description:
+    `The new password. It ${PASSWORD_RULES.map((r) => `${r.message} (\`${r.code}\`)`).join('; ')}. ` +
+    'A weak one is refused with 400 `weak_password` listing every broken rule in `rules`; ' +
+    '`GET /api/v1/auth/password-policy` gives the rules as data.',
+  minLength: PASSWORD_POLICY.minLength,
+  maxLength: PASSWORD_POLICY.maxLength,
+};
 
 /** `require_tld: false`: see LoginRequest.email. */
 const SIGN_IN_EMAIL = { require_tld: false };
@@ -28,7 +40,7 @@ export class LoginRequest {
   @MaxLength(128)
   password: string;
 
-  @ApiPropertyOptional({ description: "The tenant's slug, when not calling through the tenant's own domain", example: 'demo' })
+  @ApiPropertyOptional({ description: "The tenant's slug, if given: it must name the tenant of the domain called (a Host that is no tenant's domain is answered 404)", example: 'demo' })
   @IsOptional()
   @Matches(SLUG)
   tenant?: string;
@@ -74,7 +86,7 @@ export class AcceptInvitationRequest {
   @MaxLength(200)
   token: string;
 
-  @ApiProperty({ description: '12+ characters mixing three of lower, upper, digits and symbols (or 16+ of anything)' })
+  @ApiProperty(NEW_PASSWORD)
   @IsString()
   @MaxLength(128)
   password: string;
@@ -100,7 +112,7 @@ export class PasswordResetRequest {
   @MaxLength(320)
   email: string;
 
-  @ApiPropertyOptional({ example: 'demo' })
+  @ApiPropertyOptional({ description: "The tenant's slug, if given: it must name the tenant of the domain called", example: 'demo' })
   @IsOptional()
   @Matches(SLUG)
   tenant?: string;
@@ -112,7 +124,7 @@ export class PasswordResetConfirm {
   @MaxLength(200)
   token: string;
 
-  @ApiProperty()
+  @ApiProperty(NEW_PASSWORD)
   @IsString()
   @MaxLength(128)
   password: string;
@@ -147,6 +159,30 @@ export class MeResponse {
     items: { type: 'array', items: {} },
   })
   rules: unknown[];
+}
+
+export class PasswordRuleView {
+  @ApiProperty({ enum: PasswordRuleCode, enumName: 'PasswordRuleCode', description: 'Stable code of the rule' }) code: PasswordRuleCode;
+  @ApiProperty({ example: 'must be at least 12 characters long', description: 'English text; follows "The password"' }) message: string;
+}
+
+export class PasswordPolicyView {
+  @ApiProperty({ example: 12 }) minLength: number;
+  @ApiProperty({ example: 128 }) maxLength: number;
+  @ApiProperty({ example: 3, description: 'At least this many of characterClasses, unless the password is passphraseLength or longer' })
+  minCharacterClasses: number;
+  @ApiProperty({ type: [String], example: ['lower case', 'upper case', 'digits', 'symbols'] }) characterClasses: string[];
+  @ApiProperty({ example: 16 }) passphraseLength: number;
+  @ApiProperty({ example: 5 }) minDistinctCharacters: number;
+  @ApiProperty({ type: [String], description: 'Words that may not appear anywhere in the password (case-insensitive)' }) commonWords: string[];
+  @ApiProperty({ example: 4, description: "The e-mail address's part before @ may not appear in the password when it is at least this long" })
+  emailLocalPartMinLength: number;
+  @ApiProperty({ type: [PasswordRuleView], description: 'Every rule, in the order they are checked' }) rules: PasswordRuleView[];
+}
+
+/** 400 `weak_password`: every rule the password breaks, at once. */
+export class WeakPasswordProblem extends ProblemSchema {
+  @ApiProperty({ type: [PasswordRuleView], description: 'Every rule the password breaks (weak_password only)' }) rules: PasswordRuleView[];
 }
 
 export class Jwks {

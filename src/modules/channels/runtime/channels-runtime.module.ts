@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { channelMetricProviders } from '@app/providers';
 import { ChannelSecrets } from '../channel-secrets';
 import { ChannelsRepository } from '../channels.repository';
 import { CHANNEL_ROUTER_RNG, ChannelsRuntime } from './channels-runtime';
@@ -8,7 +9,7 @@ import { CHANNEL_ROUTER_RNG, ChannelsRuntime } from './channels-runtime';
  * key round-robin, metrics). api only; the worker has no routing table.
  */
 @Module({
-  providers: [ChannelsRepository, ChannelSecrets, ChannelsRuntime, { provide: CHANNEL_ROUTER_RNG, useValue: Math.random }],
+  providers: [...channelMetricProviders, ChannelsRepository, ChannelSecrets, ChannelsRuntime, { provide: CHANNEL_ROUTER_RNG, useValue: Math.random }],
   exports: [ChannelsRuntime],
 })
 export class ChannelsRuntimeModule {}

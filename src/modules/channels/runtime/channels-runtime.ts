@@ -1,17 +1,17 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { InjectMetric } from '@willsoto/nestjs-prometheus';
+import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { CompiledPrice, compilePrice } from '@app/money';
 import {
   adapterFor,
   BREAKER_STATE_VALUE,
   Candidate,
-  channelBreakerState,
-  channelErrorsTotal,
-  channelLatency,
+  CHANNEL_METRIC,
+  ChannelLabels,
   ChannelPool,
-  channelRequestsTotal,
   ChannelRouter,
   createUpstreamAgent,
   Endpoint,
@@ -106,6 +106,10 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
     private readonly connections: RedisConnections,
     @InjectQueue(QueueName.Channels) private readonly queue: Queue<ChannelKeyRejectedJob>,
     @Inject(CHANNEL_ROUTER_RNG) rng: Rng,
+    @InjectMetric(CHANNEL_METRIC.requestsTotal) private readonly channelRequestsTotal: Counter<ChannelLabels | 'outcome'>,
+    @InjectMetric(CHANNEL_METRIC.errorsTotal) private readonly channelErrorsTotal: Counter<ChannelLabels | 'kind'>,
+    @InjectMetric(CHANNEL_METRIC.latency) private readonly channelLatency: Histogram<ChannelLabels>,
+    @InjectMetric(CHANNEL_METRIC.breakerState) channelBreakerState: Gauge<ChannelLabels>,
   ) {
     this.router = new ChannelRouter({
       rng,
@@ -225,7 +229,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
             allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS,
             headers: call.requestId ? { 'x-request-id': call.requestId } : undefined,
           });
-          channelLatency.observe({ channel_id: channel.id, channel: channel.name }, result.firstByteMs / 1000);
+          this.channelLatency.observe({ channel_id: channel.id, channel: channel.name }, result.firstByteMs / 1000);
           if (result.kind === 'json') this.recordSuccess(channel);
           else breaker.success(); // the stream started: the channel answers; a later cut is counted by finish()
           return { result, key };
@@ -248,7 +252,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
         if (finished) return;
         finished = true;
         if (error && error.channelFault) this.recordFailure(result.candidate, result.value.key, error);
-        else channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'ok' });
+        else this.channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'ok' });
       },
     };
   }
@@ -271,7 +275,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
 
   private recordSuccess(channel: RoutingChannel): void {
     this.router.breaker(channel.id).success();
-    channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'ok' });
+    this.channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'ok' });
   }
 
   private recordFailure(candidate: Candidate, key: RoutingKey, error: UpstreamError): void {
@@ -280,8 +284,8 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
     if (error.channelFault) breaker.failure();
     else breaker.release();
     if (error.kind === 'aborted') return;
-    channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'error' });
-    channelErrorsTotal.inc({ channel_id: channel.id, channel: channel.name, kind: error.kind });
+    this.channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'error' });
+    this.channelErrorsTotal.inc({ channel_id: channel.id, channel: channel.name, kind: error.kind });
     if (error.kind === 'auth') this.keyRejected(channel, key, error.upstreamStatus ?? 401);
   }
 
