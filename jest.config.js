@@ -1,5 +1,6 @@
 /** One suite: unit specs beside the code (src, libs) and integration/e2e specs under test/. */
 const { readFileSync } = require('node:fs');
+const { scaled } = require('./test/setup/time-scale.js');
 const swc = JSON.parse(readFileSync(`${__dirname}/.swcrc`, 'utf8'));
 
 module.exports = {
@@ -15,6 +16,8 @@ module.exports = {
   globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
   setupFiles: ['<rootDir>/test/setup/env.ts'],
   reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
-  testTimeout: 30000,
+  // 30 s on a quiet machine, times TEST_TIME_SCALE (measured here once, see test/setup/time-scale.js;
+  // the workers inherit it). Tests that need longer say so with scaled() from test/support/timing.
+  testTimeout: scaled(30_000),
   maxWorkers: process.env.CI ? 2 : '50%',
 };

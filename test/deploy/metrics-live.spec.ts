@@ -6,6 +6,7 @@
  */
 import { startTestApi, startTestWorker } from '../support/app';
 import { EXTERNAL_METRICS, missingSeries, referencedSeriesNames } from './metric-references';
+import { scaled } from '../support/timing';
 
 describe('metrics referenced by the chart are exported by api and worker', () => {
   let expositions: string[];
@@ -26,7 +27,7 @@ describe('metrics referenced by the chart are exported by api and worker', () =>
     } finally {
       await Promise.allSettled([api.close(), worker.close()]);
     }
-  }, 60_000);
+  }, scaled(60_000));
 
   it('every referenced series is in the live /metrics of api or worker', () => {
     const referenced = referencedSeriesNames().filter((name) => !(name in EXTERNAL_METRICS));

@@ -6,6 +6,7 @@ import { HttpResult } from '../support/http';
 import { resellerWithUsers, TEST_PASSWORD, TestTenant } from '../support/identity';
 import { expectProblem } from '../support/problem';
 import { isolatedRedisUrl } from '../support/redis';
+import { scaled } from '../support/timing';
 
 const MAX_FAILURES = 3;
 const WRONG = 'Wrong-Password-123!';
@@ -147,5 +148,5 @@ describe('sign-in brute-force protection (e2e)', () => {
     } finally {
       await shortLocks.close();
     }
-  }, 20000);
+  }, scaled(20000));
 });

@@ -7,6 +7,7 @@ import { resellerWithUsers, signIn, TEST_PASSWORD, TestTenant } from '../support
 import { MailSink } from '../support/mail';
 import { MailStack, startMailStack } from '../support/mail-stack';
 import { expectProblem } from '../support/problem';
+import { quietPeriod } from '../support/timing';
 
 const NEW_PASSWORD = 'Granite-Orchard-Lamp-77';
 
@@ -70,7 +71,7 @@ describe('password reset (e2e)', () => {
     expect(res.text).toBe('');
     // Mail is sent in order of requests, roughly: once a later mail has arrived, the first would have too.
     await resetTokenFor('sentinel');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await quietPeriod(300);
     expect(sink.messages.some((m) => m.to.includes(ghost))).toBe(false);
   });
 

@@ -13,6 +13,7 @@ import { call, HttpResult } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant, Tokens } from '../support/identity';
 import { captureLogs, LogCapture } from '../support/log-capture';
 import { expectProblem } from '../support/problem';
+import { waitUntil } from '../support/timing';
 
 /**
  * Channels end to end: management by the platform's owner and tech only, keys encrypted and never
@@ -81,12 +82,7 @@ describe('channels (e2e)', () => {
   const health = () => worker.app.get(ChannelHealthProcessor);
 
   async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (Date.now() < end) {
-      if (await check()) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`timed out waiting for ${what}`);
+    await waitUntil(check, { what, timeoutMs, onError: 'throw' });
   }
 
   const channelInput = (overrides: Record<string, unknown> = {}) => ({
@@ -311,8 +307,7 @@ describe('channels (e2e)', () => {
       expect(fake.requests.length).toBe(before);
       const metrics = { text: await (await fetch(apiB.metricsUrl)).text() };
       expect(metrics.text).toContain(`aigateway_channel_breaker_state{channel_id="${id}",channel="${runtimeOf(apiB).router.channel(id)!.name}"} 2`);
-      await new Promise((r) => setTimeout(r, 1050));
-      expect(runtimeOf(apiB).router.breaker(id).state).toBe('half_open');
+      await eventually(() => runtimeOf(apiB).router.breaker(id).state === 'half_open', 'the cool-down to end', 3000);
       const probe = await send();
       expect(probe.channel.id).toBe(id);
       expect(runtimeOf(apiB).router.breaker(id).state).toBe('closed');

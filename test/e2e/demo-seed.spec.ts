@@ -10,6 +10,7 @@ import { login } from '../support/auth';
 import { isolatedDatabase } from '../support/db';
 import { call } from '../support/http';
 import { isolatedRedisUrl } from '../support/redis';
+import { waitUntil } from '../support/timing';
 
 const LOGIN_LINE = /^\s+(\S+)\s+(\S+)\s+(\S+@\S+)$/; // as test/e2e/hardening.spec.ts parses them
 const KEY_LINE = /^(sk-[0-9A-Za-z]{43})$/;
@@ -140,11 +141,13 @@ describe('seed-demo: a working default for the inference API (issue 11)', () => 
       expect(rows).toEqual([{ base_url: `${other.url}/v1` }]);
       // The running api reloaded its routing table on the broadcast: the call reaches the new fake.
       let status = 0;
-      for (let i = 0; i < 50; i++) {
-        status = (await chat(run.key)).status;
-        if (other.requests.some((r) => r.path === '/v1/chat/completions')) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitUntil(
+        async () => {
+          status = (await chat(run.key)).status;
+          return other.requests.some((r) => r.path === '/v1/chat/completions');
+        },
+        { what: 'a call to reach the new fake', timeoutMs: 5000, intervalMs: 100 },
+      ).catch(() => undefined); // the expectations below say what went wrong
       expect(status).toBe(200);
       expect(other.requests.some((r) => r.path === '/v1/chat/completions')).toBe(true);
     } finally {

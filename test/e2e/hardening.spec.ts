@@ -11,6 +11,7 @@ import { connectAs } from '../support/db';
 import { call, HttpResult } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant, Tokens } from '../support/identity';
 import { expectInvalidFields, expectProblem } from '../support/problem';
+import { scaled } from '../support/timing';
 
 /**
  * Issue 7: the nine findings of the outside test, each as it was reported. Every case here failed
@@ -174,12 +175,18 @@ describe('hardening: hostile input and the demo logins (issue 7)', () => {
   });
 
   describe('5. validation is linear and bounded: one request cannot stall the api', () => {
+    /**
+     * The longest delay of the event loop during `work`, but no more than the CPU time this process
+     * spent meanwhile: a busy machine that does not run us delays the loop too, and is no stall.
+     */
     async function withLoopDelay<T>(work: () => Promise<T>): Promise<{ result: T; maxDelayMs: number }> {
       const histogram = monitorEventLoopDelay({ resolution: 10 });
+      const cpu = process.cpuUsage();
       histogram.enable();
       try {
         const result = await work();
-        return { result, maxDelayMs: histogram.max / 1e6 };
+        const used = process.cpuUsage(cpu);
+        return { result, maxDelayMs: Math.min(histogram.max / 1e6, (used.user + used.system) / 1000) };
       } finally {
         histogram.disable();
       }
@@ -200,7 +207,7 @@ describe('hardening: hostile input and the demo logins (issue 7)', () => {
         return { res, live, took: Date.now() - started };
       });
       expectProblem(result.res, 413, 'payload_too_large');
-      expect(result.took).toBeLessThan(2000);
+      expect(result.took).toBeLessThan(scaled(2000));
       expect(maxDelayMs).toBeLessThan(100);
     });
 

@@ -2,6 +2,7 @@ import { freePort, LocalRedis, startRedis } from '../../scripts/local-infra';
 import { MailProcessor } from '../../src/modules/mail/mail.processor';
 import { MaintenanceProcessor } from '../../src/modules/maintenance/maintenance.processor';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
+import { scaled } from '../support/timing';
 
 /**
  * Readiness follows Redis down and back up without restarting anything: api and worker run on a
@@ -23,7 +24,8 @@ describe('readiness when Redis goes away and comes back (e2e)', () => {
     return /^aigateway_dependency_up\{dependency="redis"\} (\d)$/m.exec(text)?.[1];
   }
 
-  async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, quietTimeoutMs = 15_000): Promise<T> {
+    const timeoutMs = scaled(quietTimeoutMs);
     const deadline = Date.now() + timeoutMs;
     let last = await read();
     while (!accept(last)) {
@@ -50,7 +52,7 @@ describe('readiness when Redis goes away and comes back (e2e)', () => {
     // yet; production is bounded by SHUTDOWN_GRACE_MS). Say so loudly instead of failing teardown.
     const closed = await Promise.race([
       worker?.close().then(() => true),
-      new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000).unref()),
+      new Promise<false>((resolve) => setTimeout(() => resolve(false), scaled(20_000)).unref()),
     ]);
     if (!closed) {
       const hosts = [MailProcessor, MaintenanceProcessor].map((type) => worker.app.get(type, { strict: false }).worker as any);
@@ -62,10 +64,10 @@ describe('readiness when Redis goes away and comes back (e2e)', () => {
         blocking: w.blockingConnection?.status,
         connection: w.connection?.status,
       }));
-      console.warn(`health-recovery: the worker did not close within 20 s after the Redis restart: ${JSON.stringify(state)}`);
+      console.warn(`health-recovery: the worker did not close within ${scaled(20)} s after the Redis restart: ${JSON.stringify(state)}`);
     }
     await redis?.stop();
-  }, 40_000);
+  }, scaled(40_000));
 
   it('is ready while PostgreSQL and Redis answer', async () => {
     for (const app of [api, worker]) {

@@ -13,6 +13,7 @@ import { call } from '../support/http';
 import { GatewayClient, gatewayClient } from '../support/openai-client';
 import { isolatedRedisUrl } from '../support/redis';
 import { estimatePromptTokens } from '../../src/modules/inference/token-estimate';
+import { quietPeriod } from '../support/timing';
 
 /**
  * The inference API end to end with the official `openai` SDK against the gateway and a fake
@@ -62,7 +63,7 @@ describe('inference (e2e, openai SDK)', () => {
     await fn();
     // The settle step runs right after the last byte is written; wait for its event.
     if (expectEvent) await eventually(async () => (await world.events(tenant)).length > eventsBefore, 'the usage event', 5000);
-    else await new Promise((r) => setTimeout(r, 200)); // a stray settlement would land by now
+    else await quietPeriod(200); // a stray settlement would land by now
     const after = (await world.balance(tenant, customer))!;
     return { spent: before - after, events: (await world.events(tenant)).slice(eventsBefore) };
   }
@@ -301,7 +302,7 @@ describe('inference (e2e, openai SDK)', () => {
       fake.next({ kind: 'ok', delayMs: 1500 });
       const upstreamIndex = fake.requests.length;
       const abort = new AbortController();
-      setTimeout(() => abort.abort(), 300);
+      void eventually(() => fake.requests.length > upstreamIndex, 'the upstream to be asked').then(() => abort.abort(), () => abort.abort());
       const error = await client.chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'slow' }] }, { signal: abort.signal }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.APIUserAbortError);
       await eventually(() => fake.requests[upstreamIndex]?.aborted === true, 'the upstream request to be aborted', 3000);

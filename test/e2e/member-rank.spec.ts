@@ -6,6 +6,7 @@ import { platformWithUsers, resellerWithUsers, signIn, TestTenant } from '../sup
 import { MailSink } from '../support/mail';
 import { MailStack, startMailStack } from '../support/mail-stack';
 import { expectProblem } from '../support/problem';
+import { quietPeriod } from '../support/timing';
 
 /** Nobody acts on a member who holds a role they could not grant; reset mail is rate-limited. */
 describe('member rank and reset-mail limits (e2e)', () => {
@@ -62,7 +63,7 @@ describe('member rank and reset-mail limits (e2e)', () => {
     }
     await sink.waitFor((m) => m.to.includes(email) && sink.messages.filter((x) => x.to.includes(email)).length >= 3, 15000);
     // Give the worker time to send anything further it might (wrongly) have been given.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await quietPeriod(1500);
     expect(sink.messages.filter((m) => m.to.includes(email))).toHaveLength(3);
   });
 });

@@ -9,6 +9,7 @@ import { connectAs } from '../support/db';
 import { platformWithUsers, resellerWithUsers } from '../support/identity';
 import { isolatedRedisUrl } from '../support/redis';
 import { eventually, ledgerInvariants, usageEvent } from '../support/usage';
+import { scaled, waitUntil } from '../support/timing';
 
 const WORKER = join(__dirname, '../../dist/src/worker.js');
 
@@ -102,28 +103,30 @@ describe('metering across a crash (process)', () => {
     expect(rows[0].amount).toBe(expected);
     expect(await redis.xlen(billingKeys.deadLetters(shop.id))).toBe(0);
     expect(await ledgerInvariants(system)).toEqual({ unbalanced: 0, mismatched: 0 });
-  }, 240000);
+  }, scaled(240000));
 
   it('a worker whose Redis is gone for good still exits on SIGTERM within SHUTDOWN_GRACE_MS', async () => {
     let own: LocalRedis | undefined = await startRedis({ port: await freePort() });
+    const port = await freePort();
     const child = spawn(process.execPath, [WORKER], {
-      env: { ...process.env, REDIS_URL: own.url, WORKER_PORT: String(await freePort()), LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '4000' },
+      env: { ...process.env, REDIS_URL: own.url, WORKER_PORT: String(port), LOG_LEVEL: 'warn', SHUTDOWN_GRACE_MS: '4000' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr!.on('data', () => undefined);
     try {
-      await new Promise((resolve) => setTimeout(resolve, 4000)); // started, connected
+      const readiness = () => fetch(`http://127.0.0.1:${port}/health/ready`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0);
+      await waitUntil(async () => (await readiness()) === 200, { what: 'the worker to start and connect', timeoutMs: 20_000, intervalMs: 100 });
       await own.stop();
       own = undefined;
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await waitUntil(async () => ![0, 200].includes(await readiness()), { what: 'the worker to see Redis gone', timeoutMs: 10_000, intervalMs: 100 });
       const started = Date.now();
       child.kill('SIGTERM');
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-      expect(Date.now() - started).toBeLessThan(7000);
+      expect(Date.now() - started).toBeLessThan(4000 + scaled(3000)); // the grace, and time to exit
       expect([0, 1]).toContain(code);
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await own?.stop();
     }
-  }, 30000);
+  }, scaled(30000));
 });

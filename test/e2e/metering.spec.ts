@@ -20,6 +20,7 @@ import { call } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant } from '../support/identity';
 import { isolatedRedisUrl } from '../support/redis';
 import { appendRaw, eventually, ledgerInvariants, seededRandom, settle, usageEvent } from '../support/usage';
+import { scaled } from '../support/timing';
 
 /**
  * The metering processor against real PostgreSQL and Redis: usage events appended to a tenant's
@@ -328,5 +329,5 @@ describe('metering (e2e)', () => {
       expect(fromUnits(BigInt(cached!))).toBe(ledger);
     }
     expect((await reconciliation.reconcileTenant(shop.id)).drifting).toBe(0);
-  }, 180000);
+  }, scaled(180000));
 });

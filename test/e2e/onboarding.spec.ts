@@ -7,6 +7,7 @@ import { platformWithUsers, signIn, TestTenant } from '../support/identity';
 import { MailSink, startMailSink } from '../support/mail';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 import { uniqueSlug } from '../support/db';
+import { waitUntil } from '../support/timing';
 
 /**
  * The issue's "done when", through the REST API only: the platform owner creates a reseller and
@@ -70,8 +71,7 @@ describe('onboarding a reseller (e2e)', () => {
     const lingering = async () =>
       (await mailQueue.getJobs(['completed', 'waiting', 'active', 'delayed'])).filter((job) => job?.data?.to === ownerEmail).length;
     // The sink may have the mail a moment before the worker records the job as done.
-    for (let waited = 0; (await lingering()) > 0 && waited < 5000; waited += 100) await new Promise((r) => setTimeout(r, 100));
-    expect(await lingering()).toBe(0);
+    await waitUntil(async () => (await lingering()) === 0, { what: 'the sent mail to leave Redis', timeoutMs: 5000, intervalMs: 100 });
 
     const weak = await call(api.baseUrl, 'POST', '/api/v1/auth/invitations/accept', { host: domain, json: { token, password: 'short' } });
     expect(weak.status).toBe(400);

@@ -7,6 +7,7 @@ import { call } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant, Tokens } from '../support/identity';
 import { expectInvalidFields, expectProblem } from '../support/problem';
 import { PricingRuntime } from '../../src/modules/pricing/pricing-runtime';
+import { waitUntil } from '../support/timing';
 
 /**
  * Price books through the HTTP API: the platform list, reseller retail prices that inherit it,
@@ -234,13 +235,7 @@ describe('pricing (e2e)', () => {
       const m = model();
       await put(platform, 'finance', m, { inputPerMillion: '1', outputPerMillion: '1' });
       expect((await runtime2.effectivePrice(shop.id, m))!.retail.inputPerMillion).toBe('1');
-      const until = async (condition: () => Promise<boolean>) => {
-        const start = Date.now();
-        while (!(await condition())) {
-          if (Date.now() - start > 5000) throw new Error('not within 5 s');
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      };
+      const until = (condition: () => Promise<boolean>) => waitUntil(condition, { what: 'instance 2 to see the change', timeoutMs: 5000, intervalMs: 50, onError: 'throw' });
       await put(shop, 'owner', m, { inputPerMillion: '1.5', outputPerMillion: '1.5' });
       await until(async () => (await runtime2.effectivePrice(shop.id, m))!.retail.inputPerMillion === '1.5');
       await put(platform, 'finance', m, { inputPerMillion: '1.2', outputPerMillion: '1.2' });

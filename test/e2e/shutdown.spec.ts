@@ -14,6 +14,7 @@ import { testConfig } from '../support/app';
 import { connectAs, seedTenant } from '../support/db';
 import { call } from '../support/http';
 import { MailSink, startMailSink } from '../support/mail';
+import { scaled, waitUntil } from '../support/timing';
 
 /**
  * Graceful shutdown as a rollout sees it: what is in flight when the process is told to stop
@@ -30,7 +31,7 @@ describe('graceful shutdown', () => {
       @Get('slow')
       async slow() {
         slow.entered?.();
-        await new Promise((resolve) => setTimeout(resolve, 800));
+        await new Promise((resolve) => setTimeout(resolve, scaled(800)));
         slow.finishedAt = Date.now();
         return { done: true };
       }
@@ -70,12 +71,17 @@ describe('graceful shutdown', () => {
       if (early) throw new Error(`the slow route answered ${early.status} without running: ${early.text}`);
 
       const closed = app.close().then(() => Date.now());
-      // The listener is closed at once: a new connection is refused (or answered 503).
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const late = await call(baseUrl, 'GET', '/health/live').then(
-        (res) => res.status,
-        (error: NodeJS.ErrnoException) => error.code,
+      // The listener is closed at once: a new connection is refused (or answered 503) while the
+      // slow request still runs.
+      const late = await waitUntil(
+        () =>
+          call(baseUrl, 'GET', '/health/live').then(
+            (res) => (res.status === 200 ? undefined : res.status),
+            (error: NodeJS.ErrnoException) => error.code,
+          ),
+        { what: 'new requests to be refused', timeoutMs: 500, intervalMs: 10 },
       );
+      expect(slow.finishedAt).toBe(0);
       expect([503, 'ECONNREFUSED', 'ECONNRESET']).toContain(late);
 
       const response = await inFlight;
@@ -86,7 +92,7 @@ describe('graceful shutdown', () => {
       expect(closedAt).toBeGreaterThanOrEqual(slow.finishedAt);
       // The client keeps its connection alive; closing must not wait for it to give up.
       expect(response.headers.connection).toBe('close');
-      expect(closedAt - response.at).toBeLessThan(2000);
+      expect(closedAt - response.at).toBeLessThan(scaled(2000));
     });
   });
 
@@ -176,7 +182,8 @@ describe('graceful shutdown', () => {
   });
 });
 
-async function waitUntilReady(url: string, gaveUp: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function waitUntilReady(url: string, gaveUp: () => boolean, quietTimeoutMs = 20_000): Promise<void> {
+  const timeoutMs = scaled(quietTimeoutMs);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (gaveUp()) throw new Error('the worker exited before it was ready');

@@ -13,6 +13,7 @@ import { platformWithUsers, resellerWithUsers, RoleName, signIn, TestTenant } fr
 import { isolatedRedisUrl } from '../support/redis';
 import { insertStatement, utcDay } from '../support/statements';
 import { eventually, ledgerInvariants, seededRandom, usageEvent } from '../support/usage';
+import { waitUntil } from '../support/timing';
 
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
@@ -326,10 +327,14 @@ describe('settlement statements (e2e)', () => {
     afterAll(() => writer?.end());
 
     it('waits for an insert in flight and counts it in the period it closes', async () => {
+      const writerPid = (await writer.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
       await writer.query('BEGIN');
       await insertRecord(writer, new Date(base.getTime() + HOUR));
       const closing = closer.closePeriod(tenant.id, base, 'day');
-      await new Promise((r) => setTimeout(r, 300));
+      // The close is waiting once a session is blocked by the writer's transaction.
+      await waitUntil(async () => (await system.query('SELECT 1 FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))', [writerPid])).rowCount! > 0, {
+        what: 'the close to wait for the insert in flight',
+      });
       await writer.query('COMMIT');
       const closed = await closing;
       expect(await requestsOf(closed.id)).toEqual([1, 0]);

@@ -8,6 +8,7 @@ import { resellerWithUsers, signIn, TestTenant } from '../support/identity';
 import { expectInvalidFields } from '../support/problem';
 import { isolatedRedisUrl } from '../support/redis';
 import { eventually, startWebhookReceiver, WebhookReceiver } from '../support/webhook-receiver';
+import { scaled } from '../support/timing';
 
 /**
  * SSRF with the default configuration (WEBHOOK_ALLOW_PRIVATE_NETWORKS unset): literal private
@@ -97,5 +98,5 @@ describe('webhooks SSRF (e2e)', () => {
     expect(delivery.lastError).not.toMatch(/127\.0\.0\.1|169\.254|::1/);
     expect(receiver.received).toEqual([]);
     await asOwner('DELETE', `/api/v1/webhooks/${created.body.id}`);
-  }, 45_000);
+  }, scaled(45_000));
 });

@@ -8,6 +8,7 @@ import { freePort, LocalRedis, startRedis } from '../../scripts/local-infra';
 import { CoreModule } from '../../src/core.module';
 import { testConfig } from '../support/app';
 import { connectAs, SeededTenant, seedTenant, uniqueSlug } from '../support/db';
+import { scaled, waitUntil } from '../support/timing';
 
 interface Instance {
   context: INestApplicationContext;
@@ -36,12 +37,13 @@ describe('TenantResolver (two instances)', () => {
     const lookups = () => query.mock.calls.filter(([sql]) => /tenancy\.resolve_(domain|slug)/.test(String(sql))).length;
     // Wait until the invalidation subscriber is listening, as it is long before a real request.
     const subscriber = (resolver as unknown as { subscriber?: { status: string } }).subscriber;
-    for (let i = 0; i < 50 && subscriber?.status !== 'ready'; i++) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => subscriber?.status === 'ready', { what: 'the invalidation subscriber', timeoutMs: 2500 });
     return { context, resolver, lookups };
   }
 
-  /** Polls until `read` gives `expected`; returns how long that took. */
-  async function within<T>(read: () => Promise<T>, expected: T, timeoutMs: number): Promise<number> {
+  /** Polls until `read` gives `expected`; returns how long that took. `timeoutMs` is scaled (../support/timing). */
+  async function within<T>(read: () => Promise<T>, expected: T, quietTimeoutMs: number): Promise<number> {
+    const timeoutMs = scaled(quietTimeoutMs);
     const started = Date.now();
     for (;;) {
       const value = await read();
@@ -149,7 +151,7 @@ describe('TenantResolver (two instances)', () => {
       await one.resolver.invalidateTenant(tenant.id);
       expect(await idOf(one.resolver, added)).toBe(tenant.id); // the local cache is dropped synchronously
       const tookMs = await within(() => idOf(two.resolver, added), tenant.id, 1000);
-      expect(tookMs).toBeLessThan(1000);
+      expect(tookMs).toBeLessThan(scaled(1000));
     });
 
     it('forgets a removed domain and a disabled status on every instance at once', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { migrate } from '../../libs/database/src/migrate';
 import { generateSigningJwk } from '../../src/modules/auth/signing-jwk';
 import { freePort, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from '../../scripts/local-infra';
+import { timeScale } from '../support/timing';
 
 declare global {
   // eslint-disable-next-line no-var
@@ -15,6 +16,9 @@ declare global {
  * fresh embedded PostgreSQL and a fresh redis-server started here and removed afterwards.
  */
 export default async function globalSetup(): Promise<void> {
+  // Measured when jest read its configuration (or given): said once, so a slow run explains itself.
+  const scale = timeScale();
+  process.stderr.write(`\n[test] TEST_TIME_SCALE=${scale}${process.env.TEST_TIME_SCALE_BASIS ? ` (${process.env.TEST_TIME_SCALE_BASIS})` : ' (given)'}\n`);
   try {
     await startInfrastructure();
   } catch (error) {

@@ -7,6 +7,7 @@ import { PricingRuntime } from '../../src/modules/pricing/pricing-runtime';
 import { RunningApp } from './app';
 import { call } from './http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant, Tokens } from './identity';
+import { quietPeriod, waitUntil } from './timing';
 
 /**
  * A priced, routed, funded world for inference tests, built through the real admin API: the
@@ -111,16 +112,13 @@ export class InferenceWorld {
   }
 }
 
+/** Polls until `check` returns true; `timeoutMs` is a quiet machine's deadline (scaled, see ./timing). */
 export async function eventually(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitUntil(check, { what, timeoutMs, intervalMs: 25, onError: 'throw' });
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** A fixed wait, scaled to the machine: only for "nothing more happens meanwhile" (see quietPeriod). */
+export const sleep = (ms: number) => quietPeriod(ms);
 
 /** A channel to an OpenAI-compatible fake serving `model` (as `fake-model` upstream). */
 export function fakeChannel(fakeUrl: string, model: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import type { LookupAddress, LookupOneOptions } from 'node:dns';
 import OpenAI from 'openai';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { scaled } from './timing';
 
 /**
  * The official `openai` SDK pointed at the gateway as a tenant's customer would point it: base URL
@@ -33,7 +34,7 @@ export function gatewayClient(baseUrl: string, domain: string, apiKey: string, o
     apiKey,
     baseURL: `http://${domain}:${port}/v1`,
     maxRetries: options.maxRetries,
-    timeout: options.timeoutMs ?? 30_000,
+    timeout: scaled(options.timeoutMs ?? 30_000),
     fetch: ((url: string | URL, init?: RequestInit) => {
       sent.push({ method: init?.method ?? 'GET', url: String(url) });
       return undiciFetch(url, { ...(init as object), dispatcher } as never);

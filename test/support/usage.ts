@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { billingKeys, encodeUsageEvent, USAGE_EVENT_FIELD, UsageEvent } from '../../libs/billing/src';
+import { waitUntil } from './timing';
 
 /** A small deterministic PRNG (mulberry32), so randomized runs repeat exactly. */
 export function seededRandom(seed: number): (n: number) => number {
@@ -59,14 +60,9 @@ export async function appendRaw(redis: Redis, tenantId: string, fields: string[]
   await redis.xadd(billingKeys.usageStream(tenantId), '*', ...fields);
 }
 
-/** Polls until `check` returns true or `timeoutMs` passes (then throws with `what`). */
+/** Polls until `check` returns true; `timeoutMs` is a quiet machine's deadline (scaled, see ./timing). */
 export async function eventually(check: () => Promise<boolean>, what: string, timeoutMs = 20000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntil(check, { what, timeoutMs, intervalMs: 50, onError: 'throw' });
 }
 
 /** The double-entry invariants over the whole ledger, as the system role. */

@@ -1,5 +1,6 @@
 import { createServer, IncomingHttpHeaders, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
+import { waitUntil } from './timing';
 
 export interface ReceivedWebhook {
   path: string;
@@ -50,18 +51,15 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   };
 }
 
-/** Polls `check` until it returns a value (not undefined) or `timeoutMs` passes. */
+/**
+ * Polls `check` until it returns a value (not undefined; a throw counts as not yet); `timeoutMs` is
+ * a quiet machine's deadline (scaled, see ./timing).
+ */
 export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 15_000, what = 'the condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  // Boxed, so that a check returning false or null is a value, as it was here before.
+  const box = await waitUntil(async () => {
+    const value = await check();
+    return value === undefined ? undefined : { value };
+  }, { what, timeoutMs, intervalMs: 100 });
+  return box.value;
 }

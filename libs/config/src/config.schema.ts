@@ -103,6 +103,7 @@ export function buildConfigSchema(production: boolean) {
   ),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(5000),
   REDIS_URL: localDefault(redisUrl, `redis://127.0.0.1:${LOCAL_REDIS_PORT}`),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(1000).max(600000).default(25000),
   TRUST_PROXY: booleanFlag.default('false'),

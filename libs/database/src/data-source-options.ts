@@ -5,6 +5,8 @@ export interface ConnectionSettings {
   url: string;
   poolSize: number;
   statementTimeoutMs: number;
+  /** How long taking a connection from the pool (or opening one) may take; 5 s unless given. */
+  connectTimeoutMs?: number;
   applicationName: string;
 }
 
@@ -19,7 +21,7 @@ export function postgresOptions(settings: ConnectionSettings): DataSourceOptions
     applicationName: settings.applicationName,
     extra: {
       max: settings.poolSize,
-      connectionTimeoutMillis: 5000,
+      connectionTimeoutMillis: settings.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: 30000,
       statement_timeout: settings.statementTimeoutMs,
     },
