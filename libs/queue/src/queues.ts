@@ -35,6 +35,7 @@ export const MaintenanceJob = {
   PurgeExpiredCredentials: 'purge-expired-credentials',
   PurgeWebhookHistory: 'purge-webhook-history',
   NotifyExpiringKeys: 'notify-expiring-keys',
+  ExpireTopups: 'expire-topups',
 } as const;
 
 export const ChannelsJob = {
