@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { RequestAuth } from '@app/authorization';
+import { hasRole, RequestAuth } from '@app/authorization';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { AppException } from '@app/errors';
 import { TenantDb } from '@app/tenancy';
@@ -116,7 +116,9 @@ export class TopupsService {
     return { ...toView({ ...order, providerReference: reference }), payUrl };
   }
 
+  /** `/me/topups` is a customer's view: staff read orders at `/topups`. */
   listMine(query: TopupListQuery): Promise<TopupPage> {
+    this.assertCustomer();
     return this.list({ ...query, customerId: this.auth.principal.userId });
   }
 
@@ -130,12 +132,17 @@ export class TopupsService {
 
   /** One of the caller's own orders (the console polls it after the customer comes back from paying). */
   mine(id: string): Promise<TopupView> {
+    this.assertCustomer();
     return this.tenantDb.forRequest(async (m) => {
       const order = await this.repository.find(m, id);
       if (!order || order.customerId !== this.auth.principal.userId) throw AppException.notFound('top-up');
       this.auth.assertCan('read', TOPUP, { tenantId: order.tenantId, customerId: order.customerId, salesUserId: order.salesUserId });
       return toView(order);
     });
+  }
+
+  private assertCustomer(): void {
+    if (!hasRole(this.auth.principal, 'user')) throw AppException.forbidden('Only customers have their own top-ups; staff read them at /api/v1/topups.');
   }
 }
 
