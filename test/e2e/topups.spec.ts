@@ -383,7 +383,7 @@ describe('top-ups (e2e)', () => {
       expect((await balanceOf(shop.id, shop.users.c1.id)).eq(before)).toBe(true);
       expect((await order(created.id)).status).toBe('pending');
       // Another tenant's host: no Epay configured there.
-      expectProblem(await notify(epay.notification(created.id), other), 503, 'webhook_not_configured');
+      expectProblem(await notify(epay.notification(created.id), other), 404, 'webhook_not_configured');
     });
   });
 

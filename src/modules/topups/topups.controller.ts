@@ -7,7 +7,6 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
-  ApiServiceUnavailableResponse,
   ApiTags,
   ApiTooManyRequestsResponse,
   ApiUnprocessableEntityResponse,
@@ -126,7 +125,6 @@ export class TopupsController {
   @ApiBody({ description: 'A Stripe event as Stripe sends it (JSON), verified against the Stripe-Signature header', schema: { type: 'object' } })
   @ApiOkResponse({ type: PaymentAck })
   @ApiBadRequestResponse({ type: ProblemSchema, description: 'Missing or invalid Stripe-Signature (problem+json)' })
-  @ApiServiceUnavailableResponse({ type: ProblemSchema, description: 'The tenant has no Stripe webhook secret' })
   @ApiProblems('notFound')
   stripeWebhook(@Req() request: FastifyRequest & { rawBody?: Buffer }, @Headers('stripe-signature') signature?: string): Promise<PaymentAck> {
     return this.notifications.stripe(request.rawBody, signature);
@@ -138,7 +136,6 @@ export class TopupsController {
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: '`success`: received (credited, a replay, or refused and audited)', schema: { type: 'string', example: 'success' } })
   @ApiBadRequestResponse({ type: ProblemSchema, description: 'Invalid signature or merchant id (problem+json)' })
-  @ApiServiceUnavailableResponse({ type: ProblemSchema, description: 'The tenant has no Epay merchant key' })
   @ApiProblems('notFound')
   async epayNotifyGet(@Query() query: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     await this.notifications.epay(query);
@@ -154,7 +151,6 @@ export class TopupsController {
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: '`success`', schema: { type: 'string', example: 'success' } })
   @ApiBadRequestResponse({ type: ProblemSchema, description: 'Invalid signature or merchant id (problem+json)' })
-  @ApiServiceUnavailableResponse({ type: ProblemSchema, description: 'The tenant has no Epay merchant key' })
   @ApiProblems('notFound')
   async epayNotifyPost(@Body() body: Record<string, unknown>, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
     await this.notifications.epay(body);

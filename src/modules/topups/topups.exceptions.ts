@@ -19,7 +19,7 @@ const MESSAGES: Record<TopupErrorCode, { status: number; title: string }> = {
   [TopupErrorCode.ProviderRejected]: { status: 502, title: 'The payment provider refused the request' },
   [TopupErrorCode.SettingsIncomplete]: { status: 422, title: 'A provider can be enabled only with all of its credentials' },
   [TopupErrorCode.SignatureInvalid]: { status: 400, title: 'The webhook signature is missing or invalid' },
-  [TopupErrorCode.NotConfigured]: { status: 503, title: 'Payments are not configured for this tenant' },
+  [TopupErrorCode.NotConfigured]: { status: 404, title: 'This tenant takes no payments through this provider' },
   [TopupErrorCode.CodeInvalid]: { status: 422, title: 'The code is not valid, already redeemed, disabled or expired' },
   [TopupErrorCode.RedeemRateLimited]: { status: 429, title: 'Too many redemption attempts; try again later' },
 };

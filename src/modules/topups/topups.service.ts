@@ -142,7 +142,7 @@ export class TopupsService {
   }
 
   private assertCustomer(): void {
-    if (!hasRole(this.auth.principal, 'user')) throw AppException.forbidden('Only customers have their own top-ups; staff read them at /api/v1/topups.');
+    if (!hasRole(this.auth.principal, 'user')) throw AppException.forbidden('Only customers have their own top-ups; staff list them with GET /api/v1/topups.');
   }
 }
 
