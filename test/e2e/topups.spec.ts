@@ -433,5 +433,24 @@ describe('top-ups (e2e)', () => {
   it('leaves the ledger balanced', async () => {
     expect(await ledgerInvariants(system)).toEqual({ unbalanced: 0, mismatched: 0 });
   });
+  // Last: it starts and closes a second api in this process, after which the first one's sign-in
+  // checks fail (seen here and in redemption-codes.spec; not investigated).
+  describe('payment settings, strict network rules', () => {
+    it('keeps Epay gateway URLs off private networks unless allowed (saved literal, and the resolved address on the call)', async () => {
+      const strict = await startTestApi({ REDIS_URL: await isolatedRedisUrl(), STRIPE_API_URL: stripe.url });
+      try {
+        const fresh = await resellerWithUsers(system, { owner: ['owner'] });
+        const token = (await signIn(strict.baseUrl, fresh, 'owner')).accessToken;
+        const put = (gatewayUrl: string) =>
+          call(strict.baseUrl, 'PUT', '/api/v1/payment-settings', { host: fresh.domain, token, json: { epay: { merchantId: SHOP.epay.pid, key: SHOP.epay.key, gatewayUrl } } });
+        expectProblem(await put(epay.url), 400, 'validation_failed');
+        // A name is saved (it can resolve anywhere), but the socket's lookup refuses loopback.
+        expect((await put(epay.url.replace('127.0.0.1', 'localhost'))).status).toBe(200);
+        const tested = await call(strict.baseUrl, 'POST', '/api/v1/payment-settings/test', { host: fresh.domain, token, json: { provider: 'epay' } });
+        expect(tested.body).toMatchObject({ provider: 'epay', ok: false, detail: expect.stringContaining('could not be reached') });
+      } finally {
+        await strict.close();
+      }
+    });
+  });
 });
-

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { RequestAuth } from '@app/authorization';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { AppException } from '@app/errors';
-import { last4 } from '@app/providers';
+import { guardedLookup, last4 } from '@app/providers';
 import { TenantDb } from '@app/tenancy';
 import Decimal from 'decimal.js';
+import { Agent, request } from 'undici';
 import { AuditService } from '../audit/audit.service';
 import { MailQueue } from '../mail/mail.queue';
 import { webhookUrlProblem } from '../webhooks/webhook-url';
@@ -31,8 +32,8 @@ export interface OpenedSettings {
  * with the saved ones (Stripe: retrieve the balance; Epay: the merchant query).
  */
 @Injectable()
-export class PaymentSettingsService {
-  private readonly logger = new Logger(PaymentSettingsService.name);
+export class PaymentSettingsService implements OnModuleDestroy {
+  private readonly gatewayAgent: Agent;
 
   constructor(
     private readonly tenantDb: TenantDb,
@@ -43,7 +44,15 @@ export class PaymentSettingsService {
     private readonly audit: AuditService,
     private readonly mail: MailQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.gatewayAgent = new Agent({
+      connect: { timeout: config.PAYMENT_GATEWAY_TIMEOUT_MS, lookup: guardedLookup(config.PAYMENT_GATEWAY_ALLOW_PRIVATE_NETWORKS) as never },
+    });
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.gatewayAgent.close();
+  }
 
   get(): Promise<PaymentSettingsView> {
     return this.tenantDb.forRequest(async (m) => {
@@ -135,15 +144,29 @@ export class PaymentSettingsService {
   }
 
   /** Calls the gateway's api.php (JSON answer), with the key as the protocol asks for merchant queries. */
+  /**
+   * Calls the gateway's api.php (JSON answer), with the key as the protocol asks for merchant
+   * queries. The gateway URL is the tenant's: like a webhook URL, it may not reach private
+   * addresses (checked on the literal and, by the socket's own lookup, on the resolved address),
+   * redirects are not followed and the answer is read up to 64 KiB.
+   */
   async epayQuery(epay: { merchantId: string; key: string; gatewayUrl: string }, params: Record<string, string>): Promise<Record<string, unknown>> {
     const url = epayEndpoint(epay.gatewayUrl, 'api.php');
     for (const [k, v] of Object.entries({ ...params, pid: epay.merchantId, key: epay.key })) url.searchParams.set(k, v);
-    const response = await fetch(url, { signal: AbortSignal.timeout(this.config.PAYMENT_GATEWAY_TIMEOUT_MS), redirect: 'error' });
-    const text = (await response.text()).slice(0, 64 * 1024);
+    const problem = webhookUrlProblem(url.toString(), this.config.PAYMENT_GATEWAY_ALLOW_PRIVATE_NETWORKS);
+    if (problem) throw new Error(problem.replace(/^url/, 'the gateway URL'));
+    const timeout = this.config.PAYMENT_GATEWAY_TIMEOUT_MS;
+    const response = await request(url, { dispatcher: this.gatewayAgent, signal: AbortSignal.timeout(timeout), headersTimeout: timeout, bodyTimeout: timeout });
+    let text = '';
+    for await (const chunk of response.body) {
+      text += (chunk as Buffer).toString('utf8');
+      if (text.length > 64 * 1024) break;
+    }
+    response.body.destroy();
     try {
       return JSON.parse(text) as Record<string, unknown>;
     } catch {
-      throw new Error(`HTTP ${response.status}, not JSON`);
+      throw new Error(`HTTP ${response.statusCode}, not JSON`);
     }
   }
 
