@@ -1,7 +1,11 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import Decimal from 'decimal.js';
+import Redis from 'ioredis';
 import { Client } from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { billingKeys } from '../../libs/billing/src';
+import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { MaintenanceProcessor } from '../../src/modules/maintenance/maintenance.processor';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 import { connectAs } from '../support/db';
@@ -254,6 +258,47 @@ describe('top-ups (e2e)', () => {
       expect(JSON.stringify(await audits(shop.id, 'topup.notification_rejected'))).toContain('amount_mismatch');
       // The right amount afterwards still credits.
       expect((await sendStripe(shop, stripe.pay(session, SHOP.webhookSecret))).body.outcome).toBe('credited');
+    });
+
+    it('a credit whose commit fails changes nothing (ledger, order, Redis balance); Stripe\'s retry then credits once', async () => {
+      const { id, session } = await newStripeOrder('6');
+      const redis = new Redis(redisUrl);
+      const admin = await connectAs('admin');
+      const name = `test_fail_${uuidv7().replace(/-/g, '').slice(-12)}`;
+      try {
+        await api.app.get(BalanceService).ensureLoaded(shop.id, shop.users.c2.id);
+        const key = billingKeys.balance(shop.id, shop.users.c2.id);
+        const [ledgerBefore, redisBefore] = [await balanceOf(shop.id, shop.users.c2.id), BigInt((await redis.get(key))!)];
+        // PostgreSQL refuses the commit, after the ledger rows, the order's move and the Redis step.
+        await admin.query(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'test: commit refused'; END $$`);
+        await admin.query(
+          `CREATE CONSTRAINT TRIGGER ${name} AFTER INSERT ON topup_events DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+            WHEN (NEW.topup_id = '${id}' AND NEW.to_status = 'paid') EXECUTE FUNCTION ${name}()`,
+        );
+        const paid = stripe.pay(session, SHOP.webhookSecret);
+        expect((await sendStripe(shop, paid)).status).toBe(500);
+        expect((await balanceOf(shop.id, shop.users.c2.id)).eq(ledgerBefore)).toBe(true);
+        expect(BigInt((await redis.get(key))!)).toBe(redisBefore);
+        expect((await order(id)).status).toBe('pending');
+        await admin.query(`DROP TRIGGER ${name} ON topup_events`);
+        expect((await sendStripe(shop, paid)).body.outcome).toBe('credited');
+        expect((await balanceOf(shop.id, shop.users.c2.id)).minus(ledgerBefore).toFixed()).toBe('6');
+        expect(BigInt((await redis.get(key))!) - redisBefore).toBe(6_000_000_000n);
+      } finally {
+        await admin.query(`DROP TRIGGER IF EXISTS ${name} ON topup_events`);
+        await admin.query(`DROP FUNCTION IF EXISTS ${name}()`);
+        await admin.end();
+        redis.disconnect();
+      }
+    });
+
+    it('credits a session whose reference was never stored (the process died right after Stripe created it)', async () => {
+      const { id, session } = await newStripeOrder('8');
+      await system.query(`UPDATE topups SET provider_reference = NULL, pay_url = NULL WHERE id = $1`, [id]);
+      const before = await balanceOf(shop.id, shop.users.c2.id);
+      expect((await sendStripe(shop, stripe.pay(session, SHOP.webhookSecret))).body.outcome).toBe('credited');
+      expect((await balanceOf(shop.id, shop.users.c2.id)).minus(before).toFixed()).toBe('8');
+      expect(await order(id)).toMatchObject({ status: 'paid', provider_reference: session });
     });
 
     it('debits what a refund refunds, once per cumulative amount, and marks a full refund', async () => {
