@@ -397,6 +397,17 @@ describe('top-ups (e2e)', () => {
       expect((await balanceOf(shop.id, shop.users.c1.id)).minus(before).toFixed()).toBe('30');
     });
 
+    it('credits an Epay order paid after it expired (the gateway cannot be told; the money is real)', async () => {
+      const created = await newEpayOrder('3');
+      await system.query(`UPDATE topups SET status = 'expired', expires_at = now() - interval '1 minute' WHERE id = $1`, [created.id]);
+      const before = await balanceOf(shop.id, shop.users.c1.id);
+      expect((await notify(epay.notification(created.id))).text).toBe('success');
+      expect((await balanceOf(shop.id, shop.users.c1.id)).minus(before).toFixed()).toBe('3');
+      expect((await order(created.id)).status).toBe('paid');
+      const history = await system.query(`SELECT from_status, to_status FROM topup_events WHERE topup_id = $1 ORDER BY created_at, id`, [created.id]);
+      expect(history.rows.at(-1)).toEqual({ from_status: 'expired', to_status: 'paid' });
+    });
+
     it('accepts a form POST notification', async () => {
       const created = await newEpayOrder('2');
       const before = await balanceOf(shop.id, shop.users.c1.id);

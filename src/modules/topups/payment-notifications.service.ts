@@ -48,8 +48,12 @@ interface PaidNotice {
   paymentId: string | null;
   /** Whether the paid amount and currency are exactly the order's. */
   matches: (order: TopupRow) => boolean;
-  /** When the provider says it was paid (an order paid before it expired is still credited). */
-  paidAt: Date;
+  /**
+   * When the provider says it was paid (an order paid before it expired is still credited); null
+   * when the provider cannot be told about the expiry at all (Epay: the gateway's page takes the
+   * payment whenever the customer gets to it, so a late payment is real money and is credited).
+   */
+  paidAt: Date | null;
   /** The notification itself, for logs and the audit (event id). */
   source: string;
 }
@@ -62,9 +66,10 @@ interface PaidNotice {
  * - the ledger transaction's key is the provider's payment reference (`stripe:<session>`,
  *   `epay:<trade no>`), and
  * - the order is locked and moved pending -> paid in the same transaction as the credit.
- * A mismatching amount or currency, an unknown order, a replay or an order that expired before it
- * was paid credits nothing; it is logged and audited (`topup.notification_rejected`), and
- * acknowledged so the provider stops retrying. A bad signature is 400 and audited too.
+ * A mismatching amount or currency, an unknown order, a replay or a Stripe order that expired
+ * before it was paid credits nothing (an Epay order paid late is credited: see PaidNotice.paidAt);
+ * it is logged and audited (`topup.notification_rejected`), and acknowledged so the provider stops
+ * retrying. A bad signature is 400 and audited too.
  */
 @Injectable()
 export class PaymentNotificationsService {
@@ -137,7 +142,7 @@ export class PaymentNotificationsService {
       reference: flat.trade_no.slice(0, 255),
       paymentId: null,
       matches: (order) => order.currency === 'cny' && /^\d{1,18}(\.\d{1,9})?$/.test(money) && new Decimal(money).eq(order.amount),
-      paidAt: new Date(),
+      paidAt: null,
       source: `epay trade ${flat.trade_no.slice(0, 100)}`,
     });
     return { received: true, outcome };
@@ -186,7 +191,7 @@ export class PaymentNotificationsService {
     }
     if (order.providerReference && order.providerReference !== notice.reference) throw new PaymentRejected('reference_mismatch', order);
     if (!notice.matches(order)) throw new PaymentRejected('amount_mismatch', order);
-    if (notice.paidAt.getTime() > Date.parse(order.expiresAt)) throw new PaymentRejected('expired', order);
+    if (notice.paidAt && notice.paidAt.getTime() > Date.parse(order.expiresAt)) throw new PaymentRejected('expired', order);
   }
 
   /**
