@@ -192,8 +192,12 @@ export function buildConfigSchema(production: boolean) {
     .url()
     .refine((v) => /^https?:\/\//.test(v), 'must be an http or https URL')
     .default('https://api.stripe.com'),
-  /** A top-up order not paid within this many minutes expires (Stripe Checkout allows 30 to 1440). */
-  TOPUP_ORDER_TTL_MINUTES: z.coerce.number().int().min(30).max(1440).default(60),
+  /**
+   * A top-up order not paid within this many minutes expires; its Checkout Session expires with
+   * it. Stripe wants 30 minutes to 24 hours from its own clock when the session is created, hence
+   * at least 31 (the order is written a moment before the session is asked for).
+   */
+  TOPUP_ORDER_TTL_MINUTES: z.coerce.number().int().min(31).max(1440).default(60),
   /** Calls to a tenant's Epay gateway must end within this. */
   PAYMENT_GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   /** Let a tenant's Epay gateway URL point to private, loopback and link-local addresses (tests, private gateways). */
