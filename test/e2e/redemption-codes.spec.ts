@@ -120,13 +120,18 @@ describe('prepaid redemption codes (e2e)', () => {
 
   it('50 concurrent redemptions of one code credit exactly once', async () => {
     const { codes } = (await issue({ count: 1, amount: '7' })).body;
-    const before = await Promise.all(CUSTOMERS.map((c) => balanceOf(shop.id, shop.users[c].id)));
+    const balances = async () => {
+      const all: Decimal[] = [];
+      for (const c of CUSTOMERS) all.push(await balanceOf(shop.id, shop.users[c].id));
+      return all;
+    };
+    const before = await balances();
     const attempts = Array.from({ length: 50 }, (_, i) => redeem(tokens[CUSTOMERS[i % CUSTOMERS.length]], codes[0].code));
     const results = await Promise.all(attempts);
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     expect(statuses.filter((s) => s === 422)).toHaveLength(49);
-    const after = await Promise.all(CUSTOMERS.map((c) => balanceOf(shop.id, shop.users[c].id)));
+    const after = await balances();
     const gained = after.reduce((sum, b, i) => sum.plus(b.minus(before[i])), new Decimal(0));
     expect(gained.toFixed()).toBe('7');
     const { rows } = await system.query(`SELECT count(*)::int AS n FROM ledger_transactions WHERE tenant_id = $1 AND idempotency_key = $2`, [shop.id, `redeem:${codes[0].id}`]);
