@@ -20,6 +20,7 @@ import { WebhookSecretOverlap1763769600900 } from './1763769600900-WebhookSecret
 import { UsageHttpRequestId1763769601000 } from './1763769601000-UsageHttpRequestId';
 import { MeteringPositions1763769601100 } from './1763769601100-MeteringPositions';
 import { UserPreferences1763769601300 } from './1763769601300-UserPreferences';
+import { Topups1763769601400 } from './1763769601400-Topups';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -45,4 +46,5 @@ export const ALL_MIGRATIONS = [
   UsageHttpRequestId1763769601000,
   MeteringPositions1763769601100,
   UserPreferences1763769601300,
+  Topups1763769601400,
 ];

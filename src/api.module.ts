@@ -19,13 +19,14 @@ import { WithdrawalsModule } from './modules/withdrawals/withdrawals.module';
 import { LowBalanceModule } from './modules/low-balance/low-balance.module';
 import { SettlementModule } from './modules/settlement/settlement.module';
 import { WebhooksModule } from './modules/webhooks/webhooks.module';
+import { TopupsModule } from './modules/topups/topups.module';
 
 @Module({})
 export class ApiModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule, SettlementModule, WebhooksModule, ConsoleModule],
+      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule, SettlementModule, WebhooksModule, TopupsModule, ConsoleModule],
     };
   }
 }

@@ -172,7 +172,7 @@ export async function runCli(argv: string[], config: AppConfig, out: (line: stri
     case 'reencrypt-channel-keys': {
       const result = await withChannelKeys(config, (rotation) => rotation.reencryptAll());
       out(
-        `re-encrypted ${result.reencrypted} of ${result.total} upstream keys and ${result.webhookSecrets.reencrypted} of ${result.webhookSecrets.total} webhook signing secrets with key "${result.kid}"`,
+        `re-encrypted ${result.reencrypted} of ${result.total} upstream keys, ${result.webhookSecrets.reencrypted} of ${result.webhookSecrets.total} webhook signing secrets and ${result.paymentSecrets.reencrypted} of ${result.paymentSecrets.total} payment secrets with key "${result.kid}"`,
       );
       return 0;
     }

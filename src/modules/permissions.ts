@@ -11,6 +11,7 @@ import { withdrawalsPermissions } from './withdrawals/withdrawals.permissions';
 import { lowBalancePermissions } from './low-balance/low-balance.permissions';
 import { settlementPermissions } from './settlement/settlement.permissions';
 import { webhooksPermissions } from './webhooks/webhooks.permissions';
+import { topupsPermissions } from './topups/topups.permissions';
 
 /**
  * Every module's CASL rules. Abilities are the union of these, built per request from the
@@ -29,4 +30,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   lowBalancePermissions,
   settlementPermissions,
   webhooksPermissions,
+  topupsPermissions,
 ];

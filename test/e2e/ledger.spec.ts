@@ -1,6 +1,5 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import Stripe from 'stripe';
 import { v7 as uuidv7 } from 'uuid';
 import { billingKeys } from '../../libs/billing/src';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
@@ -12,12 +11,10 @@ import { isolatedRedisUrl } from '../support/redis';
 import { expectInvalidFields, expectProblem } from '../support/problem';
 import { ledgerInvariants } from '../support/usage';
 
-const WEBHOOK_SECRET = 'whsec_test_secret_for_the_suite';
-
 /**
- * Balances, credits and the Stripe webhook through the HTTP API: who may credit and read whose
- * wallet, idempotency by reference and by event id, the overdraft rule, the audit entry, and the
- * Redis balance following the ledger.
+ * Balances and credits through the HTTP API: who may credit and read whose wallet, idempotency
+ * by reference, the overdraft rule, the audit entry, and the Redis balance following the ledger
+ * (payments: test/e2e/topups.spec.ts).
  */
 describe('ledger: credits, balances, payments (e2e)', () => {
   let system: Client;
@@ -32,7 +29,7 @@ describe('ledger: credits, balances, payments (e2e)', () => {
     system = await connectAs('system');
     const redisUrl = await isolatedRedisUrl();
     redis = new Redis(redisUrl);
-    api = await startTestApi({ REDIS_URL: redisUrl, STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET });
+    api = await startTestApi({ REDIS_URL: redisUrl });
     shop = await resellerWithUsers(system, {
       owner: ['owner'],
       finance: ['finance'],
@@ -214,71 +211,6 @@ describe('ledger: credits, balances, payments (e2e)', () => {
     it('an unbound salesperson cannot list the transactions either', async () => {
       const res = await call(api.baseUrl, 'GET', `/api/v1/customers/${shop.users.c1.id}/transactions`, { host: shop.domain, token: tokens.sales2.accessToken });
       expectProblem(res, 404, 'not_found');
-    });
-  });
-
-  describe('Stripe webhook', () => {
-    const path = '/api/v1/payments/stripe/webhook';
-    const checkoutEvent = (over: Record<string, unknown> = {}) => ({
-      id: `evt_${uuidv7().replace(/-/g, '')}`,
-      object: 'event',
-      type: 'checkout.session.completed',
-      data: {
-        object: {
-          id: `cs_test_${uuidv7().replace(/-/g, '')}`,
-          object: 'checkout.session',
-          amount_total: 2599,
-          currency: 'usd',
-          payment_status: 'paid',
-          metadata: { tenantId: shop.id, customerId: shop.users.c2.id },
-          ...over,
-        },
-      },
-    });
-    const send = (payload: string, signature?: string) =>
-      call(api.baseUrl, 'POST', path, {
-        host: shop.domain,
-        body: payload,
-        headers: { 'content-type': 'application/json', ...(signature ? { 'stripe-signature': signature } : {}) },
-      });
-    const signed = (payload: string, secret = WEBHOOK_SECRET) => Stripe.webhooks.generateTestHeaderString({ payload, secret });
-
-    it('refuses a bad or missing signature and credits nothing', async () => {
-      const before = await ledgerBalance(shop.id, shop.users.c2.id);
-      const payload = JSON.stringify(checkoutEvent());
-      expectProblem(await send(payload, signed(payload, 'whsec_wrong')), 400, 'webhook_signature_invalid');
-      expectProblem(await send(payload), 400, 'webhook_signature_invalid');
-      // A signed payload altered afterwards.
-      expectProblem(await send(payload.replace('2599', '999999'), signed(payload)), 400, 'webhook_signature_invalid');
-      expect(await ledgerBalance(shop.id, shop.users.c2.id)).toBe(before);
-    });
-
-    it('credits a completed checkout once, however often the event is replayed', async () => {
-      const before = Number(await ledgerBalance(shop.id, shop.users.c2.id));
-      const event = checkoutEvent();
-      const payload = JSON.stringify(event);
-      const first = await send(payload, signed(payload));
-      expect(first.status).toBe(200);
-      expect(first.body).toEqual({ received: true, outcome: 'credited' });
-      const replay = await send(payload, signed(payload));
-      expect(replay.body).toEqual({ received: true, outcome: 'duplicate' });
-      expect(Number(await ledgerBalance(shop.id, shop.users.c2.id)) - before).toBeCloseTo(25.99, 9);
-      const { rows } = await system.query(`SELECT kind, amount::text FROM ledger_transactions WHERE tenant_id = $1 AND idempotency_key = $2`, [shop.id, `stripe:${event.id}`]);
-      expect(rows).toEqual([{ kind: 'payment', amount: '25.990000000' }]);
-    });
-
-    it('acknowledges and ignores unknown event types and unpaid sessions', async () => {
-      const before = await ledgerBalance(shop.id, shop.users.c2.id);
-      const unknown = JSON.stringify({ ...checkoutEvent(), type: 'customer.created' });
-      expect((await send(unknown, signed(unknown))).body).toEqual({ received: true, outcome: 'ignored' });
-      const unpaid = JSON.stringify(checkoutEvent({ payment_status: 'unpaid' }));
-      expect((await send(unpaid, signed(unpaid))).body).toEqual({ received: true, outcome: 'ignored' });
-      expect(await ledgerBalance(shop.id, shop.users.c2.id)).toBe(before);
-    });
-
-    it('refuses a paid session naming no customer of the tenant', async () => {
-      const payload = JSON.stringify(checkoutEvent({ metadata: { tenantId: shop.id, customerId: other.users.owner.id } }));
-      expectProblem(await send(payload, signed(payload)), 422, 'webhook_payload_invalid');
     });
   });
 

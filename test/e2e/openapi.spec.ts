@@ -197,6 +197,22 @@ describe('OpenAPI and route access rules (e2e)', () => {
     }
     expect(undocumented).toEqual([]);
   }, 120_000);
+  it("documents the console's top-up routes with their response schemas (issue 21)", () => {
+    const schemaOf = (path: string, method: string, status: string) => {
+      const ref: string | undefined = doc.paths[path]?.[method]?.responses?.[status]?.content?.['application/json']?.schema?.$ref;
+      return ref ? doc.components.schemas[ref.split('/').pop()!] : undefined;
+    };
+    const created = schemaOf('/api/v1/me/topups', 'post', '201');
+    expect(Object.keys(created?.properties ?? {})).toEqual(expect.arrayContaining(['id', 'amount', 'currency', 'provider', 'status', 'payUrl', 'expiresAt']));
+    expect(doc.paths['/api/v1/me/topups'].post.requestBody.content['application/json'].schema.$ref).toMatch(/CreateTopupRequest$/);
+    expect(doc.paths['/api/v1/me/topups'].post.responses).toHaveProperty('422');
+    const page = schemaOf('/api/v1/me/topups', 'get', '200');
+    expect(page?.properties?.items).toMatchObject({ type: 'array', items: { $ref: expect.stringMatching(/TopupView$/) } });
+    const redeemed = schemaOf('/api/v1/me/redeem', 'post', '200');
+    expect(Object.keys(redeemed?.properties ?? {})).toEqual(expect.arrayContaining(['amount', 'balance', 'transactionId']));
+    expect(Object.keys(doc.paths['/api/v1/me/redeem'].post.responses)).toEqual(expect.arrayContaining(['422', '429']));
+    expect(doc.components.schemas.TopupView.properties.status.enum).toEqual(['pending', 'paid', 'failed', 'expired', 'refunded']);
+  });
 
   it('keeps health and metrics out of the admin documentation', () => {
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/health') || p === '/metrics')).toEqual([]);

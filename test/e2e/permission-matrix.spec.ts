@@ -907,3 +907,106 @@ describe('permission matrix: statement adjustments (e2e)', () => {
     });
   });
 });
+
+/**
+ * Top-ups and prepaid codes (issue 21), every role of both tenant types: orders are read like
+ * bills (owner, finance; sales their bound customers'; a customer their own), started and redeemed
+ * by customers only (no provider enabled here: 422 for them, 403 for staff); payment settings are
+ * the owner's; codes are issued, listed and disabled by owner and finance. Another tenant's code
+ * is 404.
+ */
+describe('permission matrix: top-ups and prepaid codes (e2e)', () => {
+  let system: Client;
+  let api: RunningApp;
+  let platform: TestTenant;
+  let reseller: TestTenant;
+  let otherReseller: TestTenant;
+  let otherCode: string;
+  const tokens = new Map<string, string>();
+
+  type TopupCapability = 'orders.list' | 'orders.mine' | 'orders.create' | 'settings.read' | 'settings.update' | 'codes.create' | 'codes.list' | 'codes.disable' | 'redeem';
+  const NONE: Record<TopupCapability, number> = {
+    'orders.list': 403,
+    'orders.mine': 403,
+    'orders.create': 403,
+    'settings.read': 403,
+    'settings.update': 403,
+    'codes.create': 403,
+    'codes.list': 403,
+    'codes.disable': 403,
+    redeem: 403,
+  };
+  const OWNER = { ...NONE, 'orders.list': 200, 'settings.read': 200, 'settings.update': 200, 'codes.create': 201, 'codes.list': 200, 'codes.disable': 200 };
+  const FINANCE = { ...NONE, 'orders.list': 200, 'codes.create': 201, 'codes.list': 200, 'codes.disable': 200 };
+  const SALES = { ...NONE, 'orders.list': 200 };
+  const USER = { ...NONE, 'orders.list': 200, 'orders.mine': 200, 'orders.create': 422, redeem: 422 };
+  const EXPECTED: Record<'platform' | 'reseller', Partial<Record<RoleName, Record<TopupCapability, number>>>> = {
+    platform: { owner: OWNER, operator: NONE, sales: SALES, finance: FINANCE, tech: NONE, user: USER },
+    reseller: { owner: OWNER, sales: SALES, finance: FINANCE, user: USER },
+  };
+
+  beforeAll(async () => {
+    system = await connectAs('system');
+    api = await startTestApi();
+    platform = await platformWithUsers(system, { owner: ['owner'], operator: ['operator'], sales: ['sales'], finance: ['finance'], tech: ['tech'], user: ['user'] });
+    reseller = await resellerWithUsers(system, { owner: ['owner'], sales: ['sales'], finance: ['finance'], user: ['user'] });
+    otherReseller = await resellerWithUsers(system, { owner: ['owner'] });
+    for (const tenant of [platform, reseller, otherReseller]) {
+      for (const name of Object.keys(tenant.users)) tokens.set(`${tenant.slug}:${name}`, (await signIn(api.baseUrl, tenant, name)).accessToken);
+    }
+    otherCode = (await call(api.baseUrl, 'POST', '/api/v1/redemption-codes', { host: otherReseller.domain, token: tokens.get(`${otherReseller.slug}:owner`), json: { count: 1, amount: '1' } })).body.codes[0].id;
+  });
+
+  afterAll(async () => {
+    await api?.close();
+    await system?.end();
+  });
+
+  async function perform(capability: TopupCapability, tenant: TestTenant, role: string): Promise<HttpResult> {
+    const as = { host: tenant.domain, token: tokens.get(`${tenant.slug}:${role}`) };
+    switch (capability) {
+      case 'orders.list':
+        return call(api.baseUrl, 'GET', '/api/v1/topups', as);
+      case 'orders.mine':
+        return call(api.baseUrl, 'GET', '/api/v1/me/topups', as);
+      case 'orders.create':
+        return call(api.baseUrl, 'POST', '/api/v1/me/topups', { ...as, json: { amount: '5', provider: 'stripe' } });
+      case 'settings.read':
+        return call(api.baseUrl, 'GET', '/api/v1/payment-settings', as);
+      case 'settings.update':
+        return call(api.baseUrl, 'PUT', '/api/v1/payment-settings', { ...as, json: { minAmount: '1' } });
+      case 'codes.create':
+        return call(api.baseUrl, 'POST', '/api/v1/redemption-codes', { ...as, json: { count: 1, amount: '0.01' } });
+      case 'codes.list':
+        return call(api.baseUrl, 'GET', '/api/v1/redemption-codes', as);
+      case 'codes.disable': {
+        // A fresh code of the caller's tenant for each attempt.
+        const owner = { host: tenant.domain, token: tokens.get(`${tenant.slug}:owner`) };
+        const fresh = (await call(api.baseUrl, 'POST', '/api/v1/redemption-codes', { ...owner, json: { count: 1, amount: '0.01' } })).body.codes[0].id;
+        return call(api.baseUrl, 'POST', `/api/v1/redemption-codes/${fresh}/disable`, as);
+      }
+      case 'redeem':
+        return call(api.baseUrl, 'POST', '/api/v1/me/redeem', { ...as, json: { code: 'AAAAA-AAAAA-AAAAA-AAAAA-AAAAA' } });
+    }
+  }
+
+  const rows: Array<['platform' | 'reseller', string, TopupCapability, number]> = [];
+  for (const type of ['platform', 'reseller'] as const) {
+    for (const [role, caps] of Object.entries(EXPECTED[type])) for (const [cap, status] of Object.entries(caps!)) rows.push([type, role, cap as TopupCapability, status]);
+  }
+
+  it.each(rows)('%s %s: %s -> %d', async (type, role, capability, status) => {
+    const res = await perform(capability, type === 'platform' ? platform : reseller, role);
+    expect({ status: res.status, code: res.status >= 400 ? res.body?.code : undefined }).toEqual({
+      status,
+      code: status === 403 ? 'forbidden' : status === 422 ? (capability === 'redeem' ? 'redemption_code_invalid' : 'payment_provider_not_enabled') : undefined,
+    });
+  });
+
+  it.each(['owner', 'finance'])("reseller %s: another reseller's code is 404 and never listed", async (role) => {
+    const as = { host: reseller.domain, token: tokens.get(`${reseller.slug}:${role}`) };
+    expect((await call(api.baseUrl, 'POST', `/api/v1/redemption-codes/${otherCode}/disable`, as)).status).toBe(404);
+    const list = await call(api.baseUrl, 'GET', '/api/v1/redemption-codes?pageSize=100', as);
+    expect(list.body.items.map((c: { id: string }) => c.id)).not.toContain(otherCode);
+  });
+});

@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { SecretBox } from '@app/providers';
 import { runCli } from '../../src/cli';
 import { keyContext } from '../../src/modules/channels/channel-secrets';
+import { paymentSecretContext } from '../../src/modules/topups/payment-secrets';
 import { webhookSecretContext } from '../../src/modules/webhooks/webhook-secrets';
 import { testConfig } from '../support/app';
 import { isolatedDatabase } from '../support/db';
@@ -25,6 +26,9 @@ describe('cli reencrypt-channel-keys', () => {
   const signingSecret = 'whsec_rotate-0000000000000000000000000000';
   const previousSigningSecret = 'whsec_before-rotation-00000000000000000000';
 
+  const stripeKey = 'sk_test_rotate0000000000001';
+  const epayKey = 'epay-rotate-key-000000000001';
+  let paymentTenant: string;
   let database: Awaited<ReturnType<typeof isolatedDatabase>>;
 
   beforeAll(async () => {
@@ -44,6 +48,13 @@ describe('cli reencrypt-channel-keys', () => {
        VALUES ($1, $2, 'https://hooks.example.com/x', '{key.created}', $3, $4, now() + interval '1 day')`,
       [endpointId, tenant, box.encrypt(signingSecret, webhookSecretContext(endpointId)), box.encrypt(previousSigningSecret, webhookSecretContext(endpointId))],
     );
+    // ... and so are a tenant's payment credentials (PaymentSecrets), bound to tenant and field.
+    paymentTenant = tenant;
+    await system.query(`INSERT INTO payment_settings (tenant_id, stripe_secret_key_ciphertext, epay_key_ciphertext) VALUES ($1, $2, $3)`, [
+      tenant,
+      box.encrypt(stripeKey, paymentSecretContext(tenant, 'stripe_secret_key')),
+      box.encrypt(epayKey, paymentSecretContext(tenant, 'epay_key')),
+    ]);
   });
 
   afterAll(async () => {
@@ -70,7 +81,12 @@ describe('cli reencrypt-channel-keys', () => {
   it('moves every key to the first encryption key, then has nothing left to do', async () => {
     const config = testConfig({ ...database, CHANNEL_ENCRYPTION_KEYS: JSON.stringify([newKey, oldKey]) });
     expect(await runCli(['reencrypt-channel-keys'], config, out)).toBe(0);
-    expect(lines.join('\n')).toMatch(/re-encrypted (\d+) of \d+ upstream keys and 1 of 1 webhook signing secrets with key "new-key"/);
+    expect(lines.join('\n')).toMatch(/re-encrypted (\d+) of \d+ upstream keys, 1 of 1 webhook signing secrets and 2 of 2 payment secrets with key "new-key"/);
+    const payment = (await system.query(`SELECT stripe_secret_key_ciphertext, epay_key_ciphertext FROM payment_settings WHERE tenant_id = $1`, [paymentTenant])).rows[0];
+    const onlyNewBox = new SecretBox([newKey]);
+    expect(onlyNewBox.decrypt(payment.stripe_secret_key_ciphertext, paymentSecretContext(paymentTenant, 'stripe_secret_key'))).toBe(stripeKey);
+    expect(onlyNewBox.decrypt(payment.epay_key_ciphertext, paymentSecretContext(paymentTenant, 'epay_key'))).toBe(epayKey);
+    expect(lines.join('\n')).not.toContain(stripeKey);
     const after = await stored();
     const onlyNew = new SecretBox([newKey]);
     expect(after.map((c) => SecretBox.kidOf(c))).toEqual(['new-key', 'new-key']);
@@ -88,7 +104,7 @@ describe('cli reencrypt-channel-keys', () => {
 
     lines = [];
     expect(await runCli(['reencrypt-channel-keys'], config, out)).toBe(0);
-    expect(lines.join('\n')).toMatch(/re-encrypted 0 of \d+ upstream keys and 0 of 1 webhook signing secrets/);
+    expect(lines.join('\n')).toMatch(/re-encrypted 0 of \d+ upstream keys, 0 of 1 webhook signing secrets and 0 of 2 payment secrets/);
     expect(await stored()).toEqual(after);
     expect(await storedSigningSecret()).toBe(signing);
   });

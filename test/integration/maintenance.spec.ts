@@ -30,6 +30,7 @@ describe('maintenance jobs (worker)', () => {
     expect(schedulers.filter((s) => s.key === 'purge-expired-credentials')).toHaveLength(1);
     expect(schedulers.filter((s) => s.key === 'purge-webhook-history')).toHaveLength(1);
     expect(schedulers.filter((s) => s.key === 'notify-expiring-keys')).toHaveLength(1);
+    expect(schedulers.filter((s) => s.key === 'expire-topups')).toHaveLength(1);
   });
 
   it('purges spent credentials of every tenant and keeps live ones', async () => {

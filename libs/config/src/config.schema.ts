@@ -193,8 +193,30 @@ export function buildConfigSchema(production: boolean) {
   METERING_LINGER_MS: z.coerce.number().int().min(0).max(5000).default(200),
   /** How long raw usage records are kept (daily rollups are kept for good). */
   USAGE_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(400),
-  /** Stripe webhook signing secret (`whsec_...`); without it the webhook answers 503. */
-  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /**
+   * Top-ups (issue 21). Stripe's API base URL: the real one by default; a local Stripe-compatible
+   * server (stripe-mock, the tests' fake) otherwise. Keys and webhook secrets are per tenant
+   * (payment settings), not process-wide.
+   */
+  STRIPE_API_URL: z
+    .string()
+    .url()
+    .refine((v) => /^https?:\/\//.test(v), 'must be an http or https URL')
+    .default('https://api.stripe.com'),
+  /**
+   * A top-up order not paid within this many minutes expires; its Checkout Session expires with
+   * it. Stripe wants 30 minutes to 24 hours from its own clock when the session is created, hence
+   * at least 31 (the order is written a moment before the session is asked for).
+   */
+  TOPUP_ORDER_TTL_MINUTES: z.coerce.number().int().min(31).max(1440).default(60),
+  /** Calls to a tenant's Epay gateway must end within this. */
+  PAYMENT_GATEWAY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** Let a tenant's Epay gateway URL point to private, loopback and link-local addresses (tests, private gateways). */
+  PAYMENT_GATEWAY_ALLOW_PRIVATE_NETWORKS: booleanFlag.default('false'),
+  /** Redemption attempts (right or wrong) one customer may make per hour. */
+  REDEEM_MAX_ATTEMPTS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(10),
+  /** Redemption attempts (right or wrong) one client IP may make per hour. */
+  REDEEM_MAX_ATTEMPTS_PER_IP: z.coerce.number().int().min(1).max(100_000).default(30),
   /** Largest amount one withdrawal request may ask for (currency units); the settled margin limits it too. */
   WITHDRAWAL_MAX_AMOUNT: z
     .string()

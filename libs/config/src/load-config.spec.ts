@@ -24,6 +24,14 @@ describe('loadConfig', () => {
     expect(message).not.toContain('secret-host');
   });
 
+  it('bounds the top-up settings: order lifetime within what Stripe Checkout accepts, an http(s) Stripe API, positive attempt limits', () => {
+    expect(loadConfig({}).TOPUP_ORDER_TTL_MINUTES).toBe(60);
+    expect(loadConfig({}).STRIPE_API_URL).toBe('https://api.stripe.com');
+    for (const env of [{ TOPUP_ORDER_TTL_MINUTES: '30' }, { TOPUP_ORDER_TTL_MINUTES: '1441' }, { STRIPE_API_URL: 'ftp://stripe.local' }, { REDEEM_MAX_ATTEMPTS_PER_USER: '0' }]) {
+      expect(() => loadConfig(env)).toThrow(new RegExp(Object.keys(env)[0]));
+    }
+  });
+
   it('requires the connection URLs in production', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/DATABASE_URL is required[\s\S]*REDIS_URL is required/);
   });

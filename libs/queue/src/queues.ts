@@ -50,6 +50,7 @@ export const MaintenanceJob = {
   PurgeExpiredCredentials: 'purge-expired-credentials',
   PurgeWebhookHistory: 'purge-webhook-history',
   NotifyExpiringKeys: 'notify-expiring-keys',
+  ExpireTopups: 'expire-topups',
 } as const;
 
 export const ChannelsJob = {

@@ -1,21 +1,16 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBody, ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
-import { Public, RequirePermission } from '@app/authorization';
-import type { FastifyRequest } from 'fastify';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { RequirePermission } from '@app/authorization';
 import { UuidParam } from '../../common/params';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
-import { BalanceView, CreditRequest, CreditResult, TransactionListQuery, TransactionPage, WebhookAck } from './dto/ledger.dto';
+import { BalanceView, CreditRequest, CreditResult, TransactionListQuery, TransactionPage } from './dto/ledger.dto';
 import { BALANCE, CREDIT } from './ledger.permissions';
 import { LedgerService } from './ledger.service';
-import { StripeWebhookService } from './stripe-webhook.service';
 
 @ApiTags('balances')
 @Controller('api/v1')
 export class LedgerController {
-  constructor(
-    private readonly ledger: LedgerService,
-    private readonly stripe: StripeWebhookService,
-  ) {}
+  constructor(private readonly ledger: LedgerService) {}
 
   @Get('me/balance')
   @RequirePermission('read', BALANCE)
@@ -67,16 +62,5 @@ export class LedgerController {
   @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: '`insufficient_balance`: a debit would take the wallet below zero (problem+json)' })
   credit(@Param('customerId', UuidParam('customer')) id: string, @Body() body: CreditRequest): Promise<CreditResult> {
     return this.ledger.credit(id, body);
-  }
-
-  @Post('payments/stripe/webhook')
-  @HttpCode(200)
-  @Public()
-  @ApiOperation({ summary: 'Stripe webhook: a paid Checkout Session credits the wallet named in its metadata (signed, idempotent)' })
-  @ApiBody({ description: 'A Stripe event as Stripe sends it (JSON), verified against the Stripe-Signature header', schema: { type: 'object' } })
-  @ApiOkResponse({ type: WebhookAck })
-  @ApiBadRequestResponse({ type: ProblemSchema, description: 'Missing or invalid Stripe-Signature (problem+json)' })
-  stripeWebhook(@Req() request: FastifyRequest & { rawBody?: Buffer }, @Headers('stripe-signature') signature?: string): Promise<WebhookAck> {
-    return this.stripe.handle(request.rawBody, signature);
   }
 }

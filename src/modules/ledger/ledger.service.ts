@@ -15,7 +15,7 @@ import { BalanceService } from './balance.service';
 import { BalanceView, CreditRequest, CreditResult, TransactionListQuery, TransactionPage } from './dto/ledger.dto';
 import { LedgerErrorCode, ledgerError } from './ledger.exceptions';
 import { BALANCE, CREDIT } from './ledger.permissions';
-import { LedgerRepository, TransactionKind } from './ledger.repository';
+import { LedgerRepository, TransactionKind, TransactionView } from './ledger.repository';
 
 /** A credit to apply: by hand (owner, finance) or from a payment. */
 interface CreditInput {
@@ -23,13 +23,17 @@ interface CreditInput {
   customerId: string;
   units: bigint;
   note: string | null;
-  /** `credit:<reference>` or `stripe:<eventId>`: unique per tenant. */
+  /** `credit:<reference>`, `stripe:<checkout session>`, `epay:<trade no>`, `redeem:<code id>`...: unique per tenant. */
   idempotencyKey: string;
   kind: TransactionKind;
   /** The account the money comes from: manual adjustments or payments received. */
   source: 'adjustments' | 'payments';
   createdBy: string | null;
   audit: { action: string; actor?: { userId: string | null; tenantId: string | null } };
+  /** A refund's debit goes through whatever the balance (the provider already paid the money back). */
+  ignoreOverdraft?: boolean;
+  /** Runs in the transaction after the post, before the Redis step (payments: the order's status). */
+  afterPost?: (m: EntityManager, transaction: TransactionView) => Promise<void>;
 }
 
 /**
@@ -104,23 +108,40 @@ export class LedgerService {
     );
   }
 
-  /** Credits a wallet for a completed payment (Stripe webhook; no signed-in caller). */
-  creditPayment(input: { tenantId: string; customerId: string; units: bigint; eventId: string; note: string }): Promise<CreditResult> {
+  /**
+   * A payment's credit, or a refund's debit, with no signed-in caller (top-ups, prepaid codes),
+   * idempotent by `idempotencyKey` (the provider's reference). `claim` runs first in the
+   * transaction: it locks and checks what is being paid for (the order, the code) and throws when it
+   * must not be credited; `afterPost` runs once the balanced transaction is written and before the
+   * Redis step and the commit, so the order's new status and the money commit together or not at
+   * all. A refund's debit ignores the overdraft rule: the money has already gone back.
+   */
+  postPayment(input: {
+    tenantId: string;
+    customerId: string;
+    units: bigint;
+    idempotencyKey: string;
+    note: string;
+    kind: 'payment' | 'credit';
+    action: string;
+    claim: (m: EntityManager) => Promise<unknown>;
+    afterPost?: (m: EntityManager, transaction: TransactionView) => Promise<void>;
+  }): Promise<CreditResult> {
     return this.applyCredit(
       {
         tenantId: input.tenantId,
         customerId: input.customerId,
         units: input.units,
         note: input.note,
-        idempotencyKey: `stripe:${input.eventId}`,
-        kind: 'payment',
-        source: 'payments',
+        idempotencyKey: input.idempotencyKey,
+        kind: input.kind,
+        source: input.kind === 'payment' ? 'payments' : 'adjustments',
         createdBy: null,
-        audit: { action: 'wallet.paid', actor: { userId: null, tenantId: null } },
+        audit: { action: input.action, actor: { userId: null, tenantId: null } },
+        ignoreOverdraft: input.units < 0n,
+        afterPost: input.afterPost,
       },
-      async (m) => {
-        if (!(await this.ledger.customerExists(m, input.tenantId, input.customerId))) throw ledgerError(LedgerErrorCode.WebhookPayload, 'unknown customer');
-      },
+      input.claim,
     );
   }
 
@@ -156,7 +177,7 @@ export class LedgerService {
         const previous = await this.ledger.findByKey(m, input.tenantId, input.idempotencyKey);
         if (previous) return this.replayed(m, input, previous);
         const wallet = await this.ledger.lockWallet(m, input.tenantId, input.customerId);
-        if (input.units < 0n && !wallet.allowOverdraft && toUnits(wallet.balance) + input.units < 0n) {
+        if (input.units < 0n && !input.ignoreOverdraft && !wallet.allowOverdraft && toUnits(wallet.balance) + input.units < 0n) {
           throw ledgerError(LedgerErrorCode.InsufficientBalance, `the ledger balance is ${wallet.balance}`);
         }
         const source = await this.ledger.tenantAccount(m, input.tenantId, input.source);
@@ -191,6 +212,7 @@ export class LedgerService {
           actor: input.audit.actor,
         });
         const transaction = (await this.ledger.findByKey(m, input.tenantId, input.idempotencyKey))!;
+        if (input.afterPost) await input.afterPost(m, transaction);
         const balance = fromUnits(toUnits(wallet.balance) + input.units);
         // Webhook events in this transaction: only a credit that was really created publishes (a
         // replay returned above), and a debit that takes the wallet below its threshold or to zero.

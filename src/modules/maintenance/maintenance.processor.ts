@@ -4,6 +4,7 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { MaintenanceJob, QueueName } from '@app/queue';
 import { SystemDb } from '@app/tenancy';
 import { Job, Queue } from 'bullmq';
+import { v7 as uuidv7 } from 'uuid';
 import { returnedRows } from '../../common/sql';
 import { keyEventData } from '../keys/keys.service';
 import { WebhookOutbox } from '../webhooks/webhook-outbox';
@@ -12,6 +13,8 @@ import { WebhookOutbox } from '../webhooks/webhook-outbox';
 const RETENTION = '7 days';
 /** Webhook events deleted per statement (short transactions; the job loops until none is left). */
 const WEBHOOK_PURGE_BATCH = 5000;
+/** Top-up orders expired per transaction. */
+const TOPUP_EXPIRY_BATCH = 1000;
 /** Keys notified per transaction. */
 const KEY_NOTICE_BATCH = 500;
 
@@ -45,6 +48,11 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
       { name: MaintenanceJob.NotifyExpiringKeys, opts: { removeOnComplete: 100, removeOnFail: 100 } },
     );
     await this.queue.upsertJobScheduler(
+      MaintenanceJob.ExpireTopups,
+      { every: 60 * 1000 },
+      { name: MaintenanceJob.ExpireTopups, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
+    await this.queue.upsertJobScheduler(
       MaintenanceJob.PurgeWebhookHistory,
       { every: 60 * 60 * 1000 },
       { name: MaintenanceJob.PurgeWebhookHistory, opts: { removeOnComplete: 100, removeOnFail: 100 } },
@@ -59,6 +67,8 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
         return this.purgeWebhookHistory();
       case MaintenanceJob.NotifyExpiringKeys:
         return this.notifyExpiringKeys();
+      case MaintenanceJob.ExpireTopups:
+        return this.expireTopups();
       default:
         throw new Error(`unknown maintenance job ${job.name}`);
     }
@@ -154,5 +164,39 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
     }
     if (keys > 0) this.logger.log({ keys, days }, 'published key.expiring');
     return { keys };
+  }
+
+  /**
+   * Top-up orders still pending after their `expires_at` become `expired`, with their history
+   * row, in short batches. A payment that completed before the expiry and is notified late is still
+   * credited (the notification carries the provider's time); one after it is refused and audited.
+   */
+  async expireTopups(): Promise<{ orders: number }> {
+    let orders = 0;
+    for (;;) {
+      const expired = await this.systemDb.run(async (m) => {
+        const rows: Array<{ id: string; tenant_id: string }> = returnedRows(
+          await m.query(
+            `UPDATE topups SET status = 'expired', updated_at = now()
+              WHERE id IN (SELECT id FROM topups WHERE status = 'pending' AND expires_at <= now()
+                            ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+              RETURNING id, tenant_id`,
+            [TOPUP_EXPIRY_BATCH],
+          ),
+        );
+        if (rows.length > 0) {
+          await m.query(
+            `INSERT INTO topup_events (id, tenant_id, topup_id, from_status, to_status, reason)
+             SELECT e.id, e.tenant_id, e.topup_id, 'pending', 'expired', 'not paid in time' FROM unnest($1::uuid[], $2::uuid[], $3::uuid[]) AS e(id, tenant_id, topup_id)`,
+            [rows.map(() => uuidv7()), rows.map((r) => r.tenant_id), rows.map((r) => r.id)],
+          );
+        }
+        return rows.length;
+      });
+      orders += expired;
+      if (expired < TOPUP_EXPIRY_BATCH) break;
+    }
+    if (orders > 0) this.logger.log({ orders }, 'expired unpaid top-up orders');
+    return { orders };
   }
 }

@@ -74,8 +74,3 @@ export class TransactionPage {
   @ApiProperty({ type: [TransactionView] }) items: TransactionView[];
   @ApiPropertyOptional({ nullable: true, type: String }) nextCursor: string | null;
 }
-
-export class WebhookAck {
-  @ApiProperty() received: boolean;
-  @ApiPropertyOptional({ description: 'What was done: credited, duplicate, ignored' }) outcome?: string;
-}
