@@ -1,0 +1,50 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { App as AntApp, ConfigProvider, Spin, theme as antTheme } from 'antd';
+import enUS from 'antd/locale/en_US';
+import zhCN from 'antd/locale/zh_CN';
+import { ReactNode, useEffect, useMemo } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useSite } from '@/hooks/use-site';
+import { ApiError } from '@/lib/api/client';
+import { i18n, pickLanguage } from '@/lib/i18n';
+
+export const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      retry: (count, error) => !(error instanceof ApiError && error.status < 500) && count < 2,
+      refetchOnWindowFocus: false,
+    },
+  },
+});
+
+const DEFAULT_COLOR = '#1677ff';
+
+/** The tenant's brand as antd's theme, its language as the default, and antd's own messages. */
+function Branded({ children }: { children: ReactNode }) {
+  const { data: site, isPending } = useSite();
+  const { i18n: active } = useTranslation();
+  useEffect(() => {
+    if (site) void i18n.changeLanguage(pickLanguage(site.defaultLanguage, site.languages));
+  }, [site]);
+  useEffect(() => {
+    if (site?.name) document.title = site.name;
+  }, [site?.name]);
+  const theme = useMemo(
+    () => ({ algorithm: antTheme.defaultAlgorithm, token: { colorPrimary: site?.themeColor || DEFAULT_COLOR, borderRadius: 8 } }),
+    [site?.themeColor],
+  );
+  if (isPending) return <Spin fullscreen />;
+  return (
+    <ConfigProvider theme={theme} locale={active.language === 'zh-CN' ? zhCN : enUS}>
+      <AntApp>{children}</AntApp>
+    </ConfigProvider>
+  );
+}
+
+export function AppProvider({ children }: { children: ReactNode }) {
+  return (
+    <QueryClientProvider client={queryClient}>
+      <Branded>{children}</Branded>
+    </QueryClientProvider>
+  );
+}

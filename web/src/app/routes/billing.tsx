@@ -1,0 +1,74 @@
+import { Alert, Button, Card, Col, Row, Statistic, Table, Tag, Typography } from 'antd';
+import { useTranslation } from 'react-i18next';
+import { Page } from '@/components/page';
+import { ProblemAlert } from '@/components/problem-alert';
+import { TransactionWithBalance, useBalance, useTransactionsWithBalance } from '@/features/ledger/api';
+import { useFormat } from '@/hooks/use-format';
+import { useSite } from '@/hooks/use-site';
+
+const KIND_COLOR: Record<string, string> = { usage: 'blue', credit: 'green', payment: 'green', debit: 'orange', correction: 'purple' };
+
+export default function BillingPage() {
+  const { t } = useTranslation();
+  const format = useFormat();
+  const { data: site } = useSite();
+  const balance = useBalance();
+  const transactions = useTransactionsWithBalance(balance.data?.balance);
+  return (
+    <Page title={t('nav.billing')}>
+      <ProblemAlert error={balance.error ?? transactions.error} />
+      <Row gutter={[16, 16]}>
+        <Col xs={24} md={10}>
+          <Card>
+            <Statistic title={t('billing.balance')} loading={balance.isPending} valueRender={() => <span data-testid="ledger-balance">{format.money(balance.data?.balance)}</span>} />
+          </Card>
+        </Col>
+        <Col xs={24} md={14}>
+          {/* Top-up and redeem forms go here once POST /api/v1/me/topups and /me/redeem exist. */}
+          <Card title={t('billing.addFunds')} data-testid="add-funds">
+            <Typography.Paragraph>{t('billing.addFundsContact')}</Typography.Paragraph>
+            {site?.supportContact ? (
+              <Typography.Paragraph strong copyable data-testid="support-contact">
+                {site.supportContact}
+              </Typography.Paragraph>
+            ) : (
+              <Alert type="info" message={t('billing.noSupportContact')} />
+            )}
+          </Card>
+        </Col>
+      </Row>
+      <Card title={t('billing.transactions')}>
+        <Table<TransactionWithBalance>
+          data-testid="transactions"
+          rowKey="id"
+          loading={transactions.isPending}
+          dataSource={transactions.rows}
+          pagination={false}
+          scroll={{ x: 760 }}
+          locale={{ emptyText: t('billing.empty') }}
+          columns={[
+            { title: t('billing.time'), dataIndex: 'occurredAt', render: (at: string) => format.dateTime(at) },
+            { title: t('billing.kind'), dataIndex: 'kind', render: (kind: string) => <Tag color={KIND_COLOR[kind]}>{t(`billing.kinds.${kind}`)}</Tag> },
+            { title: t('billing.reference'), dataIndex: 'reference', render: (ref: string, row) => <Typography.Text type="secondary" ellipsis style={{ maxWidth: 220 }}>{row.note || ref}</Typography.Text> },
+            {
+              title: t('billing.amount'),
+              dataIndex: 'amount',
+              align: 'right',
+              render: (amount: string) => (
+                <Typography.Text type={amount.startsWith('-') ? undefined : 'success'} data-testid="tx-amount">
+                  {format.money(amount)}
+                </Typography.Text>
+              ),
+            },
+            { title: t('billing.balanceAfter'), dataIndex: 'balanceAfter', align: 'right', render: (b: string) => format.money(b) },
+          ]}
+        />
+        {transactions.hasNextPage && (
+          <Button block style={{ marginTop: 12 }} onClick={() => void transactions.fetchNextPage()} loading={transactions.isFetchingNextPage}>
+            {t('billing.more')}
+          </Button>
+        )}
+      </Card>
+    </Page>
+  );
+}

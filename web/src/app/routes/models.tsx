@@ -1,0 +1,37 @@
+import { Card, Table, Typography } from 'antd';
+import { useTranslation } from 'react-i18next';
+import { Page } from '@/components/page';
+import { useFormat } from '@/hooks/use-format';
+import { Site, useSite } from '@/hooks/use-site';
+
+type PublicModel = NonNullable<Site['models']>[number];
+
+export default function ModelsPage() {
+  const { t } = useTranslation();
+  const format = useFormat();
+  const { data: site, isPending } = useSite();
+  const price = (value: string | null | undefined) => (value ? format.money(value) : '—');
+  return (
+    <Page title={t('nav.models')}>
+      <Typography.Paragraph type="secondary">{t('models.intro', { currency: format.currency })}</Typography.Paragraph>
+      <Card>
+        <Table<PublicModel>
+          data-testid="prices"
+          rowKey="model"
+          loading={isPending}
+          dataSource={site?.models ?? []}
+          pagination={false}
+          scroll={{ x: 640 }}
+          locale={{ emptyText: t('models.empty') }}
+          columns={[
+            { title: t('models.model'), dataIndex: 'model', render: (m: string) => <Typography.Text code copyable>{m}</Typography.Text> },
+            { title: t('models.input'), dataIndex: 'input', align: 'right', render: price },
+            { title: t('models.output'), dataIndex: 'output', align: 'right', render: price },
+            { title: t('models.cacheRead'), dataIndex: 'cacheRead', align: 'right', render: price },
+            { title: t('models.cacheWrite'), dataIndex: 'cacheWrite', align: 'right', render: price },
+          ]}
+        />
+      </Card>
+    </Page>
+  );
+}
