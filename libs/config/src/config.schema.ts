@@ -107,6 +107,8 @@ export function buildConfigSchema(production: boolean) {
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(1000).max(600000).default(25000),
   TRUST_PROXY: booleanFlag.default('false'),
   PUBLIC_URL: z.string().url().default('http://localhost:3000'),
+  /** The built browser console (`npm run build` puts it here), served at /console/ on every tenant domain; relative to the working directory. */
+  CONSOLE_DIR: z.string().min(1).default('dist/web'),
   SMTP_URL: z
     .string()
     .url()

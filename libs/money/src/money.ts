@@ -16,6 +16,11 @@ import Decimal from 'decimal.js';
  * a non-zero price is ever free, and the error is below one nano-unit per request.
  */
 export const MONEY_SCALE = 9;
+/**
+ * The currency of every amount (ISO 4217). One for the whole platform: a reseller's retail prices
+ * are floored by its wholesale prices, which only compare within one currency.
+ */
+export const CURRENCY = 'USD';
 /** Prices are per million tokens, with at most this many decimals. */
 export const PRICE_SCALE = 9;
 export const UNITS_PER_CURRENCY_UNIT = 1_000_000_000n;

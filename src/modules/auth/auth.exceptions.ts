@@ -14,6 +14,9 @@ export enum AuthErrorCode {
   RefreshTokenReused = 'refresh_token_reused',
   InvalidOneTimeToken = 'invalid_one_time_token',
   WeakPassword = 'weak_password',
+  CsrfCheckFailed = 'csrf_check_failed',
+  CookieSessionNeedsHttps = 'cookie_session_needs_https',
+  WrongPassword = 'wrong_password',
 }
 
 const MESSAGES: Record<AuthErrorCode, { status: number; title: string }> = {
@@ -29,6 +32,9 @@ const MESSAGES: Record<AuthErrorCode, { status: number; title: string }> = {
   [AuthErrorCode.RefreshTokenReused]: { status: 401, title: 'The refresh token was already used; the session is revoked' },
   [AuthErrorCode.InvalidOneTimeToken]: { status: 400, title: 'The link is invalid, used or expired' },
   [AuthErrorCode.WeakPassword]: { status: 400, title: 'The password is too weak' },
+  [AuthErrorCode.CsrfCheckFailed]: { status: 403, title: 'The request failed the cross-site request check' },
+  [AuthErrorCode.CookieSessionNeedsHttps]: { status: 400, title: 'Cookie sessions need https' },
+  [AuthErrorCode.WrongPassword]: { status: 400, title: 'The current password is wrong' },
 };
 
 export const authError = errorFactory<AuthErrorCode>(MESSAGES);

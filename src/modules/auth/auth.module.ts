@@ -12,6 +12,7 @@ import { OneTimeTokens } from './one-time-tokens';
 import { PrincipalLoader } from './principal.loader';
 import { RefreshToken } from './refresh-token.entity';
 import { Revocations } from './revocations';
+import { SessionCookie } from './session-cookie';
 import { Sessions } from './sessions';
 import { SigningKeys } from './signing-keys';
 
@@ -25,6 +26,7 @@ import { SigningKeys } from './signing-keys';
     Revocations,
     LoginThrottle,
     Sessions,
+    SessionCookie,
     OneTimeTokens,
     AuthService,
     { provide: APP_GUARD, useClass: AccessGuard },

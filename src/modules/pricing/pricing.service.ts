@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { asSubject, RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
-import { TokenPrice, trimDecimal } from '@app/money';
+import { CURRENCY, TokenPrice, trimDecimal } from '@app/money';
 import { TenantDb } from '@app/tenancy';
 import { EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
@@ -89,7 +89,7 @@ export class PricingService {
         }
         items.push(item);
       }
-      const view: PriceListView = { tenantId: subject.tenantId, currency: 'USD', items };
+      const view: PriceListView = { tenantId: subject.tenantId, currency: CURRENCY, items };
       if (withCost && book.data.tenantType === 'reseller') view.wholesaleDiscountPercent = book.data.discountPercent;
       return view;
     });

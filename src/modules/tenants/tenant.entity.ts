@@ -6,6 +6,12 @@ export interface TenantBranding {
   logoUrl?: string;
   themeColor?: string;
   displayName?: string;
+  /** The console's language before a visitor picks one (`en` or `zh-CN`). */
+  defaultLanguage?: string;
+  /** Languages the console offers at this tenant (default: all). */
+  languages?: string[];
+  supportEmail?: string;
+  supportUrl?: string;
 }
 
 @Entity({ name: 'tenants' })

@@ -121,6 +121,10 @@ export class TenantsService {
       }
       if (input.name !== undefined) tenant.name = input.name.trim();
       if (input.branding !== undefined) tenant.branding = { ...tenant.branding, ...brandingOf(input.branding) };
+      const { languages, defaultLanguage = 'en' } = tenant.branding;
+      if (languages && !languages.includes(defaultLanguage)) {
+        throw AppException.validation([{ field: 'branding.languages', messages: [`languages must include the default language ${defaultLanguage}`] }]);
+      }
       await m.save(tenant);
       await this.audit.record(m, { tenantId, action: 'tenant.updated', subjectType: TENANT, subjectId: tenantId, before, after: AUDITED_FIELDS(tenant) });
       return tenantView(tenant, await this.repository.domainsOf(m, [tenantId]));

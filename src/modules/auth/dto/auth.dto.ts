@@ -1,10 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsEmail, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 
 /** `require_tld: false`: see LoginRequest.email. */
 const SIGN_IN_EMAIL = { require_tld: false };
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/** `token`: the refresh token in the JSON body (API clients). `cookie`: in the browser session cookie. */
+export const SESSION_KINDS = ['token', 'cookie'] as const;
+export type SessionKind = (typeof SESSION_KINDS)[number];
+const SESSION_DOC =
+  '`cookie` (the browser console): the refresh token is set in the `__Host-aigw_refresh` cookie (HttpOnly, Secure, SameSite=Strict) ' +
+  'and left out of the body; needs https, or plain http at localhost / *.localhost (400 cookie_session_needs_https otherwise). ' +
+  '`token` (default): the refresh token is in the body.';
 
 export class LoginRequest {
   @ApiProperty({ example: 'owner@demo.localhost' })
@@ -24,13 +32,23 @@ export class LoginRequest {
   @IsOptional()
   @Matches(SLUG)
   tenant?: string;
+
+  @ApiPropertyOptional({ enum: SESSION_KINDS, default: 'token', description: SESSION_DOC })
+  @IsOptional()
+  @IsIn(SESSION_KINDS)
+  session?: SessionKind;
 }
 
 export class RefreshRequest {
-  @ApiProperty()
+  @ApiPropertyOptional({
+    description:
+      'The refresh token. Absent: the browser session cookie is used instead, and then the request must carry `X-AIGW-CSRF: 1` ' +
+      'and come from this origin (403 csrf_check_failed otherwise); the new token goes back into the cookie, not the body.',
+  })
+  @IsOptional()
   @IsString()
   @MaxLength(200)
-  refreshToken: string;
+  refreshToken?: string;
 }
 
 export class LogoutRequest {
@@ -45,7 +63,8 @@ export class TokenPair {
   @ApiProperty() accessToken: string;
   @ApiProperty({ example: 'Bearer' }) tokenType: 'Bearer';
   @ApiProperty({ description: 'Seconds until the access token expires' }) expiresIn: number;
-  @ApiProperty({ description: 'Single use: every refresh returns a new one' }) refreshToken: string;
+  @ApiPropertyOptional({ description: 'Single use: every refresh returns a new one. Absent in a cookie session (it is in the cookie)' })
+  refreshToken?: string;
   @ApiProperty() refreshExpiresIn: number;
 }
 
@@ -66,6 +85,11 @@ export class AcceptInvitationRequest {
   @MinLength(1)
   @MaxLength(200)
   displayName?: string;
+
+  @ApiPropertyOptional({ enum: SESSION_KINDS, default: 'token', description: SESSION_DOC })
+  @IsOptional()
+  @IsIn(SESSION_KINDS)
+  session?: SessionKind;
 }
 
 export class PasswordResetRequest {

@@ -2,8 +2,11 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
   IsArray,
   IsBoolean,
+  IsEmail,
   IsIn,
   IsObject,
   IsOptional,
@@ -17,6 +20,10 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageMeta, PageQuery } from '../../../common/pagination';
+
+/** Languages the browser console speaks. */
+export const CONSOLE_LANGUAGES = ['en', 'zh-CN'] as const;
+export type ConsoleLanguage = (typeof CONSOLE_LANGUAGES)[number];
 
 const lowerTrim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
 /** Trimmed before validation, so a name of blanks fails MinLength here rather than the database's CHECK (a 500). */
@@ -42,6 +49,31 @@ export class BrandingDto {
   @MinLength(1)
   @MaxLength(100)
   displayName?: string;
+
+  @ApiPropertyOptional({ enum: CONSOLE_LANGUAGES, description: "The console's language before a visitor picks one (default en)" })
+  @IsOptional()
+  @IsIn(CONSOLE_LANGUAGES)
+  defaultLanguage?: string;
+
+  @ApiPropertyOptional({ enum: CONSOLE_LANGUAGES, isArray: true, description: 'Languages the console offers (default: all); must include defaultLanguage' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayUnique()
+  @IsIn(CONSOLE_LANGUAGES, { each: true })
+  languages?: string[];
+
+  @ApiPropertyOptional({ example: 'support@acme.example', description: "Where the tenant's customers get help (shown in the console)" })
+  @IsOptional()
+  @IsEmail()
+  @MaxLength(320)
+  supportEmail?: string;
+
+  @ApiPropertyOptional({ example: 'https://acme.example/help' })
+  @IsOptional()
+  @IsUrl({ protocols: ['https'], require_protocol: true }, { message: 'supportUrl must be an https:// URL' })
+  @MaxLength(2000)
+  supportUrl?: string;
 }
 
 export class CreateTenantRequest {

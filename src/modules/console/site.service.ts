@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { AppException, CommonErrorCode } from '@app/errors';
+import { CURRENCY } from '@app/money';
+import { TenantContext, TenantDb } from '@app/tenancy';
+import { PricingRuntime } from '../pricing/pricing-runtime';
+import { CONSOLE_LANGUAGES, ConsoleLanguage } from '../tenants/dto/tenant.dto';
+import { TenantsRepository } from '../tenants/tenants.repository';
+import { SiteModelPrice, SiteView } from './dto/site.dto';
+
+const isLanguage = (value: unknown): value is ConsoleLanguage => CONSOLE_LANGUAGES.includes(value as ConsoleLanguage);
+
+/**
+ * What the console shows before anyone signs in, for the Host's tenant: brand, languages, support
+ * contact, currency, whether sign-up is open, and the public price list (the tenant's retail
+ * prices now, of the models its customers may call).
+ */
+@Injectable()
+export class SiteService {
+  constructor(
+    private readonly tenantContext: TenantContext,
+    private readonly tenantDb: TenantDb,
+    private readonly tenants: TenantsRepository,
+    private readonly pricing: PricingRuntime,
+  ) {}
+
+  async site(): Promise<SiteView> {
+    const host = this.tenantContext.hostTenant;
+    if (!host) throw AppException.common(CommonErrorCode.UnknownTenant, 404, 'This host is not a tenant domain.');
+    const tenant = await this.tenantDb.run({ tenantId: host.id }, (m) => this.tenants.findById(m, host.id));
+    if (!tenant) throw AppException.common(CommonErrorCode.UnknownTenant, 404, 'This host is not a tenant domain.');
+    const branding = tenant.branding ?? {};
+    const defaultLanguage = isLanguage(branding.defaultLanguage) ? branding.defaultLanguage : 'en';
+    const offered = (branding.languages ?? []).filter(isLanguage);
+    const languages = offered.length > 0 ? [...new Set([defaultLanguage, ...offered])] : [...CONSOLE_LANGUAGES];
+    return {
+      slug: tenant.slug,
+      name: branding.displayName ?? tenant.name,
+      logoUrl: branding.logoUrl ?? null,
+      themeColor: branding.themeColor ?? null,
+      defaultLanguage,
+      languages,
+      support: { email: branding.supportEmail ?? null, url: branding.supportUrl ?? null },
+      currency: CURRENCY,
+      // Self sign-up does not exist yet (customers are invited); a later issue adds the setting.
+      signUp: { open: false },
+      models: await this.models(tenant.id),
+    };
+  }
+
+  private async models(tenantId: string): Promise<SiteModelPrice[]> {
+    const book = await this.pricing.book(tenantId);
+    if (!book) return [];
+    const now = Date.now();
+    const models: SiteModelPrice[] = [];
+    for (const model of book.listedModels(now)) {
+      const retail = book.effective(model, now)?.retail;
+      if (!retail) continue;
+      models.push({
+        model,
+        inputPerMillion: retail.inputPerMillion,
+        outputPerMillion: retail.outputPerMillion,
+        // A bucket without its own price is billed as input (see PriceView).
+        cacheReadPerMillion: retail.cacheReadPerMillion ?? retail.inputPerMillion,
+        cacheWritePerMillion: retail.cacheWritePerMillion ?? retail.inputPerMillion,
+        perRequest: retail.perRequest ?? '0',
+      });
+    }
+    return models;
+  }
+}
