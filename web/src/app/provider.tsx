@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { App as AntApp, ConfigProvider, Spin, theme as antTheme } from 'antd';
+import { ConfigProvider, Spin, theme as antTheme } from 'antd';
 import enUS from 'antd/locale/en_US';
 import zhCN from 'antd/locale/zh_CN';
 import { ReactNode, useEffect, useMemo } from 'react';
@@ -36,7 +36,7 @@ function Branded({ children }: { children: ReactNode }) {
   if (isPending) return <Spin fullscreen />;
   return (
     <ConfigProvider theme={theme} locale={active.language === 'zh-CN' ? zhCN : enUS}>
-      <AntApp>{children}</AntApp>
+      {children}
     </ConfigProvider>
   );
 }

@@ -1,8 +1,19 @@
-import { Card, Flex, theme } from 'antd';
+import { Flex, theme } from 'antd';
 import { ReactNode } from 'react';
 import { Brand } from './brand';
 import { LanguageSwitch } from './language-switch';
 import { useSite } from '@/hooks/use-site';
+
+/** A page title of the pages before sign-in (plain HTML: those pages' JavaScript has a budget). */
+export function AuthTitle({ children }: { children: ReactNode }) {
+  const { token } = theme.useToken();
+  return <h1 style={{ fontSize: 20, fontWeight: 600, margin: 0, textAlign: 'center', color: token.colorTextHeading }}>{children}</h1>;
+}
+
+export function AuthText({ children }: { children: ReactNode }) {
+  const { token } = theme.useToken();
+  return <p style={{ margin: '0 0 16px', color: token.colorTextSecondary }}>{children}</p>;
+}
 
 /** The centred card of the pages before sign-in, on the tenant's colour. */
 export function AuthLayout({ children }: { children: ReactNode }) {
@@ -21,14 +32,24 @@ export function AuthLayout({ children }: { children: ReactNode }) {
         <LanguageSwitch offered={site?.languages} />
       </Flex>
       <Flex justify="center" align="flex-start" style={{ flex: 1, padding: '4vh 16px 48px' }}>
-        <Card style={{ width: '100%', maxWidth: 400, boxShadow: token.boxShadowTertiary }}>
+        <div
+          style={{
+            width: '100%',
+            maxWidth: 400,
+            padding: 32,
+            background: token.colorBgContainer,
+            borderRadius: token.borderRadiusLG,
+            boxShadow: token.boxShadowTertiary,
+            border: `1px solid ${token.colorBorderSecondary}`,
+          }}
+        >
           <Flex vertical gap={24}>
             <Flex justify="center">
               <Brand size={36} />
             </Flex>
             {children}
           </Flex>
-        </Card>
+        </div>
       </Flex>
     </main>
   );

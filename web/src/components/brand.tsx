@@ -1,9 +1,10 @@
-import { Flex, Typography } from 'antd';
+import { Flex, theme } from 'antd';
 import { useSite } from '@/hooks/use-site';
 
 /** The tenant's logo and name. */
 export function Brand({ size = 28, light = false }: { size?: number; light?: boolean }) {
   const { data: site } = useSite();
+  const { token } = theme.useToken();
   const name = site?.name ?? '';
   return (
     <Flex align="center" gap={10} style={{ minWidth: 0 }}>
@@ -29,9 +30,12 @@ export function Brand({ size = 28, light = false }: { size?: number; light?: boo
           {name.slice(0, 1).toUpperCase()}
         </span>
       )}
-      <Typography.Text strong ellipsis style={{ fontSize: size * 0.6, color: light ? '#fff' : undefined }} data-testid="brand-name">
+      <span
+        data-testid="brand-name"
+        style={{ fontSize: size * 0.6, fontWeight: 600, color: light ? '#fff' : token.colorText, whiteSpace: 'nowrap', overflow: 'hidden', textOverflow: 'ellipsis' }}
+      >
         {name}
-      </Typography.Text>
+      </span>
     </Flex>
   );
 }

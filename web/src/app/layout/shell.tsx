@@ -10,7 +10,7 @@ import {
   WalletOutlined,
   TagsOutlined,
 } from '@ant-design/icons';
-import { Avatar, Button, Drawer, Dropdown, Flex, Grid, Layout, Menu, Spin, theme, Typography } from 'antd';
+import { App, Avatar, Button, Drawer, Dropdown, Flex, Grid, Layout, Menu, Spin, theme, Typography } from 'antd';
 import { Suspense, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Outlet, useLocation, useNavigate } from 'react-router-dom';
@@ -64,6 +64,7 @@ export default function Shell() {
   const name = me.user.displayName || me.user.email;
 
   return (
+    <App>
     <Layout style={{ minHeight: '100vh' }}>
       {!phone && (
         <Layout.Sider width={224} theme="light" style={{ borderInlineEnd: `1px solid ${token.colorBorderSecondary}` }}>
@@ -134,5 +135,6 @@ export default function Shell() {
         </Layout.Content>
       </Layout>
     </Layout>
+    </App>
   );
 }

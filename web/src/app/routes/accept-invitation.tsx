@@ -1,7 +1,7 @@
-import { Alert, Button, Form, Input, Typography } from 'antd';
+import { Alert, Button, Form, Input } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useSearchParams } from 'react-router-dom';
-import { AuthLayout } from '@/components/auth-layout';
+import { AuthLayout, AuthText, AuthTitle } from '@/components/auth-layout';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useAcceptInvitation } from '@/features/auth/api';
 import { PasswordRules } from '@/features/auth/password-rules';
@@ -18,9 +18,7 @@ export default function AcceptInvitationPage() {
 
   return (
     <AuthLayout>
-      <Typography.Title level={1} style={{ fontSize: 20, margin: 0, textAlign: 'center' }}>
-        {t('invitation.title')}
-      </Typography.Title>
+      <AuthTitle>{t('invitation.title')}</AuthTitle>
       {!token ? (
         <Alert type="error" showIcon message={t('invitation.noToken')} />
       ) : (
@@ -40,7 +38,7 @@ export default function AcceptInvitationPage() {
             )
           }
         >
-          <Typography.Paragraph type="secondary">{t('invitation.intro')}</Typography.Paragraph>
+          <AuthText>{t('invitation.intro')}</AuthText>
           <Form.Item name="displayName" label={t('account.displayName')}>
             <Input autoComplete="name" maxLength={200} />
           </Form.Item>

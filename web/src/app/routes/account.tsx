@@ -1,4 +1,4 @@
-import { App, Button, Card, Checkbox, Descriptions, Form, Input, Tag } from 'antd';
+import { App, Button, Card, Descriptions, Form, Input, Tag, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { Page } from '@/components/page';
 import { ProblemAlert } from '@/components/problem-alert';
@@ -30,7 +30,7 @@ export default function AccountPage() {
         <Form
           layout="vertical"
           initialValues={{ displayName: me.user.displayName ?? '' }}
-          onFinish={(v: { displayName: string }) => profile.mutate({ displayName: v.displayName || null } as never, { onSuccess: () => void message.success(t('common.saved')) })}
+          onFinish={(v: { displayName: string }) => profile.mutate({ displayName: v.displayName || null }, { onSuccess: () => void message.success(t('common.saved')) })}
           style={{ maxWidth: 420 }}
         >
           <Form.Item name="displayName" label={t('account.displayName')}>
@@ -47,14 +47,16 @@ export default function AccountPage() {
           form={passwordForm}
           layout="vertical"
           style={{ maxWidth: 420 }}
-          initialValues={{ signOutOtherSessions: true }}
-          onFinish={(v: { currentPassword: string; newPassword: string; signOutOtherSessions: boolean }) =>
-            password.mutate(v as never, {
-              onSuccess: () => {
-                passwordForm.resetFields();
-                void message.success(t('account.passwordChanged'));
+          onFinish={(v: { currentPassword: string; newPassword: string }) =>
+            password.mutate(
+              { currentPassword: v.currentPassword, newPassword: v.newPassword },
+              {
+                onSuccess: (result) => {
+                  passwordForm.resetFields();
+                  void message.success(t('account.passwordChanged', { count: result.sessionsEnded }));
+                },
               },
-            })
+            )
           }
         >
           <Form.Item name="currentPassword" label={t('account.currentPassword')} rules={[{ required: true, message: t('auth.passwordRequired') }]}>
@@ -64,9 +66,7 @@ export default function AccountPage() {
           <Form.Item name="newPassword" label={t('password.new')} rules={[{ required: true, message: t('auth.passwordRequired') }]} style={{ marginTop: 12 }}>
             <Input.Password autoComplete="new-password" />
           </Form.Item>
-          <Form.Item name="signOutOtherSessions" valuePropName="checked">
-            <Checkbox>{t('account.signOutOthers')}</Checkbox>
-          </Form.Item>
+          <Typography.Paragraph type="secondary">{t('account.passwordSignsOutOthers')}</Typography.Paragraph>
           <ProblemAlert error={password.error} />
           <Button type="primary" htmlType="submit" loading={password.isPending}>
             {t('account.changePassword')}

@@ -27,10 +27,21 @@ export default function BillingPage() {
           {/* Top-up and redeem forms go here once POST /api/v1/me/topups and /me/redeem exist. */}
           <Card title={t('billing.addFunds')} data-testid="add-funds">
             <Typography.Paragraph>{t('billing.addFundsContact')}</Typography.Paragraph>
-            {site?.supportContact ? (
-              <Typography.Paragraph strong copyable data-testid="support-contact">
-                {site.supportContact}
-              </Typography.Paragraph>
+            {site?.support.email || site?.support.url ? (
+              <div data-testid="support-contact">
+                {site.support.email && (
+                  <Typography.Paragraph strong copyable>
+                    <a href={`mailto:${site.support.email}`}>{site.support.email}</a>
+                  </Typography.Paragraph>
+                )}
+                {site.support.url && (
+                  <Typography.Paragraph>
+                    <a href={site.support.url} target="_blank" rel="noreferrer noopener">
+                      {site.support.url}
+                    </a>
+                  </Typography.Paragraph>
+                )}
+              </div>
             ) : (
               <Alert type="info" message={t('billing.noSupportContact')} />
             )}

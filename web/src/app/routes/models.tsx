@@ -4,7 +4,7 @@ import { Page } from '@/components/page';
 import { useFormat } from '@/hooks/use-format';
 import { Site, useSite } from '@/hooks/use-site';
 
-type PublicModel = NonNullable<Site['models']>[number];
+type PublicModel = Site['models'][number];
 
 export default function ModelsPage() {
   const { t } = useTranslation();
@@ -25,10 +25,11 @@ export default function ModelsPage() {
           locale={{ emptyText: t('models.empty') }}
           columns={[
             { title: t('models.model'), dataIndex: 'model', render: (m: string) => <Typography.Text code copyable>{m}</Typography.Text> },
-            { title: t('models.input'), dataIndex: 'input', align: 'right', render: price },
-            { title: t('models.output'), dataIndex: 'output', align: 'right', render: price },
-            { title: t('models.cacheRead'), dataIndex: 'cacheRead', align: 'right', render: price },
-            { title: t('models.cacheWrite'), dataIndex: 'cacheWrite', align: 'right', render: price },
+            { title: t('models.input'), dataIndex: 'inputPerMillion', align: 'right', render: price },
+            { title: t('models.output'), dataIndex: 'outputPerMillion', align: 'right', render: price },
+            { title: t('models.cacheRead'), dataIndex: 'cacheReadPerMillion', align: 'right', render: price },
+            { title: t('models.cacheWrite'), dataIndex: 'cacheWritePerMillion', align: 'right', render: price },
+            { title: t('models.perRequest'), dataIndex: 'perRequest', align: 'right', render: (v: string) => (/^0(\.0*)?$/.test(v) ? '—' : price(v)) },
           ]}
         />
       </Card>

@@ -1,7 +1,7 @@
-import { Alert, Button, Form, Input, Typography } from 'antd';
+import { Alert, Button, Form, Input } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
-import { AuthLayout } from '@/components/auth-layout';
+import { AuthLayout, AuthText, AuthTitle } from '@/components/auth-layout';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useConfirmReset } from '@/features/auth/api';
 import { PasswordRules } from '@/features/auth/password-rules';
@@ -16,9 +16,7 @@ export default function ResetPasswordPage() {
 
   return (
     <AuthLayout>
-      <Typography.Title level={1} style={{ fontSize: 20, margin: 0, textAlign: 'center' }}>
-        {t('reset.title')}
-      </Typography.Title>
+      <AuthTitle>{t('reset.title')}</AuthTitle>
       {!token ? (
         <Alert type="error" showIcon message={t('reset.noToken')} />
       ) : confirm.isSuccess ? (

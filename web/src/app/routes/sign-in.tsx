@@ -1,8 +1,8 @@
-import { Alert, Button, Form, Input, Typography } from 'antd';
+import { Alert, Button, Form, Input } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useNavigate, useSearchParams } from 'react-router-dom';
-import { AuthLayout } from '@/components/auth-layout';
+import { AuthLayout, AuthText, AuthTitle } from '@/components/auth-layout';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useRequestReset, useSignIn } from '@/features/auth/api';
 import { resetRestore } from '../session-gate';
@@ -25,14 +25,12 @@ export function SignInPage() {
   if (forgot) {
     return (
       <AuthLayout>
-        <Typography.Title level={1} style={{ fontSize: 20, margin: 0, textAlign: 'center' }}>
-          {t('auth.resetTitle')}
-        </Typography.Title>
+        <AuthTitle>{t('auth.resetTitle')}</AuthTitle>
         {requestReset.isSuccess ? (
           <Alert type="success" showIcon message={t('auth.resetSent')} />
         ) : (
           <Form layout="vertical" requiredMark={false} onFinish={(v: { email: string }) => requestReset.mutate(v)}>
-            <Typography.Paragraph type="secondary">{t('auth.resetHint')}</Typography.Paragraph>
+            <AuthText>{t('auth.resetHint')}</AuthText>
             <Form.Item name="email" label={t('auth.email')} rules={[{ required: true, type: 'email', message: t('auth.emailRequired') }]}>
               <Input autoComplete="email" />
             </Form.Item>
@@ -51,9 +49,7 @@ export function SignInPage() {
 
   return (
     <AuthLayout>
-      <Typography.Title level={1} style={{ fontSize: 20, margin: 0, textAlign: 'center' }}>
-        {t('auth.signInTitle')}
-      </Typography.Title>
+      <AuthTitle>{t('auth.signInTitle')}</AuthTitle>
       {params.get('expired') && <Alert type="warning" showIcon message={t('auth.sessionEnded')} data-testid="session-ended" />}
       <Form layout="vertical" requiredMark={false} onFinish={(v) => void onSignIn(v).catch(() => undefined)} data-testid="sign-in-form">
         <Form.Item name="email" label={t('auth.email')} rules={[{ required: true, type: 'email', message: t('auth.emailRequired') }]}>

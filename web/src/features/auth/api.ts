@@ -12,7 +12,8 @@ export function useMe(enabled = true) {
     queryKey: ['/api/v1/me'],
     queryFn: async () => {
       const me = await unwrap(api.GET('/api/v1/me'));
-      return { ...me, ability: createMongoAbility(unpackRules(me.rules as PackRule<never>[])) as MongoAbility };
+      const user = { ...me.user, displayName: (me.user.displayName as string | null | undefined) ?? null };
+      return { ...me, user, ability: createMongoAbility(unpackRules(me.rules as PackRule<never>[])) as MongoAbility };
     },
     enabled,
     staleTime: 60_000,

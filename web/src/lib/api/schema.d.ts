@@ -42,7 +42,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Accept an invitation: set a password and sign in */
+        /** Accept an invitation: set a password and sign in (session "cookie" as at login) */
         post: operations["AuthController_acceptInvitation"];
         delete?: never;
         options?: never;
@@ -76,7 +76,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in at the tenant's domain (or name its slug) */
+        /** Sign in at the tenant's domain (or name its slug); session "cookie" puts the refresh token in the browser cookie */
         post: operations["AuthController_login"];
         delete?: never;
         options?: never;
@@ -93,7 +93,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End this session now: its access and refresh tokens stop working at once */
+        /** End this session now: its access and refresh tokens stop working at once; clears the browser session cookie */
         post: operations["AuthController_logout"];
         delete?: never;
         options?: never;
@@ -144,7 +144,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange a refresh token for new tokens (the old refresh token is spent) */
+        /** Exchange a refresh token (body, or the browser session cookie) for new tokens; the old refresh token is spent */
         post: operations["AuthController_refresh"];
         delete?: never;
         options?: never;
@@ -659,6 +659,23 @@ export interface paths {
         get?: never;
         /** Hide a model from the tenant's customers (and /v1/models), or show it again */
         put: operations["PricingController_setVisibility"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/site": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The Host's tenant as the console shows it before sign-in: brand, languages, support, currency, sign-up, public prices */
+        get: operations["SiteController_get"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -2311,6 +2328,12 @@ export interface components {
             displayName?: string;
             /** @description 12+ characters mixing three of lower, upper, digits and symbols (or 16+ of anything) */
             password: string;
+            /**
+             * @description `cookie` (the browser console): the refresh token is set in the `__Host-aigw_refresh` cookie (HttpOnly, Secure, SameSite=Strict) and left out of the body; needs https, or plain http at localhost / *.localhost (400 cookie_session_needs_https otherwise). `token` (default): the refresh token is in the body.
+             * @default token
+             * @enum {string}
+             */
+            session: "token" | "cookie";
             /** @description The token from the invitation link */
             token: string;
         };
@@ -2406,10 +2429,24 @@ export interface components {
             status: "ok" | "error";
         };
         BrandingDto: {
+            /**
+             * @description The console's language before a visitor picks one (default en)
+             * @enum {string}
+             */
+            defaultLanguage?: "en" | "zh-CN";
             /** @example Acme AI */
             displayName?: string;
+            /** @description Languages the console offers (default: all); must include defaultLanguage */
+            languages?: ("en" | "zh-CN")[];
             /** @example https://cdn.example.com/logo.png */
             logoUrl?: string;
+            /**
+             * @description Where the tenant's customers get help (shown in the console)
+             * @example support@acme.example
+             */
+            supportEmail?: string;
+            /** @example https://acme.example/help */
+            supportUrl?: string;
             /** @example #1f6feb */
             themeColor?: string;
         };
@@ -2876,6 +2913,12 @@ export interface components {
             /** @example Demo-Gateway-2026! */
             password: string;
             /**
+             * @description `cookie` (the browser console): the refresh token is set in the `__Host-aigw_refresh` cookie (HttpOnly, Secure, SameSite=Strict) and left out of the body; needs https, or plain http at localhost / *.localhost (400 cookie_session_needs_https otherwise). `token` (default): the refresh token is in the body.
+             * @default token
+             * @enum {string}
+             */
+            session: "token" | "cookie";
+            /**
              * @description The tenant's slug, when not calling through the tenant's own domain
              * @example demo
              */
@@ -3036,7 +3079,8 @@ export interface components {
             type: string;
         };
         RefreshRequest: {
-            refreshToken: string;
+            /** @description The refresh token. Absent: the browser session cookie is used instead, and then the request must carry `X-AIGW-CSRF: 1` and come from this origin (403 csrf_check_failed otherwise); the new token goes back into the cookie, not the body. */
+            refreshToken?: string;
         };
         RejectWithdrawalRequest: {
             /** @example Bank details do not match the contract */
@@ -3134,6 +3178,71 @@ export interface components {
         SetVisibilityRequest: {
             /** @description true hides the model from the tenant's customers (and from /v1/models) */
             hidden: boolean;
+        };
+        SiteModelPrice: {
+            /**
+             * @description Per million cached input tokens read (the input price when the model has no cache price)
+             * @example 0.075
+             */
+            cacheReadPerMillion: string;
+            /**
+             * @description Per million input tokens written to the cache (the input price when the model has no cache price)
+             * @example 0.15
+             */
+            cacheWritePerMillion: string;
+            /**
+             * @description Per million input tokens, decimal string in the currency unit
+             * @example 0.15
+             */
+            inputPerMillion: string;
+            /** @example gpt-4o-mini */
+            model: string;
+            /**
+             * @description Per million output tokens
+             * @example 0.6
+             */
+            outputPerMillion: string;
+            /**
+             * @description Per request, on top of tokens ("0" when none)
+             * @example 0
+             */
+            perRequest: string;
+        };
+        SiteSignUp: {
+            /** @description Whether visitors may create an account themselves (not yet: customers are invited) */
+            open: boolean;
+        };
+        SiteSupport: {
+            /** @example support@acme.example */
+            email?: Record<string, never> | null;
+            /** @example https://acme.example/help */
+            url?: Record<string, never> | null;
+        };
+        SiteView: {
+            /**
+             * @description ISO 4217 code of every amount at this tenant
+             * @example USD
+             */
+            currency: string;
+            /** @enum {string} */
+            defaultLanguage: "en" | "zh-CN";
+            /** @description Languages offered, the default among them */
+            languages: ("en" | "zh-CN")[];
+            /** @example https://cdn.acme.example/logo.png */
+            logoUrl?: Record<string, never> | null;
+            /** @description Models the tenant's customers may call, with the tenant's retail prices now, sorted by name */
+            models: components["schemas"]["SiteModelPrice"][];
+            /**
+             * @description The brand's display name (the tenant's name unless branding sets one)
+             * @example Acme AI
+             */
+            name: string;
+            signUp: components["schemas"]["SiteSignUp"];
+            /** @example acme */
+            slug: string;
+            support: components["schemas"]["SiteSupport"];
+            /** @example #1f6feb */
+            themeColor?: Record<string, never> | null;
         };
         StatementAdjustmentList: {
             items: components["schemas"]["StatementAdjustmentView"][];
@@ -3403,8 +3512,8 @@ export interface components {
             /** @description Seconds until the access token expires */
             expiresIn: number;
             refreshExpiresIn: number;
-            /** @description Single use: every refresh returns a new one */
-            refreshToken: string;
+            /** @description Single use: every refresh returns a new one. Absent in a cookie session (it is in the cookie) */
+            refreshToken?: string;
             /** @example Bearer */
             tokenType: string;
         };
@@ -3851,8 +3960,17 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description Invalid input (problem+json) */
+            /** @description validation_failed / invalid_one_time_token / weak_password / cookie_session_needs_https */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description tenant_disabled / tenant_mismatch */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3894,6 +4012,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description With session "cookie": Set-Cookie __Host-aigw_refresh, and no refreshToken in the body */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3902,7 +4021,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            /** @description Invalid input (problem+json) */
+            /** @description validation_failed / cookie_session_needs_https (session "cookie" over plain http at a host other than *.localhost) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3913,6 +4032,15 @@ export interface operations {
             };
             /** @description invalid_credentials / account_disabled */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description tenant_disabled / tenant_mismatch */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4031,7 +4159,10 @@ export interface operations {
     AuthController_refresh: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Must be `1` when the refresh token comes from the session cookie */
+                "X-AIGW-CSRF"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4041,6 +4172,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description From the cookie: the new refresh token is set in the cookie, not the body */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4058,8 +4190,17 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemSchema"];
                 };
             };
-            /** @description invalid_refresh_token / refresh_token_reused */
+            /** @description invalid_refresh_token / refresh_token_reused (a cookie is cleared) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description csrf_check_failed (cookie refresh without X-AIGW-CSRF: 1, or cross-site) / tenant_mismatch / account_disabled */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6159,6 +6300,34 @@ export interface operations {
             };
             /** @description Unknown model */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    SiteController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SiteView"];
+                };
+            };
+            /** @description unknown_tenant: the Host is no tenant domain */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
