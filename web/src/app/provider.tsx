@@ -6,6 +6,7 @@ import { ReactNode, useEffect, useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useSite } from '@/hooks/use-site';
 import { ApiError } from '@/lib/api/client';
+import { readableOnWhite } from '@/lib/colour';
 import { i18n, pickLanguage } from '@/lib/i18n';
 
 export const queryClient = new QueryClient({
@@ -17,7 +18,7 @@ export const queryClient = new QueryClient({
   },
 });
 
-const DEFAULT_COLOR = '#1677ff';
+const DEFAULT_COLOR = '#1668dc';
 
 /** The tenant's brand as antd's theme, its language as the default, and antd's own messages. */
 function Branded({ children }: { children: ReactNode }) {
@@ -29,10 +30,23 @@ function Branded({ children }: { children: ReactNode }) {
   useEffect(() => {
     if (site?.name) document.title = site.name;
   }, [site?.name]);
-  const theme = useMemo(
-    () => ({ algorithm: antTheme.defaultAlgorithm, token: { colorPrimary: site?.themeColor || DEFAULT_COLOR, borderRadius: 8 } }),
-    [site?.themeColor],
-  );
+  const theme = useMemo(() => {
+    const primary = readableOnWhite(site?.themeColor || DEFAULT_COLOR);
+    return {
+      algorithm: antTheme.defaultAlgorithm,
+      // Secondary and tertiary text a little darker than antd's defaults: AA contrast on tinted backgrounds.
+      token: {
+        colorPrimary: primary,
+        colorLink: primary,
+        colorInfo: primary,
+        borderRadius: 8,
+        colorTextSecondary: 'rgba(0, 0, 0, 0.68)',
+        colorTextTertiary: 'rgba(0, 0, 0, 0.6)',
+        colorTextDescription: 'rgba(0, 0, 0, 0.62)',
+        colorTextPlaceholder: 'rgba(0, 0, 0, 0.5)',
+      },
+    };
+  }, [site?.themeColor]);
   if (isPending) return <Spin fullscreen />;
   return (
     <ConfigProvider theme={theme} locale={active.language === 'zh-CN' ? zhCN : enUS}>
