@@ -45,6 +45,8 @@ function Branded({ children }: { children: ReactNode }) {
         colorTextDescription: 'rgba(0, 0, 0, 0.62)',
         colorTextPlaceholder: 'rgba(0, 0, 0, 0.5)',
       },
+      // The selected page in the navigation: white on the brand colour (AA contrast for any tenant colour).
+      components: { Menu: { itemSelectedBg: primary, itemSelectedColor: '#fff' } },
     };
   }, [site?.themeColor]);
   if (isPending) return <Spin fullscreen />;

@@ -2,11 +2,13 @@ import { Alert, Button, Card, Col, Row, Statistic, Table, Tag, Typography } from
 import { useTranslation } from 'react-i18next';
 import { Page } from '@/components/page';
 import { ProblemAlert } from '@/components/problem-alert';
+import { ScrollRegion } from '@/components/scroll-region';
 import { TransactionWithBalance, useBalance, useTransactionsWithBalance } from '@/features/ledger/api';
 import { useFormat } from '@/hooks/use-format';
 import { useSite } from '@/hooks/use-site';
 
-const KIND_COLOR: Record<string, string> = { usage: 'blue', credit: 'green', payment: 'green', debit: 'orange', correction: 'purple' };
+// Solid, dark tag colours: white text on them keeps AA contrast.
+const KIND_COLOR: Record<string, string> = { usage: '#0050b3', credit: '#237804', payment: '#237804', debit: '#ad4e00', correction: '#531dab' };
 
 export default function BillingPage() {
   const { t } = useTranslation();
@@ -49,31 +51,33 @@ export default function BillingPage() {
         </Col>
       </Row>
       <Card title={t('billing.transactions')}>
-        <Table<TransactionWithBalance>
-          data-testid="transactions"
-          rowKey="id"
-          loading={transactions.isPending}
-          dataSource={transactions.rows}
-          pagination={false}
-          scroll={{ x: 760 }}
-          locale={{ emptyText: t('billing.empty') }}
-          columns={[
-            { title: t('billing.time'), dataIndex: 'occurredAt', render: (at: string) => format.dateTime(at) },
-            { title: t('billing.kind'), dataIndex: 'kind', render: (kind: string) => <Tag color={KIND_COLOR[kind]}>{t(`billing.kinds.${kind}`)}</Tag> },
-            { title: t('billing.reference'), dataIndex: 'reference', render: (ref: string, row) => <Typography.Text type="secondary" ellipsis style={{ maxWidth: 220 }}>{row.note || ref}</Typography.Text> },
-            {
-              title: t('billing.amount'),
-              dataIndex: 'amount',
-              align: 'right',
-              render: (amount: string) => (
-                <Typography.Text type={amount.startsWith('-') ? undefined : 'success'} data-testid="tx-amount">
-                  {format.money(amount)}
-                </Typography.Text>
-              ),
-            },
-            { title: t('billing.balanceAfter'), dataIndex: 'balanceAfter', align: 'right', render: (b: string) => format.money(b) },
-          ]}
-        />
+        <ScrollRegion label={t('billing.transactions')}>
+          <Table<TransactionWithBalance>
+            data-testid="transactions"
+            rowKey="id"
+            loading={transactions.isPending}
+            dataSource={transactions.rows}
+            pagination={false}
+            style={{ minWidth: 760 }}
+            locale={{ emptyText: t('billing.empty') }}
+            columns={[
+              { title: t('billing.time'), dataIndex: 'occurredAt', render: (at: string) => format.dateTime(at) },
+              { title: t('billing.kind'), dataIndex: 'kind', render: (kind: string) => <Tag color={KIND_COLOR[kind]}>{t(`billing.kinds.${kind}`)}</Tag> },
+              { title: t('billing.reference'), dataIndex: 'reference', render: (ref: string, row) => <Typography.Text type="secondary" ellipsis style={{ maxWidth: 220 }}>{row.note || ref}</Typography.Text> },
+              {
+                title: t('billing.amount'),
+                dataIndex: 'amount',
+                align: 'right',
+                render: (amount: string) => (
+                  <Typography.Text type={amount.startsWith('-') ? undefined : 'success'} data-testid="tx-amount">
+                    {format.money(amount)}
+                  </Typography.Text>
+                ),
+              },
+              { title: t('billing.balanceAfter'), dataIndex: 'balanceAfter', align: 'right', render: (b: string) => format.money(b) },
+            ]}
+          />
+        </ScrollRegion>
         {transactions.hasNextPage && (
           <Button block style={{ marginTop: 12 }} onClick={() => void transactions.fetchNextPage()} loading={transactions.isFetchingNextPage}>
             {t('billing.more')}

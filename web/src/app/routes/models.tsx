@@ -1,6 +1,7 @@
 import { Card, Table, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { Page } from '@/components/page';
+import { ScrollRegion } from '@/components/scroll-region';
 import { useFormat } from '@/hooks/use-format';
 import { Site, useSite } from '@/hooks/use-site';
 
@@ -15,23 +16,25 @@ export default function ModelsPage() {
     <Page title={t('nav.models')}>
       <Typography.Paragraph type="secondary">{t('models.intro', { currency: format.currency })}</Typography.Paragraph>
       <Card>
-        <Table<PublicModel>
-          data-testid="prices"
-          rowKey="model"
-          loading={isPending}
-          dataSource={site?.models ?? []}
-          pagination={false}
-          scroll={{ x: 640 }}
-          locale={{ emptyText: t('models.empty') }}
-          columns={[
-            { title: t('models.model'), dataIndex: 'model', render: (m: string) => <Typography.Text code copyable>{m}</Typography.Text> },
-            { title: t('models.input'), dataIndex: 'inputPerMillion', align: 'right', render: price },
-            { title: t('models.output'), dataIndex: 'outputPerMillion', align: 'right', render: price },
-            { title: t('models.cacheRead'), dataIndex: 'cacheReadPerMillion', align: 'right', render: price },
-            { title: t('models.cacheWrite'), dataIndex: 'cacheWritePerMillion', align: 'right', render: price },
-            { title: t('models.perRequest'), dataIndex: 'perRequest', align: 'right', render: (v: string) => (/^0(\.0*)?$/.test(v) ? '—' : price(v)) },
-          ]}
-        />
+        <ScrollRegion label={t('nav.models')}>
+          <Table<PublicModel>
+            data-testid="prices"
+            rowKey="model"
+            loading={isPending}
+            dataSource={site?.models ?? []}
+            pagination={false}
+            style={{ minWidth: 640 }}
+            locale={{ emptyText: t('models.empty') }}
+            columns={[
+              { title: t('models.model'), dataIndex: 'model', render: (m: string) => <Typography.Text code copyable>{m}</Typography.Text> },
+              { title: t('models.input'), dataIndex: 'inputPerMillion', align: 'right', render: price },
+              { title: t('models.output'), dataIndex: 'outputPerMillion', align: 'right', render: price },
+              { title: t('models.cacheRead'), dataIndex: 'cacheReadPerMillion', align: 'right', render: price },
+              { title: t('models.cacheWrite'), dataIndex: 'cacheWritePerMillion', align: 'right', render: price },
+              { title: t('models.perRequest'), dataIndex: 'perRequest', align: 'right', render: (v: string) => (/^0(\.0*)?$/.test(v) ? '—' : price(v)) },
+            ]}
+          />
+        </ScrollRegion>
       </Card>
     </Page>
   );

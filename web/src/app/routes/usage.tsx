@@ -5,6 +5,7 @@ import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '@/components/page';
 import { ProblemAlert } from '@/components/problem-alert';
+import { ScrollRegion } from '@/components/scroll-region';
 import { useMe } from '@/features/auth/api';
 import { daysBetween, useMyUsage, UsageGroup } from '@/features/usage/api';
 import { UsageChart } from '@/features/usage/usage-chart';
@@ -64,23 +65,25 @@ export default function UsagePage() {
         <UsageChart days={days} groups={byDay.data?.groups ?? []} money={format.money} />
       </Card>
       <Card title={t('usage.tableTitle')} extra={<Typography.Text type="secondary">{t('usage.total', { spend: format.money(usage.data?.totals.spend ?? '0'), requests: usage.data?.totals.requests ?? 0 })}</Typography.Text>}>
-        <Table<UsageGroup>
-          data-testid="usage-table"
-          rowKey={(g) => String(g.key)}
-          loading={usage.isPending}
-          dataSource={groups}
-          scroll={{ x: 720 }}
-          pagination={{ pageSize: 31, hideOnSinglePage: true }}
-          locale={{ emptyText: t('usage.empty') }}
-          columns={[
-            { title: groupBy === 'day' ? t('usage.day') : t('usage.model'), dataIndex: 'key', render: (k) => (groupBy === 'day' ? format.date(String(k)) : String(k)) },
-            { title: t('usage.requests'), dataIndex: 'requests', align: 'right', render: (n: number) => format.number(n) },
-            { title: t('usage.inputTokens'), dataIndex: 'inputTokens', align: 'right', render: (n: number) => format.number(n) },
-            { title: t('usage.outputTokens'), dataIndex: 'outputTokens', align: 'right', render: (n: number) => format.number(n) },
-            { title: t('usage.cachedTokens'), key: 'cache', align: 'right', render: (_, g) => format.number(g.cacheReadTokens + g.cacheWriteTokens) },
-            { title: t('usage.spend'), dataIndex: 'spend', align: 'right', render: (s: string) => <span data-testid="usage-spend">{format.money(s)}</span> },
-          ]}
-        />
+        <ScrollRegion label={t('usage.tableTitle')}>
+          <Table<UsageGroup>
+            data-testid="usage-table"
+            rowKey={(g) => String(g.key)}
+            loading={usage.isPending}
+            dataSource={groups}
+            style={{ minWidth: 720 }}
+            pagination={{ pageSize: 31, hideOnSinglePage: true }}
+            locale={{ emptyText: t('usage.empty') }}
+            columns={[
+              { title: groupBy === 'day' ? t('usage.day') : t('usage.model'), dataIndex: 'key', render: (k) => (groupBy === 'day' ? format.date(String(k)) : String(k)) },
+              { title: t('usage.requests'), dataIndex: 'requests', align: 'right', render: (n: number) => format.number(n) },
+              { title: t('usage.inputTokens'), dataIndex: 'inputTokens', align: 'right', render: (n: number) => format.number(n) },
+              { title: t('usage.outputTokens'), dataIndex: 'outputTokens', align: 'right', render: (n: number) => format.number(n) },
+              { title: t('usage.cachedTokens'), key: 'cache', align: 'right', render: (_, g) => format.number(g.cacheReadTokens + g.cacheWriteTokens) },
+              { title: t('usage.spend'), dataIndex: 'spend', align: 'right', render: (s: string) => <span data-testid="usage-spend">{format.money(s)}</span> },
+            ]}
+          />
+        </ScrollRegion>
       </Card>
     </Page>
   );

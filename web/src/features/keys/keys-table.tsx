@@ -4,11 +4,13 @@ import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useFormat } from '@/hooks/use-format';
 import { ProblemAlert } from '@/components/problem-alert';
+import { ScrollRegion } from '@/components/scroll-region';
 import { Key, useCreateKey, useDisableKey, useEnableKey, useKeys, useRevokeKey, useRotateKey, useUpdateKey } from './api';
 import { KeyForm } from './key-form';
 import { SecretOnce } from './secret-once';
 
-const STATUS_COLOR = { active: 'green', disabled: 'orange', revoked: 'default' } as const;
+// Solid, dark tag colours: white text on them keeps AA contrast.
+const STATUS_COLOR = { active: '#237804', disabled: '#ad4e00', revoked: '#595959' } as const;
 const GRACE_CHOICES = [0, 3600, 86_400, 604_800];
 
 /** The keys the person owns: create, edit limits, rotate, disable, enable, revoke. */
@@ -48,74 +50,75 @@ export function KeysTable({ models }: { models: string[] }) {
         </Button>
       </Flex>
       <ProblemAlert error={keys.error ?? disable.error ?? enable.error ?? revoke.error} />
-      <Table<Key>
-        rowKey="id"
-        loading={keys.isPending}
-        dataSource={keys.data?.items}
-        scroll={{ x: 900 }}
-        pagination={{ current: page, total: keys.data?.total ?? 0, pageSize: 20, onChange: setPage, hideOnSinglePage: true }}
-        locale={{ emptyText: t('keys.empty') }}
-        columns={[
-          { title: t('keys.name'), dataIndex: 'name', render: (name: string) => <Typography.Text strong>{name}</Typography.Text> },
-          { title: t('keys.prefix'), dataIndex: 'prefix', render: (prefix: string) => <Typography.Text code>{prefix}…</Typography.Text> },
-          {
-            title: t('keys.status'),
-            dataIndex: 'status',
-            render: (status: Key['status'], key) => (
-              <Space direction="vertical" size={0}>
-                <Tag color={STATUS_COLOR[status]}>{t(`keys.statuses.${status}`)}</Tag>
-                {key.previousSecretExpiresAt && new Date(key.previousSecretExpiresAt as unknown as string) > new Date() && (
-                  <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-                    {t('keys.oldSecretUntil', { time: format.dateTime(key.previousSecretExpiresAt as unknown as string) })}
-                  </Typography.Text>
-                )}
-              </Space>
-            ),
-          },
-          { title: t('keys.spent'), dataIndex: 'spent', align: 'right', render: (spent: string) => format.money(spent) },
-          { title: t('keys.limits'), key: 'limits', render: (_, key) => limits(key) },
-          { title: t('keys.expires'), dataIndex: 'expiresAt', render: (at) => (at ? format.date(at as string) : t('keys.never')) },
-          { title: t('keys.created'), dataIndex: 'createdAt', render: (at: string) => format.dateTime(at) },
-          {
-            title: <span className="sr-only">{t('common.actions')}</span>,
-            key: 'actions',
-            fixed: 'right',
-            width: 56,
-            render: (_, key) =>
-              key.status === 'revoked' ? null : (
-                <Dropdown
-                  trigger={['click']}
-                  menu={{
-                    items: [
-                      { key: 'edit', label: t('keys.edit') },
-                      { key: 'rotate', label: t('keys.rotate') },
-                      key.status === 'active' ? { key: 'disable', label: t('keys.disable') } : { key: 'enable', label: t('keys.enable') },
-                      { type: 'divider' },
-                      { key: 'revoke', label: t('keys.revoke'), danger: true },
-                    ],
-                    onClick: ({ key: action }) => {
-                      if (action === 'edit') setEditing(key);
-                      if (action === 'rotate') setRotating(key);
-                      if (action === 'disable') disable.mutate(key.id);
-                      if (action === 'enable') enable.mutate(key.id);
-                      if (action === 'revoke')
-                        Modal.confirm({
-                          title: t('keys.revokeTitle', { name: key.name }),
-                          content: t('keys.revokeWarning'),
-                          okText: t('keys.revoke'),
-                          okButtonProps: { danger: true },
-                          cancelText: t('common.cancel'),
-                          onOk: () => revoke.mutateAsync(key.id),
-                        });
-                    },
-                  }}
-                >
-                  <Button type="text" icon={<MoreOutlined />} aria-label={t('keys.actionsFor', { name: key.name })} data-testid={`key-actions-${key.name}`} />
-                </Dropdown>
+      <ScrollRegion label={t('nav.keys')}>
+        <Table<Key>
+          rowKey="id"
+          loading={keys.isPending}
+          dataSource={keys.data?.items}
+          style={{ minWidth: 900 }}
+          pagination={{ current: page, total: keys.data?.total ?? 0, pageSize: 20, onChange: setPage, hideOnSinglePage: true }}
+          locale={{ emptyText: t('keys.empty') }}
+          columns={[
+            { title: t('keys.name'), dataIndex: 'name', render: (name: string) => <Typography.Text strong>{name}</Typography.Text> },
+            { title: t('keys.prefix'), dataIndex: 'prefix', render: (prefix: string) => <Typography.Text code>{prefix}…</Typography.Text> },
+            {
+              title: t('keys.status'),
+              dataIndex: 'status',
+              render: (status: Key['status'], key) => (
+                <Space direction="vertical" size={0}>
+                  <Tag color={STATUS_COLOR[status]}>{t(`keys.statuses.${status}`)}</Tag>
+                  {key.previousSecretExpiresAt && new Date(key.previousSecretExpiresAt as unknown as string) > new Date() && (
+                    <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                      {t('keys.oldSecretUntil', { time: format.dateTime(key.previousSecretExpiresAt as unknown as string) })}
+                    </Typography.Text>
+                  )}
+                </Space>
               ),
-          },
-        ]}
-      />
+            },
+            { title: t('keys.spent'), dataIndex: 'spent', align: 'right', render: (spent: string) => format.money(spent) },
+            { title: t('keys.limits'), key: 'limits', render: (_, key) => limits(key) },
+            { title: t('keys.expires'), dataIndex: 'expiresAt', render: (at) => (at ? format.date(at as string) : t('keys.never')) },
+            { title: t('keys.created'), dataIndex: 'createdAt', render: (at: string) => format.dateTime(at) },
+            {
+              title: <span className="sr-only">{t('common.actions')}</span>,
+              key: 'actions',
+              width: 56,
+              render: (_, key) =>
+                key.status === 'revoked' ? null : (
+                  <Dropdown
+                    trigger={['click']}
+                    menu={{
+                      items: [
+                        { key: 'edit', label: t('keys.edit') },
+                        { key: 'rotate', label: t('keys.rotate') },
+                        key.status === 'active' ? { key: 'disable', label: t('keys.disable') } : { key: 'enable', label: t('keys.enable') },
+                        { type: 'divider' },
+                        { key: 'revoke', label: t('keys.revoke'), danger: true },
+                      ],
+                      onClick: ({ key: action }) => {
+                        if (action === 'edit') setEditing(key);
+                        if (action === 'rotate') setRotating(key);
+                        if (action === 'disable') disable.mutate(key.id);
+                        if (action === 'enable') enable.mutate(key.id);
+                        if (action === 'revoke')
+                          Modal.confirm({
+                            title: t('keys.revokeTitle', { name: key.name }),
+                            content: t('keys.revokeWarning'),
+                            okText: t('keys.revoke'),
+                            okButtonProps: { danger: true },
+                            cancelText: t('common.cancel'),
+                            onOk: () => revoke.mutateAsync(key.id),
+                          });
+                      },
+                    }}
+                  >
+                    <Button type="text" icon={<MoreOutlined />} aria-label={t('keys.actionsFor', { name: key.name })} data-testid={`key-actions-${key.name}`} />
+                  </Dropdown>
+                ),
+            },
+          ]}
+        />
+      </ScrollRegion>
       <KeyForm
         open={creating}
         models={models}
