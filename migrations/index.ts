@@ -17,6 +17,7 @@ import { WebhookRetention1763769600870 } from './1763769600870-WebhookRetention'
 import { WebhookAutoDisable1763769600880 } from './1763769600880-WebhookAutoDisable';
 import { KeyExpiryNotice1763769600890 } from './1763769600890-KeyExpiryNotice';
 import { WebhookSecretOverlap1763769600900 } from './1763769600900-WebhookSecretOverlap';
+import { UserPreferences1763769601300 } from './1763769601300-UserPreferences';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -39,4 +40,5 @@ export const ALL_MIGRATIONS = [
   WebhookAutoDisable1763769600880,
   KeyExpiryNotice1763769600890,
   WebhookSecretOverlap1763769600900,
+  UserPreferences1763769601300,
 ];

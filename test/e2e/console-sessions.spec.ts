@@ -1,4 +1,6 @@
 import { Client } from 'pg';
+import { v7 as uuidv7 } from 'uuid';
+import { newOpaqueToken } from '../../src/modules/auth/token-secrets';
 import { RunningApp, startTestApi } from '../support/app';
 import { me } from '../support/auth';
 import { connectAs, uniqueSlug } from '../support/db';
@@ -109,6 +111,16 @@ describe('browser cookie sessions (e2e)', () => {
     expectProblem(res, 403, 'tenant_mismatch');
   });
 
+  it('refreshes from the cookie when the request has no body at all', async () => {
+    const token = sessionCookie(await loginWithCookie(shop, 'bob'))!.value;
+    const res = await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', {
+      host: shop.domain,
+      headers: { cookie: `${COOKIE}=${encodeURIComponent(token)}`, 'x-aigw-csrf': '1', origin: origin(shop) },
+    });
+    expect(res.status).toBe(200);
+    expect(sessionCookie(res)!.value).not.toBe(token);
+  });
+
   it('needs a refresh token in the body or the cookie', async () => {
     expectInvalidFields(await call(api.baseUrl, 'POST', '/api/v1/auth/refresh', { host: shop.domain, json: {}, headers: { 'x-aigw-csrf': '1' } }), ['refreshToken']);
   });
@@ -126,6 +138,29 @@ describe('browser cookie sessions (e2e)', () => {
     expect(sessionCookie(out)).toMatchObject({ value: '', attributes: { 'max-age': '0', path: '/', secure: true, httponly: true } });
     expectProblem(await cookieRefresh(shop, token), 401, 'invalid_refresh_token');
     expectProblem(await me(api.baseUrl, login.body.accessToken, shop.domain), 401, 'token_revoked');
+  });
+
+  it('accepting an invitation with session "cookie" signs in with the cookie', async () => {
+    const id = uuidv7();
+    const email = `invited.${id.slice(-12)}@${shop.domain}`;
+    await system.query(`INSERT INTO users (id, tenant_id, email, status) VALUES ($1, $2, $3, 'invited')`, [id, shop.id, email]);
+    await system.query(`INSERT INTO user_roles (tenant_id, user_id, role) VALUES ($1, $2, 'user')`, [shop.id, id]);
+    const { token, hash } = newOpaqueToken(shop.id);
+    await system.query(
+      `INSERT INTO one_time_tokens (id, tenant_id, user_id, purpose, token_hash, expires_at) VALUES ($1, $2, $3, 'invitation', $4, now() + interval '1 hour')`,
+      [uuidv7(), shop.id, id, hash],
+    );
+    const accepted = await call(api.baseUrl, 'POST', '/api/v1/auth/invitations/accept', {
+      host: shop.domain,
+      json: { token, password: 'Copper-Kettle-Song-31', session: 'cookie' },
+    });
+    expect(accepted.status).toBe(200);
+    expect(accepted.body).not.toHaveProperty('refreshToken');
+    const cookie = sessionCookie(accepted)!;
+    expect(cookie.attributes).toMatchObject({ httponly: true, secure: true, samesite: 'Strict', path: '/' });
+    const refreshed = await cookieRefresh(shop, cookie.value);
+    expect(refreshed.status).toBe(200);
+    expect((await me(api.baseUrl, refreshed.body.accessToken, shop.domain)).body.user.email).toBe(email);
   });
 
   it('refuses a cookie session over plain http at a host that is not *.localhost, and signs nobody in', async () => {

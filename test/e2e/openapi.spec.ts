@@ -62,6 +62,35 @@ describe('OpenAPI and route access rules (e2e)', () => {
     expect(doc.components.schemas.ProblemSchema.properties).toHaveProperty('code');
   });
 
+  it("documents the console's routes with a summary and every status they answer", () => {
+    const expected: Array<[string, string, string[]]> = [
+      ['get', '/api/v1/site', ['200', '404']],
+      ['post', '/api/v1/auth/login', ['200', '400', '401', '403', '429']],
+      ['post', '/api/v1/auth/refresh', ['200', '400', '401', '403']],
+      ['post', '/api/v1/auth/logout', ['204', '400', '401']],
+      ['post', '/api/v1/auth/invitations/accept', ['200', '400', '403']],
+      ['get', '/api/v1/me', ['200', '401']],
+      ['patch', '/api/v1/me', ['200', '400', '401', '403']],
+      ['post', '/api/v1/me/password', ['200', '400', '401', '403', '429']],
+      ['get', '/api/v1/me/sessions', ['200', '401', '403']],
+      ['delete', '/api/v1/me/sessions/{sessionId}', ['204', '401', '403', '404']],
+      ['get', '/api/v1/usage/export.csv', ['200', '400', '401', '403']],
+    ];
+    for (const [method, path, statuses] of expected) {
+      const operation = doc.paths[path]?.[method];
+      expect({ route: `${method} ${path}`, summary: typeof operation?.summary, statuses: Object.keys(operation?.responses ?? {}).sort() }).toEqual({
+        route: `${method} ${path}`,
+        summary: 'string',
+        statuses,
+      });
+    }
+    // Response bodies are described, not left open.
+    expect(doc.paths['/api/v1/site'].get.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/SiteView' });
+    expect(doc.paths['/api/v1/me/sessions'].get.responses['200'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/SessionList' });
+    expect(doc.paths['/api/v1/usage/export.csv'].get.responses['200'].content).toHaveProperty(['text/csv']);
+    expect(doc.components.schemas.LoginRequest.properties.session).toMatchObject({ enum: ['token', 'cookie'] });
+  });
+
   it('keeps health and metrics out of the admin documentation', () => {
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/health') || p === '/metrics')).toEqual([]);
   });

@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { connectAs, uniqueSlug } from '../support/db';
 import { call, HttpResult } from '../support/http';
-import { platformWithUsers, resellerWithUsers, RoleName, signIn, TestTenant, TestUser } from '../support/identity';
+import { platformWithUsers, resellerWithUsers, RoleName, signIn, TEST_PASSWORD, TestTenant, TestUser } from '../support/identity';
 import { RunningApp, startTestApi } from '../support/app';
 import { PermissionDefinition } from '@app/authorization';
 import { ALL_PERMISSIONS } from '../../src/modules/permissions';
@@ -467,6 +467,63 @@ describe('permission matrix (e2e)', () => {
       }
       // The platform's owner manages resellers, not their customers' thresholds.
       expect((await performThreshold('threshold.tenant', platform, 'owner', resellerB)).status).toBe(404);
+    });
+  });
+
+  /**
+   * The browser console's routes (issue 20): the public site, one's own account (profile,
+   * password, sessions) for every role, and the usage export for whoever reads usage. Another
+   * tenant's token is refused at this tenant's domain.
+   */
+  describe('console and own account', () => {
+    type ConsoleCapability = 'me.update' | 'me.password' | 'me.sessions' | 'me.sessionRevoke' | 'usage.export';
+    const CONSOLE_CAPABILITIES: ConsoleCapability[] = ['me.update', 'me.password', 'me.sessions', 'me.sessionRevoke', 'usage.export'];
+    /**
+     * Every role has its own account; the export follows usage.read. A too weak new password (with
+     * the right current one, so no failed sign-in is counted on the shared Redis) is a 400, an
+     * unknown session a 404: both past authorization, and neither changes anything.
+     */
+    const expected = (type: 'platform' | 'reseller', role: RoleName, capability: ConsoleCapability): number => {
+      if (capability === 'usage.export') return ALLOWED[type][role]!.includes('usage.read') ? 200 : 403;
+      return { 'me.update': 200, 'me.password': 400, 'me.sessions': 200, 'me.sessionRevoke': 404 }[capability];
+    };
+
+    function performConsole(capability: ConsoleCapability, host: TestTenant, token: string): Promise<HttpResult> {
+      const as = { host: host.domain, token };
+      switch (capability) {
+        case 'me.update':
+          return call(api.baseUrl, 'PATCH', '/api/v1/me', { ...as, json: { preferredLanguage: 'zh-CN' } });
+        case 'me.password':
+          return call(api.baseUrl, 'POST', '/api/v1/me/password', { ...as, json: { currentPassword: TEST_PASSWORD, newPassword: 'weak' } });
+        case 'me.sessions':
+          return call(api.baseUrl, 'GET', '/api/v1/me/sessions', as);
+        case 'me.sessionRevoke':
+          return call(api.baseUrl, 'DELETE', `/api/v1/me/sessions/${uuidv7()}`, as);
+        case 'usage.export':
+          return call(api.baseUrl, 'GET', '/api/v1/usage/export.csv', as);
+      }
+    }
+
+    const consoleRows: Array<['platform' | 'reseller', RoleName, ConsoleCapability, number]> = [];
+    for (const type of ['platform', 'reseller'] as const) {
+      for (const role of Object.keys(ALLOWED[type]) as RoleName[]) for (const capability of CONSOLE_CAPABILITIES) consoleRows.push([type, role, capability, expected(type, role, capability)]);
+    }
+
+    it.each(consoleRows)('%s %s: %s -> %d', async (type, role, capability, status) => {
+      const tenant = type === 'platform' ? platform : resellerA;
+      const res = await performConsole(capability, tenant, tokens.get(`${type}:${role}`)!);
+      const code = { 400: 'weak_password', 403: 'forbidden', 404: 'not_found' }[status as 400 | 403 | 404];
+      expect({ status: res.status, code: res.status >= 400 ? res.body?.code : undefined }).toEqual({ status, code });
+    });
+
+    it.each(CONSOLE_CAPABILITIES)("refuses %s with another tenant's token at this tenant's domain", async (capability) => {
+      const res = await performConsole(capability, resellerA, tokens.get('platform:user')!);
+      expect({ status: res.status, code: res.body?.code }).toEqual({ status: 403, code: 'tenant_mismatch' });
+    });
+
+    it('serves the site to anyone at a tenant domain, and nothing at another host', async () => {
+      for (const tenant of [platform, resellerA]) expect((await call(api.baseUrl, 'GET', '/api/v1/site', { host: tenant.domain })).status).toBe(200);
+      expect((await call(api.baseUrl, 'GET', '/api/v1/site', { host: `${uniqueSlug('nobody')}.example.com` })).status).toBe(404);
     });
   });
 });

@@ -3,6 +3,8 @@ import { APP_GUARD } from '@nestjs/core';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AccessGuard } from './access.guard';
+import { AccountController } from './account.controller';
+import { AccountService } from './account.service';
 import { AuthController, MeController, WellKnownController } from './auth.controller';
 import { AuthService } from './auth.service';
 import { JwtStrategy } from './jwt.strategy';
@@ -18,7 +20,7 @@ import { SigningKeys } from './signing-keys';
 
 @Module({
   imports: [PassportModule, TypeOrmModule.forFeature([RefreshToken, OneTimeToken])],
-  controllers: [AuthController, MeController, WellKnownController],
+  controllers: [AuthController, MeController, AccountController, WellKnownController],
   providers: [
     SigningKeys,
     JwtStrategy,
@@ -29,6 +31,7 @@ import { SigningKeys } from './signing-keys';
     SessionCookie,
     OneTimeTokens,
     AuthService,
+    AccountService,
     { provide: APP_GUARD, useClass: AccessGuard },
   ],
   exports: [OneTimeTokens, Sessions, Revocations],

@@ -266,7 +266,7 @@ export class AuthService implements OnModuleInit {
     const tenant = await this.tenantById(principal.tenantId);
     const user = await this.tenantDb.run({ tenantId: principal.tenantId }, (m) => this.users.findById(m, principal.tenantId, principal.userId));
     return {
-      user: { id: principal.userId, email: principal.email, displayName: user?.displayName ?? null },
+      user: { id: principal.userId, email: principal.email, displayName: user?.displayName ?? null, preferredLanguage: user?.preferredLanguage ?? null },
       tenant: { id: tenant.id, slug: tenant.slug, type: tenant.type, name: tenant.name },
       roles: [...principal.roles],
       rules: packRules(this.auth.ability.rules),

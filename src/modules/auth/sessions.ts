@@ -5,6 +5,15 @@ import { returnedRows } from '../../common/sql';
 import { RefreshToken } from './refresh-token.entity';
 import { newOpaqueToken } from './token-secrets';
 
+export interface LiveSession {
+  familyId: string;
+  startedAt: Date;
+  lastActiveAt: Date;
+  expiresAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+}
+
 export type RotationResult =
   | { kind: 'rotated'; userId: string; familyId: string; token: string }
   | { kind: 'reused'; userId: string; familyId: string }
@@ -65,6 +74,55 @@ export class Sessions {
           WHERE tenant_id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()
           RETURNING family_id`,
         [tenantId, userId],
+      ),
+    );
+    return [...new Set(rows.map((r) => r.family_id))];
+  }
+
+  /** The user's live sessions (a token neither used, revoked nor expired), most recently active first. */
+  async listLive(manager: EntityManager, tenantId: string, userId: string): Promise<LiveSession[]> {
+    const rows: Array<Record<string, any>> = await manager.query(
+      `SELECT family_id, min(created_at) AS started_at, max(created_at) AS last_active_at, max(expires_at) AS expires_at,
+              (array_agg(ip ORDER BY created_at DESC))[1] AS ip, (array_agg(user_agent ORDER BY created_at DESC))[1] AS user_agent
+         FROM refresh_tokens
+        WHERE tenant_id = $1 AND user_id = $2
+        GROUP BY family_id
+       HAVING bool_or(used_at IS NULL AND revoked_at IS NULL AND expires_at > now())
+        ORDER BY max(created_at) DESC, family_id DESC`,
+      [tenantId, userId],
+    );
+    return rows.map((r) => ({
+      familyId: r.family_id,
+      startedAt: new Date(r.started_at),
+      lastActiveAt: new Date(r.last_active_at),
+      expiresAt: new Date(r.expires_at),
+      ip: r.ip,
+      userAgent: r.user_agent,
+    }));
+  }
+
+  /** Revokes one of the user's live sessions; false when it is not theirs or already over. */
+  async revokeOwn(manager: EntityManager, tenantId: string, userId: string, familyId: string): Promise<boolean> {
+    const rows = returnedRows<{ id: string }>(
+      await manager.query(
+        `UPDATE refresh_tokens SET revoked_at = now()
+          WHERE tenant_id = $1 AND user_id = $2 AND family_id = $3 AND revoked_at IS NULL
+            AND EXISTS (SELECT 1 FROM refresh_tokens l WHERE l.tenant_id = $1 AND l.family_id = $3 AND l.used_at IS NULL AND l.revoked_at IS NULL AND l.expires_at > now())
+          RETURNING id`,
+        [tenantId, userId, familyId],
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  /** Revokes every session of the user but `keepFamilyId`; returns the revoked sessions. */
+  async revokeOthersOfUser(manager: EntityManager, tenantId: string, userId: string, keepFamilyId: string): Promise<string[]> {
+    const rows = returnedRows<{ family_id: string }>(
+      await manager.query(
+        `UPDATE refresh_tokens SET revoked_at = now()
+          WHERE tenant_id = $1 AND user_id = $2 AND family_id <> $3 AND revoked_at IS NULL AND expires_at > now()
+          RETURNING family_id`,
+        [tenantId, userId, keepFamilyId],
       ),
     );
     return [...new Set(rows.map((r) => r.family_id))];

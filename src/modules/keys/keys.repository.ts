@@ -32,12 +32,20 @@ interface KeyRow {
   created_at: Date;
   updated_at: Date;
   sales_user_id: string | null;
+  last_used_at: Date | null;
 }
+
+/**
+ * The time of the key's last metered request (its usage records, in the key's tenant): the index on
+ * (tenant_id, api_key_id, created_at) answers it per partition. A column written on the hot path
+ * (api_keys.last_used_at) would be fresher; this is what the records tell.
+ */
+const LAST_USED_AT = `(SELECT max(ur.created_at) FROM usage_records ur WHERE ur.tenant_id = k.tenant_id AND ur.api_key_id = k.id)`;
 
 /** Everything but the secret's hashes: those never leave the repository. */
 const SELECT = `SELECT k.id, k.tenant_id, k.customer_id, k.name, k.prefix, k.status, k.allowed_models, k.rpm_limit, k.tpm_limit,
        k.spend_limit, k.spent, k.expires_at, k.ip_allowlist, k.previous_secret_expires_at, k.revoked_at, k.created_by,
-       k.created_at, k.updated_at, ${COLUMNS.salesUserId} AS sales_user_id
+       k.created_at, k.updated_at, ${COLUMNS.salesUserId} AS sales_user_id, ${LAST_USED_AT} AS last_used_at
   FROM api_keys k`;
 
 const toRecord = (r: KeyRow): KeyRecord => ({
@@ -59,6 +67,7 @@ const toRecord = (r: KeyRow): KeyRecord => ({
   createdBy: r.created_by,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  lastUsedAt: r.last_used_at,
   salesUserId: r.sales_user_id,
 });
 

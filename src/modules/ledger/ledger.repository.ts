@@ -176,7 +176,12 @@ export class LedgerRepository {
     return (await this.customer(m, tenantId, customerId)) !== null;
   }
 
-  /** A customer's transactions, newest first, with a keyset cursor (created_at, id). */
+  /**
+   * A customer's transactions, newest first, with a keyset cursor (created_at, id), each with the
+   * wallet's balance right after it. One statement (one snapshot): the balance after a transaction
+   * is the wallet's balance now minus every transaction listed after it (newer ones of this page,
+   * and everything newer than the cursor), so a page costs what lies above it, not the history.
+   */
   async listForCustomer(
     m: EntityManager,
     tenantId: string,
@@ -185,9 +190,22 @@ export class LedgerRepository {
     before?: { createdAt: string; id: string },
   ): Promise<TransactionView[]> {
     const rows = await m.query(
-      `${SELECT_VIEW} WHERE tenant_id = $1 AND customer_id = $2
-         AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
-       ORDER BY created_at DESC, id DESC LIMIT $5`,
+      `WITH page AS (
+         ${SELECT_VIEW} WHERE tenant_id = $1 AND customer_id = $2
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
+         ORDER BY created_at DESC, id DESC LIMIT $5
+       ), newer AS (
+         SELECT coalesce(sum(amount), 0) AS total FROM ledger_transactions
+          WHERE tenant_id = $1 AND customer_id = $2 AND $3::timestamptz IS NOT NULL AND (created_at, id) >= ($3::timestamptz, $4::uuid)
+       ), wallet AS (
+         SELECT coalesce((SELECT balance FROM ledger_accounts WHERE tenant_id = $1 AND kind = 'customer_wallet' AND customer_id = $2), 0) AS balance
+       )
+       SELECT page.*,
+              (wallet.balance - newer.total
+                - coalesce(sum(page.amount::numeric) OVER (ORDER BY page.created_at DESC, page.id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+              )::numeric(30, 9)::text AS balance_after
+         FROM page, newer, wallet
+        ORDER BY page.created_at DESC, page.id DESC`,
       [tenantId, customerId, before?.createdAt ?? null, before?.id ?? null, limit],
     );
     return rows.map(toView);
@@ -208,5 +226,6 @@ function toView(row: Record<string, any>): TransactionView {
     reference: key.slice(key.indexOf(':') + 1),
     occurredAt: new Date(row.occurred_at).toISOString(),
     createdAt: new Date(row.created_at).toISOString(),
+    ...(row.balance_after !== undefined ? { balanceAfter: row.balance_after } : {}),
   };
 }

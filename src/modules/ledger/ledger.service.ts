@@ -223,7 +223,9 @@ export class LedgerService {
   private async balanceView(m: EntityManager, tenantId: string, customerId: string): Promise<BalanceView> {
     const balance = (await this.ledger.walletBalance(m, tenantId, customerId)) ?? '0.000000000';
     const cached = await this.redis.get(billingKeys.balance(tenantId, customerId)).catch(() => null);
-    return { customerId, balance, spendable: cached === null ? null : fromUnits(BigInt(cached)) };
+    const spendable = cached === null ? null : fromUnits(BigInt(cached));
+    const held = spendable === null ? 0n : toUnits(balance) - BigInt(cached!);
+    return { customerId, balance, spendable, held: fromUnits(held > 0n ? held : 0n) };
   }
 
   /**

@@ -31,7 +31,34 @@ export interface UsageRecordInput {
   createdAt: Date | string;
 }
 
-export type UsageGroupBy = 'day' | 'model' | 'sales' | 'tenant';
+export type UsageGroupBy = 'day' | 'model' | 'sales' | 'tenant' | 'key';
+
+/** Narrowing filters of a usage query (within the caller's scope, never widening it). */
+export interface UsageFilters {
+  from: Date;
+  to: Date;
+  customerId?: string;
+  tenantId?: string;
+  keyId?: string;
+  model?: string;
+}
+
+/** One request as the CSV export shows it. */
+export interface UsageExportRow {
+  created_at: Date;
+  request_id: string;
+  customer_id: string;
+  api_key_id: string | null;
+  key_name: string | null;
+  model: string;
+  input_tokens: string;
+  output_tokens: string;
+  cache_read_tokens: string;
+  cache_write_tokens: string;
+  retail_charge: string;
+  status: string;
+  latency_ms: number;
+}
 
 export interface UsageTotalsRow {
   key: string | null;
@@ -74,6 +101,7 @@ const GROUP_KEY: Record<UsageGroupBy, string> = {
   model: 'ur.model',
   sales: `${SALES_AT_REQUEST_TIME}::text`,
   tenant: 'ur.tenant_id::text',
+  key: 'ur.api_key_id::text',
 };
 
 /**
@@ -147,19 +175,10 @@ export class UsageRecordsRepository {
   async summarize(
     manager: EntityManager,
     scope: UsageScopeFilter,
-    range: { from: Date; to: Date; customerId?: string; tenantId?: string },
+    range: UsageFilters,
     groupBy?: UsageGroupBy,
   ): Promise<{ totals: UsageTotalsRow; groups: UsageTotalsRow[] }> {
-    const qb = () => {
-      const q = manager
-        .createQueryBuilder()
-        .from('usage_records', 'ur')
-        .where(scope.sql, scope.params)
-        .andWhere('ur.created_at >= :from AND ur.created_at < :to', { from: range.from.toISOString(), to: range.to.toISOString() });
-      if (range.customerId) q.andWhere('ur.customer_id = :customerId', { customerId: range.customerId });
-      if (range.tenantId) q.andWhere('ur.tenant_id = :tenantId', { tenantId: range.tenantId });
-      return q;
-    };
+    const qb = () => this.filtered(manager, scope, range);
     const [totalsSql, totalsParams] = qb().select('1').getQueryAndParameters();
     const totals: UsageTotalsRow[] = await manager.query(
       `SELECT NULL::text AS key, ${TOTALS} ${totalsSql.slice(totalsSql.indexOf('FROM'))}`,
@@ -173,5 +192,33 @@ export class UsageRecordsRepository {
       groupParams,
     );
     return { totals: totals[0], groups };
+  }
+
+  /** Requests in scope and range, oldest first, at most `limit` (the caller asks one more to tell truncation). */
+  async exportRows(manager: EntityManager, scope: UsageScopeFilter, range: UsageFilters, limit: number): Promise<UsageExportRow[]> {
+    const [sql, params] = this.filtered(manager, scope, range).select('1').getQueryAndParameters();
+    return manager.query(
+      `SELECT ur.created_at, ur.request_id, ur.customer_id, ur.api_key_id,
+              (SELECT k.name FROM api_keys k WHERE k.id = ur.api_key_id AND k.tenant_id = ur.tenant_id) AS key_name, ur.model,
+              ur.input_tokens::text AS input_tokens, ur.output_tokens::text AS output_tokens,
+              ur.cache_read_tokens::text AS cache_read_tokens, ur.cache_write_tokens::text AS cache_write_tokens,
+              ur.retail_charge::numeric(30, 9)::text AS retail_charge, ur.status, ur.latency_ms
+         ${sql.slice(sql.indexOf('FROM'))}
+        ORDER BY ur.created_at, ur.request_id LIMIT ${Math.trunc(limit)}`,
+      params,
+    );
+  }
+
+  private filtered(manager: EntityManager, scope: UsageScopeFilter, range: UsageFilters) {
+    const q = manager
+      .createQueryBuilder()
+      .from('usage_records', 'ur')
+      .where(scope.sql, scope.params)
+      .andWhere('ur.created_at >= :from AND ur.created_at < :to', { from: range.from.toISOString(), to: range.to.toISOString() });
+    if (range.customerId) q.andWhere('ur.customer_id = :customerId', { customerId: range.customerId });
+    if (range.tenantId) q.andWhere('ur.tenant_id = :tenantId', { tenantId: range.tenantId });
+    if (range.keyId) q.andWhere('ur.api_key_id = :keyId', { keyId: range.keyId });
+    if (range.model) q.andWhere('ur.model = :model', { model: range.model });
+    return q;
   }
 }

@@ -21,6 +21,10 @@ export class User {
   @Column({ name: 'password_hash', type: 'text', nullable: true, select: false })
   passwordHash: string | null = null;
 
+  /** The console's language for this user (`en`, `zh-CN`); null: the tenant's default. */
+  @Column({ name: 'preferred_language', type: 'text', nullable: true })
+  preferredLanguage: string | null = null;
+
   @Column({ type: 'text', default: 'invited' })
   status: UserStatus = 'invited';
 

@@ -128,13 +128,19 @@ export class MeTenant {
 export class MeUser {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() email: string;
-  @ApiPropertyOptional({ nullable: true }) displayName: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String }) displayName: string | null;
+  @ApiPropertyOptional({ nullable: true, enum: ['en', 'zh-CN'], description: "The console's language for you; null: the tenant's default (GET /api/v1/site)" })
+  preferredLanguage: string | null;
 }
 
+/**
+ * What the console decides its navigation from: the tenant's type (platform staff see channels,
+ * resellers, statements of all), the roles, and the CASL rules (hide what they forbid).
+ */
 export class MeResponse {
   @ApiProperty({ type: MeUser }) user: MeUser;
-  @ApiProperty({ type: MeTenant }) tenant: MeTenant;
-  @ApiProperty({ type: [String], example: ['owner'] }) roles: string[];
+  @ApiProperty({ type: MeTenant, description: "The tenant's type decides the platform-only pages (channels, resellers)" }) tenant: MeTenant;
+  @ApiProperty({ type: [String], example: ['owner'], enum: ['owner', 'operator', 'sales', 'finance', 'tech', 'user'], isArray: true }) roles: string[];
   @ApiProperty({
     description: 'The caller\'s CASL rules, packed (@casl/ability/extra packRules): unpack and build an ability to show or hide actions',
     type: 'array',

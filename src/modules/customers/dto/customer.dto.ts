@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -17,6 +17,9 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageMeta, PageQuery } from '../../../common/pagination';
+
+/** A model name as prices and usage records spell it. */
+const USAGE_MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
 
 /** How many items one bulk binding request may carry. */
 export const MAX_BULK_BINDINGS = 1000;
@@ -207,19 +210,35 @@ export class UsageSummaryQuery {
   @IsISO8601({ strict: true })
   to?: string;
 
-  @ApiPropertyOptional({ enum: ['day', 'model', 'sales', 'tenant'], description: '`sales`: credited to the salesperson of the time of each request' })
+  @ApiPropertyOptional({
+    enum: ['day', 'model', 'sales', 'tenant', 'key'],
+    description: '`sales`: credited to the salesperson of the time of each request; `key`: by API key id (null: no key)',
+  })
   @IsOptional()
-  @IsIn(['day', 'model', 'sales', 'tenant'])
-  groupBy?: 'day' | 'model' | 'sales' | 'tenant';
+  @IsIn(['day', 'model', 'sales', 'tenant', 'key'])
+  groupBy?: 'day' | 'model' | 'sales' | 'tenant' | 'key';
 
   @ApiPropertyOptional({ format: 'uuid', description: 'One tenant of your reach (platform staff)' })
   @IsOptional()
   @IsUUID()
   tenantId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only requests made with this API key (within your scope)' })
+  @IsOptional()
+  @IsUUID()
+  keyId?: string;
+
+  @ApiPropertyOptional({ example: 'gpt-4o-mini', description: 'Only requests for this model' })
+  @IsOptional()
+  @Matches(USAGE_MODEL_NAME, { message: 'model must be 1-200 characters: letters, digits and . _ : / @ + -' })
+  model?: string;
 }
 
+/** The filters of `GET /api/v1/usage/export.csv`: those of the summary, without grouping. */
+export class UsageExportQuery extends OmitType(UsageSummaryQuery, ['groupBy'] as const) {}
+
 export class UsageGroup extends UsageTotals {
-  @ApiPropertyOptional({ nullable: true, description: 'The day, model, salesperson id (null: unbound) or tenant id' }) key: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'The day, model, salesperson id (null: unbound), tenant id or API key id (null: no key)' }) key: string | null;
   @ApiPropertyOptional({ nullable: true, description: "The salesperson's e-mail or the tenant's slug, when grouped so" }) label?: string | null;
 }
 

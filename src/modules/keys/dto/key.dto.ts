@@ -121,6 +121,8 @@ export class KeyView {
   @ApiPropertyOptional({ nullable: true, format: 'uuid' }) createdBy: string | null;
   @ApiProperty() createdAt: Date;
   @ApiProperty() updatedAt: Date;
+  @ApiPropertyOptional({ nullable: true, type: Date, description: 'Time of the last metered request made with the key (null: never used)' })
+  lastUsedAt: Date | null;
 }
 
 export class KeyWithSecretView extends KeyView {

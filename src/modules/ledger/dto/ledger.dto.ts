@@ -38,6 +38,11 @@ export class TransactionView {
   @ApiProperty({ description: 'Request id (usage), credit reference or payment event id' }) reference: string;
   @ApiProperty({ format: 'date-time' }) occurredAt: string;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiPropertyOptional({
+    example: '98.750000000',
+    description: "The wallet's ledger balance right after this transaction (in listings, ordered by createdAt then id)",
+  })
+  balanceAfter?: string;
 }
 
 export class CreditResult extends TransactionView {
@@ -54,6 +59,12 @@ export class BalanceView {
     description: 'What can be spent right now (ledger minus open holds and charges not yet metered); null until the first request',
   })
   spendable: string | null;
+
+  @ApiProperty({
+    example: '0.250000000',
+    description: 'Held by requests in flight and charged but not yet metered: balance minus spendable ("0.000000000" while spendable is null)',
+  })
+  held: string;
 }
 
 /** A page of a wallet's transactions. */
