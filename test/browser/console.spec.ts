@@ -54,7 +54,8 @@ describe('web console in a browser', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     system = await connectAs('system');
-    stack = await startConsoleStack({ ACCESS_TOKEN_TTL_SECONDS: '60' });
+    // The fake upstream listens on loopback, which channels refuse unless allowed.
+    stack = await startConsoleStack({ ACCESS_TOKEN_TTL_SECONDS: '60', CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true' });
     fake = await startFakeOpenAI();
     browser = await launchChromium();
 
@@ -142,19 +143,23 @@ describe('web console in a browser', () => {
     await expectAccessible('key secret dialog');
     await shoot('keys-secret-en');
     await page.getByRole('button', { name: 'I have copied it' }).click();
-    await page.getByRole('cell', { name: 'Production server' }).waitFor();
+    await page.getByRole('cell', { name: 'Production server', exact: true }).waitFor();
 
     const { client, close } = gatewayClient(stack.baseUrl, shop.domain, secret, { maxRetries: 0 });
+    let failure: unknown;
     try {
       // The new key reaches every instance within moments; the first call may be early.
       await eventually(async () => {
         try {
           const reply = await client.chat.completions.create({ model, messages: [{ role: 'user', content: 'Hello' }] });
           return reply.choices[0].message.content !== null;
-        } catch {
+        } catch (error) {
+          failure = error;
           return false;
         }
-      }, 'the key to call /v1', 30_000);
+      }, 'the key to call /v1', 30_000).catch((error: Error) => {
+        throw new Error(`${error.message}: last failure ${String(failure)}`);
+      });
     } finally {
       await close();
     }
@@ -190,7 +195,7 @@ describe('web console in a browser', () => {
     await shoot('billing-en');
 
     await page.goto(url(shop, '/models'));
-    await page.getByTestId('prices').getByText(money('3.25'), { exact: true }).waitFor();
+    await page.getByTestId('prices').getByRole('row').filter({ hasText: model }).getByText(money('3.25'), { exact: true }).first().waitFor();
     await expectAccessible('models');
     await shoot('models-en');
 
@@ -226,6 +231,10 @@ describe('web console in a browser', () => {
     }
     await page.getByTestId('language-switch').getByText('English').click();
     await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
+  });
+
+  beforeEach(async () => {
+    await page?.setViewportSize(DESKTOP);
   });
 
   it('lays the pages out for a phone, with the navigation in a drawer', async () => {
@@ -288,7 +297,7 @@ describe('web console in a browser', () => {
     await second.waitForURL(/\/console\/dashboard$/);
     await second.getByTestId('spend-30').getByText(formatMoney('0', 'USD', 'en'), { exact: true }).waitFor();
     await second.goto(url(other, '/models'));
-    await second.getByTestId('prices').getByText(formatMoney('4.1', 'USD', 'en'), { exact: true }).waitFor();
+    await second.getByTestId('prices').getByRole('row').filter({ hasText: model }).getByText(formatMoney('4.1', 'USD', 'en'), { exact: true }).first().waitFor();
     expect(await second.getByTestId('prices').getByText(formatMoney('3.25', 'USD', 'en'), { exact: true }).count()).toBe(0);
     await second.goto(url(other, '/billing'));
     await second.getByTestId('transactions').waitFor();

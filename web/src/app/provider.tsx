@@ -44,6 +44,7 @@ function Branded({ children }: { children: ReactNode }) {
         colorTextTertiary: 'rgba(0, 0, 0, 0.6)',
         colorTextDescription: 'rgba(0, 0, 0, 0.62)',
         colorTextPlaceholder: 'rgba(0, 0, 0, 0.5)',
+        colorSuccess: '#237804',
       },
       // The selected page in the navigation: white on the brand colour (AA contrast for any tenant colour).
       components: { Menu: { itemSelectedBg: primary, itemSelectedColor: '#fff' } },

@@ -16,6 +16,7 @@ import { useTranslation } from 'react-i18next';
 import { Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { Brand } from '@/components/brand';
 import { LanguageSwitch } from '@/components/language-switch';
+import { useUpdateProfile } from '@/features/account/api';
 import { useMe, useSignOut } from '@/features/auth/api';
 import { useSite } from '@/hooks/use-site';
 import { resetRestore } from '../session-gate';
@@ -42,6 +43,7 @@ export default function Shell() {
   const { data: me } = useMe();
   const { data: site } = useSite();
   const signOut = useSignOut();
+  const profile = useUpdateProfile();
   const location = useLocation();
   const navigate = useNavigate();
 
@@ -96,7 +98,7 @@ export default function Shell() {
             {phone && <Brand size={24} />}
           </Flex>
           <Flex align="center" gap={4}>
-            <LanguageSwitch offered={site?.languages} />
+            <LanguageSwitch offered={site?.languages} onChange={(language) => profile.mutate({ preferredLanguage: language })} />
             <Dropdown
               trigger={['click']}
               menu={{

@@ -1,9 +1,10 @@
 import { Alert, Button, Card, Col, Row, Statistic, Table, Tag, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { Page } from '@/components/page';
 import { ProblemAlert } from '@/components/problem-alert';
 import { ScrollRegion } from '@/components/scroll-region';
-import { TransactionWithBalance, useBalance, useTransactionsWithBalance } from '@/features/ledger/api';
+import { Transaction, useBalance, useTransactions } from '@/features/ledger/api';
 import { useFormat } from '@/hooks/use-format';
 import { useSite } from '@/hooks/use-site';
 
@@ -15,7 +16,7 @@ export default function BillingPage() {
   const format = useFormat();
   const { data: site } = useSite();
   const balance = useBalance();
-  const transactions = useTransactionsWithBalance(balance.data?.balance);
+  const transactions = useTransactions();
   return (
     <Page title={t('nav.billing')}>
       <ProblemAlert error={balance.error ?? transactions.error} />
@@ -52,14 +53,14 @@ export default function BillingPage() {
       </Row>
       <Card title={t('billing.transactions')}>
         <ScrollRegion label={t('billing.transactions')}>
-          <Table<TransactionWithBalance>
+          <Table<Transaction>
             data-testid="transactions"
             rowKey="id"
             loading={transactions.isPending}
             dataSource={transactions.rows}
             pagination={false}
             style={{ minWidth: 760 }}
-            locale={{ emptyText: t('billing.empty') }}
+            locale={{ emptyText: <EmptyState text={t('billing.empty')} /> }}
             columns={[
               { title: t('billing.time'), dataIndex: 'occurredAt', render: (at: string) => format.dateTime(at) },
               { title: t('billing.kind'), dataIndex: 'kind', render: (kind: string) => <Tag color={KIND_COLOR[kind]}>{t(`billing.kinds.${kind}`)}</Tag> },
@@ -74,7 +75,7 @@ export default function BillingPage() {
                   </Typography.Text>
                 ),
               },
-              { title: t('billing.balanceAfter'), dataIndex: 'balanceAfter', align: 'right', render: (b: string) => format.money(b) },
+              { title: t('billing.balanceAfter'), dataIndex: 'balanceAfter', align: 'right', render: (b: string | undefined) => format.money(b) },
             ]}
           />
         </ScrollRegion>

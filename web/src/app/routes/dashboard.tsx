@@ -1,15 +1,15 @@
 import { Alert, Card, Col, Row, Skeleton, Statistic, Table, Typography } from 'antd';
 import { useMemo } from 'react';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { Link } from 'react-router-dom';
 import { Page } from '@/components/page';
 import { ProblemAlert } from '@/components/problem-alert';
-import { useMe } from '@/features/auth/api';
 import { useBalance } from '@/features/ledger/api';
-import { daysBetween, useMyUsage, UsageGroup } from '@/features/usage/api';
+import { daysBetween, useUsage, UsageGroup } from '@/features/usage/api';
 import { UsageChart } from '@/features/usage/usage-chart';
 import { useFormat } from '@/hooks/use-format';
-import { compareDecimals, subtractDecimals } from '@/lib/money';
+import { compareDecimals } from '@/lib/money';
 
 const DAY = 86_400_000;
 const WARN_DAYS = 3;
@@ -17,18 +17,18 @@ const WARN_DAYS = 3;
 export default function DashboardPage() {
   const { t } = useTranslation();
   const format = useFormat();
-  const { data: me } = useMe();
   const balance = useBalance();
   const range = useMemo(() => {
     const to = new Date(Math.ceil(Date.now() / DAY) * DAY);
     return { from: new Date(to.getTime() - 30 * DAY), to };
   }, []);
   const days = useMemo(() => daysBetween(range.from, range.to), [range]);
-  const byDay = useMyUsage(me?.user.id, 'day', range.from.toISOString(), range.to.toISOString());
-  const byModel = useMyUsage(me?.user.id, 'model', range.from.toISOString(), range.to.toISOString());
+  const filter = { from: range.from.toISOString(), to: range.to.toISOString() };
+  const byDay = useUsage('day', filter);
+  const byModel = useUsage('model', filter);
 
-  const spendable = balance.data?.spendable ?? balance.data?.balance;
-  const held = balance.data && spendable ? subtractDecimals(balance.data.balance, spendable) : undefined;
+  const spendable = (balance.data?.spendable as string | null | undefined) ?? balance.data?.balance;
+  const held = balance.data?.held;
   const spend30 = byDay.data?.totals.spend ?? '0';
   // The warning compares the spendable amount with three days of the 30-day average (a rough
   // forecast; the amounts shown stay exact).
@@ -85,7 +85,7 @@ export default function DashboardPage() {
               loading={byModel.isPending}
               dataSource={topModels}
               pagination={false}
-              locale={{ emptyText: t('dashboard.noUsage') }}
+              locale={{ emptyText: <EmptyState text={t('dashboard.noUsage')} /> }}
               columns={[
                 { title: t('usage.model'), dataIndex: 'key', render: (k) => <Typography.Text ellipsis>{String(k)}</Typography.Text> },
                 { title: t('usage.spend'), dataIndex: 'spend', align: 'right', render: (s: string) => format.money(s) },

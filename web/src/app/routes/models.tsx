@@ -1,5 +1,6 @@
 import { Card, Table, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { Page } from '@/components/page';
 import { ScrollRegion } from '@/components/scroll-region';
 import { useFormat } from '@/hooks/use-format';
@@ -24,7 +25,7 @@ export default function ModelsPage() {
             dataSource={site?.models ?? []}
             pagination={false}
             style={{ minWidth: 640 }}
-            locale={{ emptyText: t('models.empty') }}
+            locale={{ emptyText: <EmptyState text={t('models.empty')} /> }}
             columns={[
               { title: t('models.model'), dataIndex: 'model', render: (m: string) => <Typography.Text code copyable>{m}</Typography.Text> },
               { title: t('models.input'), dataIndex: 'inputPerMillion', align: 'right', render: price },

@@ -1,42 +1,63 @@
 import { DownloadOutlined } from '@ant-design/icons';
-import { Button, Card, DatePicker, Flex, Segmented, Table, Typography } from 'antd';
+import { App, Button, Card, DatePicker, Flex, Segmented, Select, Table, Typography } from 'antd';
 import dayjs, { Dayjs } from 'dayjs';
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { Page } from '@/components/page';
 import { ProblemAlert } from '@/components/problem-alert';
 import { ScrollRegion } from '@/components/scroll-region';
-import { useMe } from '@/features/auth/api';
-import { daysBetween, useMyUsage, UsageGroup } from '@/features/usage/api';
+import { useKeys } from '@/features/keys/api';
+import { daysBetween, useUsage, usageCsv, UsageGroup, UsageGrouping } from '@/features/usage/api';
 import { UsageChart } from '@/features/usage/usage-chart';
 import { useFormat } from '@/hooks/use-format';
-import { downloadCsv } from '@/lib/csv';
+import { useSite } from '@/hooks/use-site';
+import { saveBlob } from '@/lib/download';
 
 export default function UsagePage() {
   const { t } = useTranslation();
+  const { message } = App.useApp();
   const format = useFormat();
-  const { data: me } = useMe();
-  const [groupBy, setGroupBy] = useState<'day' | 'model'>('day');
+  const { data: site } = useSite();
+  const keys = useKeys(1, 100);
+  const [groupBy, setGroupBy] = useState<UsageGrouping>('day');
   const [range, setRange] = useState<[Dayjs, Dayjs]>([dayjs().subtract(29, 'day').startOf('day'), dayjs().endOf('day')]);
-  const from = range[0].startOf('day').toDate();
-  const to = range[1].add(1, 'day').startOf('day').toDate();
-  const usage = useMyUsage(me?.user.id, groupBy, from.toISOString(), to.toISOString());
-  const byDay = useMyUsage(me?.user.id, 'day', from.toISOString(), to.toISOString());
-  const days = useMemo(() => daysBetween(new Date(`${range[0].format('YYYY-MM-DD')}T00:00:00Z`), new Date(`${range[1].add(1, 'day').format('YYYY-MM-DD')}T00:00:00Z`)), [range]);
+  const [keyId, setKeyId] = useState<string>();
+  const [model, setModel] = useState<string>();
+  const filter = {
+    from: range[0].startOf('day').toISOString(),
+    to: range[1].add(1, 'day').startOf('day').toISOString(),
+    ...(keyId ? { keyId } : {}),
+    ...(model ? { model } : {}),
+  };
+  const usage = useUsage(groupBy, filter);
+  const byDay = useUsage('day', filter);
+  const days = useMemo(
+    () => daysBetween(new Date(`${range[0].format('YYYY-MM-DD')}T00:00:00Z`), new Date(`${range[1].add(1, 'day').format('YYYY-MM-DD')}T00:00:00Z`)),
+    [range],
+  );
   const groups = usage.data?.groups ?? [];
+  const keyName = new Map(keys.data?.items.map((k) => [k.id, `${k.name} (${k.prefix}…)`]));
+  const label = (g: UsageGroup) => {
+    const key = g.key as string | null;
+    if (groupBy === 'day') return format.date(key);
+    if (groupBy === 'key') return key ? (keyName.get(key) ?? key) : t('usage.noKey');
+    return key ?? '—';
+  };
 
-  const download = () =>
-    downloadCsv(
-      `usage-${groupBy}-${range[0].format('YYYYMMDD')}-${range[1].format('YYYYMMDD')}.csv`,
-      [groupBy, 'requests', 'input_tokens', 'output_tokens', 'cache_read_tokens', 'cache_write_tokens', `spend_${format.currency}`],
-      groups.map((g) => [String(g.key ?? ''), g.requests, g.inputTokens, g.outputTokens, g.cacheReadTokens, g.cacheWriteTokens, g.spend]),
-    );
+  const download = async () => {
+    try {
+      saveBlob(`usage-${range[0].format('YYYYMMDD')}-${range[1].format('YYYYMMDD')}.csv`, await usageCsv(filter));
+    } catch {
+      void message.error(t('common.failed'));
+    }
+  };
 
   return (
     <Page
       title={t('nav.usage')}
       extra={
-        <Button icon={<DownloadOutlined />} onClick={download} disabled={groups.length === 0} data-testid="usage-csv">
+        <Button icon={<DownloadOutlined />} onClick={() => void download()} data-testid="usage-csv">
           {t('usage.downloadCsv')}
         </Button>
       }
@@ -50,12 +71,32 @@ export default function UsagePage() {
             disabledDate={(d) => d.isAfter(dayjs(), 'day')}
             aria-label={t('usage.range')}
           />
+          <Select
+            allowClear
+            placeholder={t('usage.allKeys')}
+            aria-label={t('usage.key')}
+            value={keyId}
+            onChange={setKeyId}
+            style={{ minWidth: 200 }}
+            options={keys.data?.items.map((k) => ({ value: k.id, label: `${k.name} (${k.prefix}…)` }))}
+          />
+          <Select
+            allowClear
+            showSearch
+            placeholder={t('usage.allModels')}
+            aria-label={t('usage.model')}
+            value={model}
+            onChange={setModel}
+            style={{ minWidth: 200 }}
+            options={site?.models.map((m) => ({ value: m.model, label: m.model }))}
+          />
           <Segmented
             value={groupBy}
-            onChange={(v) => setGroupBy(v as 'day' | 'model')}
+            onChange={(v) => setGroupBy(v as UsageGrouping)}
             options={[
               { value: 'day', label: t('usage.byDay') },
               { value: 'model', label: t('usage.byModel') },
+              { value: 'key', label: t('usage.byKey') },
             ]}
           />
         </Flex>
@@ -64,7 +105,10 @@ export default function UsagePage() {
       <Card title={t('usage.chartTitle')}>
         <UsageChart days={days} groups={byDay.data?.groups ?? []} money={format.money} />
       </Card>
-      <Card title={t('usage.tableTitle')} extra={<Typography.Text type="secondary">{t('usage.total', { spend: format.money(usage.data?.totals.spend ?? '0'), requests: usage.data?.totals.requests ?? 0 })}</Typography.Text>}>
+      <Card
+        title={t('usage.tableTitle')}
+        extra={<Typography.Text type="secondary">{t('usage.total', { spend: format.money(usage.data?.totals.spend ?? '0'), requests: usage.data?.totals.requests ?? 0 })}</Typography.Text>}
+      >
         <ScrollRegion label={t('usage.tableTitle')}>
           <Table<UsageGroup>
             data-testid="usage-table"
@@ -73,9 +117,9 @@ export default function UsagePage() {
             dataSource={groups}
             style={{ minWidth: 720 }}
             pagination={{ pageSize: 31, hideOnSinglePage: true }}
-            locale={{ emptyText: t('usage.empty') }}
+            locale={{ emptyText: <EmptyState text={t('usage.empty')} /> }}
             columns={[
-              { title: groupBy === 'day' ? t('usage.day') : t('usage.model'), dataIndex: 'key', render: (k) => (groupBy === 'day' ? format.date(String(k)) : String(k)) },
+              { title: t(`usage.${groupBy === 'key' ? 'key' : groupBy}`), key: 'group', render: (_, g) => label(g) },
               { title: t('usage.requests'), dataIndex: 'requests', align: 'right', render: (n: number) => format.number(n) },
               { title: t('usage.inputTokens'), dataIndex: 'inputTokens', align: 'right', render: (n: number) => format.number(n) },
               { title: t('usage.outputTokens'), dataIndex: 'outputTokens', align: 'right', render: (n: number) => format.number(n) },

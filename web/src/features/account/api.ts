@@ -1,22 +1,34 @@
-import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { api, unwrap } from '@/lib/api/client';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, Schemas, unwrap } from '@/lib/api/client';
 
-// PATCH /api/v1/me and POST /api/v1/me/password land from wip/console; until then the generated
-// types do not have them (the expect-error lines fail the type check once they do).
+export type SessionView = Schemas['SessionView'];
+
 export function useUpdateProfile() {
   const client = useQueryClient();
   return useMutation({
-    mutationFn: (body: { displayName?: string | null; preferredLanguage?: string | null }) =>
-      // @ts-expect-error route not yet in the OpenAPI document
-      unwrap(api.PATCH('/api/v1/me', { body })),
+    mutationFn: (body: Schemas['UpdateProfileRequest']) => unwrap(api.PATCH('/api/v1/me', { body })),
     onSuccess: () => client.invalidateQueries({ queryKey: ['/api/v1/me'] }),
   });
 }
 
 export function useChangePassword() {
+  const client = useQueryClient();
   return useMutation({
-    mutationFn: (body: { currentPassword: string; newPassword: string }) =>
-      // @ts-expect-error route not yet in the OpenAPI document
-      unwrap(api.POST('/api/v1/me/password', { body })) as Promise<{ sessionsEnded: number }>,
+    mutationFn: (body: Schemas['ChangePasswordRequest']) => unwrap(api.POST('/api/v1/me/password', { body })),
+    onSuccess: () => client.invalidateQueries({ queryKey: ['/api/v1/me/sessions'] }),
+  });
+}
+
+export function useSessions() {
+  return useQuery({ queryKey: ['/api/v1/me/sessions'], queryFn: () => unwrap(api.GET('/api/v1/me/sessions')) });
+}
+
+export function useEndSessions() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: async (ids: string[]) => {
+      for (const sessionId of ids) await unwrap(api.DELETE('/api/v1/me/sessions/{sessionId}', { params: { path: { sessionId } } }));
+    },
+    onSuccess: () => client.invalidateQueries({ queryKey: ['/api/v1/me/sessions'] }),
   });
 }

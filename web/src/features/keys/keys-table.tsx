@@ -2,6 +2,7 @@ import { Button, Dropdown, Flex, Modal, Select, Space, Table, Tag, Typography } 
 import { MoreOutlined, PlusOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { useFormat } from '@/hooks/use-format';
 import { ProblemAlert } from '@/components/problem-alert';
 import { ScrollRegion } from '@/components/scroll-region';
@@ -57,7 +58,7 @@ export function KeysTable({ models }: { models: string[] }) {
           dataSource={keys.data?.items}
           style={{ minWidth: 900 }}
           pagination={{ current: page, total: keys.data?.total ?? 0, pageSize: 20, onChange: setPage, hideOnSinglePage: true }}
-          locale={{ emptyText: t('keys.empty') }}
+          locale={{ emptyText: <EmptyState text={t('keys.empty')} /> }}
           columns={[
             { title: t('keys.name'), dataIndex: 'name', render: (name: string) => <Typography.Text strong>{name}</Typography.Text> },
             { title: t('keys.prefix'), dataIndex: 'prefix', render: (prefix: string) => <Typography.Text code>{prefix}…</Typography.Text> },
@@ -78,7 +79,8 @@ export function KeysTable({ models }: { models: string[] }) {
             { title: t('keys.spent'), dataIndex: 'spent', align: 'right', render: (spent: string) => format.money(spent) },
             { title: t('keys.limits'), key: 'limits', render: (_, key) => limits(key) },
             { title: t('keys.expires'), dataIndex: 'expiresAt', render: (at) => (at ? format.date(at as string) : t('keys.never')) },
-            { title: t('keys.created'), dataIndex: 'createdAt', render: (at: string) => format.dateTime(at) },
+            { title: t('keys.lastUsed'), dataIndex: 'lastUsedAt', render: (at) => (at ? format.dateTime(at as string) : t('keys.neverUsed')) },
+          { title: t('keys.created'), dataIndex: 'createdAt', render: (at: string) => format.date(at) },
             {
               title: <span className="sr-only">{t('common.actions')}</span>,
               key: 'actions',

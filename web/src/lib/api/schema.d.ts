@@ -544,7 +544,8 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /** Change your own profile: display name and preferred console language */
+        patch: operations["AccountController_updateProfile"];
         trace?: never;
     };
     "/api/v1/me/balance": {
@@ -559,6 +560,57 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Change your password (the current one required; a wrong one counts toward the sign-in lock); your other sessions end */
+        post: operations["AccountController_changePassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your signed-in sessions (browsers and API clients), most recently active first */
+        get: operations["AccountController_sessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/sessions/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End one of your sessions at once (its access tokens stop working too) */
+        delete: operations["AccountController_revokeSession"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1001,6 +1053,23 @@ export interface paths {
         get: operations["WholesaleDiscountController_get"];
         /** Set a reseller's wholesale discount, in percent off the platform list (platform owner and finance) */
         put: operations["WholesaleDiscountController_set"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/export.csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your scope's requests (a customer: their own) as CSV, oldest first, filtered like the summary; at most 100000 rows (X-AIGW-Truncated: true when there were more) */
+        get: operations["UsageController_export"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -2389,6 +2458,11 @@ export interface components {
             balance: string;
             /** Format: uuid */
             customerId: string;
+            /**
+             * @description Held by requests in flight and charged but not yet metered: balance minus spendable ("0.000000000" while spendable is null)
+             * @example 0.250000000
+             */
+            held: string;
             /** @description What can be spent right now (ledger minus open holds and charges not yet metered); null until the first request */
             spendable?: string | null;
         };
@@ -2457,6 +2531,16 @@ export interface components {
             failed: number;
             ok: number;
             results: components["schemas"]["BindingResult"][];
+        };
+        ChangePasswordRequest: {
+            /** @description The password in use now */
+            currentPassword: string;
+            /** @description Checked by the password policy (12+ characters mixing three of lower, upper, digits and symbols, or 16+ of anything) */
+            newPassword: string;
+        };
+        ChangePasswordResult: {
+            /** @description Other sessions of yours that were ended (this one stays signed in) */
+            sessionsEnded: number;
         };
         ChannelHealthView: {
             checkFailures: number;
@@ -2716,6 +2800,11 @@ export interface components {
              * @example 125.500000000
              */
             balance: string;
+            /**
+             * @description The wallet's ledger balance right after this transaction (in listings, ordered by createdAt then id)
+             * @example 98.750000000
+             */
+            balanceAfter?: string;
             /** @description False when the same reference had already been credited (nothing changed) */
             created: boolean;
             /** Format: date-time */
@@ -2840,6 +2929,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             ipAllowlist?: string[] | null;
+            /**
+             * Format: date-time
+             * @description Time of the last metered request made with the key (null: never used)
+             */
+            lastUsedAt?: string | null;
             name: string;
             /**
              * @description The first characters of the secret, to recognise it
@@ -2877,6 +2971,11 @@ export interface components {
             /** Format: uuid */
             id: string;
             ipAllowlist?: string[] | null;
+            /**
+             * Format: date-time
+             * @description Time of the last metered request made with the key (null: never used)
+             */
+            lastUsedAt?: string | null;
             name: string;
             /**
              * @description The first characters of the secret, to recognise it
@@ -2961,9 +3060,10 @@ export interface components {
              *       "owner"
              *     ]
              */
-            roles: string[];
+            roles: ("owner" | "operator" | "sales" | "finance" | "tech" | "user")[];
             /** @description The caller's CASL rules, packed (@casl/ability/extra packRules): unpack and build an ability to show or hide actions */
             rules: unknown[][];
+            /** @description The tenant's type decides the platform-only pages (channels, resellers) */
             tenant: components["schemas"]["MeTenant"];
             user: components["schemas"]["MeUser"];
         };
@@ -2976,10 +3076,15 @@ export interface components {
             type: "platform" | "reseller";
         };
         MeUser: {
-            displayName?: Record<string, never> | null;
+            displayName?: string | null;
             email: string;
             /** Format: uuid */
             id: string;
+            /**
+             * @description The console's language for you; null: the tenant's default (GET /api/v1/site)
+             * @enum {string|null}
+             */
+            preferredLanguage?: "en" | "zh-CN" | null;
         };
         ModelCostDto: {
             /** @example 0.3 */
@@ -3112,6 +3217,36 @@ export interface components {
             email?: Record<string, never> | null;
             /** Format: uuid */
             id: string;
+        };
+        SessionList: {
+            items: components["schemas"]["SessionView"][];
+        };
+        SessionView: {
+            /** @description True for the session of the access token making this call */
+            current: boolean;
+            /**
+             * Format: date-time
+             * @description When it ends unless refreshed
+             */
+            expiresAt: string;
+            /**
+             * Format: uuid
+             * @description The session id (the access token's `sid`)
+             */
+            id: string;
+            /** @description Client address of its last sign-in or refresh */
+            ip?: string | null;
+            /**
+             * Format: date-time
+             * @description Its last sign-in or refresh
+             */
+            lastActiveAt: string;
+            /**
+             * Format: date-time
+             * @description When it signed in
+             */
+            startedAt: string;
+            userAgent?: string | null;
         };
         SetDiscountRequest: {
             /**
@@ -3527,6 +3662,11 @@ export interface components {
              * @example -0.001250000
              */
             amount: string;
+            /**
+             * @description The wallet's ledger balance right after this transaction (in listings, ordered by createdAt then id)
+             * @example 98.750000000
+             */
+            balanceAfter?: string;
             /** Format: date-time */
             createdAt: string;
             /** Format: uuid */
@@ -3609,6 +3749,18 @@ export interface components {
             /** @description Tokens per minute (null: no key limit) */
             tpmLimit?: Record<string, never> | null;
         };
+        UpdateProfileRequest: {
+            /**
+             * @description null clears it; absent: unchanged
+             * @example Alice Liu
+             */
+            displayName?: Record<string, never> | null;
+            /**
+             * @description null: the tenant's default; absent: unchanged
+             * @enum {string|null}
+             */
+            preferredLanguage?: "en" | "zh-CN" | null;
+        };
         UpdateTenantRequest: {
             branding?: components["schemas"]["BrandingDto"];
             name?: string;
@@ -3623,7 +3775,7 @@ export interface components {
             cacheReadTokens: number;
             cacheWriteTokens: number;
             inputTokens: number;
-            /** @description The day, model, salesperson id (null: unbound) or tenant id */
+            /** @description The day, model, salesperson id (null: unbound), tenant id or API key id (null: no key) */
             key?: Record<string, never> | null;
             /** @description The salesperson's e-mail or the tenant's slug, when grouped so */
             label?: Record<string, never> | null;
@@ -5935,6 +6087,54 @@ export interface operations {
             };
         };
     };
+    AccountController_updateProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateProfileRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeUser"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description tenant_mismatch: the token belongs to another tenant than this domain's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     LedgerController_myBalance: {
         parameters: {
             query?: never;
@@ -5965,6 +6165,142 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description No such object in your reach (problem+json) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    AccountController_changePassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePasswordRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangePasswordResult"];
+                };
+            };
+            /** @description validation_failed / wrong_password / weak_password */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description tenant_mismatch: the token belongs to another tenant than this domain's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description login_locked, with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    AccountController_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description tenant_mismatch: the token belongs to another tenant than this domain's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    AccountController_revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description tenant_mismatch: the token belongs to another tenant than this domain's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
             };
             /** @description No such object in your reach (problem+json) */
             404: {
@@ -7840,12 +8176,68 @@ export interface operations {
             };
         };
     };
+    UsageController_export: {
+        parameters: {
+            query?: {
+                from?: string;
+                /** @description Only requests made with this API key (within your scope) */
+                keyId?: string;
+                /** @description Only requests for this model */
+                model?: string;
+                /** @description One tenant of your reach (platform staff) */
+                tenantId?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Columns: time, request_id, customer_id, key_id, key_name, model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, charge, status, latency_ms */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read Usage (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     UsageController_summary: {
         parameters: {
             query?: {
                 from?: string;
-                /** @description `sales`: credited to the salesperson of the time of each request */
-                groupBy?: "day" | "model" | "sales" | "tenant";
+                /** @description `sales`: credited to the salesperson of the time of each request; `key`: by API key id (null: no key) */
+                groupBy?: "day" | "model" | "sales" | "tenant" | "key";
+                /** @description Only requests made with this API key (within your scope) */
+                keyId?: string;
+                /** @description Only requests for this model */
+                model?: string;
                 /** @description One tenant of your reach (platform staff) */
                 tenantId?: string;
                 to?: string;
