@@ -215,21 +215,24 @@ describe('web console in a browser', () => {
     await page.goto(url(shop, '/dashboard'));
     await page.getByTestId('language-switch').getByText('中文').click();
     await page.getByRole('heading', { level: 1, name: '概览' }).waitFor();
-    for (const [path, name, title] of [
-      ['/dashboard', 'dashboard', '概览'],
-      ['/keys', 'keys', 'API 密钥'],
-      ['/usage', 'usage', '用量'],
-      ['/billing', 'billing', '账单'],
-      ['/models', 'models', '模型与价格'],
-      ['/quickstart', 'quickstart', '快速开始'],
-      ['/account', 'account', '账户'],
-    ]) {
-      await page.goto(url(shop, path));
-      await page.getByRole('heading', { level: 1, name: title }).waitFor();
-      await expectAccessible(`${name} (zh-CN)`);
-      await shoot(`${name}-zh-CN`);
+    try {
+      for (const [path, name, title] of [
+        ['/dashboard', 'dashboard', '概览'],
+        ['/keys', 'keys', 'API 密钥'],
+        ['/usage', 'usage', '用量'],
+        ['/billing', 'billing', '账单'],
+        ['/models', 'models', '模型与价格'],
+        ['/quickstart', 'quickstart', '快速开始'],
+        ['/account', 'account', '账户'],
+      ]) {
+        await page.goto(url(shop, path));
+        await page.getByRole('heading', { level: 1, name: title }).waitFor();
+        await expectAccessible(`${name} (zh-CN)`);
+        await shoot(`${name}-zh-CN`);
+      }
+    } finally {
+      await page.getByTestId('language-switch').getByText('English').click();
     }
-    await page.getByTestId('language-switch').getByText('English').click();
     await page.getByRole('heading', { level: 1, name: 'Account' }).waitFor();
   });
 

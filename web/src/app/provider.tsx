@@ -38,13 +38,13 @@ function Branded({ children }: { children: ReactNode }) {
       token: {
         colorPrimary: primary,
         colorLink: primary,
-        colorInfo: primary,
         borderRadius: 8,
         colorTextSecondary: 'rgba(0, 0, 0, 0.68)',
         colorTextTertiary: 'rgba(0, 0, 0, 0.6)',
         colorTextDescription: 'rgba(0, 0, 0, 0.62)',
         colorTextPlaceholder: 'rgba(0, 0, 0, 0.5)',
         colorSuccess: '#237804',
+        colorError: '#cf1322',
       },
       // The selected page in the navigation: white on the brand colour (AA contrast for any tenant colour).
       components: { Menu: { itemSelectedBg: primary, itemSelectedColor: '#fff' } },

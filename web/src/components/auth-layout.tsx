@@ -36,7 +36,8 @@ export function AuthLayout({ children }: { children: ReactNode }) {
           style={{
             width: '100%',
             maxWidth: 400,
-            padding: 32,
+            padding: 'clamp(20px, 6vw, 32px)',
+            boxSizing: 'border-box',
             background: token.colorBgContainer,
             borderRadius: token.borderRadiusLG,
             boxShadow: token.boxShadowTertiary,
@@ -45,7 +46,7 @@ export function AuthLayout({ children }: { children: ReactNode }) {
         >
           <Flex vertical gap={24}>
             <Flex justify="center">
-              <Brand size={36} />
+              <Brand size={36} wrap />
             </Flex>
             {children}
           </Flex>

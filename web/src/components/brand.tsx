@@ -2,7 +2,7 @@ import { Flex, theme } from 'antd';
 import { useSite } from '@/hooks/use-site';
 
 /** The tenant's logo and name. */
-export function Brand({ size = 28, light = false }: { size?: number; light?: boolean }) {
+export function Brand({ size = 28, light = false, wrap = false }: { size?: number; light?: boolean; wrap?: boolean }) {
   const { data: site } = useSite();
   const { token } = theme.useToken();
   const name = site?.name ?? '';
@@ -32,7 +32,7 @@ export function Brand({ size = 28, light = false }: { size?: number; light?: boo
       )}
       <span
         data-testid="brand-name"
-        style={{ fontSize: size * 0.6, fontWeight: 600, color: light ? '#fff' : token.colorText, whiteSpace: 'nowrap', overflow: 'hidden', textOverflow: 'ellipsis' }}
+        style={{ fontSize: size * 0.6, fontWeight: 600, color: light ? '#fff' : token.colorText, ...(wrap ? { overflowWrap: 'anywhere', textAlign: 'center' } : { whiteSpace: 'nowrap', overflow: 'hidden', textOverflow: 'ellipsis' }) }}
       >
         {name}
       </span>

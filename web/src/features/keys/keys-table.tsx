@@ -61,7 +61,7 @@ export function KeysTable({ models }: { models: string[] }) {
           locale={{ emptyText: <EmptyState text={t('keys.empty')} /> }}
           columns={[
             { title: t('keys.name'), dataIndex: 'name', render: (name: string) => <Typography.Text strong>{name}</Typography.Text> },
-            { title: t('keys.prefix'), dataIndex: 'prefix', render: (prefix: string) => <Typography.Text code>{prefix}…</Typography.Text> },
+            { title: t('keys.prefix'), dataIndex: 'prefix', render: (prefix: string) => <Typography.Text code style={{ whiteSpace: 'nowrap' }}>{prefix}…</Typography.Text> },
             {
               title: t('keys.status'),
               dataIndex: 'status',

@@ -23,7 +23,7 @@ export function UsageChart({ days, groups, money }: { days: string[]; groups: Us
           },
         },
         legend: { data: [t('usage.spend'), t('usage.requests')], bottom: 0 },
-        grid: { left: 48, right: 48, top: 16, bottom: 48 },
+        grid: { left: 8, right: 8, top: 16, bottom: 40, containLabel: true },
         xAxis: { type: 'category', data: days.map((d) => d.slice(5)) },
         yAxis: [
           { type: 'value', name: '', splitLine: { lineStyle: { type: 'dashed' } } },
