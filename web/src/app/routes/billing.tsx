@@ -59,12 +59,12 @@ export default function BillingPage() {
             loading={transactions.isPending}
             dataSource={transactions.rows}
             pagination={false}
-            style={{ minWidth: 760 }}
+            
             locale={{ emptyText: <EmptyState text={t('billing.empty')} /> }}
             columns={[
               { title: t('billing.time'), dataIndex: 'occurredAt', render: (at: string) => format.dateTime(at) },
               { title: t('billing.kind'), dataIndex: 'kind', render: (kind: string) => <Tag color={KIND_COLOR[kind]}>{t(`billing.kinds.${kind}`)}</Tag> },
-              { title: t('billing.reference'), dataIndex: 'reference', render: (ref: string, row) => <Typography.Text type="secondary" ellipsis style={{ maxWidth: 220 }}>{row.note || ref}</Typography.Text> },
+              { title: t('billing.reference'), dataIndex: 'reference', responsive: ['md'], render: (ref: string, row) => <Typography.Text type="secondary" ellipsis style={{ maxWidth: 220 }}>{row.note || ref}</Typography.Text> },
               {
                 title: t('billing.amount'),
                 dataIndex: 'amount',

@@ -115,15 +115,15 @@ export default function UsagePage() {
             rowKey={(g) => String(g.key)}
             loading={usage.isPending}
             dataSource={groups}
-            style={{ minWidth: 720 }}
+            
             pagination={{ pageSize: 31, hideOnSinglePage: true }}
             locale={{ emptyText: <EmptyState text={t('usage.empty')} /> }}
             columns={[
               { title: t(`usage.${groupBy === 'key' ? 'key' : groupBy}`), key: 'group', render: (_, g) => label(g) },
               { title: t('usage.requests'), dataIndex: 'requests', align: 'right', render: (n: number) => format.number(n) },
-              { title: t('usage.inputTokens'), dataIndex: 'inputTokens', align: 'right', render: (n: number) => format.number(n) },
-              { title: t('usage.outputTokens'), dataIndex: 'outputTokens', align: 'right', render: (n: number) => format.number(n) },
-              { title: t('usage.cachedTokens'), key: 'cache', align: 'right', render: (_, g) => format.number(g.cacheReadTokens + g.cacheWriteTokens) },
+              { title: t('usage.inputTokens'), dataIndex: 'inputTokens', responsive: ['md'], align: 'right', render: (n: number) => format.number(n) },
+              { title: t('usage.outputTokens'), dataIndex: 'outputTokens', responsive: ['md'], align: 'right', render: (n: number) => format.number(n) },
+              { title: t('usage.cachedTokens'), key: 'cache', responsive: ['lg'], align: 'right', render: (_, g) => format.number(g.cacheReadTokens + g.cacheWriteTokens) },
               { title: t('usage.spend'), dataIndex: 'spend', align: 'right', render: (s: string) => <span data-testid="usage-spend">{format.money(s)}</span> },
             ]}
           />

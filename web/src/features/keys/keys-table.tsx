@@ -56,7 +56,7 @@ export function KeysTable({ models }: { models: string[] }) {
           rowKey="id"
           loading={keys.isPending}
           dataSource={keys.data?.items}
-          style={{ minWidth: 900 }}
+          
           pagination={{ current: page, total: keys.data?.total ?? 0, pageSize: 20, onChange: setPage, hideOnSinglePage: true }}
           locale={{ emptyText: <EmptyState text={t('keys.empty')} /> }}
           columns={[
@@ -76,11 +76,11 @@ export function KeysTable({ models }: { models: string[] }) {
                 </Space>
               ),
             },
-            { title: t('keys.spent'), dataIndex: 'spent', align: 'right', render: (spent: string) => format.money(spent) },
-            { title: t('keys.limits'), key: 'limits', render: (_, key) => limits(key) },
-            { title: t('keys.expires'), dataIndex: 'expiresAt', render: (at) => (at ? format.date(at as string) : t('keys.never')) },
-            { title: t('keys.lastUsed'), dataIndex: 'lastUsedAt', render: (at) => (at ? format.dateTime(at as string) : t('keys.neverUsed')) },
-          { title: t('keys.created'), dataIndex: 'createdAt', render: (at: string) => format.date(at) },
+            { title: t('keys.spent'), dataIndex: 'spent', responsive: ['sm'], align: 'right', render: (spent: string) => format.money(spent) },
+            { title: t('keys.limits'), key: 'limits', responsive: ['lg'], render: (_, key) => limits(key) },
+            { title: t('keys.expires'), dataIndex: 'expiresAt', responsive: ['lg'], render: (at) => (at ? format.date(at as string) : t('keys.never')) },
+            { title: t('keys.lastUsed'), dataIndex: 'lastUsedAt', responsive: ['md'], render: (at) => (at ? format.dateTime(at as string) : t('keys.neverUsed')) },
+          { title: t('keys.created'), dataIndex: 'createdAt', responsive: ['xl'], render: (at: string) => format.date(at) },
             {
               title: <span className="sr-only">{t('common.actions')}</span>,
               key: 'actions',
