@@ -1,5 +1,6 @@
 import { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { addConsolePaths } from '../modules/console/console.openapi';
 import { addInferencePaths } from '../modules/inference/inference.openapi';
 
 /** OpenAPI at /api/docs (UI) and /api/docs-json, generated from the controllers and DTOs. */
@@ -18,5 +19,6 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .build();
   const document = SwaggerModule.createDocument(app, config);
   addInferencePaths(document);
+  addConsolePaths(document);
   return document;
 }

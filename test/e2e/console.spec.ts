@@ -7,6 +7,7 @@ import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { call } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant } from '../support/identity';
+import { eventually } from '../support/inference';
 import { expectInvalidFields, expectProblem } from '../support/problem';
 
 /**
@@ -21,6 +22,8 @@ describe('web console: site and static files (e2e)', () => {
   let shop: TestTenant;
   const model = `${uniqueSlug('cm')}-chat`;
   const hiddenModel = `${uniqueSlug('cm')}-hidden`;
+  /** Priced, but no channel serves it: not offered. */
+  const unservedModel = `${uniqueSlug('cm')}-unserved`;
 
   beforeAll(async () => {
     consoleDir = await mkdtemp(join(tmpdir(), 'aigw-console-'));
@@ -29,7 +32,7 @@ describe('web console: site and static files (e2e)', () => {
     platform = await platformWithUsers(system, { owner: ['owner'] });
     shop = await resellerWithUsers(system, { owner: ['owner'], customer: ['user'] });
     const platformOwner = await signIn(api.baseUrl, platform, 'owner');
-    for (const m of [model, hiddenModel]) {
+    for (const m of [model, hiddenModel, unservedModel]) {
       const set = await call(api.baseUrl, 'PUT', `/api/v1/pricing/${m}`, {
         host: platform.domain,
         token: platformOwner.accessToken,
@@ -37,6 +40,19 @@ describe('web console: site and static files (e2e)', () => {
       });
       expect(set.status).toBe(200);
     }
+    const channel = await call(api.baseUrl, 'POST', '/api/v1/channels', {
+      host: platform.domain,
+      token: platformOwner.accessToken,
+      json: {
+        name: uniqueSlug('console-ch'),
+        provider: 'openai',
+        // A refused port: nothing calls it here.
+        baseUrl: 'http://127.0.0.1:9/v1',
+        keys: ['sk-console-test-key-0000000000'],
+        models: [model, hiddenModel].map((m) => ({ public: m, upstream: 'fake-model' })),
+      },
+    });
+    expect(channel.status).toBe(201);
     const shopOwner = await signIn(api.baseUrl, shop, 'owner');
     const retail = await call(api.baseUrl, 'PUT', `/api/v1/pricing/${model}`, {
       host: shop.domain,
@@ -69,6 +85,14 @@ describe('web console: site and static files (e2e)', () => {
   });
 
   describe('GET /api/v1/site', () => {
+    beforeAll(async () => {
+      // The routing table follows a channel change through Redis; wait until this api serves the model.
+      await eventually(async () => {
+        const site = await call(api.baseUrl, 'GET', '/api/v1/site', { host: platform.domain });
+        return site.body.models.some((m: { model: string }) => m.model === model);
+      }, 'the new channel reaches the routing table');
+    });
+
     it("describes the Host's tenant without sign-in: brand, languages, currency, sign-up and retail prices", async () => {
       const res = await call(api.baseUrl, 'GET', '/api/v1/site', { host: shop.domain });
       expect(res.status).toBe(200);
@@ -92,8 +116,9 @@ describe('web console: site and static files (e2e)', () => {
         cacheWritePerMillion: '0.25',
         perRequest: '0.002',
       });
-      // A model the reseller hides is not offered.
+      // A model the reseller hides is not offered, nor one that no channel serves.
       expect(res.body.models.map((m: { model: string }) => m.model)).not.toContain(hiddenModel);
+      expect(res.body.models.map((m: { model: string }) => m.model)).not.toContain(unservedModel);
 
       // The platform's own domain shows the platform list, where the cache-read price is its own.
       const atPlatform = await call(api.baseUrl, 'GET', '/api/v1/site', { host: platform.domain });

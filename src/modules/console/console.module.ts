@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ChannelsRuntimeModule } from '../channels/runtime/channels-runtime.module';
 import { PricingRuntimeModule } from '../pricing/pricing-runtime.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { ConsoleStatic } from './console-static';
@@ -7,7 +8,7 @@ import { SiteService } from './site.service';
 
 /** The browser console: its files at /console/ and the public site description it starts from. */
 @Module({
-  imports: [TenantsModule, PricingRuntimeModule],
+  imports: [TenantsModule, PricingRuntimeModule, ChannelsRuntimeModule],
   controllers: [SiteController],
   providers: [SiteService, ConsoleStatic],
 })

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppException, CommonErrorCode } from '@app/errors';
 import { CURRENCY } from '@app/money';
 import { TenantContext, TenantDb } from '@app/tenancy';
+import { ChannelsRuntime } from '../channels/runtime/channels-runtime';
 import { PricingRuntime } from '../pricing/pricing-runtime';
 import { CONSOLE_LANGUAGES, ConsoleLanguage } from '../tenants/dto/tenant.dto';
 import { TenantsRepository } from '../tenants/tenants.repository';
@@ -11,8 +12,9 @@ const isLanguage = (value: unknown): value is ConsoleLanguage => CONSOLE_LANGUAG
 
 /**
  * What the console shows before anyone signs in, for the Host's tenant: brand, languages, support
- * contact, currency, whether sign-up is open, and the public price list (the tenant's retail
- * prices now, of the models its customers may call).
+ * contact, currency, whether sign-up is open, and the public price list: the tenant's retail
+ * prices now of the models its customers may call, as `GET /v1/models` lists them (priced, not
+ * hidden, served by an enabled channel).
  */
 @Injectable()
 export class SiteService {
@@ -21,6 +23,7 @@ export class SiteService {
     private readonly tenantDb: TenantDb,
     private readonly tenants: TenantsRepository,
     private readonly pricing: PricingRuntime,
+    private readonly channels: ChannelsRuntime,
   ) {}
 
   async site(): Promise<SiteView> {
@@ -52,7 +55,7 @@ export class SiteService {
     if (!book) return [];
     const now = Date.now();
     const models: SiteModelPrice[] = [];
-    for (const model of book.listedModels(now)) {
+    for (const model of book.listedModels(now).filter((m) => this.channels.serves(m))) {
       const retail = book.effective(model, now)?.retail;
       if (!retail) continue;
       models.push({

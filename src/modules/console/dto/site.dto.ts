@@ -32,6 +32,6 @@ export class SiteView {
   @ApiProperty({ type: SiteSupport }) support: SiteSupport;
   @ApiProperty({ example: 'USD', description: 'ISO 4217 code of every amount at this tenant' }) currency: string;
   @ApiProperty({ type: SiteSignUp }) signUp: SiteSignUp;
-  @ApiProperty({ type: [SiteModelPrice], description: "Models the tenant's customers may call, with the tenant's retail prices now, sorted by name" })
+  @ApiProperty({ type: [SiteModelPrice], description: "Models the tenant's customers may call (priced, not hidden, served by an enabled channel), with the tenant's retail prices now, sorted by name" })
   models: SiteModelPrice[];
 }
