@@ -82,9 +82,11 @@ export default function AccountPage() {
       <Card
         title={t('account.sessions')}
         extra={
-          <Button danger disabled={others.length === 0} loading={endSessions.isPending} onClick={() => endSessions.mutate(others)} data-testid="end-other-sessions">
-            {t('account.endOtherSessions')}
-          </Button>
+          others.length > 0 && (
+            <Button loading={endSessions.isPending} onClick={() => endSessions.mutate(others)} data-testid="end-other-sessions">
+              {t('account.endOtherSessions')}
+            </Button>
+          )
         }
       >
         <ProblemAlert error={sessions.error ?? endSessions.error} />
