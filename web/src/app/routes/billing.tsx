@@ -62,7 +62,7 @@ export default function BillingPage() {
             
             locale={{ emptyText: <EmptyState text={t('billing.empty')} /> }}
             columns={[
-              { title: t('billing.time'), dataIndex: 'occurredAt', render: (at: string) => format.dateTime(at) },
+              { title: t('billing.time'), dataIndex: 'occurredAt', render: (at: string) => <span style={{ whiteSpace: 'nowrap' }}>{format.dateTime(at)}</span> },
               { title: t('billing.kind'), dataIndex: 'kind', render: (kind: string) => <Tag color={KIND_COLOR[kind]}>{t(`billing.kinds.${kind}`)}</Tag> },
               { title: t('billing.reference'), dataIndex: 'reference', responsive: ['md'], render: (ref: string, row) => <Typography.Text type="secondary" ellipsis style={{ maxWidth: 220 }}>{row.note || ref}</Typography.Text> },
               {
@@ -75,7 +75,7 @@ export default function BillingPage() {
                   </Typography.Text>
                 ),
               },
-              { title: t('billing.balanceAfter'), dataIndex: 'balanceAfter', align: 'right', render: (b: string | undefined) => format.money(b) },
+              { title: t('billing.balanceAfter'), dataIndex: 'balanceAfter', align: 'right', responsive: ['sm'], render: (b: string | undefined) => format.money(b) },
             ]}
           />
         </ScrollRegion>
