@@ -55,6 +55,7 @@ export default function BillingPage() {
         <ScrollRegion label={t('billing.transactions')}>
           <Table<Transaction>
             data-testid="transactions"
+          size="small"
             rowKey="id"
             loading={transactions.isPending}
             dataSource={transactions.rows}
@@ -62,7 +63,7 @@ export default function BillingPage() {
             
             locale={{ emptyText: <EmptyState text={t('billing.empty')} /> }}
             columns={[
-              { title: t('billing.time'), dataIndex: 'occurredAt', render: (at: string) => <span style={{ whiteSpace: 'nowrap' }}>{format.dateTime(at)}</span> },
+              { title: t('billing.time'), dataIndex: 'occurredAt', render: (at: string) => format.dateTime(at) },
               { title: t('billing.kind'), dataIndex: 'kind', render: (kind: string) => <Tag color={KIND_COLOR[kind]}>{t(`billing.kinds.${kind}`)}</Tag> },
               { title: t('billing.reference'), dataIndex: 'reference', responsive: ['md'], render: (ref: string, row) => <Typography.Text type="secondary" ellipsis style={{ maxWidth: 220 }}>{row.note || ref}</Typography.Text> },
               {
@@ -70,7 +71,7 @@ export default function BillingPage() {
                 dataIndex: 'amount',
                 align: 'right',
                 render: (amount: string) => (
-                  <Typography.Text type={amount.startsWith('-') ? undefined : 'success'} data-testid="tx-amount">
+                  <Typography.Text type={amount.startsWith('-') ? undefined : 'success'} data-testid="tx-amount" style={{ whiteSpace: 'nowrap' }}>
                     {format.money(amount)}
                   </Typography.Text>
                 ),
