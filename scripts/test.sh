@@ -14,6 +14,7 @@ npm run --silent build
 
 echo "[test] typechecking..."
 npx tsc --noEmit -p tsconfig.json
+npx tsc --noEmit -p web/tsconfig.json
 
 echo "[test] running jest..."
 exec npx jest "$@"

@@ -35,6 +35,12 @@ function documentEdgeResponses(document: OpenAPIObject): void {
 
 /** OpenAPI at /api/docs (UI) and /api/docs-json, generated from the controllers and DTOs. */
 export function setupOpenApi(app: INestApplication): void {
+  const document = buildOpenApiDocument(app);
+  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+}
+
+/** The document itself (scripts/openapi-document.ts builds it without a running app). */
+export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('AIGateway admin API')
     .setDescription('Tenants, members, roles and audit of the AIGateway platform. Errors are application/problem+json.')
@@ -45,5 +51,5 @@ export function setupOpenApi(app: INestApplication): void {
   addInferencePaths(document);
   addConsolePaths(document);
   documentEdgeResponses(document);
-  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  return document;
 }

@@ -1,0 +1,67 @@
+import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
+import { ConfigProvider, Spin, theme as antTheme } from 'antd';
+import enUS from 'antd/locale/en_US';
+import zhCN from 'antd/locale/zh_CN';
+import { ReactNode, useEffect, useMemo } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useSite } from '@/hooks/use-site';
+import { ApiError } from '@/lib/api/client';
+import { readableOnWhite } from '@/lib/colour';
+import { i18n, pickLanguage } from '@/lib/i18n';
+
+export const queryClient = new QueryClient({
+  defaultOptions: {
+    queries: {
+      retry: (count, error) => !(error instanceof ApiError && error.status < 500) && count < 2,
+      refetchOnWindowFocus: false,
+    },
+  },
+});
+
+const DEFAULT_COLOR = '#1668dc';
+
+/** The tenant's brand as antd's theme, its language as the default, and antd's own messages. */
+function Branded({ children }: { children: ReactNode }) {
+  const { data: site, isPending } = useSite();
+  const { i18n: active } = useTranslation();
+  useEffect(() => {
+    if (site) void i18n.changeLanguage(pickLanguage(site.defaultLanguage, site.languages));
+  }, [site]);
+  useEffect(() => {
+    if (site?.name) document.title = site.name;
+  }, [site?.name]);
+  const theme = useMemo(() => {
+    const primary = readableOnWhite(site?.themeColor || DEFAULT_COLOR);
+    return {
+      algorithm: antTheme.defaultAlgorithm,
+      // Secondary and tertiary text a little darker than antd's defaults: AA contrast on tinted backgrounds.
+      token: {
+        colorPrimary: primary,
+        colorLink: primary,
+        borderRadius: 8,
+        colorTextSecondary: 'rgba(0, 0, 0, 0.68)',
+        colorTextTertiary: 'rgba(0, 0, 0, 0.6)',
+        colorTextDescription: 'rgba(0, 0, 0, 0.62)',
+        colorTextPlaceholder: 'rgba(0, 0, 0, 0.5)',
+        colorSuccess: '#237804',
+        colorError: '#cf1322',
+      },
+      // The selected page in the navigation: white on the brand colour (AA contrast for any tenant colour).
+      components: { Menu: { itemSelectedBg: primary, itemSelectedColor: '#fff' } },
+    };
+  }, [site?.themeColor]);
+  if (isPending) return <Spin fullscreen />;
+  return (
+    <ConfigProvider theme={theme} locale={active.language === 'zh-CN' ? zhCN : enUS}>
+      {children}
+    </ConfigProvider>
+  );
+}
+
+export function AppProvider({ children }: { children: ReactNode }) {
+  return (
+    <QueryClientProvider client={queryClient}>
+      <Branded>{children}</Branded>
+    </QueryClientProvider>
+  );
+}

@@ -1,0 +1,75 @@
+import { Alert, Button, Form, Input } from 'antd';
+import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { useNavigate, useSearchParams } from 'react-router-dom';
+import { AuthLayout, AuthText, AuthTitle } from '@/components/auth-layout';
+import { ProblemAlert } from '@/components/problem-alert';
+import { useRequestReset, useSignIn } from '@/features/auth/api';
+import { resetRestore } from '../session-gate';
+
+export function SignInPage() {
+  const { t } = useTranslation();
+  const [params] = useSearchParams();
+  const navigate = useNavigate();
+  const signIn = useSignIn();
+  const requestReset = useRequestReset();
+  const [forgot, setForgot] = useState(false);
+  const next = params.get('next');
+
+  const onSignIn = async (values: { email: string; password: string }) => {
+    await signIn.mutateAsync(values);
+    resetRestore();
+    navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/dashboard', { replace: true });
+  };
+
+  if (forgot) {
+    return (
+      <AuthLayout>
+        <AuthTitle>{t('auth.resetTitle')}</AuthTitle>
+        {requestReset.isSuccess ? (
+          <Alert type="success" showIcon message={t('auth.resetSent')} />
+        ) : (
+          <Form layout="vertical" requiredMark={false} onFinish={(v: { email: string }) => requestReset.mutate(v)}>
+            <AuthText>{t('auth.resetHint')}</AuthText>
+            <Form.Item name="email" label={t('auth.email')} rules={[{ required: true, type: 'email', message: t('auth.emailRequired') }]}>
+              <Input autoComplete="email" />
+            </Form.Item>
+            <ProblemAlert error={requestReset.error} />
+            <Button type="primary" htmlType="submit" block loading={requestReset.isPending}>
+              {t('auth.sendResetLink')}
+            </Button>
+          </Form>
+        )}
+        <Button type="link" onClick={() => setForgot(false)}>
+          {t('auth.backToSignIn')}
+        </Button>
+      </AuthLayout>
+    );
+  }
+
+  return (
+    <AuthLayout>
+      <AuthTitle>{t('auth.signInTitle')}</AuthTitle>
+      {params.get('expired') && <Alert type="warning" showIcon message={t('auth.sessionEnded')} data-testid="session-ended" />}
+      <Form layout="vertical" requiredMark={false} onFinish={(v) => void onSignIn(v).catch(() => undefined)} data-testid="sign-in-form">
+        <Form.Item name="email" label={t('auth.email')} rules={[{ required: true, type: 'email', message: t('auth.emailRequired') }]}>
+          <Input autoComplete="username" size="large" />
+        </Form.Item>
+        <Form.Item name="password" label={t('auth.password')} rules={[{ required: true, message: t('auth.passwordRequired') }]}>
+          <Input.Password autoComplete="current-password" size="large" />
+        </Form.Item>
+        {signIn.error && (
+          <div style={{ marginBottom: 16 }}>
+            <ProblemAlert error={signIn.error} />
+          </div>
+        )}
+        <Button type="primary" htmlType="submit" size="large" block loading={signIn.isPending}>
+          {t('auth.signIn')}
+        </Button>
+      </Form>
+      <Button type="link" onClick={() => setForgot(true)} style={{ alignSelf: 'center' }}>
+        {t('auth.forgotPassword')}
+      </Button>
+    </AuthLayout>
+  );
+}

@@ -1,0 +1,32 @@
+import { CheckCircleFilled, MinusCircleOutlined } from '@ant-design/icons';
+import { Flex, Typography, theme } from 'antd';
+import { useTranslation } from 'react-i18next';
+
+/**
+ * The api's password rule (auth.dto AcceptInvitationRequest): 12+ characters mixing three of
+ * lower case, upper case, digits and symbols, or 16+ characters of anything. Shown before typing;
+ * the api's own messages are shown when it refuses one anyway.
+ */
+export function passwordChecks(password: string) {
+  const classes = [/[a-z]/, /[A-Z]/, /\d/, /[^A-Za-z0-9]/].filter((r) => r.test(password)).length;
+  return { length: password.length >= 12, mix: classes >= 3 || password.length >= 16 };
+}
+
+export function PasswordRules({ password }: { password: string }) {
+  const { t } = useTranslation();
+  const { token } = theme.useToken();
+  const checks = passwordChecks(password);
+  const row = (ok: boolean, text: string) => (
+    <Flex gap={8} align="center">
+      {ok ? <CheckCircleFilled style={{ color: token.colorSuccess }} aria-hidden /> : <MinusCircleOutlined style={{ color: token.colorTextTertiary }} aria-hidden />}
+      <Typography.Text type={ok ? 'success' : 'secondary'}>{text}</Typography.Text>
+    </Flex>
+  );
+  return (
+    <Flex vertical gap={4} aria-live="polite" data-testid="password-rules">
+      <Typography.Text strong>{t('password.rulesTitle')}</Typography.Text>
+      {row(checks.length, t('password.ruleLength'))}
+      {row(checks.mix, t('password.ruleMix'))}
+    </Flex>
+  );
+}

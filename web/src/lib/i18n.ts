@@ -1,0 +1,54 @@
+import i18n from 'i18next';
+import { initReactI18next } from 'react-i18next';
+import en from '@/locales/en.json';
+import zhCN from '@/locales/zh-CN.json';
+
+export const LANGUAGES = ['en', 'zh-CN'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+const STORAGE_KEY = 'aigw.language';
+
+/** Picks a supported language: the viewer's own choice, then the tenant's default, then the browser. */
+export function pickLanguage(tenantDefault?: string | null, offered: readonly string[] = LANGUAGES): Language {
+  const supported = (value: string | null | undefined): Language | undefined => {
+    if (!value) return undefined;
+    const exact = LANGUAGES.find((l) => l.toLowerCase() === value.toLowerCase());
+    if (exact && offered.includes(exact)) return exact;
+    const base = LANGUAGES.find((l) => l.split('-')[0] === value.split('-')[0].toLowerCase());
+    return base && offered.includes(base) ? base : undefined;
+  };
+  return (
+    supported(safeStorage()?.getItem(STORAGE_KEY)) ??
+    supported(tenantDefault) ??
+    navigator.languages.map(supported).find(Boolean) ??
+    'en'
+  );
+}
+
+export function rememberLanguage(language: Language): void {
+  safeStorage()?.setItem(STORAGE_KEY, language);
+  void i18n.changeLanguage(language);
+}
+
+function safeStorage(): Storage | undefined {
+  try {
+    return window.localStorage;
+  } catch {
+    return undefined;
+  }
+}
+
+void i18n.use(initReactI18next).init({
+  resources: { en: { translation: en }, 'zh-CN': { translation: zhCN } },
+  lng: pickLanguage(),
+  fallbackLng: 'en',
+  interpolation: { escapeValue: false },
+  returnNull: false,
+});
+
+i18n.on('languageChanged', (language) => {
+  document.documentElement.lang = language;
+});
+document.documentElement.lang = i18n.language;
+
+export { i18n };
