@@ -91,11 +91,17 @@ describe('maintenance jobs (worker)', () => {
     const redelivering = await event('40 days', true);
     await delivery(redelivering, 'pending', await delivery(redelivering, 'failed'));
     const undispatched = await event('40 days', false);
+    // Every worker of the suite relays undispatched events (FOR UPDATE SKIP LOCKED, across
+    // tenants); this one is held locked so that it stays undispatched while the purge runs.
+    const holder = await connectAs('system');
+    await holder.query('BEGIN');
+    await holder.query(`SELECT 1 FROM webhook_events WHERE id = $1 FOR UPDATE`, [undispatched]);
     const recent = await event('2 days', true);
     await delivery(recent, 'succeeded');
 
-    const result = await worker.app.get(MaintenanceProcessor).purgeWebhookHistory();
-    expect(result.events).toBeGreaterThanOrEqual(2);
+    try {
+      const result = await worker.app.get(MaintenanceProcessor).purgeWebhookHistory();
+      expect(result.events).toBeGreaterThanOrEqual(2);
     const left = await system.query(`SELECT id FROM webhook_events WHERE tenant_id = $1`, [tenant.id]);
     expect(left.rows.map((r) => r.id).sort()).toEqual([retrying, redelivering, undispatched, recent].sort());
     expect((await system.query(`SELECT 1 FROM webhook_deliveries WHERE id = $1`, [deliveredDelivery])).rowCount).toBe(0);
@@ -103,6 +109,10 @@ describe('maintenance jobs (worker)', () => {
     expect((await system.query(`SELECT 1 FROM webhook_events WHERE id = $1`, [unsubscribed])).rowCount).toBe(0);
     // the endpoint itself stays, with the history that is still kept
     expect((await system.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint])).rows[0].n).toBe(4);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
   });
 
   it('publishes key.expiring once for active keys expiring within the notice, again only after their expiry changes', async () => {
