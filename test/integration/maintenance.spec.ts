@@ -102,13 +102,13 @@ describe('maintenance jobs (worker)', () => {
     try {
       const result = await worker.app.get(MaintenanceProcessor).purgeWebhookHistory();
       expect(result.events).toBeGreaterThanOrEqual(2);
-    const left = await system.query(`SELECT id FROM webhook_events WHERE tenant_id = $1`, [tenant.id]);
-    expect(left.rows.map((r) => r.id).sort()).toEqual([retrying, redelivering, undispatched, recent].sort());
-    expect((await system.query(`SELECT 1 FROM webhook_deliveries WHERE id = $1`, [deliveredDelivery])).rowCount).toBe(0);
-    expect((await system.query(`SELECT 1 FROM webhook_attempts WHERE delivery_id = $1`, [deliveredDelivery])).rowCount).toBe(0);
-    expect((await system.query(`SELECT 1 FROM webhook_events WHERE id = $1`, [unsubscribed])).rowCount).toBe(0);
-    // the endpoint itself stays, with the history that is still kept
-    expect((await system.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint])).rows[0].n).toBe(4);
+      const left = await system.query(`SELECT id FROM webhook_events WHERE tenant_id = $1`, [tenant.id]);
+      expect(left.rows.map((r) => r.id).sort()).toEqual([retrying, redelivering, undispatched, recent].sort());
+      expect((await system.query(`SELECT 1 FROM webhook_deliveries WHERE id = $1`, [deliveredDelivery])).rowCount).toBe(0);
+      expect((await system.query(`SELECT 1 FROM webhook_attempts WHERE delivery_id = $1`, [deliveredDelivery])).rowCount).toBe(0);
+      expect((await system.query(`SELECT 1 FROM webhook_events WHERE id = $1`, [unsubscribed])).rowCount).toBe(0);
+      // the endpoint itself stays, with the history that is still kept
+      expect((await system.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint])).rows[0].n).toBe(4);
     } finally {
       await holder.query('ROLLBACK');
       await holder.end();
