@@ -18,6 +18,7 @@ import { WebhookAutoDisable1763769600880 } from './1763769600880-WebhookAutoDisa
 import { KeyExpiryNotice1763769600890 } from './1763769600890-KeyExpiryNotice';
 import { WebhookSecretOverlap1763769600900 } from './1763769600900-WebhookSecretOverlap';
 import { UsageHttpRequestId1763769601000 } from './1763769601000-UsageHttpRequestId';
+import { PriceBucketsForAgents1763769601600 } from './1763769601600-PriceBucketsForAgents';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -41,4 +42,5 @@ export const ALL_MIGRATIONS = [
   KeyExpiryNotice1763769600890,
   WebhookSecretOverlap1763769600900,
   UsageHttpRequestId1763769601000,
+  PriceBucketsForAgents1763769601600,
 ];

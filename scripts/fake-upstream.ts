@@ -268,7 +268,16 @@ export function startFakeOpenAI(options: { port?: number; host?: string; keys?: 
           ? { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }
           : { id, object: 'text_completion', created, model, choices: [{ index: 0, text: (delta as { content?: string }).content ?? '', logprobs: null, finish_reason: finish }] };
       const words = answer.split(/(?<= )/);
-      const events = [{ data: chunk({ role: 'assistant', content: '' }, null) }, ...words.map((w) => ({ data: chunk({ content: w }, null) })), { data: chunk({}, 'stop') }];
+      const events =
+        chat && toolCall
+          ? [
+              { data: chunk({ role: 'assistant', content: null }, null) },
+              { data: chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }, null) },
+              { data: chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }, null) },
+              { data: chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }, null) },
+              { data: chunk({}, 'tool_calls') },
+            ]
+          : [{ data: chunk({ role: 'assistant', content: '' }, null) }, ...words.map((w) => ({ data: chunk({ content: w }, null) })), { data: chunk({}, 'stop') }];
       const terminal: Array<{ data: unknown }> = [];
       if (body?.stream_options?.include_usage) terminal.push({ data: { id, object: chat ? 'chat.completion.chunk' : 'text_completion', created, model, choices: [], usage: FAKE_USAGE } });
       terminal.push({ data: '[DONE]' });

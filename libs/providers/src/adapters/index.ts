@@ -1,4 +1,7 @@
-import { ProviderAdapter, ProviderType } from '../types';
+import { MESSAGES_OVER_CHAT } from '../protocols/messages';
+import { RESPONSES_OVER_CHAT } from '../protocols/responses';
+import { ViaChatAdapter } from '../protocols/chat-stream';
+import { Endpoint, ProviderAdapter, ProviderType } from '../types';
 import { AnthropicAdapter } from './anthropic';
 import { GeminiAdapter } from './gemini';
 import { OpenAIAdapter } from './openai';
@@ -12,7 +15,26 @@ const ADAPTERS: Record<ProviderType, ProviderAdapter> = {
   gemini: new GeminiAdapter(),
 };
 
-/** The (stateless) adapter of a provider type. */
-export function adapterFor(type: ProviderType): ProviderAdapter {
+/** Anthropic's Messages over the chat of upstreams that do not speak it. */
+const MESSAGES_VIA_CHAT: Record<ProviderType, ProviderAdapter> = {
+  openai: new ViaChatAdapter(ADAPTERS.openai, 'messages', MESSAGES_OVER_CHAT),
+  anthropic: ADAPTERS.anthropic, // native: passed through
+  gemini: new ViaChatAdapter(ADAPTERS.gemini, 'messages', MESSAGES_OVER_CHAT),
+};
+
+/** OpenAI's Responses over chat completions, for every upstream type. */
+const RESPONSES_VIA_CHAT: Record<ProviderType, ProviderAdapter> = {
+  openai: new ViaChatAdapter(ADAPTERS.openai, 'responses', RESPONSES_OVER_CHAT),
+  anthropic: new ViaChatAdapter(ADAPTERS.anthropic, 'responses', RESPONSES_OVER_CHAT),
+  gemini: new ViaChatAdapter(ADAPTERS.gemini, 'responses', RESPONSES_OVER_CHAT),
+};
+
+/**
+ * The (stateless) adapter of a provider type for an endpoint: the protocols of coding agents go
+ * to upstreams that speak them as they are, and through chat to the others.
+ */
+export function adapterFor(type: ProviderType, endpoint?: Endpoint): ProviderAdapter {
+  if (endpoint === 'messages') return MESSAGES_VIA_CHAT[type];
+  if (endpoint === 'responses') return RESPONSES_VIA_CHAT[type];
   return ADAPTERS[type];
 }

@@ -55,6 +55,8 @@ export interface UpstreamCall {
   signal?: AbortSignal;
   /** Sent upstream as x-request-id. */
   requestId?: string;
+  /** Client protocol headers for an upstream that speaks the client's protocol (anthropic-version, anthropic-beta). */
+  clientHeaders?: Record<string, string>;
   /**
    * After this long (ms from now) no new attempt starts (failover stops); an attempt already
    * started runs under its channel's own first-byte and total timeouts. Default: the first
@@ -191,7 +193,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
     const routed = this.router.pick(call.model, call.pool ?? 'standard', call.stickyKey);
     if (!routed.length) throw noChannelError();
     // Anthropic has no embeddings or legacy completions, Gemini no legacy completions.
-    const candidates = routed.filter((c) => adapterFor(c.channel.provider).supports(call.endpoint));
+    const candidates = routed.filter((c) => adapterFor(c.channel.provider, call.endpoint).supports(call.endpoint));
     if (!candidates.length) {
       throw new UpstreamError('http_4xx', 400, openAIError(`The model ${call.model} does not support this endpoint.`, 'invalid_request_error', 'unsupported_endpoint', 'model'));
     }
@@ -209,7 +211,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
         }
         try {
           const result = await exchange({
-            adapter: adapterFor(channel.provider),
+            adapter: adapterFor(channel.provider, call.endpoint),
             dispatcher: this.agentFor(channel),
             endpoint: call.endpoint,
             body: call.body,
@@ -224,6 +226,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
             signal: call.signal,
             allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS,
             headers: call.requestId ? { 'x-request-id': call.requestId } : undefined,
+            clientHeaders: call.clientHeaders,
           });
           channelLatency.observe({ channel_id: channel.id, channel: channel.name }, result.firstByteMs / 1000);
           if (result.kind === 'json') this.recordSuccess(channel);
