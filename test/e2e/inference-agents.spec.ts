@@ -307,6 +307,13 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
     });
   });
 
+  it('/v1/models tells which protocols each model can be called with', async () => {
+    const list = await oai().client.models.list();
+    const byId = new Map(list.data.map((m) => [m.id, (m as unknown as { protocols: string[] }).protocols]));
+    expect(byId.get(models.gpt)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses']);
+    expect(byId.get(models.claude)).toEqual(['chat.completions', 'messages', 'responses']);
+  });
+
   describe('/v1/responses (stateless), translated to chat', () => {
     for (const target of ['gpt', 'claude'] as const) {
       it(`responses.create and its stream, to the ${target === 'gpt' ? 'OpenAI-compatible' : 'Anthropic'} channel`, async () => {

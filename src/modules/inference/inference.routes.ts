@@ -91,7 +91,7 @@ export class InferenceRoutes implements OnModuleInit {
     return (await this.prices.modelsForKey(key))
       .filter((m) => this.channels.serves(m))
       .sort()
-      .map((id) => ({ id, object: 'model', created: 0, owned_by: tenant?.slug ?? 'aigateway' }));
+      .map((id) => ({ id, object: 'model', created: 0, owned_by: tenant?.slug ?? 'aigateway', protocols: this.channels.protocolsOf(id) }));
   }
 
   private fail(error: unknown, request: FastifyRequest, reply: FastifyReply, hijacked: boolean): void {

@@ -172,6 +172,23 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
     return this.loadedAt;
   }
 
+  /**
+   * The protocols a model can be called with, by the channels that serve it: chat completions on
+   * every channel, Messages and Responses too (passed through or translated), completions and
+   * embeddings where the upstream has them (Anthropic has neither, Gemini no completions).
+   */
+  protocolsOf(model: string): string[] {
+    const types = [...this.router.providersOf(model)];
+    const all: Array<[string, Endpoint]> = [
+      ['chat.completions', 'chat'],
+      ['completions', 'completions'],
+      ['embeddings', 'embeddings'],
+      ['messages', 'messages'],
+      ['responses', 'responses'],
+    ];
+    return all.filter(([, endpoint]) => types.some((t) => adapterFor(t, endpoint).supports(endpoint))).map(([name]) => name);
+  }
+
   /** Whether any enabled channel serves the model (tells 404 model_not_found from 503). */
   serves(model: string): boolean {
     return this.router.serves(model);
