@@ -19,6 +19,7 @@ import { KeyExpiryNotice1763769600890 } from './1763769600890-KeyExpiryNotice';
 import { WebhookSecretOverlap1763769600900 } from './1763769600900-WebhookSecretOverlap';
 import { UsageHttpRequestId1763769601000 } from './1763769601000-UsageHttpRequestId';
 import { PriceBucketsForAgents1763769601600 } from './1763769601600-PriceBucketsForAgents';
+import { ResponsesProvider1763769601610 } from './1763769601610-ResponsesProvider';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -43,4 +44,5 @@ export const ALL_MIGRATIONS = [
   WebhookSecretOverlap1763769600900,
   UsageHttpRequestId1763769601000,
   PriceBucketsForAgents1763769601600,
+  ResponsesProvider1763769601610,
 ];

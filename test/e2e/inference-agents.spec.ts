@@ -9,7 +9,7 @@ import { AnthropicGatewayClient, anthropicClient } from '../support/anthropic-cl
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { ANTHROPIC_TEXT, ANTHROPIC_USAGE, startFakeAnthropic } from '../support/fakes/anthropic';
-import { FAKE_TEXT, FAKE_USAGE, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
+import { FAKE_RESPONSES_USAGE, FAKE_TEXT, FAKE_USAGE, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
 import { GatewayClient, gatewayClient } from '../support/openai-client';
@@ -21,6 +21,8 @@ import { isolatedRedisUrl } from '../support/redis';
  * Anthropic-shaped and an OpenAI-shaped fake upstream, so both passthrough and translation run.
  */
 const PRICE: TokenPrice = { inputPerMillion: '3', outputPerMillion: '15', cacheReadPerMillion: '0.3', cacheWritePerMillion: '3.75', cacheWrite1hPerMillion: '6' };
+/** Reasoning priced apart (the Responses-native channel reports reasoning tokens). */
+const REASONING_PRICE: TokenPrice = { ...PRICE, reasoningPerMillion: '20' };
 const TOOLS: [Anthropic.Tool] = [{ name: 'get_weather', description: 'Weather of a city', input_schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }];
 
 describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', () => {
@@ -34,7 +36,7 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
   let key: string;
   let brokeKey: string;
   const clients: Array<GatewayClient | AnthropicGatewayClient> = [];
-  const models = { claude: uniqueSlug('m-claude'), gpt: uniqueSlug('m-gpt') };
+  const models = { claude: uniqueSlug('m-claude'), gpt: uniqueSlug('m-gpt'), native: uniqueSlug('m-native') };
 
   const claude = (options: Parameters<typeof anthropicClient>[3] = {}, secret = key) => {
     const c = anthropicClient(api.baseUrl, shop.domain, secret, options);
@@ -63,7 +65,9 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
     world = await new InferenceWorld(api, system, redis).init();
     shop = await world.reseller(['alice', 'bob']);
     for (const m of [models.claude, models.gpt]) await world.price(world.platform, m, PRICE);
+    await world.price(world.platform, models.native, REASONING_PRICE);
     await world.channel(fakeChannel(openai.url, models.gpt, { retryBudget: 0 }));
+    await world.channel(fakeChannel(openai.url, models.native, { provider: 'openai-responses', retryBudget: 0 }));
     await world.channel(
       fakeChannel(anthropic.url, models.claude, {
         provider: 'anthropic',
@@ -312,6 +316,7 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
     const byId = new Map(list.data.map((m) => [m.id, (m as unknown as { protocols: string[] }).protocols]));
     expect(byId.get(models.gpt)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses']);
     expect(byId.get(models.claude)).toEqual(['chat.completions', 'messages', 'responses']);
+    expect(byId.get(models.native)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses']);
   });
 
   describe('/v1/responses (stateless), translated to chat', () => {
@@ -384,6 +389,53 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
       expect((quota as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
       expect((quota as InstanceType<typeof OpenAI.APIError>).code).toBe('insufficient_quota');
       expect(broke.sent).toHaveLength(1);
+    });
+  });
+
+  describe('/v1/responses to a channel that serves Responses natively: passed through', () => {
+    it('the request (reasoning items of earlier turns included) reaches /v1/responses as sent, stateless; the answer comes back as sent; reasoning billed at its price', async () => {
+      const { client } = oai();
+      const before = await balance();
+      const events = await eventCount();
+      const input: OpenAI.Responses.ResponseInput = [
+        { role: 'user', content: 'First question' },
+        { type: 'reasoning', id: 'rs_earlier', summary: [], encrypted_content: 'gAAAAearlier' },
+        { role: 'assistant', content: 'First answer' },
+        { role: 'user', content: 'Second question' },
+      ];
+      const response = await client.responses.create({ model: models.native, input, include: ['reasoning.encrypted_content'], store: false, reasoning: { effort: 'high' } });
+      expect(response.output_text).toBe(FAKE_TEXT);
+      expect(response.model).toBe(models.native);
+      expect(response.output[0]).toEqual({ type: 'reasoning', id: 'rs_fake', summary: [], encrypted_content: 'gAAAAfakeEncrypted' });
+      expect(response.usage).toEqual(FAKE_RESPONSES_USAGE);
+      const sent = openai.requests[openai.requests.length - 1];
+      expect(sent.path).toBe('/v1/responses');
+      expect(sent.body).toEqual({ model: 'fake-model', input, include: ['reasoning.encrypted_content'], store: false, reasoning: { effort: 'high' } });
+      const event = await lastEvent(events + 1);
+      expect(event).toMatchObject({ status: 'ok', inputTokens: 7, cacheReadTokens: 2, outputTokens: 7 });
+      // 7 x 3 + 2 x 0.3 + (7 - 3) x 15 + 3 reasoning x 20 = 141.6 per million
+      expect(event.retailUnits).toBe('141600');
+      expect(costUnits({ input: 7, cacheRead: 2, output: 7, reasoning: 3 }, REASONING_PRICE)).toBe(141_600n);
+      expect(before - (await balance())).toBe(141_600n);
+    });
+
+    it('its stream passes through event by event, response.created to response.completed', async () => {
+      const events = await eventCount();
+      const stream = await oai().client.responses.create({ model: models.native, input: 'Hi', stream: true });
+      const types: string[] = [];
+      let text = '';
+      for await (const e of stream) {
+        types.push(e.type);
+        if (e.type === 'response.output_text.delta') text += e.delta;
+        if (e.type === 'response.completed') expect(e.response.model).toBe(models.native);
+      }
+      expect(text).toBe(FAKE_TEXT);
+      expect(types.slice(0, 3)).toEqual(['response.created', 'response.in_progress', 'response.output_item.added']);
+      expect(types[types.length - 1]).toBe('response.completed');
+      expect(openai.requests[openai.requests.length - 1].body).toMatchObject({ stream: true, store: false });
+      const event = await lastEvent(events + 1);
+      expect(event).toMatchObject({ status: 'ok', stream: true, inputTokens: 7, cacheReadTokens: 2, outputTokens: 7 });
+      expect(event.retailUnits).toBe('141600');
     });
   });
 });

@@ -1,5 +1,9 @@
-/** Upstream protocols a channel may speak. `openai` covers any OpenAI-compatible server (vLLM, DeepSeek, Qwen...). */
-export const PROVIDER_TYPES = ['openai', 'anthropic', 'gemini'] as const;
+/**
+ * Upstream protocols a channel may speak. `openai` covers any OpenAI-compatible server (vLLM,
+ * DeepSeek, Qwen...); `openai-responses` is one that also serves OpenAI's Responses API natively
+ * (OpenAI itself): /v1/responses is passed through to it rather than translated to chat.
+ */
+export const PROVIDER_TYPES = ['openai', 'anthropic', 'gemini', 'openai-responses'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 /**

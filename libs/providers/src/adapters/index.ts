@@ -5,14 +5,17 @@ import { Endpoint, ProviderAdapter, ProviderType } from '../types';
 import { AnthropicAdapter } from './anthropic';
 import { GeminiAdapter } from './gemini';
 import { OpenAIAdapter } from './openai';
+import { OpenAIResponsesAdapter } from './openai-responses';
 
-export { AnthropicAdapter, GeminiAdapter, OpenAIAdapter };
+export { AnthropicAdapter, GeminiAdapter, OpenAIAdapter, OpenAIResponsesAdapter };
+export { usageFromResponses } from './openai-responses';
 export { usageFromOpenAI } from './openai';
 
 const ADAPTERS: Record<ProviderType, ProviderAdapter> = {
   openai: new OpenAIAdapter(),
   anthropic: new AnthropicAdapter(),
   gemini: new GeminiAdapter(),
+  'openai-responses': new OpenAIResponsesAdapter(),
 };
 
 /** Anthropic's Messages over the chat of upstreams that do not speak it. */
@@ -20,13 +23,15 @@ const MESSAGES_VIA_CHAT: Record<ProviderType, ProviderAdapter> = {
   openai: new ViaChatAdapter(ADAPTERS.openai, 'messages', MESSAGES_OVER_CHAT),
   anthropic: ADAPTERS.anthropic, // native: passed through
   gemini: new ViaChatAdapter(ADAPTERS.gemini, 'messages', MESSAGES_OVER_CHAT),
+  'openai-responses': new ViaChatAdapter(ADAPTERS['openai-responses'], 'messages', MESSAGES_OVER_CHAT),
 };
 
-/** OpenAI's Responses over chat completions, for every upstream type. */
+/** OpenAI's Responses: passed through to upstreams that serve it, over chat completions for the others. */
 const RESPONSES_VIA_CHAT: Record<ProviderType, ProviderAdapter> = {
   openai: new ViaChatAdapter(ADAPTERS.openai, 'responses', RESPONSES_OVER_CHAT),
   anthropic: new ViaChatAdapter(ADAPTERS.anthropic, 'responses', RESPONSES_OVER_CHAT),
   gemini: new ViaChatAdapter(ADAPTERS.gemini, 'responses', RESPONSES_OVER_CHAT),
+  'openai-responses': ADAPTERS['openai-responses'], // native: passed through
 };
 
 /**

@@ -1,6 +1,6 @@
 import { protocolError } from '../errors';
 import { SseParser } from '../sse';
-import { BuildOptions, Endpoint, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
+import { BuildOptions, Endpoint, ProviderType, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
 import { joinUrl, num, parseJson } from './common';
 
 const PATHS: Record<Endpoint, string> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings', messages: '/messages', responses: '/responses' };
@@ -30,7 +30,7 @@ export function usageFromOpenAI(raw: unknown): Usage | null {
  * chunk the client did not ask for. Base URLs include the version path (`https://api.openai.com/v1`).
  */
 export class OpenAIAdapter implements ProviderAdapter {
-  readonly type = 'openai' as const;
+  readonly type: ProviderType = 'openai';
 
   supports(): boolean {
     return true;
