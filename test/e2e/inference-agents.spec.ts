@@ -1,6 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
 import Redis from 'ioredis';
 import OpenAI from 'openai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { costUnits, TokenPrice } from '@app/money';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
@@ -8,6 +10,7 @@ import { countTextTokens } from '../../src/modules/inference/token-estimate';
 import { AnthropicGatewayClient, anthropicClient } from '../support/anthropic-client';
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
+import { call } from '../support/http';
 import { ANTHROPIC_TEXT, ANTHROPIC_USAGE, startFakeAnthropic } from '../support/fakes/anthropic';
 import { FAKE_RESPONSES_USAGE, FAKE_TEXT, FAKE_USAGE, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { TestTenant } from '../support/identity';
@@ -436,6 +439,92 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
       const event = await lastEvent(events + 1);
       expect(event).toMatchObject({ status: 'ok', stream: true, inputTokens: 7, cacheReadTokens: 2, outputTokens: 7 });
       expect(event.retailUnits).toBe('141600');
+    });
+  });
+
+  describe('recorded agent sessions replayed through the gateway', () => {
+    interface Session {
+      headers: Record<string, string>;
+      steps: Array<{ name: string; upstream: 'ok' | 'tool-call'; body: Record<string, unknown> }>;
+    }
+    const session = (name: string): Session => JSON.parse(readFileSync(join(__dirname, '../fixtures/agents', name), 'utf8')) as Session;
+    const withModel = (body: Record<string, unknown>, model: string) => JSON.parse(JSON.stringify(body).split('{{model}}').join(model)) as Record<string, unknown>;
+    /** An answer as comparable data: SSE as its events (name and parsed data), JSON parsed; the model and clock normalised. */
+    const answerOf = (text: string, from: string, to: string) => {
+      const renamed = text.split(JSON.stringify(from)).join(JSON.stringify(to)).replace(/"created_at":\d+/g, '"created_at":0');
+      if (!renamed.startsWith('event:') && !renamed.startsWith('data:')) return JSON.parse(renamed) as unknown;
+      return renamed
+        .split('\n\n')
+        .filter((block) => block.trim())
+        .map((block) => {
+          const event = /^event: (.*)$/m.exec(block)?.[1];
+          const data = /^data: (.*)$/m.exec(block)?.[1];
+          return { event, data: data ? (JSON.parse(data) as unknown) : null };
+        });
+    };
+
+    it('Claude Code to an Anthropic channel: each request reaches the upstream as sent, and each answer is the one the upstream gave', async () => {
+      const recorded = session('claude-code-session.json');
+      for (const step of recorded.steps) {
+        const body = withModel(step.body, models.claude);
+        const upstreamBody = { ...body, model: 'claude-fake' };
+        anthropic.next({ kind: step.upstream });
+        const viaGateway = await call(api.baseUrl, 'POST', '/v1/messages', { host: shop.domain, headers: { ...recorded.headers, 'x-api-key': key }, json: body });
+        expect({ step: step.name, status: viaGateway.status }).toEqual({ step: step.name, status: 200 });
+        const sent = anthropic.requests[anthropic.requests.length - 1];
+        expect(sent.body).toEqual(upstreamBody);
+        expect(sent.headers['anthropic-beta']).toBe(recorded.headers['anthropic-beta']);
+        expect(sent.headers['anthropic-version']).toBe(recorded.headers['anthropic-version']);
+
+        anthropic.next({ kind: step.upstream });
+        const direct = await call(anthropic.url, 'POST', '/v1/messages', { headers: { ...recorded.headers, 'x-api-key': 'upstream-key' }, json: upstreamBody });
+        expect(answerOf(viaGateway.text, models.claude, models.claude)).toEqual(answerOf(direct.text, 'claude-fake', models.claude));
+      }
+    });
+
+    it('Codex to a channel that serves Responses: each request reaches the upstream as sent, and each answer is the one the upstream gave', async () => {
+      const recorded = session('codex-session.json');
+      for (const step of recorded.steps) {
+        const body = withModel(step.body, models.native);
+        const upstreamBody = { ...body, model: 'fake-model' };
+        openai.next({ kind: step.upstream });
+        const viaGateway = await call(api.baseUrl, 'POST', '/v1/responses', { host: shop.domain, headers: recorded.headers, token: key, json: body });
+        expect({ step: step.name, status: viaGateway.status }).toEqual({ step: step.name, status: 200 });
+        expect(openai.requests[openai.requests.length - 1].body).toEqual(upstreamBody);
+
+        openai.next({ kind: step.upstream });
+        const direct = await call(openai.url, 'POST', '/v1/responses', { headers: recorded.headers, token: 'upstream-key', json: upstreamBody });
+        expect(answerOf(viaGateway.text, models.native, models.native)).toEqual(answerOf(direct.text, 'fake-model', models.native));
+      }
+    });
+
+    it('both sessions against an OpenAI-compatible chat channel: translated, every turn answered in its protocol', async () => {
+      const claudeCode = session('claude-code-session.json');
+      for (const step of claudeCode.steps) {
+        openai.next({ kind: step.upstream });
+        const res = await call(api.baseUrl, 'POST', '/v1/messages', { host: shop.domain, headers: { ...claudeCode.headers, 'x-api-key': key }, json: withModel(step.body, models.gpt) });
+        expect({ step: step.name, status: res.status }).toEqual({ step: step.name, status: 200 });
+        const answer = answerOf(res.text, models.gpt, models.gpt);
+        if (!Array.isArray(answer)) {
+          expect(answer).toMatchObject({ type: 'message', content: [{ type: 'text', text: FAKE_TEXT }] });
+          continue;
+        }
+        expect(answer.map((e) => e.event).slice(-2)).toEqual(['message_delta', 'message_stop']);
+        const blocks = answer.filter((e) => e.event === 'content_block_start').map((e) => (e.data as { content_block: { type: string } }).content_block.type);
+        expect(blocks).toEqual([step.upstream === 'tool-call' ? 'tool_use' : 'text']);
+      }
+      const codex = session('codex-session.json');
+      for (const step of codex.steps) {
+        openai.next({ kind: step.upstream });
+        const res = await call(api.baseUrl, 'POST', '/v1/responses', { host: shop.domain, headers: codex.headers, token: key, json: withModel(step.body, models.gpt) });
+        expect({ step: step.name, status: res.status }).toEqual({ step: step.name, status: 200 });
+        const events = answerOf(res.text, models.gpt, models.gpt) as Array<{ event: string; data: { delta?: string } }>;
+        expect(events[0].event).toBe('response.created');
+        expect(events[events.length - 1].event).toBe('response.completed');
+        expect(events.filter((e) => e.event === 'response.output_text.delta').map((e) => e.data.delta).join('')).toBe(FAKE_TEXT);
+      }
+      // The second Codex turn reached chat as the call, its output and the question (the reasoning item has no chat form).
+      expect(openai.requests[openai.requests.length - 1].body.messages.map((m: { role: string }) => m.role)).toEqual(['system', 'user', 'assistant', 'tool']);
     });
   });
 });
