@@ -12,6 +12,7 @@ import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { call } from '../support/http';
 import { ANTHROPIC_TEXT, ANTHROPIC_USAGE, startFakeAnthropic } from '../support/fakes/anthropic';
+import { GEMINI_TEXT, startFakeGemini } from '../support/fakes/gemini';
 import { FAKE_RESPONSES_USAGE, FAKE_TEXT, FAKE_USAGE, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
@@ -34,12 +35,13 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
   let api: RunningApp;
   let openai: FakeUpstream;
   let anthropic: FakeUpstream;
+  let gemini: FakeUpstream;
   let world: InferenceWorld;
   let shop: TestTenant;
   let key: string;
   let brokeKey: string;
   const clients: Array<GatewayClient | AnthropicGatewayClient> = [];
-  const models = { claude: uniqueSlug('m-claude'), gpt: uniqueSlug('m-gpt'), native: uniqueSlug('m-native') };
+  const models = { claude: uniqueSlug('m-claude'), gpt: uniqueSlug('m-gpt'), native: uniqueSlug('m-native'), gemini: uniqueSlug('m-gemini') };
 
   const claude = (options: Parameters<typeof anthropicClient>[3] = {}, secret = key) => {
     const c = anthropicClient(api.baseUrl, shop.domain, secret, options);
@@ -64,11 +66,16 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
     redis = new Redis(redisUrl);
     openai = await startFakeOpenAI();
     anthropic = await startFakeAnthropic();
+    gemini = await startFakeGemini();
     api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600' });
     world = await new InferenceWorld(api, system, redis).init();
     shop = await world.reseller(['alice', 'bob']);
     for (const m of [models.claude, models.gpt]) await world.price(world.platform, m, PRICE);
     await world.price(world.platform, models.native, REASONING_PRICE);
+    await world.price(world.platform, models.gemini, PRICE);
+    await world.channel(
+      fakeChannel(gemini.url, models.gemini, { provider: 'gemini', baseUrl: gemini.url, models: [{ public: models.gemini, upstream: 'gemini-fake' }], retryBudget: 0, costs: [] }),
+    );
     await world.channel(fakeChannel(openai.url, models.gpt, { retryBudget: 0 }));
     await world.channel(fakeChannel(openai.url, models.native, { provider: 'openai-responses', retryBudget: 0 }));
     await world.channel(
@@ -91,6 +98,7 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
     await api?.close();
     await openai?.close();
     await anthropic?.close();
+    await gemini?.close();
     redis?.disconnect();
     await system?.end();
   });
@@ -320,6 +328,22 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
     expect(byId.get(models.gpt)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses']);
     expect(byId.get(models.claude)).toEqual(['chat.completions', 'messages', 'responses']);
     expect(byId.get(models.native)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses']);
+  });
+
+  it('/v1/messages and /v1/responses to a Gemini channel: translated through chat, non-stream and stream', async () => {
+    const { client } = claude();
+    const message = await client.messages.create({ model: models.gemini, max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] });
+    // Gemini reports 12 prompt tokens of which 4 cached, 5 output tokens.
+    expect(message).toMatchObject({ model: models.gemini, content: [{ type: 'text', text: GEMINI_TEXT }], stop_reason: 'end_turn', usage: { input_tokens: 8, cache_read_input_tokens: 4, output_tokens: 5 } });
+    const streamed = await client.messages.stream({ model: models.gemini, max_tokens: 64, messages: [{ role: 'user', content: 'Hi' }] }).finalMessage();
+    expect(streamed.content).toEqual([expect.objectContaining({ type: 'text', text: GEMINI_TEXT })]);
+    expect(streamed.usage).toMatchObject({ output_tokens: 5 });
+    const response = await oai().client.responses.create({ model: models.gemini, input: 'Hi' });
+    expect(response.output_text).toBe(GEMINI_TEXT);
+    let text = '';
+    for await (const e of await oai().client.responses.create({ model: models.gemini, input: 'Hi', stream: true })) if (e.type === 'response.output_text.delta') text += e.delta;
+    expect(text).toBe(GEMINI_TEXT);
+    expect(gemini.requests.length).toBe(4);
   });
 
   describe('/v1/responses (stateless), translated to chat', () => {
