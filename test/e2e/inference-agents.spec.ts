@@ -11,7 +11,7 @@ import { AnthropicGatewayClient, anthropicClient } from '../support/anthropic-cl
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { call } from '../support/http';
-import { ANTHROPIC_TEXT, ANTHROPIC_USAGE, startFakeAnthropic } from '../support/fakes/anthropic';
+import { ANTHROPIC_COUNTED, ANTHROPIC_TEXT, ANTHROPIC_USAGE, startFakeAnthropic } from '../support/fakes/anthropic';
 import { GEMINI_TEXT, startFakeGemini } from '../support/fakes/gemini';
 import { FAKE_RESPONSES_USAGE, FAKE_TEXT, FAKE_USAGE, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { TestTenant } from '../support/identity';
@@ -181,10 +181,18 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
       expect(anthropic.requests[anthropic.requests.length - 1].body.messages[2].content[0]).toEqual({ type: 'tool_result', tool_use_id: use.id, content: 'Sunny, 21°C' });
     });
 
-    it('count_tokens answers in Anthropic shape, for a model the key may call', async () => {
-      const { client } = claude();
-      const counted = await client.messages.countTokens({ model: models.claude, messages: [{ role: 'user', content: 'Hello there, how are you?' }] });
-      expect(counted.input_tokens).toBe(countTextTokens('Hello there, how are you?'));
+    it('count_tokens answers in Anthropic shape, for a model the key may call: Anthropic’s count where an Anthropic channel serves it, the gateway’s elsewhere', async () => {
+      const { client } = claude({ defaultHeaders: { 'anthropic-beta': 'token-counting-2024-11-01' } });
+      const before = anthropic.requests.length;
+      const counted = await client.messages.countTokens({ model: models.claude, system: 'Be brief.', messages: [{ role: 'user', content: 'Hello there, how are you?' }] });
+      expect(counted.input_tokens).toBe(ANTHROPIC_COUNTED);
+      expect(anthropic.requests.length).toBe(before + 1);
+      const sent = anthropic.requests[before];
+      expect(sent.path).toBe('/v1/messages/count_tokens');
+      expect(sent.body).toEqual({ model: 'claude-fake', system: 'Be brief.', messages: [{ role: 'user', content: 'Hello there, how are you?' }] });
+      expect(sent.headers['anthropic-beta']).toBe('token-counting-2024-11-01');
+      const local = await client.messages.countTokens({ model: models.gpt, messages: [{ role: 'user', content: 'Hello there, how are you?' }] });
+      expect(local.input_tokens).toBe(countTextTokens('Hello there, how are you?'));
       const missing = await client.messages.countTokens({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
       expect(missing).toBeInstanceOf(Anthropic.NotFoundError);
     });
@@ -201,6 +209,12 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
       const noMax = await claude().client.messages.create({ model: models.claude, messages: [{ role: 'user', content: 'x' }] } as never).catch((e: unknown) => e);
       expect(noMax).toBeInstanceOf(Anthropic.BadRequestError);
       expect((noMax as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') } });
+
+      // The upstream's own refusal keeps its message (Claude Code compacts on "prompt is too long").
+      anthropic.next({ kind: 'status', status: 400, body: { type: 'error', error: { type: 'invalid_request_error', message: 'prompt is too long: 210000 tokens > 200000 maximum' } } });
+      const tooLong = await claude().client.messages.create({ model: models.claude, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);
+      expect(tooLong).toBeInstanceOf(Anthropic.BadRequestError);
+      expect((tooLong as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('prompt is too long') } });
 
       const broke = claude({ maxRetries: 3 }, brokeKey);
       const quota = await broke.client.messages.create({ model: models.claude, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }).catch((e: unknown) => e);

@@ -113,7 +113,7 @@ export function addInferencePaths(document: OpenAPIObject): void {
   };
   document.paths['/v1/messages/count_tokens'] = {
     post: {
-      ...op('Count the tokens of a Messages request (counted by the gateway; free)', passThroughBody(['model', 'messages'], 'Anthropic Messages request without max_tokens'), '`{"input_tokens": n}`'),
+      ...op('Count the tokens of a Messages request (Anthropic’s count through an Anthropic channel, else the gateway’s; free)', passThroughBody(['model', 'messages'], 'Anthropic Messages request without max_tokens'), '`{"input_tokens": n}`'),
       responses: { '200': { description: '`{"input_tokens": n}`' }, ...anthropicErrors },
     },
   };

@@ -166,8 +166,9 @@ export class InferenceService {
 
   /**
    * POST /v1/messages/count_tokens: the prompt's tokens as Anthropic's endpoint answers them
-   * (`{"input_tokens": n}`), for a model the key may call. Counted by the gateway (o200k: close to,
-   * not equal to, Claude's tokenizer); free, as Anthropic's is.
+   * (`{"input_tokens": n}`), for a model the key may call: Anthropic's own count when an Anthropic
+   * channel serves the model, else counted by the gateway (o200k: close to, not equal to, another
+   * tokenizer's count). Free, as Anthropic's is.
    */
   async countTokens(call: Omit<InferenceCall, 'endpoint' | 'bodyBytes'>): Promise<void> {
     const key = await this.authenticate(call.tenant, call.headers, call.clientIp);
@@ -178,6 +179,13 @@ export class InferenceService {
     if (key.allowedModels && !key.allowedModels.has(model)) throw InferenceError.modelNotFound(model);
     const pricing = await this.prices.effectivePrice(key.tenantId, model, Date.now());
     if (!pricing || pricing.hidden || !this.channels.serves(model)) throw InferenceError.modelNotFound(model);
+    const upstream = await this.channels.countTokens(model, body, anthropicHeaders(call.headers) ?? {});
+    if (upstream !== null) {
+      const payload = JSON.stringify({ input_tokens: upstream });
+      call.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-request-id': call.requestId });
+      call.res.end(payload);
+      return;
+    }
     const system = typeof body.system === 'string' ? body.system : promptText({ messages: Array.isArray(body.system) ? [{ content: body.system }] : [] });
     const tools = Array.isArray(body.tools) ? JSON.stringify(body.tools) : '';
     const payload = JSON.stringify({ input_tokens: countTextTokens([system, promptText(body), tools].filter(Boolean).join('\n')) });

@@ -43,3 +43,4 @@ export function adapterFor(type: ProviderType, endpoint?: Endpoint): ProviderAda
   if (endpoint === 'responses') return RESPONSES_VIA_CHAT[type];
   return ADAPTERS[type];
 }
+export { joinUrl } from './common';

@@ -5,6 +5,8 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { CompiledPrice, compilePrice } from '@app/money';
 import {
   adapterFor,
+  joinUrl,
+  sendUpstream,
   BREAKER_STATE_VALUE,
   Candidate,
   channelBreakerState,
@@ -271,6 +273,37 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
         else channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'ok' });
       },
     };
+  }
+
+  /**
+   * Anthropic's count of a Messages request's tokens (`/v1/messages/count_tokens` of the first
+   * healthy Anthropic channel serving the model, the model renamed), or null when no Anthropic
+   * channel serves it or its answer is not a count: the caller counts itself then.
+   */
+  async countTokens(model: string, body: Record<string, unknown>, clientHeaders: Record<string, string>): Promise<number | null> {
+    const candidate = this.router.pick(model, 'standard').find((c) => c.channel.provider === 'anthropic');
+    const key = candidate ? this.router.nextKey(candidate.channel) : null;
+    if (!candidate || !key) return null;
+    const { channel } = candidate;
+    try {
+      const response = await sendUpstream(
+        this.agentFor(channel),
+        {
+          url: joinUrl(channel.baseUrl, '/v1/messages/count_tokens'),
+          headers: { 'content-type': 'application/json', 'x-api-key': key.secret, 'anthropic-version': '2023-06-01', ...clientHeaders },
+          body: JSON.stringify({ ...body, model: candidate.upstreamModel }),
+        },
+        { firstByteMs: channel.firstByteTimeoutMs, totalMs: channel.firstByteTimeoutMs, allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS },
+      );
+      let text = '';
+      for await (const chunk of response.body) text += String(chunk);
+      response.done();
+      const counted = response.status === 200 ? (JSON.parse(text) as { input_tokens?: unknown }).input_tokens : null;
+      return typeof counted === 'number' && Number.isInteger(counted) && counted >= 0 ? counted : null;
+    } catch (error) {
+      this.logger.warn({ channel: channel.name, err: (error as Error).message }, 'count_tokens upstream failed; counted by the gateway');
+      return null;
+    }
   }
 
   /** The upstream's price of a model on a channel (by public, then upstream name), or null if none is set. */
