@@ -61,7 +61,8 @@ export class ViaChatAdapter implements ProviderAdapter {
   }
 
   parseResponse(_endpoint: Endpoint, text: string, publicModel: string, request: Record<string, unknown> = {}): ParsedResponse {
-    return this.protocol.fromChat(this.inner.parseResponse('chat', text, publicModel, this.protocol.toChat(request)), publicModel, request);
+    // The chat request matters to embeddings' answers only: chat answers are read without it.
+    return this.protocol.fromChat(this.inner.parseResponse('chat', text, publicModel), publicModel, request);
   }
 
   streamTranslator(_endpoint: Endpoint, publicModel: string, upstreamModel?: string, request: Record<string, unknown> = {}): StreamTranslator {
