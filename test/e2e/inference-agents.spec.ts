@@ -130,6 +130,9 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
       const upstream = anthropic.requests[anthropic.requests.length - 1];
       expect(upstream.body).toEqual({ ...body, model: 'claude-fake' });
       expect(upstream.headers['anthropic-beta']).toBe('extended-cache-ttl-2025-04-11');
+      // The channel's key goes upstream, never the customer's.
+      expect(upstream.headers['x-api-key']).toBe('sk-upstream-test-key-0000000000000000');
+      expect(JSON.stringify(upstream.headers)).not.toContain(key);
       // The version the SDK speaks, not the gateway's default for translated chat.
       expect(upstream.headers['anthropic-version']).toBe(sent[0].headers['anthropic-version']);
       expect(upstream.headers['anthropic-version']).toBeTruthy();
