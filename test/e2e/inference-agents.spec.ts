@@ -163,6 +163,21 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
       expect(event.retailUnits).toBe(costUnits({ input: 11, output: 6, cacheRead: 20, cacheWrite: 5 }, PRICE).toString());
     });
 
+    it('the beta path Claude Code calls (/v1/messages?beta=true, betas as anthropic-beta) is the same route', async () => {
+      const message = await claude().client.beta.messages.create({ model: models.claude, max_tokens: 10, betas: ['interleaved-thinking-2025-05-14'], messages: [{ role: 'user', content: 'Hi' }] });
+      expect(message.content[0]).toMatchObject({ type: 'text', text: ANTHROPIC_TEXT });
+      expect(anthropic.requests[anthropic.requests.length - 1].headers['anthropic-beta']).toBe('interleaved-thinking-2025-05-14');
+      // Claude Code's own client adds ?beta=true to the path.
+      const res = await call(api.baseUrl, 'POST', '/v1/messages?beta=true', {
+        host: shop.domain,
+        headers: { 'x-api-key': key, 'anthropic-version': '2023-06-01', 'anthropic-beta': 'claude-code-20250219' },
+        json: { model: models.claude, max_tokens: 10, messages: [{ role: 'user', content: 'Hi' }] },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({ type: 'message', content: [{ type: 'text', text: ANTHROPIC_TEXT }] });
+      expect(anthropic.requests[anthropic.requests.length - 1].path).toBe('/v1/messages');
+    });
+
     it('tool use round trip', async () => {
       const { client } = claude();
       anthropic.next({ kind: 'tool-call' });
