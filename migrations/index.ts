@@ -21,6 +21,8 @@ import { UsageHttpRequestId1763769601000 } from './1763769601000-UsageHttpReques
 import { MeteringPositions1763769601100 } from './1763769601100-MeteringPositions';
 import { UserPreferences1763769601300 } from './1763769601300-UserPreferences';
 import { Topups1763769601400 } from './1763769601400-Topups';
+import { PriceBucketsForAgents1763769601600 } from './1763769601600-PriceBucketsForAgents';
+import { ResponsesProvider1763769601610 } from './1763769601610-ResponsesProvider';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -47,4 +49,6 @@ export const ALL_MIGRATIONS = [
   MeteringPositions1763769601100,
   UserPreferences1763769601300,
   Topups1763769601400,
+  PriceBucketsForAgents1763769601600,
+  ResponsesProvider1763769601610,
 ];

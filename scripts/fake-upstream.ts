@@ -235,6 +235,7 @@ export function startFakeOpenAI(options: { port?: number; host?: string; keys?: 
           usage: { prompt_tokens: 4 * inputs.length, total_tokens: 4 * inputs.length },
         });
       }
+      if (url.pathname === '/v1/responses') return respond(ctx, model, answer);
       const chat = url.pathname === '/v1/chat/completions';
       if (!chat && url.pathname !== '/v1/completions') return ctx.json(404, openAIError(404, `no route ${url.pathname}`));
       const id = chat ? 'chatcmpl-fake' : 'cmpl-fake';
@@ -268,13 +269,64 @@ export function startFakeOpenAI(options: { port?: number; host?: string; keys?: 
           ? { id, object: 'chat.completion.chunk', created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }
           : { id, object: 'text_completion', created, model, choices: [{ index: 0, text: (delta as { content?: string }).content ?? '', logprobs: null, finish_reason: finish }] };
       const words = answer.split(/(?<= )/);
-      const events = [{ data: chunk({ role: 'assistant', content: '' }, null) }, ...words.map((w) => ({ data: chunk({ content: w }, null) })), { data: chunk({}, 'stop') }];
+      const events =
+        chat && toolCall
+          ? [
+              { data: chunk({ role: 'assistant', content: null }, null) },
+              { data: chunk({ tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] }, null) },
+              { data: chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }, null) },
+              { data: chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }, null) },
+              { data: chunk({}, 'tool_calls') },
+            ]
+          : [{ data: chunk({ role: 'assistant', content: '' }, null) }, ...words.map((w) => ({ data: chunk({ content: w }, null) })), { data: chunk({}, 'stop') }];
       const terminal: Array<{ data: unknown }> = [];
       if (body?.stream_options?.include_usage) terminal.push({ data: { id, object: chat ? 'chat.completion.chunk' : 'text_completion', created, model, choices: [], usage: FAKE_USAGE } });
       terminal.push({ data: '[DONE]' });
       await streamEvents(ctx, events, terminal);
     },
   });
+}
+
+/** The usage a native Responses answer reports: 9 input tokens (2 cached), 7 output tokens (3 of them reasoning). */
+export const FAKE_RESPONSES_USAGE = { input_tokens: 9, input_tokens_details: { cached_tokens: 2 }, output_tokens: 7, output_tokens_details: { reasoning_tokens: 3 }, total_tokens: 16 };
+
+/**
+ * OpenAI's Responses API (`POST /v1/responses`), as its reference describes it: a `response` with
+ * a reasoning item (encrypted content, as OpenAI returns with `include`) and a message; streams of
+ * response.created, response.in_progress, output items and their deltas, response.completed.
+ */
+async function respond(ctx: FakeContext, model: string, text: string): Promise<void> {
+  const { body } = ctx;
+  const created = Math.floor(Date.now() / 1000);
+  const reasoning = { type: 'reasoning', id: 'rs_fake', summary: [], encrypted_content: 'gAAAAfakeEncrypted' };
+  const message = { type: 'message', id: 'msg_fake', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }] };
+  const response = (status: string, output: unknown[]) => ({
+    id: 'resp_fake',
+    object: 'response',
+    created_at: created,
+    status,
+    model,
+    output,
+    store: body?.store ?? true,
+    usage: status === 'completed' ? FAKE_RESPONSES_USAGE : null,
+  });
+  if (!body?.stream) return ctx.json(200, response('completed', [reasoning, message]));
+  let sequence = 0;
+  const e = (type: string, payload: Record<string, unknown>) => ({ event: type, data: { type, sequence_number: sequence++, ...payload } });
+  const words = text.split(/(?<= )/);
+  const events = [
+    e('response.created', { response: response('in_progress', []) }),
+    e('response.in_progress', { response: response('in_progress', []) }),
+    e('response.output_item.added', { output_index: 0, item: reasoning }),
+    e('response.output_item.done', { output_index: 0, item: reasoning }),
+    e('response.output_item.added', { output_index: 1, item: { ...message, status: 'in_progress', content: [] } }),
+    e('response.content_part.added', { item_id: 'msg_fake', output_index: 1, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } }),
+    ...words.map((w) => e('response.output_text.delta', { item_id: 'msg_fake', output_index: 1, content_index: 0, delta: w })),
+    e('response.output_text.done', { item_id: 'msg_fake', output_index: 1, content_index: 0, text }),
+    e('response.content_part.done', { item_id: 'msg_fake', output_index: 1, content_index: 0, part: message.content[0] }),
+    e('response.output_item.done', { output_index: 1, item: message }),
+  ];
+  await streamEvents(ctx, events, [e('response.completed', { response: response('completed', [reasoning, message]) })]);
 }
 
 if (require.main === module) {

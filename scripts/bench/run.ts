@@ -167,6 +167,12 @@ async function main(): Promise<void> {
 
     const chatBody = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 64 });
     const streamBody = JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'Say hello in five words.' }], max_tokens: 64, stream: true });
+    // The coding agents' protocols (issue 23), streamed: the gateway translates them to the demo
+    // channel's chat stream, so the upstream and the floor are measured on that same chat stream.
+    const agentRoutes: Record<string, { path: string; body: string }> = {
+      messages: { path: '/v1/messages', body: JSON.stringify({ model: MODEL, max_tokens: 64, messages: [{ role: 'user', content: 'Say hello in five words.' }], stream: true }) },
+      responses: { path: '/v1/responses', body: JSON.stringify({ model: MODEL, max_output_tokens: 64, input: 'Say hello in five words.', stream: true }) },
+    };
     const targets: Array<{ name: string; url: string; headers: Record<string, string> }> = [
       { name: 'upstream (direct)', url: `${upstream}/v1/chat/completions`, headers: { authorization: 'Bearer sk-fake', 'content-type': 'application/json' } },
       { name: 'bare proxy (floor)', url: `http://127.0.0.1:${barePort}/v1/chat/completions`, headers: { authorization: 'Bearer sk-fake', 'content-type': 'application/json' } },
@@ -176,7 +182,7 @@ async function main(): Promise<void> {
     let gatewayOk = 0;
     // BENCH_ONLY=gateway (or a comma list of target name prefixes) for profiling runs; the table needs all.
     const only = process.env.BENCH_ONLY?.split(',');
-    const modes = (process.env.BENCH_MODES?.split(',') ?? ['chat', 'stream']) as Array<'chat' | 'stream'>;
+    const modes = (process.env.BENCH_MODES?.split(',') ?? ['chat', 'stream', 'messages', 'responses']) as Array<'chat' | 'stream' | 'messages' | 'responses'>;
     const concurrencies = process.env.BENCH_CONCURRENCY?.split(',').map(Number) ?? [1, 32];
     const postmaster = Number(readFileSync(join(scratch, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
     const groups = {
@@ -206,12 +212,12 @@ async function main(): Promise<void> {
                 cpuBefore = cpuSnapshot(groups);
                 generatorBefore = process.cpuUsage();
               },
-              url: target.url,
+              url: target.name === 'gateway' && agentRoutes[mode] ? `${base}${agentRoutes[mode].path}` : target.url,
               headers: target.headers,
-              body: mode === 'chat' ? chatBody : streamBody,
+              body: target.name === 'gateway' && agentRoutes[mode] ? agentRoutes[mode].body : mode === 'chat' ? chatBody : streamBody,
               concurrency,
               durationMs: (SECONDS * 1000) / rounds,
-              stream: mode === 'stream',
+              stream: mode !== 'chat',
               warmupRequests: concurrency * 20,
             });
             const generator = process.cpuUsage(generatorBefore);

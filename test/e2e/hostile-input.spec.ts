@@ -281,6 +281,13 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
     } catch (error) {
       return (error as Error).message;
     }
+    if (path.startsWith('/v1/messages')) {
+      const e = res.body?.error;
+      if (!String(res.headers['content-type']).startsWith('application/json') || res.body?.type !== 'error' || typeof e?.message !== 'string' || typeof e?.type !== 'string') {
+        return `not in Anthropic's error shape: ${res.text.slice(0, 200)}`;
+      }
+      return undefined;
+    }
     if (path.startsWith('/v1/')) {
       const e = res.body?.error;
       if (!String(res.headers['content-type']).startsWith('application/json') || typeof e?.message !== 'string' || typeof e?.type !== 'string' || !('code' in e) || !('param' in e)) {

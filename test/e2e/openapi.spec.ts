@@ -214,6 +214,17 @@ describe('OpenAPI and route access rules (e2e)', () => {
     expect(doc.components.schemas.TopupView.properties.status.enum).toEqual(['pending', 'paid', 'failed', 'expired', 'refunded']);
   });
 
+  it('documents the coding agents’ routes, each with its error shape and every status it answers', () => {
+    for (const path of ['/v1/messages', '/v1/messages/count_tokens', '/v1/responses']) {
+      const operation = doc.paths[path]?.post;
+      expect(operation?.summary).toBeTruthy();
+      expect(operation.requestBody).toBeDefined();
+      expect(Object.keys(operation.responses)).toEqual(expect.arrayContaining(['200', '400', '401', '402', '403', '404', '413', '415', '429', '502', '503', '504']));
+      const errorSchema = operation.responses['401'].content['application/json'].schema;
+      expect(errorSchema.required).toEqual(path.startsWith('/v1/messages') ? ['type', 'error'] : ['error']);
+    }
+  });
+
   it('keeps health and metrics out of the admin documentation', () => {
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/health') || p === '/metrics')).toEqual([]);
   });

@@ -85,7 +85,11 @@ describe('pricing (e2e)', () => {
     expect(below.body.detail).toContain('inputPerMillion at least 1');
     // Unset cache prices are billed as input, so they are below the floor too, and named.
     expect(below.body.errors).toEqual(
-      ['inputPerMillion', 'cacheReadPerMillion', 'cacheWritePerMillion'].map((field) => ({ field, messages: ['must be at least 1 (your wholesale price)'] })),
+      [
+        ...['inputPerMillion', 'cacheReadPerMillion', 'cacheWritePerMillion'].map((field) => ({ field, messages: ['must be at least 1 (your wholesale price)'] })),
+        // and one-hour cache writes, billed at twice input when unset
+        { field: 'cacheWrite1hPerMillion', messages: ['must be at least 2 (your wholesale price)'] },
+      ],
     );
     // A cache-read price below the platform's input price (its cache-read price, unset) is below too.
     expectProblem(await put(shop, 'owner', m, { inputPerMillion: '1', outputPerMillion: '2', perRequest: '0.001', cacheReadPerMillion: '0.5' }), 422, 'price_below_wholesale');
@@ -106,7 +110,10 @@ describe('pricing (e2e)', () => {
     const atFloor = await put(shop, 'owner', m, { inputPerMillion: '0.9', outputPerMillion: '1.8', perRequest: '0.0009' });
     expect(atFloor.status).toBe(200);
     const floorMiss = await put(shop, 'owner', m, { inputPerMillion: '0.9', outputPerMillion: '1.799999999', perRequest: '0.0009', effectiveFrom: new Date(Date.now() + 60_000).toISOString() });
-    expect(floorMiss.body.errors).toEqual([{ field: 'outputPerMillion', messages: ['must be at least 1.8 (your wholesale price)'] }]);
+    // Unset reasoning is billed as output: below the floor with it.
+    expect(floorMiss.body.errors).toEqual(
+      ['outputPerMillion', 'reasoningPerMillion'].map((field) => ({ field, messages: ['must be at least 1.8 (your wholesale price)'] })),
+    );
     const effective = (await runtime.effectivePrice(shop.id, m))!;
     expect(effective.wholesale).toMatchObject({ inputPerMillion: '0.9', perRequest: '0.0009' });
     expect(effective.discountPercent).toBe('10');

@@ -14,6 +14,7 @@ const UPSTREAM_KEY: Record<ProviderType, string> = {
   openai: 'sk-test-openai-UPSTREAMSECRET-0001',
   anthropic: 'sk-ant-test-UPSTREAMSECRET-0002',
   gemini: 'AIzaTest-UPSTREAMSECRET-0003',
+  'openai-responses': 'sk-test-openai-UPSTREAMSECRET-0004',
 };
 
 interface Case {

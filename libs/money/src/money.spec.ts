@@ -56,6 +56,7 @@ describe('money', () => {
       { inputPerMillion: '0.15', outputPerMillion: '0.6' },
       { inputPerMillion: '2.5', outputPerMillion: '10', cacheReadPerMillion: '1.25', cacheWritePerMillion: '3.125', perRequest: '0.001' },
       { inputPerMillion: '0.000000001', outputPerMillion: '0.000000007' },
+      { inputPerMillion: '3', outputPerMillion: '15', cacheReadPerMillion: '0.3', cacheWritePerMillion: '3.75', cacheWrite1hPerMillion: '6', reasoningPerMillion: '20' },
     ];
     let seed = 42;
     const rand = (n: number) => {
@@ -65,9 +66,26 @@ describe('money', () => {
     for (const price of prices) {
       const compiled = compilePrice(price);
       for (let i = 0; i < 500; i++) {
-        const usage = { input: rand(200_000), output: rand(50_000), cacheRead: rand(10_000), cacheWrite: rand(3) };
+        const cacheWrite = rand(3000);
+        const output = rand(50_000);
+        const usage = { input: rand(200_000), output, cacheRead: rand(10_000), cacheWrite, cacheWrite1h: rand(cacheWrite + 1), reasoning: rand(output + 1) };
         expect(compiledCostUnits(usage, compiled)).toBe(costUnits(usage, price));
       }
     }
+  });
+
+  it('bills one-hour cache writes and reasoning apart, each at its own price, a token in one bucket only', () => {
+    const price = { inputPerMillion: '3', outputPerMillion: '15', cacheWritePerMillion: '3.75', cacheWrite1hPerMillion: '6', reasoningPerMillion: '20' };
+    // 1000 input * 3 + (400 - 100) output * 15 + 100 reasoning * 20 + (500 - 300) 5m writes * 3.75 + 300 1h writes * 6
+    // = 3000 + 4500 + 2000 + 750 + 1800 = 12050 per million -> 0.01205
+    const usage = { input: 1000, output: 400, reasoning: 100, cacheWrite: 500, cacheWrite1h: 300 };
+    expect(costUnits(usage, price)).toBe(12_050_000n);
+    expect(compiledCostUnits(usage, compilePrice(price))).toBe(12_050_000n);
+    // Unpriced: a 1h write costs twice input (Anthropic's rate), reasoning costs output.
+    const plain = { inputPerMillion: '3', outputPerMillion: '15' };
+    expect(costUnits({ input: 0, output: 10, reasoning: 10, cacheWrite: 1000, cacheWrite1h: 1000 }, plain)).toBe(6_150_000n);
+    expect(compiledCostUnits({ input: 0, output: 10, reasoning: 10, cacheWrite: 1000, cacheWrite1h: 1000 }, compilePrice(plain))).toBe(6_150_000n);
+    // A sub-bucket larger than its total is capped by it (a token is never billed twice).
+    expect(costUnits({ input: 0, output: 0, cacheWrite: 10, cacheWrite1h: 50 }, price)).toBe(costUnits({ input: 0, output: 0, cacheWrite: 10, cacheWrite1h: 10 }, price));
   });
 });

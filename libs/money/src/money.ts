@@ -72,8 +72,12 @@ export interface TokenUsage {
   output: number;
   /** Prompt tokens read from the upstream's cache (billed at the cached-input price when set). */
   cacheRead?: number;
-  /** Prompt tokens written to the upstream's cache (billed at the cache-write price when set). */
+  /** Prompt tokens written to the upstream's cache (billed at the cache-write price when set), both kinds. */
   cacheWrite?: number;
+  /** Of `cacheWrite`, the tokens written for one hour (Anthropic `ttl: "1h"`): billed at the 1-hour price. */
+  cacheWrite1h?: number;
+  /** Of `output`, the reasoning tokens: billed at the reasoning price when set, else as output. */
+  reasoning?: number;
 }
 
 /** A price list entry: decimal strings per million tokens, and per request. */
@@ -84,6 +88,10 @@ export interface TokenPrice {
   cacheReadPerMillion?: string | null;
   /** Absent: cache writes are billed as input. */
   cacheWritePerMillion?: string | null;
+  /** One-hour cache writes. Absent: twice the input price (what Anthropic charges for them). */
+  cacheWrite1hPerMillion?: string | null;
+  /** Reasoning tokens. Absent: billed as output. */
+  reasoningPerMillion?: string | null;
   perRequest?: string | null;
 }
 
@@ -93,14 +101,27 @@ export interface TokenPrice {
  */
 export function costUnits(usage: TokenUsage, price: TokenPrice): bigint {
   const cacheRead = usage.cacheRead ?? 0;
-  const cacheWrite = usage.cacheWrite ?? 0;
+  const { cacheWrite5m, cacheWrite1h, plainOutput, reasoning } = splitBuckets(usage);
   const perToken = new D(usage.input)
     .times(price.inputPerMillion)
-    .plus(new D(usage.output).times(price.outputPerMillion))
+    .plus(new D(plainOutput).times(price.outputPerMillion))
+    .plus(new D(reasoning).times(price.reasoningPerMillion ?? price.outputPerMillion))
     .plus(new D(cacheRead).times(price.cacheReadPerMillion ?? price.inputPerMillion))
-    .plus(new D(cacheWrite).times(price.cacheWritePerMillion ?? price.inputPerMillion));
+    .plus(new D(cacheWrite5m).times(price.cacheWritePerMillion ?? price.inputPerMillion))
+    .plus(new D(cacheWrite1h).times(price.cacheWrite1hPerMillion ?? new D(price.inputPerMillion).times(2)));
   const total = perToken.dividedBy(1_000_000).plus(price.perRequest ?? 0);
   return BigInt(total.times(UNITS_PER_CURRENCY_UNIT.toString()).toDecimalPlaces(0, Decimal.ROUND_CEIL).toFixed(0));
+}
+
+/**
+ * The sub-buckets (`cacheWrite1h` of `cacheWrite`, `reasoning` of `output`) taken out of their
+ * totals, each at most its total: a token is billed once, in exactly one bucket.
+ */
+function splitBuckets(usage: TokenUsage): { cacheWrite5m: number; cacheWrite1h: number; plainOutput: number; reasoning: number } {
+  const cacheWrite = usage.cacheWrite ?? 0;
+  const cacheWrite1h = Math.min(usage.cacheWrite1h ?? 0, cacheWrite);
+  const reasoning = Math.min(usage.reasoning ?? 0, usage.output);
+  return { cacheWrite5m: cacheWrite - cacheWrite1h, cacheWrite1h, plainOutput: usage.output - reasoning, reasoning };
 }
 
 /**
@@ -113,6 +134,8 @@ export interface CompiledPrice {
   outputPerMillionUnits: bigint;
   cacheReadPerMillionUnits: bigint;
   cacheWritePerMillionUnits: bigint;
+  cacheWrite1hPerMillionUnits: bigint;
+  reasoningPerMillionUnits: bigint;
   perRequestUnits: bigint;
 }
 
@@ -122,17 +145,25 @@ export function compilePrice(price: TokenPrice): CompiledPrice {
     outputPerMillionUnits: toUnits(price.outputPerMillion),
     cacheReadPerMillionUnits: toUnits(price.cacheReadPerMillion ?? price.inputPerMillion),
     cacheWritePerMillionUnits: toUnits(price.cacheWritePerMillion ?? price.inputPerMillion),
+    cacheWrite1hPerMillionUnits: price.cacheWrite1hPerMillion != null ? toUnits(price.cacheWrite1hPerMillion) : toUnits(price.inputPerMillion) * 2n,
+    reasoningPerMillionUnits: toUnits(price.reasoningPerMillion ?? price.outputPerMillion),
     perRequestUnits: toUnits(price.perRequest ?? '0'),
   };
 }
 
 /** {@link costUnits} with integers only (prices already compiled): ceil(sum / 10^6). */
 export function compiledCostUnits(usage: TokenUsage, price: CompiledPrice): bigint {
-  const scaled =
+  let scaled =
     BigInt(usage.input) * price.inputPerMillionUnits +
     BigInt(usage.output) * price.outputPerMillionUnits +
     BigInt(usage.cacheRead ?? 0) * price.cacheReadPerMillionUnits +
     BigInt(usage.cacheWrite ?? 0) * price.cacheWritePerMillionUnits;
+  // The sub-buckets only when present (chat answers rarely have them): their price replaces the total's.
+  if (usage.cacheWrite1h || usage.reasoning) {
+    const { cacheWrite1h, reasoning } = splitBuckets(usage);
+    scaled += BigInt(cacheWrite1h) * (price.cacheWrite1hPerMillionUnits - price.cacheWritePerMillionUnits);
+    scaled += BigInt(reasoning) * (price.reasoningPerMillionUnits - price.outputPerMillionUnits);
+  }
   const million = 1_000_000n;
   return (scaled + million - 1n) / million + price.perRequestUnits;
 }

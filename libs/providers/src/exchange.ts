@@ -22,6 +22,8 @@ export interface ExchangeOptions {
   allowPrivateNetworks: boolean;
   /** Extra headers for the upstream (e.g. x-request-id). */
   headers?: Record<string, string>;
+  /** Client protocol headers, for an upstream that speaks the client's protocol (BuildOptions.clientHeaders). */
+  clientHeaders?: Record<string, string>;
 }
 
 export interface JsonExchange {
@@ -84,7 +86,11 @@ function cutShort(error: UpstreamError): UpstreamError {
  */
 export async function exchange(options: ExchangeOptions): Promise<UpstreamExchange> {
   const { adapter, target } = options;
-  const request = adapter.buildRequest(options.endpoint, options.body, target, { stream: options.stream, includeUsage: options.includeUsage ?? true });
+  const request = adapter.buildRequest(options.endpoint, options.body, target, {
+    stream: options.stream,
+    includeUsage: options.includeUsage ?? true,
+    clientHeaders: options.clientHeaders,
+  });
   if (options.headers) Object.assign(request.headers, options.headers);
   const deadline = Date.now() + options.totalMs;
   const response = await sendUpstream(options.dispatcher, request, {
@@ -106,7 +112,7 @@ export async function exchange(options: ExchangeOptions): Promise<UpstreamExchan
       response.done();
       return { kind: 'json', parsed, firstByteMs: response.firstByteMs };
     }
-    const translator = adapter.streamTranslator(options.endpoint, options.publicModel, target.upstreamModel);
+    const translator = adapter.streamTranslator(options.endpoint, options.publicModel, target.upstreamModel, options.body);
     const iterator = response.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     const remaining = Math.max(1, Math.min(options.firstByteMs, deadline - Date.now()));
     let first: SseEvent[] = [];

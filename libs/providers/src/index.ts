@@ -11,3 +11,4 @@ export * from './sse';
 export * from './types';
 export * from './exchange';
 export * from './probe';
+export * from './protocols';

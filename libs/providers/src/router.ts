@@ -131,6 +131,13 @@ export class ChannelRouter {
     return this.entries.some((e) => e.channel.status === 'enabled' && e.models.resolve(model) !== null);
   }
 
+  /** The provider types of the enabled channels that serve `model`. */
+  providersOf(model: string): Set<ProviderType> {
+    const types = new Set<ProviderType>();
+    for (const e of this.entries) if (e.channel.status === 'enabled' && e.models.resolve(model) !== null) types.add(e.channel.provider);
+    return types;
+  }
+
   /** The channels to try for `model` in `pool`, best first (empty: none healthy). */
   pick(model: string, pool: ChannelPool = 'standard', stickyKey?: string): Candidate[] {
     const byPriority = new Map<number, Array<Candidate & { score: number }>>();

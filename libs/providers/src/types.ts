@@ -1,9 +1,17 @@
-/** Upstream protocols a channel may speak. `openai` covers any OpenAI-compatible server (vLLM, DeepSeek, Qwen...). */
-export const PROVIDER_TYPES = ['openai', 'anthropic', 'gemini'] as const;
+/**
+ * Upstream protocols a channel may speak. `openai` covers any OpenAI-compatible server (vLLM,
+ * DeepSeek, Qwen...); `openai-responses` is one that also serves OpenAI's Responses API natively
+ * (OpenAI itself): /v1/responses is passed through to it rather than translated to chat.
+ */
+export const PROVIDER_TYPES = ['openai', 'anthropic', 'gemini', 'openai-responses'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
-/** The OpenAI-compatible endpoints the gateway serves. */
-export type Endpoint = 'chat' | 'completions' | 'embeddings';
+/**
+ * The endpoints the gateway serves: OpenAI's chat completions, completions and embeddings, and the
+ * two protocols of coding agents, Anthropic's Messages (`messages`) and OpenAI's Responses
+ * (`responses`), passed through to upstreams that speak them and translated to chat for the others.
+ */
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
 
 /**
  * Tokens of one request in disjoint billing buckets: `input` is prompt tokens that were neither
@@ -14,6 +22,10 @@ export interface Usage {
   output: number;
   cacheRead: number;
   cacheWrite: number;
+  /** Of `cacheWrite`, the tokens written to the one-hour cache (Anthropic `ttl: "1h"`), when reported. */
+  cacheWrite1h?: number;
+  /** Of `output`, the reasoning tokens, when reported. */
+  reasoning?: number;
 }
 
 /** Where and as whom to call: one channel, one of its keys, the model name the upstream knows. */
@@ -33,6 +45,8 @@ export interface BuildOptions {
   stream: boolean;
   /** Ask the upstream for usage in the stream (OpenAI: `stream_options.include_usage`). */
   includeUsage: boolean;
+  /** Client headers meant for an upstream that speaks the client's protocol (`anthropic-version`, `anthropic-beta`). */
+  clientHeaders?: Record<string, string>;
 }
 
 /** A non-streamed answer in OpenAI's shape, with usage normalised (null when the upstream gave none). */
@@ -49,6 +63,11 @@ export interface SseEvent {
   usageOnly: boolean;
   /** The terminal `data: [DONE]`. */
   done: boolean;
+  /**
+   * The answer's end in a protocol whose end the proxy cannot see in the raw text (Anthropic's
+   * message_delta and message_stop, Responses' closing events): held back until settled.
+   */
+  final?: boolean;
 }
 
 /** Translates one upstream stream; feed it the body chunks in order, then call end(). */
@@ -74,8 +93,8 @@ export interface ProviderAdapter {
   buildRequest(endpoint: Endpoint, body: Record<string, unknown>, target: UpstreamTarget, options: BuildOptions): UpstreamRequest;
   /** The upstream's 2xx body in OpenAI's shape, `model` set to the public name; UpstreamError('protocol') if malformed. `request` is the client's body (some answers depend on it, e.g. encoding_format). */
   parseResponse(endpoint: Endpoint, text: string, publicModel: string, request?: Record<string, unknown>): ParsedResponse;
-  /** `upstreamModel`, when given, is replaced by `publicModel` in pass-through chunks. */
-  streamTranslator(endpoint: Endpoint, publicModel: string, upstreamModel?: string): StreamTranslator;
+  /** `upstreamModel`, when given, is replaced by `publicModel` in pass-through chunks; `request` is the client's body. */
+  streamTranslator(endpoint: Endpoint, publicModel: string, upstreamModel?: string, request?: Record<string, unknown>): StreamTranslator;
   /** A tiny real request for health checks. */
   probe(target: UpstreamTarget): UpstreamRequest;
 }

@@ -1,21 +1,21 @@
 import type { Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { InferenceError } from './openai-error';
+import { ClientProtocol, InferenceError } from './openai-error';
 
 /**
- * Answers a failed inference request in OpenAI's error shape, on the raw response: unknown errors
+ * Answers a failed inference request in its protocol's error shape (OpenAI's; Anthropic's on /v1/messages), on the raw response: unknown errors
  * are logged and answered 500 with the request id to quote; an upstream error keeps its status and
  * body (keys scrubbed by the providers library). After the headers went out (a stream), the
  * response is only ended.
  */
-export function writeInferenceFailure(logger: Logger, error: unknown, requestId: string, res: ServerResponse): void {
+export function writeInferenceFailure(logger: Logger, error: unknown, requestId: string, res: ServerResponse, protocol: ClientProtocol = 'openai'): void {
   const failure = toInferenceError(logger, error, requestId);
   if (res.headersSent) {
     if (!res.writableEnded) res.end();
     return;
   }
   if (res.destroyed) return;
-  const payload = JSON.stringify(failure.body());
+  const payload = JSON.stringify(protocol === 'anthropic' ? failure.anthropicBody(requestId) : failure.body());
   res.writeHead(failure.status, { 'content-type': 'application/json', 'x-request-id': requestId, ...failure.headers, 'content-length': Buffer.byteLength(payload) });
   res.end(payload);
 }

@@ -10,10 +10,13 @@ import { InferenceError } from './openai-error';
 import { InferenceService } from './inference.service';
 
 /** The hot routes this door serves; everything else (GET /v1/models included) goes to Fastify. */
-const ENDPOINTS = new Map<string, Endpoint>([
+const ENDPOINTS = new Map<string, Endpoint | 'count_tokens'>([
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'completions'],
   ['/v1/embeddings', 'embeddings'],
+  ['/v1/messages', 'messages'],
+  ['/v1/messages/count_tokens', 'count_tokens'],
+  ['/v1/responses', 'responses'],
 ]);
 
 const JSON_TYPE = /^application\/json\s*(;|$)/i;
@@ -29,8 +32,8 @@ export interface FrontDoor {
 export const FRONT_DOOR = Symbol('FRONT_DOOR');
 
 /**
- * The inference hot path's way in (issue 14). POST /v1/chat/completions, /v1/completions and
- * /v1/embeddings are answered straight from Node's HTTP server, before Fastify's hooks, Nest's
+ * The inference hot path's way in (issue 14). POST /v1/chat/completions, /v1/completions,
+ * /v1/embeddings, and the coding agents' /v1/messages (with count_tokens) and /v1/responses are answered straight from Node's HTTP server, before Fastify's hooks, Nest's
  * middleware (request context, access log) and the router: what they do for the admin API the
  * hot path does not need, and the benchmark's profile showed them as a good share of its CPU.
  *
@@ -66,7 +69,7 @@ export class InferenceFrontDoor implements FrontDoor {
     this.isClosing = true;
   }
 
-  private async serve(endpoint: Endpoint, req: IncomingMessage, res: ServerResponse, query: string | null): Promise<void> {
+  private async serve(endpoint: Endpoint | 'count_tokens', req: IncomingMessage, res: ServerResponse, query: string | null): Promise<void> {
     const requestId = requestIdFor(req);
     try {
       if (this.isClosing) {
@@ -84,6 +87,10 @@ export class InferenceFrontDoor implements FrontDoor {
       const text = await this.readBody(req, res);
       if (text === null) return; // the client went away, or the body was refused
       const body = parseJsonObjectBody(text);
+      if (endpoint === 'count_tokens') {
+        await this.inference.countTokens({ tenant, headers: req.headers, body, clientIp: this.clientIp(req), requestId, res });
+        return;
+      }
       await this.inference.handle({
         endpoint,
         tenant,
@@ -95,7 +102,7 @@ export class InferenceFrontDoor implements FrontDoor {
         res,
       });
     } catch (error) {
-      writeInferenceFailure(this.logger, asInferenceError(error), requestId, res);
+      writeInferenceFailure(this.logger, asInferenceError(error), requestId, res, endpoint === 'messages' || endpoint === 'count_tokens' ? 'anthropic' : 'openai');
     }
   }
 

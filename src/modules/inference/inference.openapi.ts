@@ -32,6 +32,28 @@ const errors = {
   '504': { ...error, description: 'The upstream provider timed out.' },
 };
 
+/** Anthropic's error object, on /v1/messages (its SDK raises the typed error of the status). */
+const anthropicError = {
+  description: "Anthropic's error object",
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['type', 'error'],
+        properties: {
+          type: { type: 'string', enum: ['error'] },
+          error: { type: 'object', properties: { type: { type: 'string' }, message: { type: 'string' } } },
+          request_id: { type: 'string' },
+        },
+      },
+    },
+  },
+};
+
+const anthropicErrors = Object.fromEntries(
+  Object.entries(errors).map(([status, e]) => [status, { ...anthropicError, description: status === '402' ? '`billing_error`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`).' : e.description }]),
+);
+
 const passThroughBody = (required: string[], description: string) => ({
   required: true,
   content: {
@@ -47,6 +69,8 @@ const passThroughBody = (required: string[], description: string) => ({
           max_tokens: { type: 'integer', minimum: 1 },
           max_completion_tokens: { type: 'integer', minimum: 1 },
           n: { type: 'integer', minimum: 1, maximum: 128 },
+          max_output_tokens: { type: 'integer', minimum: 1 },
+          previous_response_id: { type: 'string', description: 'Refused (400): the gateway stores no responses.' },
         },
       },
     },
@@ -77,6 +101,29 @@ export function addInferencePaths(document: OpenAPIObject): void {
   };
   document.paths['/v1/completions'] = { post: op('Text completion (OpenAI-compatible)', passThroughBody(['model', 'prompt'], 'OpenAI completion request'), 'A text_completion') };
   document.paths['/v1/embeddings'] = { post: op('Embeddings (OpenAI-compatible)', passThroughBody(['model', 'input'], 'OpenAI embeddings request'), 'A list of embeddings') };
+  document.paths['/v1/messages'] = {
+    post: {
+      ...op(
+        'Anthropic Messages (Claude Code): passed through to Anthropic channels, translated for the others; `stream: true` for Anthropic’s events',
+        passThroughBody(['model', 'messages', 'max_tokens'], 'Anthropic Messages request; `anthropic-version` and `anthropic-beta` headers are passed to Anthropic channels'),
+        'A message, or a text/event-stream of message_start … message_stop',
+      ),
+      responses: { '200': { description: 'A message, or a text/event-stream of message_start … message_stop' }, ...anthropicErrors },
+    },
+  };
+  document.paths['/v1/messages/count_tokens'] = {
+    post: {
+      ...op('Count the tokens of a Messages request (Anthropic’s count through an Anthropic channel, else the gateway’s; free)', passThroughBody(['model', 'messages'], 'Anthropic Messages request without max_tokens'), '`{"input_tokens": n}`'),
+      responses: { '200': { description: '`{"input_tokens": n}`' }, ...anthropicErrors },
+    },
+  };
+  document.paths['/v1/responses'] = {
+    post: op(
+      'OpenAI Responses (Codex), stateless: translated to chat completions; `stream: true` for response.created … response.completed',
+      passThroughBody(['model', 'input'], 'OpenAI Responses request; `store` is ignored (nothing is stored), `previous_response_id` and `background` are refused'),
+      'A response, or a text/event-stream of Responses events',
+    ),
+  };
   document.paths['/v1/models'] = { get: op('Models this key may call', null, 'A list of models') };
   document.paths['/v1/models/{id}'] = {
     get: { ...op('One model this key may call', null, 'A model'), parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 200 } }] },

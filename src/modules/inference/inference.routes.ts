@@ -10,10 +10,13 @@ import { toInferenceError, writeInferenceFailure } from './inference-failure';
 import { InferenceError } from './openai-error';
 import { InferenceService } from './inference.service';
 
-const ENDPOINTS: Array<[string, Endpoint]> = [
+const ENDPOINTS: Array<[string, Endpoint | 'count_tokens']> = [
   ['/v1/chat/completions', 'chat'],
   ['/v1/completions', 'completions'],
   ['/v1/embeddings', 'embeddings'],
+  ['/v1/messages', 'messages'],
+  ['/v1/messages/count_tokens', 'count_tokens'],
+  ['/v1/responses', 'responses'],
 ];
 
 /**
@@ -49,9 +52,13 @@ export class InferenceRoutes implements OnModuleInit {
     );
   }
 
-  private async call(endpoint: Endpoint, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  private async call(endpoint: Endpoint | 'count_tokens', request: FastifyRequest, reply: FastifyReply): Promise<void> {
     reply.hijack();
     try {
+      if (endpoint === 'count_tokens') {
+        const call = { tenant: hostTenantOf(request.raw), headers: request.headers, body: request.body, clientIp: clientIpOf(request.raw), requestId: String(request.id), res: reply.raw };
+        return await this.inference.countTokens(call);
+      }
       await this.inference.handle({
         endpoint,
         tenant: hostTenantOf(request.raw),
@@ -63,7 +70,8 @@ export class InferenceRoutes implements OnModuleInit {
         res: reply.raw,
       });
     } catch (error) {
-      this.fail(error, request, reply, true);
+      if (endpoint === 'messages' || endpoint === 'count_tokens') writeInferenceFailure(this.logger, error, String(request.id), reply.raw, 'anthropic');
+      else this.fail(error, request, reply, true);
     }
   }
 
@@ -83,7 +91,7 @@ export class InferenceRoutes implements OnModuleInit {
     return (await this.prices.modelsForKey(key))
       .filter((m) => this.channels.serves(m))
       .sort()
-      .map((id) => ({ id, object: 'model', created: 0, owned_by: tenant?.slug ?? 'aigateway' }));
+      .map((id) => ({ id, object: 'model', created: 0, owned_by: tenant?.slug ?? 'aigateway', protocols: this.channels.protocolsOf(id) }));
   }
 
   private fail(error: unknown, request: FastifyRequest, reply: FastifyReply, hijacked: boolean): void {

@@ -13,7 +13,7 @@ import { EffectivePrice } from '../pricing/price-book';
 import { PricingRuntime } from '../pricing/pricing-runtime';
 import { InferenceMetrics } from './inference.metrics';
 import { WALLET_LOADER, WalletLoader } from './inference.ports';
-import { InferenceError } from './openai-error';
+import { anthropicErrorType, InferenceError } from './openai-error';
 import { readRequestFields, RequestFields } from './request-fields';
 import { SettlementOutbox } from './settlement-outbox';
 import { countTextTokens, estimatePromptTokens, promptText } from './token-estimate';
@@ -166,6 +166,35 @@ export class InferenceService {
     }
   }
 
+  /**
+   * POST /v1/messages/count_tokens: the prompt's tokens as Anthropic's endpoint answers them
+   * (`{"input_tokens": n}`), for a model the key may call: Anthropic's own count when an Anthropic
+   * channel serves the model, else counted by the gateway (o200k: close to, not equal to, another
+   * tokenizer's count). Free, as Anthropic's is.
+   */
+  async countTokens(call: Omit<InferenceCall, 'endpoint' | 'bodyBytes'>): Promise<void> {
+    const key = await this.authenticate(call.tenant, call.headers, call.clientIp);
+    const body = call.body as Record<string, unknown>;
+    if (typeof body?.model !== 'string' || !body.model) throw InferenceError.invalidRequest('model: Field required.', 'model');
+    if (!Array.isArray(body.messages)) throw InferenceError.invalidRequest('messages: Field required (an array).', 'messages');
+    const model = body.model;
+    if (key.allowedModels && !key.allowedModels.has(model)) throw InferenceError.modelNotFound(model);
+    const pricing = await this.prices.effectivePrice(key.tenantId, model, Date.now());
+    if (!pricing || pricing.hidden || !this.channels.serves(model)) throw InferenceError.modelNotFound(model);
+    const upstream = await this.channels.countTokens(model, body, anthropicHeaders(call.headers) ?? {});
+    if (upstream !== null) {
+      const payload = JSON.stringify({ input_tokens: upstream });
+      call.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-request-id': call.requestId });
+      call.res.end(payload);
+      return;
+    }
+    const system = typeof body.system === 'string' ? body.system : promptText({ messages: Array.isArray(body.system) ? [{ content: body.system }] : [] });
+    const tools = Array.isArray(body.tools) ? JSON.stringify(body.tools) : '';
+    const payload = JSON.stringify({ input_tokens: countTextTokens([system, promptText(body), tools].filter(Boolean).join('\n')) });
+    call.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), 'x-request-id': call.requestId });
+    call.res.end(payload);
+  }
+
   /** Limits and the hold, with the wallet loaded from the ledger on a miss; 503 if Redis is away. */
   private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number): Promise<void> {
     const request = {
@@ -224,6 +253,7 @@ export class InferenceService {
   /** Routing and failover (ChannelsRuntime): settles while nothing reached the client yet. */
   private send(call: InferenceCall, a: Admitted, signal: AbortSignal): Promise<UpstreamCallResult> {
     return this.channels.send({
+      clientHeaders: call.endpoint === 'messages' ? anthropicHeaders(call.headers) : undefined,
       endpoint: call.endpoint,
       body: call.body as Record<string, unknown>,
       model: a.fields.model,
@@ -314,7 +344,7 @@ export class InferenceService {
             if (ttftMs === null) ttftMs = Math.round(performance.now() - a.started);
             delivered.push(event.raw);
           }
-          if (heldBack || event.done || event.usageOnly || FINISHED.test(event.raw)) heldBack += event.raw;
+          if (heldBack || event.done || event.usageOnly || event.final || FINISHED.test(event.raw)) heldBack += event.raw;
           else out += event.raw;
         }
         if (out && !clientGone) call.res.write(out);
@@ -339,7 +369,7 @@ export class InferenceService {
       const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
       await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs });
       if (clientGone) return;
-      call.res.end(failure ? `${heldBack}data: ${JSON.stringify(failure.body)}\n\n` : heldBack);
+      call.res.end(failure ? heldBack + streamErrorEvent(call.endpoint, failure) : heldBack);
     } finally {
       call.res.off('close', onClose);
     }
@@ -354,7 +384,9 @@ export class InferenceService {
   private cutUsage(call: InferenceCall, reported: Usage | null, delivered: string[]): Usage {
     const counted = this.countedUsage(call, deliveredText(delivered));
     if (!reported || reported.input + reported.cacheRead + reported.cacheWrite === 0) return counted;
-    return { input: reported.input, cacheRead: reported.cacheRead, cacheWrite: reported.cacheWrite, output: counted.output };
+    const usage: Usage = { input: reported.input, cacheRead: reported.cacheRead, cacheWrite: reported.cacheWrite, output: counted.output };
+    if (reported.cacheWrite1h) usage.cacheWrite1h = reported.cacheWrite1h;
+    return usage;
   }
 
   /** Usage counted by the gateway when the upstream reported none. */
@@ -407,8 +439,31 @@ export class InferenceService {
   }
 }
 
-/** The generated text of a non-streamed answer (choices' message content or text, and tool calls). */
+/** Client protocol headers an upstream speaking the same protocol receives (Anthropic's version and betas). */
+function anthropicHeaders(headers: InferenceCall['headers']): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const name of ['anthropic-version', 'anthropic-beta']) {
+    const value = headers[name];
+    const text = Array.isArray(value) ? value.join(',') : value;
+    if (text && text.length <= 1000) out[name] = text;
+  }
+  return out;
+}
+
+/** The error that ends a stream cut after its first event, in the stream's own protocol. */
+function streamErrorEvent(endpoint: InferenceCall['endpoint'], failure: UpstreamError): string {
+  const e = failure.body.error;
+  if (endpoint === 'messages') return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: anthropicErrorType(failure.status), message: e.message } })}\n\n`;
+  if (endpoint === 'responses') return `event: error\ndata: ${JSON.stringify({ type: 'error', code: e.code, message: e.message, param: e.param, sequence_number: 0 })}\n\n`;
+  return `data: ${JSON.stringify(failure.body)}\n\n`;
+}
+
+/**
+ * The generated text of a non-streamed answer (choices' message content or text, and tool calls;
+ * an Anthropic message's content blocks; a response's output items).
+ */
 function completionText(body: Record<string, unknown>): string {
+  if (Array.isArray(body.content) || Array.isArray(body.output)) return JSON.stringify(body.content ?? body.output);
   const choices = Array.isArray(body.choices) ? body.choices : [];
   return choices
     .map((c: { message?: { content?: unknown; tool_calls?: Array<{ function?: { name?: unknown; arguments?: unknown } }> }; text?: unknown }) => {
@@ -423,7 +478,10 @@ function completionText(body: Record<string, unknown>): string {
     .join('');
 }
 
-/** The text of delivered chat.completion.chunk events (delta content), for counting. */
+/**
+ * The text of delivered events, for counting: chat.completion.chunk deltas, Anthropic's
+ * content_block_delta (text, thinking, tool input) and Responses' `*.delta` events.
+ */
 function deliveredText(events: string[]): string {
   let text = '';
   for (const raw of events) {
@@ -432,7 +490,16 @@ function deliveredText(events: string[]): string {
       try {
         const chunk = JSON.parse(line.slice(5)) as {
           choices?: Array<{ delta?: { content?: unknown; refusal?: unknown; tool_calls?: Array<{ function?: { name?: unknown; arguments?: unknown } }> }; text?: unknown }>;
+          delta?: unknown;
+          content_block?: { name?: unknown };
         };
+        if (!chunk.choices) {
+          const delta = chunk.delta as { text?: unknown; partial_json?: unknown; thinking?: unknown } | string | undefined;
+          if (typeof delta === 'string') text += delta; // Responses: output_text, function_call_arguments, reasoning deltas
+          else if (delta) for (const v of [delta.text, delta.partial_json, delta.thinking]) if (typeof v === 'string') text += v;
+          if (typeof chunk.content_block?.name === 'string') text += chunk.content_block.name;
+          continue;
+        }
         for (const c of chunk.choices ?? []) {
           if (typeof c.delta?.content === 'string') text += c.delta.content;
           else if (typeof c.text === 'string') text += c.text;

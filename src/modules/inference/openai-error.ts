@@ -7,6 +7,44 @@ export interface OpenAiErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
+/** Anthropic's error object (`{"type":"error","error":{"type","message"}}`). */
+export interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: string; message: string };
+  request_id?: string;
+}
+
+/** The protocols clients speak to the gateway, for the shape of its errors. */
+export type ClientProtocol = 'openai' | 'anthropic';
+
+/** Anthropic's error type for a status (its API reference's list; 402 is a billing error). */
+export function anthropicErrorType(status: number): string {
+  switch (status) {
+    case 400:
+    case 415:
+      return 'invalid_request_error';
+    case 401:
+      return 'authentication_error';
+    case 402:
+      return 'billing_error';
+    case 403:
+      return 'permission_error';
+    case 404:
+      return 'not_found_error';
+    case 413:
+      return 'request_too_large';
+    case 429:
+      return 'rate_limit_error';
+    case 504:
+      return 'timeout_error';
+    case 529:
+    case 503:
+      return 'overloaded_error';
+    default:
+      return status < 500 ? 'invalid_request_error' : 'api_error';
+  }
+}
+
 export class InferenceError extends Error {
   constructor(
     readonly status: number,
@@ -22,6 +60,11 @@ export class InferenceError extends Error {
 
   body(): OpenAiErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+
+  /** The same error in Anthropic's shape, for /v1/messages: its SDK raises the typed error of the status. */
+  anthropicBody(requestId?: string): AnthropicErrorBody {
+    return { type: 'error', error: { type: anthropicErrorType(this.status), message: this.message }, ...(requestId ? { request_id: requestId } : {}) };
   }
 
   static invalidKey(): InferenceError {

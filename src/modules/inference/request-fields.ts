@@ -1,7 +1,8 @@
+import type { Endpoint } from '@app/providers';
 import { InferenceError } from './openai-error';
 
 /** The endpoints of the inference API; the same pipeline serves all of them. */
-export type InferenceEndpoint = 'chat' | 'completions' | 'embeddings';
+export type InferenceEndpoint = Endpoint;
 
 /**
  * The fields of a request body that the gateway itself reads; everything else is passed through to
@@ -45,7 +46,26 @@ export function readRequestFields(endpoint: InferenceEndpoint, body: unknown): R
   if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
     throw InferenceError.invalidRequest('`stream_options` must be an object.', 'stream_options', 'invalid_type');
   }
-  const includeUsage = stream && (options as { include_usage?: unknown } | null | undefined)?.include_usage === true;
+  // Anthropic's and Responses' streams always end with their usage.
+  const includeUsage = stream && (endpoint === 'messages' || endpoint === 'responses' || (options as { include_usage?: unknown } | null | undefined)?.include_usage === true);
+  if (endpoint === 'messages') {
+    if (!Array.isArray(b.messages)) throw InferenceError.invalidRequest('messages: Field required (an array).', 'messages', 'invalid_type');
+    const maxTokens = positiveInt(b, 'max_tokens', 10_000_000);
+    if (maxTokens === null) throw InferenceError.invalidRequest('max_tokens: Field required.', 'max_tokens', 'missing_required_parameter');
+    return { model: b.model, stream, includeUsage, maxOutputTokens: maxTokens, n: 1 };
+  }
+  if (endpoint === 'responses') {
+    if (b.previous_response_id !== undefined && b.previous_response_id !== null) {
+      throw InferenceError.invalidRequest(
+        'previous_response_id is not supported: this gateway stores no responses. Send the whole conversation in `input` (as with `store: false`).',
+        'previous_response_id',
+        'unsupported_parameter',
+      );
+    }
+    if (b.background === true) throw InferenceError.invalidRequest('background responses are not supported: this gateway stores no responses.', 'background', 'unsupported_parameter');
+    if (typeof b.input !== 'string' && !Array.isArray(b.input)) throw InferenceError.invalidRequest('`input` is required: a string or an array of items.', 'input', 'missing_required_parameter');
+    return { model: b.model, stream, includeUsage, maxOutputTokens: positiveInt(b, 'max_output_tokens', 10_000_000), n: 1 };
+  }
   if (endpoint === 'chat' && !Array.isArray(b.messages)) {
     throw InferenceError.invalidRequest('`messages` must be an array.', 'messages', 'invalid_type');
   }

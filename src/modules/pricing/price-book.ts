@@ -40,7 +40,7 @@ export interface EffectivePrice {
   hidden: boolean;
 }
 
-export const PRICE_FIELDS = ['inputPerMillion', 'outputPerMillion', 'cacheReadPerMillion', 'cacheWritePerMillion', 'perRequest'] as const;
+export const PRICE_FIELDS = ['inputPerMillion', 'outputPerMillion', 'cacheReadPerMillion', 'cacheWritePerMillion', 'cacheWrite1hPerMillion', 'reasoningPerMillion', 'perRequest'] as const;
 export type PriceField = (typeof PRICE_FIELDS)[number];
 
 /** The last version in effect at `at` (versions sorted ascending), or null. */
@@ -54,13 +54,15 @@ export function versionAt(versions: readonly PriceVersion[] | undefined, at: num
   return found;
 }
 
-/** Every bucket explicitly (cache buckets fall back to input, per-request to 0): for comparisons. */
+/** Every bucket explicitly (cache buckets fall back to input, 1-hour writes to twice input, reasoning to output, per-request to 0): for comparisons. */
 export function explicitPrice(price: TokenPrice): Record<PriceField, string> {
   return {
     inputPerMillion: price.inputPerMillion,
     outputPerMillion: price.outputPerMillion,
     cacheReadPerMillion: price.cacheReadPerMillion ?? price.inputPerMillion,
     cacheWritePerMillion: price.cacheWritePerMillion ?? price.inputPerMillion,
+    cacheWrite1hPerMillion: price.cacheWrite1hPerMillion ?? trimDecimal(new Decimal(price.inputPerMillion).times(2).toFixed()),
+    reasoningPerMillion: price.reasoningPerMillion ?? price.outputPerMillion,
     perRequest: price.perRequest ?? '0',
   };
 }
@@ -81,6 +83,8 @@ export function wholesaleOf(price: TokenPrice, discountPercent: string): TokenPr
     outputPerMillion: apply(price.outputPerMillion)!,
     cacheReadPerMillion: apply(price.cacheReadPerMillion),
     cacheWritePerMillion: apply(price.cacheWritePerMillion),
+    cacheWrite1hPerMillion: apply(price.cacheWrite1hPerMillion),
+    reasoningPerMillion: apply(price.reasoningPerMillion),
     perRequest: apply(price.perRequest),
   };
 }

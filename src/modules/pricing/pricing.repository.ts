@@ -11,6 +11,8 @@ interface PriceRow {
   output_per_million: string;
   cache_read_per_million: string | null;
   cache_write_per_million: string | null;
+  cache_write_1h_per_million: string | null;
+  reasoning_per_million: string | null;
   per_request: string | null;
   effective_from: Date;
   set_by: string | null;
@@ -29,6 +31,8 @@ function toVersion(r: PriceRow): PriceVersion & { setByEmail: string | null } {
       outputPerMillion: trimDecimal(r.output_per_million),
       cacheReadPerMillion: trimOrNull(r.cache_read_per_million),
       cacheWritePerMillion: trimOrNull(r.cache_write_per_million),
+      cacheWrite1hPerMillion: trimOrNull(r.cache_write_1h_per_million),
+      reasoningPerMillion: trimOrNull(r.reasoning_per_million),
       perRequest: trimOrNull(r.per_request),
     },
     effectiveFrom: r.effective_from,
@@ -49,7 +53,7 @@ function byModel(rows: PriceRow[]): Map<string, PriceVersion[]> {
 }
 
 const COLUMNS = `p.id, p.model, p.input_per_million, p.output_per_million, p.cache_read_per_million,
-  p.cache_write_per_million, p.per_request, p.effective_from, p.set_by, p.created_at`;
+  p.cache_write_per_million, p.cache_write_1h_per_million, p.reasoning_per_million, p.per_request, p.effective_from, p.set_by, p.created_at`;
 
 export interface NewPrice {
   model: string;
@@ -118,17 +122,20 @@ export class PricingRepository {
   async insert(manager: EntityManager, list: 'platform' | { tenantId: string }, input: NewPrice): Promise<string | null> {
     const id = uuidv7();
     const p = input.price;
-    const values = [id, input.model, p.inputPerMillion, p.outputPerMillion, p.cacheReadPerMillion ?? null, p.cacheWritePerMillion ?? null, p.perRequest ?? null, input.effectiveFrom, input.setBy];
+    const values = [id, input.model, p.inputPerMillion, p.outputPerMillion, p.cacheReadPerMillion ?? null, p.cacheWritePerMillion ?? null, p.perRequest ?? null, input.effectiveFrom, input.setBy,
+      p.cacheWrite1hPerMillion ?? null, p.reasoningPerMillion ?? null];
     const rows =
       list === 'platform'
         ? await manager.query(
-            `INSERT INTO platform_prices (id, model, input_per_million, output_per_million, cache_read_per_million, cache_write_per_million, per_request, effective_from, set_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING id`,
+            `INSERT INTO platform_prices (id, model, input_per_million, output_per_million, cache_read_per_million, cache_write_per_million, per_request, effective_from, set_by,
+                                          cache_write_1h_per_million, reasoning_per_million)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING id`,
             values,
           )
         : await manager.query(
-            `INSERT INTO tenant_prices (id, model, input_per_million, output_per_million, cache_read_per_million, cache_write_per_million, per_request, effective_from, set_by, tenant_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id`,
+            `INSERT INTO tenant_prices (id, model, input_per_million, output_per_million, cache_read_per_million, cache_write_per_million, per_request, effective_from, set_by,
+                                        cache_write_1h_per_million, reasoning_per_million, tenant_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id`,
             [...values, list.tenantId],
           );
     return rows.length > 0 ? id : null;

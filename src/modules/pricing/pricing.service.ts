@@ -22,6 +22,8 @@ const priceView = (p: TokenPrice): PriceView => ({
   outputPerMillion: p.outputPerMillion,
   cacheReadPerMillion: p.cacheReadPerMillion ?? null,
   cacheWritePerMillion: p.cacheWritePerMillion ?? null,
+  cacheWrite1hPerMillion: p.cacheWrite1hPerMillion ?? null,
+  reasoningPerMillion: p.reasoningPerMillion ?? null,
   perRequest: p.perRequest ?? null,
 });
 
@@ -33,6 +35,8 @@ function priceOf(input: SetPriceRequest): TokenPrice {
     outputPerMillion: trimDecimal(input.outputPerMillion),
     cacheReadPerMillion: opt(input.cacheReadPerMillion),
     cacheWritePerMillion: opt(input.cacheWritePerMillion),
+    cacheWrite1hPerMillion: opt(input.cacheWrite1hPerMillion),
+    reasoningPerMillion: opt(input.reasoningPerMillion),
     perRequest: opt(input.perRequest),
   };
 }

@@ -9,6 +9,13 @@ import { FakeUpstream, startFakeServer, streamEvents } from '../../../scripts/fa
  */
 export const ANTHROPIC_USAGE = { input_tokens: 11, output_tokens: 6, cache_read_input_tokens: 20, cache_creation_input_tokens: 5 };
 export const ANTHROPIC_TEXT = 'Bonjour from Claude.';
+/**
+ * A request that asks for a one-hour cache write (`cache_control.ttl: "1h"`) gets its cache writes
+ * split as the API reports them: `cache_creation` by time to live (of the 5 written, 3 for an hour).
+ */
+export const ANTHROPIC_CACHE_CREATION_1H = { ephemeral_5m_input_tokens: 2, ephemeral_1h_input_tokens: 3 };
+/** What the fake's count_tokens answers. */
+export const ANTHROPIC_COUNTED = 42;
 
 const ERROR_TYPES: Record<number, string> = {
   400: 'invalid_request_error',
@@ -28,6 +35,7 @@ export function startFakeAnthropic(options: { keys?: string[] } = {}): Promise<F
     errorBody: (status, message) => ({ type: 'error', error: { type: ERROR_TYPES[status] ?? 'api_error', message } }),
     handle: async (ctx) => {
       const { url, body, behaviour, req } = ctx;
+      if (url.pathname === '/v1/messages/count_tokens' && req.method === 'POST') return ctx.json(200, { input_tokens: ANTHROPIC_COUNTED });
       if (url.pathname !== '/v1/messages' || req.method !== 'POST') return ctx.json(404, { type: 'error', error: { type: 'not_found_error', message: 'Not found' } });
       if (!req.headers['anthropic-version']) return ctx.json(400, { type: 'error', error: { type: 'invalid_request_error', message: 'anthropic-version header is required' } });
       if (typeof body?.max_tokens !== 'number') return ctx.json(400, { type: 'error', error: { type: 'invalid_request_error', message: 'max_tokens: Field required' } });
@@ -38,6 +46,7 @@ export function startFakeAnthropic(options: { keys?: string[] } = {}): Promise<F
       const toolCall = behaviour.kind === 'tool-call';
       const id = 'msg_01FakeAnthropic';
       const model = String(body.model);
+      const usage = JSON.stringify(body).includes('"ttl":"1h"') ? { ...ANTHROPIC_USAGE, cache_creation: ANTHROPIC_CACHE_CREATION_1H } : ANTHROPIC_USAGE;
       if (!body.stream) {
         if (behaviour.kind === 'truncated') {
           ctx.res.writeHead(200, { 'content-type': 'application/json' });
@@ -53,9 +62,9 @@ export function startFakeAnthropic(options: { keys?: string[] } = {}): Promise<F
         const content = toolCall
           ? [{ type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } }]
           : [{ type: 'text', text: ANTHROPIC_TEXT }];
-        return ctx.json(200, { id, type: 'message', role: 'assistant', model, content, stop_reason: toolCall ? 'tool_use' : 'end_turn', stop_sequence: null, usage: ANTHROPIC_USAGE });
+        return ctx.json(200, { id, type: 'message', role: 'assistant', model, content, stop_reason: toolCall ? 'tool_use' : 'end_turn', stop_sequence: null, usage });
       }
-      const start = { type: 'message_start', message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...ANTHROPIC_USAGE, output_tokens: 1 } } };
+      const start = { type: 'message_start', message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } } };
       const events: Array<{ data: unknown; event: string }> = [{ event: 'message_start', data: start }, { event: 'ping', data: { type: 'ping' } }];
       if (toolCall) {
         events.push(

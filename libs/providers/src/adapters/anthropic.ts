@@ -18,10 +18,26 @@ const STOP_REASONS: Record<string, string> = {
 
 type Json = Record<string, unknown>;
 
-function anthropicUsage(raw: unknown): Usage {
+/**
+ * Anthropic's usage in disjoint buckets. `cache_creation_input_tokens` is every cache write;
+ * `cache_creation.ephemeral_1h_input_tokens`, when reported, is its one-hour part (priced apart).
+ */
+export function anthropicUsage(raw: unknown): Usage {
   const u = (raw ?? {}) as Json;
-  return { input: num(u.input_tokens), output: num(u.output_tokens), cacheRead: num(u.cache_read_input_tokens), cacheWrite: num(u.cache_creation_input_tokens) };
+  const usage: Usage = { input: num(u.input_tokens), output: num(u.output_tokens), cacheRead: num(u.cache_read_input_tokens), cacheWrite: num(u.cache_creation_input_tokens) };
+  const creation = u.cache_creation as Json | undefined;
+  if (creation && typeof creation === 'object') {
+    const split = num(creation.ephemeral_5m_input_tokens) + num(creation.ephemeral_1h_input_tokens);
+    // Only the split given: the total is at least its parts.
+    if (split > usage.cacheWrite) usage.cacheWrite = split;
+    const oneHour = num(creation.ephemeral_1h_input_tokens);
+    if (oneHour) usage.cacheWrite1h = oneHour;
+  }
+  return usage;
 }
+
+/** Client headers an Anthropic upstream receives as sent (the version the client speaks, its betas). */
+const PASSED_HEADERS = ['anthropic-version', 'anthropic-beta'];
 
 function imageSource(part: Json): Json | null {
   const url = String((part.image_url as Json | undefined)?.url ?? '');
@@ -93,10 +109,11 @@ export class AnthropicAdapter implements ProviderAdapter {
   readonly type = 'anthropic' as const;
 
   supports(endpoint: Endpoint): boolean {
-    return endpoint === 'chat';
+    return endpoint === 'chat' || endpoint === 'messages';
   }
 
-  buildRequest(_endpoint: Endpoint, body: Json, target: UpstreamTarget, options: BuildOptions): UpstreamRequest {
+  buildRequest(endpoint: Endpoint, body: Json, target: UpstreamTarget, options: BuildOptions): UpstreamRequest {
+    if (endpoint === 'messages') return this.passThrough(body, target, options);
     const { system, messages } = toAnthropicMessages(body.messages);
     const request: Json = { model: target.upstreamModel, max_tokens: maxTokensOf(body) ?? ANTHROPIC_DEFAULT_MAX_TOKENS, messages };
     if (system) request.system = system;
@@ -121,9 +138,31 @@ export class AnthropicAdapter implements ProviderAdapter {
     };
   }
 
-  parseResponse(_endpoint: Endpoint, text: string, publicModel: string): ParsedResponse {
+  /**
+   * `/v1/messages` as the client sent it (cache_control, thinking, tools, images and all), only the
+   * model renamed, with the client's anthropic-version and anthropic-beta headers.
+   */
+  private passThrough(body: Json, target: UpstreamTarget, options: BuildOptions): UpstreamRequest {
+    const request: Json = { ...body, model: target.upstreamModel };
+    if (options.stream) request.stream = true;
+    else delete request.stream;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'x-api-key': target.apiKey,
+      'anthropic-version': ANTHROPIC_VERSION,
+      accept: options.stream ? 'text/event-stream' : 'application/json',
+    };
+    for (const name of PASSED_HEADERS) {
+      const value = options.clientHeaders?.[name];
+      if (value) headers[name] = value;
+    }
+    return { url: joinUrl(target.baseUrl, '/v1/messages'), headers, body: JSON.stringify(request) };
+  }
+
+  parseResponse(endpoint: Endpoint, text: string, publicModel: string): ParsedResponse {
     const body = parseJson(text, 'the response');
     if (body.type !== 'message' || !Array.isArray(body.content)) throw protocolError('not a message');
+    if (endpoint === 'messages') return { body: { ...body, model: publicModel }, usage: anthropicUsage(body.usage) };
     let content = '';
     const toolCalls: Json[] = [];
     for (const block of body.content as Json[]) {
@@ -146,8 +185,8 @@ export class AnthropicAdapter implements ProviderAdapter {
     };
   }
 
-  streamTranslator(_endpoint: Endpoint, publicModel: string): StreamTranslator {
-    return new AnthropicStream(publicModel);
+  streamTranslator(endpoint: Endpoint, publicModel: string): StreamTranslator {
+    return endpoint === 'messages' ? new AnthropicPassThroughStream(publicModel) : new AnthropicStream(publicModel);
   }
 
   probe(target: UpstreamTarget): UpstreamRequest {
@@ -252,6 +291,73 @@ class AnthropicStream implements StreamTranslator {
         throw protocolError('the upstream reported an error mid-stream');
       default:
         return []; // ping, content_block_stop, future event types
+    }
+  }
+}
+
+/**
+ * Anthropic's events to an Anthropic client: each event goes out as received, only the model in
+ * message_start put back to the public name. Usage is read on the way (message_start's prompt
+ * buckets, message_delta's cumulative counts); message_delta and message_stop are the answer's end.
+ */
+class AnthropicPassThroughStream implements StreamTranslator {
+  private readonly parser = new SseParser();
+  private usageSoFar: Usage | null = null;
+  finished = false;
+
+  constructor(private readonly model: string) {}
+
+  get usage(): Usage | null {
+    return this.usageSoFar;
+  }
+
+  push(chunk: Buffer | string): SseEvent[] {
+    return this.parser.push(chunk).map((e) => this.pass(e.event, e.data, e.raw));
+  }
+
+  end(): SseEvent[] {
+    const rest = this.parser.end().map((e) => this.pass(e.event, e.data, e.raw));
+    if (!this.finished) throw protocolError('the stream ended before message_stop');
+    return rest;
+  }
+
+  private pass(event: string | null, data: string, raw: string): SseEvent {
+    const type = event ?? '';
+    if (type === 'ping' || type === 'content_block_delta' || type === 'content_block_start' || type === 'content_block_stop') return { raw, usageOnly: false, done: false };
+    let payload: Json;
+    try {
+      payload = JSON.parse(data) as Json;
+    } catch {
+      throw protocolError('a stream event is not JSON');
+    }
+    switch ((payload.type as string | undefined) ?? type) {
+      case 'message_start': {
+        const message = (payload.message ?? {}) as Json;
+        this.usageSoFar = anthropicUsage(message.usage);
+        return { raw: `event: message_start\ndata: ${JSON.stringify({ ...payload, message: { ...message, model: this.model } })}\n\n`, usageOnly: false, done: false };
+      }
+      case 'message_delta': {
+        const u = (payload.usage ?? {}) as Json;
+        const usage = this.usageSoFar ?? { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
+        // Cumulative counts; the prompt buckets only when given again.
+        if (u.output_tokens !== undefined) usage.output = num(u.output_tokens);
+        if (u.input_tokens !== undefined) usage.input = num(u.input_tokens);
+        if (u.cache_read_input_tokens !== undefined) usage.cacheRead = num(u.cache_read_input_tokens);
+        if (u.cache_creation_input_tokens !== undefined) {
+          const again = anthropicUsage(u);
+          usage.cacheWrite = again.cacheWrite;
+          if (again.cacheWrite1h !== undefined) usage.cacheWrite1h = again.cacheWrite1h;
+        }
+        this.usageSoFar = usage;
+        return { raw, usageOnly: false, done: false, final: true };
+      }
+      case 'message_stop':
+        this.finished = true;
+        return { raw, usageOnly: false, done: true, final: true };
+      case 'error':
+        throw protocolError('the upstream reported an error mid-stream');
+      default:
+        return { raw, usageOnly: false, done: false };
     }
   }
 }

@@ -1,17 +1,26 @@
 import { protocolError } from '../errors';
 import { SseParser } from '../sse';
-import { BuildOptions, Endpoint, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
+import { BuildOptions, Endpoint, ProviderType, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
 import { joinUrl, num, parseJson } from './common';
 
-const PATHS: Record<Endpoint, string> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' };
+const PATHS: Record<Endpoint, string> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings', messages: '/messages', responses: '/responses' };
 
 /** OpenAI's usage object to disjoint buckets (its prompt_tokens include the cached ones). */
 export function usageFromOpenAI(raw: unknown): Usage | null {
   if (!raw || typeof raw !== 'object') return null;
-  const u = raw as { prompt_tokens?: unknown; completion_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } | null };
+  const u = raw as {
+    prompt_tokens?: unknown;
+    completion_tokens?: unknown;
+    prompt_tokens_details?: { cached_tokens?: unknown } | null;
+    completion_tokens_details?: { reasoning_tokens?: unknown } | null;
+  };
   const prompt = num(u.prompt_tokens);
   const cached = Math.min(prompt, num(u.prompt_tokens_details?.cached_tokens));
-  return { input: prompt - cached, output: num(u.completion_tokens), cacheRead: cached, cacheWrite: 0 };
+  const usage: Usage = { input: prompt - cached, output: num(u.completion_tokens), cacheRead: cached, cacheWrite: 0 };
+  // Reasoning tokens are part of completion_tokens; priced apart when the price list says so.
+  const reasoning = num(u.completion_tokens_details?.reasoning_tokens);
+  if (reasoning) usage.reasoning = Math.min(reasoning, usage.output);
+  return usage;
 }
 
 /**
@@ -21,7 +30,7 @@ export function usageFromOpenAI(raw: unknown): Usage | null {
  * chunk the client did not ask for. Base URLs include the version path (`https://api.openai.com/v1`).
  */
 export class OpenAIAdapter implements ProviderAdapter {
-  readonly type = 'openai' as const;
+  readonly type: ProviderType = 'openai';
 
   supports(): boolean {
     return true;

@@ -7,6 +7,8 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { CompiledPrice, compilePrice } from '@app/money';
 import {
   adapterFor,
+  joinUrl,
+  sendUpstream,
   BREAKER_STATE_VALUE,
   Candidate,
   CHANNEL_METRIC,
@@ -55,6 +57,8 @@ export interface UpstreamCall {
   signal?: AbortSignal;
   /** Sent upstream as x-request-id. */
   requestId?: string;
+  /** Client protocol headers for an upstream that speaks the client's protocol (anthropic-version, anthropic-beta). */
+  clientHeaders?: Record<string, string>;
   /**
    * After this long (ms from now) no new attempt starts (failover stops); an attempt already
    * started runs under its channel's own first-byte and total timeouts. Default: the first
@@ -174,6 +178,23 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
     return this.loadedAt;
   }
 
+  /**
+   * The protocols a model can be called with, by the channels that serve it: chat completions on
+   * every channel, Messages and Responses too (passed through or translated), completions and
+   * embeddings where the upstream has them (Anthropic has neither, Gemini no completions).
+   */
+  protocolsOf(model: string): string[] {
+    const types = [...this.router.providersOf(model)];
+    const all: Array<[string, Endpoint]> = [
+      ['chat.completions', 'chat'],
+      ['completions', 'completions'],
+      ['embeddings', 'embeddings'],
+      ['messages', 'messages'],
+      ['responses', 'responses'],
+    ];
+    return all.filter(([, endpoint]) => types.some((t) => adapterFor(t, endpoint).supports(endpoint))).map(([name]) => name);
+  }
+
   /** Whether any enabled channel serves the model (tells 404 model_not_found from 503). */
   serves(model: string): boolean {
     return this.router.serves(model);
@@ -195,7 +216,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
     const routed = this.router.pick(call.model, call.pool ?? 'standard', call.stickyKey);
     if (!routed.length) throw noChannelError();
     // Anthropic has no embeddings or legacy completions, Gemini no legacy completions.
-    const candidates = routed.filter((c) => adapterFor(c.channel.provider).supports(call.endpoint));
+    const candidates = routed.filter((c) => adapterFor(c.channel.provider, call.endpoint).supports(call.endpoint));
     if (!candidates.length) {
       throw new UpstreamError('http_4xx', 400, openAIError(`The model ${call.model} does not support this endpoint.`, 'invalid_request_error', 'unsupported_endpoint', 'model'));
     }
@@ -213,7 +234,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
         }
         try {
           const result = await exchange({
-            adapter: adapterFor(channel.provider),
+            adapter: adapterFor(channel.provider, call.endpoint),
             dispatcher: this.agentFor(channel),
             endpoint: call.endpoint,
             body: call.body,
@@ -228,6 +249,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
             signal: call.signal,
             allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS,
             headers: call.requestId ? { 'x-request-id': call.requestId } : undefined,
+            clientHeaders: call.clientHeaders,
           });
           this.channelLatency.observe({ channel_id: channel.id, channel: channel.name }, result.firstByteMs / 1000);
           if (result.kind === 'json') this.recordSuccess(channel);
@@ -255,6 +277,37 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
         else this.channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'ok' });
       },
     };
+  }
+
+  /**
+   * Anthropic's count of a Messages request's tokens (`/v1/messages/count_tokens` of the first
+   * healthy Anthropic channel serving the model, the model renamed), or null when no Anthropic
+   * channel serves it or its answer is not a count: the caller counts itself then.
+   */
+  async countTokens(model: string, body: Record<string, unknown>, clientHeaders: Record<string, string>): Promise<number | null> {
+    const candidate = this.router.pick(model, 'standard').find((c) => c.channel.provider === 'anthropic');
+    const key = candidate ? this.router.nextKey(candidate.channel) : null;
+    if (!candidate || !key) return null;
+    const { channel } = candidate;
+    try {
+      const response = await sendUpstream(
+        this.agentFor(channel),
+        {
+          url: joinUrl(channel.baseUrl, '/v1/messages/count_tokens'),
+          headers: { 'content-type': 'application/json', 'x-api-key': key.secret, 'anthropic-version': '2023-06-01', ...clientHeaders },
+          body: JSON.stringify({ ...body, model: candidate.upstreamModel }),
+        },
+        { firstByteMs: channel.firstByteTimeoutMs, totalMs: channel.firstByteTimeoutMs, allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS },
+      );
+      let text = '';
+      for await (const chunk of response.body) text += String(chunk);
+      response.done();
+      const counted = response.status === 200 ? (JSON.parse(text) as { input_tokens?: unknown }).input_tokens : null;
+      return typeof counted === 'number' && Number.isInteger(counted) && counted >= 0 ? counted : null;
+    } catch (error) {
+      this.logger.warn({ channel: channel.name, err: (error as Error).message }, 'count_tokens upstream failed; counted by the gateway');
+      return null;
+    }
   }
 
   /** The upstream's price of a model on a channel (by public, then upstream name), or null if none is set. */

@@ -24,6 +24,20 @@ export class SetPriceRequest {
   @IsDecimalAmount()
   cacheWritePerMillion?: string | null;
 
+  @ApiPropertyOptional({
+    nullable: true,
+    example: '6',
+    description: `Per million input tokens written to the one-hour cache (Anthropic \`ttl: "1h"\`); absent: twice the input price. ${DECIMAL_DOC}`,
+  })
+  @IsOptional()
+  @IsDecimalAmount()
+  cacheWrite1hPerMillion?: string | null;
+
+  @ApiPropertyOptional({ nullable: true, example: '0.6', description: `Per million reasoning tokens (part of the output); absent: billed as output. ${DECIMAL_DOC}` })
+  @IsOptional()
+  @IsDecimalAmount()
+  reasoningPerMillion?: string | null;
+
   @ApiPropertyOptional({ nullable: true, example: '0', description: `Per request, on top of tokens. ${DECIMAL_DOC}` })
   @IsOptional()
   @IsDecimalAmount()
@@ -59,6 +73,8 @@ export class PriceView {
   @ApiProperty({ example: '0.6' }) outputPerMillion: string;
   @ApiPropertyOptional({ nullable: true }) cacheReadPerMillion: string | null;
   @ApiPropertyOptional({ nullable: true }) cacheWritePerMillion: string | null;
+  @ApiPropertyOptional({ nullable: true }) cacheWrite1hPerMillion: string | null;
+  @ApiPropertyOptional({ nullable: true }) reasoningPerMillion: string | null;
   @ApiPropertyOptional({ nullable: true }) perRequest: string | null;
 }
 
@@ -67,6 +83,8 @@ export class MarginView {
   @ApiProperty() outputPerMillion: string;
   @ApiProperty() cacheReadPerMillion: string;
   @ApiProperty() cacheWritePerMillion: string;
+  @ApiProperty() cacheWrite1hPerMillion: string;
+  @ApiProperty() reasoningPerMillion: string;
   @ApiProperty() perRequest: string;
 }
 
