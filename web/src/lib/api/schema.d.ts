@@ -1847,9 +1847,12 @@ export interface paths {
                 content: {
                     "application/json": {
                         max_completion_tokens?: number;
+                        max_output_tokens?: number;
                         max_tokens?: number;
                         model: string;
                         n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
                         stream?: boolean;
                     } & {
                         [key: string]: unknown;
@@ -2069,9 +2072,12 @@ export interface paths {
                 content: {
                     "application/json": {
                         max_completion_tokens?: number;
+                        max_output_tokens?: number;
                         max_tokens?: number;
                         model: string;
                         n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
                         stream?: boolean;
                     } & {
                         [key: string]: unknown;
@@ -2291,9 +2297,12 @@ export interface paths {
                 content: {
                     "application/json": {
                         max_completion_tokens?: number;
+                        max_output_tokens?: number;
                         max_tokens?: number;
                         model: string;
                         n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
                         stream?: boolean;
                     } & {
                         [key: string]: unknown;
@@ -2481,6 +2490,478 @@ export interface paths {
                                 param?: string | null;
                                 type?: string;
                             };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Anthropic Messages (Claude Code): passed through to Anthropic channels, translated for the others; `stream: true` for Anthropic’s events */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_completion_tokens?: number;
+                        max_output_tokens?: number;
+                        max_tokens: number;
+                        model: string;
+                        n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
+                        stream?: boolean;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description A message, or a text/event-stream of message_start … message_stop */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description OpenAI's error object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key (also a key of another reseller). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description `billing_error`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`). */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description `ip_not_allowed`: the address is not on the key’s allow-list; `account_disabled`: the customer or reseller is disabled; `account_not_active`: an invited customer who has not accepted. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description `model_not_found`: unknown, hidden or not allowed on this key; `unknown_tenant`: the Host is no tenant’s domain. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description The upstream provider failed. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description No healthy upstream, or the gateway cannot check the balance right now. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description The upstream provider timed out. */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages/count_tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Count the tokens of a Messages request (Anthropic’s count through an Anthropic channel, else the gateway’s; free) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_completion_tokens?: number;
+                        max_output_tokens?: number;
+                        max_tokens?: number;
+                        model: string;
+                        n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
+                        stream?: boolean;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description `{"input_tokens": n}` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description OpenAI's error object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key (also a key of another reseller). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description `billing_error`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`). */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description `ip_not_allowed`: the address is not on the key’s allow-list; `account_disabled`: the customer or reseller is disabled; `account_not_active`: an invited customer who has not accepted. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description `model_not_found`: unknown, hidden or not allowed on this key; `unknown_tenant`: the Host is no tenant’s domain. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description The upstream provider failed. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description No healthy upstream, or the gateway cannot check the balance right now. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
+                        };
+                    };
+                };
+                /** @description The upstream provider timed out. */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                message?: string;
+                                type?: string;
+                            };
+                            request_id?: string;
+                            /** @enum {string} */
+                            type: "error";
                         };
                     };
                 };
@@ -2914,6 +3395,231 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/responses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** OpenAI Responses (Codex), stateless: translated to chat completions; `stream: true` for response.created … response.completed */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_completion_tokens?: number;
+                        max_output_tokens?: number;
+                        max_tokens?: number;
+                        model: string;
+                        n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
+                        stream?: boolean;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description A response, or a text/event-stream of Responses events */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description OpenAI's error object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key (also a key of another reseller). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `insufficient_quota`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`). */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `ip_not_allowed`: the address is not on the key’s allow-list; `account_disabled`: the customer or reseller is disabled; `account_not_active`: an invited customer who has not accepted. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `model_not_found`: unknown, hidden or not allowed on this key; `unknown_tenant`: the Host is no tenant’s domain. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider failed. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description No healthy upstream, or the gateway cannot check the balance right now. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider timed out. */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3126,7 +3832,7 @@ export interface components {
             pool: "standard" | "spot";
             priority: number;
             /** @enum {string} */
-            provider: "openai" | "anthropic" | "gemini";
+            provider: "openai" | "anthropic" | "gemini" | "openai-responses";
             retryBudget: number;
             /** @enum {string} */
             status: "enabled" | "disabled" | "auto_disabled";
@@ -3175,7 +3881,7 @@ export interface components {
              */
             priority: number;
             /** @enum {string} */
-            provider: "openai" | "anthropic" | "gemini";
+            provider: "openai" | "anthropic" | "gemini" | "openai-responses";
             /**
              * @description Further channels tried after a failure before the first byte
              * @default 2
@@ -3663,10 +4369,12 @@ export interface components {
         };
         MarginView: {
             cacheReadPerMillion: string;
+            cacheWrite1hPerMillion: string;
             cacheWritePerMillion: string;
             inputPerMillion: string;
             outputPerMillion: string;
             perRequest: string;
+            reasoningPerMillion: string;
         };
         MemberPage: {
             items: components["schemas"]["MemberView"][];
@@ -3873,12 +4581,14 @@ export interface components {
         };
         PriceView: {
             cacheReadPerMillion?: Record<string, never> | null;
+            cacheWrite1hPerMillion?: Record<string, never> | null;
             cacheWritePerMillion?: Record<string, never> | null;
             /** @example 0.15 */
             inputPerMillion: string;
             /** @example 0.6 */
             outputPerMillion: string;
             perRequest?: Record<string, never> | null;
+            reasoningPerMillion?: Record<string, never> | null;
         };
         ProblemSchema: {
             /** @example validation_failed */
@@ -4028,6 +4738,11 @@ export interface components {
              */
             cacheReadPerMillion?: Record<string, never> | null;
             /**
+             * @description Per million input tokens written to the one-hour cache (Anthropic `ttl: "1h"`); absent: twice the input price. Decimal string in the currency unit, at most 9 decimals
+             * @example 6
+             */
+            cacheWrite1hPerMillion?: Record<string, never> | null;
+            /**
              * @description Per million input tokens written to the cache; absent: billed as input. Decimal string in the currency unit, at most 9 decimals
              * @example 0.1875
              */
@@ -4052,6 +4767,11 @@ export interface components {
              * @example 0
              */
             perRequest?: Record<string, never> | null;
+            /**
+             * @description Per million reasoning tokens (part of the output); absent: billed as output. Decimal string in the currency unit, at most 9 decimals
+             * @example 0.6
+             */
+            reasoningPerMillion?: Record<string, never> | null;
         };
         SetRolesRequest: {
             /**
@@ -5601,7 +6321,7 @@ export interface operations {
             query?: {
                 page?: number;
                 pageSize?: number;
-                provider?: "openai" | "anthropic" | "gemini";
+                provider?: "openai" | "anthropic" | "gemini" | "openai-responses";
                 status?: "enabled" | "disabled" | "auto_disabled";
             };
             header?: never;
