@@ -4,7 +4,7 @@ import { useNavigate, useSearchParams } from 'react-router-dom';
 import { AuthLayout, AuthText, AuthTitle } from '@/components/auth-layout';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useAcceptInvitation } from '@/features/auth/api';
-import { PasswordRules } from '@/features/auth/password-rules';
+import { NewPasswordFields } from '@/features/auth/password-rules';
 import { resetRestore } from '../session-gate';
 
 export default function AcceptInvitationPage() {
@@ -42,21 +42,7 @@ export default function AcceptInvitationPage() {
           <Form.Item name="displayName" label={t('account.displayName')}>
             <Input autoComplete="name" maxLength={200} />
           </Form.Item>
-          <PasswordRules password={password} />
-          <Form.Item name="password" label={t('password.new')} rules={[{ required: true, message: t('auth.passwordRequired') }]} style={{ marginTop: 12 }}>
-            <Input.Password autoComplete="new-password" />
-          </Form.Item>
-          <Form.Item
-            name="confirm"
-            label={t('password.confirm')}
-            dependencies={['password']}
-            rules={[
-              { required: true, message: t('password.confirmRequired') },
-              ({ getFieldValue }) => ({ validator: (_, v) => (v === getFieldValue('password') ? Promise.resolve() : Promise.reject(new Error(t('password.mismatch')))) }),
-            ]}
-          >
-            <Input.Password autoComplete="new-password" />
-          </Form.Item>
+          <NewPasswordFields password={password} />
           {accept.error && (
             <div style={{ marginBottom: 16 }}>
               <ProblemAlert error={accept.error} />

@@ -1,10 +1,10 @@
-import { Alert, Button, Form, Input } from 'antd';
+import { Alert, Button, Form } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { Link, useSearchParams } from 'react-router-dom';
 import { AuthLayout, AuthText, AuthTitle } from '@/components/auth-layout';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useConfirmReset } from '@/features/auth/api';
-import { PasswordRules } from '@/features/auth/password-rules';
+import { NewPasswordFields } from '@/features/auth/password-rules';
 
 export default function ResetPasswordPage() {
   const { t } = useTranslation();
@@ -23,21 +23,7 @@ export default function ResetPasswordPage() {
         <Alert type="success" showIcon message={t('reset.done')} action={<Link to="/sign-in">{t('auth.signIn')}</Link>} data-testid="reset-done" />
       ) : (
         <Form form={form} layout="vertical" requiredMark={false} onFinish={(v: { password: string }) => confirm.mutate({ token, password: v.password })}>
-          <PasswordRules password={password} />
-          <Form.Item name="password" label={t('password.new')} rules={[{ required: true, message: t('auth.passwordRequired') }]} style={{ marginTop: 12 }}>
-            <Input.Password autoComplete="new-password" />
-          </Form.Item>
-          <Form.Item
-            name="confirm"
-            label={t('password.confirm')}
-            dependencies={['password']}
-            rules={[
-              { required: true, message: t('password.confirmRequired') },
-              ({ getFieldValue }) => ({ validator: (_, v) => (v === getFieldValue('password') ? Promise.resolve() : Promise.reject(new Error(t('password.mismatch')))) }),
-            ]}
-          >
-            <Input.Password autoComplete="new-password" />
-          </Form.Item>
+          <NewPasswordFields password={password} />
           {confirm.error && (
             <div style={{ marginBottom: 16 }}>
               <ProblemAlert error={confirm.error} />

@@ -1,5 +1,5 @@
 import { CheckCircleFilled, MinusCircleOutlined } from '@ant-design/icons';
-import { Flex, Typography, theme } from 'antd';
+import { Flex, Form, Input, Typography, theme } from 'antd';
 import { useTranslation } from 'react-i18next';
 
 /**
@@ -28,5 +28,32 @@ export function PasswordRules({ password }: { password: string }) {
       {row(checks.length, t('password.ruleLength'))}
       {row(checks.mix, t('password.ruleMix'))}
     </Flex>
+  );
+}
+
+/**
+ * A new password and its confirmation, with the rules shown above them (accept-invitation and
+ * reset-password set a password the same way). Lives inside the page's antd Form.
+ */
+export function NewPasswordFields({ password }: { password: string }) {
+  const { t } = useTranslation();
+  return (
+    <>
+      <PasswordRules password={password} />
+      <Form.Item name="password" label={t('password.new')} rules={[{ required: true, message: t('auth.passwordRequired') }]} style={{ marginTop: 12 }}>
+        <Input.Password autoComplete="new-password" />
+      </Form.Item>
+      <Form.Item
+        name="confirm"
+        label={t('password.confirm')}
+        dependencies={['password']}
+        rules={[
+          { required: true, message: t('password.confirmRequired') },
+          ({ getFieldValue }) => ({ validator: (_, v) => (v === getFieldValue('password') ? Promise.resolve() : Promise.reject(new Error(t('password.mismatch')))) }),
+        ]}
+      >
+        <Input.Password autoComplete="new-password" />
+      </Form.Item>
+    </>
   );
 }
