@@ -39,7 +39,8 @@ return 0
 export async function isolatedRedisUrl(): Promise<string> {
   const base = process.env.REDIS_URL;
   if (!base) throw new Error('REDIS_URL is not set: run the suite with jest (global-setup starts Redis)');
-  const testPath = expect.getState().testPath ?? `unknown-${Math.random()}`;
+  // Outside Jest (no file to tie the lease to), each call frees the previous call's database.
+  const testPath = (typeof expect === 'undefined' ? undefined : expect.getState().testPath) ?? `unknown-${process.hrtime.bigint()}`;
   const client = new Redis(base, { lazyConnect: true, maxRetriesPerRequest: 1 });
   try {
     await client.connect();
