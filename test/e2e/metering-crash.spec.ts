@@ -7,7 +7,6 @@ import { billingKeys, METERING_GROUP } from '../../libs/billing/src';
 import { freePort, LocalRedis, startRedis } from '../../scripts/local-infra';
 import { connectAs } from '../support/db';
 import { platformWithUsers, resellerWithUsers } from '../support/identity';
-import { isolatedRedisUrl } from '../support/redis';
 import { eventually, ledgerInvariants, usageEvent } from '../support/usage';
 import { scaled, waitUntil } from '../support/timing';
 
@@ -20,20 +19,24 @@ const WORKER = join(__dirname, '../../dist/src/worker.js');
  */
 describe('metering across a crash (process)', () => {
   let system: Client;
+  // A redis-server of this file's own: a long run under load must not share a logical database
+  // whose FLUSHDB by another file would delete the metering job schedulers mid-test.
+  let ownRedis: LocalRedis;
   let redis: Redis;
   let redisUrl: string;
 
   beforeAll(async () => {
     if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: run npm run build first`);
     system = await connectAs('system');
-    redisUrl = await isolatedRedisUrl();
+    ownRedis = await startRedis({ port: await freePort() });
+    redisUrl = ownRedis.url;
     redis = new Redis(redisUrl);
-    await redis.flushdb();
     await platformWithUsers(system, {});
   });
 
   afterAll(async () => {
     redis?.disconnect();
+    await ownRedis?.stop();
     await system?.end();
   });
 

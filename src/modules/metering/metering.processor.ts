@@ -46,6 +46,9 @@ export function shardOf(tenantId: string, shards: number): number {
  * could not be joined to that script); the stream stays the durable inbox. A job scheduler keeps
  * one drain job per shard of those streams (METERING_SHARDS; a tenant's stream belongs to shard
  * `sha1(tenant) mod shards`), so BullMQ's tooling, metrics and the worker's scaling see metering.
+ * The schedulers (and the tenants' consumer groups) are asserted again every
+ * METERING_TENANT_REFRESH_MS, so metering recovers by itself when Redis lost them (FLUSHDB, a
+ * restart without persistence, a failover).
  *
  * A drain job reads its tenants' streams with the consumer group (`metering`; one consumer per
  * worker process): for each tenant, the entries this process read before and could not write yet,
@@ -86,6 +89,8 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
   private readonly backlog = new Map<string, number>();
   private readonly dead = new Map<string, number>();
   private stopping = false;
+  private schedulersTimer?: NodeJS.Timeout;
+  private reasserting = false;
 
   constructor(
     @InjectQueue(QueueName.Metering) private readonly queue: Queue,
@@ -110,6 +115,24 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
       return;
     }
     this.worker.concurrency = this.config.METERING_CONCURRENCY;
+    await this.ensureSchedulers();
+    // Schedulers of shards beyond METERING_SHARDS (the setting was lowered) go.
+    const shards = this.config.METERING_SHARDS;
+    for (const scheduler of await this.queue.getJobSchedulers()) {
+      const shard = Number(scheduler.key.split(':').pop());
+      if (scheduler.key.startsWith(`${MeteringJob.Drain}:`) && !(shard < shards)) await this.queue.removeJobScheduler(scheduler.key);
+    }
+    // The schedulers live in Redis: a FLUSHDB, a Redis restart without persistence or a failover
+    // to a replica that lagged deletes them, and then no drain job would ever run again until the
+    // worker restarts. So they are asserted again every METERING_TENANT_REFRESH_MS (idempotent),
+    // from a timer, since no job runs to do it.
+    clearInterval(this.schedulersTimer);
+    this.schedulersTimer = setInterval(() => void this.reassertSchedulers(), this.config.METERING_TENANT_REFRESH_MS);
+    this.schedulersTimer.unref();
+  }
+
+  /** One drain job scheduler per shard (an upsert: the same schedulers however often it runs). */
+  async ensureSchedulers(): Promise<void> {
     const shards = this.config.METERING_SHARDS;
     for (let shard = 0; shard < shards; shard++) {
       const data: MeteringDrainJob = { shard, shards };
@@ -119,15 +142,23 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
         { name: MeteringJob.Drain, data, opts: { attempts: 1, removeOnComplete: 100, removeOnFail: 1000 } },
       );
     }
-    // Schedulers of shards beyond METERING_SHARDS (the setting was lowered) go.
-    for (const scheduler of await this.queue.getJobSchedulers()) {
-      const shard = Number(scheduler.key.split(':').pop());
-      if (scheduler.key.startsWith(`${MeteringJob.Drain}:`) && !(shard < shards)) await this.queue.removeJobScheduler(scheduler.key);
+  }
+
+  private async reassertSchedulers(): Promise<void> {
+    if (this.reasserting || this.stopping) return;
+    this.reasserting = true;
+    try {
+      await this.ensureSchedulers();
+    } catch (error) {
+      this.logger.warn(`metering job schedulers not re-asserted (tried again in ${this.config.METERING_TENANT_REFRESH_MS} ms): ${(error as Error).message}`);
+    } finally {
+      this.reasserting = false;
     }
   }
 
   onModuleDestroy(): void {
     this.stopping = true;
+    clearInterval(this.schedulersTimer);
   }
 
   /** Re-reads the tenants now (tests and the bench, which create tenants while the worker runs). */
@@ -178,6 +209,8 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
           this.backoff.delete(tenantId);
         } catch (error) {
           failed.add(tenantId);
+          // The stream and its group were deleted (FLUSHDB, Redis lost its data): create it again.
+          if (/NOGROUP/.test((error as Error).message)) this.groups.delete(billingKeys.usageStream(tenantId));
           this.backOff(tenantId, error as Error);
         } finally {
           this.busy.delete(tenantId);
