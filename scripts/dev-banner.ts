@@ -48,11 +48,20 @@ function get(api: string, path: string, bearer: string): string {
   return `curl -s -w '\\n' ${api}${path} -H 'Host: ${DEMO_HOST}' -H "Authorization: Bearer ${bearer}"`;
 }
 
+/** The web console at `host` on the api's port (browsers resolve *.localhost to this machine). */
+function consoleAt(api: string, host: string): string {
+  const url = new URL(api);
+  url.hostname = host;
+  url.pathname = '/console/';
+  return url.toString();
+}
+
 export function bannerLines(facts: BannerFacts): string[] {
   const { api, worker } = facts;
   // One row per place; a new one (e.g. the web console) is one more row.
   const places: Array<[string, string]> = [
     ['api', `${api}   (the Host header picks the tenant: ${DEMO_HOST} is the demo reseller)`],
+    ['console', `${consoleAt(api, DEMO_HOST)} (demo reseller)   ${api}/console/ (platform)`],
     ['API docs', `${api}/api/docs`],
     ['metrics', `http://localhost:${facts.metricsPort}/metrics (api)   http://localhost:${facts.metricsPort + 1}/metrics (worker)`],
     ['health', `${api}/health/ready   ${worker}/health/ready`],
