@@ -1,6 +1,7 @@
 import { Alert, Button, Card, Form, Input, List, Radio, Space, Tag, Typography } from 'antd';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router-dom';
+import { EmptyState } from '@/components/empty-state';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useFormat } from '@/hooks/use-format';
 import { Topup, TopupProvider, useCreateTopup, useMyTopups, useRedeemCode } from './api';
@@ -101,7 +102,7 @@ export function RecentTopups() {
         size="small"
         loading={topups.isPending}
         dataSource={topups.data?.items ?? []}
-        locale={{ emptyText: t('topups.none') }}
+        locale={{ emptyText: <EmptyState text={t('topups.none')} /> }}
         renderItem={(order) => (
           <List.Item extra={<TopupStatusTag status={order.status} />}>
             <Space direction="vertical" size={0}>
