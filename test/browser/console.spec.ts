@@ -223,7 +223,7 @@ describe('web console in a browser', () => {
     await page.getByLabel('Prepaid code').fill(` ${code.toLowerCase()} `);
     await page.getByRole('button', { name: 'Redeem' }).click();
     await expect(page.getByTestId('redeem-success').textContent().then((t) => t!.includes(money('7.35')))).resolves.toBe(true);
-    await page.getByTestId('transactions').getByText(money('7.35'), { exact: true }).waitFor();
+    await page.getByTestId('transactions').getByTestId('tx-amount').getByText(money('7.35'), { exact: true }).waitFor();
 
     const tokens = await call(stack.baseUrl, 'POST', '/api/v1/auth/login', { host: shop.domain, json: { email: customerEmail, password } });
     const balance = await call(stack.baseUrl, 'GET', '/api/v1/me/balance', as(shop, tokens.body.accessToken));
