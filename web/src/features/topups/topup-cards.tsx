@@ -79,7 +79,7 @@ export function TopupForm() {
           <Input inputMode="decimal" placeholder="50.00" autoComplete="off" data-testid="topup-amount" />
         </Form.Item>
         <Form.Item name="provider" label={t('topups.provider')} style={{ marginBottom: 12 }}>
-          <Radio.Group optionType="button" options={[{ value: 'stripe', label: t('topups.providers.stripe') }, { value: 'epay', label: t('topups.providers.epay') }]} />
+          <Radio.Group options={[{ value: 'stripe', label: t('topups.providers.stripe') }, { value: 'epay', label: t('topups.providers.epay') }]} />
         </Form.Item>
         <Button type="primary" htmlType="submit" loading={create.isPending} data-testid="topup-submit">
           {t('topups.pay')}
