@@ -83,6 +83,16 @@ export async function newContext(browser: Browser, viewport = DESKTOP, locale = 
 
 /** axe-core on the page as it is: the serious and critical violations (expected to be none). */
 export async function seriousViolations(page: Page): Promise<string[]> {
+  // A dialog or message still fading in has text at partial opacity, which axe reports as low
+  // contrast: judge the page once its animations and transitions have finished.
+  // (Endless ones, such as a spinner, never finish and are left out.)
+  await page
+    .waitForFunction(
+      `document.getAnimations().every((a) => a.playState !== 'running' || (a.effect && a.effect.getTiming().iterations === Infinity))`,
+      undefined,
+      { timeout: 10_000 },
+    )
+    .catch(() => undefined);
   const result = await new AxeBuilder({ page }).analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')

@@ -211,6 +211,39 @@ describe('web console in a browser', () => {
     await expect(page.getByTestId('brand-name').first().textContent()).resolves.toBe(shopBrand.displayName);
   });
 
+  it('redeems a prepaid code the reseller issued on the Billing page, and the credit shows to the exact amount the api books', async () => {
+    const owner = await signIn(stack.baseUrl, shop, 'owner');
+    const issued = await call(stack.baseUrl, 'POST', '/api/v1/redemption-codes', { ...as(shop, owner.accessToken), json: { count: 1, amount: '7.35' } });
+    expect([issued.status, issued.text]).toEqual([201, expect.any(String)]);
+    const code = (issued.body.codes as Array<{ code: string }>)[0].code;
+    const money = (value: string) => formatMoney(value, 'USD', 'en');
+
+    await page.goto(url(shop, '/billing'));
+    // Case and spacing of the typed code do not matter to the api.
+    await page.getByLabel('Prepaid code').fill(` ${code.toLowerCase()} `);
+    await page.getByRole('button', { name: 'Redeem' }).click();
+    await expect(page.getByTestId('redeem-success').textContent().then((t) => t!.includes(money('7.35')))).resolves.toBe(true);
+    await page.getByTestId('transactions').getByTestId('tx-amount').getByText(money('7.35'), { exact: true }).waitFor();
+
+    const tokens = await call(stack.baseUrl, 'POST', '/api/v1/auth/login', { host: shop.domain, json: { email: customerEmail, password } });
+    const balance = await call(stack.baseUrl, 'GET', '/api/v1/me/balance', as(shop, tokens.body.accessToken));
+    expect(balance.status).toBe(200);
+    await page.getByTestId('ledger-balance').getByText(money(balance.body.balance), { exact: true }).waitFor();
+    const credited = await call(stack.baseUrl, 'GET', '/api/v1/me/transactions', as(shop, tokens.body.accessToken));
+    expect((credited.body.items as Array<{ amount: string }>)[0].amount).toMatch(/^7\.350*$/);
+    await expectAccessible('billing after redeeming');
+    await shoot('billing-redeemed-en');
+
+    // The same code again: the api's own problem, and no second credit.
+    await page.getByLabel('Prepaid code').fill(code);
+    await page.getByRole('button', { name: 'Redeem' }).click();
+    await page.getByTestId('redeem').getByRole('alert').waitFor();
+    await expect(page.getByTestId('redeem-success').count()).resolves.toBe(0);
+    await shoot('billing-redeem-used-en');
+    const after = await call(stack.baseUrl, 'GET', '/api/v1/me/balance', as(shop, tokens.body.accessToken));
+    expect(after.body.balance).toBe(balance.body.balance);
+  });
+
   it('switches to Simplified Chinese and every page reads in it', async () => {
     await page.goto(url(shop, '/dashboard'));
     await page.getByTestId('language-switch').getByText('中文').click();

@@ -168,6 +168,8 @@ describe('top-ups (e2e)', () => {
         'line_items[0][price_data][unit_amount]': '2599',
         'line_items[0][price_data][currency]': 'usd',
         customer_email: shop.users.c2.email,
+        // The customer comes back to the console's order page.
+        success_url: expect.stringMatching(new RegExp(`/console/topups/${created.body.id}\\?result=success$`)),
       });
       expect(Number(request.form.expires_at)).toBe(Math.floor(Date.parse(created.body.expiresAt) / 1000));
       const history = await system.query(`SELECT from_status, to_status FROM topup_events WHERE topup_id = $1`, [created.body.id]);

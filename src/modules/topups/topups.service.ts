@@ -14,6 +14,7 @@ import { StripeGateway, toMinorUnits } from './stripe-gateway';
 import { TopupErrorCode, topupError } from './topups.exceptions';
 import { TOPUP } from './topups.permissions';
 import { TopupRow, TopupsRepository } from './topups.repository';
+import { CONSOLE_PREFIX } from '../console/console-static';
 
 /**
  * Top-up orders: a customer asks to pay an amount through a provider; the order is written
@@ -69,7 +70,7 @@ export class TopupsService {
       return { opened, customer, domain: await this.repository.primaryDomain(m, tenantId), order: (await this.repository.find(m, id))! };
     });
     const { opened, customer, domain, order } = prepared;
-    const returnUrl = this.settings.linkOn(domain, `/topups/${id}`);
+    const returnUrl = this.settings.linkOn(domain, `${CONSOLE_PREFIX}/topups/${id}`);
     let reference: string | null = null;
     let payUrl: string;
     if (input.provider === 'stripe') {

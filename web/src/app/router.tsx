@@ -11,6 +11,7 @@ const Dashboard = lazy(() => import('./routes/dashboard'));
 const Keys = lazy(() => import('./routes/keys'));
 const Usage = lazy(() => import('./routes/usage'));
 const Billing = lazy(() => import('./routes/billing'));
+const Topup = lazy(() => import('./routes/topup'));
 const Models = lazy(() => import('./routes/models'));
 const Quickstart = lazy(() => import('./routes/quickstart'));
 const Account = lazy(() => import('./routes/account'));
@@ -46,6 +47,7 @@ export const router = createBrowserRouter(
             { path: '/keys', element: <Keys /> },
             { path: '/usage', element: <Usage /> },
             { path: '/billing', element: <Billing /> },
+            { path: '/topups/:id', element: <Topup /> },
             { path: '/models', element: <Models /> },
             { path: '/quickstart', element: <Quickstart /> },
             { path: '/account', element: <Account /> },

@@ -5,6 +5,7 @@ import { Page } from '@/components/page';
 import { ProblemAlert } from '@/components/problem-alert';
 import { ScrollRegion } from '@/components/scroll-region';
 import { Transaction, useBalance, useTransactions } from '@/features/ledger/api';
+import { RecentTopups, RedeemCard, TopupForm } from '@/features/topups/topup-cards';
 import { useFormat } from '@/hooks/use-format';
 import { useSite } from '@/hooks/use-site';
 
@@ -27,9 +28,14 @@ export default function BillingPage() {
           </Card>
         </Col>
         <Col xs={24} md={14}>
-          {/* Top-up and redeem forms go here once POST /api/v1/me/topups and /me/redeem exist. */}
+          <RedeemCard />
+        </Col>
+        <Col xs={24} md={10}>
           <Card title={t('billing.addFunds')} data-testid="add-funds">
-            <Typography.Paragraph>{t('billing.addFundsContact')}</Typography.Paragraph>
+            <TopupForm />
+            <Typography.Paragraph type="secondary" style={{ marginTop: 16 }}>
+              {t('billing.addFundsContact')}
+            </Typography.Paragraph>
             {site?.support.email || site?.support.url ? (
               <div data-testid="support-contact">
                 {site.support.email && (
@@ -49,6 +55,9 @@ export default function BillingPage() {
               <Alert type="info" message={t('billing.noSupportContact')} />
             )}
           </Card>
+        </Col>
+        <Col xs={24} md={14}>
+          <RecentTopups />
         </Col>
       </Row>
       <Card title={t('billing.transactions')}>
