@@ -140,6 +140,8 @@ describe('web console in a browser', () => {
     await shown.waitFor();
     secret = (await shown.textContent())!.trim();
     expect(secret).toMatch(/^sk-/);
+    // The create dialog closes as the secret's opens: judge the secret's once the other is gone.
+    await page.getByLabel('Name').waitFor({ state: 'hidden' });
     await expectAccessible('key secret dialog');
     await shoot('keys-secret-en');
     await page.getByRole('button', { name: 'I have copied it' }).click();
