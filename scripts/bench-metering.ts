@@ -11,7 +11,7 @@
  * It seeds a platform tenant and resellers with customers, fills the tenants' usage streams with
  * N synthetic events in advance (as the proxy's settle step would have), then starts the real
  * worker in this process and measures the time from its start until every event is a usage record
- * and a ledger transaction and every stream is empty. Prints one JSON line with the rate.
+ * posted to the ledger (one transaction per batch and tenant) and every stream is empty. Prints one JSON line with the rate.
  * Worker settings (METERING_BATCH_SIZE, METERING_CONCURRENCY, DATABASE_POOL_SIZE) come from the
  * environment like everywhere else.
  */
@@ -131,7 +131,14 @@ async function main(): Promise<void> {
     }
     const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
     const [{ records }] = (await system.query(`SELECT count(*)::int AS records FROM usage_records`)).rows;
-    const [{ transactions }] = (await system.query(`SELECT count(*)::int AS transactions FROM ledger_transactions WHERE idempotency_key LIKE 'usage:%'`)).rows;
+    // Usage is posted per batch and tenant: the ledger must equal the records, to the nano-unit.
+    const [{ transactions }] = (await system.query(`SELECT count(*)::int AS transactions FROM ledger_transactions WHERE kind = 'usage'`)).rows;
+    const [{ recorded, posted }] = (
+      await system.query(
+        `SELECT (SELECT coalesce(sum(retail_charge), 0) FROM usage_records)::text AS recorded,
+                (SELECT -coalesce(sum(balance), 0) FROM ledger_accounts WHERE kind = 'customer_wallet')::text AS posted`,
+      )
+    ).rows;
     const [{ entries }] = (await system.query(`SELECT count(*)::int AS entries FROM ledger_entries`)).rows;
     await worker.close();
     const result = {
@@ -140,6 +147,7 @@ async function main(): Promise<void> {
       usageRecords: records,
       ledgerTransactions: transactions,
       ledgerEntries: entries,
+      ledgerEqualsRecords: recorded === posted,
       batchSize: config.METERING_BATCH_SIZE,
       concurrency: config.METERING_CONCURRENCY,
       fillMs: filledIn,
@@ -148,7 +156,7 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
     await system.end();
-    if (records !== events || transactions !== events) {
+    if (records !== events || recorded !== posted || transactions === 0) {
       process.stderr.write('not every event was persisted exactly once\n');
       process.exitCode = 1;
     }
