@@ -12,7 +12,6 @@ import { ReconciliationService } from '../../src/modules/metering/reconciliation
 import { UsageWriter } from '../../src/modules/metering/usage-writer';
 import { LowBalanceAlerts } from '../../src/modules/low-balance/low-balance-alerts';
 import { LedgerRepository } from '../../src/modules/ledger/ledger.repository';
-import { UsageRecordsRepository } from '../../src/modules/usage/usage-records.repository';
 import { SystemDb } from '../../libs/tenancy/src';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 import { connectAs } from '../support/db';
@@ -185,6 +184,14 @@ describe('metering (e2e)', () => {
       expect(await usageLedgerMismatches(system, b.id)).toEqual([]);
     });
 
+    it('keeps text fields exactly through COPY (tabs, newlines, backslashes, a literal \\N, non-ASCII) and NULLs as NULL', async () => {
+      const odd = 'm\t1\n2\r3\\4 \\N \u00e9\u6a21\u578b';
+      const event = usageEvent({ tenantId: b.id, customerId: b.users.x.id, model: odd, upstreamModel: null, errorCode: '\\N', clientIp: null, ttftMs: null, retailUnits: '0', wholesaleUnits: '0', upstreamUnits: '0' });
+      expect(await writer().write(b.id, [event])).toEqual({ written: 1, duplicates: 0 });
+      const [row] = (await system.query(`SELECT model, upstream_model, error_code, client_ip, ttft_ms, retail_charge::text FROM usage_records WHERE request_id = $1`, [event.requestId])).rows;
+      expect(row).toEqual({ model: odd, upstream_model: null, error_code: '\\N', client_ip: null, ttft_ms: null, retail_charge: '0.000000000' });
+    });
+
     it('a batch whose records all exist already writes no ledger transaction; a partly replayed one posts only its new records', async () => {
       const old = Array.from({ length: 5 }, () => usageEvent({ tenantId: a.id, customerId: a.users.x.id, retailUnits: '1000003' }));
       await writer().write(a.id, old);
@@ -245,7 +252,7 @@ describe('metering (e2e)', () => {
 
   it("meters a new tenant's first batches written at once by several consumers (accounts created by one are not used by another before they commit)", async () => {
     // A writer with nothing cached, as a worker that just started; a reseller with no ledger accounts yet.
-    const fresh = new UsageWriter(worker.app.get(SystemDb, { strict: false }), worker.app.get(LedgerRepository, { strict: false }), worker.app.get(UsageRecordsRepository, { strict: false }), worker.app.get(LowBalanceAlerts, { strict: false }));
+    const fresh = new UsageWriter(worker.app.get(SystemDb, { strict: false }), worker.app.get(LedgerRepository, { strict: false }), worker.app.get(LowBalanceAlerts, { strict: false }));
     const newShop = await resellerWithUsers(system, { a: ['user'], b: ['user'] });
     const batches = Array.from({ length: 6 }, (_, i) =>
       Array.from({ length: 20 }, () => usageEvent({ tenantId: newShop.id, customerId: i % 2 ? newShop.users.a.id : newShop.users.b.id, retailUnits: '1000' })),

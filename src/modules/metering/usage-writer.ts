@@ -6,7 +6,7 @@ import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { EntryInput, LedgerRepository, TransactionInput } from '../ledger/ledger.repository';
 import { LowBalanceAlerts } from '../low-balance/low-balance-alerts';
-import { UsageRecordInput, UsageRecordsRepository } from '../usage/usage-records.repository';
+import { copyUsageRecords, forgetStaging } from './usage-copy';
 
 interface TenantAccounts {
   tenantId: string;
@@ -66,7 +66,6 @@ export class UsageWriter {
   constructor(
     private readonly systemDb: SystemDb,
     private readonly ledger: LedgerRepository,
-    private readonly usageRecords: UsageRecordsRepository,
     private readonly lowBalance: LowBalanceAlerts,
   ) {}
 
@@ -104,30 +103,45 @@ export class UsageWriter {
     await this.systemDb.run((m) => m.query(`UPDATE metering_positions SET last_ms = last_ms WHERE false`));
   }
 
-  private writeIn(events: readonly UsageEvent[], resolved: Resolved, positions: ReadonlyMap<string, string> | undefined): Promise<WriteResult> {
+  private async writeIn(events: readonly UsageEvent[], resolved: Resolved, positions: ReadonlyMap<string, string> | undefined): Promise<WriteResult> {
     // The same request twice in one batch: one record (the first), posted once.
     const unique = uniqueBy(events, (e) => e.requestId);
-    return this.systemDb.run(async (m) => {
-      const newRecords = new Set(await this.usageRecords.insertMany(m, unique.map(toRecord)));
-      const fresh = unique.filter((e) => newRecords.has(e.requestId));
-      // Tenants in id order: the rows each one locks (keys, wallets) are then always taken in the
-      // same order by concurrent batches.
-      const byTenant = new Map<string, UsageEvent[]>();
-      for (const e of fresh) {
-        const list = byTenant.get(e.tenantId);
-        if (list) list.push(e);
-        else byTenant.set(e.tenantId, [e]);
-      }
-      const tenants = [...byTenant.keys()].sort();
-      if (tenants.length > 0) {
-        await this.postLedger(m, tenants.map((t) => [t, byTenant.get(t)!] as const), resolved);
-        for (const tenantId of tenants) await this.touchKeysAndCustomers(m, tenantId, byTenant.get(tenantId)!);
-      }
-      for (const [tenantId, position] of [...(positions ?? new Map<string, string>())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-        await this.recordPosition(m, tenantId, position);
-      }
-      return { written: fresh.length, duplicates: events.length - fresh.length };
-    });
+    let manager: EntityManager | undefined;
+    try {
+      return await this.systemDb.run((m) => this.writeRecordsAndPost((manager = m), events.length, unique, resolved, positions));
+    } catch (error) {
+      // A staging table this transaction created is gone with it.
+      if (manager) forgetStaging(manager);
+      throw error;
+    }
+  }
+
+  private async writeRecordsAndPost(
+    m: EntityManager,
+    received: number,
+    unique: readonly UsageEvent[],
+    resolved: Resolved,
+    positions: ReadonlyMap<string, string> | undefined,
+  ): Promise<WriteResult> {
+    const newRecords = new Set(await copyUsageRecords(m, unique));
+    const fresh = unique.filter((e) => newRecords.has(e.requestId));
+    // Tenants in id order: the rows each one locks (keys, wallets) are then always taken in the
+    // same order by concurrent batches.
+    const byTenant = new Map<string, UsageEvent[]>();
+    for (const e of fresh) {
+      const list = byTenant.get(e.tenantId);
+      if (list) list.push(e);
+      else byTenant.set(e.tenantId, [e]);
+    }
+    const tenants = [...byTenant.keys()].sort();
+    if (tenants.length > 0) {
+      await this.postLedger(m, tenants.map((t) => [t, byTenant.get(t)!] as const), resolved);
+      for (const tenantId of tenants) await this.touchKeysAndCustomers(m, tenantId, byTenant.get(tenantId)!);
+    }
+    for (const [tenantId, position] of [...(positions ?? new Map<string, string>())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      await this.recordPosition(m, tenantId, position);
+    }
+    return { written: fresh.length, duplicates: received - fresh.length };
   }
 
   /** Advances the tenant's metered position (never backwards: batches of one stream may commit out of order). */
@@ -348,32 +362,4 @@ class Legs {
     for (const [accountId, { tenantId, units }] of this.byAccount) if (units !== 0n) out.push({ accountId, tenantId, amount: fromUnits(units) });
     return out;
   }
-}
-
-function toRecord(e: UsageEvent): UsageRecordInput {
-  return {
-    requestId: e.requestId,
-    tenantId: e.tenantId,
-    customerId: e.customerId,
-    apiKeyId: e.apiKeyId,
-    channelId: e.channelId,
-    model: e.model,
-    upstreamModel: e.upstreamModel,
-    pool: e.pool,
-    inputTokens: e.inputTokens,
-    outputTokens: e.outputTokens,
-    cacheReadTokens: e.cacheReadTokens,
-    cacheWriteTokens: e.cacheWriteTokens,
-    retailCharge: fromUnits(e.retailUnits),
-    wholesaleCost: fromUnits(e.wholesaleUnits),
-    upstreamCost: fromUnits(e.upstreamUnits),
-    status: e.status,
-    errorCode: e.errorCode,
-    latencyMs: e.latencyMs,
-    ttftMs: e.ttftMs,
-    stream: e.stream,
-    clientIp: e.clientIp,
-    httpRequestId: e.httpRequestId ?? null,
-    createdAt: new Date(e.createdAt),
-  };
 }
