@@ -11,14 +11,14 @@
  * It seeds a platform tenant and resellers with customers, fills the tenants' usage streams with
  * N synthetic events in advance (as the proxy's settle step would have), then starts the real
  * worker in this process and measures the time from its start until every event is a usage record
- * and a ledger transaction and every stream is empty. Prints one JSON line with the rate.
+ * posted to the ledger (one transaction per batch and tenant) and every stream is empty. Prints one JSON line with the rate.
  * Worker settings (METERING_BATCH_SIZE, METERING_CONCURRENCY, DATABASE_POOL_SIZE) come from the
  * environment like everywhere else.
  */
 import 'reflect-metadata';
 import Redis from 'ioredis';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
@@ -26,11 +26,21 @@ import { billingKeys, encodeUsageEvent, USAGE_EVENT_FIELD, UsageEvent } from '..
 import { loadConfig } from '../libs/config/src';
 import { migrate } from '../libs/database/src/migrate';
 import { startWorker } from '../src/worker';
+import { cpuDelta, cpuSnapshot } from './bench/cpu';
 import { freePort, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from './local-infra';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+function parentPid(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined; // not Linux, or another host's PostgreSQL
+  }
 }
 
 async function main(): Promise<void> {
@@ -119,6 +129,15 @@ async function main(): Promise<void> {
     }
     const filledIn = Date.now() - fillStart;
 
+    // CPU time of PostgreSQL (the postmaster and its backends) and Redis, from /proc: unlike the
+    // rate, it hardly depends on what else the machine runs (other benches, other helpers).
+    const backend = (await system.query(`SELECT pg_backend_pid() AS pid`)).rows[0].pid as number;
+    const postmaster = postgres ? parentPid(backend) : undefined;
+    const redisPid = Number(/process_id:(\d+)/.exec(await redis.info('server'))?.[1]);
+    const cpuGroups = { postgres: [postmaster], redis: [redisPid || undefined] };
+    const cpuBefore = cpuSnapshot(cpuGroups);
+    const workerCpuBefore = process.cpuUsage();
+
     // The real worker, measured from its start until everything is persisted.
     const config = loadConfig({ ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' });
     const started = process.hrtime.bigint();
@@ -130,8 +149,18 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 20));
     }
     const elapsedMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const workerCpu = process.cpuUsage(workerCpuBefore);
+    const cpu = cpuDelta(cpuBefore, cpuSnapshot(cpuGroups));
+    const perThousand = (ms: number) => Math.round((ms / events) * 1000 * 10) / 10;
     const [{ records }] = (await system.query(`SELECT count(*)::int AS records FROM usage_records`)).rows;
-    const [{ transactions }] = (await system.query(`SELECT count(*)::int AS transactions FROM ledger_transactions WHERE idempotency_key LIKE 'usage:%'`)).rows;
+    // Usage is posted per batch and tenant: the ledger must equal the records, to the nano-unit.
+    const [{ transactions }] = (await system.query(`SELECT count(*)::int AS transactions FROM ledger_transactions WHERE kind = 'usage'`)).rows;
+    const [{ recorded, posted }] = (
+      await system.query(
+        `SELECT (SELECT coalesce(sum(retail_charge), 0) FROM usage_records)::text AS recorded,
+                (SELECT -coalesce(sum(balance), 0) FROM ledger_accounts WHERE kind = 'customer_wallet')::text AS posted`,
+      )
+    ).rows;
     const [{ entries }] = (await system.query(`SELECT count(*)::int AS entries FROM ledger_entries`)).rows;
     await worker.close();
     const result = {
@@ -140,15 +169,19 @@ async function main(): Promise<void> {
       usageRecords: records,
       ledgerTransactions: transactions,
       ledgerEntries: entries,
+      ledgerEqualsRecords: recorded === posted,
       batchSize: config.METERING_BATCH_SIZE,
       concurrency: config.METERING_CONCURRENCY,
       fillMs: filledIn,
       elapsedMsIncludingWorkerStart: Math.round(elapsedMs),
       eventsPerSecond: Math.round(events / (elapsedMs / 1000)),
+      // CPU ms per 1,000 events (the worker's includes its start and this script's polling).
+      cpuMsPer1000Events: { worker: perThousand((workerCpu.user + workerCpu.system) / 1000), postgres: perThousand(cpu.postgres), redis: perThousand(cpu.redis) },
+      loadAverage: loadavg().map((l) => Math.round(l * 100) / 100),
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
     await system.end();
-    if (records !== events || transactions !== events) {
+    if (records !== events || recorded !== posted || transactions === 0) {
       process.stderr.write('not every event was persisted exactly once\n');
       process.exitCode = 1;
     }

@@ -12,14 +12,14 @@ import { ReconciliationService } from '../../src/modules/metering/reconciliation
 import { UsageWriter } from '../../src/modules/metering/usage-writer';
 import { LowBalanceAlerts } from '../../src/modules/low-balance/low-balance-alerts';
 import { LedgerRepository } from '../../src/modules/ledger/ledger.repository';
-import { UsageRecordsRepository } from '../../src/modules/usage/usage-records.repository';
 import { SystemDb } from '../../libs/tenancy/src';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 import { connectAs } from '../support/db';
 import { call } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant } from '../support/identity';
 import { isolatedRedisUrl } from '../support/redis';
-import { appendRaw, eventually, ledgerInvariants, seededRandom, settle, usageEvent } from '../support/usage';
+import { appendRaw, eventually, ledgerInvariants, seededRandom, settle, usageEvent, usageLedgerMismatches, usageTransactions } from '../support/usage';
+import { UsageEvent } from '../../libs/billing/src';
 import { scaled } from '../support/timing';
 
 /**
@@ -59,56 +59,56 @@ describe('metering (e2e)', () => {
   const streamEmpty = (tenantId: string) => async () => (await redis.xlen(billingKeys.usageStream(tenantId))) === 0;
   const records = async (requestId: string) =>
     Number((await system.query(`SELECT count(*) FROM usage_records WHERE request_id = $1`, [requestId])).rows[0].count);
-  const transactions = async (requestId: string, tenantId: string) =>
-    Number((await system.query(`SELECT count(*) FROM ledger_transactions WHERE tenant_id = $1 AND idempotency_key = $2`, [tenantId, `usage:${requestId}`])).rows[0].count);
   const walletBalance = async (tenantId: string, customerId: string) =>
     (await system.query(`SELECT balance::text FROM ledger_accounts WHERE tenant_id = $1 AND customer_id = $2`, [tenantId, customerId])).rows[0]?.balance ?? null;
+  const usageCount = async (tenantId: string) => (await usageTransactions(system, tenantId)).length;
+  const writer = () => worker.app.get(UsageWriter, { strict: false });
+  const nano = (n: bigint) => fromUnits(n);
 
-  it('writes a usage record, a per-request transaction for retail and, with it, the wholesale and upstream legs', async () => {
-    const event = usageEvent({ tenantId: shop.id, customerId: shop.users.c1.id, retailUnits: '3000000', wholesaleUnits: '2000000', upstreamUnits: '1200000' });
+  it('writes a usage record and, for its batch, one balanced transaction: retail from the wallet to revenue, wholesale and upstream legs', async () => {
+    const own = await resellerWithUsers(system, { c: ['user'] });
+    await worker.app.get(MeteringProcessor, { strict: false }).refreshTenants();
+    const event = usageEvent({ tenantId: own.id, customerId: own.users.c.id, retailUnits: '3000000', wholesaleUnits: '2000000', upstreamUnits: '1200000' });
     await settle(redis, event, { debit: false });
     await eventually(async () => (await records(event.requestId)) === 1, 'the usage record');
-    const legs = (key: string) =>
-      system.query(
-        `SELECT a.kind, a.tenant_id, e.amount::text FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
-           JOIN ledger_transactions t ON t.id = e.transaction_id WHERE t.idempotency_key = $1 ORDER BY a.kind`,
-        [key],
-      );
-    expect((await legs(`usage:${event.requestId}`)).rows).toEqual([
-      { kind: 'customer_wallet', tenant_id: shop.id, amount: '-0.003000000' },
-      { kind: 'reseller_revenue', tenant_id: shop.id, amount: '0.003000000' },
-    ]);
-    // The batch's transaction, committed in the same database transaction (same now()).
-    const batch = await system.query(
-      `SELECT b.idempotency_key FROM ledger_transactions b JOIN ledger_transactions t ON t.created_at = b.created_at
-        WHERE t.idempotency_key = $1 AND b.idempotency_key LIKE 'usage-batch:%'`,
-      [`usage:${event.requestId}`],
+    const [tx, ...others] = await usageTransactions(system, own.id);
+    expect(others).toEqual([]);
+    expect([...tx.legs].sort()).toEqual(
+      [
+        `customer_wallet:${own.users.c.id} -0.003000000`,
+        'platform_revenue 0.002000000',
+        'reseller_revenue 0.003000000',
+        'upstream_cost -0.001200000',
+        'upstream_payable 0.001200000',
+        'wholesale_payable -0.002000000',
+      ].sort(),
     );
-    expect(batch.rows).toHaveLength(1);
-    expect((await legs(batch.rows[0].idempotency_key)).rows).toEqual([
-      { kind: 'platform_revenue', tenant_id: platform.id, amount: '0.002000000' },
-      { kind: 'upstream_cost', tenant_id: platform.id, amount: '-0.001200000' },
-      { kind: 'upstream_payable', tenant_id: platform.id, amount: '0.001200000' },
-      { kind: 'wholesale_payable', tenant_id: shop.id, amount: '-0.002000000' },
+    const { rows: accounts } = await system.query(
+      `SELECT DISTINCT a.kind, a.tenant_id FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id WHERE e.transaction_id = $1 ORDER BY a.kind`,
+      [tx.id],
+    );
+    expect(accounts).toEqual([
+      { kind: 'customer_wallet', tenant_id: own.id },
+      { kind: 'platform_revenue', tenant_id: platform.id },
+      { kind: 'reseller_revenue', tenant_id: own.id },
+      { kind: 'upstream_cost', tenant_id: platform.id },
+      { kind: 'upstream_payable', tenant_id: platform.id },
+      { kind: 'wholesale_payable', tenant_id: own.id },
     ]);
     const [record] = (await system.query(`SELECT retail_charge::text, wholesale_cost::text, upstream_cost::text, client_ip::text, model FROM usage_records WHERE request_id = $1`, [event.requestId])).rows;
     expect(record).toEqual({ retail_charge: '0.003000000', wholesale_cost: '0.002000000', upstream_cost: '0.001200000', client_ip: '203.0.113.7/32', model: 'gpt-test' });
-    await eventually(streamEmpty(shop.id), 'the stream to be emptied after XACK');
+    expect(await usageLedgerMismatches(system, own.id)).toEqual([]);
+    await eventually(streamEmpty(own.id), 'the stream to be emptied after XACK');
   });
 
   it("sends the platform's own customers' retail straight to platform revenue", async () => {
+    const before = await usageCount(platform.id);
     const event = usageEvent({ tenantId: platform.id, customerId: platform.users.pc.id, retailUnits: '5000', wholesaleUnits: '5000', upstreamUnits: '0' });
     await settle(redis, event, { debit: false });
-    await eventually(async () => (await transactions(event.requestId, platform.id)) === 1, 'the transaction');
-    const { rows } = await system.query(
-      `SELECT a.kind, e.amount::text FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
-         JOIN ledger_transactions t ON t.id = e.transaction_id WHERE t.idempotency_key = $1 ORDER BY a.kind`,
-      [`usage:${event.requestId}`],
-    );
-    expect(rows).toEqual([
-      { kind: 'customer_wallet', amount: '-0.000005000' },
-      { kind: 'platform_revenue', amount: '0.000005000' },
-    ]);
+    await eventually(async () => (await records(event.requestId)) === 1, 'the usage record');
+    expect(await usageCount(platform.id)).toBe(before + 1);
+    const [tx] = await usageTransactions(system, platform.id);
+    expect(tx.legs).toEqual([`customer_wallet:${platform.users.pc.id} -0.000005000`, 'platform_revenue 0.000005000']);
   });
 
   it('meters an event redelivered later (sequentially) once', async () => {
@@ -117,27 +117,142 @@ describe('metering (e2e)', () => {
     await settle(redis, event, { debit: false });
     await eventually(async () => (await records(event.requestId)) === 1, 'the first delivery');
     await eventually(streamEmpty(shop.id), 'the first delivery acknowledged');
+    const transactionsAfterFirst = await usageCount(shop.id);
     await settle(redis, event, { debit: false });
     await eventually(streamEmpty(shop.id), 'the second delivery acknowledged');
     expect(await records(event.requestId)).toBe(1);
-    expect(await transactions(event.requestId, shop.id)).toBe(1);
+    expect(await usageCount(shop.id)).toBe(transactionsAfterFirst);
     const expected = fromUnits(toUnits(before ?? '0') - 7000n);
     expect(await walletBalance(shop.id, shop.users.c2.id)).toBe(expected);
   });
 
   it('meters the same event written concurrently by two writers, and twice in one batch, once', async () => {
-    const writer = worker.app.get(UsageWriter, { strict: false });
     const event = usageEvent({ tenantId: shop.id, customerId: shop.users.c3.id, retailUnits: '9000' });
-    const results = await Promise.all([writer.write(shop.id, [event]), writer.write(shop.id, [event]), writer.write(shop.id, [event, event])]);
+    const [balanceBefore, countBefore] = [await walletBalance(shop.id, shop.users.c3.id), await usageCount(shop.id)];
+    const results = await Promise.all([writer().write(shop.id, [event]), writer().write(shop.id, [event]), writer().write(shop.id, [event, event])]);
     expect(results.reduce((sum, r) => sum + r.written, 0)).toBe(1);
     expect(results.reduce((sum, r) => sum + r.duplicates, 0)).toBe(3);
     expect(await records(event.requestId)).toBe(1);
-    expect(await transactions(event.requestId, shop.id)).toBe(1);
+    expect(await usageCount(shop.id)).toBe(countBefore + 1);
+    expect(await walletBalance(shop.id, shop.users.c3.id)).toBe(fromUnits(toUnits(balanceBefore ?? '0') - 9000n));
+  });
+
+  describe('one ledger transaction per batch and tenant', () => {
+    let a: TestTenant;
+    let b: TestTenant;
+    beforeAll(async () => {
+      // Tenants with no stream traffic: only these tests write for them, through the writer.
+      a = await resellerWithUsers(system, { owner: ['owner'], x: ['user'], y: ['user'] });
+      b = await resellerWithUsers(system, { x: ['user'] });
+    });
+
+    it("posts a batch of two tenants' records as two transactions whose legs are the sums of each tenant's records, exact to the nano-unit", async () => {
+      const random = seededRandom(29);
+      // Amounts that a float would round: up to ~10^12 nano-units with every digit significant.
+      const amount = () => BigInt(1 + random(999_999_999)) * 1000n + BigInt(random(1000));
+      const batch = Array.from({ length: 60 }, (_, i) => {
+        const tenant = i % 3 === 2 ? b : a;
+        const customer = tenant === b ? b.users.x.id : i % 2 ? a.users.x.id : a.users.y.id;
+        return usageEvent({ tenantId: tenant.id, customerId: customer, retailUnits: amount().toString(), wholesaleUnits: amount().toString(), upstreamUnits: amount().toString() });
+      });
+      batch.push(usageEvent({ tenantId: a.id, customerId: a.users.x.id, retailUnits: '1', wholesaleUnits: '1', upstreamUnits: '1' }));
+      const result = await writer().writeBatch(batch);
+      expect(result).toEqual({ written: 61, duplicates: 0 });
+      const [ta, tb] = [await usageTransactions(system, a.id), await usageTransactions(system, b.id)];
+      expect([ta.length, tb.length]).toEqual([1, 1]);
+      const sum = (tenant: TestTenant, pick: (e: UsageEvent) => string, customer?: string) =>
+        batch.filter((e) => e.tenantId === tenant.id && (!customer || e.customerId === customer)).reduce((s, e) => s + BigInt(pick(e)), 0n);
+      const retail = (e: UsageEvent) => e.retailUnits;
+      const wholesale = (e: UsageEvent) => e.wholesaleUnits;
+      const upstream = (e: UsageEvent) => e.upstreamUnits;
+      expect([...ta[0].legs].sort()).toEqual(
+        [
+          `customer_wallet:${a.users.x.id} ${nano(-sum(a, retail, a.users.x.id))}`,
+          `customer_wallet:${a.users.y.id} ${nano(-sum(a, retail, a.users.y.id))}`,
+          `platform_revenue ${nano(sum(a, wholesale))}`,
+          `reseller_revenue ${nano(sum(a, retail))}`,
+          `upstream_cost ${nano(-sum(a, upstream))}`,
+          `upstream_payable ${nano(sum(a, upstream))}`,
+          `wholesale_payable ${nano(-sum(a, wholesale))}`,
+        ].sort(),
+      );
+      expect(ta[0].legs.filter((l) => l.startsWith('customer_wallet'))).toHaveLength(2);
+      expect(tb[0].legs).toContain(`customer_wallet:${b.users.x.id} ${nano(-sum(b, retail))}`);
+      expect(tb[0].legs).toContain(`reseller_revenue ${nano(sum(b, retail))}`);
+      expect(await walletBalance(a.id, a.users.x.id)).toBe(nano(-sum(a, retail, a.users.x.id)));
+      expect(await usageLedgerMismatches(system, a.id)).toEqual([]);
+      expect(await usageLedgerMismatches(system, b.id)).toEqual([]);
+    });
+
+    it('keeps text fields exactly through COPY (tabs, newlines, backslashes, a literal \\N, non-ASCII) and NULLs as NULL', async () => {
+      const odd = 'm\t1\n2\r3\\4 \\N \u00e9\u6a21\u578b';
+      const event = usageEvent({ tenantId: b.id, customerId: b.users.x.id, model: odd, upstreamModel: null, errorCode: '\\N', clientIp: null, ttftMs: null, retailUnits: '0', wholesaleUnits: '0', upstreamUnits: '0' });
+      expect(await writer().write(b.id, [event])).toEqual({ written: 1, duplicates: 0 });
+      const [row] = (await system.query(`SELECT model, upstream_model, error_code, client_ip, ttft_ms, retail_charge::text FROM usage_records WHERE request_id = $1`, [event.requestId])).rows;
+      expect(row).toEqual({ model: odd, upstream_model: null, error_code: '\\N', client_ip: null, ttft_ms: null, retail_charge: '0.000000000' });
+    });
+
+    it('a batch whose records all exist already writes no ledger transaction; a partly replayed one posts only its new records', async () => {
+      const old = Array.from({ length: 5 }, () => usageEvent({ tenantId: a.id, customerId: a.users.x.id, retailUnits: '1000003' }));
+      await writer().write(a.id, old);
+      const [count, balance] = [await usageCount(a.id), await walletBalance(a.id, a.users.x.id)];
+      expect(await writer().write(a.id, old)).toEqual({ written: 0, duplicates: 5 });
+      expect(await usageCount(a.id)).toBe(count);
+      expect(await walletBalance(a.id, a.users.x.id)).toBe(balance);
+      const fresh = Array.from({ length: 3 }, () => usageEvent({ tenantId: a.id, customerId: a.users.x.id, retailUnits: '700001' }));
+      expect(await writer().write(a.id, [...old, ...fresh])).toEqual({ written: 3, duplicates: 5 });
+      const [newest] = await usageTransactions(system, a.id);
+      expect(await usageCount(a.id)).toBe(count + 1);
+      expect(newest.legs).toContain(`customer_wallet:${a.users.x.id} -0.002100003`);
+      expect(await walletBalance(a.id, a.users.x.id)).toBe(fromUnits(toUnits(balance!) - 2_100_003n));
+      expect(await usageLedgerMismatches(system, a.id)).toEqual([]);
+    });
+
+    it('a batch that dies between its records and their posting leaves neither; its replay posts everything once', async () => {
+      // The writer's own repository: its post is where this batch's process dies.
+      const ledger = (writer() as unknown as { ledger: LedgerRepository }).ledger;
+      const batch = Array.from({ length: 4 }, (_, i) => usageEvent({ tenantId: b.id, customerId: b.users.x.id, retailUnits: String(1000 + i) }));
+      const [count, balance] = [await usageCount(b.id), await walletBalance(b.id, b.users.x.id)];
+      const post = jest.spyOn(ledger, 'post').mockRejectedValueOnce(new Error('the worker died here'));
+      try {
+        await expect(writer().write(b.id, batch)).rejects.toThrow('the worker died here');
+      } finally {
+        post.mockRestore();
+      }
+      expect(await records(batch[0].requestId)).toBe(0);
+      expect(await usageCount(b.id)).toBe(count);
+      expect(await writer().write(b.id, batch)).toEqual({ written: 4, duplicates: 0 });
+      expect(await writer().write(b.id, batch)).toEqual({ written: 0, duplicates: 4 });
+      expect(await usageCount(b.id)).toBe(count + 1);
+      expect(await walletBalance(b.id, b.users.x.id)).toBe(fromUnits(toUnits(balance!) - 4006n));
+      expect(await usageLedgerMismatches(system, b.id)).toEqual([]);
+    });
+
+    it("lists each customer's share of a batch in their transactions, with the balance after it", async () => {
+      const owner = await signIn(api.baseUrl, a, 'owner');
+      const list = async (customerId: string) =>
+        (await call(api.baseUrl, 'GET', `/api/v1/customers/${customerId}/transactions`, { host: a.domain, token: owner.accessToken })).body.items as Array<{
+          kind: string;
+          amount: string;
+          balanceAfter: string;
+        }>;
+      await writer().write(a.id, [
+        usageEvent({ tenantId: a.id, customerId: a.users.x.id, retailUnits: '250000000' }),
+        usageEvent({ tenantId: a.id, customerId: a.users.y.id, retailUnits: '125000000' }),
+        usageEvent({ tenantId: a.id, customerId: a.users.x.id, retailUnits: '5' }),
+      ]);
+      const [x, y] = [await list(a.users.x.id), await list(a.users.y.id)];
+      expect(x[0]).toMatchObject({ kind: 'usage', amount: '-0.250000005', balanceAfter: await walletBalance(a.id, a.users.x.id) });
+      expect(y[0]).toMatchObject({ kind: 'usage', amount: '-0.125000000', balanceAfter: await walletBalance(a.id, a.users.y.id) });
+      // Every line of x's list: the balance after it is the next older one's plus its amount.
+      for (let i = 0; i + 1 < x.length; i++) expect(toUnits(x[i].balanceAfter)).toBe(toUnits(x[i + 1].balanceAfter) + toUnits(x[i].amount));
+      expect(toUnits(x[x.length - 1].balanceAfter)).toBe(toUnits(x[x.length - 1].amount));
+    });
   });
 
   it("meters a new tenant's first batches written at once by several consumers (accounts created by one are not used by another before they commit)", async () => {
     // A writer with nothing cached, as a worker that just started; a reseller with no ledger accounts yet.
-    const fresh = new UsageWriter(worker.app.get(SystemDb, { strict: false }), worker.app.get(LedgerRepository, { strict: false }), worker.app.get(UsageRecordsRepository, { strict: false }), worker.app.get(LowBalanceAlerts, { strict: false }));
+    const fresh = new UsageWriter(worker.app.get(SystemDb, { strict: false }), worker.app.get(LedgerRepository, { strict: false }), worker.app.get(LowBalanceAlerts, { strict: false }));
     const newShop = await resellerWithUsers(system, { a: ['user'], b: ['user'] });
     const batches = Array.from({ length: 6 }, (_, i) =>
       Array.from({ length: 20 }, () => usageEvent({ tenantId: newShop.id, customerId: i % 2 ? newShop.users.a.id : newShop.users.b.id, retailUnits: '1000' })),
@@ -312,6 +427,7 @@ describe('metering (e2e)', () => {
     await eventually(async () => (await streamEmpty(shop.id)()) && (await streamEmpty(platform.id)()), 'every event metered', 60000);
 
     expect(await ledgerInvariants(system)).toEqual({ unbalanced: 0, mismatched: 0 });
+    expect(await usageLedgerMismatches(system, shop.id)).toEqual([]);
 
     // A drift the reconciliation must find and (on its second sighting) correct.
     await redis.incrby(billingKeys.balance(shop.id, shop.users.c2.id), 777);

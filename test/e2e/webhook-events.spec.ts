@@ -109,7 +109,8 @@ describe('webhook events from keys, credits and balances (e2e)', () => {
       const event = usageEvent({ tenantId: tenant.id, customerId, retailUnits: toUnits(amount).toString(), wholesaleUnits: '0', upstreamUnits: '0' });
       await settle(redis, event, { debit: false });
       await eventually(
-        async () => (await system.query(`SELECT 1 FROM ledger_transactions WHERE tenant_id = $1 AND idempotency_key = $2`, [tenant.id, `usage:${event.requestId}`])).rowCount === 1,
+        // Its record and its batch's ledger posting commit together.
+        async () => (await system.query(`SELECT 1 FROM usage_records WHERE tenant_id = $1 AND request_id = $2`, [tenant.id, event.requestId])).rowCount === 1,
         'the usage to be metered',
       );
     }

@@ -77,3 +77,46 @@ export async function ledgerInvariants(system: Client): Promise<{ unbalanced: nu
   );
   return { unbalanced: unbalanced.rowCount ?? 0, mismatched: mismatched.rowCount ?? 0 };
 }
+
+/**
+ * "The ledger equals the usage records" for one tenant (DESIGN.md "Money": usage is posted per
+ * metering batch and tenant, its legs the sums of the records the batch inserted). Compares, in
+ * nano-units, per customer the retail of their records with what the tenant's usage transactions
+ * took from their wallet, and the tenant's revenue, wholesale and upstream legs with the records'
+ * sums. Returns the mismatches (empty when they agree). Only for tenants whose records all came
+ * through metering.
+ */
+export async function usageLedgerMismatches(system: Client, tenantId: string): Promise<string[]> {
+  const { rows } = await system.query(
+    `WITH rec AS (
+       SELECT customer_id::text AS what, sum(retail_charge) AS amount FROM usage_records WHERE tenant_id = $1 GROUP BY customer_id
+       UNION ALL SELECT 'revenue', coalesce(sum(retail_charge), 0) FROM usage_records WHERE tenant_id = $1
+       UNION ALL SELECT 'wholesale', coalesce(sum(wholesale_cost), 0) FROM usage_records WHERE tenant_id = $1 AND (SELECT type FROM tenants WHERE id = $1) = 'reseller'
+       UNION ALL SELECT 'upstream', coalesce(sum(upstream_cost), 0) FROM usage_records WHERE tenant_id = $1
+     ), legs AS (
+       SELECT a.kind, a.customer_id, a.tenant_id AS account_tenant, e.amount FROM ledger_transactions t
+         JOIN ledger_entries e ON e.transaction_id = t.id JOIN ledger_accounts a ON a.id = e.account_id
+        WHERE t.tenant_id = $1 AND t.kind = 'usage'
+     ), led AS (
+       SELECT customer_id::text AS what, -sum(amount) AS amount FROM legs WHERE kind = 'customer_wallet' GROUP BY customer_id
+       UNION ALL SELECT 'revenue', coalesce(sum(amount), 0) FROM legs WHERE kind = 'reseller_revenue' OR (kind = 'platform_revenue' AND account_tenant = $1)
+       UNION ALL SELECT 'wholesale', -coalesce(sum(amount), 0) FROM legs WHERE kind = 'wholesale_payable' AND (SELECT type FROM tenants WHERE id = $1) = 'reseller'
+       UNION ALL SELECT 'upstream', -coalesce(sum(amount), 0) FROM legs WHERE kind = 'upstream_cost'
+     )
+     SELECT what, coalesce(rec.amount, 0)::numeric(30, 9)::text AS records, coalesce(led.amount, 0)::numeric(30, 9)::text AS ledger
+       FROM rec FULL JOIN led USING (what) WHERE coalesce(rec.amount, 0) <> coalesce(led.amount, 0)`,
+    [tenantId],
+  );
+  return rows.map((r) => `${r.what}: records ${r.records}, ledger ${r.ledger}`);
+}
+
+/** A tenant's usage transactions (newest first) with their legs, as `kind[:customer] amount` strings sorted. */
+export async function usageTransactions(system: Client, tenantId: string): Promise<Array<{ id: string; legs: string[] }>> {
+  const { rows } = await system.query(
+    `SELECT t.id, array_agg(a.kind || coalesce(':' || a.customer_id::text, '') || ' ' || e.amount::text ORDER BY a.kind, a.customer_id) AS legs
+       FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id JOIN ledger_accounts a ON a.id = e.account_id
+      WHERE t.tenant_id = $1 AND t.kind = 'usage' GROUP BY t.id ORDER BY t.id DESC`,
+    [tenantId],
+  );
+  return rows;
+}

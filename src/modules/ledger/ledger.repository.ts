@@ -178,9 +178,12 @@ export class LedgerRepository {
 
   /**
    * A customer's transactions, newest first, with a keyset cursor (created_at, id), each with the
-   * wallet's balance right after it. One statement (one snapshot): the balance after a transaction
-   * is the wallet's balance now minus every transaction listed after it (newer ones of this page,
-   * and everything newer than the cursor), so a page costs what lies above it, not the history.
+   * wallet's balance right after it. Read from the wallet's entries: a usage transaction is posted
+   * per metering batch and tenant, with one leg per customer, and what it took from this customer
+   * is its leg on their wallet (for a credit, its amount). One statement (one snapshot): the
+   * balance after a transaction is the wallet's balance now minus every transaction listed after
+   * it (newer ones of this page, and everything newer than the cursor), so a page costs what lies
+   * above it, not the history.
    */
   async listForCustomer(
     m: EntityManager,
@@ -190,21 +193,25 @@ export class LedgerRepository {
     before?: { createdAt: string; id: string },
   ): Promise<TransactionView[]> {
     const rows = await m.query(
-      `WITH page AS (
-         ${SELECT_VIEW} WHERE tenant_id = $1 AND customer_id = $2
-           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3::timestamptz, $4::uuid))
-         ORDER BY created_at DESC, id DESC LIMIT $5
+      `WITH wallet AS (
+         SELECT id, balance FROM ledger_accounts WHERE tenant_id = $1 AND kind = 'customer_wallet' AND customer_id = $2
+       ), lines AS (
+         SELECT e.transaction_id, e.created_at, sum(e.amount) AS amount FROM ledger_entries e JOIN wallet w ON w.id = e.account_id
+          WHERE e.tenant_id = $1 AND ($3::timestamptz IS NULL OR (e.created_at, e.transaction_id) < ($3::timestamptz, $4::uuid))
+          GROUP BY e.created_at, e.transaction_id
+          ORDER BY e.created_at DESC, e.transaction_id DESC LIMIT $5
        ), newer AS (
-         SELECT coalesce(sum(amount), 0) AS total FROM ledger_transactions
-          WHERE tenant_id = $1 AND customer_id = $2 AND $3::timestamptz IS NOT NULL AND (created_at, id) >= ($3::timestamptz, $4::uuid)
-       ), wallet AS (
-         SELECT coalesce((SELECT balance FROM ledger_accounts WHERE tenant_id = $1 AND kind = 'customer_wallet' AND customer_id = $2), 0) AS balance
+         SELECT coalesce(sum(e.amount), 0) AS total FROM ledger_entries e JOIN wallet w ON w.id = e.account_id
+          WHERE e.tenant_id = $1 AND $3::timestamptz IS NOT NULL AND (e.created_at, e.transaction_id) >= ($3::timestamptz, $4::uuid)
+       ), page AS (
+         SELECT t.id, t.kind, lines.amount, t.note, t.idempotency_key, t.occurred_at, t.created_at
+           FROM lines JOIN ledger_transactions t ON t.id = lines.transaction_id AND t.tenant_id = $1
        )
-       SELECT page.*,
-              (wallet.balance - newer.total
-                - coalesce(sum(page.amount::numeric) OVER (ORDER BY page.created_at DESC, page.id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+       SELECT page.id, page.kind, page.amount::numeric(30, 9)::text AS amount, page.note, page.idempotency_key, page.occurred_at, page.created_at,
+              (coalesce((SELECT balance FROM wallet), 0) - newer.total
+                - coalesce(sum(page.amount) OVER (ORDER BY page.created_at DESC, page.id DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
               )::numeric(30, 9)::text AS balance_after
-         FROM page, newer, wallet
+         FROM page, newer
         ORDER BY page.created_at DESC, page.id DESC`,
       [tenantId, customerId, before?.createdAt ?? null, before?.id ?? null, limit],
     );

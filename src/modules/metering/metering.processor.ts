@@ -405,13 +405,23 @@ function fieldOf(fields: string[]): string | undefined {
   return undefined;
 }
 
-/** The highest of stream entry ids (`<ms>-<seq>`). */
+/** The highest of stream entry ids (`<ms>-<seq>`): decimal strings compared by length, then digit by digit (exact, no BigInt per id). */
 export function maxStreamId(ids: readonly string[]): string {
   let best = '0-0';
-  let [bestMs, bestSeq] = [0n, 0n];
+  let bestMs = '0';
+  let bestSeq = '0';
   for (const id of ids) {
-    const [ms, seq] = id.split('-').map((p) => BigInt(p));
-    if (ms > bestMs || (ms === bestMs && seq > bestSeq)) [best, bestMs, bestSeq] = [id, ms, seq];
+    const dash = id.indexOf('-');
+    const ms = dash < 0 ? id : id.slice(0, dash);
+    const seq = dash < 0 ? '0' : id.slice(dash + 1);
+    const byMs = compareDecimal(ms, bestMs);
+    if (byMs > 0 || (byMs === 0 && compareDecimal(seq, bestSeq) > 0)) [best, bestMs, bestSeq] = [id, ms, seq];
   }
   return best;
+}
+
+/** Compares two non-negative decimal integers without leading zeros. */
+function compareDecimal(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
 }

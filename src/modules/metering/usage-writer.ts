@@ -6,7 +6,7 @@ import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { EntryInput, LedgerRepository, TransactionInput } from '../ledger/ledger.repository';
 import { LowBalanceAlerts } from '../low-balance/low-balance-alerts';
-import { UsageRecordsRepository } from '../usage/usage-records.repository';
+import { copyUsageRecords, forgetStaging } from './usage-copy';
 
 interface TenantAccounts {
   tenantId: string;
@@ -30,32 +30,29 @@ interface OptionalColumns {
 }
 
 export interface WriteResult {
-  /** Events whose usage record and ledger transaction were new. */
+  /** Events whose usage record was new (and whose charge this write posted to the ledger). */
   written: number;
   /** Events already metered before (redelivered or duplicated): nothing changed for them. */
   duplicates: number;
 }
 
 /**
- * Turns a batch of usage events of one tenant into usage records and ledger transactions, in ONE
- * PostgreSQL transaction on the system role (metering is cross-tenant by nature: a reseller's
- * request moves money on the platform's accounts too).
+ * Turns a batch of usage events into usage records and ledger postings, in ONE PostgreSQL
+ * transaction on the system role (metering is cross-tenant by nature: a reseller's request moves
+ * money on the platform's accounts too).
  *
- * Exactly once: usage records are unique on (request id, time) and ledger transactions on
- * (tenant, `usage:<requestId>`); both inserts are ON CONFLICT DO NOTHING, and only what was new
- * gets entries, key spend and last use. A redelivered batch, or the same event in two batches
- * racing on two workers (the second waits on the unique index, then skips), changes nothing.
+ * Exactly once (DESIGN.md "Money"): usage records are unique on (request id, time); they are
+ * inserted with ON CONFLICT DO NOTHING RETURNING, and only what was new is posted. Per batch and
+ * tenant, ONE balanced ledger transaction (`usage-batch:<uuid>`) whose legs are the sums of the
+ * records this very database transaction inserted: each customer's wallet pays its retail to the
+ * reseller's revenue (for the platform's own customers, straight to platform revenue), the
+ * reseller owes the platform the wholesale (wholesale payable -> platform revenue) and the
+ * upstream cost is recorded (platform expense against an upstream payable). The per-request
+ * figures stay in usage_records, so the ledger equals the sum of the records at every commit. A
+ * redelivered batch inserts no record and posts nothing; the same event in two batches racing on
+ * two workers: the second waits on the unique index, then skips it.
  *
- * Money (DESIGN.md "Money"): per request, one ledger transaction in which the customer's wallet
- * pays retail to the reseller's revenue (for the platform's own customers, straight to platform
- * revenue). Per batch, one more transaction moves what the reseller owes for those requests
- * (wholesale payable -> platform revenue) and records their upstream cost (platform expense
- * against an upstream payable): the per-request figures stay in usage_records, and folding these
- * legs per batch is what keeps the ledger at 2 entries per request instead of 6 (the metering
- * rate target). A request that cost its customer nothing has a usage record and no per-request
- * transaction.
- *
- * Webhooks: after posting, one more query per batch finds the wallets the batch took across their
+ * Webhooks: after posting, one more query per tenant finds the wallets the batch took across their
  * low-balance threshold or zero, and their `billing.low_balance` / `billing.balance_depleted`
  * events are written in the same transaction (LowBalanceAlerts).
  */
@@ -69,7 +66,6 @@ export class UsageWriter {
   constructor(
     private readonly systemDb: SystemDb,
     private readonly ledger: LedgerRepository,
-    private readonly usageRecords: UsageRecordsRepository,
     private readonly lowBalance: LowBalanceAlerts,
   ) {}
 
@@ -79,14 +75,22 @@ export class UsageWriter {
    * (metering_positions), so reconciliation knows which stream entries the ledger includes.
    */
   async write(tenantId: string, events: readonly UsageEvent[], options: { position?: string } = {}): Promise<WriteResult> {
-    if (events.length === 0) return { written: 0, duplicates: 0 };
     for (const e of events) if (e.tenantId !== tenantId) throw new Error(`event ${e.requestId} belongs to another tenant's stream`);
+    return this.writeBatch(events, { positions: options.position ? new Map([[tenantId, options.position]]) : undefined });
+  }
+
+  /**
+   * Writes a batch of events of any tenants in one transaction: one ledger transaction per tenant
+   * with new records. `positions`: per tenant, the highest usage-stream entry id of its events.
+   */
+  async writeBatch(events: readonly UsageEvent[], options: { positions?: ReadonlyMap<string, string> } = {}): Promise<WriteResult> {
+    if (events.length === 0) return { written: 0, duplicates: 0 };
     // Account ids resolved inside the transaction are cached only once it committed: another
     // consumer (METERING_CONCURRENCY > 1) must never use an account that its own transaction cannot
     // see yet (or ever, if this one rolls back). That race dead-lettered valid events.
-    const resolved: Resolved = {};
-    const result = await this.writeIn(tenantId, events, resolved, options.position);
-    if (resolved.tenant) this.tenantAccounts.set(tenantId, resolved.tenant);
+    const resolved: Resolved = { tenants: new Map() };
+    const result = await this.writeIn(events, resolved, options.positions);
+    for (const [tenantId, accounts] of resolved.tenants) this.tenantAccounts.set(tenantId, accounts);
     if (resolved.platform) this.platform = resolved.platform;
     return result;
   }
@@ -99,47 +103,45 @@ export class UsageWriter {
     await this.systemDb.run((m) => m.query(`UPDATE metering_positions SET last_ms = last_ms WHERE false`));
   }
 
-  private writeIn(tenantId: string, events: readonly UsageEvent[], resolved: Resolved, position: string | undefined): Promise<WriteResult> {
-    return this.systemDb.run(async (m) => {
-      const newRecords = new Set(
-        await this.usageRecords.insertMany(
-          m,
-          events.map((e) => ({
-            requestId: e.requestId,
-            tenantId: e.tenantId,
-            customerId: e.customerId,
-            apiKeyId: e.apiKeyId,
-            channelId: e.channelId,
-            model: e.model,
-            upstreamModel: e.upstreamModel,
-            pool: e.pool,
-            inputTokens: e.inputTokens,
-            outputTokens: e.outputTokens,
-            cacheReadTokens: e.cacheReadTokens,
-            cacheWriteTokens: e.cacheWriteTokens,
-            retailCharge: fromUnits(e.retailUnits),
-            wholesaleCost: fromUnits(e.wholesaleUnits),
-            upstreamCost: fromUnits(e.upstreamUnits),
-            status: e.status,
-            errorCode: e.errorCode,
-            latencyMs: e.latencyMs,
-            ttftMs: e.ttftMs,
-            stream: e.stream,
-            clientIp: e.clientIp,
-            httpRequestId: e.httpRequestId ?? null,
-            createdAt: new Date(e.createdAt),
-          })),
-        ),
-      );
-      // The same request twice in one batch: the record is new once, and so is its transaction.
-      const fresh = uniqueBy(events.filter((e) => newRecords.has(e.requestId)), (e) => e.requestId);
-      if (fresh.length > 0) {
-        await this.postLedger(m, tenantId, fresh, resolved);
-        await this.touchKeysAndCustomers(m, tenantId, fresh);
-      }
-      if (position) await this.recordPosition(m, tenantId, position);
-      return { written: fresh.length, duplicates: events.length - fresh.length };
-    });
+  private async writeIn(events: readonly UsageEvent[], resolved: Resolved, positions: ReadonlyMap<string, string> | undefined): Promise<WriteResult> {
+    // The same request twice in one batch: one record (the first), posted once.
+    const unique = uniqueBy(events, (e) => e.requestId);
+    let manager: EntityManager | undefined;
+    try {
+      return await this.systemDb.run((m) => this.writeRecordsAndPost((manager = m), events.length, unique, resolved, positions));
+    } catch (error) {
+      // A staging table this transaction created is gone with it.
+      if (manager) forgetStaging(manager);
+      throw error;
+    }
+  }
+
+  private async writeRecordsAndPost(
+    m: EntityManager,
+    received: number,
+    unique: readonly UsageEvent[],
+    resolved: Resolved,
+    positions: ReadonlyMap<string, string> | undefined,
+  ): Promise<WriteResult> {
+    const newRecords = new Set(await copyUsageRecords(m, unique));
+    const fresh = unique.filter((e) => newRecords.has(e.requestId));
+    // Tenants in id order: the rows each one locks (keys, wallets) are then always taken in the
+    // same order by concurrent batches.
+    const byTenant = new Map<string, UsageEvent[]>();
+    for (const e of fresh) {
+      const list = byTenant.get(e.tenantId);
+      if (list) list.push(e);
+      else byTenant.set(e.tenantId, [e]);
+    }
+    const tenants = [...byTenant.keys()].sort();
+    if (tenants.length > 0) {
+      await this.postLedger(m, tenants.map((t) => [t, byTenant.get(t)!] as const), resolved);
+      for (const tenantId of tenants) await this.touchKeysAndCustomers(m, tenantId, byTenant.get(tenantId)!);
+    }
+    for (const [tenantId, position] of [...(positions ?? new Map<string, string>())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      await this.recordPosition(m, tenantId, position);
+    }
+    return { written: fresh.length, duplicates: received - fresh.length };
   }
 
   /** Advances the tenant's metered position (never backwards: batches of one stream may commit out of order). */
@@ -153,66 +155,53 @@ export class UsageWriter {
     );
   }
 
-  private async postLedger(m: EntityManager, tenantId: string, events: readonly UsageEvent[], resolved: Resolved): Promise<void> {
-    const charged = events.filter((e) => e.retailUnits !== '0' || e.wholesaleUnits !== '0' || e.upstreamUnits !== '0');
-    if (charged.length === 0) return;
-    const tenant = await this.accountsOf(m, tenantId, resolved);
-    const platform = await this.platformAccounts(m, resolved);
-    const wallets = await this.ledger.wallets(m, tenantId, charged.map((e) => e.customerId));
+  /**
+   * One balanced ledger transaction per tenant for its newly recorded events (see the class
+   * comment), all written by one `ledger.post` (two statements), then the low-balance webhooks.
+   */
+  private async postLedger(m: EntityManager, groups: ReadonlyArray<readonly [string, readonly UsageEvent[]]>, resolved: Resolved): Promise<void> {
     const transactions: TransactionInput[] = [];
-    let wholesale = 0n;
-    let upstream = 0n;
-    for (const e of charged) {
-      const retail = BigInt(e.retailUnits);
-      wholesale += BigInt(e.wholesaleUnits);
-      upstream += BigInt(e.upstreamUnits);
-      if (retail === 0n) continue;
-      transactions.push({
-        tenantId,
-        kind: 'usage',
-        idempotencyKey: `usage:${e.requestId}`,
-        customerId: e.customerId,
-        amount: fromUnits(-retail),
-        occurredAt: new Date(e.createdAt),
-        entries: [
-          { accountId: wallets.get(e.customerId)!, tenantId, amount: fromUnits(-retail) },
-          tenant.isPlatform
-            ? { accountId: platform.revenue, tenantId: platform.tenantId, amount: fromUnits(retail) }
-            : { accountId: tenant.resellerRevenue!, tenantId, amount: fromUnits(retail) },
-        ],
-      });
-    }
-    // What the reseller owes the platform and what upstreams charged, for this batch's new events
-    // at once. Exactly once still holds: an event is in `events` only if its usage record was
-    // new in this very database transaction. (Per request, both stay in usage_records.)
-    const entries: EntryInput[] = [];
-    if (!tenant.isPlatform && wholesale !== 0n) {
-      entries.push({ accountId: tenant.wholesalePayable!, tenantId, amount: fromUnits(-wholesale) });
-      entries.push({ accountId: platform.revenue, tenantId: platform.tenantId, amount: fromUnits(wholesale) });
-    }
-    if (upstream !== 0n) {
-      entries.push({ accountId: platform.upstreamCost, tenantId: platform.tenantId, amount: fromUnits(-upstream) });
-      entries.push({ accountId: platform.upstreamPayable, tenantId: platform.tenantId, amount: fromUnits(upstream) });
-    }
-    if (entries.length > 0) {
+    const debitedByTenant: Array<[string, Map<string, bigint>]> = [];
+    for (const [tenantId, events] of groups) {
+      const sums = usagePosting(events);
+      if (!sums) continue;
+      const tenant = await this.accountsOf(m, tenantId, resolved);
+      const platform = await this.platformAccounts(m, resolved);
+      const wallets = sums.retailByCustomer.size > 0 ? await this.ledger.wallets(m, tenantId, [...sums.retailByCustomer.keys()]) : new Map<string, string>();
+      const legs = new Legs();
+      for (const [customerId, retail] of sums.retailByCustomer) legs.add(wallets.get(customerId)!, tenantId, -retail);
+      if (tenant.isPlatform) legs.add(platform.revenue, platform.tenantId, sums.retail);
+      else {
+        legs.add(tenant.resellerRevenue!, tenantId, sums.retail);
+        // What the reseller owes the platform for these requests (the platform's own customers owe no wholesale).
+        legs.add(tenant.wholesalePayable!, tenantId, -sums.wholesale);
+        legs.add(platform.revenue, platform.tenantId, sums.wholesale);
+      }
+      legs.add(platform.upstreamCost, platform.tenantId, -sums.upstream);
+      legs.add(platform.upstreamPayable, platform.tenantId, sums.upstream);
+      const entries = legs.entries();
+      if (entries.length === 0) continue;
       transactions.push({
         tenantId,
         kind: 'usage',
         idempotencyKey: `usage-batch:${uuidv7()}`,
         customerId: null,
-        amount: '0',
-        note: `wholesale and upstream cost of ${charged.length} requests`,
+        // What the tenant's wallets lost together (each customer's share is its wallet's entry).
+        amount: fromUnits(-sums.retail),
+        occurredAt: new Date(sums.lastAt),
         entries,
       });
+      const debited = new Map<string, bigint>();
+      for (const [customerId, retail] of sums.retailByCustomer) if (retail > 0n) debited.set(customerId, retail);
+      if (debited.size > 0) debitedByTenant.push([tenantId, debited]);
     }
+    if (transactions.length === 0) return;
     const posted = await this.ledger.post(m, transactions);
-    // Low-balance and depleted webhook events for the wallets this batch debited: one query for
-    // the batch, in its transaction (a replayed batch posts nothing new, so it publishes nothing).
-    const debited = new Map<string, bigint>();
-    for (const e of charged) {
-      if (e.retailUnits !== '0' && posted.has(`usage:${e.requestId}`)) debited.set(e.customerId, (debited.get(e.customerId) ?? 0n) + BigInt(e.retailUnits));
-    }
-    if (debited.size > 0) await this.lowBalance.afterDebits(m, tenantId, debited);
+    // Keys are fresh uuids: a conflict here would be a bug, and would leave records unposted.
+    if (posted.size !== transactions.length) throw new Error('a usage batch transaction was not written');
+    // Low-balance and depleted webhook events for the wallets this batch debited: one query per
+    // tenant, in its transaction (a replayed batch posts nothing new, so it publishes nothing).
+    for (const [tenantId, debited] of debitedByTenant) await this.lowBalance.afterDebits(m, tenantId, debited);
   }
 
   /**
@@ -281,7 +270,7 @@ export class UsageWriter {
   }
 
   private async accountsOf(m: EntityManager, tenantId: string, resolved: Resolved): Promise<TenantAccounts> {
-    const cached = this.tenantAccounts.get(tenantId);
+    const cached = this.tenantAccounts.get(tenantId) ?? resolved.tenants.get(tenantId);
     if (cached) return cached;
     const [tenant] = await m.query(`SELECT type FROM tenants WHERE id = $1`, [tenantId]);
     if (!tenant) throw new UnknownTenantError(tenantId);
@@ -294,12 +283,13 @@ export class UsageWriter {
             resellerRevenue: await this.ledger.tenantAccount(m, tenantId, 'reseller_revenue'),
             wholesalePayable: await this.ledger.tenantAccount(m, tenantId, 'wholesale_payable'),
           };
-    resolved.tenant = accounts;
+    resolved.tenants.set(tenantId, accounts);
     return accounts;
   }
 
   private async platformAccounts(m: EntityManager, resolved: Resolved): Promise<PlatformAccounts> {
     if (this.platform) return this.platform;
+    if (resolved.platform) return resolved.platform;
     const [row] = await m.query(`SELECT id FROM tenants WHERE type = 'platform' ORDER BY created_at LIMIT 1`);
     if (!row) throw new Error('no platform tenant: run `cli bootstrap` first');
     resolved.platform = {
@@ -314,7 +304,7 @@ export class UsageWriter {
 
 /** Accounts one transaction resolved, cached after it commits. */
 interface Resolved {
-  tenant?: TenantAccounts;
+  tenants: Map<string, TenantAccounts>;
   platform?: PlatformAccounts;
 }
 
@@ -328,4 +318,48 @@ export class UnknownTenantError extends Error {
 function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {
   const seen = new Set<string>();
   return items.filter((item) => (seen.has(key(item)) ? false : (seen.add(key(item)), true)));
+}
+
+/** What one tenant's newly recorded events post: sums in nano-units, retail per customer. */
+export interface UsageSums {
+  retail: bigint;
+  wholesale: bigint;
+  upstream: bigint;
+  retailByCustomer: Map<string, bigint>;
+  /** The newest event time (epoch ms): the transaction's occurred_at. */
+  lastAt: number;
+}
+
+/** The sums a batch of one tenant posts; null when none of its events cost anything. */
+export function usagePosting(events: readonly UsageEvent[]): UsageSums | null {
+  const sums: UsageSums = { retail: 0n, wholesale: 0n, upstream: 0n, retailByCustomer: new Map(), lastAt: 0 };
+  let charged = false;
+  for (const e of events) {
+    if (e.retailUnits === '0' && e.wholesaleUnits === '0' && e.upstreamUnits === '0') continue;
+    charged = true;
+    const retail = BigInt(e.retailUnits);
+    sums.retail += retail;
+    sums.wholesale += BigInt(e.wholesaleUnits);
+    sums.upstream += BigInt(e.upstreamUnits);
+    if (retail !== 0n) sums.retailByCustomer.set(e.customerId, (sums.retailByCustomer.get(e.customerId) ?? 0n) + retail);
+    if (e.createdAt > sums.lastAt) sums.lastAt = e.createdAt;
+  }
+  return charged ? sums : null;
+}
+
+/** The legs of one transaction, summed per account; zero legs are left out (entries are never zero). */
+class Legs {
+  private readonly byAccount = new Map<string, { tenantId: string; units: bigint }>();
+
+  add(accountId: string, tenantId: string, units: bigint): void {
+    const leg = this.byAccount.get(accountId);
+    if (leg) leg.units += units;
+    else this.byAccount.set(accountId, { tenantId, units });
+  }
+
+  entries(): EntryInput[] {
+    const out: EntryInput[] = [];
+    for (const [accountId, { tenantId, units }] of this.byAccount) if (units !== 0n) out.push({ accountId, tenantId, amount: fromUnits(units) });
+    return out;
+  }
 }
