@@ -130,7 +130,7 @@ export class InferenceService {
     const key = await this.authenticate(call.tenant, call.headers, call.clientIp);
     const fields = readRequestFields(call.endpoint, call.body);
     if (key.allowedModels && !key.allowedModels.has(fields.model)) throw InferenceError.modelNotFound(fields.model);
-    const pricing = await this.prices.effectivePrice(key.tenantId, fields.model, startedAt);
+    const pricing = await this.prices.effectivePrice(key.tenantId, fields.model, startedAt, key.customerId);
     if (!pricing || pricing.hidden || !this.channels.serves(fields.model)) throw InferenceError.modelNotFound(fields.model);
     const pool: ChannelPool = firstHeader(call.headers['x-priority']) === 'spot' ? 'spot' : 'standard';
 
