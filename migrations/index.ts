@@ -24,6 +24,7 @@ import { Topups1763769601400 } from './1763769601400-Topups';
 import { PriceBucketsForAgents1763769601600 } from './1763769601600-PriceBucketsForAgents';
 import { ResponsesProvider1763769601610 } from './1763769601610-ResponsesProvider';
 import { PriceRules1763769602600 } from './1763769602600-PriceRules';
+import { ConsumptionLimits1763769602610 } from './1763769602610-ConsumptionLimits';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -53,4 +54,5 @@ export const ALL_MIGRATIONS = [
   PriceBucketsForAgents1763769601600,
   ResponsesProvider1763769601610,
   PriceRules1763769602600,
+  ConsumptionLimits1763769602610,
 ];

@@ -2,13 +2,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { v7 as uuidv7 } from 'uuid';
-import { BillingEngine, HoldResult, SettleRequest, UsageEvent } from '@app/billing';
+import { BillingEngine, HoldResult, RateStatus, SettleRequest, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { CompiledPrice, compiledCostUnits, TokenUsage } from '@app/money';
 import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UpstreamError, Usage } from '@app/providers';
 import type { ResolvedTenant } from '@app/tenancy';
 import { ChannelsRuntime, UpstreamCallResult } from '../channels/runtime/channels-runtime';
 import { KeysRuntime, ResolvedApiKey } from '../keys/keys-runtime';
+import { LimitsRuntime } from '../limits/limits-runtime';
 import { EffectivePrice } from '../pricing/price-book';
 import { PricingRuntime } from '../pricing/pricing-runtime';
 import { InferenceMetrics } from './inference.metrics';
@@ -95,6 +96,7 @@ export class InferenceService {
     private readonly billing: BillingEngine,
     private readonly outbox: SettlementOutbox,
     private readonly metrics: InferenceMetrics,
+    private readonly limits: LimitsRuntime,
   ) {}
 
   /**
@@ -138,7 +140,7 @@ export class InferenceService {
     const promptEstimate = estimatePromptTokens(call.bodyBytes);
     const outputCap = call.endpoint === 'embeddings' ? 0 : (fields.maxOutputTokens ?? this.config.INFERENCE_DEFAULT_MAX_OUTPUT_TOKENS) * fields.n;
     const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap }, pricing.compiledRetail);
-    await this.hold(admitted, holdUnits, promptEstimate + outputCap);
+    await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res);
 
     // The proxies settle before the answer's last byte leaves (see proxyOnce and proxyStream);
     // once that was tried, a later error must not settle the request a second time.
@@ -195,8 +197,15 @@ export class InferenceService {
     call.res.end(payload);
   }
 
-  /** Limits and the hold, with the wallet loaded from the ledger on a miss; 503 if Redis is away. */
-  private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number): Promise<void> {
+  /**
+   * Limits and the hold, with the wallet loaded from the ledger on a miss; 503 if Redis is away.
+   * The limits left after this request go on the answer (x-ratelimit-* headers), whatever it is.
+   */
+  private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number, res: ServerResponse): Promise<void> {
+    const stored = await this.limits.forCustomer(a.key.tenantId, a.key.customerId).catch((error: unknown) => {
+      this.logger.warn({ err: (error as Error).message }, 'limits lookup failed');
+      throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
+    });
     const request = {
       requestId: a.usageId,
       tenantId: a.key.tenantId,
@@ -207,12 +216,13 @@ export class InferenceService {
       limits: {
         keyRpm: a.key.rpmLimit ?? 0,
         keyTpm: a.key.tpmLimit ?? 0,
-        customerRpm: this.config.INFERENCE_CUSTOMER_RPM,
-        customerTpm: this.config.INFERENCE_CUSTOMER_TPM,
-        tenantRpm: this.config.INFERENCE_TENANT_RPM,
-        tenantTpm: this.config.INFERENCE_TENANT_TPM,
+        customerRpm: stored.customerRpm,
+        customerTpm: stored.customerTpm,
+        tenantRpm: stored.tenantRpm,
+        tenantTpm: stored.tenantTpm,
       },
       keySpendLimitUnits: a.key.spendLimitUnits,
+      concurrency: { key: a.key.concurrencyLimit ?? this.config.INFERENCE_KEY_CONCURRENCY, customer: stored.customerConcurrency },
       nowMs: a.startedAt,
     };
     let result: HoldResult;
@@ -227,7 +237,10 @@ export class InferenceService {
       this.logger.warn({ err: (error as Error).message }, 'hold failed');
       throw InferenceError.unavailable('The gateway cannot check your balance right now; retry shortly.');
     }
-    if (result.ok) return;
+    if (result.ok) {
+      setRateHeaders(res, result.rate);
+      return;
+    }
     this.metrics.refused(a.key.tenantId, result.reason);
     switch (result.reason) {
       case 'rate_limited':
@@ -239,6 +252,12 @@ export class InferenceService {
             [`x-ratelimit-remaining-${result.kind}`]: '0',
             [`x-ratelimit-reset-${result.kind}`]: `${result.retryAfterSeconds}s`,
           },
+        );
+      case 'concurrency_limited':
+        throw InferenceError.rateLimited(
+          `Too many requests in flight: at most ${result.limit} at once for this ${result.scope === 'key' ? 'API key' : 'account'}.`,
+          1,
+          {},
         );
       case 'spend_limit_reached':
         throw InferenceError.insufficientQuota('This API key has reached its spend limit.');
@@ -436,6 +455,21 @@ export class InferenceService {
     const request: SettleRequest = { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
     await this.outbox.settle(request);
     this.metrics.completed(event, o.channel?.name ?? 'none');
+  }
+}
+
+/**
+ * OpenAI's rate-limit headers, for the tightest limit of each kind (none for a kind without one).
+ * Set on the response object, so whatever answer follows (the completion, a stream, an upstream
+ * error) carries them.
+ */
+function setRateHeaders(res: ServerResponse, rate: RateStatus): void {
+  if (res.headersSent) return;
+  for (const [kind, status] of [['requests', rate.requests], ['tokens', rate.tokens]] as const) {
+    if (!status) continue;
+    res.setHeader(`x-ratelimit-limit-${kind}`, String(status.limit));
+    res.setHeader(`x-ratelimit-remaining-${kind}`, String(status.remaining));
+    res.setHeader(`x-ratelimit-reset-${kind}`, `${rate.resetSeconds}s`);
   }
 }
 
