@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, billingKeys, decodeUsageEvent, HoldRequest, SettleSpool, UsageEvent } from '@app/billing';
 
+/** What an admitted request without rate limits reports (no x-ratelimit headers to send). */
+const NO_LIMITS = { requests: null, tokens: null, resetSeconds: expect.any(Number) };
+
 /** The Redis side of the money path: holds, limits, settlement and the usage event, against real Redis. */
 describe('billing engine (Redis Lua)', () => {
   let redis: Redis;
@@ -73,7 +76,7 @@ describe('billing engine (Redis Lua)', () => {
     const p = ids();
     await redis.set(billingKeys.balance(p.tenantId, p.customerId), '5000');
     const req = holdReq(p, { holdUnits: 3000n });
-    expect(await engine.hold(req)).toEqual({ ok: true, balanceAfter: 2000n });
+    expect(await engine.hold(req)).toEqual({ ok: true, balanceAfter: 2000n, rate: NO_LIMITS });
     expect(await redis.zscore(billingKeys.holds(p.tenantId), req.requestId)).not.toBeNull();
 
     const settle = { event: event(p, req.requestId, 1234n), actualTokens: 15 };
@@ -125,14 +128,42 @@ describe('billing engine (Redis Lua)', () => {
     await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000000');
     const now = Date.UTC(2026, 0, 1, 0, 0, 45);
     const limited = (limits: HoldRequest['limits'], tokenEstimate = 10) => engine.hold(holdReq(p, { limits, tokenEstimate, nowMs: now }));
-    expect((await limited({ keyRpm: 2 })).ok).toBe(true);
-    expect((await limited({ keyRpm: 2 })).ok).toBe(true);
+    // What is left is the tightest scope's: the key's 2 per minute, not the tenant's 10.
+    expect(await limited({ keyRpm: 2, tenantRpm: 10, customerTpm: 1000 })).toMatchObject({
+      ok: true,
+      rate: { requests: { limit: 2, remaining: 1 }, tokens: { limit: 1000, remaining: 990 }, resetSeconds: 15 },
+    });
+    expect(await limited({ keyRpm: 2, tenantRpm: 2 })).toMatchObject({ ok: true, rate: { requests: { limit: 2, remaining: 0 }, tokens: null } });
     expect(await limited({ keyRpm: 2 })).toEqual({ ok: false, reason: 'rate_limited', scope: 'key', kind: 'requests', limit: 2, retryAfterSeconds: 15 });
     // tokens: two admitted requests of 10 counted for the customer, a third would make 30
     expect(await limited({ customerTpm: 25 })).toEqual({ ok: false, reason: 'rate_limited', scope: 'customer', kind: 'tokens', limit: 25, retryAfterSeconds: 15 });
     expect(await limited({ tenantRpm: 1 })).toMatchObject({ ok: false, scope: 'tenant', kind: 'requests' });
     // a refused request counted nothing: still two requests in this minute
     expect(await redis.get(billingKeys.rate(p.tenantId, `k:${p.keyId}`, 'req', Math.floor(now / 60_000)))).toBe('2');
+  });
+
+  it('caps requests in flight per key and per customer; settling frees the slot, and so does an expired lease', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000');
+    const shortLease = new BillingEngine(redis, 60_000, undefined, 1000);
+    const now = Date.now();
+    const first = holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now });
+    const second = holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now });
+    expect((await shortLease.hold(first)).ok).toBe(true);
+    expect((await shortLease.hold(second)).ok).toBe(true);
+    expect(await shortLease.hold(holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now }))).toEqual({ ok: false, reason: 'concurrency_limited', scope: 'key', limit: 2 });
+    // Another key of the same customer: the customer's cap of 3 is what stops the fourth.
+    const otherKey = { ...p, keyId: uuidv7() };
+    expect((await shortLease.hold(holdReq(otherKey, { concurrency: { key: 2, customer: 3 }, nowMs: now }))).ok).toBe(true);
+    expect(await shortLease.hold(holdReq(otherKey, { concurrency: { key: 2, customer: 3 }, nowMs: now }))).toMatchObject({ ok: false, scope: 'customer', limit: 3 });
+    // A refused request took no money and no slot.
+    expect(await redis.zcard(`${billingKeys.tag(p.tenantId)}:cc:c:${p.customerId}`)).toBe(3);
+    // Settling gives the slot back at once.
+    await shortLease.settle({ event: event(p, first.requestId, 10n), actualTokens: 1 });
+    expect((await shortLease.hold(holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now }))).ok).toBe(true);
+    // Nobody settles the others (their process died): after the lease (1 s) their slots are free.
+    expect((await shortLease.hold(holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now + 999 }))).ok).toBe(false);
+    expect((await shortLease.hold(holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now + 1001 }))).ok).toBe(true);
   });
 
   it("stops at the key's spend limit, counting open holds", async () => {
@@ -158,9 +189,9 @@ describe('billing engine (Redis Lua)', () => {
       observed.hold(holdReq(a, { holdUnits: 1000n })),
     ]);
     expect(results).toEqual([
-      { ok: true, balanceAfter: 1500n },
+      { ok: true, balanceAfter: 1500n, rate: NO_LIMITS },
       { ok: false, reason: 'no_balance_loaded' },
-      { ok: true, balanceAfter: 500n },
+      { ok: true, balanceAfter: 500n, rate: NO_LIMITS },
       { ok: false, reason: 'insufficient_balance', balance: 500n },
     ]);
     // one call for tenant a's three requests, one for tenant b's
@@ -177,7 +208,7 @@ describe('billing engine (Redis Lua)', () => {
     await redis.set(billingKeys.balance(p.tenantId, p.customerId), '5000');
     await redis.hset(billingKeys.balance(p.tenantId, broken.customerId), 'not', 'a counter');
     const [good, bad] = await Promise.allSettled([engine.hold(holdReq(p)), engine.hold(holdReq(broken))]);
-    expect(good).toEqual({ status: 'fulfilled', value: { ok: true, balanceAfter: 4000n } });
+    expect(good).toEqual({ status: 'fulfilled', value: { ok: true, balanceAfter: 4000n, rate: NO_LIMITS } });
     expect(bad.status).toBe('rejected');
     expect(String((bad as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
   });
