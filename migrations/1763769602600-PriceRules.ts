@@ -30,7 +30,7 @@ export class PriceRules1763769602600 implements MigrationInterface {
         UNIQUE (id, tenant_id)
       )`);
     await queryRunner.query(`CREATE UNIQUE INDEX customer_groups_name_key ON customer_groups (tenant_id, lower(name))`);
-    await enableTenantRls(queryRunner, 'customer_groups', { commands: ['select', 'insert', 'update'] });
+    await enableTenantRls(queryRunner, 'customer_groups');
 
     await queryRunner.query(`
       CREATE TABLE customer_group_members (
