@@ -8,6 +8,7 @@ import { Client } from 'pg';
 import { TokenPrice } from '@app/money';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { SettlementOutbox } from '../../src/modules/inference/settlement-outbox';
+import { billingKeys, decodeUsageEvent } from '@app/billing';
 import { freePort, LocalRedis, startRedis } from '../../scripts/local-infra';
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
@@ -110,7 +111,7 @@ describe('inference across an api crash (process)', () => {
     expect(await world.openHolds(shop)).toBe(0);
   }, 60_000);
 
-  async function spawnApi(): Promise<{ child: ChildProcess; port: number }> {
+  async function spawnApi(env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
     const port = await freePort();
     const child = spawn(process.execPath, [API], {
       env: {
@@ -123,6 +124,7 @@ describe('inference across an api crash (process)', () => {
         INFERENCE_SPOOL_DIR: spoolDir,
         // The kill comes while the settle call waits: it must not time out into the spool first.
         INFERENCE_SETTLE_TIMEOUT_MS: '60000',
+        ...env,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -238,6 +240,71 @@ describe('inference across an api crash (process)', () => {
       await kill(child);
     }
   }, 120_000);
+
+  it('an api killed in the middle of a stream leaves the charge for what it delivered: the expired-holds sweep settles it, once', async () => {
+    const { child, port } = await spawnApi({ INFERENCE_STREAM_CHECKPOINT_MS: '100' });
+    const eventsBefore = (await events()).length;
+    let got: Answer;
+    let requestId: string | null = null;
+    try {
+      upstream.next({ kind: 'ok', text: LONG_TEXT, chunkDelayMs: 1000 });
+      let started = false;
+      const answer = ask(port, { model, messages: [{ role: 'user', content: 'hello' }], stream: true }, (body) => {
+        if (body.includes('word2')) started = true;
+      });
+      await eventually(() => started, 'the stream to be under way');
+      // A checkpoint of this stream is on its hold: what was delivered, priced, as a usage event.
+      await eventually(async () => (await checkpoints()).some((c) => c.event.outputTokens > 0), 'a checkpoint on the hold');
+      await kill(child);
+      got = await answer;
+      requestId = got.requestId;
+    } finally {
+      await kill(child);
+    }
+    expect(complete(got, true)).toBe(false);
+    const mine = (await checkpoints()).filter((c) => c.event.httpRequestId === requestId);
+    expect(mine).toHaveLength(1);
+    const { event, amount } = mine[0];
+    expect(event).toMatchObject({ status: 'error', errorCode: 'gateway_interrupted', stream: true, customerId: shop.users.alice.id });
+    expect(BigInt(event.retailUnits)).toBeGreaterThan(0n);
+    // Nothing is charged while the hold is open (the stream might still be running elsewhere).
+    expect((await events()).slice(eventsBefore)).toEqual([]);
+
+    // The sweep after the hold's expiry: every expired hold's amount goes back, and the
+    // checkpointed one is charged what its stream delivered, exactly, with its usage event.
+    const balanceKey = billingKeys.balance(shop.id, shop.users.alice.id);
+    const balanceBefore = BigInt((await redis.get(balanceKey))!);
+    const open = await openHolds();
+    // (The worker's ledger job runs this for every tenant: ReconciliationService.releaseExpiredHolds.)
+    const sweep = await admin.app.get(BalanceService).releaseExpiredHolds(shop.id, Date.now() + 24 * 3600_000);
+    expect(sweep.checkpointsSettled).toBe(open.filter((h) => h.checkpointed).length);
+    const returned = open.reduce((sum, h) => sum + h.amount, 0n);
+    const charged = open.reduce((sum, h) => sum + h.cost, 0n);
+    expect(sweep.units).toBe(returned);
+    expect(sweep.chargedUnits).toBe(charged);
+    expect(BigInt((await redis.get(balanceKey))!)).toBe(balanceBefore + returned - charged);
+    expect(amount).toBeGreaterThanOrEqual(BigInt(event.retailUnits));
+    const after = (await events()).slice(eventsBefore);
+    expect(after.filter((e) => e.httpRequestId === requestId)).toEqual([expect.objectContaining({ retailUnits: event.retailUnits, errorCode: 'gateway_interrupted' })]);
+
+    // A second sweep, or a late settlement of the same request, charges nothing more.
+    expect((await admin.app.get(BalanceService).releaseExpiredHolds(shop.id, Date.now() + 24 * 3600_000)).chargedUnits).toBe(0n);
+    expect(await redis.exists(billingKeys.settled(shop.id, event.requestId))).toBe(1);
+    expect(BigInt((await redis.get(balanceKey))!)).toBe(balanceBefore + returned - charged);
+  }, 120_000);
+
+  /** The tenant's open holds: amount held, and the checkpoint's cost when a stream left one. */
+  async function openHolds(): Promise<Array<{ amount: bigint; cost: bigint; checkpointed: boolean }>> {
+    const ids = await redis.zrange(billingKeys.holds(shop.id), 0, -1);
+    const holds = await Promise.all(ids.map((id) => redis.hgetall(billingKeys.hold(shop.id, id))));
+    return holds.filter((h) => h.amt).map((h) => ({ amount: BigInt(h.amt), cost: h.ev ? BigInt(h.cost) : 0n, checkpointed: Boolean(h.ev) }));
+  }
+
+  async function checkpoints() {
+    const ids = await redis.zrange(billingKeys.holds(shop.id), 0, -1);
+    const holds = await Promise.all(ids.map((id) => redis.hgetall(billingKeys.hold(shop.id, id))));
+    return holds.filter((h) => h.ev).map((h) => ({ event: decodeUsageEvent(h.ev), amount: BigInt(h.amt) }));
+  }
 
   it('under load, killed while settlements wait: every answer a client received complete has its usage event', async () => {
     const { child, port } = await spawnApi();

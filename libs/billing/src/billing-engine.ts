@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { billingKeys } from './redis-keys';
-import { AUTHORIZE_LUA, SETTLE_LUA } from './billing-scripts';
+import { AUTHORIZE_LUA, CHECKPOINT_LUA, SETTLE_LUA } from './billing-scripts';
 import { encodeUsageEvent, UsageEvent } from './usage-event';
 
 /** Per-minute limits of one request's three scopes; 0 or absent means no limit. */
@@ -56,7 +56,7 @@ export interface SettleRequest {
 export type SettleResult = { settled: true; balanceAfter: bigint | null } | { settled: false; duplicate: true };
 
 /** How long the settled marker of a request is kept (replays of a spool older than this are refused upstream). */
-const SETTLED_MARKER_SECONDS = 7 * 24 * 3600;
+export const SETTLED_MARKER_SECONDS = 7 * 24 * 3600;
 
 /** Most requests one script call carries (it bounds how long one call holds Redis). */
 const MAX_BATCH = 64;
@@ -66,6 +66,7 @@ type Reply = string[];
 interface BillingCommands {
   aigwAuthorize(holdsKey: string, ...args: (string | number)[]): Promise<Reply[]>;
   aigwSettle(holdsKey: string, ...args: (string | number)[]): Promise<Reply[]>;
+  aigwCheckpoint(holdsKey: string, tag: string, requestId: string, expires: number, cost: string, event: string): Promise<number>;
 }
 
 interface Pending {
@@ -140,6 +141,7 @@ class ScriptBatcher {
 export class BillingEngine {
   private readonly holds: ScriptBatcher;
   private readonly settles: ScriptBatcher;
+  private readonly commands: BillingCommands;
 
   /**
    * @param onBatch told the size of every script call (the api's metrics show how many requests
@@ -158,8 +160,10 @@ export class BillingEngine {
     if (!(redis as Partial<BillingCommands>).aigwAuthorize) {
       redis.defineCommand('aigwAuthorize', { numberOfKeys: 1, lua: AUTHORIZE_LUA });
       redis.defineCommand('aigwSettle', { numberOfKeys: 1, lua: SETTLE_LUA });
+      redis.defineCommand('aigwCheckpoint', { numberOfKeys: 1, lua: CHECKPOINT_LUA });
     }
     const commands = redis as Redis & BillingCommands;
+    this.commands = commands;
     this.holds = new ScriptBatcher(
       (holdsKey, args) => commands.aigwAuthorize(holdsKey, ...args),
       () => [this.holdTtlMs],
@@ -224,6 +228,17 @@ export class BillingEngine {
       default:
         throw new Error(`unexpected authorize reply ${String(reply[0])}`);
     }
+  }
+
+  /**
+   * Keeps what a running stream has delivered so far on its hold (the settlement it would make if
+   * it ended now) and moves the hold's expiry forward: an api that dies mid-stream leaves this
+   * charge to the expired-holds sweeper. False when the hold is gone (already settled).
+   */
+  async checkpoint(req: SettleRequest, nowMs = Date.now()): Promise<boolean> {
+    const e = req.event;
+    const kept = await this.commands.aigwCheckpoint(billingKeys.holds(e.tenantId), billingKeys.tag(e.tenantId), e.requestId, nowMs + this.holdTtlMs, e.retailUnits, encodeUsageEvent(e));
+    return kept === 1;
   }
 
   /** Releases the hold, charges `event.retailUnits` and appends the event, atomically and once. */

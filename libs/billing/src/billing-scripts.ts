@@ -182,3 +182,22 @@ for b = 2, #ARGV - 1, ${SETTLE_ITEM_ARGS} do
 end
 return out
 `;
+
+/**
+ * CHECKPOINT: what a stream has delivered so far, kept on its hold while the stream runs, so that
+ * an api that dies mid-stream still leaves the charge behind: when the hold expires, the sweeper
+ * (RELEASE_EXPIRED_HOLDS) settles the checkpoint's event instead of only releasing the hold. Each
+ * checkpoint also moves the hold's expiry forward, so a live stream's hold never expires under it.
+ * Does nothing when the hold is gone (settled, or released).
+ *
+ * KEYS: 1 the tenant's holds zset
+ * ARGV: 1 hash tag, 2 request id, 3 new expiry (epoch ms), 4 cost units so far, 5 event json
+ * Returns 1 when the checkpoint was kept, 0 when there is no hold.
+ */
+export const CHECKPOINT_LUA = `
+local holdKey = ARGV[1] .. ':hold:' .. ARGV[2]
+if redis.call('EXISTS', holdKey) == 0 then return 0 end
+redis.call('HSET', holdKey, 'exp', ARGV[3], 'cost', ARGV[4], 'ev', ARGV[5])
+redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[2])
+return 1
+`;

@@ -161,6 +161,11 @@ export function buildConfigSchema(production: boolean) {
    * duplicate the replay skips).
    */
   INFERENCE_SETTLE_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
+  /**
+   * While a stream runs, what it has delivered is kept on its hold this often (at most): an api
+   * that dies mid-stream leaves that charge to the expired-holds sweeper (0: never).
+   */
+  INFERENCE_STREAM_CHECKPOINT_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   /** Port of /metrics (api and worker), never the traffic port; 0 picks a free one (tests). */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   /** Largest request body of the admin API (/api/...); its routes need little. */

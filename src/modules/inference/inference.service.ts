@@ -348,6 +348,20 @@ export class InferenceService {
       let ttftMs: number | null = null;
       let failure: UpstreamError | null = null;
       let heldBack = '';
+      // What was delivered so far is kept on the hold now and then (checkpointEvery ms at most),
+      // so an api that dies mid-stream still leaves the charge for it (see checkpoint()).
+      const checkpointEvery = this.config.INFERENCE_STREAM_CHECKPOINT_MS;
+      let lastCheckpoint = performance.now();
+      let checkpointing = false;
+      const checkpoint = () => {
+        if (checkpointEvery === 0 || checkpointing || performance.now() - lastCheckpoint < checkpointEvery) return;
+        checkpointing = true;
+        lastCheckpoint = performance.now();
+        const usage = this.cutUsage(call, stream.translator.usage, delivered);
+        if (usage.output === 0) return void (checkpointing = false); // nothing generated yet costs nothing
+        const outcome: Outcome = { usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'error', errorCode: 'gateway_interrupted', ttftMs };
+        void this.outbox.checkpoint(this.settlement(call, a, outcome)).finally(() => (checkpointing = false));
+      };
       call.res.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         'cache-control': 'no-cache',
@@ -367,6 +381,7 @@ export class InferenceService {
           else out += event.raw;
         }
         if (out && !clientGone) call.res.write(out);
+        checkpoint();
       };
       forward(stream.first);
       try {
@@ -416,6 +431,13 @@ export class InferenceService {
 
   /** Charges the real cost and records the event in one Redis step, or spools it if Redis is away. */
   private async settle(call: InferenceCall, a: Admitted, o: Outcome): Promise<void> {
+    const request = this.settlement(call, a, o);
+    await this.outbox.settle(request);
+    this.metrics.completed(request.event, o.channel?.name ?? 'none');
+  }
+
+  /** The settlement of an outcome: its cost at the request's prices, and its usage event. */
+  private settlement(call: InferenceCall, a: Admitted, o: Outcome): SettleRequest {
     const usage: TokenUsage = o.usage;
     // A request that failed before its first token costs nothing, per-request price included
     // (README "What is charged"): compiledCostUnits would add the per-request amount to zero tokens.
@@ -452,9 +474,7 @@ export class InferenceService {
       httpRequestId: call.requestId,
       createdAt: a.startedAt,
     };
-    const request: SettleRequest = { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
-    await this.outbox.settle(request);
-    this.metrics.completed(event, o.channel?.name ?? 'none');
+    return { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
   }
 }
 

@@ -81,6 +81,18 @@ export class SettlementOutbox implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /**
+   * Keeps a running stream's settlement-so-far on its hold (BillingEngine.checkpoint). Best effort:
+   * a checkpoint that fails (Redis away) only means a crash before the next one charges less.
+   */
+  async checkpoint(request: SettleRequest): Promise<void> {
+    try {
+      await this.billing.checkpoint(request);
+    } catch (error) {
+      this.logger.debug({ err: (error as Error).message, requestId: request.event.requestId }, 'stream checkpoint not kept');
+    }
+  }
+
   /** Replays the spool, then any spool a dead process left; returns how many settlements reached Redis. */
   async replay(): Promise<number> {
     let delivered = 0;

@@ -18,26 +18,44 @@ return false`;
  * Layout (the proxy's hold/settle scripts): ZSET KEYS[1] = `{t}:holds` scored by expiry, members
  * request ids; HASH `{t}:hold:<requestId>` with c = customer id, k = key id, amt = nano-units;
  * the key's spend (`{t}:kspend:<k>`) gives the hold back too.
- * ARGV[3] is the tag prefix `{t:<tenantId>}:`. Returns { holds released, units returned }.
+ *
+ * A hold with a checkpoint (`cost` and `ev`, written by the api while a stream runs, see
+ * CHECKPOINT_LUA in @app/billing) belongs to a stream whose api died before settling it: it is
+ * settled here as SETTLE would, for what the stream had delivered: the checkpoint's cost charged
+ * to the balance and the key's spend, its usage event appended to the usage stream, and the settled
+ * marker set (ARGV[4] seconds), so the request is charged once whatever else happens to it.
+ *
+ * ARGV[3] is the tag prefix `{t:<tenantId>}:`.
+ * Returns { holds released, units returned, checkpoints settled, units charged by them }.
  */
 export const RELEASE_EXPIRED_HOLDS = `
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local released, units = 0, 0
+local released, units, settled, charged = 0, 0, 0, 0
 for _, rid in ipairs(ids) do
   local hold = ARGV[3] .. 'hold:' .. rid
-  local fields = redis.call('HMGET', hold, 'c', 'amt', 'k')
+  local fields = redis.call('HMGET', hold, 'c', 'amt', 'k', 'cost', 'ev')
   if fields[1] and fields[2] then
     local bal = ARGV[3] .. 'bal:' .. fields[1]
-    if redis.call('EXISTS', bal) == 1 then redis.call('INCRBY', bal, fields[2]) end
+    local loaded = redis.call('EXISTS', bal) == 1
+    if loaded then redis.call('INCRBY', bal, fields[2]) end
     -- the hold also counted against the key's spend limit
     if fields[3] then redis.call('DECRBY', ARGV[3] .. 'kspend:' .. fields[3], fields[2]) end
     units = units + tonumber(fields[2])
     released = released + 1
+    local marker = ARGV[3] .. 'settled:' .. rid
+    if fields[4] and fields[5] and redis.call('EXISTS', marker) == 0 then
+      if loaded then redis.call('DECRBY', bal, fields[4]) end
+      if fields[3] then redis.call('INCRBY', ARGV[3] .. 'kspend:' .. fields[3], fields[4]) end
+      redis.call('XADD', ARGV[3] .. 'usage', '*', 'e', fields[5])
+      redis.call('SET', marker, '1', 'EX', tonumber(ARGV[4]))
+      settled = settled + 1
+      charged = charged + tonumber(fields[4])
+    end
   end
   redis.call('DEL', hold)
   redis.call('ZREM', KEYS[1], rid)
 end
-return { released, string.format('%.0f', units) }`;
+return { released, string.format('%.0f', units), settled, string.format('%.0f', charged) }`;
 
 /**
  * One consistent picture of a tenant's wallets in Redis at a metering position, for

@@ -1,15 +1,23 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { billingKeys } from '@app/billing';
+import { billingKeys, SETTLED_MARKER_SECONDS } from '@app/billing';
 import { toUnits } from '@app/money';
 import { REDIS } from '@app/redis';
 import { TenantDb } from '@app/tenancy';
 import Redis from 'ioredis';
 import { INCRBY_IF_EXISTS, RELEASE_EXPIRED_HOLDS, WALLET_SNAPSHOT } from './balance.scripts';
+
+/** What one sweep of expired holds did: holds released (units returned), checkpoints settled (units charged). */
+export interface ExpiredHolds {
+  released: number;
+  units: bigint;
+  checkpointsSettled: number;
+  chargedUnits: bigint;
+}
 import { LedgerRepository } from './ledger.repository';
 
 type BalanceCommands = Redis & {
   aigwIncrbyIfExists(key: string, units: string): Promise<number | null>;
-  aigwReleaseExpiredHolds(holds: string, now: string, limit: string, prefix: string): Promise<[number, string]>;
+  aigwReleaseExpiredHolds(holds: string, now: string, limit: string, prefix: string, markerSeconds: string): Promise<[number, string, number, string]>;
   aigwWalletSnapshot(stream: string, dead: string, prefix: string, ms: string, seq: string, ...customers: string[]): Promise<[Array<string | null>, Array<[string, string, string, 'live' | 'dead']>]>;
 };
 
@@ -92,15 +100,19 @@ export class BalanceService {
     return this.incrementIfLoaded(tenantId, customerId, deltaUnits);
   }
 
-  /** Releases the tenant's holds that expired before `now` (at most `limit` of them). */
-  async releaseExpiredHolds(tenantId: string, now: number, limit = 1000): Promise<{ released: number; units: bigint }> {
-    const [released, units] = await this.redis.aigwReleaseExpiredHolds(
+  /**
+   * Releases the tenant's holds that expired before `now` (at most `limit` of them); a hold with a
+   * stream's checkpoint (its api died mid-stream) is settled for what the stream delivered.
+   */
+  async releaseExpiredHolds(tenantId: string, now: number, limit = 1000): Promise<ExpiredHolds> {
+    const [released, units, settled, charged] = await this.redis.aigwReleaseExpiredHolds(
       billingKeys.holds(tenantId),
       String(now),
       String(limit),
       `${billingKeys.tag(tenantId)}:`,
+      String(SETTLED_MARKER_SECONDS),
     );
-    return { released: Number(released), units: BigInt(units) };
+    return { released: Number(released), units: BigInt(units), checkpointsSettled: Number(settled), chargedUnits: BigInt(charged) };
   }
 
   /**

@@ -54,7 +54,7 @@ export class LedgerJobsProcessor extends WorkerHost implements OnApplicationBoot
       }
       case LedgerJob.ReleaseExpiredHolds: {
         const result = await this.reconciliation.releaseExpiredHolds();
-        return { released: result.released, units: result.units.toString() };
+        return { ...result, units: result.units.toString(), chargedUnits: result.chargedUnits.toString() };
       }
       default:
         throw new Error(`unknown ledger job ${job.name}`);

@@ -7,7 +7,7 @@ import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge } from 'prom-client';
 import { SystemDb } from '@app/tenancy';
 import Redis from 'ioredis';
-import { BalanceService } from '../ledger/balance.service';
+import { BalanceService, ExpiredHolds } from '../ledger/balance.service';
 
 export interface ReconciliationReport {
   wallets: number;
@@ -160,23 +160,30 @@ export class ReconciliationService {
     });
   }
 
-  /** Releases every tenant's expired holds (left by an api instance that died mid-request). */
-  async releaseExpiredHolds(now = Date.now()): Promise<{ released: number; units: bigint }> {
+  /**
+   * Releases every tenant's expired holds (left by an api instance that died mid-request), and
+   * settles those of streams that died mid-way for what they had delivered (their checkpoint).
+   */
+  async releaseExpiredHolds(now = Date.now()): Promise<ExpiredHolds> {
     const tenants: Array<{ id: string }> = await this.systemDb.run((m) => m.query(`SELECT id FROM tenants ORDER BY id`));
-    let released = 0;
-    let units = 0n;
+    const total: ExpiredHolds = { released: 0, units: 0n, checkpointsSettled: 0, chargedUnits: 0n };
     for (const { id } of tenants) {
       for (;;) {
         const batch = await this.balances.releaseExpiredHolds(id, now, 1000);
-        released += batch.released;
-        units += batch.units;
+        total.released += batch.released;
+        total.units += batch.units;
+        total.checkpointsSettled += batch.checkpointsSettled;
+        total.chargedUnits += batch.chargedUnits;
         if (batch.released < 1000) break;
       }
     }
-    if (released > 0) {
-      this.holdsExpiredTotal.inc(released);
-      this.logger.warn({ released, units: fromUnits(units) }, 'expired holds released');
+    if (total.released > 0) {
+      this.holdsExpiredTotal.inc(total.released);
+      this.logger.warn(
+        { released: total.released, units: fromUnits(total.units), checkpointsSettled: total.checkpointsSettled, charged: fromUnits(total.chargedUnits) },
+        'expired holds released',
+      );
     }
-    return { released, units };
+    return total;
   }
 }

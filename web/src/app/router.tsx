@@ -3,18 +3,11 @@ import { createBrowserRouter, Navigate, Outlet } from 'react-router-dom';
 import { Spin } from 'antd';
 import { RequireSession } from './session-gate';
 import { SignInPage } from './routes/sign-in';
+import { AREAS } from './areas';
 
-// Every page but sign-in is its own chunk: sign-in downloads none of them, and the chart library
-// comes only with the pages that draw charts.
+// Every page but sign-in is its own chunk (the areas' pages too, see ./areas).
 const Shell = lazy(() => import('./layout/shell'));
-const Dashboard = lazy(() => import('./routes/dashboard'));
-const Keys = lazy(() => import('./routes/keys'));
-const Usage = lazy(() => import('./routes/usage'));
-const Billing = lazy(() => import('./routes/billing'));
-const Topup = lazy(() => import('./routes/topup'));
-const Models = lazy(() => import('./routes/models'));
-const Quickstart = lazy(() => import('./routes/quickstart'));
-const Account = lazy(() => import('./routes/account'));
+const Home = lazy(() => import('./routes/home'));
 const AcceptInvitation = lazy(() => import('./routes/accept-invitation'));
 const ResetPassword = lazy(() => import('./routes/reset-password'));
 const NotFound = lazy(() => import('./routes/not-found'));
@@ -42,15 +35,8 @@ export const router = createBrowserRouter(
             </RequireSession>
           ),
           children: [
-            { index: true, element: <Navigate to="/dashboard" replace /> },
-            { path: '/dashboard', element: <Dashboard /> },
-            { path: '/keys', element: <Keys /> },
-            { path: '/usage', element: <Usage /> },
-            { path: '/billing', element: <Billing /> },
-            { path: '/topups/:id', element: <Topup /> },
-            { path: '/models', element: <Models /> },
-            { path: '/quickstart', element: <Quickstart /> },
-            { path: '/account', element: <Account /> },
+            { index: true, element: <Home /> },
+            ...AREAS.flatMap((area) => area.routes),
             { path: '*', element: <NotFound /> },
           ],
         },

@@ -1,7 +1,16 @@
 import i18n from 'i18next';
 import { initReactI18next } from 'react-i18next';
-import en from '@/locales/en.json';
-import zhCN from '@/locales/zh-CN.json';
+
+/**
+ * The message catalogs: one file per area of the console under locales/<language>/, each holding
+ * its own top-level namespaces (web/src/locales/catalogs.spec.ts checks that no two files share
+ * one and that both languages have the same keys).
+ */
+function catalog(files: Record<string, Record<string, unknown>>): Record<string, unknown> {
+  return Object.assign({}, ...Object.values(files));
+}
+const en = catalog(import.meta.glob<Record<string, unknown>>('../locales/en/*.json', { eager: true, import: 'default' }));
+const zhCN = catalog(import.meta.glob<Record<string, unknown>>('../locales/zh-CN/*.json', { eager: true, import: 'default' }));
 
 export const LANGUAGES = ['en', 'zh-CN'] as const;
 export type Language = (typeof LANGUAGES)[number];

@@ -1,7 +1,20 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import en from './en.json';
-import zhCN from './zh-CN.json';
+
+type Tree = Record<string, unknown>;
+
+/** One language's files (locales/<language>/*.json), each a set of top-level namespaces. */
+function files(language: string): Map<string, Tree> {
+  const dir = join(__dirname, language);
+  return new Map(readdirSync(dir).filter((name) => name.endsWith('.json')).map((name) => [name, JSON.parse(readFileSync(join(dir, name), 'utf8')) as Tree]));
+}
+
+function merged(language: string): Tree {
+  return Object.assign({}, ...files(language).values());
+}
+
+const en = merged('en');
+const zhCN = merged('zh-CN');
 
 function keys(tree: object, prefix = ''): string[] {
   return Object.entries(tree).flatMap(([key, value]) => (typeof value === 'object' && value !== null ? keys(value, `${prefix}${key}.`) : [`${prefix}${key}`]));
@@ -14,6 +27,15 @@ function sourceFiles(dir: string): string[] {
 }
 
 describe('console message catalogs', () => {
+  it('each language has the same files, and no two files share a top-level namespace', () => {
+    expect([...files('zh-CN').keys()].sort()).toEqual([...files('en').keys()].sort());
+    for (const language of ['en', 'zh-CN']) {
+      const owners = new Map<string, string[]>();
+      for (const [file, tree] of files(language)) for (const ns of Object.keys(tree)) owners.set(ns, [...(owners.get(ns) ?? []), file]);
+      expect([...owners].filter(([, list]) => list.length > 1)).toEqual([]);
+    }
+  });
+
   it('English and Simplified Chinese have the same keys', () => {
     expect(keys(zhCN).sort()).toEqual(keys(en).sort());
   });

@@ -1,16 +1,9 @@
 import {
   AppstoreOutlined,
-  BookOutlined,
-  DashboardOutlined,
-  KeyOutlined,
-  LineChartOutlined,
   LogoutOutlined,
   MenuOutlined,
-  UserOutlined,
-  WalletOutlined,
-  TagsOutlined,
 } from '@ant-design/icons';
-import { App, Avatar, Button, Drawer, Dropdown, Flex, Grid, Layout, Menu, Spin, theme, Typography } from 'antd';
+import { App, Avatar, Button, Drawer, Dropdown, Flex, Grid, Layout, Menu, MenuProps, Spin, theme, Typography } from 'antd';
 import { Suspense, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Outlet, useLocation, useNavigate } from 'react-router-dom';
@@ -20,19 +13,8 @@ import { useUpdateProfile } from '@/features/account/api';
 import { useMe, useSignOut } from '@/features/auth/api';
 import { useSite } from '@/hooks/use-site';
 import { resetRestore } from '../session-gate';
-
-type Ability = NonNullable<ReturnType<typeof useMe>['data']>['ability'];
-
-/** The pages of the customer portal, each shown only when the person may use it. */
-const NAV: Array<{ path: string; label: string; icon: JSX.Element; allowed: (can: Ability) => boolean }> = [
-  { path: '/dashboard', label: 'nav.dashboard', icon: <DashboardOutlined />, allowed: (a) => a.can('read', 'Balance') },
-  { path: '/keys', label: 'nav.keys', icon: <KeyOutlined />, allowed: (a) => a.can('read', 'ApiKey') },
-  { path: '/usage', label: 'nav.usage', icon: <LineChartOutlined />, allowed: (a) => a.can('read', 'Usage') },
-  { path: '/billing', label: 'nav.billing', icon: <WalletOutlined />, allowed: (a) => a.can('read', 'Balance') },
-  { path: '/models', label: 'nav.models', icon: <TagsOutlined />, allowed: () => true },
-  { path: '/quickstart', label: 'nav.quickstart', icon: <BookOutlined />, allowed: (a) => a.can('create', 'ApiKey') },
-  { path: '/account', label: 'nav.account', icon: <UserOutlined />, allowed: () => true },
-];
+import { allowedNav } from '../areas';
+import type { NavEntry } from '../areas/types';
 
 export default function Shell() {
   const { t } = useTranslation();
@@ -49,8 +31,14 @@ export default function Shell() {
 
   if (!me) return <Spin fullscreen />;
 
-  const items = NAV.filter((item) => item.allowed(me.ability)).map((item) => ({ key: item.path, icon: item.icon, label: t(item.label) }));
-  const selected = items.find((item) => location.pathname.startsWith(item.key))?.key;
+  const entries = allowedNav(me);
+  const selected = entries.find((entry) => location.pathname.startsWith(entry.path))?.path;
+  const groups = [...new Set(entries.map((entry) => entry.group))];
+  const toItem = (entry: NavEntry) => ({ key: entry.path, icon: entry.icon, label: t(entry.label) });
+  const items = groups.flatMap((group): MenuProps['items'] & object => {
+    const children = entries.filter((entry) => entry.group === group).map(toItem);
+    return group ? [{ type: 'group' as const, key: group, label: t(group), children }] : children;
+  });
   const menu = (
     <Menu
       mode="inline"
