@@ -25,6 +25,7 @@ import { PriceBucketsForAgents1763769601600 } from './1763769601600-PriceBuckets
 import { ResponsesProvider1763769601610 } from './1763769601610-ResponsesProvider';
 import { PriceRules1763769602600 } from './1763769602600-PriceRules';
 import { ConsumptionLimits1763769602610 } from './1763769602610-ConsumptionLimits';
+import { Budgets1763769602620 } from './1763769602620-Budgets';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -55,4 +56,5 @@ export const ALL_MIGRATIONS = [
   ResponsesProvider1763769601610,
   PriceRules1763769602600,
   ConsumptionLimits1763769602610,
+  Budgets1763769602620,
 ];

@@ -18,7 +18,7 @@
  */
 
 /** Number of ARGV entries per item of AUTHORIZE_LUA. */
-export const AUTHORIZE_ITEM_ARGS = 17;
+export const AUTHORIZE_ITEM_ARGS = 18;
 
 /**
  * AUTHORIZE: rate limits (requests and tokens per minute, per key, customer and tenant), concurrency
@@ -31,11 +31,12 @@ export const AUTHORIZE_ITEM_ARGS = 17;
  *       request id, customer id, key id, hold units, token estimate, now ms, minute,
  *       6 limits (key req, key tok, customer req, customer tok, tenant req, tenant tok; 0 = none),
  *       key spend limit units (-1 = none), key concurrency cap, customer concurrency cap (0 = none),
- *       lease ms
+ *       lease ms, budgets ('name=limitUnits,...' with names relative to the hash tag, e.g.
+ *       `bud:c:<customerId>:d:2026-12-03`; '' = none)
  * Returns per item: {'OK', balanceAfter, reqLimit, reqRemaining, tokLimit, tokRemaining, resetSeconds}
  *                   (the tightest scope of each kind after this request; limit '0' = no limit)
  *                 | {'NOBAL'} | {'DUP'} | {'RATE', index, limit, retryAfterSeconds}
- *                 | {'CONC', index (1 key, 2 customer), cap} | {'FUNDS', balance} | {'SPEND', spent} | {'ERR', message}
+ *                 | {'CONC', index (1 key, 2 customer), cap} | {'BUDGET', name, spent, limit} | {'FUNDS', balance} | {'SPEND', spent} | {'ERR', message}
  */
 export const AUTHORIZE_LUA = `
 local tag = ARGV[1]
@@ -81,8 +82,20 @@ local function authorize(b)
     local spent = tonumber(redis.call('GET', spendKey) or '0')
     if spent + hold > spendLimit then return {'SPEND', tostring(spent)} end
   end
+  -- Budgets of the current periods: spent (charges and open holds) plus this hold within each.
+  local buds = {}
+  for name, limit in string.gmatch(ARGV[b + 18], '([^=,]+)=(%d+)') do
+    local spent = tonumber(redis.call('GET', tag .. ':' .. name) or '0')
+    if spent + hold > tonumber(limit) then return {'BUDGET', name, string.format('%.0f', spent), limit} end
+    buds[#buds + 1] = name
+  end
   if tonumber(bal) < hold then return {'FUNDS', bal} end
   local after = redis.call('DECRBY', balKey, holdArg)
+  for _, name in ipairs(buds) do
+    redis.call('INCRBY', tag .. ':' .. name, holdArg)
+    -- A period's counter outlives the longest period (a month) and then goes.
+    redis.call('EXPIRE', tag .. ':' .. name, 3456000)
+  end
   redis.call('INCRBY', spendKey, holdArg)
   for i = 1, 6 do
     local add = 1
@@ -99,6 +112,7 @@ local function authorize(b)
   end
   local expires = now + ttl
   redis.call('HSET', holdKey, 'c', cust, 'k', key, 'amt', holdArg, 'tok', estArg, 'exp', tostring(expires))
+  if #buds > 0 then redis.call('HSET', holdKey, 'bud', table.concat(buds, ',')) end
   redis.call('PEXPIRE', holdKey, ttl + 86400000)
   redis.call('ZADD', KEYS[1], expires, rid)
   -- What is left after this request in the tightest scope of each kind (the x-ratelimit headers).
@@ -124,7 +138,7 @@ return out
 `;
 
 /** Number of ARGV entries per item of SETTLE_LUA. */
-export const SETTLE_ITEM_ARGS = 7;
+export const SETTLE_ITEM_ARGS = 8;
 
 /**
  * SETTLE: release the hold, charge the real cost to the balance and the key's spend, correct the
@@ -135,7 +149,9 @@ export const SETTLE_ITEM_ARGS = 7;
  *
  * KEYS: 1 the tenant's holds zset
  * ARGV: 1 hash tag, 2 settled marker ttl seconds, then per item (SETTLE_ITEM_ARGS):
- *       request id, customer id, key id, cost units, actual tokens, minute, event json
+ *       request id, customer id, key id, cost units, actual tokens, minute, event json,
+ *       budget counters of the request's periods ('name,name', '' = none: charged when the hold is
+ *       gone; while it is there, the hold's own list is used)
  * Returns per item: {'OK', balanceAfter, streamId} | {'DUP'} | {'ERR', message}
  */
 export const SETTLE_LUA = `
@@ -148,7 +164,15 @@ local function settle(b)
   local balKey = tag .. ':bal:' .. cust
   local spendKey = tag .. ':kspend:' .. key
   local holdKey = tag .. ':hold:' .. rid
-  local held = redis.call('HMGET', holdKey, 'amt', 'tok')
+  local held = redis.call('HMGET', holdKey, 'amt', 'tok', 'bud')
+  -- The budgets of the periods the request was admitted in (a request crossing midnight counts
+  -- in the day it started): the hold comes off them and the cost goes on.
+  local buds = held[3] or ARGV[b + 8]
+  for name in string.gmatch(buds, '[^,]+') do
+    if held[1] then redis.call('DECRBY', tag .. ':' .. name, held[1]) end
+    redis.call('INCRBY', tag .. ':' .. name, cost)
+    redis.call('EXPIRE', tag .. ':' .. name, 3456000)
+  end
   if held[1] then
     redis.call('INCRBY', balKey, held[1])
     redis.call('DECRBY', spendKey, held[1])

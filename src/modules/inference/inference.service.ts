@@ -41,6 +41,8 @@ interface Admitted {
   usageId: string;
   startedAt: number;
   started: number;
+  /** The budget counters the hold counted against (its settlement charges the same ones). */
+  budgets?: string[];
 }
 
 /** How a request ended, for its usage event. */
@@ -202,7 +204,7 @@ export class InferenceService {
    * The limits left after this request go on the answer (x-ratelimit-* headers), whatever it is.
    */
   private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number, res: ServerResponse): Promise<void> {
-    const stored = await this.limits.forCustomer(a.key.tenantId, a.key.customerId).catch((error: unknown) => {
+    const stored = await this.limits.forRequest(a.key.tenantId, a.key.customerId, a.key.id, a.startedAt).catch((error: unknown) => {
       this.logger.warn({ err: (error as Error).message }, 'limits lookup failed');
       throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
     });
@@ -223,6 +225,7 @@ export class InferenceService {
       },
       keySpendLimitUnits: a.key.spendLimitUnits,
       concurrency: { key: a.key.concurrencyLimit ?? this.config.INFERENCE_KEY_CONCURRENCY, customer: stored.customerConcurrency },
+      budgets: stored.budgets,
       nowMs: a.startedAt,
     };
     let result: HoldResult;
@@ -239,6 +242,7 @@ export class InferenceService {
     }
     if (result.ok) {
       setRateHeaders(res, result.rate);
+      if (stored.budgets.length > 0) a.budgets = stored.budgets.map((b) => b.name);
       return;
     }
     this.metrics.refused(a.key.tenantId, result.reason);
@@ -259,6 +263,8 @@ export class InferenceService {
           1,
           {},
         );
+      case 'budget_exhausted':
+        throw InferenceError.insufficientQuota(`The ${{ day: 'daily', week: 'weekly', month: 'monthly' }[result.period]} budget of this ${result.scope === 'key' ? 'API key' : 'account'} is reached; it resets with the next ${result.period}.`);
       case 'spend_limit_reached':
         throw InferenceError.insufficientQuota('This API key has reached its spend limit.');
       case 'insufficient_balance':
@@ -474,7 +480,9 @@ export class InferenceService {
       httpRequestId: call.requestId,
       createdAt: a.startedAt,
     };
-    return { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
+    const request: SettleRequest = { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
+    if (a.budgets) request.budgets = a.budgets;
+    return request;
   }
 }
 

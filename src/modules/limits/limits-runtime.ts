@@ -3,6 +3,9 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { REDIS, RedisConnections } from '@app/redis';
 import { TENANT_CACHE_CHANNEL, TenantDb } from '@app/tenancy';
 import Redis from 'ioredis';
+import { billingKeys, budgetCounter } from '@app/billing';
+import { toUnits } from '@app/money';
+import { periodIds } from './budget-periods';
 import { LimitsRepository, TenantLimitsData } from './limits.repository';
 
 /** Published when a tenant's or a customer's limits change: the tenant id. */
@@ -11,6 +14,8 @@ const MAX_TENANTS = 10_000;
 
 /** The limits one request is admitted under (0: none), stored values over the environment's defaults. */
 export interface EffectiveLimits {
+  /** Budgets of the key and the customer for the periods containing the request's time. */
+  budgets: Array<{ name: string; limitUnits: bigint }>;
   customerRpm: number;
   customerTpm: number;
   customerConcurrency: number;
@@ -50,17 +55,33 @@ export class LimitsRuntime implements OnModuleInit, OnModuleDestroy {
     this.tenants.clear();
   }
 
-  /** The limits of `customerId` in `tenantId`: stored ones, else the environment's defaults. */
-  async forCustomer(tenantId: string, customerId: string): Promise<EffectiveLimits> {
+  /**
+   * The limits of a request of `keyId` of `customerId` in `tenantId` at `atMs`: stored ones, else
+   * the environment's defaults; with the budgets of the key and the customer for the periods (in
+   * the tenant's time zone) that contain `atMs`.
+   */
+  async forRequest(tenantId: string, customerId: string, keyId: string, atMs: number): Promise<EffectiveLimits> {
     const data = await this.data(tenantId);
     const c = data.customers.get(customerId);
+    const budgets: EffectiveLimits['budgets'] = [];
+    const rows = [...(data.budgets.get(`key:${keyId}`) ?? []), ...(data.budgets.get(`customer:${customerId}`) ?? [])];
+    if (rows.length > 0) {
+      const ids = periodIds(atMs, data.timeZone);
+      for (const b of rows) budgets.push({ name: budgetCounter(b.subject, b.subjectId, b.period, ids[b.period]), limitUnits: toUnits(b.amount) });
+    }
     return {
+      budgets,
       customerRpm: c?.rpm ?? this.config.INFERENCE_CUSTOMER_RPM,
       customerTpm: c?.tpm ?? this.config.INFERENCE_CUSTOMER_TPM,
       customerConcurrency: c?.concurrency ?? this.config.INFERENCE_CUSTOMER_CONCURRENCY,
       tenantRpm: data.tenant.rpm ?? this.config.INFERENCE_TENANT_RPM,
       tenantTpm: data.tenant.tpm ?? this.config.INFERENCE_TENANT_TPM,
     };
+  }
+
+  /** What a budget counter holds now (nano-units: charges and open holds of its period). */
+  async spent(tenantId: string, name: string): Promise<bigint> {
+    return BigInt((await this.redis.get(`${billingKeys.tag(tenantId)}:${name}`)) ?? '0');
   }
 
   async invalidate(tenantId: string): Promise<void> {

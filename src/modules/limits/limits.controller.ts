@@ -1,10 +1,10 @@
-import { Body, Controller, Get, Param, Put } from '@nestjs/common';
+import { Body, Controller, Get, Param, Put, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { RequirePermission } from '@app/authorization';
 import { UuidParam } from '../../common/params';
 import { ApiProblems } from '../../common/problem.schema';
 import { TENANT } from '../tenants/tenants.permissions';
-import { CustomerLimitsView, SetCustomerLimitsRequest, SetTenantLimitsRequest, TenantLimitsView } from './dto/limits.dto';
+import { BudgetListView, BudgetQuery, CustomerLimitsView, SetBudgetRequest, SetCustomerLimitsRequest, SetTenantLimitsRequest, SetTimeZoneRequest, TenantLimitsView } from './dto/limits.dto';
 import { CUSTOMER_LIMITS, TENANT_LIMITS } from './limits.permissions';
 import { LimitsService } from './limits.service';
 
@@ -47,5 +47,31 @@ export class LimitsController {
   @ApiProblems('validation', 'notFound')
   setCustomer(@Param('customerId', UuidParam('customer')) customerId: string, @Body() body: SetCustomerLimitsRequest): Promise<CustomerLimitsView> {
     return this.limits.setCustomer(customerId, body);
+  }
+
+  @Get('budgets')
+  @RequirePermission('read', CUSTOMER_LIMITS)
+  @ApiOperation({ summary: "A customer's or a key's budgets per day, week, month, with what is spent in the current period (owner, operator, finance)" })
+  @ApiOkResponse({ type: BudgetListView })
+  @ApiProblems('validation', 'notFound')
+  budgets(@Query() query: BudgetQuery): Promise<BudgetListView> {
+    return this.limits.budgets(query);
+  }
+
+  @Put('budgets')
+  @RequirePermission('update', CUSTOMER_LIMITS)
+  @ApiOperation({ summary: 'Set or remove (amount null) a budget of a customer or a key for a day, week or month (the owner); checked atomically with every hold' })
+  @ApiOkResponse({ type: BudgetListView })
+  @ApiProblems('validation', 'notFound')
+  setBudget(@Body() body: SetBudgetRequest): Promise<BudgetListView> {
+    return this.limits.setBudget(body);
+  }
+
+  @Put('budgets/time-zone')
+  @RequirePermission('update', CUSTOMER_LIMITS)
+  @ApiOperation({ summary: "The IANA time zone the tenant's budget periods follow (the owner)" })
+  @ApiProblems('validation')
+  setTimeZone(@Body() body: SetTimeZoneRequest): Promise<{ timeZone: string }> {
+    return this.limits.setTimeZone(body);
   }
 }

@@ -5,7 +5,11 @@ import { AppException } from '@app/errors';
 import { TenantDb } from '@app/tenancy';
 import { AuditService } from '../audit/audit.service';
 import { TENANT } from '../tenants/tenants.permissions';
-import { CustomerLimitsView, SetCustomerLimitsRequest, SetTenantLimitsRequest, TenantLimitsView } from './dto/limits.dto';
+import { budgetCounter } from '@app/billing';
+import { fromUnits, trimDecimal } from '@app/money';
+import { EntityManager } from 'typeorm';
+import { isTimeZone, periodIds } from './budget-periods';
+import { BudgetListView, BudgetQuery, BudgetView, CustomerLimitsView, SetBudgetRequest, SetCustomerLimitsRequest, SetTenantLimitsRequest, SetTimeZoneRequest, TenantLimitsView } from './dto/limits.dto';
 import { LimitsRuntime } from './limits-runtime';
 import { CUSTOMER_LIMITS, TENANT_LIMITS } from './limits.permissions';
 import { LimitsRepository, StoredLimits } from './limits.repository';
@@ -76,6 +80,62 @@ export class LimitsService {
     });
     await this.runtime.invalidate(tenantId);
     return view;
+  }
+
+  async budgets(query: BudgetQuery): Promise<BudgetListView> {
+    const tenantId = this.auth.principal.tenantId;
+    const { rows, timeZone } = await this.tenantDb.forRequest(async (m) => {
+      this.auth.assertCan('read', CUSTOMER_LIMITS, { tenantId });
+      await this.assertSubject(m, tenantId, query);
+      return { rows: await this.repository.budgets(m, tenantId, query), timeZone: await this.repository.timeZone(m, tenantId) };
+    });
+    const ids = periodIds(Date.now(), timeZone);
+    const items: BudgetView[] = [];
+    for (const b of rows) {
+      const spent = await this.runtime.spent(tenantId, budgetCounter(b.subject, b.subjectId, b.period, ids[b.period])).catch(() => 0n);
+      items.push({ subject: b.subject, subjectId: b.subjectId, period: b.period, amount: b.amount, periodId: ids[b.period], spent: fromUnits(spent) });
+    }
+    return { timeZone, items };
+  }
+
+  /** Sets (or with null removes) a budget of a customer or a key: the tenant's owner. */
+  async setBudget(input: SetBudgetRequest): Promise<BudgetListView> {
+    const tenantId = this.auth.principal.tenantId;
+    const amount = input.amount === null ? null : trimDecimal(input.amount);
+    await this.tenantDb.forRequest(async (m) => {
+      this.auth.assertCan('update', CUSTOMER_LIMITS, { tenantId });
+      await this.assertSubject(m, tenantId, input);
+      const before = (await this.repository.budgets(m, tenantId, input)).find((b) => b.period === input.period)?.amount ?? null;
+      await this.repository.setBudget(m, tenantId, input, amount, this.auth.principal.userId);
+      await this.audit.record(m, {
+        tenantId,
+        action: 'limits.budget_set',
+        subjectType: CUSTOMER_LIMITS,
+        subjectId: input.subjectId,
+        before: { subject: input.subject, period: input.period, amount: before },
+        after: { subject: input.subject, period: input.period, amount },
+      });
+    });
+    await this.runtime.invalidate(tenantId);
+    return this.budgets({ subject: input.subject, subjectId: input.subjectId });
+  }
+
+  async setTimeZone(input: SetTimeZoneRequest): Promise<{ timeZone: string }> {
+    const tenantId = this.auth.principal.tenantId;
+    if (!isTimeZone(input.timeZone)) throw AppException.validation([{ field: 'timeZone', messages: ['timeZone must be an IANA time zone such as Asia/Shanghai'] }]);
+    await this.tenantDb.forRequest(async (m) => {
+      this.auth.assertCan('update', CUSTOMER_LIMITS, { tenantId });
+      const before = await this.repository.timeZone(m, tenantId);
+      await this.repository.setTimeZone(m, tenantId, input.timeZone);
+      await this.audit.record(m, { tenantId, action: 'limits.time_zone_set', subjectType: CUSTOMER_LIMITS, subjectId: tenantId, before: { timeZone: before }, after: { timeZone: input.timeZone } });
+    });
+    await this.runtime.invalidate(tenantId);
+    return { timeZone: input.timeZone };
+  }
+
+  private async assertSubject(m: EntityManager, tenantId: string, s: { subject: 'customer' | 'key'; subjectId: string }): Promise<void> {
+    const found = s.subject === 'customer' ? await this.repository.isCustomer(m, tenantId, s.subjectId) : await this.repository.keyOf(m, tenantId, s.subjectId);
+    if (!found) throw AppException.notFound(s.subject === 'customer' ? 'customer' : 'API key');
   }
 
   private tenantView(tenantId: string, stored: { rpm: number | null; tpm: number | null }): TenantLimitsView {
