@@ -3,7 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import { BillingEngine, billingKeys, decodeUsageEvent, HoldRequest, SettleSpool, UsageEvent } from '@app/billing';
+import { BillingEngine, billingKeys, budgetCounter, decodeUsageEvent, HoldRequest, SettleSpool, UsageEvent } from '@app/billing';
+import { RELEASE_EXPIRED_HOLDS } from '../../src/modules/ledger/balance.scripts';
 
 /** What an admitted request without rate limits reports (no x-ratelimit headers to send). */
 const NO_LIMITS = { requests: null, tokens: null, resetSeconds: expect.any(Number) };
@@ -223,6 +224,46 @@ describe('billing engine (Redis Lua)', () => {
     expect(replies).toEqual([{ settled: true, balanceAfter: 4300n }, { settled: false, duplicate: true }]);
     expect(await balance(p)).toBe(4300n);
     expect(await redis.xlen(billingKeys.usageStream(p.tenantId))).toBe(1);
+  });
+
+  it('checks budgets with the hold and charges a request that crosses midnight to the day it was admitted in', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000');
+    const day1 = budgetCounter('customer', p.customerId, 'day', '2026-12-03');
+    const day2 = budgetCounter('customer', p.customerId, 'day', '2026-12-04');
+    const month = budgetCounter('key', p.keyId, 'month', '2026-12');
+    const counter = async (name: string) => (await redis.get(`${billingKeys.tag(p.tenantId)}:${name}`)) ?? '0';
+    const inDay1 = [{ name: day1, limitUnits: 1000n }, { name: month, limitUnits: 5000n }];
+    // Admitted at 23:59 on day 1: the hold counts against day 1 (and the month).
+    const late = holdReq(p, { holdUnits: 600n, budgets: inDay1 });
+    expect((await engine.hold(late)).ok).toBe(true);
+    expect([await counter(day1), await counter(month)]).toEqual(['600', '600']);
+    // A second hold would take day 1 over its budget: refused, nothing taken.
+    expect(await engine.hold(holdReq(p, { holdUnits: 600n, budgets: inDay1 }))).toEqual({ ok: false, reason: 'budget_exhausted', scope: 'customer', period: 'day', spent: 600n, limit: 1000n });
+    expect(await balance(p)).toBe(1000000n - 600n);
+    // Settled after midnight, for 450: day 1 gets the cost, day 2 nothing.
+    await engine.settle({ event: event(p, late.requestId, 450n), actualTokens: 1, budgets: [day2] });
+    expect([await counter(day1), await counter(day2), await counter(month)]).toEqual(['450', '0', '450']);
+    // Day 2 starts with its whole budget; the month keeps counting.
+    expect((await engine.hold(holdReq(p, { holdUnits: 1000n, budgets: [{ name: day2, limitUnits: 1000n }, { name: month, limitUnits: 5000n }] }))).ok).toBe(true);
+    expect(await counter(month)).toBe('1450');
+    expect(await engine.hold(holdReq(p, { holdUnits: 1n, budgets: [{ name: day2, limitUnits: 1000n }] }))).toMatchObject({ ok: false, reason: 'budget_exhausted', period: 'day' });
+    // The key's monthly budget: 1450 spent or held, 4000 more does not fit.
+    expect(await engine.hold(holdReq(p, { holdUnits: 4000n, budgets: [{ name: month, limitUnits: 5000n }] }))).toMatchObject({ ok: false, scope: 'key', period: 'month', spent: 1450n, limit: 5000n });
+  });
+
+  it('gives an expired hold back to its budgets, and charges the settlement that comes after to them', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000');
+    const day = budgetCounter('customer', p.customerId, 'day', '2026-12-03');
+    const counter = async () => (await redis.get(`${billingKeys.tag(p.tenantId)}:${day}`)) ?? '0';
+    const req = holdReq(p, { holdUnits: 700n, budgets: [{ name: day, limitUnits: 1000n }], nowMs: Date.now() - 3_600_000 });
+    expect((await engine.hold(req)).ok).toBe(true);
+    const prefix = `${billingKeys.tag(p.tenantId)}:`;
+    await redis.eval(RELEASE_EXPIRED_HOLDS, 1, billingKeys.holds(p.tenantId), Date.now(), 100, prefix, 60);
+    expect(await counter()).toBe('0');
+    await engine.settle({ event: event(p, req.requestId, 300n), actualTokens: 1, budgets: [day] });
+    expect(await counter()).toBe('300');
   });
 
   it('keeps per-minute counters with an expiry, and corrects the token counters at settlement', async () => {
