@@ -93,7 +93,7 @@ export class LimitsService {
     const items: BudgetView[] = [];
     for (const b of rows) {
       const spent = await this.runtime.spent(tenantId, budgetCounter(b.subject, b.subjectId, b.period, ids[b.period])).catch(() => 0n);
-      items.push({ subject: b.subject, subjectId: b.subjectId, period: b.period, amount: b.amount, periodId: ids[b.period], spent: fromUnits(spent) });
+      items.push({ subject: b.subject, subjectId: b.subjectId, period: b.period, amount: b.amount, periodId: ids[b.period], spent: trimDecimal(fromUnits(spent)) });
     }
     return { timeZone, items };
   }
