@@ -23,6 +23,9 @@ import { UserPreferences1763769601300 } from './1763769601300-UserPreferences';
 import { Topups1763769601400 } from './1763769601400-Topups';
 import { PriceBucketsForAgents1763769601600 } from './1763769601600-PriceBucketsForAgents';
 import { ResponsesProvider1763769601610 } from './1763769601610-ResponsesProvider';
+import { PriceRules1763769602600 } from './1763769602600-PriceRules';
+import { ConsumptionLimits1763769602610 } from './1763769602610-ConsumptionLimits';
+import { Budgets1763769602620 } from './1763769602620-Budgets';
 import { UsagePostedPerBatch1763769602900 } from './1763769602900-UsagePostedPerBatch';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
@@ -52,5 +55,8 @@ export const ALL_MIGRATIONS = [
   Topups1763769601400,
   PriceBucketsForAgents1763769601600,
   ResponsesProvider1763769601610,
+  PriceRules1763769602600,
+  ConsumptionLimits1763769602610,
+  Budgets1763769602620,
   UsagePostedPerBatch1763769602900,
 ];

@@ -3,7 +3,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { v7 as uuidv7 } from 'uuid';
-import { BillingEngine, billingKeys, decodeUsageEvent, HoldRequest, SettleSpool, UsageEvent } from '@app/billing';
+import { BillingEngine, billingKeys, budgetCounter, decodeUsageEvent, HoldRequest, SettleSpool, UsageEvent } from '@app/billing';
+import { RELEASE_EXPIRED_HOLDS } from '../../src/modules/ledger/balance.scripts';
+
+/** What an admitted request without rate limits reports (no x-ratelimit headers to send). */
+const NO_LIMITS = { requests: null, tokens: null, resetSeconds: expect.any(Number) };
 
 /** The Redis side of the money path: holds, limits, settlement and the usage event, against real Redis. */
 describe('billing engine (Redis Lua)', () => {
@@ -73,7 +77,7 @@ describe('billing engine (Redis Lua)', () => {
     const p = ids();
     await redis.set(billingKeys.balance(p.tenantId, p.customerId), '5000');
     const req = holdReq(p, { holdUnits: 3000n });
-    expect(await engine.hold(req)).toEqual({ ok: true, balanceAfter: 2000n });
+    expect(await engine.hold(req)).toEqual({ ok: true, balanceAfter: 2000n, rate: NO_LIMITS });
     expect(await redis.zscore(billingKeys.holds(p.tenantId), req.requestId)).not.toBeNull();
 
     const settle = { event: event(p, req.requestId, 1234n), actualTokens: 15 };
@@ -125,14 +129,42 @@ describe('billing engine (Redis Lua)', () => {
     await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000000');
     const now = Date.UTC(2026, 0, 1, 0, 0, 45);
     const limited = (limits: HoldRequest['limits'], tokenEstimate = 10) => engine.hold(holdReq(p, { limits, tokenEstimate, nowMs: now }));
-    expect((await limited({ keyRpm: 2 })).ok).toBe(true);
-    expect((await limited({ keyRpm: 2 })).ok).toBe(true);
+    // What is left is the tightest scope's: the key's 2 per minute, not the tenant's 10.
+    expect(await limited({ keyRpm: 2, tenantRpm: 10, customerTpm: 1000 })).toMatchObject({
+      ok: true,
+      rate: { requests: { limit: 2, remaining: 1 }, tokens: { limit: 1000, remaining: 990 }, resetSeconds: 15 },
+    });
+    expect(await limited({ keyRpm: 2, tenantRpm: 2 })).toMatchObject({ ok: true, rate: { requests: { limit: 2, remaining: 0 }, tokens: null } });
     expect(await limited({ keyRpm: 2 })).toEqual({ ok: false, reason: 'rate_limited', scope: 'key', kind: 'requests', limit: 2, retryAfterSeconds: 15 });
     // tokens: two admitted requests of 10 counted for the customer, a third would make 30
     expect(await limited({ customerTpm: 25 })).toEqual({ ok: false, reason: 'rate_limited', scope: 'customer', kind: 'tokens', limit: 25, retryAfterSeconds: 15 });
     expect(await limited({ tenantRpm: 1 })).toMatchObject({ ok: false, scope: 'tenant', kind: 'requests' });
     // a refused request counted nothing: still two requests in this minute
     expect(await redis.get(billingKeys.rate(p.tenantId, `k:${p.keyId}`, 'req', Math.floor(now / 60_000)))).toBe('2');
+  });
+
+  it('caps requests in flight per key and per customer; settling frees the slot, and so does an expired lease', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000');
+    const shortLease = new BillingEngine(redis, 60_000, undefined, 1000);
+    const now = Date.now();
+    const first = holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now });
+    const second = holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now });
+    expect((await shortLease.hold(first)).ok).toBe(true);
+    expect((await shortLease.hold(second)).ok).toBe(true);
+    expect(await shortLease.hold(holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now }))).toEqual({ ok: false, reason: 'concurrency_limited', scope: 'key', limit: 2 });
+    // Another key of the same customer: the customer's cap of 3 is what stops the fourth.
+    const otherKey = { ...p, keyId: uuidv7() };
+    expect((await shortLease.hold(holdReq(otherKey, { concurrency: { key: 2, customer: 3 }, nowMs: now }))).ok).toBe(true);
+    expect(await shortLease.hold(holdReq(otherKey, { concurrency: { key: 2, customer: 3 }, nowMs: now }))).toMatchObject({ ok: false, scope: 'customer', limit: 3 });
+    // A refused request took no money and no slot.
+    expect(await redis.zcard(`${billingKeys.tag(p.tenantId)}:cc:c:${p.customerId}`)).toBe(3);
+    // Settling gives the slot back at once.
+    await shortLease.settle({ event: event(p, first.requestId, 10n), actualTokens: 1 });
+    expect((await shortLease.hold(holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now }))).ok).toBe(true);
+    // Nobody settles the others (their process died): after the lease (1 s) their slots are free.
+    expect((await shortLease.hold(holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now + 999 }))).ok).toBe(false);
+    expect((await shortLease.hold(holdReq(p, { concurrency: { key: 2, customer: 3 }, nowMs: now + 1001 }))).ok).toBe(true);
   });
 
   it("stops at the key's spend limit, counting open holds", async () => {
@@ -158,9 +190,9 @@ describe('billing engine (Redis Lua)', () => {
       observed.hold(holdReq(a, { holdUnits: 1000n })),
     ]);
     expect(results).toEqual([
-      { ok: true, balanceAfter: 1500n },
+      { ok: true, balanceAfter: 1500n, rate: NO_LIMITS },
       { ok: false, reason: 'no_balance_loaded' },
-      { ok: true, balanceAfter: 500n },
+      { ok: true, balanceAfter: 500n, rate: NO_LIMITS },
       { ok: false, reason: 'insufficient_balance', balance: 500n },
     ]);
     // one call for tenant a's three requests, one for tenant b's
@@ -177,7 +209,7 @@ describe('billing engine (Redis Lua)', () => {
     await redis.set(billingKeys.balance(p.tenantId, p.customerId), '5000');
     await redis.hset(billingKeys.balance(p.tenantId, broken.customerId), 'not', 'a counter');
     const [good, bad] = await Promise.allSettled([engine.hold(holdReq(p)), engine.hold(holdReq(broken))]);
-    expect(good).toEqual({ status: 'fulfilled', value: { ok: true, balanceAfter: 4000n } });
+    expect(good).toEqual({ status: 'fulfilled', value: { ok: true, balanceAfter: 4000n, rate: NO_LIMITS } });
     expect(bad.status).toBe('rejected');
     expect(String((bad as PromiseRejectedResult).reason)).toMatch(/WRONGTYPE/);
   });
@@ -192,6 +224,46 @@ describe('billing engine (Redis Lua)', () => {
     expect(replies).toEqual([{ settled: true, balanceAfter: 4300n }, { settled: false, duplicate: true }]);
     expect(await balance(p)).toBe(4300n);
     expect(await redis.xlen(billingKeys.usageStream(p.tenantId))).toBe(1);
+  });
+
+  it('checks budgets with the hold and charges a request that crosses midnight to the day it was admitted in', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000');
+    const day1 = budgetCounter('customer', p.customerId, 'day', '2026-12-03');
+    const day2 = budgetCounter('customer', p.customerId, 'day', '2026-12-04');
+    const month = budgetCounter('key', p.keyId, 'month', '2026-12');
+    const counter = async (name: string) => (await redis.get(`${billingKeys.tag(p.tenantId)}:${name}`)) ?? '0';
+    const inDay1 = [{ name: day1, limitUnits: 1000n }, { name: month, limitUnits: 5000n }];
+    // Admitted at 23:59 on day 1: the hold counts against day 1 (and the month).
+    const late = holdReq(p, { holdUnits: 600n, budgets: inDay1 });
+    expect((await engine.hold(late)).ok).toBe(true);
+    expect([await counter(day1), await counter(month)]).toEqual(['600', '600']);
+    // A second hold would take day 1 over its budget: refused, nothing taken.
+    expect(await engine.hold(holdReq(p, { holdUnits: 600n, budgets: inDay1 }))).toEqual({ ok: false, reason: 'budget_exhausted', scope: 'customer', period: 'day', spent: 600n, limit: 1000n });
+    expect(await balance(p)).toBe(1000000n - 600n);
+    // Settled after midnight, for 450: day 1 gets the cost, day 2 nothing.
+    await engine.settle({ event: event(p, late.requestId, 450n), actualTokens: 1, budgets: [day2] });
+    expect([await counter(day1), await counter(day2), await counter(month)]).toEqual(['450', '0', '450']);
+    // Day 2 starts with its whole budget; the month keeps counting.
+    expect((await engine.hold(holdReq(p, { holdUnits: 1000n, budgets: [{ name: day2, limitUnits: 1000n }, { name: month, limitUnits: 5000n }] }))).ok).toBe(true);
+    expect(await counter(month)).toBe('1450');
+    expect(await engine.hold(holdReq(p, { holdUnits: 1n, budgets: [{ name: day2, limitUnits: 1000n }] }))).toMatchObject({ ok: false, reason: 'budget_exhausted', period: 'day' });
+    // The key's monthly budget: 1450 spent or held, 4000 more does not fit.
+    expect(await engine.hold(holdReq(p, { holdUnits: 4000n, budgets: [{ name: month, limitUnits: 5000n }] }))).toMatchObject({ ok: false, scope: 'key', period: 'month', spent: 1450n, limit: 5000n });
+  });
+
+  it('gives an expired hold back to its budgets, and charges the settlement that comes after to them', async () => {
+    const p = ids();
+    await redis.set(billingKeys.balance(p.tenantId, p.customerId), '1000000');
+    const day = budgetCounter('customer', p.customerId, 'day', '2026-12-03');
+    const counter = async () => (await redis.get(`${billingKeys.tag(p.tenantId)}:${day}`)) ?? '0';
+    const req = holdReq(p, { holdUnits: 700n, budgets: [{ name: day, limitUnits: 1000n }], nowMs: Date.now() - 3_600_000 });
+    expect((await engine.hold(req)).ok).toBe(true);
+    const prefix = `${billingKeys.tag(p.tenantId)}:`;
+    await redis.eval(RELEASE_EXPIRED_HOLDS, 1, billingKeys.holds(p.tenantId), Date.now(), 100, prefix, 60);
+    expect(await counter()).toBe('0');
+    await engine.settle({ event: event(p, req.requestId, 300n), actualTokens: 1, budgets: [day] });
+    expect(await counter()).toBe('300');
   });
 
   it('keeps per-minute counters with an expiry, and corrects the token counters at settlement', async () => {

@@ -25,19 +25,45 @@ export interface HoldRequest {
   limits: RateLimits;
   /** The key's spend limit in nano-units, or null for none. */
   keySpendLimitUnits: bigint | null;
+  /**
+   * Budgets of the current periods (names from {@link budgetCounter}), each checked with this hold
+   * in the same step; absent: none.
+   */
+  budgets?: Array<{ name: string; limitUnits: bigint }>;
+  /** Requests of the key and of the customer in flight at once (0 or absent: no cap). */
+  concurrency?: { key?: number; customer?: number };
   nowMs?: number;
+}
+
+/** What is left of the tightest per-minute limit of each kind after a request (null: no limit). */
+export interface RateStatus {
+  requests: { limit: number; remaining: number } | null;
+  tokens: { limit: number; remaining: number } | null;
+  resetSeconds: number;
 }
 
 export type RateScope = 'key' | 'customer' | 'tenant';
 export type HoldResult =
-  | { ok: true; balanceAfter: bigint }
+  | { ok: true; balanceAfter: bigint; rate: RateStatus }
   | { ok: false; reason: 'no_balance_loaded' }
   | { ok: false; reason: 'duplicate_request' }
   | { ok: false; reason: 'rate_limited'; scope: RateScope; kind: 'requests' | 'tokens'; limit: number; retryAfterSeconds: number }
+  | { ok: false; reason: 'concurrency_limited'; scope: 'key' | 'customer'; limit: number }
+  | { ok: false; reason: 'budget_exhausted'; scope: 'key' | 'customer'; period: BudgetPeriod; spent: bigint; limit: bigint }
   | { ok: false; reason: 'insufficient_balance'; balance: bigint }
   | { ok: false; reason: 'spend_limit_reached'; spent: bigint };
 
+export type BudgetPeriod = 'day' | 'week' | 'month';
+const PERIOD_CODES: Record<string, BudgetPeriod> = { d: 'day', w: 'week', m: 'month' };
+
+/** The name (under the tenant's hash tag) of a budget's counter for one period, e.g. `bud:c:<id>:d:2026-12-03`. */
+export function budgetCounter(scope: 'key' | 'customer', id: string, period: BudgetPeriod, periodId: string): string {
+  return `bud:${scope === 'key' ? 'k' : 'c'}:${id}:${period[0]}:${periodId}`;
+}
+
 export interface SettleRequest {
+  /** The budget counters the request was admitted under (charged even if its hold is gone). */
+  budgets?: string[];
   event: UsageEvent;
   /** Total tokens actually used, to correct the tokens-per-minute counters. */
   actualTokens: number;
@@ -137,10 +163,15 @@ export class BillingEngine {
    * @param onBatch told the size of every script call (the api's metrics show how many requests
    *   share a round trip)
    */
+  /**
+   * @param leaseMs how long a concurrency slot outlives a request that never settles (its process
+   *   died): the slot is free again after it
+   */
   constructor(
     redis: Redis,
     private readonly holdTtlMs = 15 * 60_000,
     onBatch: (script: 'authorize' | 'settle', size: number) => void = () => undefined,
+    private readonly leaseMs = 10 * 60_000,
   ) {
     if (!(redis as Partial<BillingCommands>).aigwAuthorize) {
       redis.defineCommand('aigwAuthorize', { numberOfKeys: 1, lua: AUTHORIZE_LUA });
@@ -179,10 +210,22 @@ export class BillingEngine {
       l.tenantRpm ?? 0,
       l.tenantTpm ?? 0,
       req.keySpendLimitUnits === null ? -1 : req.keySpendLimitUnits.toString(),
+      req.concurrency?.key ?? 0,
+      req.concurrency?.customer ?? 0,
+      this.leaseMs,
+      req.budgets?.map((b) => `${b.name}=${b.limitUnits.toString()}`).join(',') ?? '',
     ]);
     switch (reply[0]) {
-      case 'OK':
-        return { ok: true, balanceAfter: BigInt(reply[1]) };
+      case 'OK': {
+        const status = (limit: string, remaining: string) => (limit === '0' ? null : { limit: Number(limit), remaining: Math.max(0, Number(remaining)) });
+        return { ok: true, balanceAfter: BigInt(reply[1]), rate: { requests: status(reply[2], reply[3]), tokens: status(reply[4], reply[5]), resetSeconds: Number(reply[6]) } };
+      }
+      case 'BUDGET': {
+        const [, scope, , period] = reply[1].split(':');
+        return { ok: false, reason: 'budget_exhausted', scope: scope === 'k' ? 'key' : 'customer', period: PERIOD_CODES[period], spent: BigInt(reply[2]), limit: BigInt(reply[3]) };
+      }
+      case 'CONC':
+        return { ok: false, reason: 'concurrency_limited', scope: reply[1] === '1' ? 'key' : 'customer', limit: Number(reply[2]) };
       case 'NOBAL':
         return { ok: false, reason: 'no_balance_loaded' };
       case 'DUP':
@@ -230,6 +273,7 @@ export class BillingEngine {
       req.actualTokens,
       Math.floor(Date.now() / 60_000),
       encodeUsageEvent(e),
+      req.budgets?.join(',') ?? '',
     ]);
     if (reply[0] === 'DUP') return { settled: false, duplicate: true };
     return { settled: true, balanceAfter: reply[1] === '' ? null : BigInt(reply[1]) };

@@ -18,19 +18,25 @@
  */
 
 /** Number of ARGV entries per item of AUTHORIZE_LUA. */
-export const AUTHORIZE_ITEM_ARGS = 14;
+export const AUTHORIZE_ITEM_ARGS = 18;
 
 /**
- * AUTHORIZE: rate limits (requests and tokens per minute, per key, customer and tenant) and a hold
- * of the worst-case cost on the customer's balance and on the key's spend, all or nothing.
+ * AUTHORIZE: rate limits (requests and tokens per minute, per key, customer and tenant), concurrency
+ * caps (a bulkhead per key and customer: a sorted set of leases scored by expiry, so a request whose
+ * process died frees its slot when its lease runs out) and a hold of the worst-case cost on the
+ * customer's balance and on the key's spend, all or nothing.
  *
  * KEYS: 1 the tenant's holds zset
  * ARGV: 1 hash tag, 2 hold ttl ms, then per item (AUTHORIZE_ITEM_ARGS):
  *       request id, customer id, key id, hold units, token estimate, now ms, minute,
  *       6 limits (key req, key tok, customer req, customer tok, tenant req, tenant tok; 0 = none),
- *       key spend limit units (-1 = none)
- * Returns per item: {'OK', balanceAfter} | {'NOBAL'} | {'DUP'} | {'RATE', index, limit, retryAfterSeconds}
- *                 | {'FUNDS', balance} | {'SPEND', spent} | {'ERR', message}
+ *       key spend limit units (-1 = none), key concurrency cap, customer concurrency cap (0 = none),
+ *       lease ms, budgets ('name=limitUnits,...' with names relative to the hash tag, e.g.
+ *       `bud:c:<customerId>:d:2026-12-03`; '' = none)
+ * Returns per item: {'OK', balanceAfter, reqLimit, reqRemaining, tokLimit, tokRemaining, resetSeconds}
+ *                   (the tightest scope of each kind after this request; limit '0' = no limit)
+ *                 | {'NOBAL'} | {'DUP'} | {'RATE', index, limit, retryAfterSeconds}
+ *                 | {'CONC', index (1 key, 2 customer), cap} | {'BUDGET', name, spent, limit} | {'FUNDS', balance} | {'SPEND', spent} | {'ERR', message}
  */
 export const AUTHORIZE_LUA = `
 local tag = ARGV[1]
@@ -52,13 +58,22 @@ local function authorize(b)
     tag .. ':rl:c:' .. cust .. ':req:' .. minute, tag .. ':rl:c:' .. cust .. ':tok:' .. minute,
     tag .. ':rl:t:req:' .. minute, tag .. ':rl:t:tok:' .. minute,
   }
+  local cur = {}
   for i = 1, 6 do
     local limit = tonumber(ARGV[b + 7 + i])
     if limit > 0 then
       local add = 1
       if (i % 2) == 0 then add = est end
-      local cur = tonumber(redis.call('GET', rate[i]) or '0')
-      if cur + add > limit then return {'RATE', tostring(i), tostring(limit), tostring(retry)} end
+      cur[i] = tonumber(redis.call('GET', rate[i]) or '0')
+      if cur[i] + add > limit then return {'RATE', tostring(i), tostring(limit), tostring(retry)} end
+    end
+  end
+  local slots = { tag .. ':cc:k:' .. key, tag .. ':cc:c:' .. cust }
+  for i = 1, 2 do
+    local cap = tonumber(ARGV[b + 14 + i])
+    if cap > 0 then
+      redis.call('ZREMRANGEBYSCORE', slots[i], '-inf', now)
+      if redis.call('ZCARD', slots[i]) >= cap then return {'CONC', tostring(i), tostring(cap)} end
     end
   end
   local spendKey = tag .. ':kspend:' .. key
@@ -67,8 +82,20 @@ local function authorize(b)
     local spent = tonumber(redis.call('GET', spendKey) or '0')
     if spent + hold > spendLimit then return {'SPEND', tostring(spent)} end
   end
+  -- Budgets of the current periods: spent (charges and open holds) plus this hold within each.
+  local buds = {}
+  for name, limit in string.gmatch(ARGV[b + 18], '([^=,]+)=(%d+)') do
+    local spent = tonumber(redis.call('GET', tag .. ':' .. name) or '0')
+    if spent + hold > tonumber(limit) then return {'BUDGET', name, string.format('%.0f', spent), limit} end
+    buds[#buds + 1] = name
+  end
   if tonumber(bal) < hold then return {'FUNDS', bal} end
   local after = redis.call('DECRBY', balKey, holdArg)
+  for _, name in ipairs(buds) do
+    redis.call('INCRBY', tag .. ':' .. name, holdArg)
+    -- A period's counter outlives the longest period (a month) and then goes.
+    redis.call('EXPIRE', tag .. ':' .. name, 3456000)
+  end
   redis.call('INCRBY', spendKey, holdArg)
   for i = 1, 6 do
     local add = 1
@@ -76,11 +103,31 @@ local function authorize(b)
     -- A counter gets its expiry when this minute creates it.
     if redis.call('INCRBY', rate[i], add) == add then redis.call('EXPIRE', rate[i], 120) end
   end
+  local lease = tonumber(ARGV[b + 17])
+  for i = 1, 2 do
+    if tonumber(ARGV[b + 14 + i]) > 0 then
+      redis.call('ZADD', slots[i], now + lease, rid)
+      redis.call('PEXPIRE', slots[i], lease + 60000)
+    end
+  end
   local expires = now + ttl
   redis.call('HSET', holdKey, 'c', cust, 'k', key, 'amt', holdArg, 'tok', estArg, 'exp', tostring(expires))
+  if #buds > 0 then redis.call('HSET', holdKey, 'bud', table.concat(buds, ',')) end
   redis.call('PEXPIRE', holdKey, ttl + 86400000)
   redis.call('ZADD', KEYS[1], expires, rid)
-  return {'OK', tostring(after)}
+  -- What is left after this request in the tightest scope of each kind (the x-ratelimit headers).
+  local info = {'0', '0', '0', '0'}
+  for i = 1, 6 do
+    local limit = tonumber(ARGV[b + 7 + i])
+    if limit > 0 then
+      local add = 1
+      local j = 1
+      if (i % 2) == 0 then add = est; j = 3 end
+      local rem = limit - cur[i] - add
+      if info[j] == '0' or rem < tonumber(info[j + 1]) then info[j] = ARGV[b + 7 + i]; info[j + 1] = string.format('%d', rem) end
+    end
+  end
+  return {'OK', tostring(after), info[1], info[2], info[3], info[4], tostring(retry)}
 end
 local out = {}
 for b = 2, #ARGV - 1, ${AUTHORIZE_ITEM_ARGS} do
@@ -91,7 +138,7 @@ return out
 `;
 
 /** Number of ARGV entries per item of SETTLE_LUA. */
-export const SETTLE_ITEM_ARGS = 7;
+export const SETTLE_ITEM_ARGS = 8;
 
 /**
  * SETTLE: release the hold, charge the real cost to the balance and the key's spend, correct the
@@ -102,7 +149,9 @@ export const SETTLE_ITEM_ARGS = 7;
  *
  * KEYS: 1 the tenant's holds zset
  * ARGV: 1 hash tag, 2 settled marker ttl seconds, then per item (SETTLE_ITEM_ARGS):
- *       request id, customer id, key id, cost units, actual tokens, minute, event json
+ *       request id, customer id, key id, cost units, actual tokens, minute, event json,
+ *       budget counters of the request's periods ('name,name', '' = none: charged when the hold is
+ *       gone; while it is there, the hold's own list is used)
  * Returns per item: {'OK', balanceAfter, streamId} | {'DUP'} | {'ERR', message}
  */
 export const SETTLE_LUA = `
@@ -115,12 +164,23 @@ local function settle(b)
   local balKey = tag .. ':bal:' .. cust
   local spendKey = tag .. ':kspend:' .. key
   local holdKey = tag .. ':hold:' .. rid
-  local held = redis.call('HMGET', holdKey, 'amt', 'tok')
+  local held = redis.call('HMGET', holdKey, 'amt', 'tok', 'bud')
+  -- The budgets of the periods the request was admitted in (a request crossing midnight counts
+  -- in the day it started): the hold comes off them and the cost goes on.
+  local buds = held[3] or ARGV[b + 8]
+  for name in string.gmatch(buds, '[^,]+') do
+    if held[1] then redis.call('DECRBY', tag .. ':' .. name, held[1]) end
+    redis.call('INCRBY', tag .. ':' .. name, cost)
+    redis.call('EXPIRE', tag .. ':' .. name, 3456000)
+  end
   if held[1] then
     redis.call('INCRBY', balKey, held[1])
     redis.call('DECRBY', spendKey, held[1])
     redis.call('DEL', holdKey)
     redis.call('ZREM', KEYS[1], rid)
+    -- The request's concurrency slots (absent when no cap applied: ZREM of nothing is a no-op).
+    redis.call('ZREM', tag .. ':cc:k:' .. key, rid)
+    redis.call('ZREM', tag .. ':cc:c:' .. cust, rid)
     local delta = tonumber(ARGV[b + 5]) - tonumber(held[2] or '0')
     if delta ~= 0 then
       local minute = ARGV[b + 6]

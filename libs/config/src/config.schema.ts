@@ -141,6 +141,14 @@ export function buildConfigSchema(production: boolean) {
   INFERENCE_CUSTOMER_TPM: z.coerce.number().int().min(0).default(0),
   INFERENCE_TENANT_RPM: z.coerce.number().int().min(0).default(0),
   INFERENCE_TENANT_TPM: z.coerce.number().int().min(0).default(0),
+  /**
+   * Requests in flight at once per API key and per customer (0: no cap): the defaults where the
+   * database sets none (a customer's or tenant's own limits, a key's own cap win).
+   */
+  INFERENCE_KEY_CONCURRENCY: z.coerce.number().int().min(0).default(0),
+  INFERENCE_CUSTOMER_CONCURRENCY: z.coerce.number().int().min(0).default(0),
+  /** A concurrency slot of a request that never settled (its process died) is free again after this. */
+  INFERENCE_CONCURRENCY_LEASE_SECONDS: z.coerce.number().int().min(1).max(86_400).default(600),
   /** No new upstream attempt starts later than this after a request arrived. */
   INFERENCE_FAILOVER_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   /** Unreleased holds of a crashed instance expire after this; the worker releases them. */

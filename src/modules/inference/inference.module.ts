@@ -1,3 +1,4 @@
+import { LimitsRuntimeModule } from '../limits/limits-runtime.module';
 import { Module } from '@nestjs/common';
 import { BillingEngine } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
@@ -19,7 +20,7 @@ import { SettlementOutbox } from './settlement-outbox';
  * billing scripts of concurrent requests into shared round trips.
  */
 @Module({
-  imports: [KeysRuntimeModule, PricingRuntimeModule, ChannelsRuntimeModule, LedgerCoreModule],
+  imports: [KeysRuntimeModule, PricingRuntimeModule, ChannelsRuntimeModule, LedgerCoreModule, LimitsRuntimeModule],
   providers: [
     { provide: WALLET_LOADER, useExisting: BalanceService },
     ...inferenceMetricProviders,
@@ -28,7 +29,12 @@ import { SettlementOutbox } from './settlement-outbox';
       provide: BillingEngine,
       inject: [RedisConnections, APP_CONFIG],
       useFactory: (connections: RedisConnections, config: AppConfig) =>
-        new BillingEngine(connections.open('billing', { enableAutoPipelining: true }), config.INFERENCE_HOLD_TTL_SECONDS * 1000),
+        new BillingEngine(
+          connections.open('billing', { enableAutoPipelining: true }),
+          config.INFERENCE_HOLD_TTL_SECONDS * 1000,
+          undefined,
+          config.INFERENCE_CONCURRENCY_LEASE_SECONDS * 1000,
+        ),
     },
     SettlementOutbox,
     InferenceService,

@@ -2,13 +2,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { v7 as uuidv7 } from 'uuid';
-import { BillingEngine, HoldResult, SettleRequest, UsageEvent } from '@app/billing';
+import { BillingEngine, HoldResult, RateStatus, SettleRequest, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { CompiledPrice, compiledCostUnits, TokenUsage } from '@app/money';
 import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UpstreamError, Usage } from '@app/providers';
 import type { ResolvedTenant } from '@app/tenancy';
 import { ChannelsRuntime, UpstreamCallResult } from '../channels/runtime/channels-runtime';
 import { KeysRuntime, ResolvedApiKey } from '../keys/keys-runtime';
+import { LimitsRuntime } from '../limits/limits-runtime';
 import { EffectivePrice } from '../pricing/price-book';
 import { PricingRuntime } from '../pricing/pricing-runtime';
 import { InferenceMetrics } from './inference.metrics';
@@ -40,6 +41,8 @@ interface Admitted {
   usageId: string;
   startedAt: number;
   started: number;
+  /** The budget counters the hold counted against (its settlement charges the same ones). */
+  budgets?: string[];
 }
 
 /** How a request ended, for its usage event. */
@@ -95,6 +98,7 @@ export class InferenceService {
     private readonly billing: BillingEngine,
     private readonly outbox: SettlementOutbox,
     private readonly metrics: InferenceMetrics,
+    private readonly limits: LimitsRuntime,
   ) {}
 
   /**
@@ -130,7 +134,7 @@ export class InferenceService {
     const key = await this.authenticate(call.tenant, call.headers, call.clientIp);
     const fields = readRequestFields(call.endpoint, call.body);
     if (key.allowedModels && !key.allowedModels.has(fields.model)) throw InferenceError.modelNotFound(fields.model);
-    const pricing = await this.prices.effectivePrice(key.tenantId, fields.model, startedAt);
+    const pricing = await this.prices.effectivePrice(key.tenantId, fields.model, startedAt, key.customerId);
     if (!pricing || pricing.hidden || !this.channels.serves(fields.model)) throw InferenceError.modelNotFound(fields.model);
     const pool: ChannelPool = firstHeader(call.headers['x-priority']) === 'spot' ? 'spot' : 'standard';
 
@@ -138,7 +142,7 @@ export class InferenceService {
     const promptEstimate = estimatePromptTokens(call.bodyBytes);
     const outputCap = call.endpoint === 'embeddings' ? 0 : (fields.maxOutputTokens ?? this.config.INFERENCE_DEFAULT_MAX_OUTPUT_TOKENS) * fields.n;
     const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap }, pricing.compiledRetail);
-    await this.hold(admitted, holdUnits, promptEstimate + outputCap);
+    await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res);
 
     // The proxies settle before the answer's last byte leaves (see proxyOnce and proxyStream);
     // once that was tried, a later error must not settle the request a second time.
@@ -195,8 +199,15 @@ export class InferenceService {
     call.res.end(payload);
   }
 
-  /** Limits and the hold, with the wallet loaded from the ledger on a miss; 503 if Redis is away. */
-  private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number): Promise<void> {
+  /**
+   * Limits and the hold, with the wallet loaded from the ledger on a miss; 503 if Redis is away.
+   * The limits left after this request go on the answer (x-ratelimit-* headers), whatever it is.
+   */
+  private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number, res: ServerResponse): Promise<void> {
+    const stored = await this.limits.forRequest(a.key.tenantId, a.key.customerId, a.key.id, a.startedAt).catch((error: unknown) => {
+      this.logger.warn({ err: (error as Error).message }, 'limits lookup failed');
+      throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
+    });
     const request = {
       requestId: a.usageId,
       tenantId: a.key.tenantId,
@@ -207,12 +218,14 @@ export class InferenceService {
       limits: {
         keyRpm: a.key.rpmLimit ?? 0,
         keyTpm: a.key.tpmLimit ?? 0,
-        customerRpm: this.config.INFERENCE_CUSTOMER_RPM,
-        customerTpm: this.config.INFERENCE_CUSTOMER_TPM,
-        tenantRpm: this.config.INFERENCE_TENANT_RPM,
-        tenantTpm: this.config.INFERENCE_TENANT_TPM,
+        customerRpm: stored.customerRpm,
+        customerTpm: stored.customerTpm,
+        tenantRpm: stored.tenantRpm,
+        tenantTpm: stored.tenantTpm,
       },
       keySpendLimitUnits: a.key.spendLimitUnits,
+      concurrency: { key: a.key.concurrencyLimit ?? this.config.INFERENCE_KEY_CONCURRENCY, customer: stored.customerConcurrency },
+      budgets: stored.budgets,
       nowMs: a.startedAt,
     };
     let result: HoldResult;
@@ -227,7 +240,11 @@ export class InferenceService {
       this.logger.warn({ err: (error as Error).message }, 'hold failed');
       throw InferenceError.unavailable('The gateway cannot check your balance right now; retry shortly.');
     }
-    if (result.ok) return;
+    if (result.ok) {
+      setRateHeaders(res, result.rate);
+      if (stored.budgets.length > 0) a.budgets = stored.budgets.map((b) => b.name);
+      return;
+    }
     this.metrics.refused(a.key.tenantId, result.reason);
     switch (result.reason) {
       case 'rate_limited':
@@ -240,6 +257,14 @@ export class InferenceService {
             [`x-ratelimit-reset-${result.kind}`]: `${result.retryAfterSeconds}s`,
           },
         );
+      case 'concurrency_limited':
+        throw InferenceError.rateLimited(
+          `Too many requests in flight: at most ${result.limit} at once for this ${result.scope === 'key' ? 'API key' : 'account'}.`,
+          1,
+          {},
+        );
+      case 'budget_exhausted':
+        throw InferenceError.insufficientQuota(`The ${{ day: 'daily', week: 'weekly', month: 'monthly' }[result.period]} budget of this ${result.scope === 'key' ? 'API key' : 'account'} is reached; it resets with the next ${result.period}.`);
       case 'spend_limit_reached':
         throw InferenceError.insufficientQuota('This API key has reached its spend limit.');
       case 'insufficient_balance':
@@ -455,7 +480,24 @@ export class InferenceService {
       httpRequestId: call.requestId,
       createdAt: a.startedAt,
     };
-    return { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
+    const request: SettleRequest = { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
+    if (a.budgets) request.budgets = a.budgets;
+    return request;
+  }
+}
+
+/**
+ * OpenAI's rate-limit headers, for the tightest limit of each kind (none for a kind without one).
+ * Set on the response object, so whatever answer follows (the completion, a stream, an upstream
+ * error) carries them.
+ */
+function setRateHeaders(res: ServerResponse, rate: RateStatus): void {
+  if (res.headersSent) return;
+  for (const [kind, status] of [['requests', rate.requests], ['tokens', rate.tokens]] as const) {
+    if (!status) continue;
+    res.setHeader(`x-ratelimit-limit-${kind}`, String(status.limit));
+    res.setHeader(`x-ratelimit-remaining-${kind}`, String(status.remaining));
+    res.setHeader(`x-ratelimit-reset-${kind}`, `${rate.resetSeconds}s`);
   }
 }
 

@@ -26,6 +26,8 @@ export interface ResolvedApiKey {
   readonly allowedModels: ReadonlySet<string> | null;
   readonly rpmLimit: number | null;
   readonly tpmLimit: number | null;
+  /** Requests in flight at once (null: the default). */
+  readonly concurrencyLimit: number | null;
   /** Spend limit in nano-units (@app/money), null for none. */
   readonly spendLimitUnits: bigint | null;
   /** Epoch ms, null for never. */
@@ -64,6 +66,7 @@ interface LookupRow {
   allowed_models: string[] | null;
   rpm_limit: number | null;
   tpm_limit: number | null;
+  concurrency_limit: number | null;
   spend_limit: string | null;
   expires_at: Date | null;
   ip_allowlist: string[] | null;
@@ -207,7 +210,7 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
     const hash = Buffer.from(hashHex, 'hex');
     const rows: LookupRow[] = await this.tenantDb.run({ tenantId: hostTenantId }, (m) =>
       m.query(
-        `SELECT k.id, k.tenant_id, k.customer_id, k.name, k.prefix, k.status, k.allowed_models, k.rpm_limit, k.tpm_limit,
+        `SELECT k.id, k.tenant_id, k.customer_id, k.name, k.prefix, k.status, k.allowed_models, k.rpm_limit, k.tpm_limit, k.concurrency_limit,
                 k.spend_limit, k.expires_at, k.ip_allowlist, u.status AS customer_status, t.status AS tenant_status,
                 (k.secret_hash <> $1) AS previous, k.previous_secret_expires_at
            FROM api_keys k JOIN users u ON u.id = k.customer_id JOIN tenants t ON t.id = k.tenant_id
@@ -227,6 +230,7 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
       allowedModels: row.allowed_models ? new Set(row.allowed_models) : null,
       rpmLimit: row.rpm_limit,
       tpmLimit: row.tpm_limit,
+      concurrencyLimit: row.concurrency_limit,
       spendLimitUnits: row.spend_limit === null ? null : toUnits(row.spend_limit),
       expiresAt: row.expires_at ? row.expires_at.getTime() : null,
       ipAllowlist: row.ip_allowlist ? parseAllowlist(row.ip_allowlist) : null,

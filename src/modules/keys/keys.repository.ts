@@ -22,6 +22,7 @@ interface KeyRow {
   allowed_models: string[] | null;
   rpm_limit: number | null;
   tpm_limit: number | null;
+  concurrency_limit: number | null;
   spend_limit: string | null;
   spent: string;
   expires_at: Date | null;
@@ -36,7 +37,7 @@ interface KeyRow {
 }
 
 /** Everything but the secret's hashes: those never leave the repository. */
-const SELECT = `SELECT k.id, k.tenant_id, k.customer_id, k.name, k.prefix, k.status, k.allowed_models, k.rpm_limit, k.tpm_limit,
+const SELECT = `SELECT k.id, k.tenant_id, k.customer_id, k.name, k.prefix, k.status, k.allowed_models, k.rpm_limit, k.tpm_limit, k.concurrency_limit,
        k.spend_limit, k.spent, k.expires_at, k.last_used_at, k.ip_allowlist, k.previous_secret_expires_at, k.revoked_at, k.created_by,
        k.created_at, k.updated_at, ${COLUMNS.salesUserId} AS sales_user_id
   FROM api_keys k`;
@@ -51,6 +52,7 @@ const toRecord = (r: KeyRow): KeyRecord => ({
   allowedModels: r.allowed_models,
   rpmLimit: r.rpm_limit,
   tpmLimit: r.tpm_limit,
+  concurrencyLimit: r.concurrency_limit,
   spendLimit: r.spend_limit === null ? null : trimDecimal(r.spend_limit),
   spent: trimDecimal(r.spent),
   expiresAt: r.expires_at,
@@ -80,6 +82,7 @@ export type KeyChanges = Partial<{
   allowed_models: string[] | null;
   rpm_limit: number | null;
   tpm_limit: number | null;
+  concurrency_limit: number | null;
   spend_limit: string | null;
   expires_at: Date | null;
   ip_allowlist: string[] | null;
@@ -119,8 +122,8 @@ export class KeysRepository {
 
   async insert(manager: EntityManager, key: NewKey, changes: KeyChanges): Promise<void> {
     await manager.query(
-      `INSERT INTO api_keys (id, tenant_id, customer_id, name, prefix, secret_hash, created_by, allowed_models, rpm_limit, tpm_limit, spend_limit, expires_at, ip_allowlist)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      `INSERT INTO api_keys (id, tenant_id, customer_id, name, prefix, secret_hash, created_by, allowed_models, rpm_limit, tpm_limit, spend_limit, expires_at, ip_allowlist, concurrency_limit)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
         key.id,
         key.tenantId,
@@ -135,6 +138,7 @@ export class KeysRepository {
         changes.spend_limit ?? null,
         changes.expires_at ?? null,
         changes.ip_allowlist ?? null,
+        changes.concurrency_limit ?? null,
       ],
     );
   }

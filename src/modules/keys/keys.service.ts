@@ -30,6 +30,7 @@ const audited = (k: KeyView) => ({
   allowedModels: k.allowedModels,
   rpmLimit: k.rpmLimit,
   tpmLimit: k.tpmLimit,
+  concurrencyLimit: k.concurrencyLimit,
   spendLimit: k.spendLimit,
   expiresAt: k.expiresAt ? new Date(k.expiresAt).toISOString() : null,
   ipAllowlist: k.ipAllowlist,
@@ -199,6 +200,7 @@ export class KeysService {
     if (input.allowedModels !== undefined) changes.allowed_models = input.allowedModels === null ? null : [...input.allowedModels].sort();
     if (input.rpmLimit !== undefined) changes.rpm_limit = input.rpmLimit;
     if (input.tpmLimit !== undefined) changes.tpm_limit = input.tpmLimit;
+    if (input.concurrencyLimit !== undefined) changes.concurrency_limit = input.concurrencyLimit;
     if (input.spendLimit !== undefined) changes.spend_limit = input.spendLimit === null ? null : trimDecimal(input.spendLimit);
     if (input.ipAllowlist !== undefined) changes.ip_allowlist = input.ipAllowlist === null ? null : [...new Set(input.ipAllowlist.map((c) => normalizeCidr(c)!))];
     if (input.expiresAt !== undefined) {

@@ -33,8 +33,10 @@ local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, to
 local released, units, settled, charged = 0, 0, 0, 0
 for _, rid in ipairs(ids) do
   local hold = ARGV[3] .. 'hold:' .. rid
-  local fields = redis.call('HMGET', hold, 'c', 'amt', 'k', 'cost', 'ev')
+  local fields = redis.call('HMGET', hold, 'c', 'amt', 'k', 'cost', 'ev', 'bud')
   if fields[1] and fields[2] then
+    -- the hold also counted against its periods' budgets (issue 26)
+    if fields[6] then for name in string.gmatch(fields[6], '[^,]+') do redis.call('DECRBY', ARGV[3] .. name, fields[2]) end end
     local bal = ARGV[3] .. 'bal:' .. fields[1]
     local loaded = redis.call('EXISTS', bal) == 1
     if loaded then redis.call('INCRBY', bal, fields[2]) end
@@ -46,6 +48,7 @@ for _, rid in ipairs(ids) do
     if fields[4] and fields[5] and redis.call('EXISTS', marker) == 0 then
       if loaded then redis.call('DECRBY', bal, fields[4]) end
       if fields[3] then redis.call('INCRBY', ARGV[3] .. 'kspend:' .. fields[3], fields[4]) end
+      if fields[6] then for name in string.gmatch(fields[6], '[^,]+') do redis.call('INCRBY', ARGV[3] .. name, fields[4]) end end
       redis.call('XADD', ARGV[3] .. 'usage', '*', 'e', fields[5])
       redis.call('SET', marker, '1', 'EX', tonumber(ARGV[4]))
       settled = settled + 1

@@ -80,9 +80,11 @@ export class PricingRuntime implements OnModuleInit, OnModuleDestroy {
    * The price of `model` in `tenantId` at `at` (epoch ms, default now): retail (own or inherited),
    * wholesale, and both compiled to integers for `compiledCostUnits`. Null when the platform has no
    * price for the model at that time (unknown model). A hidden model is returned with hidden=true.
+   * With `customerId`, the customer's price (its overrides, its group's, the markup: see
+   * PriceBook.effective); without, the tenant's list price.
    */
-  async effectivePrice(tenantId: string, model: string, at: number = Date.now()): Promise<EffectivePrice | null> {
-    return (await this.book(tenantId))?.effective(model, at) ?? null;
+  async effectivePrice(tenantId: string, model: string, at: number = Date.now(), customerId?: string | null): Promise<EffectivePrice | null> {
+    return (await this.book(tenantId))?.effective(model, at, customerId) ?? null;
   }
 
   /** Models the tenant's customers may call: priced at `at` and not hidden, sorted. */

@@ -6,12 +6,17 @@ export const PRICE = 'Price';
 export const PRICE_COST = 'PriceCost';
 /** The per-reseller wholesale discount: set by the platform's owner and finance, read by the reseller's. */
 export const WHOLESALE_DISCOUNT = 'WholesaleDiscount';
+/** Customer groups (tiers) with their multiplier and per-model prices: owner and finance. */
+export const CUSTOMER_GROUP = 'CustomerGroup';
+/** A customer's group and per-model prices: owner and finance. */
+export const CUSTOMER_PRICE = 'CustomerPrice';
 
 export const pricingPermissions: PermissionDefinition = (principal, { can }) => {
   can('read', PRICE, { tenantId: principal.tenantId });
   if (!hasRole(principal, 'owner', 'finance')) return;
   can('update', PRICE, { tenantId: principal.tenantId });
   can('read', PRICE_COST, { tenantId: principal.tenantId });
+  can(['read', 'update'], [CUSTOMER_GROUP, CUSTOMER_PRICE], { tenantId: principal.tenantId });
   can('read', WHOLESALE_DISCOUNT, { tenantId: principal.tenantId });
   if (principal.tenantType !== 'platform') return;
   can(['read', 'update'], WHOLESALE_DISCOUNT, { tenantType: 'reseller' });

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { TokenPrice, trimDecimal } from '@app/money';
 import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { PriceBookData, PriceVersion } from './price-book';
+import { FactorVersion, OverrideVersion, PriceBookData, PriceRulesData, PriceVersion } from './price-book';
 
 interface PriceRow {
   id: string;
@@ -52,6 +52,12 @@ function byModel(rows: PriceRow[]): Map<string, PriceVersion[]> {
   return map;
 }
 
+function push<V>(map: Map<string, V[]>, key: string, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
 const COLUMNS = `p.id, p.model, p.input_per_million, p.output_per_million, p.cache_read_per_million,
   p.cache_write_per_million, p.cache_write_1h_per_million, p.reasoning_per_million, p.per_request, p.effective_from, p.set_by, p.created_at`;
 
@@ -83,7 +89,37 @@ export class PricingRepository {
       own: byModel(own),
       hidden: new Set(hidden.map((h) => h.model)),
       discountPercent: tenant.type === 'reseller' ? ((await this.discount(manager, tenantId)) ?? '0') : '0',
+      rules: await this.loadRules(manager, tenantId),
     };
+  }
+
+  /** Groups, memberships, markup, multipliers and overrides of one tenant, versions ascending. */
+  async loadRules(manager: EntityManager, tenantId: string): Promise<PriceRulesData> {
+    const factors: Array<{ id: string; group_id: string | null; factor: string | null; effective_from: Date }> = await manager.query(
+      `SELECT id, group_id, factor, effective_from FROM price_factors WHERE tenant_id = $1 ORDER BY effective_from, created_at`,
+      [tenantId],
+    );
+    const overrides: Array<PriceRow & { group_id: string | null; customer_id: string | null; cleared: boolean }> = await manager.query(
+      `SELECT ${COLUMNS}, p.group_id, p.customer_id, p.cleared FROM price_overrides p WHERE p.tenant_id = $1 ORDER BY p.effective_from, p.created_at`,
+      [tenantId],
+    );
+    const members: Array<{ customer_id: string; group_id: string }> = await manager.query(
+      `SELECT customer_id, group_id FROM customer_group_members WHERE tenant_id = $1`,
+      [tenantId],
+    );
+    const rules: PriceRulesData = { markup: [], groupFactors: new Map(), groupOverrides: new Map(), customerOverrides: new Map(), members: new Map() };
+    for (const f of factors) {
+      const version: FactorVersion = { id: f.id, factor: f.factor === null ? null : trimDecimal(f.factor), effectiveFrom: f.effective_from };
+      if (f.group_id === null) rules.markup.push(version);
+      else push(rules.groupFactors, f.group_id, version);
+    }
+    for (const o of overrides) {
+      const version: OverrideVersion = { id: o.id, price: o.cleared ? null : toVersion(o).price, effectiveFrom: o.effective_from };
+      if (o.customer_id) push(rules.customerOverrides, `${o.customer_id}\u0000${o.model}`, version);
+      else push(rules.groupOverrides, `${o.group_id}\u0000${o.model}`, version);
+    }
+    for (const m of members) rules.members.set(m.customer_id, m.group_id);
+    return rules;
   }
 
   /** Every version of a model in one list, newest effective first, with who set it. */

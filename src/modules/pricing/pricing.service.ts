@@ -15,9 +15,9 @@ import { PRICE, PRICE_COST, WHOLESALE_DISCOUNT } from './pricing.permissions';
 import { PricingRepository } from './pricing.repository';
 
 /** A new price may not start in the past; this much clock skew between client and server is forgiven. */
-const PAST_TOLERANCE_MS = 5_000;
+export const PAST_TOLERANCE_MS = 5_000;
 
-const priceView = (p: TokenPrice): PriceView => ({
+export const priceView = (p: TokenPrice): PriceView => ({
   inputPerMillion: p.inputPerMillion,
   outputPerMillion: p.outputPerMillion,
   cacheReadPerMillion: p.cacheReadPerMillion ?? null,
@@ -28,7 +28,7 @@ const priceView = (p: TokenPrice): PriceView => ({
 });
 
 /** Normalises a validated request into a price (trailing zeros removed, absent buckets null). */
-function priceOf(input: SetPriceRequest): TokenPrice {
+export function priceOf(input: SetPriceRequest): TokenPrice {
   const opt = (v: string | null | undefined) => (v === undefined || v === null ? null : trimDecimal(v));
   return {
     inputPerMillion: trimDecimal(input.inputPerMillion),
@@ -41,7 +41,7 @@ function priceOf(input: SetPriceRequest): TokenPrice {
   };
 }
 
-function assertModelName(model: string): void {
+export function assertModelName(model: string): void {
   if (!MODEL_NAME.test(model)) {
     throw AppException.validation([{ field: 'model', messages: ['model must be 1-200 characters: letters, digits and . _ : / @ + -'] }]);
   }
@@ -90,6 +90,8 @@ export class PricingService {
           item.wholesale = priceView(price.wholesale);
           item.margin = marginOf(price.retail, price.wholesale);
           item.belowWholesale = belowFloor(price.retail, price.wholesale).length > 0;
+          item.rule = price.rule.winner;
+          item.markup = price.rule.markup;
         }
         items.push(item);
       }

@@ -41,6 +41,13 @@ class KeyLimits {
   @Max(2_000_000_000)
   tpmLimit?: number | null;
 
+  @ApiPropertyOptional({ nullable: true, minimum: 1, maximum: 100_000, description: 'Requests of this key in flight at once; over it, 429 at once (null: the default)' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000)
+  concurrencyLimit?: number | null;
+
   @ApiPropertyOptional({ nullable: true, example: '25.5', description: 'Spend limit in the currency unit, a decimal string with at most 9 decimals (null: none)' })
   @IsOptional()
   @IsDecimalAmount({ maxDecimals: 9, max: '999999999' })
@@ -112,6 +119,7 @@ export class KeyView {
   @ApiPropertyOptional({ nullable: true, type: [String] }) allowedModels: string[] | null;
   @ApiPropertyOptional({ nullable: true }) rpmLimit: number | null;
   @ApiPropertyOptional({ nullable: true }) tpmLimit: number | null;
+  @ApiPropertyOptional({ nullable: true }) concurrencyLimit: number | null;
   @ApiPropertyOptional({ nullable: true, example: '25.5' }) spendLimit: string | null;
   @ApiProperty({ example: '3.14', description: 'Spent so far with this key' }) spent: string;
   @ApiPropertyOptional({ nullable: true }) expiresAt: Date | null;

@@ -97,6 +97,12 @@ export class EffectivePriceView {
   @ApiPropertyOptional({ type: PriceView, description: 'Owner and finance only' }) wholesale?: PriceView;
   @ApiPropertyOptional({ type: MarginView, description: 'retail - wholesale; owner and finance only' }) margin?: MarginView;
   @ApiPropertyOptional({ description: 'Owner and finance only: a platform price change put this retail price below wholesale' }) belowWholesale?: boolean;
+  @ApiPropertyOptional({
+    enum: ['own', 'markup', 'inherited'],
+    description: "Owner and finance only: the rule that set the list price (markup: wholesale x the tenant's markup)",
+  })
+  rule?: 'own' | 'markup' | 'inherited' | 'customer_override' | 'group_override';
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Owner and finance only: the markup factor applied' }) markup?: string | null;
 }
 
 export class PriceListView {
