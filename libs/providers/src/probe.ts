@@ -3,7 +3,7 @@ import { adapterFor } from './adapters';
 import { UpstreamError } from './errors';
 import { exchange } from './exchange';
 import { createUpstreamAgent } from './http';
-import { ChannelSettings, ProviderType } from './types';
+import { UpstreamSettings, ProviderType } from './types';
 
 export interface ProbeTarget {
   provider: ProviderType;
@@ -11,7 +11,7 @@ export interface ProbeTarget {
   apiKey: string;
   /** An upstream model name to ask (the channel's first concrete one). */
   upstreamModel: string;
-  settings?: ChannelSettings;
+  settings?: UpstreamSettings;
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;
   totalTimeoutMs: number;

@@ -35,7 +35,7 @@ export interface Usage {
  * A channel's non-secret settings, by provider type: Azure's `apiVersion`, Bedrock's `region`,
  * Vertex's `projectId` and `location`, an OpenAI-compatible channel's `preset` (its quirks).
  */
-export interface ChannelSettings {
+export interface UpstreamSettings {
   preset?: string;
   apiVersion?: string;
   region?: string;
@@ -49,7 +49,7 @@ export interface UpstreamTarget {
   /** The channel key: an API key; Bedrock `ACCESS_KEY_ID:SECRET_ACCESS_KEY`; Vertex a service-account key (JSON). */
   apiKey: string;
   upstreamModel: string;
-  settings?: ChannelSettings;
+  settings?: UpstreamSettings;
   /** Whether private addresses may be reached (token endpoints outside the pooled upstream client honour it too). */
   allowPrivateNetworks?: boolean;
 }

@@ -238,7 +238,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
             dispatcher: this.agentFor(channel),
             endpoint: call.endpoint,
             body: call.body,
-            target: { baseUrl: channel.baseUrl, apiKey: key.secret, upstreamModel: candidate.upstreamModel },
+            target: { baseUrl: channel.baseUrl, apiKey: key.secret, upstreamModel: candidate.upstreamModel, settings: channel.settings },
             publicModel: call.model,
             stream: call.stream,
             includeUsage: call.includeUsage ?? true,
@@ -378,6 +378,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
       firstByteTimeoutMs: row.first_byte_timeout_ms,
       totalTimeoutMs: row.total_timeout_ms,
       retryBudget: row.retry_budget,
+      settings: row.settings ?? {},
       status: row.status,
       keys,
       costs: new Map(
