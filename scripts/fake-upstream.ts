@@ -36,6 +36,8 @@ export interface FakeContext {
   res: ServerResponse;
   url: URL;
   body: any;
+  /** The request body as received (for fakes that check a signature over it). */
+  rawBody: string;
   behaviour: FakeBehaviour;
   /** Answers with `status` and a JSON body. */
   json(status: number, payload: unknown): void;
@@ -126,6 +128,7 @@ export async function startFakeServer(options: FakeOptions): Promise<FakeUpstrea
         res,
         url,
         body,
+        rawBody: text,
         behaviour,
         json: (status, payload) => {
           if (res.writableEnded) return;

@@ -59,7 +59,9 @@ export async function signAws(input: SignInput): Promise<Record<string, string>>
       protocol: url.protocol,
       hostname: url.hostname,
       port: url.port ? Number(url.port) : undefined,
-      path: decodeURIComponent(url.pathname),
+      // The path as sent (segments already escaped once); the signer escapes it again, as AWS
+      // services other than S3 expect in the canonical request.
+      path: url.pathname,
       query,
       headers,
       body: input.body,

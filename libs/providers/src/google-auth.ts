@@ -45,7 +45,8 @@ export class GoogleTokenCache {
       const key = parseServiceAccountKey(keyText);
       const tokenUri = key.token_uri ?? GOOGLE_TOKEN_URL;
       if (tokenUri !== GOOGLE_TOKEN_URL && !allowPrivateNetworks) throw badKey();
-      client = new JWT({ email: key.client_email, key: key.private_key, keyId: key.private_key_id, scopes: [SCOPE] });
+      // Node's own fetch: gaxios would otherwise load node-fetch with a dynamic import.
+      client = new JWT({ email: key.client_email, key: key.private_key, keyId: key.private_key_id, scopes: [SCOPE], transporterOptions: { fetchImplementation: fetch } });
       if (tokenUri !== GOOGLE_TOKEN_URL) {
         client.transporter.interceptors.request.add({
           resolved: async (config) => {
