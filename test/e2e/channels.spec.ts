@@ -165,6 +165,7 @@ describe('channels (e2e)', () => {
       const target = (await as(owner, 'POST', '/api/v1/channels', channelInput())).body.id;
       const routes: Array<[string, string, unknown?]> = [
         ['GET', '/api/v1/channels'],
+        ['GET', '/api/v1/channels/presets'],
         ['POST', '/api/v1/channels', channelInput()],
         ['GET', `/api/v1/channels/${target}`],
         ['PATCH', `/api/v1/channels/${target}`, { weight: 1 }],
