@@ -153,7 +153,7 @@ describe('channels (e2e)', () => {
     });
 
     it('validates input, naming the fields', async () => {
-      const res = await as(owner, 'POST', '/api/v1/channels', { name: '', provider: 'azure', baseUrl: 'ftp://x', keys: [] });
+      const res = await as(owner, 'POST', '/api/v1/channels', { name: '', provider: 'cohere', baseUrl: 'ftp://x', keys: [] });
       expect(res.status).toBe(400);
       const fields = res.body.errors.map((e: { field: string }) => e.field).sort();
       expect(fields).toEqual(expect.arrayContaining(['baseUrl', 'keys', 'name', 'provider']));
