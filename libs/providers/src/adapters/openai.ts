@@ -1,10 +1,27 @@
 import { protocolError } from '../errors';
 import { SseParser } from '../sse';
-import { BuildOptions, Endpoint, ProviderType, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
+import { BuildOptions, Endpoint, UNSTREAMED_ENDPOINTS, ProviderType, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
 import { quirksOf } from '../presets';
 import { joinUrl, num, parseJson } from './common';
 
-const PATHS: Record<Endpoint, string> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings', messages: '/messages', responses: '/responses' };
+const PATHS: Record<Endpoint, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+  messages: '/messages',
+  responses: '/responses',
+  moderations: '/moderations',
+  rerank: '/rerank',
+};
+
+/** Cohere's search unit: one query over up to 100 documents. */
+const DOCUMENTS_PER_SEARCH_UNIT = 100;
+
+/** Search units of a rerank request, as Cohere counts them when the upstream reports none. */
+export function searchUnitsOf(body: Record<string, unknown> | undefined): number {
+  const documents = Array.isArray(body?.documents) ? body.documents.length : 0;
+  return Math.max(1, Math.ceil(documents / DOCUMENTS_PER_SEARCH_UNIT));
+}
 
 /** OpenAI's usage object to disjoint buckets (its prompt_tokens include the cached ones). */
 export function usageFromOpenAI(raw: unknown): Usage | null {
@@ -53,7 +70,10 @@ export class OpenAIAdapter implements ProviderAdapter {
   protected upstreamBody(endpoint: Endpoint, body: Record<string, unknown>, target: UpstreamTarget, options: BuildOptions): Record<string, unknown> {
     const quirks = quirksOf(target.settings?.preset);
     const upstreamBody: Record<string, unknown> = { ...body, model: target.upstreamModel };
-    if (endpoint === 'embeddings') return upstreamBody;
+    if (UNSTREAMED_ENDPOINTS.has(endpoint)) {
+      delete upstreamBody.stream;
+      return upstreamBody;
+    }
     if (options.stream) {
       upstreamBody.stream = true;
       if (options.includeUsage && quirks.streamUsage === 'stream_options') {
@@ -75,8 +95,22 @@ export class OpenAIAdapter implements ProviderAdapter {
     return upstreamBody;
   }
 
-  parseResponse(endpoint: Endpoint, text: string, publicModel: string): ParsedResponse {
+  parseResponse(endpoint: Endpoint, text: string, publicModel: string, request?: Record<string, unknown>): ParsedResponse {
     const body = parseJson(text, 'the response');
+    if (endpoint === 'moderations') {
+      if (!Array.isArray(body.results)) throw protocolError('no results');
+      // Priced per request: no tokens.
+      return { body: { ...body, model: publicModel }, usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, requests: 1 } };
+    }
+    if (endpoint === 'rerank') {
+      if (!Array.isArray(body.results)) throw protocolError('no results');
+      // Cohere reports search units (meta.billed_units), Jina and vLLM tokens (usage.total_tokens).
+      const meta = body.meta as { billed_units?: { search_units?: unknown } } | undefined;
+      const units = num(meta?.billed_units?.search_units) || searchUnitsOf(request);
+      const tokens = num((body.usage as { total_tokens?: unknown } | undefined)?.total_tokens);
+      const out: Record<string, unknown> = { ...body, model: publicModel };
+      return { body: out, usage: { input: tokens, output: 0, cacheRead: 0, cacheWrite: 0, requests: units } };
+    }
     if (endpoint === 'embeddings') {
       if (!Array.isArray(body.data)) throw protocolError('no data');
     } else if (!Array.isArray(body.choices)) {

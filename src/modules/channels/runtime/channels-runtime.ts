@@ -191,6 +191,8 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
       ['embeddings', 'embeddings'],
       ['messages', 'messages'],
       ['responses', 'responses'],
+      ['moderations', 'moderations'],
+      ['rerank', 'rerank'],
     ];
     return all.filter(([, endpoint]) => types.some((t) => adapterFor(t, endpoint).supports(endpoint))).map(([name]) => name);
   }
