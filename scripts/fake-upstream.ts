@@ -249,6 +249,12 @@ export function startFakeOpenAI(options: { port?: number; host?: string; keys?: 
           results: inputs.map((i: unknown) => ({ flagged: flagged(i), categories: { violence: flagged(i) }, category_scores: { violence: flagged(i) ? 0.97 : 0.01 } })),
         });
       }
+      if (url.pathname === '/v1/images/generations') {
+        const n = typeof body?.n === 'number' ? body.n : 1;
+        // A 1x1 PNG per image; no usage (as DALL-E answers).
+        const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+        return ctx.json(200, { created, data: Array.from({ length: n }, () => ({ b64_json: png, revised_prompt: String(body?.prompt ?? '') })) });
+      }
       if (url.pathname === '/v1/rerank') {
         // vLLM's and Jina's shape (usage in tokens) with Cohere's billed search units as well.
         const documents: unknown[] = Array.isArray(body?.documents) ? body.documents : [];

@@ -13,14 +13,14 @@ import { GatewayClient, gatewayClient } from '../support/openai-client';
 import { isolatedRedisUrl } from '../support/redis';
 
 /**
- * Endpoints beyond text (issue 24): /v1/moderations, priced per request, and /v1/rerank (the
+ * Endpoints beyond text (issue 24): /v1/moderations, priced per request; /v1/rerank (the
  * Cohere/Jina shape), priced per search unit (a query over up to 100 documents) plus its tokens
- * where the upstream counts them. Each holds its estimate before the upstream is called and
+ * where the upstream counts them; /v1/images/generations, priced per image. Each holds its estimate before the upstream is called and
  * settles exactly, like chat.
  */
 const PRICE: TokenPrice = { inputPerMillion: '1', outputPerMillion: '1', perRequest: '0.002' };
 
-describe('moderations and rerank (e2e)', () => {
+describe('moderations, rerank and images (e2e)', () => {
   let system: Client;
   let redis: Redis;
   let api: RunningApp;
@@ -31,7 +31,7 @@ describe('moderations and rerank (e2e)', () => {
   let key: string;
   let brokeKey: string;
   let client: GatewayClient;
-  const models = { moderation: uniqueSlug('m-mod'), rerank: uniqueSlug('m-rerank'), claude: uniqueSlug('m-claude') };
+  const models = { moderation: uniqueSlug('m-mod'), rerank: uniqueSlug('m-rerank'), image: uniqueSlug('m-image'), claude: uniqueSlug('m-claude') };
 
   const balance = async () => (await world.balance(shop, 'alice'))!;
   const rerank = (json: unknown, secret = key) => call(api.baseUrl, 'POST', '/v1/rerank', { host: shop.domain, token: secret, json });
@@ -52,6 +52,7 @@ describe('moderations and rerank (e2e)', () => {
     for (const m of Object.values(models)) await world.price(world.platform, m, PRICE);
     await world.channel(fakeChannel(openai.url, models.moderation, { retryBudget: 0, costs: [] }));
     await world.channel(fakeChannel(openai.url, models.rerank, { retryBudget: 0, costs: [] }));
+    await world.channel(fakeChannel(openai.url, models.image, { retryBudget: 0, costs: [] }));
     await world.channel(fakeChannel(anthropic.url, models.claude, { provider: 'anthropic', baseUrl: anthropic.url, retryBudget: 0, costs: [] }));
     await world.credit(shop, 'alice', '10');
     key = await world.key(shop, 'alice');
@@ -97,6 +98,22 @@ describe('moderations and rerank (e2e)', () => {
     expect(event).toMatchObject({ status: 'ok', model: models.rerank, inputTokens: tokens, outputTokens: 0, stream: false });
     expect(event.retailUnits).toBe(expected.toString());
     expect(before - (await balance())).toBe(expected);
+  });
+
+  it('images are generated through the openai SDK and billed per image (n = 3: three times the per-image price)', async () => {
+    const events = (await world.events(shop)).length;
+    const before = await balance();
+    const images = await client.client.images.generate({ model: models.image, prompt: 'a lighthouse', n: 3, size: '1024x1024', response_format: 'b64_json' });
+    expect(images.data).toHaveLength(3);
+    expect(images.data?.[0].b64_json).toBeTruthy();
+    expect(openai.requests.at(-1)).toMatchObject({ path: '/v1/images/generations', body: { model: 'fake-model', prompt: 'a lighthouse', n: 3, size: '1024x1024' } });
+    const event = await nextEvent(events);
+    expect(event).toMatchObject({ status: 'ok', model: models.image, inputTokens: 0, outputTokens: 0 });
+    expect(event.retailUnits).toBe('6000000');
+    expect(before - (await balance())).toBe(6_000_000n);
+    const tooMany = await call(api.baseUrl, 'POST', '/v1/images/generations', { host: shop.domain, token: key, json: { model: models.image, prompt: 'x', n: 11 } });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error.param).toBe('n');
   });
 
   it('rerank and moderation requests missing their fields are refused (400, OpenAI error shape) and cost nothing', async () => {

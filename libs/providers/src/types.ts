@@ -14,10 +14,10 @@ export type ProviderType = (typeof PROVIDER_TYPES)[number];
  * two protocols of coding agents, Anthropic's Messages (`messages`) and OpenAI's Responses
  * (`responses`), passed through to upstreams that speak them and translated to chat for the others.
  */
-export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses' | 'moderations' | 'rerank';
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses' | 'moderations' | 'rerank' | 'images';
 
 /** Endpoints answered with one JSON body, never streamed. */
-export const UNSTREAMED_ENDPOINTS: ReadonlySet<Endpoint> = new Set(['embeddings', 'moderations', 'rerank']);
+export const UNSTREAMED_ENDPOINTS: ReadonlySet<Endpoint> = new Set(['embeddings', 'moderations', 'rerank', 'images']);
 
 /**
  * Tokens of one request in disjoint billing buckets: `input` is prompt tokens that were neither
@@ -32,7 +32,7 @@ export interface Usage {
   cacheWrite1h?: number;
   /** Of `output`, the reasoning tokens, when reported. */
   reasoning?: number;
-  /** How many times the per-request price applies (rerank: search units); 1 when absent. */
+  /** How many times the per-request price applies (rerank: search units; images: images); 1 when absent. */
   requests?: number;
 }
 

@@ -134,6 +134,9 @@ export function addInferencePaths(document: OpenAPIObject): void {
       'Results with each document’s index and relevance_score',
     ),
   };
+  document.paths['/v1/images/generations'] = {
+    post: op('Image generation (OpenAI-compatible); priced per image (`n`), plus tokens where the upstream reports them', passThroughBody(['model', 'prompt'], 'OpenAI image generation request'), 'A list of images (url or b64_json)'),
+  };
   document.paths['/v1/models'] = { get: op('Models this key may call', null, 'A list of models') };
   document.paths['/v1/models/{id}'] = {
     get: { ...op('One model this key may call', null, 'A model'), parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 200 } }] },

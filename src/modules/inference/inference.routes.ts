@@ -19,6 +19,7 @@ const ENDPOINTS: Array<[string, Endpoint | 'count_tokens']> = [
   ['/v1/responses', 'responses'],
   ['/v1/moderations', 'moderations'],
   ['/v1/rerank', 'rerank'],
+  ['/v1/images/generations', 'images'],
 ];
 
 /**

@@ -73,6 +73,11 @@ export function readRequestFields(endpoint: InferenceEndpoint, body: unknown): R
     if (typeof b.input !== 'string' && !Array.isArray(b.input)) throw InferenceError.invalidRequest('`input` is required: a string or an array.', 'input', 'missing_required_parameter');
     return { model: b.model, stream: false, includeUsage: false, maxOutputTokens: null, n: 1, requests: 1 };
   }
+  if (endpoint === 'images') {
+    if (typeof b.prompt !== 'string' || !b.prompt) throw InferenceError.invalidRequest('`prompt` is required: a string.', 'prompt', 'missing_required_parameter');
+    // Each image is one unit of the per-request price: the hold covers all of them.
+    return { model: b.model, stream: false, includeUsage: false, maxOutputTokens: null, n: 1, requests: positiveInt(b, 'n', 10) ?? 1 };
+  }
   if (endpoint === 'rerank') {
     if (typeof b.query !== 'string' || !b.query) throw InferenceError.invalidRequest('`query` is required: a string.', 'query', 'missing_required_parameter');
     if (!Array.isArray(b.documents) || !b.documents.length || b.documents.length > MAX_RERANK_DOCUMENTS) {

@@ -5,7 +5,7 @@ import { OpenAIAdapter, OpenAIStream } from './openai';
 /** The GA data-plane version used when a channel names none. */
 export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
 
-const PATHS: Partial<Record<Endpoint, string>> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' };
+const PATHS: Partial<Record<Endpoint, string>> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings', images: '/images/generations' };
 
 /**
  * Azure OpenAI: `{base}/openai/deployments/{deployment}/chat/completions?api-version=...` with the

@@ -12,6 +12,7 @@ const PATHS: Record<Endpoint, string> = {
   responses: '/responses',
   moderations: '/moderations',
   rerank: '/rerank',
+  images: '/images/generations',
 };
 
 /** Cohere's search unit: one query over up to 100 documents. */
@@ -110,6 +111,12 @@ export class OpenAIAdapter implements ProviderAdapter {
       const tokens = num((body.usage as { total_tokens?: unknown } | undefined)?.total_tokens);
       const out: Record<string, unknown> = { ...body, model: publicModel };
       return { body: out, usage: { input: tokens, output: 0, cacheRead: 0, cacheWrite: 0, requests: units } };
+    }
+    if (endpoint === 'images') {
+      if (!Array.isArray(body.data)) throw protocolError('no data');
+      // Priced per image; gpt-image models also report their tokens (billed on top where priced).
+      const u = (body.usage ?? {}) as { input_tokens?: unknown; output_tokens?: unknown };
+      return { body, usage: { input: num(u.input_tokens), output: num(u.output_tokens), cacheRead: 0, cacheWrite: 0, requests: body.data.length } };
     }
     if (endpoint === 'embeddings') {
       if (!Array.isArray(body.data)) throw protocolError('no data');

@@ -193,6 +193,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
       ['responses', 'responses'],
       ['moderations', 'moderations'],
       ['rerank', 'rerank'],
+      ['images.generations', 'images'],
     ];
     return all.filter(([, endpoint]) => types.some((t) => adapterFor(t, endpoint).supports(endpoint))).map(([name]) => name);
   }
