@@ -2518,6 +2518,231 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/images/generations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Image generation (OpenAI-compatible); priced per image (`n`), plus tokens where the upstream reports them */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_completion_tokens?: number;
+                        max_output_tokens?: number;
+                        max_tokens?: number;
+                        model: string;
+                        n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
+                        stream?: boolean;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description A list of images (url or b64_json) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description OpenAI's error object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key (also a key of another reseller). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `insufficient_quota`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`). */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `ip_not_allowed`: the address is not on the key’s allow-list; `account_disabled`: the customer or reseller is disabled; `account_not_active`: an invited customer who has not accepted. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `model_not_found`: unknown, hidden or not allowed on this key; `unknown_tenant`: the Host is no tenant’s domain. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider failed. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description No healthy upstream, or the gateway cannot check the balance right now. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider timed out. */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/messages": {
         parameters: {
             query?: never;
