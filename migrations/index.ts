@@ -23,6 +23,7 @@ import { UserPreferences1763769601300 } from './1763769601300-UserPreferences';
 import { Topups1763769601400 } from './1763769601400-Topups';
 import { PriceBucketsForAgents1763769601600 } from './1763769601600-PriceBucketsForAgents';
 import { ResponsesProvider1763769601610 } from './1763769601610-ResponsesProvider';
+import { CloudChannels1763769602400 } from './1763769602400-CloudChannels';
 import { PriceRules1763769602600 } from './1763769602600-PriceRules';
 import { ConsumptionLimits1763769602610 } from './1763769602610-ConsumptionLimits';
 import { Budgets1763769602620 } from './1763769602620-Budgets';
@@ -55,6 +56,7 @@ export const ALL_MIGRATIONS = [
   Topups1763769601400,
   PriceBucketsForAgents1763769601600,
   ResponsesProvider1763769601610,
+  CloudChannels1763769602400,
   PriceRules1763769602600,
   ConsumptionLimits1763769602610,
   Budgets1763769602620,

@@ -1,7 +1,7 @@
 /**
  * Fake upstream model providers speaking their real wire formats, for tests, the benchmark and
  * `npm run dev`. This file holds the shared server core and the OpenAI-compatible fake
- * (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/models`), with fixed, fast
+ * (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/moderations`, `/v1/rerank`, `/v1/models`), with fixed, fast
  * answers and streams that end with a usage chunk when `stream_options.include_usage` is set.
  * The Anthropic and Gemini fakes (test/support/fakes/) use the same core.
  *
@@ -36,6 +36,8 @@ export interface FakeContext {
   res: ServerResponse;
   url: URL;
   body: any;
+  /** The request body as received (for fakes that check a signature over it). */
+  rawBody: string;
   behaviour: FakeBehaviour;
   /** Answers with `status` and a JSON body. */
   json(status: number, payload: unknown): void;
@@ -126,6 +128,7 @@ export async function startFakeServer(options: FakeOptions): Promise<FakeUpstrea
         res,
         url,
         body,
+        rawBody: text,
         behaviour,
         json: (status, payload) => {
           if (res.writableEnded) return;
@@ -198,6 +201,8 @@ export async function streamEvents(ctx: FakeContext, events: Array<{ data: unkno
 }
 
 export const FAKE_TEXT = 'Hello from the fake upstream.';
+/** Tokens the fake's /v1/rerank reports per document. */
+export const FAKE_RERANK_TOKENS_PER_DOCUMENT = 10;
 /** The fixed token counts the OpenAI fake reports: 9 prompt tokens (2 cached), 7 completion tokens. */
 export const FAKE_USAGE = { prompt_tokens: 9, completion_tokens: 7, total_tokens: 16, prompt_tokens_details: { cached_tokens: 2 } };
 
@@ -234,6 +239,27 @@ export function startFakeOpenAI(options: { port?: number; host?: string; keys?: 
           data: inputs.map((_: unknown, index: number) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3, index] })),
           usage: { prompt_tokens: 4 * inputs.length, total_tokens: 4 * inputs.length },
         });
+      }
+      if (url.pathname === '/v1/moderations') {
+        const inputs = Array.isArray(body?.input) ? body.input : [body?.input];
+        const flagged = (i: unknown) => String(i).toLowerCase().includes('kill');
+        return ctx.json(200, {
+          id: 'modr-fake',
+          model,
+          results: inputs.map((i: unknown) => ({ flagged: flagged(i), categories: { violence: flagged(i) }, category_scores: { violence: flagged(i) ? 0.97 : 0.01 } })),
+        });
+      }
+      if (url.pathname === '/v1/images/generations') {
+        const n = typeof body?.n === 'number' ? body.n : 1;
+        // A 1x1 PNG per image; no usage (as DALL-E answers).
+        const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+        return ctx.json(200, { created, data: Array.from({ length: n }, () => ({ b64_json: png, revised_prompt: String(body?.prompt ?? '') })) });
+      }
+      if (url.pathname === '/v1/rerank') {
+        // vLLM's and Jina's shape (usage in tokens) with Cohere's billed search units as well.
+        const documents: unknown[] = Array.isArray(body?.documents) ? body.documents : [];
+        const results = documents.map((_, index) => ({ index, relevance_score: 1 / (index + 1) })).slice(0, body?.top_n ?? documents.length);
+        return ctx.json(200, { id: 'rerank-fake', model, results, usage: { total_tokens: FAKE_RERANK_TOKENS_PER_DOCUMENT * documents.length }, meta: { billed_units: { search_units: Math.max(1, Math.ceil(documents.length / 100)) } } });
       }
       if (url.pathname === '/v1/responses') return respond(ctx, model, answer);
       const chat = url.pathname === '/v1/chat/completions';

@@ -153,7 +153,7 @@ describe('channels (e2e)', () => {
     });
 
     it('validates input, naming the fields', async () => {
-      const res = await as(owner, 'POST', '/api/v1/channels', { name: '', provider: 'azure', baseUrl: 'ftp://x', keys: [] });
+      const res = await as(owner, 'POST', '/api/v1/channels', { name: '', provider: 'cohere', baseUrl: 'ftp://x', keys: [] });
       expect(res.status).toBe(400);
       const fields = res.body.errors.map((e: { field: string }) => e.field).sort();
       expect(fields).toEqual(expect.arrayContaining(['baseUrl', 'keys', 'name', 'provider']));
@@ -165,6 +165,7 @@ describe('channels (e2e)', () => {
       const target = (await as(owner, 'POST', '/api/v1/channels', channelInput())).body.id;
       const routes: Array<[string, string, unknown?]> = [
         ['GET', '/api/v1/channels'],
+        ['GET', '/api/v1/channels/presets'],
         ['POST', '/api/v1/channels', channelInput()],
         ['GET', `/api/v1/channels/${target}`],
         ['PATCH', `/api/v1/channels/${target}`, { weight: 1 }],

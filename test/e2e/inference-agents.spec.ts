@@ -357,9 +357,10 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
   it('/v1/models tells which protocols each model can be called with', async () => {
     const list = await oai().client.models.list();
     const byId = new Map(list.data.map((m) => [m.id, (m as unknown as { protocols: string[] }).protocols]));
-    expect(byId.get(models.gpt)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses']);
+    // OpenAI-compatible channels also serve moderations, rerank and images (issue 24).
+    expect(byId.get(models.gpt)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses', 'moderations', 'rerank', 'images.generations']);
     expect(byId.get(models.claude)).toEqual(['chat.completions', 'messages', 'responses']);
-    expect(byId.get(models.native)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses']);
+    expect(byId.get(models.native)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses', 'moderations', 'rerank', 'images.generations']);
   });
 
   it('/v1/messages and /v1/responses to a Gemini channel: translated through chat, non-stream and stream', async () => {

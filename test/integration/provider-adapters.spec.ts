@@ -10,7 +10,7 @@ import { ProviderType } from '@app/providers';
  * `openai` SDK: non-stream, stream (with usage), tool calls, upstream 4xx/5xx, malformed and
  * truncated bodies, and upstreams that stall before and after the first byte.
  */
-const UPSTREAM_KEY: Record<ProviderType, string> = {
+const UPSTREAM_KEY: Partial<Record<ProviderType, string>> = {
   openai: 'sk-test-openai-UPSTREAMSECRET-0001',
   anthropic: 'sk-ant-test-UPSTREAMSECRET-0002',
   gemini: 'AIzaTest-UPSTREAMSECRET-0003',
@@ -60,7 +60,7 @@ describe.each(CASES)('$provider adapter', (c) => {
   let fake: FakeUpstream;
   let server: AdapterServer;
   let client: OpenAI;
-  const key = UPSTREAM_KEY[c.provider];
+  const key = UPSTREAM_KEY[c.provider]!;
 
   beforeAll(async () => {
     fake = await c.start([key]);

@@ -1,7 +1,7 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
-import { adapterFor, createUpstreamAgent, Endpoint, exchange, ProviderType, UpstreamError } from '@app/providers';
+import { adapterFor, createUpstreamAgent, Endpoint, exchange, ProviderType, UpstreamError, UpstreamSettings } from '@app/providers';
 
 /**
  * A tiny OpenAI-compatible server that runs one adapter against one upstream, so a test can read
@@ -21,6 +21,8 @@ export async function startAdapterServer(options: {
   upstreamBaseUrl: string;
   apiKey: string;
   upstreamModel?: string;
+  /** The channel's provider settings (Azure's api-version, Bedrock's region, Vertex's project and location, a preset). */
+  settings?: UpstreamSettings;
   firstByteMs?: number;
   totalMs?: number;
 }): Promise<AdapterServer> {
@@ -43,7 +45,7 @@ export async function startAdapterServer(options: {
             dispatcher: agent,
             endpoint,
             body,
-            target: { baseUrl: options.upstreamBaseUrl, apiKey: options.apiKey, upstreamModel: options.upstreamModel ?? String(body.model) },
+            target: { baseUrl: options.upstreamBaseUrl, apiKey: options.apiKey, upstreamModel: options.upstreamModel ?? String(body.model), settings: options.settings },
             publicModel: String(body.model),
             stream,
             includeUsage: true,

@@ -51,6 +51,14 @@ describe('money', () => {
     expect(costUnits({ input: 1, output: 0 }, { inputPerMillion: '0.0000015', outputPerMillion: '0' })).toBe(1n);
   });
 
+  it('applies the per-request price once per billable unit (rerank search units), the same compiled or decimal', () => {
+    const price = { inputPerMillion: '1', outputPerMillion: '1', perRequest: '0.002' };
+    expect(costUnits({ input: 0, output: 0 }, price)).toBe(2_000_000n);
+    expect(costUnits({ input: 1500, output: 0, requests: 2 }, price)).toBe(5_500_000n);
+    expect(compiledCostUnits({ input: 1500, output: 0, requests: 2 }, compilePrice(price))).toBe(5_500_000n);
+    expect(compiledCostUnits({ input: 0, output: 0, requests: 0 }, compilePrice(price))).toBe(0n);
+  });
+
   it('gives the same result with compiled integer prices as with decimals', () => {
     const prices = [
       { inputPerMillion: '0.15', outputPerMillion: '0.6' },

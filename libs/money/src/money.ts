@@ -78,6 +78,8 @@ export interface TokenUsage {
   cacheWrite1h?: number;
   /** Of `output`, the reasoning tokens: billed at the reasoning price when set, else as output. */
   reasoning?: number;
+  /** Billable units of the per-request price (rerank: Cohere's search units); 1 when absent. */
+  requests?: number;
 }
 
 /** A price list entry: decimal strings per million tokens, and per request. */
@@ -109,7 +111,7 @@ export function costUnits(usage: TokenUsage, price: TokenPrice): bigint {
     .plus(new D(cacheRead).times(price.cacheReadPerMillion ?? price.inputPerMillion))
     .plus(new D(cacheWrite5m).times(price.cacheWritePerMillion ?? price.inputPerMillion))
     .plus(new D(cacheWrite1h).times(price.cacheWrite1hPerMillion ?? new D(price.inputPerMillion).times(2)));
-  const total = perToken.dividedBy(1_000_000).plus(price.perRequest ?? 0);
+  const total = perToken.dividedBy(1_000_000).plus(new D(price.perRequest ?? 0).times(usage.requests ?? 1));
   return BigInt(total.times(UNITS_PER_CURRENCY_UNIT.toString()).toDecimalPlaces(0, Decimal.ROUND_CEIL).toFixed(0));
 }
 
@@ -165,5 +167,5 @@ export function compiledCostUnits(usage: TokenUsage, price: CompiledPrice): bigi
     scaled += BigInt(reasoning) * (price.reasoningPerMillionUnits - price.outputPerMillionUnits);
   }
   const million = 1_000_000n;
-  return (scaled + million - 1n) / million + price.perRequestUnits;
+  return (scaled + million - 1n) / million + price.perRequestUnits * BigInt(usage.requests ?? 1);
 }

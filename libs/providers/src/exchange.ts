@@ -86,12 +86,14 @@ function cutShort(error: UpstreamError): UpstreamError {
  */
 export async function exchange(options: ExchangeOptions): Promise<UpstreamExchange> {
   const { adapter, target } = options;
-  const request = adapter.buildRequest(options.endpoint, options.body, target, {
+  let request = adapter.buildRequest(options.endpoint, options.body, target, {
     stream: options.stream,
     includeUsage: options.includeUsage ?? true,
     clientHeaders: options.clientHeaders,
   });
   if (options.headers) Object.assign(request.headers, options.headers);
+  // Signed last, over the headers that are sent (SigV4 covers them).
+  if (adapter.authorize) request = await adapter.authorize(request, { ...target, allowPrivateNetworks: options.allowPrivateNetworks });
   const deadline = Date.now() + options.totalMs;
   const response = await sendUpstream(options.dispatcher, request, {
     firstByteMs: options.firstByteMs,

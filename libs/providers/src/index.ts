@@ -12,3 +12,6 @@ export * from './types';
 export * from './exchange';
 export * from './probe';
 export * from './protocols';
+export * from './presets';
+export * from './aws';
+export * from './google-auth';

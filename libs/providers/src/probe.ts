@@ -3,7 +3,7 @@ import { adapterFor } from './adapters';
 import { UpstreamError } from './errors';
 import { exchange } from './exchange';
 import { createUpstreamAgent } from './http';
-import { ProviderType } from './types';
+import { UpstreamSettings, ProviderType } from './types';
 
 export interface ProbeTarget {
   provider: ProviderType;
@@ -11,6 +11,7 @@ export interface ProbeTarget {
   apiKey: string;
   /** An upstream model name to ask (the channel's first concrete one). */
   upstreamModel: string;
+  settings?: UpstreamSettings;
   connectTimeoutMs: number;
   firstByteTimeoutMs: number;
   totalTimeoutMs: number;
@@ -39,7 +40,7 @@ export async function probeChannel(target: ProbeTarget, options: { allowPrivateN
       dispatcher,
       endpoint: 'chat',
       body: { model: target.upstreamModel, messages: [{ role: 'user', content: 'ping' }], max_tokens: 1 },
-      target: { baseUrl: target.baseUrl, apiKey: target.apiKey, upstreamModel: target.upstreamModel },
+      target: { baseUrl: target.baseUrl, apiKey: target.apiKey, upstreamModel: target.upstreamModel, settings: target.settings },
       publicModel: target.upstreamModel,
       stream: false,
       firstByteMs: Math.min(target.firstByteTimeoutMs, totalMs),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CompiledPrice } from '@app/money';
 import { BreakerOptions, CircuitBreaker, DEFAULT_BREAKER_OPTIONS } from './breaker';
 import { ModelMap, ModelMapping } from './model-map';
-import { ProviderType } from './types';
+import { ProviderType, UpstreamSettings } from './types';
 
 export type ChannelPool = 'standard' | 'spot';
 export type ChannelStatus = 'enabled' | 'disabled' | 'auto_disabled';
@@ -29,6 +29,8 @@ export interface RoutingChannel {
   firstByteTimeoutMs: number;
   totalTimeoutMs: number;
   retryBudget: number;
+  /** Provider settings (Azure's api-version, Bedrock's region, Vertex's project and location, a preset). */
+  settings?: UpstreamSettings;
   status: ChannelStatus;
   keys: RoutingKey[];
   /** What the upstream charges per model (public or upstream name), compiled to nano-units; for margin reports. */

@@ -1,9 +1,12 @@
 /**
  * Upstream protocols a channel may speak. `openai` covers any OpenAI-compatible server (vLLM,
- * DeepSeek, Qwen...); `openai-responses` is one that also serves OpenAI's Responses API natively
- * (OpenAI itself): /v1/responses is passed through to it rather than translated to chat.
+ * DeepSeek, Qwen...; see presets.ts for their base URLs and quirks); `openai-responses` is one that
+ * also serves OpenAI's Responses API natively (OpenAI itself): /v1/responses is passed through to
+ * it rather than translated to chat. `azure` is Azure OpenAI (a deployment per model, api-version,
+ * api-key header), `bedrock` AWS Bedrock (SigV4; Anthropic models through InvokeModel, others
+ * through Converse), `vertex` Google Vertex AI (Gemini and Anthropic models, service-account tokens).
  */
-export const PROVIDER_TYPES = ['openai', 'anthropic', 'gemini', 'openai-responses'] as const;
+export const PROVIDER_TYPES = ['openai', 'anthropic', 'gemini', 'openai-responses', 'azure', 'bedrock', 'vertex'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 /**
@@ -11,7 +14,10 @@ export type ProviderType = (typeof PROVIDER_TYPES)[number];
  * two protocols of coding agents, Anthropic's Messages (`messages`) and OpenAI's Responses
  * (`responses`), passed through to upstreams that speak them and translated to chat for the others.
  */
-export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses';
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses' | 'moderations' | 'rerank' | 'images';
+
+/** Endpoints answered with one JSON body, never streamed. */
+export const UNSTREAMED_ENDPOINTS: ReadonlySet<Endpoint> = new Set(['embeddings', 'moderations', 'rerank', 'images']);
 
 /**
  * Tokens of one request in disjoint billing buckets: `input` is prompt tokens that were neither
@@ -26,13 +32,31 @@ export interface Usage {
   cacheWrite1h?: number;
   /** Of `output`, the reasoning tokens, when reported. */
   reasoning?: number;
+  /** How many times the per-request price applies (rerank: search units; images: images); 1 when absent. */
+  requests?: number;
+}
+
+/**
+ * A channel's non-secret settings, by provider type: Azure's `apiVersion`, Bedrock's `region`,
+ * Vertex's `projectId` and `location`, an OpenAI-compatible channel's `preset` (its quirks).
+ */
+export interface UpstreamSettings {
+  preset?: string;
+  apiVersion?: string;
+  region?: string;
+  projectId?: string;
+  location?: string;
 }
 
 /** Where and as whom to call: one channel, one of its keys, the model name the upstream knows. */
 export interface UpstreamTarget {
   baseUrl: string;
+  /** The channel key: an API key; Bedrock `ACCESS_KEY_ID:SECRET_ACCESS_KEY`; Vertex a service-account key (JSON). */
   apiKey: string;
   upstreamModel: string;
+  settings?: UpstreamSettings;
+  /** Whether private addresses may be reached (token endpoints outside the pooled upstream client honour it too). */
+  allowPrivateNetworks?: boolean;
 }
 
 export interface UpstreamRequest {
@@ -97,6 +121,11 @@ export interface ProviderAdapter {
   streamTranslator(endpoint: Endpoint, publicModel: string, upstreamModel?: string, request?: Record<string, unknown>): StreamTranslator;
   /** A tiny real request for health checks. */
   probe(target: UpstreamTarget): UpstreamRequest;
+  /**
+   * Authenticates a built request where that needs async work (Bedrock's SigV4 signature over the
+   * final URL, headers and body; Vertex's OAuth access token). Absent: the request is complete.
+   */
+  authorize?(request: UpstreamRequest, target: UpstreamTarget): Promise<UpstreamRequest>;
 }
 
 export const ZERO_USAGE: Usage = Object.freeze({ input: 0, output: 0, cacheRead: 0, cacheWrite: 0 });

@@ -96,7 +96,7 @@ export class ChannelHealthProcessor extends WorkerHost implements OnApplicationB
       return { ok: false, latencyMs: 0, upstreamStatus: null, errorKind: 'config', error: 'the key cannot be decrypted with CHANNEL_ENCRYPTION_KEYS' };
     }
     return probeChannel(
-      { provider: row.provider, baseUrl: row.baseUrl, apiKey, upstreamModel: model, connectTimeoutMs: row.connectTimeoutMs, firstByteTimeoutMs: row.firstByteTimeoutMs, totalTimeoutMs: row.totalTimeoutMs },
+      { provider: row.provider, baseUrl: row.baseUrl, apiKey, upstreamModel: model, settings: row.settings, connectTimeoutMs: row.connectTimeoutMs, firstByteTimeoutMs: row.firstByteTimeoutMs, totalTimeoutMs: row.totalTimeoutMs },
       { allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS, timeoutMs: Math.max(1000, this.config.CHANNEL_HEALTH_INTERVAL_SECONDS * 500) },
     );
   }

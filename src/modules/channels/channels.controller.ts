@@ -5,7 +5,7 @@ import { UuidParam } from '../../common/params';
 import { ApiProblems } from '../../common/problem.schema';
 import { CHANNEL } from './channels.permissions';
 import { ChannelsService } from './channels.service';
-import { ChannelListQuery, ChannelPage, ChannelTestResult, ChannelView, CreateChannelRequest, TestChannelRequest, UpdateChannelRequest } from './dto/channel.dto';
+import { ChannelListQuery, ChannelPage, ChannelPresetView, ChannelTestResult, ChannelView, CreateChannelRequest, TestChannelRequest, UpdateChannelRequest } from './dto/channel.dto';
 
 @ApiTags('channels')
 @Controller('api/v1/channels')
@@ -28,6 +28,14 @@ export class ChannelsController {
   @ApiProblems('validation', 'conflict')
   create(@Body() body: CreateChannelRequest): Promise<ChannelView> {
     return this.channels.create(body);
+  }
+
+  @Get('presets')
+  @RequirePermission('read', CHANNEL)
+  @ApiOperation({ summary: 'OpenAI-compatible services with their base URLs and quirks (a channel names one in settings.preset)' })
+  @ApiOkResponse({ type: [ChannelPresetView] })
+  presets(): ChannelPresetView[] {
+    return this.channels.presets();
   }
 
   @Get(':channelId')

@@ -7,6 +7,8 @@ export enum ChannelErrorCode {
   NoProbeModel = 'channel_no_probe_model',
   NoUsableKey = 'channel_no_usable_key',
   KeyUnreadable = 'channel_key_unreadable',
+  InvalidSettings = 'channel_settings_invalid',
+  InvalidKey = 'channel_key_invalid',
 }
 
 const MESSAGES: Record<ChannelErrorCode, { status: number; title: string }> = {
@@ -16,6 +18,8 @@ const MESSAGES: Record<ChannelErrorCode, { status: number; title: string }> = {
   [ChannelErrorCode.NoProbeModel]: { status: 400, title: 'The channel lists no concrete model to test with' },
   [ChannelErrorCode.NoUsableKey]: { status: 400, title: 'Every key of this channel is disabled' },
   [ChannelErrorCode.KeyUnreadable]: { status: 500, title: 'A stored key cannot be decrypted with the configured CHANNEL_ENCRYPTION_KEYS' },
+  [ChannelErrorCode.InvalidSettings]: { status: 400, title: "The channel's settings do not fit its provider" },
+  [ChannelErrorCode.InvalidKey]: { status: 400, title: "A key is not in the form the channel's provider needs" },
 };
 
 export const channelError = errorFactory<ChannelErrorCode>(MESSAGES);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { ModelMapping, ProviderType } from '@app/providers';
+import { ModelMapping, ProviderType, UpstreamSettings } from '@app/providers';
 import { EntityManager } from 'typeorm';
 import { returnedRows } from '../../common/sql';
 
@@ -16,6 +16,8 @@ export interface ChannelRow {
   firstByteTimeoutMs: number;
   totalTimeoutMs: number;
   retryBudget: number;
+  /** Non-secret provider settings (api-version, region, project and location, preset). */
+  settings: UpstreamSettings;
   status: 'enabled' | 'disabled' | 'auto_disabled';
   statusReason: string | null;
   statusChangedAt: Date | null;
@@ -49,12 +51,12 @@ export interface ChannelCostRow {
 export type ChannelSettings = Pick<
   ChannelRow,
   'name' | 'provider' | 'baseUrl' | 'models' | 'priority' | 'weight' | 'pool' | 'connectTimeoutMs' | 'firstByteTimeoutMs' | 'totalTimeoutMs' | 'retryBudget'
->;
+> & { settings?: UpstreamSettings };
 
 const CHANNEL_COLUMNS = `
   id, name, provider, base_url AS "baseUrl", models, priority, weight, pool,
   connect_timeout_ms AS "connectTimeoutMs", first_byte_timeout_ms AS "firstByteTimeoutMs",
-  total_timeout_ms AS "totalTimeoutMs", retry_budget AS "retryBudget", status,
+  total_timeout_ms AS "totalTimeoutMs", retry_budget AS "retryBudget", settings, status,
   status_reason AS "statusReason", status_changed_at AS "statusChangedAt", check_failures AS "checkFailures",
   last_check_at AS "lastCheckAt", last_check_latency_ms AS "lastCheckLatencyMs", last_check_error AS "lastCheckError",
   created_at AS "createdAt", updated_at AS "updatedAt"`;
@@ -73,7 +75,10 @@ const SETTING_COLUMNS: Record<keyof ChannelSettings, string> = {
   firstByteTimeoutMs: 'first_byte_timeout_ms',
   totalTimeoutMs: 'total_timeout_ms',
   retryBudget: 'retry_budget',
+  settings: 'settings',
 };
+
+const JSON_COLUMNS: ReadonlySet<string> = new Set(['models', 'settings']);
 
 /** The routing table as `tenancy.channel_routing_table()` returns it (keys still encrypted). */
 export interface RoutingRow {
@@ -94,6 +99,7 @@ export interface RoutingRow {
   keys: Array<{ id: string; ciphertext: string; last4: string; status: 'active' | 'disabled' }>;
   /** Upstream cost per million tokens by model (decimal strings). */
   costs: Record<string, { input: string; output: string; cachedInput: string }>;
+  settings: UpstreamSettings;
 }
 
 /**
@@ -136,7 +142,7 @@ export class ChannelsRepository {
     await m.query(
       `INSERT INTO channels (id, ${columns.map((c) => SETTING_COLUMNS[c]).join(', ')})
        VALUES ($1, ${columns.map((_, i) => `$${i + 2}`).join(', ')})`,
-      [id, ...columns.map((c) => (c === 'models' ? JSON.stringify(settings[c]) : settings[c]))],
+      [id, ...columns.map((c) => (JSON_COLUMNS.has(c) ? JSON.stringify(settings[c] ?? (c === 'settings' ? {} : [])) : settings[c]))],
     );
   }
 
@@ -145,7 +151,7 @@ export class ChannelsRepository {
     const sets = entries.map(([column], i) => `${SETTING_COLUMNS[column]} = $${i + 2}`);
     await m.query(`UPDATE channels SET ${[...sets, 'updated_at = now()'].join(', ')} WHERE id = $1`, [
       id,
-      ...entries.map(([c, v]) => (c === 'models' ? JSON.stringify(v) : v)),
+      ...entries.map(([c, v]) => (JSON_COLUMNS.has(c) ? JSON.stringify(v) : v)),
     ]);
   }
 

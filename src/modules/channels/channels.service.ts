@@ -3,7 +3,7 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
 import { trimDecimal } from '@app/money';
-import { last4, probeChannel, probeModelOf, SecretBoxError } from '@app/providers';
+import { CHANNEL_PRESETS, last4, parseAwsKey, parseServiceAccountKey, probeChannel, probeModelOf, ProviderType, SecretBoxError, UpstreamSettings } from '@app/providers';
 import { TenantDb } from '@app/tenancy';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
@@ -14,7 +14,18 @@ import { ChannelSecrets } from './channel-secrets';
 import { ChannelErrorCode, channelError } from './channels.exceptions';
 import { CHANNEL } from './channels.permissions';
 import { ChannelCostRow, ChannelKeyRow, ChannelRow, ChannelSettings, ChannelsRepository } from './channels.repository';
-import { ChannelListQuery, ChannelPage, ChannelTestResult, ChannelView, CreateChannelRequest, ModelCostDto, TestChannelRequest, UpdateChannelRequest } from './dto/channel.dto';
+import {
+  ChannelListQuery,
+  ChannelPage,
+  ChannelPresetView,
+  ChannelSettingsDto,
+  ChannelTestResult,
+  ChannelView,
+  CreateChannelRequest,
+  ModelCostDto,
+  TestChannelRequest,
+  UpdateChannelRequest,
+} from './dto/channel.dto';
 
 const DEFAULTS = { models: [], priority: 0, weight: 1, pool: 'standard', connectTimeoutMs: 5000, firstByteTimeoutMs: 60000, totalTimeoutMs: 600000, retryBudget: 2 } as const;
 
@@ -32,6 +43,7 @@ export function channelView(row: ChannelRow, keys: ChannelKeyRow[], costs: Chann
     firstByteTimeoutMs: row.firstByteTimeoutMs,
     totalTimeoutMs: row.totalTimeoutMs,
     retryBudget: row.retryBudget,
+    settings: row.settings ?? {},
     status: row.status,
     statusReason: row.statusReason,
     statusChangedAt: row.statusChangedAt,
@@ -65,6 +77,7 @@ export function auditedChannel(row: ChannelRow, keys: ChannelKeyRow[], costs: Ch
     firstByteTimeoutMs: view.firstByteTimeoutMs,
     totalTimeoutMs: view.totalTimeoutMs,
     retryBudget: view.retryBudget,
+    settings: view.settings,
     status: view.status,
     statusReason: view.statusReason,
     upstreamCredentials: view.keys.map((k) => ({ id: k.id, last4: k.last4, status: k.status })),
@@ -74,6 +87,44 @@ export function auditedChannel(row: ChannelRow, keys: ChannelKeyRow[], costs: Ch
 
 function costsOf(input: ModelCostDto[]): Array<Omit<ChannelCostRow, 'channelId'>> {
   return input.map((c) => ({ model: c.model, inputPerMillion: c.inputPerMillion, outputPerMillion: c.outputPerMillion, cachedInputPerMillion: c.cachedInputPerMillion }));
+}
+
+/** Which settings each provider type takes, and which of them it must have. */
+const SETTINGS_OF: Record<ProviderType, { allowed: Array<keyof UpstreamSettings>; required: Array<keyof UpstreamSettings> }> = {
+  openai: { allowed: ['preset'], required: [] },
+  'openai-responses': { allowed: ['preset'], required: [] },
+  anthropic: { allowed: [], required: [] },
+  gemini: { allowed: [], required: [] },
+  azure: { allowed: ['apiVersion'], required: [] },
+  bedrock: { allowed: ['region'], required: ['region'] },
+  vertex: { allowed: ['projectId', 'location'], required: ['projectId', 'location'] },
+};
+
+/** The settings of a channel of this provider (only the fields it takes), or 400 naming what is wrong. */
+export function settingsFor(provider: ProviderType, input: ChannelSettingsDto | undefined): UpstreamSettings {
+  const rule = SETTINGS_OF[provider];
+  const settings: UpstreamSettings = {};
+  for (const [name, value] of Object.entries(input ?? {}) as Array<[keyof UpstreamSettings, string | undefined]>) {
+    if (value === undefined || value === null) continue;
+    if (!rule.allowed.includes(name)) throw channelError(ChannelErrorCode.InvalidSettings, `A ${provider} channel takes no settings.${name}.`);
+    settings[name] = value;
+  }
+  const missing = rule.required.filter((name) => !settings[name]);
+  if (missing.length) throw channelError(ChannelErrorCode.InvalidSettings, `A ${provider} channel needs ${missing.map((m) => `settings.${m}`).join(' and ')}.`);
+  return settings;
+}
+
+/** Keys in the form their provider needs (an AWS key pair, a service-account key); 400 otherwise, without echoing the key. */
+export function checkKeys(provider: ProviderType, keys: string[]): void {
+  keys.forEach((key, index) => {
+    try {
+      if (provider === 'bedrock' && !/^[A-Z0-9]{16,128}$/.test(parseAwsKey(key).accessKeyId)) throw new Error('access key id');
+      if (provider === 'vertex') parseServiceAccountKey(key);
+    } catch {
+      const form = provider === 'bedrock' ? 'ACCESS_KEY_ID:SECRET_ACCESS_KEY' : 'a service-account key (JSON with client_email and private_key)';
+      throw channelError(ChannelErrorCode.InvalidKey, `Key ${index + 1} is not ${form}.`);
+    }
+  });
 }
 
 function conflictOf(error: unknown): never {
@@ -113,6 +164,8 @@ export class ChannelsService {
     const view = await this.tenantDb.forRequest(async (m) => {
       this.auth.assertCan('create', CHANNEL, {});
       if (await this.repository.nameTaken(m, input.name)) throw channelError(ChannelErrorCode.NameTaken);
+      const providerSettings = settingsFor(input.provider, input.settings);
+      checkKeys(input.provider, input.keys);
       const id = uuidv7();
       const settings: ChannelSettings = {
         name: input.name,
@@ -126,6 +179,7 @@ export class ChannelsService {
         firstByteTimeoutMs: input.firstByteTimeoutMs ?? DEFAULTS.firstByteTimeoutMs,
         totalTimeoutMs: input.totalTimeoutMs ?? DEFAULTS.totalTimeoutMs,
         retryBudget: input.retryBudget ?? DEFAULTS.retryBudget,
+        settings: providerSettings,
       };
       await this.repository.insert(m, id, settings).catch(conflictOf);
       for (const key of [...new Set(input.keys)]) await this.repository.addKey(m, { id: uuidv7(), channelId: id, ciphertext: this.secrets.seal(id, key), last4: last4(key) });
@@ -152,6 +206,8 @@ export class ChannelsService {
       }
       const remaining = keysBefore.length - new Set(input.removeKeys ?? []).size + (input.addKeys?.length ?? 0);
       if (remaining < 1) throw channelError(ChannelErrorCode.LastKey);
+      const providerSettings = input.settings ? settingsFor(row.provider, input.settings) : undefined;
+      checkKeys(row.provider, input.addKeys ?? []);
       await this.repository
         .update(m, id, {
           name: input.name,
@@ -164,6 +220,7 @@ export class ChannelsService {
           firstByteTimeoutMs: input.firstByteTimeoutMs,
           totalTimeoutMs: input.totalTimeoutMs,
           retryBudget: input.retryBudget,
+          settings: providerSettings,
         })
         .catch(conflictOf);
       for (const keyId of new Set(input.removeKeys ?? [])) await this.repository.removeKey(m, id, keyId);
@@ -229,9 +286,15 @@ export class ChannelsService {
     const upstreamModel = input.model ?? probeModelOf(row.models);
     if (!upstreamModel) throw channelError(ChannelErrorCode.NoProbeModel);
     return probeChannel(
-      { provider: row.provider, baseUrl: row.baseUrl, apiKey, upstreamModel, connectTimeoutMs: row.connectTimeoutMs, firstByteTimeoutMs: row.firstByteTimeoutMs, totalTimeoutMs: row.totalTimeoutMs },
+      { provider: row.provider, baseUrl: row.baseUrl, apiKey, upstreamModel, settings: row.settings, connectTimeoutMs: row.connectTimeoutMs, firstByteTimeoutMs: row.firstByteTimeoutMs, totalTimeoutMs: row.totalTimeoutMs },
       { allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS },
     );
+  }
+
+  /** The OpenAI-compatible services a channel may name as its preset, with base URLs and quirks. */
+  presets(): ChannelPresetView[] {
+    this.auth.assertCan('read', CHANNEL, {});
+    return CHANNEL_PRESETS.map((p) => ({ id: p.id, label: p.label, provider: p.provider, baseUrl: p.baseUrl, alternativeBaseUrls: p.alternativeBaseUrls, listsModels: p.listsModels, notes: p.notes }));
   }
 
   private async view(m: EntityManager, row: ChannelRow): Promise<ChannelView> {

@@ -124,6 +124,19 @@ export function addInferencePaths(document: OpenAPIObject): void {
       'A response, or a text/event-stream of Responses events',
     ),
   };
+  document.paths['/v1/moderations'] = {
+    post: op('Moderation (OpenAI-compatible); priced per request', passThroughBody(['model', 'input'], 'OpenAI moderation request'), 'A moderation result list'),
+  };
+  document.paths['/v1/rerank'] = {
+    post: op(
+      'Rerank documents against a query (the Cohere/Jina shape: query, documents, top_n); priced per search unit (a query over up to 100 documents) and per token where the upstream counts them',
+      passThroughBody(['model', 'query', 'documents'], 'Rerank request'),
+      'Results with each document’s index and relevance_score',
+    ),
+  };
+  document.paths['/v1/images/generations'] = {
+    post: op('Image generation (OpenAI-compatible); priced per image (`n`), plus tokens where the upstream reports them', passThroughBody(['model', 'prompt'], 'OpenAI image generation request'), 'A list of images (url or b64_json)'),
+  };
   document.paths['/v1/models'] = { get: op('Models this key may call', null, 'A list of models') };
   document.paths['/v1/models/{id}'] = {
     get: { ...op('One model this key may call', null, 'A model'), parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 200 } }] },

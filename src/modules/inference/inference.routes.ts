@@ -17,6 +17,9 @@ const ENDPOINTS: Array<[string, Endpoint | 'count_tokens']> = [
   ['/v1/messages', 'messages'],
   ['/v1/messages/count_tokens', 'count_tokens'],
   ['/v1/responses', 'responses'],
+  ['/v1/moderations', 'moderations'],
+  ['/v1/rerank', 'rerank'],
+  ['/v1/images/generations', 'images'],
 ];
 
 /**

@@ -5,7 +5,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, HoldResult, RateStatus, SettleRequest, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { CompiledPrice, compiledCostUnits, TokenUsage } from '@app/money';
-import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UpstreamError, Usage } from '@app/providers';
+import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UNSTREAMED_ENDPOINTS, UpstreamError, Usage } from '@app/providers';
 import type { ResolvedTenant } from '@app/tenancy';
 import { ChannelsRuntime, UpstreamCallResult } from '../channels/runtime/channels-runtime';
 import { KeysRuntime, ResolvedApiKey } from '../keys/keys-runtime';
@@ -140,8 +140,9 @@ export class InferenceService {
 
     const admitted: Admitted = { key, fields, pricing, pool, usageId: uuidv7(), startedAt, started };
     const promptEstimate = estimatePromptTokens(call.bodyBytes);
-    const outputCap = call.endpoint === 'embeddings' ? 0 : (fields.maxOutputTokens ?? this.config.INFERENCE_DEFAULT_MAX_OUTPUT_TOKENS) * fields.n;
-    const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap }, pricing.compiledRetail);
+    const outputCap = UNSTREAMED_ENDPOINTS.has(call.endpoint) ? 0 : (fields.maxOutputTokens ?? this.config.INFERENCE_DEFAULT_MAX_OUTPUT_TOKENS) * fields.n;
+    // Rerank holds its search units' per-request price, the others one request's.
+    const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap, requests: fields.requests }, pricing.compiledRetail);
     await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res);
 
     // The proxies settle before the answer's last byte leaves (see proxyOnce and proxyStream);

@@ -1,4 +1,4 @@
-import type { Endpoint } from '@app/providers';
+import { Endpoint, UNSTREAMED_ENDPOINTS } from '@app/providers';
 import { InferenceError } from './openai-error';
 
 /** The endpoints of the inference API; the same pipeline serves all of them. */
@@ -16,9 +16,12 @@ export interface RequestFields {
   /** `max_completion_tokens` or `max_tokens`, when given. */
   maxOutputTokens: number | null;
   n: number;
+  /** Units of the per-request price the hold covers (rerank: its search units); 1 otherwise. */
+  requests: number;
 }
 
 const MODEL_NAME = /^[\w.:/@+-]{1,200}$/;
+const MAX_RERANK_DOCUMENTS = 10_000;
 
 function positiveInt(body: Record<string, unknown>, name: string, max: number): number | null {
   const v = body[name];
@@ -41,7 +44,7 @@ export function readRequestFields(endpoint: InferenceEndpoint, body: unknown): R
   if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') {
     throw InferenceError.invalidRequest('`stream` must be a boolean.', 'stream', 'invalid_type');
   }
-  const stream = endpoint !== 'embeddings' && b.stream === true;
+  const stream = !UNSTREAMED_ENDPOINTS.has(endpoint) && b.stream === true;
   const options = b.stream_options;
   if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
     throw InferenceError.invalidRequest('`stream_options` must be an object.', 'stream_options', 'invalid_type');
@@ -52,7 +55,7 @@ export function readRequestFields(endpoint: InferenceEndpoint, body: unknown): R
     if (!Array.isArray(b.messages)) throw InferenceError.invalidRequest('messages: Field required (an array).', 'messages', 'invalid_type');
     const maxTokens = positiveInt(b, 'max_tokens', 10_000_000);
     if (maxTokens === null) throw InferenceError.invalidRequest('max_tokens: Field required.', 'max_tokens', 'missing_required_parameter');
-    return { model: b.model, stream, includeUsage, maxOutputTokens: maxTokens, n: 1 };
+    return { model: b.model, stream, includeUsage, maxOutputTokens: maxTokens, n: 1, requests: 1 };
   }
   if (endpoint === 'responses') {
     if (b.previous_response_id !== undefined && b.previous_response_id !== null) {
@@ -64,7 +67,25 @@ export function readRequestFields(endpoint: InferenceEndpoint, body: unknown): R
     }
     if (b.background === true) throw InferenceError.invalidRequest('background responses are not supported: this gateway stores no responses.', 'background', 'unsupported_parameter');
     if (typeof b.input !== 'string' && !Array.isArray(b.input)) throw InferenceError.invalidRequest('`input` is required: a string or an array of items.', 'input', 'missing_required_parameter');
-    return { model: b.model, stream, includeUsage, maxOutputTokens: positiveInt(b, 'max_output_tokens', 10_000_000), n: 1 };
+    return { model: b.model, stream, includeUsage, maxOutputTokens: positiveInt(b, 'max_output_tokens', 10_000_000), n: 1, requests: 1 };
+  }
+  if (endpoint === 'moderations') {
+    if (typeof b.input !== 'string' && !Array.isArray(b.input)) throw InferenceError.invalidRequest('`input` is required: a string or an array.', 'input', 'missing_required_parameter');
+    return { model: b.model, stream: false, includeUsage: false, maxOutputTokens: null, n: 1, requests: 1 };
+  }
+  if (endpoint === 'images') {
+    if (typeof b.prompt !== 'string' || !b.prompt) throw InferenceError.invalidRequest('`prompt` is required: a string.', 'prompt', 'missing_required_parameter');
+    // Each image is one unit of the per-request price: the hold covers all of them.
+    return { model: b.model, stream: false, includeUsage: false, maxOutputTokens: null, n: 1, requests: positiveInt(b, 'n', 10) ?? 1 };
+  }
+  if (endpoint === 'rerank') {
+    if (typeof b.query !== 'string' || !b.query) throw InferenceError.invalidRequest('`query` is required: a string.', 'query', 'missing_required_parameter');
+    if (!Array.isArray(b.documents) || !b.documents.length || b.documents.length > MAX_RERANK_DOCUMENTS) {
+      throw InferenceError.invalidRequest(`\`documents\` must be an array of 1 to ${MAX_RERANK_DOCUMENTS} documents.`, 'documents', 'invalid_value');
+    }
+    positiveInt(b, 'top_n', MAX_RERANK_DOCUMENTS);
+    // Cohere's search unit: a query over up to 100 documents.
+    return { model: b.model, stream: false, includeUsage: false, maxOutputTokens: null, n: 1, requests: Math.ceil(b.documents.length / 100) };
   }
   if (endpoint === 'chat' && !Array.isArray(b.messages)) {
     throw InferenceError.invalidRequest('`messages` must be an array.', 'messages', 'invalid_type');
@@ -77,5 +98,5 @@ export function readRequestFields(endpoint: InferenceEndpoint, body: unknown): R
   }
   const maxOutputTokens = positiveInt(b, 'max_completion_tokens', 10_000_000) ?? positiveInt(b, 'max_tokens', 10_000_000);
   const n = positiveInt(b, 'n', 128) ?? 1;
-  return { model: b.model, stream, includeUsage, maxOutputTokens, n };
+  return { model: b.model, stream, includeUsage, maxOutputTokens, n, requests: 1 };
 }

@@ -199,7 +199,7 @@ export class AnthropicAdapter implements ProviderAdapter {
  * (text_delta, input_json_delta) -> content and tool_calls deltas; message_delta -> finish_reason;
  * message_stop -> a usage-only chunk and [DONE]. An `error` event ends the stream with an error.
  */
-class AnthropicStream implements StreamTranslator {
+export class AnthropicStream implements StreamTranslator {
   private readonly parser = new SseParser();
   private id = chatCompletionId(undefined);
   private readonly created = nowSeconds();

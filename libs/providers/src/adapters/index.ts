@@ -3,11 +3,17 @@ import { RESPONSES_OVER_CHAT } from '../protocols/responses';
 import { ViaChatAdapter } from '../protocols/chat-stream';
 import { Endpoint, ProviderAdapter, ProviderType } from '../types';
 import { AnthropicAdapter } from './anthropic';
+import { AzureOpenAIAdapter } from './azure';
+import { BedrockAdapter } from './bedrock';
+import { VertexAdapter } from './vertex';
 import { GeminiAdapter } from './gemini';
 import { OpenAIAdapter } from './openai';
 import { OpenAIResponsesAdapter } from './openai-responses';
 
-export { AnthropicAdapter, GeminiAdapter, OpenAIAdapter, OpenAIResponsesAdapter };
+export { AnthropicAdapter, AzureOpenAIAdapter, BedrockAdapter, GeminiAdapter, OpenAIAdapter, OpenAIResponsesAdapter, VertexAdapter };
+export { AZURE_DEFAULT_API_VERSION } from './azure';
+export { BEDROCK_ANTHROPIC_VERSION, isBedrockAnthropic } from './bedrock';
+export { VERTEX_ANTHROPIC_VERSION, isVertexAnthropic } from './vertex';
 export { usageFromResponses } from './openai-responses';
 export { usageFromOpenAI } from './openai';
 
@@ -16,6 +22,9 @@ const ADAPTERS: Record<ProviderType, ProviderAdapter> = {
   anthropic: new AnthropicAdapter(),
   gemini: new GeminiAdapter(),
   'openai-responses': new OpenAIResponsesAdapter(),
+  azure: new AzureOpenAIAdapter(),
+  bedrock: new BedrockAdapter(),
+  vertex: new VertexAdapter(),
 };
 
 /** Anthropic's Messages over the chat of upstreams that do not speak it. */
@@ -24,6 +33,9 @@ const MESSAGES_VIA_CHAT: Record<ProviderType, ProviderAdapter> = {
   anthropic: ADAPTERS.anthropic, // native: passed through
   gemini: new ViaChatAdapter(ADAPTERS.gemini, 'messages', MESSAGES_OVER_CHAT),
   'openai-responses': new ViaChatAdapter(ADAPTERS['openai-responses'], 'messages', MESSAGES_OVER_CHAT),
+  azure: new ViaChatAdapter(ADAPTERS.azure, 'messages', MESSAGES_OVER_CHAT),
+  bedrock: new ViaChatAdapter(ADAPTERS.bedrock, 'messages', MESSAGES_OVER_CHAT),
+  vertex: new ViaChatAdapter(ADAPTERS.vertex, 'messages', MESSAGES_OVER_CHAT),
 };
 
 /** OpenAI's Responses: passed through to upstreams that serve it, over chat completions for the others. */
@@ -32,6 +44,9 @@ const RESPONSES_VIA_CHAT: Record<ProviderType, ProviderAdapter> = {
   anthropic: new ViaChatAdapter(ADAPTERS.anthropic, 'responses', RESPONSES_OVER_CHAT),
   gemini: new ViaChatAdapter(ADAPTERS.gemini, 'responses', RESPONSES_OVER_CHAT),
   'openai-responses': ADAPTERS['openai-responses'], // native: passed through
+  azure: new ViaChatAdapter(ADAPTERS.azure, 'responses', RESPONSES_OVER_CHAT),
+  bedrock: new ViaChatAdapter(ADAPTERS.bedrock, 'responses', RESPONSES_OVER_CHAT),
+  vertex: new ViaChatAdapter(ADAPTERS.vertex, 'responses', RESPONSES_OVER_CHAT),
 };
 
 /**

@@ -1,9 +1,28 @@
 import { protocolError } from '../errors';
 import { SseParser } from '../sse';
-import { BuildOptions, Endpoint, ProviderType, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
+import { BuildOptions, Endpoint, UNSTREAMED_ENDPOINTS, ProviderType, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
+import { quirksOf } from '../presets';
 import { joinUrl, num, parseJson } from './common';
 
-const PATHS: Record<Endpoint, string> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings', messages: '/messages', responses: '/responses' };
+const PATHS: Record<Endpoint, string> = {
+  chat: '/chat/completions',
+  completions: '/completions',
+  embeddings: '/embeddings',
+  messages: '/messages',
+  responses: '/responses',
+  moderations: '/moderations',
+  rerank: '/rerank',
+  images: '/images/generations',
+};
+
+/** Cohere's search unit: one query over up to 100 documents. */
+const DOCUMENTS_PER_SEARCH_UNIT = 100;
+
+/** Search units of a rerank request, as Cohere counts them when the upstream reports none. */
+export function searchUnitsOf(body: Record<string, unknown> | undefined): number {
+  const documents = Array.isArray(body?.documents) ? body.documents.length : 0;
+  return Math.max(1, Math.ceil(documents / DOCUMENTS_PER_SEARCH_UNIT));
+}
 
 /** OpenAI's usage object to disjoint buckets (its prompt_tokens include the cached ones). */
 export function usageFromOpenAI(raw: unknown): Usage | null {
@@ -13,9 +32,13 @@ export function usageFromOpenAI(raw: unknown): Usage | null {
     completion_tokens?: unknown;
     prompt_tokens_details?: { cached_tokens?: unknown } | null;
     completion_tokens_details?: { reasoning_tokens?: unknown } | null;
+    /** DeepSeek's name for the cached part of the prompt. */
+    prompt_cache_hit_tokens?: unknown;
+    /** Moonshot's (Kimi). */
+    cached_tokens?: unknown;
   };
   const prompt = num(u.prompt_tokens);
-  const cached = Math.min(prompt, num(u.prompt_tokens_details?.cached_tokens));
+  const cached = Math.min(prompt, num(u.prompt_tokens_details?.cached_tokens) || num(u.prompt_cache_hit_tokens) || num(u.cached_tokens));
   const usage: Usage = { input: prompt - cached, output: num(u.completion_tokens), cacheRead: cached, cacheWrite: 0 };
   // Reasoning tokens are part of completion_tokens; priced apart when the price list says so.
   const reasoning = num(u.completion_tokens_details?.reasoning_tokens);
@@ -32,33 +55,69 @@ export function usageFromOpenAI(raw: unknown): Usage | null {
 export class OpenAIAdapter implements ProviderAdapter {
   readonly type: ProviderType = 'openai';
 
-  supports(): boolean {
+  supports(_endpoint?: Endpoint): boolean {
     return true;
   }
 
   buildRequest(endpoint: Endpoint, body: Record<string, unknown>, target: UpstreamTarget, options: BuildOptions): UpstreamRequest {
-    const upstreamBody: Record<string, unknown> = { ...body, model: target.upstreamModel };
-    if (endpoint !== 'embeddings') {
-      if (options.stream) {
-        upstreamBody.stream = true;
-        if (options.includeUsage) {
-          const given = body.stream_options && typeof body.stream_options === 'object' ? (body.stream_options as Record<string, unknown>) : {};
-          upstreamBody.stream_options = { ...given, include_usage: true };
-        }
-      } else {
-        delete upstreamBody.stream;
-        delete upstreamBody.stream_options;
-      }
-    }
     return {
       url: joinUrl(target.baseUrl, PATHS[endpoint]),
       headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}`, accept: options.stream ? 'text/event-stream' : 'application/json' },
-      body: JSON.stringify(upstreamBody),
+      body: JSON.stringify(this.upstreamBody(endpoint, body, target, options)),
     };
   }
 
-  parseResponse(endpoint: Endpoint, text: string, publicModel: string): ParsedResponse {
+  /** The client's body for the upstream: the model renamed, usage asked for, the preset's quirks applied. */
+  protected upstreamBody(endpoint: Endpoint, body: Record<string, unknown>, target: UpstreamTarget, options: BuildOptions): Record<string, unknown> {
+    const quirks = quirksOf(target.settings?.preset);
+    const upstreamBody: Record<string, unknown> = { ...body, model: target.upstreamModel };
+    if (UNSTREAMED_ENDPOINTS.has(endpoint)) {
+      delete upstreamBody.stream;
+      return upstreamBody;
+    }
+    if (options.stream) {
+      upstreamBody.stream = true;
+      if (options.includeUsage && quirks.streamUsage === 'stream_options') {
+        const given = body.stream_options && typeof body.stream_options === 'object' ? (body.stream_options as Record<string, unknown>) : {};
+        upstreamBody.stream_options = { ...given, include_usage: true };
+      } else if (quirks.streamUsage !== 'stream_options') {
+        delete upstreamBody.stream_options;
+      }
+      if (options.includeUsage && quirks.streamUsage === 'openrouter') upstreamBody.usage = { include: true };
+    } else {
+      delete upstreamBody.stream;
+      delete upstreamBody.stream_options;
+    }
+    if (quirks.maxTemperature !== undefined && typeof body.temperature === 'number' && body.temperature > quirks.maxTemperature) upstreamBody.temperature = quirks.maxTemperature;
+    if (quirks.maxTokensOnly && body.max_completion_tokens !== undefined) {
+      upstreamBody.max_tokens ??= body.max_completion_tokens;
+      delete upstreamBody.max_completion_tokens;
+    }
+    return upstreamBody;
+  }
+
+  parseResponse(endpoint: Endpoint, text: string, publicModel: string, request?: Record<string, unknown>): ParsedResponse {
     const body = parseJson(text, 'the response');
+    if (endpoint === 'moderations') {
+      if (!Array.isArray(body.results)) throw protocolError('no results');
+      // Priced per request: no tokens.
+      return { body: { ...body, model: publicModel }, usage: { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, requests: 1 } };
+    }
+    if (endpoint === 'rerank') {
+      if (!Array.isArray(body.results)) throw protocolError('no results');
+      // Cohere reports search units (meta.billed_units), Jina and vLLM tokens (usage.total_tokens).
+      const meta = body.meta as { billed_units?: { search_units?: unknown } } | undefined;
+      const units = num(meta?.billed_units?.search_units) || searchUnitsOf(request);
+      const tokens = num((body.usage as { total_tokens?: unknown } | undefined)?.total_tokens);
+      const out: Record<string, unknown> = { ...body, model: publicModel };
+      return { body: out, usage: { input: tokens, output: 0, cacheRead: 0, cacheWrite: 0, requests: units } };
+    }
+    if (endpoint === 'images') {
+      if (!Array.isArray(body.data)) throw protocolError('no data');
+      // Priced per image; gpt-image models also report their tokens (billed on top where priced).
+      const u = (body.usage ?? {}) as { input_tokens?: unknown; output_tokens?: unknown };
+      return { body, usage: { input: num(u.input_tokens), output: num(u.output_tokens), cacheRead: 0, cacheWrite: 0, requests: body.data.length } };
+    }
     if (endpoint === 'embeddings') {
       if (!Array.isArray(body.data)) throw protocolError('no data');
     } else if (!Array.isArray(body.choices)) {
@@ -76,7 +135,7 @@ export class OpenAIAdapter implements ProviderAdapter {
   }
 }
 
-class OpenAIStream implements StreamTranslator {
+export class OpenAIStream implements StreamTranslator {
   private readonly parser = new SseParser();
   usage: Usage | null = null;
   finished = false;
@@ -87,7 +146,9 @@ class OpenAIStream implements StreamTranslator {
    * Chunks pass through unparsed; only the upstream's model name is put back to the public one,
    * as a plain text replacement of the `"model":"..."` member (no re-serialisation).
    */
-  constructor(publicModel: string, upstreamModel?: string) {
+  constructor(publicModel: string, upstreamModel?: string, anyModel = false) {
+    // Azure names the model behind the deployment (gpt-4o-2024-08-06), not the deployment asked for.
+    if (anyModel) this.anyModel = [/"model":\s*"(?:[^"\\]|\\.)*"/g, `"model":${JSON.stringify(publicModel)}`];
     if (upstreamModel && upstreamModel !== publicModel) {
       for (const space of ['', ' ']) this.rename.push([`"model":${space}${JSON.stringify(upstreamModel)}`, `"model":${space}${JSON.stringify(publicModel)}`]);
     }
@@ -103,7 +164,10 @@ class OpenAIStream implements StreamTranslator {
     return rest;
   }
 
+  private readonly anyModel: [RegExp, string] | null = null;
+
   private renamed(raw: string): string {
+    if (this.anyModel) return raw.includes('"model"') ? raw.replace(this.anyModel[0], this.anyModel[1]) : raw;
     let out = raw;
     for (const [from, to] of this.rename) if (out.includes(from)) out = out.split(from).join(to);
     return out;
@@ -116,14 +180,15 @@ class OpenAIStream implements StreamTranslator {
     }
     // Parse only what may carry usage or an error; every other chunk passes unread.
     if (!data.includes('"usage"') && !data.includes('"error"')) return { raw, usageOnly: false, done: false };
-    let parsed: { usage?: unknown; choices?: unknown[]; error?: unknown };
+    let parsed: { usage?: unknown; choices?: Array<{ usage?: unknown }>; error?: unknown };
     try {
       parsed = JSON.parse(data);
     } catch {
       throw protocolError('a stream event is not JSON');
     }
     if (parsed.error && !parsed.choices) throw protocolError('the upstream reported an error mid-stream');
-    const usage = usageFromOpenAI(parsed.usage);
+    // Moonshot (Kimi) reports a stream's usage inside the last chunk's choice.
+    const usage = usageFromOpenAI(parsed.usage) ?? (Array.isArray(parsed.choices) ? usageFromOpenAI(parsed.choices[0]?.usage) : null);
     if (usage) this.usage = usage;
     return { raw, usageOnly: Boolean(usage) && Array.isArray(parsed.choices) && parsed.choices.length === 0, done: false };
   }

@@ -72,6 +72,10 @@ export class ViaChatAdapter implements ProviderAdapter {
   probe(target: UpstreamTarget): UpstreamRequest {
     return this.inner.probe(target);
   }
+
+  get authorize(): ProviderAdapter['authorize'] {
+    return this.inner.authorize?.bind(this.inner);
+  }
 }
 
 /** The chat stream of the upstream's adapter, re-told in the client's protocol. */

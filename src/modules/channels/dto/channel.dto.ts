@@ -15,7 +15,7 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
-import { MODEL_NAME_PATTERN, PROVIDER_TYPES } from '@app/providers';
+import { MODEL_NAME_PATTERN, PRESET_IDS, PROVIDER_TYPES } from '@app/providers';
 import { PageMeta, PageQuery } from '../../../common/pagination';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
@@ -59,7 +59,40 @@ export class ModelCostDto {
   cachedInputPerMillion: string;
 }
 
+export class ChannelSettingsDto {
+  @ApiPropertyOptional({ enum: PRESET_IDS, description: 'openai channels: the OpenAI-compatible service (its quirks); see GET /api/v1/channels/presets' })
+  @IsOptional()
+  @IsIn(PRESET_IDS)
+  preset?: string;
+
+  @ApiPropertyOptional({ example: '2024-10-21', description: "azure: the data plane's api-version (default 2024-10-21)" })
+  @IsOptional()
+  @Matches(/^\d{4}-\d{2}-\d{2}(-preview)?$/, { message: 'apiVersion must look like 2024-10-21 or 2025-04-01-preview' })
+  apiVersion?: string;
+
+  @ApiPropertyOptional({ example: 'us-east-1', description: 'bedrock: the AWS region (required)' })
+  @IsOptional()
+  @Matches(/^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, { message: 'region must be an AWS region such as us-east-1' })
+  region?: string;
+
+  @ApiPropertyOptional({ example: 'my-project', description: 'vertex: the Google Cloud project id (required)' })
+  @IsOptional()
+  @Matches(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, { message: 'projectId must be a Google Cloud project id' })
+  projectId?: string;
+
+  @ApiPropertyOptional({ example: 'us-east5', description: 'vertex: the location (required; `global` for the global endpoint)' })
+  @IsOptional()
+  @Matches(/^([a-z]+-[a-z]+\d{1,2}|global)$/, { message: 'location must be a Google Cloud location such as us-east5' })
+  location?: string;
+}
+
 class ChannelFields {
+  @ApiPropertyOptional({ type: ChannelSettingsDto, description: 'Provider settings (not secret): preset, apiVersion, region, projectId, location' })
+  @IsOptional()
+  @ValidateNested()
+  @Type(() => ChannelSettingsDto)
+  settings?: ChannelSettingsDto;
+
   @ApiPropertyOptional({ type: [ModelMappingDto] })
   @IsOptional()
   @IsArray()
@@ -142,13 +175,18 @@ export class CreateChannelRequest extends ChannelFields {
   @Matches(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, { message: 'baseUrl must be an http:// or https:// URL without query or fragment' })
   baseUrl: string;
 
-  @ApiProperty({ type: [String], description: 'Upstream API keys, used round-robin; write-only (only the last 4 characters are ever shown)', writeOnly: true })
+  @ApiProperty({
+    type: [String],
+    description:
+      'Upstream API keys, used round-robin; write-only (only the last 4 characters are ever shown). bedrock: ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]; vertex: a service-account key (JSON)',
+    writeOnly: true,
+  })
   @IsArray()
   @ArrayMinSize(1)
   @ArrayMaxSize(100)
   @IsString({ each: true })
   @MinLength(8, { each: true })
-  @MaxLength(1000, { each: true })
+  @MaxLength(8000, { each: true })
   keys: string[];
 }
 
@@ -174,7 +212,7 @@ export class UpdateChannelRequest extends ChannelFields {
   @ArrayMaxSize(100)
   @IsString({ each: true })
   @MinLength(8, { each: true })
-  @MaxLength(1000, { each: true })
+  @MaxLength(8000, { each: true })
   addKeys?: string[];
 
   @ApiPropertyOptional({ type: [String], description: 'Ids of keys to remove' })
@@ -230,6 +268,7 @@ export class ChannelView {
   @ApiProperty() firstByteTimeoutMs: number;
   @ApiProperty() totalTimeoutMs: number;
   @ApiProperty() retryBudget: number;
+  @ApiProperty({ type: ChannelSettingsDto }) settings: ChannelSettingsDto;
   @ApiProperty({ enum: CHANNEL_STATUSES }) status: string;
   @ApiProperty({ nullable: true, type: String }) statusReason: string | null;
   @ApiProperty({ nullable: true, type: String, format: 'date-time' }) statusChangedAt: Date | null;
@@ -260,4 +299,14 @@ export class ChannelTestResult {
   @ApiProperty({ nullable: true, type: Number, description: "The upstream's HTTP status, when it answered" }) upstreamStatus: number | null;
   @ApiProperty({ nullable: true, type: String, example: 'http_5xx', description: 'Kind of failure' }) errorKind: string | null;
   @ApiProperty({ nullable: true, type: String, description: 'What went wrong, without keys or addresses' }) error: string | null;
+}
+
+export class ChannelPresetView {
+  @ApiProperty({ example: 'deepseek' }) id: string;
+  @ApiProperty({ example: 'DeepSeek' }) label: string;
+  @ApiProperty({ enum: PROVIDER_TYPES }) provider: string;
+  @ApiProperty({ example: 'https://api.deepseek.com/v1' }) baseUrl: string;
+  @ApiProperty({ type: [String] }) alternativeBaseUrls: string[];
+  @ApiProperty({ description: 'Whether the upstream lists its models (GET {base}/models)' }) listsModels: boolean;
+  @ApiProperty({ description: 'How it departs from OpenAI, in words' }) notes: string;
 }

@@ -191,6 +191,9 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
       ['embeddings', 'embeddings'],
       ['messages', 'messages'],
       ['responses', 'responses'],
+      ['moderations', 'moderations'],
+      ['rerank', 'rerank'],
+      ['images.generations', 'images'],
     ];
     return all.filter(([, endpoint]) => types.some((t) => adapterFor(t, endpoint).supports(endpoint))).map(([name]) => name);
   }
@@ -238,7 +241,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
             dispatcher: this.agentFor(channel),
             endpoint: call.endpoint,
             body: call.body,
-            target: { baseUrl: channel.baseUrl, apiKey: key.secret, upstreamModel: candidate.upstreamModel },
+            target: { baseUrl: channel.baseUrl, apiKey: key.secret, upstreamModel: candidate.upstreamModel, settings: channel.settings },
             publicModel: call.model,
             stream: call.stream,
             includeUsage: call.includeUsage ?? true,
@@ -378,6 +381,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
       firstByteTimeoutMs: row.first_byte_timeout_ms,
       totalTimeoutMs: row.total_timeout_ms,
       retryBudget: row.retry_budget,
+      settings: row.settings ?? {},
       status: row.status,
       keys,
       costs: new Map(

@@ -382,6 +382,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/channels/presets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** OpenAI-compatible services with their base URLs and quirks (a channel names one in settings.preset) */
+        get: operations["ChannelsController_presets"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/customers": {
         parameters: {
             query?: never;
@@ -2501,6 +2518,231 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/images/generations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Image generation (OpenAI-compatible); priced per image (`n`), plus tokens where the upstream reports them */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_completion_tokens?: number;
+                        max_output_tokens?: number;
+                        max_tokens?: number;
+                        model: string;
+                        n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
+                        stream?: boolean;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description A list of images (url or b64_json) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description OpenAI's error object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key (also a key of another reseller). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `insufficient_quota`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`). */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `ip_not_allowed`: the address is not on the key’s allow-list; `account_disabled`: the customer or reseller is disabled; `account_not_active`: an invited customer who has not accepted. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `model_not_found`: unknown, hidden or not allowed on this key; `unknown_tenant`: the Host is no tenant’s domain. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider failed. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description No healthy upstream, or the gateway cannot check the balance right now. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider timed out. */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/messages": {
         parameters: {
             query?: never;
@@ -3395,6 +3637,456 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/moderations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Moderation (OpenAI-compatible); priced per request */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_completion_tokens?: number;
+                        max_output_tokens?: number;
+                        max_tokens?: number;
+                        model: string;
+                        n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
+                        stream?: boolean;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description A moderation result list */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description OpenAI's error object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key (also a key of another reseller). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `insufficient_quota`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`). */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `ip_not_allowed`: the address is not on the key’s allow-list; `account_disabled`: the customer or reseller is disabled; `account_not_active`: an invited customer who has not accepted. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `model_not_found`: unknown, hidden or not allowed on this key; `unknown_tenant`: the Host is no tenant’s domain. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider failed. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description No healthy upstream, or the gateway cannot check the balance right now. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider timed out. */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rerank": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rerank documents against a query (the Cohere/Jina shape: query, documents, top_n); priced per search unit (a query over up to 100 documents) and per token where the upstream counts them */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        max_completion_tokens?: number;
+                        max_output_tokens?: number;
+                        max_tokens?: number;
+                        model: string;
+                        n?: number;
+                        /** @description Refused (400): the gateway stores no responses. */
+                        previous_response_id?: string;
+                        stream?: boolean;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description Results with each document’s index and relevance_score */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description OpenAI's error object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key (also a key of another reseller). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `insufficient_quota`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`). */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `ip_not_allowed`: the address is not on the key’s allow-list; `account_disabled`: the customer or reseller is disabled; `account_not_active`: an invited customer who has not accepted. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `model_not_found`: unknown, hidden or not allowed on this key; `unknown_tenant`: the Host is no tenant’s domain. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider failed. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description No healthy upstream, or the gateway cannot check the balance right now. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider timed out. */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/responses": {
         parameters: {
             query?: never;
@@ -3801,6 +4493,48 @@ export interface components {
             pageSize: number;
             total: number;
         };
+        ChannelPresetView: {
+            alternativeBaseUrls: string[];
+            /** @example https://api.deepseek.com/v1 */
+            baseUrl: string;
+            /** @example deepseek */
+            id: string;
+            /** @example DeepSeek */
+            label: string;
+            /** @description Whether the upstream lists its models (GET {base}/models) */
+            listsModels: boolean;
+            /** @description How it departs from OpenAI, in words */
+            notes: string;
+            /** @enum {string} */
+            provider: "openai" | "anthropic" | "gemini" | "openai-responses" | "azure" | "bedrock" | "vertex";
+        };
+        ChannelSettingsDto: {
+            /**
+             * @description azure: the data plane's api-version (default 2024-10-21)
+             * @example 2024-10-21
+             */
+            apiVersion?: string;
+            /**
+             * @description vertex: the location (required; `global` for the global endpoint)
+             * @example us-east5
+             */
+            location?: string;
+            /**
+             * @description openai channels: the OpenAI-compatible service (its quirks); see GET /api/v1/channels/presets
+             * @enum {string}
+             */
+            preset?: "deepseek" | "qwen" | "kimi" | "glm" | "vllm" | "ollama" | "openrouter";
+            /**
+             * @description vertex: the Google Cloud project id (required)
+             * @example my-project
+             */
+            projectId?: string;
+            /**
+             * @description bedrock: the AWS region (required)
+             * @example us-east-1
+             */
+            region?: string;
+        };
         ChannelTestResult: {
             /** @description What went wrong, without keys or addresses */
             error: string | null;
@@ -3832,8 +4566,9 @@ export interface components {
             pool: "standard" | "spot";
             priority: number;
             /** @enum {string} */
-            provider: "openai" | "anthropic" | "gemini" | "openai-responses";
+            provider: "openai" | "anthropic" | "gemini" | "openai-responses" | "azure" | "bedrock" | "vertex";
             retryBudget: number;
+            settings: components["schemas"]["ChannelSettingsDto"];
             /** @enum {string} */
             status: "enabled" | "disabled" | "auto_disabled";
             /** Format: date-time */
@@ -3865,7 +4600,7 @@ export interface components {
             costs?: components["schemas"]["ModelCostDto"][];
             /** @default 60000 */
             firstByteTimeoutMs: number;
-            /** @description Upstream API keys, used round-robin; write-only (only the last 4 characters are ever shown) */
+            /** @description Upstream API keys, used round-robin; write-only (only the last 4 characters are ever shown). bedrock: ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]; vertex: a service-account key (JSON) */
             keys: string[];
             models?: components["schemas"]["ModelMappingDto"][];
             /** @example anthropic-main */
@@ -3881,12 +4616,14 @@ export interface components {
              */
             priority: number;
             /** @enum {string} */
-            provider: "openai" | "anthropic" | "gemini" | "openai-responses";
+            provider: "openai" | "anthropic" | "gemini" | "openai-responses" | "azure" | "bedrock" | "vertex";
             /**
              * @description Further channels tried after a failure before the first byte
              * @default 2
              */
             retryBudget: number;
+            /** @description Provider settings (not secret): preset, apiVersion, region, projectId, location */
+            settings?: components["schemas"]["ChannelSettingsDto"];
             /** @default 600000 */
             totalTimeoutMs: number;
             /**
@@ -5264,6 +6001,8 @@ export interface components {
              * @default 2
              */
             retryBudget: number;
+            /** @description Provider settings (not secret): preset, apiVersion, region, projectId, location */
+            settings?: components["schemas"]["ChannelSettingsDto"];
             /** @default 600000 */
             totalTimeoutMs: number;
             /**
@@ -6321,7 +7060,7 @@ export interface operations {
             query?: {
                 page?: number;
                 pageSize?: number;
-                provider?: "openai" | "anthropic" | "gemini" | "openai-responses";
+                provider?: "openai" | "anthropic" | "gemini" | "openai-responses" | "azure" | "bedrock" | "vertex";
                 status?: "enabled" | "disabled" | "auto_disabled";
             };
             header?: never;
@@ -6931,6 +7670,66 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    ChannelsController_presets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelPresetView"][];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read Channel (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
