@@ -382,6 +382,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/content-logging": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether this tenant stores its requests' prompts and completions, and for how long (owner) */
+        get: operations["ContentLogsController_settings"];
+        /** Turns content logging on or off, with a retention in days (owner; off deletes what was stored at the next purge) */
+        put: operations["ContentLogsController_update"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/customers": {
         parameters: {
             query?: never;
@@ -909,6 +927,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/usage/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests of every tenant (platform owner and tech; each read is audited), filtered and paged like /api/v1/usage/records */
+        get: operations["PlatformUsageController_records"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pricing": {
         parameters: {
             query?: never;
@@ -1386,7 +1421,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your scope's requests (a customer: their own) as CSV, oldest first, filtered like the summary; at most 100000 rows (X-AIGW-Truncated: true when there were more) */
+        /** Your scope's requests (a customer: their own) as CSV, oldest first, filtered like the summary, streamed from the database (no row limit) */
         get: operations["UsageController_export"];
         put?: never;
         post?: never;
@@ -1403,8 +1438,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The usage records of one request, by the x-request-id its answer carried, within your usage scope */
+        /** Your scope's requests one by one, newest first, filtered (time, customer, key, model, status, x-request-id), a page at a time by cursor */
         get: operations["UsageController_records"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/records/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One request's stored prompt and completion (the tenant's owner and the customer themself) */
+        get: operations["ContentLogsController_content"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1420,8 +1472,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Requests, tokens and spend over your whole scope, optionally by day, model, salesperson or tenant */
+        /** Requests, tokens and spend over your whole scope, optionally by day, hour, model, salesperson, tenant, key, customer or channel */
         get: operations["UsageController_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/top-customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customers of your scope with the highest spend over a period (customer ranking) */
+        get: operations["UsageController_topCustomers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3801,6 +3870,11 @@ export interface components {
             pageSize: number;
             total: number;
         };
+        ChannelRef: {
+            /** Format: uuid */
+            id: string;
+            name?: Record<string, never> | null;
+        };
         ChannelTestResult: {
             /** @description What went wrong, without keys or addresses */
             error: string | null;
@@ -3843,6 +3917,13 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
             weight: number;
+        };
+        ContentLoggingView: {
+            /** @description Whether prompts and completions of this tenant's requests are stored */
+            enabled: boolean;
+            /** @description Days a stored prompt and completion are kept */
+            retentionDays: number;
+            updatedAt?: Record<string, never> | null;
         };
         CorrectionFigures: {
             /** @description Statements corrected here: by late records of their periods, or by manual adjustments */
@@ -4667,6 +4748,26 @@ export interface components {
             /** @example Bank details do not match the contract */
             reason: string;
         };
+        RequestContentView: {
+            /** @description The answer's text, as delivered */
+            completion?: Record<string, never> | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            customerId: string;
+            /**
+             * Format: date-time
+             * @description When it is deleted
+             */
+            expiresAt: string;
+            /**
+             * Format: uuid
+             * @description The usage record's id
+             */
+            id: string;
+            /** @description The request body as the client sent it (JSON text) */
+            prompt: string;
+        };
         RollupCorrections: {
             platformDirectRetail: string;
             platformMargin: string;
@@ -5165,6 +5266,42 @@ export interface components {
             /** @example Bearer */
             tokenType: string;
         };
+        TopCustomer: {
+            cacheReadTokens: number;
+            cacheWriteTokens: number;
+            /** Format: uuid */
+            customerId: string;
+            /** @description The customer's e-mail (staff of the customer's own tenant) */
+            email?: Record<string, never> | null;
+            inputTokens: number;
+            outputTokens: number;
+            requests: number;
+            /**
+             * @description What customers were charged (retail), decimal string
+             * @example 12.345000000
+             */
+            spend: string;
+            /** Format: uuid */
+            tenantId: string;
+            /**
+             * @description Upstream cost (platform owner, operator, finance)
+             * @example 7.000000000
+             */
+            upstreamCost?: string;
+            /**
+             * @description Wholesale cost (owner, operator, finance)
+             * @example 9.100000000
+             */
+            wholesaleCost?: string;
+        };
+        TopCustomerList: {
+            /** Format: date-time */
+            from: string;
+            /** @description Highest spend first */
+            items: components["schemas"]["TopCustomer"][];
+            /** Format: date-time */
+            to: string;
+        };
         TopupPage: {
             items: components["schemas"]["TopupView"][];
             page: number;
@@ -5272,6 +5409,10 @@ export interface components {
              */
             weight: number;
         };
+        UpdateContentLoggingRequest: {
+            enabled: boolean;
+            retentionDays: number;
+        };
         UpdateCustomerRequest: {
             /** @example Acme Ltd */
             displayName?: Record<string, never> | null;
@@ -5366,35 +5507,46 @@ export interface components {
             wholesaleCost?: string;
         };
         UsageRecordList: {
-            /** @description Newest first, at most 100 (a client may reuse its own request ids) */
+            /** @description Newest first */
             items: components["schemas"]["UsageRecordView"][];
+            /** @description Pass as `cursor` for the next (older) page; null on the last page */
+            nextCursor?: Record<string, never> | null;
         };
         UsageRecordView: {
             /** Format: uuid */
             apiKeyId?: Record<string, never> | null;
             cacheReadTokens: number;
             cacheWriteTokens: number;
+            /** @description The channel that served it (platform staff only) */
+            channel?: components["schemas"]["ChannelRef"] | null;
+            /** @description The client's address */
+            clientIp?: Record<string, never> | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: uuid */
             customerId: string;
             errorCode?: Record<string, never> | null;
+            /** @description What went wrong, in the gateway's words (never the upstream's) */
+            errorMessage?: Record<string, never> | null;
             /**
              * Format: uuid
              * @description The usage record (the gateway's id of the request)
              */
             id: string;
             inputTokens: number;
+            keyName?: Record<string, never> | null;
+            /** @description The API key's visible prefix */
+            keyPrefix?: Record<string, never> | null;
             latencyMs: number;
             model: string;
             outputTokens: number;
             /** @description The `x-request-id` of the answer */
             requestId: string;
             /**
-             * @description What the customer was charged (retail), decimal string
+             * @description What the customer was charged (retail), decimal string (everyone who may read usage; not platform tech)
              * @example 0.000123000
              */
-            spend: string;
+            spend?: string;
             /** @description `ok`, `client_cancelled`, `upstream_error`, `timeout` or `error` */
             status: string;
             stream: boolean;
@@ -5403,6 +5555,8 @@ export interface components {
             ttftMs?: Record<string, never> | null;
             /** @description Upstream cost (platform owner, operator, finance) */
             upstreamCost?: string;
+            /** @description The model name the upstream was asked for */
+            upstreamModel?: Record<string, never> | null;
             /** @description Wholesale cost (owner, operator, finance) */
             wholesaleCost?: string;
         };
@@ -6918,6 +7072,148 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    ContentLogsController_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContentLoggingView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read ContentLogging (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    ContentLogsController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateContentLoggingRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContentLoggingView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update ContentLogging (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
                 };
             };
             /** @description `payload_too_large`: the body is over the limit (problem+json) */
@@ -10133,6 +10429,86 @@ export interface operations {
             };
         };
     };
+    PlatformUsageController_records: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+                /** @description Only requests of this customer (within your scope) */
+                customerId?: string;
+                /** @description Start (inclusive); default: 30 days before `to`, or all time with `requestId` */
+                from?: string;
+                /** @description Only requests made with this API key (within your scope) */
+                keyId?: string;
+                limit?: number;
+                /** @description Only requests for this model */
+                model?: string;
+                /** @description The `x-request-id` the inference answer carried (the client's own, or the one the gateway made) */
+                requestId?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
+                /** @description One tenant of your reach (platform staff) */
+                tenantId?: string;
+                /** @description End (exclusive); default: now, or all time with `requestId` */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageRecordList"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read RequestLog (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     PricingController_list: {
         parameters: {
             query?: {
@@ -13030,11 +13406,15 @@ export interface operations {
     UsageController_export: {
         parameters: {
             query?: {
+                /** @description Only requests of this customer (within your scope) */
+                customerId?: string;
                 from?: string;
                 /** @description Only requests made with this API key (within your scope) */
                 keyId?: string;
                 /** @description Only requests for this model */
                 model?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
                 /** @description One tenant of your reach (platform staff) */
                 tenantId?: string;
                 to?: string;
@@ -13099,11 +13479,26 @@ export interface operations {
     };
     UsageController_records: {
         parameters: {
-            query: {
+            query?: {
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+                /** @description Only requests of this customer (within your scope) */
+                customerId?: string;
+                /** @description Start (inclusive); default: 30 days before `to`, or all time with `requestId` */
+                from?: string;
+                /** @description Only requests made with this API key (within your scope) */
+                keyId?: string;
+                limit?: number;
+                /** @description Only requests for this model */
+                model?: string;
                 /** @description The `x-request-id` the inference answer carried (the client's own, or the one the gateway made) */
-                requestId: string;
+                requestId?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
                 /** @description One tenant of your reach (platform staff) */
                 tenantId?: string;
+                /** @description End (exclusive); default: now, or all time with `requestId` */
+                to?: string;
             };
             header?: never;
             path?: never;
@@ -13162,16 +13557,82 @@ export interface operations {
             };
         };
     };
+    ContentLogsController_content: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestContentView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read RequestContent (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     UsageController_summary: {
         parameters: {
             query?: {
+                /** @description Only requests of this customer (within your scope) */
+                customerId?: string;
                 from?: string;
-                /** @description `sales`: credited to the salesperson of the time of each request; `key`: by API key id (null: no key) */
-                groupBy?: "day" | "model" | "sales" | "tenant" | "key";
+                /** @description `sales`: credited to the salesperson of the time of each request; `key`: by API key id (null: no key); `customer`: by customer id; `channel`: by channel id (platform staff); `hour`: by UTC hour */
+                groupBy?: "day" | "hour" | "model" | "sales" | "tenant" | "key" | "customer" | "channel";
                 /** @description Only requests made with this API key (within your scope) */
                 keyId?: string;
                 /** @description Only requests for this model */
                 model?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
                 /** @description One tenant of your reach (platform staff) */
                 tenantId?: string;
                 to?: string;
@@ -13188,6 +13649,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsageSummary"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read Usage (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    UsageController_topCustomers: {
+        parameters: {
+            query?: {
+                from?: string;
+                /** @description Only requests made with this API key (within your scope) */
+                keyId?: string;
+                limit?: number;
+                /** @description Only requests for this model */
+                model?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
+                /** @description One tenant of your reach (platform staff) */
+                tenantId?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopCustomerList"];
                 };
             };
             /** @description Invalid input (problem+json) */
