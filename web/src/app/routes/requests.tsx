@@ -60,7 +60,9 @@ export default function RequestsPage() {
       void message.error(t('common.failed'));
     }
   };
-  const statusTag = (s: string) => <Badge status={STATUS_BADGE[s] ?? 'default'} text={t(`requests.status.${s}`, { defaultValue: s })} />;
+  const statusTag = (s: string) => (
+    <Badge status={STATUS_BADGE[s] ?? 'default'} text={t(`requests.status.${s}`, { defaultValue: s })} style={{ whiteSpace: 'nowrap' }} />
+  );
 
   return (
     <Page
@@ -144,17 +146,17 @@ export default function RequestsPage() {
                 title: t('requests.time'),
                 key: 'time',
                 render: (_, r) => (
-                  <Button type="link" style={{ padding: 0 }} onClick={() => setOpen(r)} data-testid="request-open">
+                  <Button type="link" style={{ padding: 0, whiteSpace: 'normal', textAlign: 'left', height: 'auto' }} onClick={() => setOpen(r)} data-testid="request-open">
                     {format.dateTime(r.createdAt as unknown as string)}
                   </Button>
                 ),
               },
-              { title: t('requests.model'), dataIndex: 'model' },
+              { title: t('requests.model'), dataIndex: 'model', responsive: ['sm'] },
               { title: t('requests.statusLabel'), key: 'status', render: (_, r) => statusTag(r.status) },
               { title: t('requests.tokens'), key: 'tokens', responsive: ['md'], align: 'right', render: (_, r) => `${format.number(r.inputTokens)} / ${format.number(r.outputTokens)}` },
               { title: t('requests.latency'), key: 'latency', responsive: ['lg'], align: 'right', render: (_, r) => t('requests.ms', { value: format.number(r.latencyMs) }) },
               ...(!isCustomer ? [{ title: t('requests.customer'), key: 'customer', responsive: ['lg' as const], render: (_: unknown, r: RequestRecord) => <Typography.Text code>{r.customerId.slice(-12)}</Typography.Text> }] : []),
-              { title: t('requests.spend'), key: 'spend', align: 'right', render: (_, r) => (r.spend ? <span data-testid="request-spend">{format.money(r.spend)}</span> : '—') },
+              { title: t('requests.spend'), key: 'spend', align: 'right', render: (_, r) => (r.spend ? <span data-testid="request-spend" style={{ whiteSpace: 'nowrap' }}>{format.money(r.spend)}</span> : '—') },
             ]}
           />
         </ScrollRegion>
