@@ -27,6 +27,7 @@ import { CloudChannels1763769602400 } from './1763769602400-CloudChannels';
 import { PriceRules1763769602600 } from './1763769602600-PriceRules';
 import { ConsumptionLimits1763769602610 } from './1763769602610-ConsumptionLimits';
 import { Budgets1763769602620 } from './1763769602620-Budgets';
+import { RequestLogs1763769602700 } from './1763769602700-RequestLogs';
 import { UsagePostedPerBatch1763769602900 } from './1763769602900-UsagePostedPerBatch';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
@@ -60,5 +61,6 @@ export const ALL_MIGRATIONS = [
   PriceRules1763769602600,
   ConsumptionLimits1763769602610,
   Budgets1763769602620,
+  RequestLogs1763769602700,
   UsagePostedPerBatch1763769602900,
 ];

@@ -7,6 +7,7 @@ import { ChannelsModule } from './modules/channels/channels.module';
 import { ConsoleModule } from './modules/console/console.module';
 import { ChannelsRuntimeModule } from './modules/channels/runtime/channels-runtime.module';
 import { CustomersModule } from './modules/customers/customers.module';
+import { ContentLogsModule } from './modules/content-logs/content-logs.module';
 import { MailModule } from './modules/mail/mail.module';
 import { LedgerModule } from './modules/ledger/ledger.module';
 import { MembersModule } from './modules/members/members.module';
@@ -27,7 +28,7 @@ export class ApiModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, LimitsModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule, SettlementModule, WebhooksModule, TopupsModule, ConsoleModule],
+      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, LimitsModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule, SettlementModule, WebhooksModule, TopupsModule, ContentLogsModule, ConsoleModule],
     };
   }
 }

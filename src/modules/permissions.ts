@@ -13,6 +13,7 @@ import { settlementPermissions } from './settlement/settlement.permissions';
 import { webhooksPermissions } from './webhooks/webhooks.permissions';
 import { topupsPermissions } from './topups/topups.permissions';
 import { limitsPermissions } from './limits/limits.permissions';
+import { contentLogsPermissions } from './content-logs/content-logs.permissions';
 
 /**
  * Every module's CASL rules. Abilities are the union of these, built per request from the
@@ -33,4 +34,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   webhooksPermissions,
   topupsPermissions,
   limitsPermissions,
+  contentLogsPermissions,
 ];

@@ -366,6 +366,7 @@ describe('customers and sales bindings (e2e)', () => {
       seller = await resellerWithUsersIn(shop, { usageSeller: ['sales'] });
       seller2 = await resellerWithUsersIn(shop, { usageSeller2: ['sales'] });
       tokens['shop:usageSeller'] = await tokenFor(seller);
+      tokens['shop:usageSeller2'] = await tokenFor(seller2);
       [alpha, beta, gamma] = [await createCustomer('shop:owner'), await createCustomer('shop:owner'), await createCustomer('shop:owner')];
       await bind(alpha, seller);
       await bind(beta, seller2);
@@ -402,16 +403,17 @@ describe('customers and sales bindings (e2e)', () => {
     it("sums a salesperson's own customers only, and never an unbound or colleague's customer", async () => {
       const mine = await get('shop:usageSeller', `/api/v1/usage/summary?${range}`);
       expect(mine.status).toBe(200);
-      expect(mine.body.totals).toEqual({ requests: 3, inputTokens: 3000, outputTokens: 600, cacheReadTokens: 300, cacheWriteTokens: 0, spend: '2.000000000' });
+      // alpha's request of 5 Nov was seller2's (alpha was bound to seller2 then): not seller's.
+      expect(mine.body.totals).toEqual({ requests: 2, inputTokens: 2000, outputTokens: 400, cacheReadTokens: 200, cacheWriteTokens: 0, spend: '1.500000000' });
       expectProblem(await get('shop:usageSeller', `/api/v1/customers/${gamma}/usage?${range}`), 404, 'not_found');
       expectProblem(await get('shop:usageSeller', `/api/v1/customers/${beta}/usage?${range}`), 404, 'not_found');
       const byModel = await get('shop:usageSeller', `/api/v1/customers/${alpha}/usage?${range}&groupBy=model`);
       expect(byModel.body.groups.map((g: any) => [g.key, g.requests, g.spend])).toEqual([
         ['claude-3-5-sonnet', 1, '0.250000000'],
-        ['gpt-4o', 2, '1.750000000'],
+        ['gpt-4o', 1, '1.250000000'],
       ]);
       const byDay = await get('shop:usageSeller', `/api/v1/customers/${alpha}/usage?${range}&groupBy=day`);
-      expect(byDay.body.groups.map((g: any) => g.key)).toEqual(['2026-11-05', '2026-11-15', '2026-11-16']);
+      expect(byDay.body.groups.map((g: any) => g.key)).toEqual(['2026-11-15', '2026-11-16']);
       const view = await get('shop:usageSeller', `/api/v1/customers/${alpha}`);
       expect(view.body.usageLast30Days).toHaveProperty('spend');
     });
@@ -434,11 +436,14 @@ describe('customers and sales bindings (e2e)', () => {
       expectProblem(await get('shop:owner', '/api/v1/usage/summary?from=2024-01-01T00:00:00Z&to=2026-01-01T00:00:00Z'), 400, 'invalid_range');
     });
 
-    it('reflects a reassignment on the next request', async () => {
+    it('credits each request to the salesperson of its time: a re-bind moves no past request', async () => {
+      // gamma's request of 20 Nov happened while gamma was unbound: binding gamma now gives it to nobody.
       await bind(gamma, seller);
-      expect((await get('shop:usageSeller', `/api/v1/usage/summary?${range}`)).body.totals.spend).toBe('6.000000000');
+      expect((await get('shop:usageSeller', `/api/v1/usage/summary?${range}`)).body.totals.spend).toBe('1.500000000');
       await send('shop:owner', 'DELETE', `/api/v1/customers/${gamma}/sales`);
-      expect((await get('shop:usageSeller', `/api/v1/usage/summary?${range}`)).body.totals.spend).toBe('2.000000000');
+      expect((await get('shop:usageSeller', `/api/v1/usage/summary?${range}`)).body.totals.spend).toBe('1.500000000');
+      // seller2 keeps alpha's request of 5 Nov and beta's.
+      expect((await get('shop:usageSeller2', `/api/v1/usage/summary?${range}`)).body.totals.spend).toBe('2.500000000');
     });
 
     it('keeps the tenant scope when CASL is forced to allow everything (RLS alone)', async () => {

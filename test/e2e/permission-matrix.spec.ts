@@ -34,6 +34,7 @@ type Capability =
   | 'customers.bind'
   | 'usage.read'
   | 'usage.records'
+  | 'usage.requestLogs'
   | 'channels.read'
   | 'channels.create';
 
@@ -55,10 +56,11 @@ const CAPABILITIES: Capability[] = [
   'customers.bind',
   'usage.read',
   'usage.records',
+  'usage.requestLogs',
   'channels.read',
   'channels.create',
 ];
-const PLATFORM_ONLY = (c: Capability) => c.startsWith('resellers.') || c.startsWith('channels.');
+const PLATFORM_ONLY = (c: Capability) => c.startsWith('resellers.') || c.startsWith('channels.') || c === 'usage.requestLogs';
 
 /** Customers invite/manage: owner, operator, sales (bound only); list: also finance, read-only; usage: all but tech. */
 const SALES_CAPABILITIES: Capability[] = ['customers.list', 'customers.create', 'customers.update', 'usage.read', 'usage.records'];
@@ -67,12 +69,12 @@ const SALES_CAPABILITIES: Capability[] = ['customers.list', 'customers.create', 
 const ALLOWED: Record<'platform' | 'reseller', Partial<Record<RoleName, Capability[]>>> = {
   platform: {
     owner: [...CAPABILITIES],
-    operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read' && !c.startsWith('channels.')),
+    operator: CAPABILITIES.filter((c) => c !== 'roles.assign' && c !== 'audit.read' && c !== 'usage.requestLogs' && !c.startsWith('channels.')),
     sales: SALES_CAPABILITIES,
     // Platform finance reads the customer list read-only: for the platform, resellers are customers.
     finance: ['tenant.read', 'customers.list', 'usage.read', 'usage.records'],
     // Monitoring and logs: platform owner and tech.
-    tech: ['audit.read', 'channels.read', 'channels.create'],
+    tech: ['audit.read', 'usage.requestLogs', 'channels.read', 'channels.create'],
     user: ['usage.read', 'usage.records'],
   },
   reseller: {
@@ -101,12 +103,13 @@ const SUCCESS: Record<Capability, number> = {
   'customers.bind': 200,
   'usage.read': 200,
   'usage.records': 200,
+  'usage.requestLogs': 200,
   'channels.read': 200,
   'channels.create': 201,
 };
 
 /** Capabilities that act on the caller's own tenant only (no object of another tenant to address). */
-const OWN_TENANT_ONLY: Capability[] = ['customers.list', 'customers.create', 'usage.read', 'usage.records'];
+const OWN_TENANT_ONLY: Capability[] = ['customers.list', 'customers.create', 'usage.read', 'usage.records', 'usage.requestLogs'];
 
 describe('permission matrix (e2e)', () => {
   let system: Client;
@@ -183,6 +186,8 @@ describe('permission matrix (e2e)', () => {
         return call(api.baseUrl, 'GET', '/api/v1/usage/summary', as);
       case 'usage.records':
         return call(api.baseUrl, 'GET', '/api/v1/usage/records?requestId=matrix-lookup-1', as);
+      case 'usage.requestLogs':
+        return call(api.baseUrl, 'GET', '/api/v1/platform/usage/records?limit=1', as);
       case 'channels.read':
         return call(api.baseUrl, 'GET', '/api/v1/channels', as);
       case 'channels.create':

@@ -145,7 +145,7 @@ describe('customer portal reads (e2e)', () => {
 
       expectInvalidFields(await get('c1', `/api/v1/usage/summary?keyId=nope`), ['keyId']);
       expectInvalidFields(await get('c1', `/api/v1/usage/summary?model=${encodeURIComponent('a b')}`), ['model']);
-      expectInvalidFields(await get('c1', `/api/v1/usage/summary?groupBy=customer`), ['groupBy']);
+      expectInvalidFields(await get('c1', `/api/v1/usage/summary?groupBy=galaxy`), ['groupBy']);
     });
 
     it('downloads own usage as CSV, filtered, with formula-like text defused', async () => {

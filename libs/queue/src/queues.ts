@@ -51,6 +51,7 @@ export const MaintenanceJob = {
   PurgeWebhookHistory: 'purge-webhook-history',
   NotifyExpiringKeys: 'notify-expiring-keys',
   ExpireTopups: 'expire-topups',
+  PurgeRequestContents: 'purge-request-contents',
 } as const;
 
 export const ChannelsJob = {

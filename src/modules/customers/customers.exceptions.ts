@@ -8,6 +8,7 @@ export enum CustomerErrorCode {
   NotAReseller = 'not_a_reseller',
   InvalidRange = 'invalid_range',
   DuplicateItem = 'duplicate_item',
+  InvalidCursor = 'invalid_cursor',
 }
 
 const MESSAGES: Record<CustomerErrorCode, { status: number; title: string }> = {
@@ -18,6 +19,7 @@ const MESSAGES: Record<CustomerErrorCode, { status: number; title: string }> = {
   [CustomerErrorCode.NotAReseller]: { status: 422, title: 'Only reseller tenants have platform salespeople' },
   [CustomerErrorCode.InvalidRange]: { status: 400, title: 'The time range is invalid' },
   [CustomerErrorCode.DuplicateItem]: { status: 400, title: 'This customer appears more than once in the request' },
+  [CustomerErrorCode.InvalidCursor]: { status: 400, title: 'The page cursor is invalid' },
 };
 
 export const customerError = errorFactory<CustomerErrorCode>(MESSAGES);

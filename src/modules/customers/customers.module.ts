@@ -10,11 +10,11 @@ import { SalespersonRelease } from './salesperson-release';
 import { TenantSalesController } from './tenant-sales.controller';
 import { TenantSalesService } from './tenant-sales.service';
 import { UsageSummaryService } from './usage-summary.service';
-import { UsageController } from './usage.controller';
+import { PlatformUsageController, UsageController } from './usage.controller';
 
 @Module({
   imports: [AuthModule, TenantsModule, UsageRecordsModule, KeysRuntimeModule],
-  controllers: [CustomersController, TenantSalesController, UsageController],
+  controllers: [CustomersController, TenantSalesController, UsageController, PlatformUsageController],
   providers: [CustomersRepository, CustomersService, TenantSalesService, UsageSummaryService, SalespersonRelease],
   exports: [SalespersonRelease],
 })

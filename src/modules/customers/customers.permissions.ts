@@ -8,6 +8,8 @@ export const CUSTOMER_BINDING = 'CustomerBinding';
 export const TENANT_SALES_BINDING = 'TenantSalesBinding';
 /** Usage records and their aggregates. Fields: tenantId, customerId, salesUserId. */
 export const USAGE = 'Usage';
+/** Request logs across tenants for monitoring (platform owner and tech). Field: tenantId. */
+export const REQUEST_LOG = 'RequestLog';
 
 const MANAGE_CUSTOMERS = ['read', 'create', 'update', 'disable', 'enable'] as const;
 
@@ -46,6 +48,8 @@ export const customersPermissions: PermissionDefinition = (principal, { can }) =
   if (hasRole(principal, 'owner', 'operator')) can(['read', 'assign'], TENANT_SALES_BINDING);
   if (hasRole(principal, 'owner', 'operator', 'finance')) can('read', USAGE);
   if (hasRole(principal, 'finance')) can('read', TENANT_SALES_BINDING);
+  // DESIGN.md: "monitoring and logs" is the platform owner's and tech's (tech: not usage and bills).
+  if (hasRole(principal, 'owner', 'tech')) can('read', REQUEST_LOG);
   const bound = [...(principal.boundTenantIds ?? [])];
   if (hasRole(principal, 'sales') && bound.length > 0) {
     can('read', TENANT, { id: { $in: bound } });

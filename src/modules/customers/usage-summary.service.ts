@@ -1,11 +1,30 @@
 import { Injectable } from '@nestjs/common';
-import { RequestAuth } from '@app/authorization';
+import { Readable, Transform } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { PoolClient } from 'pg';
+import QueryStream from 'pg-query-stream';
+import { abilityToSql, hasRole, RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
 import { TenantDb } from '@app/tenancy';
-import { UsageRecordsRepository } from '../usage/usage-records.repository';
-import { toRecordView, toTotals, usageRange, usageScope } from '../usage/usage-scope';
-import { UsageExportQuery, UsageGroup, UsageRecordList, UsageRecordsQuery, UsageSummary, UsageSummaryQuery } from './dto/customer.dto';
+import { AuditService } from '../audit/audit.service';
+import { UsageExportRow, UsageFilters, UsageRecordsRepository } from '../usage/usage-records.repository';
+import { decodeCursor, encodeCursor, seesChannels, toListView, toTotals, usageRange, usageScope } from '../usage/usage-scope';
+import {
+  TopCustomerList,
+  UsageExportQuery,
+  UsageGroup,
+  UsageRecordList,
+  UsageRecordsQuery,
+  UsageSummary,
+  UsageSummaryQuery,
+  UsageTopCustomersQuery,
+} from './dto/customer.dto';
+import { REQUEST_LOG } from './customers.permissions';
 import { CustomersRepository } from './customers.repository';
+
+const DEFAULT_PAGE = 50;
+/** Rows the export fetches from its cursor at a time: memory stays flat however many rows there are. */
+const EXPORT_BATCH = 500;
 
 /**
  * Usage over the caller's whole scope: a salesperson's customers, a tenant for its owner, operator
@@ -20,7 +39,13 @@ export class UsageSummaryService {
     private readonly auth: RequestAuth,
     private readonly usage: UsageRecordsRepository,
     private readonly customers: CustomersRepository,
+    private readonly audit: AuditService,
   ) {}
+
+  /** The narrowing filters of a query (never widening the caller's scope). */
+  private filters(query: UsageExportQuery): Omit<UsageFilters, 'from' | 'to'> {
+    return { tenantId: query.tenantId, keyId: query.keyId, model: query.model, customerId: query.customerId, status: query.status };
+  }
 
   summary(query: UsageSummaryQuery): Promise<UsageSummary> {
     const principal = this.auth.principal;
@@ -28,7 +53,8 @@ export class UsageSummaryService {
     return this.tenantDb.forRequest(async (m) => {
       const scope = usageScope(this.auth.ability);
       if (!scope) throw AppException.forbidden('You may not read usage.');
-      const { totals, groups } = await this.usage.summarize(m, scope, { ...range, tenantId: query.tenantId, keyId: query.keyId, model: query.model }, query.groupBy);
+      if (query.groupBy === 'channel' && !seesChannels(principal)) throw AppException.forbidden('Only platform staff see channels.');
+      const { totals, groups } = await this.usage.summarize(m, scope, { ...range, ...this.filters(query) }, query.groupBy);
       let labelled: UsageGroup[] | undefined;
       if (query.groupBy) {
         const keys = groups.map((g) => g.key).filter((k): k is string => k !== null);
@@ -50,59 +76,134 @@ export class UsageSummaryService {
   }
 
   /**
-   * The usage records of one `x-request-id` (support looking up a disputed request), under
-   * exactly the scope of the summaries: what the caller may aggregate is what it may look up.
+   * The caller's requests, newest first, one keyset page at a time, under exactly the scope of the
+   * summaries (what the caller may aggregate is what it may list). With `requestId` and no range,
+   * all time is searched (support looking up a disputed request).
    */
   records(query: UsageRecordsQuery): Promise<UsageRecordList> {
-    const principal = this.auth.principal;
     return this.tenantDb.forRequest(async (m) => {
       const scope = usageScope(this.auth.ability);
       if (!scope) throw AppException.forbidden('You may not read usage.');
-      const rows = await this.usage.findByHttpRequestId(m, scope, query.requestId, query.tenantId);
-      return { items: rows.map((row) => toRecordView(row, principal)) };
+      return this.page(m, scope, query);
+    });
+  }
+
+  /**
+   * Platform tech (and the platform owner) reading requests across resellers for monitoring: the
+   * platform-wide RLS scope their role gets, a rule of its own (request logs, not usage and bills:
+   * no money is shown to tech), and an audit entry for every read.
+   */
+  platformRecords(query: UsageRecordsQuery): Promise<UsageRecordList> {
+    const principal = this.auth.principal;
+    return this.tenantDb.forRequest(async (m) => {
+      const scope = abilityToSql(this.auth.ability, 'read', REQUEST_LOG, { tenantId: 'ur.tenant_id' }, 'rlog');
+      if (!scope) throw AppException.forbidden('You may not read request logs.');
+      const page = await this.page(m, scope, query);
+      // Tech monitors requests; money is for the roles of "usage and bills".
+      if (!hasRole(principal, 'owner', 'operator', 'finance')) for (const item of page.items) delete item.spend;
+      await this.audit.record(m, {
+        tenantId: principal.tenantId,
+        action: 'usage.records.read',
+        subjectType: 'UsageRecords',
+        subjectId: null,
+        after: { ...query, returned: page.items.length },
+      });
+      return page;
+    });
+  }
+
+  private async page(m: Parameters<UsageRecordsRepository['list']>[0], scope: Parameters<UsageRecordsRepository['list']>[1], query: UsageRecordsQuery): Promise<UsageRecordList> {
+    const principal = this.auth.principal;
+    const range = query.requestId && !query.from && !query.to ? {} : usageRange(query);
+    const limit = query.limit ?? DEFAULT_PAGE;
+    const rows = await this.usage.list(m, scope, { ...range, ...this.filters(query), httpRequestId: query.requestId }, decodeCursor(query.cursor), limit);
+    const more = rows.length > limit;
+    const items = rows.slice(0, limit);
+    return { items: items.map((row) => toListView(row, principal)), nextCursor: more ? encodeCursor(items[items.length - 1]) : null };
+  }
+
+  /** The `limit` customers of the caller's scope with the highest spend over the range. */
+  topCustomers(query: UsageTopCustomersQuery): Promise<TopCustomerList> {
+    const principal = this.auth.principal;
+    const range = usageRange(query);
+    return this.tenantDb.forRequest(async (m) => {
+      const scope = usageScope(this.auth.ability);
+      if (!scope) throw AppException.forbidden('You may not read usage.');
+      const rows = await this.usage.topCustomers(m, scope, { ...range, ...this.filters(query) }, query.limit ?? 10);
+      // E-mails only of the caller's own tenant's customers (a platform salesperson sees ids).
+      const own = rows.filter((r) => r.tenant_id === principal.tenantId).map((r) => r.key!);
+      const people = principal.tenantType === 'reseller' || own.length ? await this.customers.people(m, principal.tenantId, own) : new Map();
+      return {
+        ...range,
+        items: rows.map((r) => ({
+          customerId: r.key!,
+          tenantId: r.tenant_id,
+          ...(r.tenant_id === principal.tenantId ? { email: people.get(r.key!)?.email ?? null } : {}),
+          ...toTotals(r, principal),
+        })),
+      };
     });
   }
 
   /**
    * The requests of the caller's scope as CSV (a customer: their own), oldest first, with the
-   * summary's filters. At most USAGE_EXPORT_MAX_ROWS rows; `truncated` says when there were more
-   * (narrow the range). Text a spreadsheet would run as a formula is defused with a leading `'`.
+   * summary's filters, streamed from a database cursor: `open` gets the body stream once the scope
+   * checks passed, and the tenant transaction stays open until the last row was written (or the
+   * client went away). Text a spreadsheet would run as a formula is defused with a leading `'`.
    */
-  export(query: UsageExportQuery): Promise<{ csv: string; truncated: boolean }> {
+  export(query: UsageExportQuery, open: (body: Readable) => void): Promise<void> {
     const range = usageRange(query);
     return this.tenantDb.forRequest(async (m) => {
       const scope = usageScope(this.auth.ability);
       if (!scope) throw AppException.forbidden('You may not read usage.');
-      const rows = await this.usage.exportRows(m, scope, { ...range, tenantId: query.tenantId, keyId: query.keyId, model: query.model }, USAGE_EXPORT_MAX_ROWS + 1);
-      const truncated = rows.length > USAGE_EXPORT_MAX_ROWS;
-      const lines = [USAGE_CSV_COLUMNS.join(',')];
-      for (const r of rows.slice(0, USAGE_EXPORT_MAX_ROWS)) {
-        lines.push(
-          [
-            new Date(r.created_at).toISOString(),
-            r.request_id,
-            r.customer_id,
-            r.api_key_id ?? '',
-            r.key_name ?? '',
-            r.model,
-            r.input_tokens,
-            r.output_tokens,
-            r.cache_read_tokens,
-            r.cache_write_tokens,
-            r.retail_charge,
-            r.status,
-            String(r.latency_ms),
-          ]
-            .map(csvField)
-            .join(','),
-        );
+      const [sql, params] = this.usage.exportQuery(m, scope, { ...range, ...this.filters(query) });
+      const client = (m.queryRunner as unknown as { databaseConnection: PoolClient }).databaseConnection;
+      const rows = client.query(new QueryStream(sql, params as unknown[], { batchSize: EXPORT_BATCH }));
+      let header = true;
+      const body = new Transform({
+        writableObjectMode: true,
+        transform(row: UsageExportRow, _encoding, done) {
+          const line = csvLine(row);
+          done(null, header ? `${USAGE_CSV_COLUMNS.join(',')}\r\n${line}` : line);
+          header = false;
+        },
+        flush(done) {
+          done(null, header ? `${USAGE_CSV_COLUMNS.join(',')}\r\n` : undefined);
+        },
+      });
+      rows.on('error', (error) => body.destroy(error));
+      body.on('close', () => rows.destroy());
+      rows.pipe(body);
+      open(body);
+      try {
+        await finished(body);
+      } catch (error) {
+        // The client went away: the cursor is closed (above) and the read-only transaction ends.
+        if ((error as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw error;
       }
-      return { csv: `${lines.join('\r\n')}\r\n`, truncated };
     });
   }
 }
 
-export const USAGE_EXPORT_MAX_ROWS = 100_000;
+function csvLine(r: UsageExportRow): string {
+  return `${[
+    new Date(r.created_at).toISOString(),
+    r.request_id,
+    r.customer_id,
+    r.api_key_id ?? '',
+    r.key_name ?? '',
+    r.model,
+    r.input_tokens,
+    r.output_tokens,
+    r.cache_read_tokens,
+    r.cache_write_tokens,
+    r.retail_charge,
+    r.status,
+    String(r.latency_ms),
+  ]
+    .map(csvField)
+    .join(',')}\r\n`;
+}
 
 export const USAGE_CSV_COLUMNS = [
   'time',

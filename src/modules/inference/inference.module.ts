@@ -4,6 +4,7 @@ import { BillingEngine } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { RedisConnections } from '@app/redis';
 import { ChannelsRuntimeModule } from '../channels/runtime/channels-runtime.module';
+import { ContentLogRuntimeModule } from '../content-logs/content-logs.module';
 import { KeysRuntimeModule } from '../keys/keys-runtime.module';
 import { BalanceService } from '../ledger/balance.service';
 import { LedgerCoreModule } from '../ledger/ledger-core.module';
@@ -20,7 +21,7 @@ import { SettlementOutbox } from './settlement-outbox';
  * billing scripts of concurrent requests into shared round trips.
  */
 @Module({
-  imports: [KeysRuntimeModule, PricingRuntimeModule, ChannelsRuntimeModule, LedgerCoreModule, LimitsRuntimeModule],
+  imports: [KeysRuntimeModule, PricingRuntimeModule, ChannelsRuntimeModule, LedgerCoreModule, LimitsRuntimeModule, ContentLogRuntimeModule],
   providers: [
     { provide: WALLET_LOADER, useExisting: BalanceService },
     ...inferenceMetricProviders,

@@ -8,6 +8,7 @@ import { CompiledPrice, compiledCostUnits, TokenUsage } from '@app/money';
 import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UNSTREAMED_ENDPOINTS, UpstreamError, Usage } from '@app/providers';
 import type { ResolvedTenant } from '@app/tenancy';
 import { ChannelsRuntime, UpstreamCallResult } from '../channels/runtime/channels-runtime';
+import { ContentLogRuntime } from '../content-logs/content-log-runtime';
 import { KeysRuntime, ResolvedApiKey } from '../keys/keys-runtime';
 import { LimitsRuntime } from '../limits/limits-runtime';
 import { EffectivePrice } from '../pricing/price-book';
@@ -53,6 +54,8 @@ interface Outcome {
   status: 'ok' | 'client_cancelled' | 'upstream_error' | 'timeout' | 'error';
   errorCode: string | null;
   ttftMs: number | null;
+  /** The answer's text, only when the tenant logs content. */
+  completion?: string | null;
 }
 
 const ZERO: Usage = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
@@ -99,6 +102,7 @@ export class InferenceService {
     private readonly outbox: SettlementOutbox,
     private readonly metrics: InferenceMetrics,
     private readonly limits: LimitsRuntime,
+    private readonly contentLog: ContentLogRuntime,
   ) {}
 
   /**
@@ -311,7 +315,8 @@ export class InferenceService {
       const parsed = sent.exchange.parsed;
       const usage = parsed.usage ?? this.countedUsage(call, completionText(parsed.body));
       const payload = JSON.stringify(parsed.body);
-      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'ok', errorCode: null, ttftMs: null });
+      const completion = this.contentLog.retentionFor(a.key.tenantId) === null ? undefined : completionText(parsed.body);
+      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'ok', errorCode: null, ttftMs: null, completion });
       if (!call.res.destroyed) {
         call.res.writeHead(200, {
           'content-type': 'application/json',
@@ -408,7 +413,8 @@ export class InferenceService {
       // token). Only the empty role chunk may have reached the client; it carries no token.
       if (failure && !clientGone && usage.output === 0) usage = ZERO;
       const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
-      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs });
+      const completion = this.contentLog.retentionFor(a.key.tenantId) === null ? undefined : deliveredText(delivered);
+      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs, completion });
       if (clientGone) return;
       call.res.end(failure ? heldBack + streamErrorEvent(call.endpoint, failure) : heldBack);
     } finally {
@@ -441,6 +447,11 @@ export class InferenceService {
     const request = this.settlement(call, a, o);
     await this.outbox.settle(request);
     this.metrics.completed(request.event, o.channel?.name ?? 'none');
+    // Optional content logging (off unless the tenant's owner turned it on): stored after the answer, never waited for.
+    const retentionDays = this.contentLog.retentionFor(a.key.tenantId);
+    if (retentionDays !== null) {
+      this.contentLog.capture({ requestId: a.usageId, tenantId: a.key.tenantId, customerId: a.key.customerId, createdAt: new Date(a.startedAt), retentionDays, prompt: call.body, completion: o.completion ?? null });
+    }
   }
 
   /** The settlement of an outcome: its cost at the request's prices, and its usage event. */

@@ -6,6 +6,7 @@ import { SystemDb } from '@app/tenancy';
 import { Job, Queue } from 'bullmq';
 import { v7 as uuidv7 } from 'uuid';
 import { returnedRows } from '../../common/sql';
+import { ContentLogsRepository } from '../content-logs/content-logs.repository';
 import { keyEventData } from '../keys/keys.service';
 import { WebhookOutbox } from '../webhooks/webhook-outbox';
 
@@ -31,6 +32,7 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
     private readonly systemDb: SystemDb,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly outbox: WebhookOutbox,
+    private readonly contents: ContentLogsRepository,
   ) {
     super();
   }
@@ -53,6 +55,11 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
       { name: MaintenanceJob.ExpireTopups, opts: { removeOnComplete: 100, removeOnFail: 100 } },
     );
     await this.queue.upsertJobScheduler(
+      MaintenanceJob.PurgeRequestContents,
+      { every: 15 * 60 * 1000 },
+      { name: MaintenanceJob.PurgeRequestContents, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    );
+    await this.queue.upsertJobScheduler(
       MaintenanceJob.PurgeWebhookHistory,
       { every: 60 * 60 * 1000 },
       { name: MaintenanceJob.PurgeWebhookHistory, opts: { removeOnComplete: 100, removeOnFail: 100 } },
@@ -69,6 +76,8 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
         return this.notifyExpiringKeys();
       case MaintenanceJob.ExpireTopups:
         return this.expireTopups();
+      case MaintenanceJob.PurgeRequestContents:
+        return this.purgeRequestContents();
       default:
         throw new Error(`unknown maintenance job ${job.name}`);
     }
@@ -126,6 +135,21 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
     }
     this.logger.log({ events, retentionDays: this.config.WEBHOOK_RETENTION_DAYS }, 'purged webhook history');
     return { events };
+  }
+
+  /**
+   * Deletes stored prompts and completions past their tenant's retention, or of tenants that turned
+   * content logging off, in short batches (content logging is optional and off by default).
+   */
+  async purgeRequestContents(): Promise<{ contents: number }> {
+    let contents = 0;
+    for (;;) {
+      const deleted = await this.systemDb.run((m) => this.contents.purge(m, WEBHOOK_PURGE_BATCH));
+      contents += deleted;
+      if (deleted < WEBHOOK_PURGE_BATCH) break;
+    }
+    if (contents > 0) this.logger.log({ contents }, 'purged request contents');
+    return { contents };
   }
 
   /**

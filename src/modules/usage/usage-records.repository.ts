@@ -33,7 +33,7 @@ export interface UsageRecordInput {
   createdAt: Date | string;
 }
 
-export type UsageGroupBy = 'day' | 'model' | 'sales' | 'tenant' | 'key';
+export type UsageGroupBy = 'day' | 'hour' | 'model' | 'sales' | 'tenant' | 'key' | 'customer' | 'channel';
 
 /** Narrowing filters of a usage query (within the caller's scope, never widening it). */
 export interface UsageFilters {
@@ -43,6 +43,28 @@ export interface UsageFilters {
   tenantId?: string;
   keyId?: string;
   model?: string;
+  /** `ok`, `client_cancelled`, `upstream_error`, `timeout` or `error`. */
+  status?: string;
+  /** The answer's `x-request-id`. */
+  httpRequestId?: string;
+}
+
+/** Keyset position in the newest-first order of records: the last row of the previous page. */
+export interface UsageCursor {
+  /** created_at as PostgreSQL printed it (microseconds kept; a JS Date would drop them). */
+  at: string;
+  requestId: string;
+}
+
+/** One request as the records list shows it. */
+export interface UsageListRow extends UsageRecordRow {
+  upstream_model: string | null;
+  channel_id: string | null;
+  channel_name: string | null;
+  key_prefix: string | null;
+  key_name: string | null;
+  client_ip: string | null;
+  cursor_at: string;
 }
 
 /** One request as the CSV export shows it. */
@@ -116,13 +138,16 @@ const TOTALS = `count(*)::text AS requests,
  * The salesperson a request is credited to: whoever held the customer when it happened (the
  * binding period containing its time), not whoever holds the customer now.
  */
-const SALES_AT_REQUEST_TIME = `(SELECT hb.sales_user_id FROM customer_bindings hb
+export const SALES_AT_REQUEST_TIME = `(SELECT hb.sales_user_id FROM customer_bindings hb
    WHERE hb.customer_id = ur.customer_id AND hb.bound_at <= ur.created_at
      AND (hb.unbound_at IS NULL OR hb.unbound_at > ur.created_at)
    ORDER BY hb.bound_at DESC LIMIT 1)`;
 
 const GROUP_KEY: Record<UsageGroupBy, string> = {
   day: `to_char(date_trunc('day', ur.created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD')`,
+  hour: `to_char(date_trunc('hour', ur.created_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:00:00"Z"')`,
+  customer: 'ur.customer_id::text',
+  channel: 'ur.channel_id::text',
   model: 'ur.model',
   sales: `${SALES_AT_REQUEST_TIME}::text`,
   tenant: 'ur.tenant_id::text',
@@ -241,31 +266,73 @@ export class UsageRecordsRepository {
     return { totals: totals[0], groups };
   }
 
-  /** Requests in scope and range, oldest first, at most `limit` (the caller asks one more to tell truncation). */
-  async exportRows(manager: EntityManager, scope: UsageScopeFilter, range: UsageFilters, limit: number): Promise<UsageExportRow[]> {
+  /**
+   * One page of records, newest first, by keyset (created_at, request_id): a page never repeats
+   * or skips a row that existed when paging began, whichever monthly partitions the pages span,
+   * and a row written meanwhile appears only if it sorts after the cursor (a late-metered request).
+   * The range may be open (a request id lookup reaches all time). Asks `limit + 1` to tell more.
+   */
+  async list(
+    manager: EntityManager,
+    scope: UsageScopeFilter,
+    filters: Omit<UsageFilters, 'from' | 'to'> & { from?: Date; to?: Date },
+    cursor: UsageCursor | null,
+    limit: number,
+  ): Promise<UsageListRow[]> {
+    const q = this.filtered(manager, scope, filters).leftJoin('api_keys', 'k', 'k.id = ur.api_key_id AND k.tenant_id = ur.tenant_id');
+    if (cursor) q.andWhere('(ur.created_at, ur.request_id) < (:cursorAt::timestamptz, :cursorId::uuid)', { cursorAt: cursor.at, cursorId: cursor.requestId });
+    const [sql, params] = q.select('1').getQueryAndParameters();
+    return manager.query(
+      `SELECT ur.request_id, ur.http_request_id, ur.tenant_id, ur.customer_id, ur.api_key_id, k.prefix AS key_prefix, k.name AS key_name,
+              ur.channel_id, (SELECT c.name FROM channels c WHERE c.id = ur.channel_id) AS channel_name,
+              ur.model, ur.upstream_model, ur.status, ur.error_code, ur.stream,
+              ur.input_tokens::text, ur.output_tokens::text, ur.cache_read_tokens::text, ur.cache_write_tokens::text,
+              ur.retail_charge::text, ur.wholesale_cost::text, ur.upstream_cost::text, ur.latency_ms, ur.ttft_ms,
+              host(ur.client_ip) AS client_ip, ur.created_at, ur.created_at::text AS cursor_at
+         ${sql.slice(sql.indexOf('FROM'))}
+        ORDER BY ur.created_at DESC, ur.request_id DESC LIMIT ${Math.trunc(limit) + 1}`,
+      params,
+    );
+  }
+
+  /** The `limit` customers with the highest spend in scope and range (ties by id), with their totals. */
+  async topCustomers(manager: EntityManager, scope: UsageScopeFilter, range: UsageFilters, limit: number): Promise<Array<UsageTotalsRow & { tenant_id: string }>> {
     const [sql, params] = this.filtered(manager, scope, range).select('1').getQueryAndParameters();
     return manager.query(
+      `SELECT ur.customer_id::text AS key, ur.tenant_id::text AS tenant_id, ${TOTALS} ${sql.slice(sql.indexOf('FROM'))}
+        GROUP BY ur.customer_id, ur.tenant_id ORDER BY sum(ur.retail_charge) DESC, ur.customer_id LIMIT ${Math.trunc(limit)}`,
+      params,
+    );
+  }
+
+  /**
+   * The export's query (oldest first, no limit) for a streaming cursor: the caller reads it row by
+   * row inside the tenant transaction, so the whole result is never held in memory.
+   */
+  exportQuery(manager: EntityManager, scope: UsageScopeFilter, range: UsageFilters): [string, unknown[]] {
+    const [sql, params] = this.filtered(manager, scope, range).select('1').getQueryAndParameters();
+    return [
       `SELECT ur.created_at, ur.request_id, ur.customer_id, ur.api_key_id,
               (SELECT k.name FROM api_keys k WHERE k.id = ur.api_key_id AND k.tenant_id = ur.tenant_id) AS key_name, ur.model,
               ur.input_tokens::text AS input_tokens, ur.output_tokens::text AS output_tokens,
               ur.cache_read_tokens::text AS cache_read_tokens, ur.cache_write_tokens::text AS cache_write_tokens,
               ur.retail_charge::numeric(30, 9)::text AS retail_charge, ur.status, ur.latency_ms
          ${sql.slice(sql.indexOf('FROM'))}
-        ORDER BY ur.created_at, ur.request_id LIMIT ${Math.trunc(limit)}`,
+        ORDER BY ur.created_at, ur.request_id`,
       params,
-    );
+    ];
   }
 
-  private filtered(manager: EntityManager, scope: UsageScopeFilter, range: UsageFilters) {
-    const q = manager
-      .createQueryBuilder()
-      .from('usage_records', 'ur')
-      .where(scope.sql, scope.params)
-      .andWhere('ur.created_at >= :from AND ur.created_at < :to', { from: range.from.toISOString(), to: range.to.toISOString() });
+  private filtered(manager: EntityManager, scope: UsageScopeFilter, range: Omit<UsageFilters, 'from' | 'to'> & { from?: Date; to?: Date }) {
+    const q = manager.createQueryBuilder().from('usage_records', 'ur').where(scope.sql, scope.params);
+    if (range.from) q.andWhere('ur.created_at >= :from', { from: range.from.toISOString() });
+    if (range.to) q.andWhere('ur.created_at < :to', { to: range.to.toISOString() });
     if (range.customerId) q.andWhere('ur.customer_id = :customerId', { customerId: range.customerId });
     if (range.tenantId) q.andWhere('ur.tenant_id = :tenantId', { tenantId: range.tenantId });
     if (range.keyId) q.andWhere('ur.api_key_id = :keyId', { keyId: range.keyId });
     if (range.model) q.andWhere('ur.model = :model', { model: range.model });
+    if (range.status) q.andWhere('ur.status = :status', { status: range.status });
+    if (range.httpRequestId) q.andWhere('ur.http_request_id = :httpRequestId', { httpRequestId: range.httpRequestId });
     return q;
   }
 }

@@ -6,7 +6,10 @@ import {
   IsArray,
   IsEmail,
   IsIn,
+  IsInt,
   IsISO8601,
+  Max,
+  Min,
   IsOptional,
   IsString,
   IsUUID,
@@ -17,6 +20,9 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PageMeta, PageQuery } from '../../../common/pagination';
+
+const USAGE_GROUPS = ['day', 'hour', 'model', 'sales', 'tenant', 'key', 'customer', 'channel'] as const;
+export const USAGE_STATUSES = ['ok', 'client_cancelled', 'upstream_error', 'timeout', 'error'] as const;
 
 /** A model name as prices and usage records spell it. */
 const USAGE_MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
@@ -211,12 +217,13 @@ export class UsageSummaryQuery {
   to?: string;
 
   @ApiPropertyOptional({
-    enum: ['day', 'model', 'sales', 'tenant', 'key'],
-    description: '`sales`: credited to the salesperson of the time of each request; `key`: by API key id (null: no key)',
+    enum: USAGE_GROUPS,
+    description:
+      '`sales`: credited to the salesperson of the time of each request; `key`: by API key id (null: no key); `customer`: by customer id; `channel`: by channel id (platform staff); `hour`: by UTC hour',
   })
   @IsOptional()
-  @IsIn(['day', 'model', 'sales', 'tenant', 'key'])
-  groupBy?: 'day' | 'model' | 'sales' | 'tenant' | 'key';
+  @IsIn(USAGE_GROUPS)
+  groupBy?: (typeof USAGE_GROUPS)[number];
 
   @ApiPropertyOptional({ format: 'uuid', description: 'One tenant of your reach (platform staff)' })
   @IsOptional()
@@ -232,6 +239,16 @@ export class UsageSummaryQuery {
   @IsOptional()
   @Matches(USAGE_MODEL_NAME, { message: 'model must be 1-200 characters: letters, digits and . _ : / @ + -' })
   model?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only requests of this customer (within your scope)' })
+  @IsOptional()
+  @IsUUID()
+  customerId?: string;
+
+  @ApiPropertyOptional({ enum: USAGE_STATUSES, description: 'Only requests that ended so' })
+  @IsOptional()
+  @IsIn(USAGE_STATUSES)
+  status?: (typeof USAGE_STATUSES)[number];
 }
 
 /** The filters of `GET /api/v1/usage/export.csv`: those of the summary, without grouping. */
@@ -249,15 +266,49 @@ export class UsageSummary {
   @ApiPropertyOptional({ type: [UsageGroup] }) groups?: UsageGroup[];
 }
 
-export class UsageRecordsQuery {
-  @ApiProperty({ description: 'The `x-request-id` the inference answer carried (the client\'s own, or the one the gateway made)', maxLength: 128 })
-  @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'requestId must be 1 to 128 letters, digits or ._:-' })
-  requestId: string;
-
-  @ApiPropertyOptional({ format: 'uuid', description: 'One tenant of your reach (platform staff)' })
+export class UsageRecordsQuery extends OmitType(UsageSummaryQuery, ['groupBy', 'from', 'to'] as const) {
+  @ApiPropertyOptional({ format: 'date-time', description: 'Start (inclusive); default: 30 days before `to`, or all time with `requestId`' })
   @IsOptional()
-  @IsUUID()
-  tenantId?: string;
+  @IsISO8601({ strict: true })
+  from?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'End (exclusive); default: now, or all time with `requestId`' })
+  @IsOptional()
+  @IsISO8601({ strict: true })
+  to?: string;
+
+  @ApiPropertyOptional({ description: 'The `x-request-id` the inference answer carried (the client\'s own, or the one the gateway made)', maxLength: 128 })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9._:-]{1,128}$/, { message: 'requestId must be 1 to 128 letters, digits or ._:-' })
+  requestId?: string;
+
+  @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page' })
+  @IsOptional()
+  @Matches(/^[A-Za-z0-9_-]{1,200}$/, { message: 'cursor must be a cursor this API gave' })
+  cursor?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 200, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  limit?: number;
+}
+
+export class UsageTopCustomersQuery extends OmitType(UsageSummaryQuery, ['groupBy', 'customerId'] as const) {
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 10 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  limit?: number;
+}
+
+export class ChannelRef {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiPropertyOptional({ nullable: true }) name: string | null;
 }
 
 export class UsageRecordView {
@@ -266,15 +317,21 @@ export class UsageRecordView {
   @ApiProperty({ format: 'uuid' }) tenantId: string;
   @ApiProperty({ format: 'uuid' }) customerId: string;
   @ApiPropertyOptional({ format: 'uuid', nullable: true }) apiKeyId: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'The API key\'s visible prefix' }) keyPrefix?: string | null;
+  @ApiPropertyOptional({ nullable: true }) keyName?: string | null;
   @ApiProperty() model: string;
+  @ApiPropertyOptional({ nullable: true, description: 'The model name the upstream was asked for' }) upstreamModel?: string | null;
+  @ApiPropertyOptional({ type: ChannelRef, nullable: true, description: 'The channel that served it (platform staff only)' }) channel?: ChannelRef | null;
   @ApiProperty({ description: '`ok`, `client_cancelled`, `upstream_error`, `timeout` or `error`' }) status: string;
   @ApiPropertyOptional({ nullable: true }) errorCode: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'What went wrong, in the gateway\'s words (never the upstream\'s)' }) errorMessage?: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'The client\'s address' }) clientIp?: string | null;
   @ApiProperty() stream: boolean;
   @ApiProperty() inputTokens: number;
   @ApiProperty() outputTokens: number;
   @ApiProperty() cacheReadTokens: number;
   @ApiProperty() cacheWriteTokens: number;
-  @ApiProperty({ example: '0.000123000', description: 'What the customer was charged (retail), decimal string' }) spend: string;
+  @ApiPropertyOptional({ example: '0.000123000', description: 'What the customer was charged (retail), decimal string (everyone who may read usage; not platform tech)' }) spend?: string;
   @ApiPropertyOptional({ description: 'Wholesale cost (owner, operator, finance)' }) wholesaleCost?: string;
   @ApiPropertyOptional({ description: 'Upstream cost (platform owner, operator, finance)' }) upstreamCost?: string;
   @ApiProperty() latencyMs: number;
@@ -283,7 +340,20 @@ export class UsageRecordView {
 }
 
 export class UsageRecordList {
-  @ApiProperty({ type: [UsageRecordView], description: 'Newest first, at most 100 (a client may reuse its own request ids)' }) items: UsageRecordView[];
+  @ApiProperty({ type: [UsageRecordView], description: 'Newest first' }) items: UsageRecordView[];
+  @ApiPropertyOptional({ nullable: true, description: 'Pass as `cursor` for the next (older) page; null on the last page' }) nextCursor: string | null;
+}
+
+export class TopCustomer extends UsageTotals {
+  @ApiProperty({ format: 'uuid' }) customerId: string;
+  @ApiProperty({ format: 'uuid' }) tenantId: string;
+  @ApiPropertyOptional({ nullable: true, description: 'The customer\'s e-mail (staff of the customer\'s own tenant)' }) email?: string | null;
+}
+
+export class TopCustomerList {
+  @ApiProperty() from: Date;
+  @ApiProperty() to: Date;
+  @ApiProperty({ type: [TopCustomer], description: 'Highest spend first' }) items: TopCustomer[];
 }
 
 export class TenantSalesView {
