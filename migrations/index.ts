@@ -23,6 +23,7 @@ import { UserPreferences1763769601300 } from './1763769601300-UserPreferences';
 import { Topups1763769601400 } from './1763769601400-Topups';
 import { PriceBucketsForAgents1763769601600 } from './1763769601600-PriceBucketsForAgents';
 import { ResponsesProvider1763769601610 } from './1763769601610-ResponsesProvider';
+import { SelfServiceIdentity1763769602500 } from './1763769602500-SelfServiceIdentity';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -51,4 +52,5 @@ export const ALL_MIGRATIONS = [
   Topups1763769601400,
   PriceBucketsForAgents1763769601600,
   ResponsesProvider1763769601610,
+  SelfServiceIdentity1763769602500,
 ];

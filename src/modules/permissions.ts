@@ -12,6 +12,7 @@ import { lowBalancePermissions } from './low-balance/low-balance.permissions';
 import { settlementPermissions } from './settlement/settlement.permissions';
 import { webhooksPermissions } from './webhooks/webhooks.permissions';
 import { topupsPermissions } from './topups/topups.permissions';
+import { identityPermissions } from './identity/identity.permissions';
 
 /**
  * Every module's CASL rules. Abilities are the union of these, built per request from the
@@ -31,4 +32,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   settlementPermissions,
   webhooksPermissions,
   topupsPermissions,
+  identityPermissions,
 ];
