@@ -24,6 +24,7 @@ import { Topups1763769601400 } from './1763769601400-Topups';
 import { PriceBucketsForAgents1763769601600 } from './1763769601600-PriceBucketsForAgents';
 import { ResponsesProvider1763769601610 } from './1763769601610-ResponsesProvider';
 import { CloudChannels1763769602400 } from './1763769602400-CloudChannels';
+import { SelfServiceIdentity1763769602500 } from './1763769602500-SelfServiceIdentity';
 import { PriceRules1763769602600 } from './1763769602600-PriceRules';
 import { ConsumptionLimits1763769602610 } from './1763769602610-ConsumptionLimits';
 import { Budgets1763769602620 } from './1763769602620-Budgets';
@@ -58,6 +59,7 @@ export const ALL_MIGRATIONS = [
   PriceBucketsForAgents1763769601600,
   ResponsesProvider1763769601610,
   CloudChannels1763769602400,
+  SelfServiceIdentity1763769602500,
   PriceRules1763769602600,
   ConsumptionLimits1763769602610,
   Budgets1763769602620,

@@ -22,13 +22,14 @@ import { LowBalanceModule } from './modules/low-balance/low-balance.module';
 import { SettlementModule } from './modules/settlement/settlement.module';
 import { WebhooksModule } from './modules/webhooks/webhooks.module';
 import { TopupsModule } from './modules/topups/topups.module';
+import { IdentityModule } from './modules/identity/identity.module';
 
 @Module({})
 export class ApiModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, LimitsModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule, SettlementModule, WebhooksModule, TopupsModule, ContentLogsModule, ConsoleModule],
+      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, LimitsModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule, SettlementModule, WebhooksModule, TopupsModule, ContentLogsModule, IdentityModule, ConsoleModule],
     };
   }
 }

@@ -14,6 +14,7 @@ import { webhooksPermissions } from './webhooks/webhooks.permissions';
 import { topupsPermissions } from './topups/topups.permissions';
 import { limitsPermissions } from './limits/limits.permissions';
 import { contentLogsPermissions } from './content-logs/content-logs.permissions';
+import { identityPermissions } from './identity/identity.permissions';
 
 /**
  * Every module's CASL rules. Abilities are the union of these, built per request from the
@@ -35,4 +36,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   topupsPermissions,
   limitsPermissions,
   contentLogsPermissions,
+  identityPermissions,
 ];

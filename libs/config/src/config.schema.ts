@@ -131,6 +131,10 @@ export function buildConfigSchema(production: boolean) {
   LOGIN_LOCK_SECONDS: z.coerce.number().int().min(10).max(86400).default(900),
   /** First delay added after repeated failures; doubles with each further failure (max 4 s). */
   LOGIN_SLOWDOWN_MS: z.coerce.number().int().min(0).max(2000).default(250),
+  /** Self sign-up: attempts per client IP and per e-mail address an hour (429 beyond). */
+  SIGN_UP_MAX_PER_IP_HOUR: z.coerce.number().int().min(1).max(100000).default(10),
+  SIGN_UP_MAX_PER_ADDRESS_HOUR: z.coerce.number().int().min(1).max(1000).default(3),
+  EMAIL_VERIFICATION_TTL_HOURS: z.coerce.number().int().min(1).max(30 * 24).default(48),
   TENANT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /** Inference API (/v1): largest request body accepted, in bytes. */
   INFERENCE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),

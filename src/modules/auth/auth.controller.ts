@@ -32,6 +32,7 @@ import {
   TokenPair,
   WeakPasswordProblem,
 } from './dto/auth.dto';
+import { SecondFactorLogin } from './dto/two-factor.dto';
 import { SessionCookie } from './session-cookie';
 import { SigningKeys } from './signing-keys';
 
@@ -59,12 +60,25 @@ export class AuthController {
   @HttpCode(200)
   @ApiOperation({ summary: "Sign in at the tenant's domain (or name its slug); session \"cookie\" puts the refresh token in the browser cookie" })
   @ApiOkResponse({ type: TokenPair, description: 'With session "cookie": Set-Cookie __Host-aigw_refresh, and no refreshToken in the body' })
-  @ApiUnauthorizedResponse({ type: ProblemSchema, description: 'invalid_credentials / account_disabled' })
+  @ApiUnauthorizedResponse({ type: ProblemSchema, description: 'invalid_credentials / account_disabled / second_factor_required (two-factor is on: the problem carries `challenge`; finish at login/second-factor)' })
   @ApiForbiddenResponse({ type: ProblemSchema, description: 'tenant_disabled / tenant_mismatch' })
   @ApiTooManyRequestsResponse({ type: ProblemSchema, description: 'login_locked, with Retry-After' })
   @COOKIE_REFUSED
   login(@Body() body: LoginRequest, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenPair> {
     return this.signIn(body.session, request, reply, () => this.authService.login(body));
+  }
+
+  @Post('login/second-factor')
+  @Public()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Second step of a sign-in with two-factor on: the challenge from the login answer (401 second_factor_required) and a code or recovery code' })
+  @ApiOkResponse({ type: TokenPair })
+  @ApiUnauthorizedResponse({ type: ProblemSchema, description: 'invalid_second_factor (counts toward the sign-in lock) / account_disabled' })
+  @ApiBadRequestResponse({ type: ProblemSchema, description: 'validation_failed / invalid_one_time_token (the challenge expired or was used: sign in again)' })
+  @ApiTooManyRequestsResponse({ type: ProblemSchema, description: 'login_locked, with Retry-After' })
+  @ApiForbiddenResponse({ type: ProblemSchema, description: 'tenant_disabled / tenant_mismatch' })
+  loginSecondFactor(@Body() body: SecondFactorLogin, @Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<TokenPair> {
+    return this.signIn(body.session, request, reply, () => this.authService.loginSecondFactor(body));
   }
 
   @Post('refresh')

@@ -16,6 +16,12 @@ export enum AuthErrorCode {
   CsrfCheckFailed = 'csrf_check_failed',
   CookieSessionNeedsHttps = 'cookie_session_needs_https',
   WrongPassword = 'wrong_password',
+  SecondFactorRequired = 'second_factor_required',
+  InvalidSecondFactor = 'invalid_second_factor',
+  TwoFactorEnrolmentRequired = 'two_factor_enrolment_required',
+  TwoFactorAlreadyEnabled = 'two_factor_already_enabled',
+  TwoFactorNotEnabled = 'two_factor_not_enabled',
+  TwoFactorRequiredByTenant = 'two_factor_required_by_tenant',
 }
 
 const MESSAGES: Record<AuthErrorCode, { status: number; title: string }> = {
@@ -33,6 +39,12 @@ const MESSAGES: Record<AuthErrorCode, { status: number; title: string }> = {
   [AuthErrorCode.CsrfCheckFailed]: { status: 403, title: 'The request failed the cross-site request check' },
   [AuthErrorCode.CookieSessionNeedsHttps]: { status: 400, title: 'Cookie sessions need https' },
   [AuthErrorCode.WrongPassword]: { status: 400, title: 'The current password is wrong' },
+  [AuthErrorCode.SecondFactorRequired]: { status: 401, title: 'Enter the code from your authenticator app to finish signing in' },
+  [AuthErrorCode.InvalidSecondFactor]: { status: 401, title: 'The code is wrong, expired or already used' },
+  [AuthErrorCode.TwoFactorEnrolmentRequired]: { status: 403, title: 'This tenant requires two-factor sign-in for staff: set it up first' },
+  [AuthErrorCode.TwoFactorAlreadyEnabled]: { status: 409, title: 'Two-factor sign-in is already on' },
+  [AuthErrorCode.TwoFactorNotEnabled]: { status: 409, title: 'Two-factor sign-in is not on' },
+  [AuthErrorCode.TwoFactorRequiredByTenant]: { status: 409, title: 'This tenant requires two-factor sign-in for staff; it cannot be turned off' },
 };
 
 export const authError = errorFactory<AuthErrorCode>(MESSAGES);

@@ -17,10 +17,14 @@ import { Revocations } from './revocations';
 import { SessionCookie } from './session-cookie';
 import { Sessions } from './sessions';
 import { SigningKeys } from './signing-keys';
+import { TwoFactor } from './two-factor';
+import { TwoFactorController } from './two-factor.controller';
+import { TwoFactorRepository } from './two-factor.repository';
+import { TwoFactorService } from './two-factor.service';
 
 @Module({
   imports: [PassportModule, TypeOrmModule.forFeature([RefreshToken, OneTimeToken])],
-  controllers: [AuthController, MeController, AccountController, WellKnownController],
+  controllers: [AuthController, MeController, AccountController, TwoFactorController, WellKnownController],
   providers: [
     SigningKeys,
     JwtStrategy,
@@ -32,8 +36,11 @@ import { SigningKeys } from './signing-keys';
     OneTimeTokens,
     AuthService,
     AccountService,
+    TwoFactorRepository,
+    TwoFactor,
+    TwoFactorService,
     { provide: APP_GUARD, useClass: AccessGuard },
   ],
-  exports: [OneTimeTokens, Sessions, Revocations],
+  exports: [OneTimeTokens, Sessions, Revocations, AuthService, TwoFactor, LoginThrottle],
 })
 export class AuthModule {}

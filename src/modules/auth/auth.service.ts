@@ -15,6 +15,7 @@ import { PasswordHasher } from '../users/password-hasher';
 import { passwordFailures } from '../users/password-policy';
 import { UsersRepository } from '../users/users.repository';
 import { AuthErrorCode, authError } from './auth.exceptions';
+import { SecondFactorLogin } from './dto/two-factor.dto';
 import { AcceptInvitationRequest, LoginRequest, MeResponse, PasswordResetConfirm, PasswordResetRequest, TokenPair } from './dto/auth.dto';
 import { LoginThrottle } from './login-throttle';
 import { OneTimePurpose } from './one-time-token.entity';
@@ -24,6 +25,10 @@ import { Revocations } from './revocations';
 import { Sessions } from './sessions';
 import { SigningKeys } from './signing-keys';
 import { parseOpaqueToken } from './token-secrets';
+import { TwoFactor } from './two-factor';
+
+const SECOND_FACTOR_TTL_SECONDS = 300;
+const SIGN_IN_AGAIN = 'The sign-in step expired or was used; sign in again.';
 
 @Injectable()
 export class AuthService implements OnModuleInit {
@@ -47,6 +52,7 @@ export class AuthService implements OnModuleInit {
     private readonly mail: MailQueue,
     private readonly auth: RequestAuth,
     private readonly cls: ClsService,
+    private readonly twoFactor: TwoFactor,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -90,25 +96,64 @@ export class AuthService implements OnModuleInit {
     }
     if (user.status !== 'active') throw authError(AuthErrorCode.AccountDisabled);
     if (tenant.status !== 'active') throw authError(AuthErrorCode.TenantDisabled);
+    if (user.totpEnabledAt) {
+      // The password alone does not reset the failure count: codes are guessed under the same lock.
+      const challenge = await this.tenantDb.run({ tenantId: tenant.id }, (m) =>
+        this.oneTimeTokens.issue(m, { tenantId: tenant.id, userId: user.id, purpose: 'second_factor', ttlSeconds: SECOND_FACTOR_TTL_SECONDS }),
+      );
+      throw authError(AuthErrorCode.SecondFactorRequired, 'Send the code to /api/v1/auth/login/second-factor with this challenge.', {
+        members: { challenge, challengeExpiresIn: SECOND_FACTOR_TTL_SECONDS },
+      });
+    }
     await this.throttle.recordSuccess(accountKey);
+    return this.startSignedIn(tenant.id, user.id, 'password');
+  }
 
-    return this.tenantDb.run({ tenantId: tenant.id }, async (m) => {
+  /** The second step of a sign-in with two-factor on: the challenge of the first step and a code (or a recovery code). */
+  async loginSecondFactor(input: SecondFactorLogin): Promise<TokenPair> {
+    const parsed = parseOpaqueToken(input.challenge);
+    if (!parsed) throw authError(AuthErrorCode.InvalidOneTimeToken, SIGN_IN_AGAIN);
+    this.assertHostAgrees(parsed.tenantId);
+    const tenant = await this.tenantById(parsed.tenantId);
+    if (tenant.status !== 'active') throw authError(AuthErrorCode.TenantDisabled);
+    const pending = await this.tenantDb.run({ tenantId: tenant.id }, (m) => this.oneTimeTokens.peekUser(m, parsed.hash, 'second_factor'));
+    if (!pending) throw authError(AuthErrorCode.InvalidOneTimeToken, SIGN_IN_AGAIN);
+    const accountKey = `${tenant.id}:${pending.email.toLowerCase()}`;
+    const method = await this.twoFactor.underLock(accountKey, this.clientIp(), () =>
+      this.tenantDb.run({ tenantId: tenant.id }, async (m) => {
+        const used = await this.twoFactor.check(m, tenant.id, pending.userId, input);
+        if (!used) return false;
+        // Spent with the code in one transaction: a challenge signs in once.
+        if (!(await this.oneTimeTokens.consume(m, parsed.hash, 'second_factor'))) throw authError(AuthErrorCode.InvalidOneTimeToken, SIGN_IN_AGAIN);
+        const user = await this.users.findById(m, tenant.id, pending.userId);
+        if (!user || user.status !== 'active') throw authError(AuthErrorCode.AccountDisabled);
+        return used;
+      }),
+    );
+    await this.throttle.recordSuccess(accountKey);
+    return this.startSignedIn(tenant.id, pending.userId, method === 'recovery' ? 'recovery_code' : 'totp');
+  }
+
+  /** A new session for a user who passed every check, audited as a sign-in by `method`. */
+  async startSignedIn(tenantId: string, userId: string, method: 'password' | 'totp' | 'recovery_code' | 'oidc'): Promise<TokenPair> {
+    return this.tenantDb.run({ tenantId }, async (m) => {
       const session = await this.sessions.start(m, {
-        tenantId: tenant.id,
-        userId: user.id,
+        tenantId,
+        userId,
         ttlSeconds: this.config.REFRESH_TOKEN_TTL_SECONDS,
-        ip,
+        ip: this.clientIp(),
         userAgent: this.userAgent(),
       });
-      await this.users.touchLogin(m, tenant.id, user.id);
+      await this.users.touchLogin(m, tenantId, userId);
       await this.audit.record(m, {
-        tenantId: tenant.id,
+        tenantId,
         action: 'auth.login',
         subjectType: 'Session',
         subjectId: session.familyId,
-        actor: { userId: user.id, tenantId: tenant.id },
+        after: method === 'password' ? undefined : { method },
+        actor: { userId, tenantId },
       });
-      return this.tokenPair(tenant.id, user.id, session.familyId, session.token);
+      return this.tokenPair(tenantId, userId, session.familyId, session.token);
     });
   }
 

@@ -28,6 +28,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Verifies access tokens (ES256 only, so `alg: none` and HMAC confusion are refused; the key by
  * its kid; issuer, audience and expiry checked, `exp` required, no `crit` header), then checks revocation and reloads the caller.
  */
+/** What staff who must set up two-factor may still do: see who they are, set it up, sign out. */
+const ENROLMENT_ROUTES = /^\/api\/v1\/(me|me\/two-factor(\/[a-z-]+)?|auth\/logout)\/?$/;
+
 @Injectable()
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
@@ -74,6 +77,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     const identity = await this.loader.load(claims.tid, claims.sub);
     if (!identity || identity.userStatus !== 'active') throw authError(AuthErrorCode.AccountDisabled);
     if (identity.tenantStatus !== 'active') throw authError(AuthErrorCode.TenantDisabled);
+    if (identity.mustEnrolSecondFactor && !ENROLMENT_ROUTES.test((request.url ?? '').split('?')[0])) throw authError(AuthErrorCode.TwoFactorEnrolmentRequired);
     return toPrincipal(identity, claims);
   }
 }

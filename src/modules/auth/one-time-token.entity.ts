@@ -1,7 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 
-export type OneTimePurpose = 'invitation' | 'password_reset';
+export type OneTimePurpose = 'invitation' | 'password_reset' | 'email_verification' | 'second_factor';
 
 @Entity({ name: 'one_time_tokens' })
 export class OneTimeToken {

@@ -42,6 +42,16 @@ export class OneTimeTokens {
     return rows[0]?.email ?? null;
   }
 
+  /** The user a still-valid token is for, without spending it. */
+  async peekUser(manager: EntityManager, hash: Buffer, purpose: OneTimePurpose): Promise<{ userId: string; email: string } | null> {
+    const rows: Array<{ id: string; email: string }> = await manager.query(
+      `SELECT u.id, u.email FROM one_time_tokens t JOIN users u ON u.id = t.user_id AND u.tenant_id = t.tenant_id
+        WHERE t.token_hash = $1 AND t.purpose = $2 AND t.used_at IS NULL AND t.expires_at > now()`,
+      [hash, purpose],
+    );
+    return rows[0] ? { userId: rows[0].id, email: rows[0].email } : null;
+  }
+
   /** Marks the token used and returns its user, or null if it is unknown, used or expired. Atomic. */
   async consume(manager: EntityManager, hash: Buffer, purpose: OneTimePurpose): Promise<{ userId: string; tenantId: string } | null> {
     const result = await manager.query(

@@ -13,6 +13,8 @@ export interface LoadedIdentity {
   roles: Role[];
   /** Reseller tenants bound to a platform salesperson (empty otherwise). */
   boundTenantIds: string[];
+  /** Staff of a tenant that requires two-factor, who have not set it up: they may only do that. */
+  mustEnrolSecondFactor: boolean;
 }
 
 /**
@@ -27,6 +29,8 @@ export class PrincipalLoader {
     return this.tenantDb.run({ tenantId }, async (manager) => {
       const rows: Array<Record<string, any>> = await manager.query(
         `SELECT u.id, u.email, u.status, t.id AS tenant_id, t.slug, t.type, t.status AS tenant_status,
+                u.totp_enabled_at IS NOT NULL AS totp_enabled,
+                coalesce((SELECT s.require_staff_two_factor FROM tenant_identity_settings s WHERE s.tenant_id = t.id), false) AS require_staff_two_factor,
                 coalesce(array_agg(r.role ORDER BY r.role) FILTER (WHERE r.role IS NOT NULL), '{}') AS roles
            FROM users u
            JOIN tenants t ON t.id = u.tenant_id
@@ -57,6 +61,7 @@ export class PrincipalLoader {
         tenantStatus: row.tenant_status,
         roles: row.roles,
         boundTenantIds,
+        mustEnrolSecondFactor: row.require_staff_two_factor && !row.totp_enabled && (row.roles as string[]).some((r) => r !== 'user'),
       };
     });
   }

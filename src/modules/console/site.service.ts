@@ -44,10 +44,17 @@ export class SiteService {
       languages,
       support: { email: branding.supportEmail ?? null, url: branding.supportUrl ?? null },
       currency: CURRENCY,
-      // Self sign-up does not exist yet (customers are invited); a later issue adds the setting.
-      signUp: { open: false },
+      signUp: await this.signUp(tenant.id),
       models: await this.models(tenant.id),
     };
+  }
+
+  /** Whether visitors may sign up here, and from which e-mail domains (the owner's identity settings). */
+  private async signUp(tenantId: string): Promise<{ open: boolean; domains: string[] }> {
+    const [row] = await this.tenantDb.run({ tenantId }, (m) =>
+      m.query(`SELECT sign_up_enabled, sign_up_domains FROM tenant_identity_settings WHERE tenant_id = $1`, [tenantId]),
+    );
+    return row?.sign_up_enabled ? { open: true, domains: row.sign_up_domains } : { open: false, domains: [] };
   }
 
   private async models(tenantId: string): Promise<SiteModelPrice[]> {

@@ -166,6 +166,9 @@ export class CustomersService {
       if (customer.view.status === 'invited') {
         throw AppException.conflict('An invited customer has not joined yet: their status changes when they accept the invitation.');
       }
+      if (status === 'active' && (await this.users.findById(m, principal.tenantId, customerId))?.deletedAt) {
+        throw AppException.conflict('This account was deleted (its personal data erased); it cannot be enabled again.');
+      }
       let sessionIds: string[] = [];
       if (customer.view.status !== status) {
         await m.update(User, { id: customerId, tenantId: principal.tenantId }, { status });

@@ -31,6 +31,18 @@ export class User {
   @Column({ name: 'last_login_at', type: 'timestamptz', nullable: true })
   lastLoginAt: Date | null = null;
 
+  /** When the person proved they read mail at `email` (self sign-up); null for invited accounts. */
+  @Column({ name: 'email_verified_at', type: 'timestamptz', nullable: true })
+  emailVerifiedAt: Date | null = null;
+
+  /** When the account was deleted: its personal fields are pseudonymised, its money records stay. */
+  @Column({ name: 'deleted_at', type: 'timestamptz', nullable: true })
+  deletedAt: Date | null = null;
+
+  /** When TOTP two-factor was confirmed; null: not in use (the secret is never selected by default). */
+  @Column({ name: 'totp_enabled_at', type: 'timestamptz', nullable: true })
+  totpEnabledAt: Date | null = null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 

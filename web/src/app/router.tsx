@@ -11,6 +11,8 @@ const Home = lazy(() => import('./routes/home'));
 const AcceptInvitation = lazy(() => import('./routes/accept-invitation'));
 const ResetPassword = lazy(() => import('./routes/reset-password'));
 const NotFound = lazy(() => import('./routes/not-found'));
+const SignUp = lazy(() => import('./routes/sign-up'));
+const VerifyEmail = lazy(() => import('./routes/verify-email'));
 
 function Lazy() {
   return (
@@ -28,6 +30,8 @@ export const router = createBrowserRouter(
         { path: '/sign-in', element: <SignInPage /> },
         { path: '/accept-invitation', element: <AcceptInvitation /> },
         { path: '/reset-password', element: <ResetPassword /> },
+        { path: '/sign-up', element: <SignUp /> },
+        { path: '/verify-email', element: <VerifyEmail /> },
         {
           element: (
             <RequireSession>

@@ -8,7 +8,8 @@ export class SiteSupport {
 }
 
 export class SiteSignUp {
-  @ApiProperty({ description: 'Whether visitors may create an account themselves (not yet: customers are invited)' }) open: boolean;
+  @ApiProperty({ description: "Whether visitors may create an account themselves (POST /api/v1/auth/register); the owner's choice" }) open: boolean;
+  @ApiProperty({ type: [String], description: 'Only addresses at these domains may sign up (empty: any)' }) domains: string[];
 }
 
 export class SiteModelPrice {

@@ -1,9 +1,10 @@
+import { identity } from './identity';
 import { portal } from './portal';
 import { requests } from './requests';
 import type { Area, Me, NavEntry } from './types';
 
 /** Every area of the console, in the order their navigation entries are shown. */
-export const AREAS: Area[] = [portal, requests];
+export const AREAS: Area[] = [portal, requests, identity];
 
 /** The navigation entries the signed-in person may use, in order. */
 export function allowedNav(me: Me): NavEntry[] {

@@ -7,6 +7,8 @@ import { ScrollRegion } from '@/components/scroll-region';
 import { useFormat } from '@/hooks/use-format';
 import { useMe } from '@/features/auth/api';
 import { PasswordRules } from '@/features/auth/password-rules';
+import { PersonalDataCard } from '@/features/identity/personal-data-card';
+import { TwoFactorCard } from '@/features/identity/two-factor-card';
 
 export default function AccountPage() {
   const { t } = useTranslation();
@@ -112,6 +114,8 @@ export default function AccountPage() {
           />
         </ScrollRegion>
       </Card>
+      <TwoFactorCard />
+      <PersonalDataCard mayDelete={me.roles.every((r) => r === 'user')} />
     </Page>
   );
 }

@@ -1,10 +1,13 @@
 import { Alert, Button, Form, Input } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { useNavigate, useSearchParams } from 'react-router-dom';
+import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import { AuthLayout, AuthText, AuthTitle } from '@/components/auth-layout';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useRequestReset, useSignIn } from '@/features/auth/api';
+import { secondFactorChallenge } from '@/features/identity/api';
+import { SecondFactorStep } from '@/features/identity/second-factor-step';
+import { useSite } from '@/hooks/use-site';
 import { resetRestore } from '../session-gate';
 
 export function SignInPage() {
@@ -15,12 +18,25 @@ export function SignInPage() {
   const requestReset = useRequestReset();
   const [forgot, setForgot] = useState(false);
   const next = params.get('next');
+  const { data: site } = useSite();
+  const challenge = secondFactorChallenge(signIn.error);
 
-  const onSignIn = async (values: { email: string; password: string }) => {
-    await signIn.mutateAsync(values);
+  const onSignedIn = () => {
     resetRestore();
     navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/dashboard', { replace: true });
   };
+  const onSignIn = async (values: { email: string; password: string }) => {
+    await signIn.mutateAsync(values);
+    onSignedIn();
+  };
+
+  if (challenge) {
+    return (
+      <AuthLayout>
+        <SecondFactorStep challenge={challenge} onDone={onSignedIn} onCancel={() => signIn.reset()} />
+      </AuthLayout>
+    );
+  }
 
   if (forgot) {
     return (
@@ -70,6 +86,11 @@ export function SignInPage() {
       <Button type="link" onClick={() => setForgot(true)} style={{ alignSelf: 'center' }}>
         {t('auth.forgotPassword')}
       </Button>
+      {site?.signUp.open && (
+        <Link to="/sign-up" style={{ alignSelf: 'center' }} data-testid="sign-up-link">
+          {t('identity.signUp.link')}
+        </Link>
+      )}
     </AuthLayout>
   );
 }

@@ -209,6 +209,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/login/second-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Second step of a sign-in with two-factor on: the challenge from the login answer (401 second_factor_required) and a code or recovery code */
+        post: operations["AuthController_loginSecondFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/logout": {
         parameters: {
             query?: never;
@@ -288,6 +305,40 @@ export interface paths {
         put?: never;
         /** Exchange a refresh token (body, or the browser session cookie) for new tokens; the old refresh token is spent */
         post: operations["AuthController_refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sign up as a customer of the domain's tenant (when its owner opened sign-up): a verification link is mailed; the same answer whether or not the address has an account */
+        post: operations["SignUpController_register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Verify the address with the token of the mailed link: the account is active (and the sign-up bonus credited, once) */
+        post: operations["SignUpController_verify"];
         delete?: never;
         options?: never;
         head?: never;
@@ -541,6 +592,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/customers/{customerId}/personal-data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Erase a customer's personal data on their request (owner): as a deletion by the person */
+        delete: operations["PersonalDataController_erase"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/customers/{customerId}/sales": {
         parameters: {
             query?: never;
@@ -604,6 +672,24 @@ export interface paths {
         put?: never;
         /** Bind, reassign or unbind up to 1000 customers; each item is applied on its own and answered ok or with a problem code */
         post: operations["CustomersController_bulk"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/identity-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your tenant's sign-up and two-factor settings (owner) */
+        get: operations["IdentitySettingsController_get"];
+        /** Change them (absent fields stay): open sign-up, limit it to e-mail domains, set the bonus, require two-factor of staff */
+        put: operations["IdentitySettingsController_update"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -736,6 +822,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/me/deletion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Delete your customer account: personal fields are erased, sessions and keys end; bills and the ledger stay (pseudonymous) */
+        post: operations["PersonalDataController_deleteMine"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Everything kept about you, as JSON: profile, API keys (never their secrets), usage, wallet movements, sign-ins */
+        get: operations["PersonalDataController_exportMine"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/me/password": {
         parameters: {
             query?: never;
@@ -850,6 +970,91 @@ export interface paths {
         get: operations["LedgerController_myTransactions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/two-factor": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether two-factor sign-in is on, pending confirmation, or required of you */
+        get: operations["TwoFactorController_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/two-factor/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm the enrolment with a first code: two-factor is on; the recovery codes are shown this once */
+        post: operations["TwoFactorController_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/two-factor/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Turn two-factor sign-in off with a code or a recovery code */
+        post: operations["TwoFactorController_disable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/two-factor/enrolment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start setting up an authenticator app: a new secret and its QR code (pending until confirmed) */
+        post: operations["TwoFactorController_enrol"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/two-factor/recovery-codes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** New recovery codes with a current code (the old ones stop working) */
+        post: operations["TwoFactorController_recoveryCodes"];
         delete?: never;
         options?: never;
         head?: never;
@@ -4907,6 +5112,10 @@ export interface components {
             /** @description Usage over the last 30 days (single customer view only) */
             usageLast30Days?: components["schemas"]["UsageTotals"];
         };
+        DeleteAccountRequest: {
+            /** @description Your current password, to confirm */
+            password: string;
+        };
         DiscountView: {
             /** @example 10 */
             percent: string;
@@ -4964,10 +5173,99 @@ export interface components {
             /** @description notify_url sent with every order */
             notifyUrl: string;
         };
+        ErasureResult: {
+            /** Format: date-time */
+            deletedAt: string;
+            /** Format: uuid */
+            id: string;
+            /** @description API keys revoked */
+            keysRevoked: number;
+            /** @description Sessions ended */
+            sessionsEnded: number;
+        };
+        ExportKey: {
+            allowedModels?: string[] | null;
+            /** Format: date-time */
+            createdAt: string;
+            expiresAt?: string | null;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description The first characters of the key, as shown in lists (never the secret) */
+            prefix: string;
+            status: string;
+        };
+        ExportProfile: {
+            /** Format: date-time */
+            createdAt: string;
+            displayName?: string | null;
+            email: string;
+            /** Format: date-time */
+            emailVerifiedAt?: string | null;
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            lastLoginAt?: string | null;
+            preferredLanguage?: string | null;
+            roles: string[];
+            status: string;
+            twoFactorEnabled: boolean;
+        };
+        ExportSession: {
+            ip?: string | null;
+            /** Format: date-time */
+            startedAt: string;
+            userAgent?: string | null;
+        };
+        ExportTransaction: {
+            amount: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            note?: string | null;
+        };
+        ExportUsage: {
+            apiKeyId?: string | null;
+            cacheReadTokens: string;
+            cacheWriteTokens: string;
+            /** @description What you were charged */
+            charge: string;
+            clientIp?: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            inputTokens: string;
+            model: string;
+            outputTokens: string;
+            /** Format: uuid */
+            requestId: string;
+            status: string;
+        };
         FieldErrorSchema: {
             /** @example email */
             field: string;
             messages: string[];
+        };
+        IdentitySettingsView: {
+            /** @description Staff (every role but user) must sign in with two-factor; until they set it up they can do nothing else */
+            requireStaffTwoFactor: boolean;
+            /**
+             * @description Credited to a new customer once, when their address is verified ("0": none)
+             * @example 5.000000000
+             */
+            signUpBonus: string;
+            /**
+             * @description Only addresses at these domains may sign up; empty: any
+             * @example [
+             *       "example.com"
+             *     ]
+             */
+            signUpDomains: string[];
+            /** @description Visitors may create a customer account themselves (off by default) */
+            signUpEnabled: boolean;
+            /** Format: date-time */
+            updatedAt?: string | null;
         };
         InviteMemberRequest: {
             displayName?: string;
@@ -5286,6 +5584,20 @@ export interface components {
              */
             paymentReference: string;
         };
+        PersonalDataExport: {
+            apiKeys: components["schemas"]["ExportKey"][];
+            /** @example 12.500000000 */
+            balance: string;
+            /** Format: date-time */
+            exportedAt: string;
+            profile: components["schemas"]["ExportProfile"];
+            /** @description Sign-ins still remembered (IP address and browser) */
+            sessions: components["schemas"]["ExportSession"][];
+            /** @description Every movement of your balance, oldest first */
+            transactions: components["schemas"]["ExportTransaction"][];
+            /** @description Every request you made, oldest first */
+            usage: components["schemas"]["ExportUsage"][];
+        };
         PriceHistoryView: {
             /** @description Newest first: own versions, then (for resellers) the platform list it inherits */
             items: components["schemas"]["PriceVersionView"][];
@@ -5340,6 +5652,10 @@ export interface components {
             title: string;
             /** @example urn:aigateway:problem:validation_failed */
             type: string;
+        };
+        RecoveryCodes: {
+            /** @description Ten single-use recovery codes: shown only this once, stored hashed */
+            recoveryCodes: string[];
         };
         RedeemRequest: {
             /**
@@ -5400,6 +5716,23 @@ export interface components {
             /** @description The refresh token. Absent: the browser session cookie is used instead, and then the request must carry `X-AIGW-CSRF: 1` and come from this origin (403 csrf_check_failed otherwise); the new token goes back into the cookie, not the body. */
             refreshToken?: string;
         };
+        RegisterRequest: {
+            /** @example Alice Liu */
+            displayName?: string;
+            /** @example new.customer@example.com */
+            email: string;
+            /** @description Checked by the password policy (see GET /api/v1/auth/password-policy) */
+            password: string;
+        };
+        RegisterResult: {
+            /** @example If the address can sign up here, a verification link is on its way. */
+            message: string;
+            /**
+             * @description The same answer whether or not the address already has an account
+             * @enum {string}
+             */
+            status: "verification_sent";
+        };
         RejectWithdrawalRequest: {
             /** @example Bank details do not match the contract */
             reason: string;
@@ -5430,6 +5763,31 @@ export interface components {
             email?: Record<string, never> | null;
             /** Format: uuid */
             id: string;
+        };
+        SecondFactorLogin: {
+            /** @description The `challenge` of the second_factor_required answer to the password step (valid 5 minutes) */
+            challenge: string;
+            /** @example 123456 */
+            code?: string;
+            /**
+             * @description One of the recovery codes, instead of a code (each works once)
+             * @example abcde-fghjk
+             */
+            recoveryCode?: string;
+            /**
+             * @default token
+             * @enum {string}
+             */
+            session: "token" | "cookie";
+        };
+        SecondFactorProof: {
+            /** @example 123456 */
+            code?: string;
+            /**
+             * @description One of the recovery codes, instead of a code (each works once)
+             * @example abcde-fghjk
+             */
+            recoveryCode?: string;
         };
         SessionList: {
             items: components["schemas"]["SessionView"][];
@@ -5567,7 +5925,9 @@ export interface components {
             perRequest: string;
         };
         SiteSignUp: {
-            /** @description Whether visitors may create an account themselves (not yet: customers are invited) */
+            /** @description Only addresses at these domains may sign up (empty: any) */
+            domains: string[];
+            /** @description Whether visitors may create an account themselves (POST /api/v1/auth/register); the owner's choice */
             open: boolean;
         };
         SiteSupport: {
@@ -5970,6 +6330,31 @@ export interface components {
             /** @description Request id (usage), credit reference or payment event id */
             reference: string;
         };
+        TwoFactorCode: {
+            /**
+             * @description The six digits the authenticator shows now
+             * @example 123456
+             */
+            code: string;
+        };
+        TwoFactorEnrolment: {
+            /** @example otpauth://totp/Acme:alice%40example.com?secret=... */
+            otpauthUrl: string;
+            /** @description The otpauth URL as a QR code, a data: URL of a PNG image */
+            qrCodeDataUrl: string;
+            /** @description The TOTP secret (base32), to type in when the QR code cannot be scanned; shown only now */
+            secret: string;
+        };
+        TwoFactorStatus: {
+            /** @description Two-factor sign-in is on (a confirmed authenticator) */
+            enabled: boolean;
+            /** @description An enrolment was started and awaits its first code */
+            pending: boolean;
+            /** @description Unused recovery codes left */
+            recoveryCodesLeft: number;
+            /** @description Your tenant requires it of you (staff, when the owner says so) */
+            required: boolean;
+        };
         UpdateChannelRequest: {
             /** @description Keys to add (write-only) */
             addKeys?: string[];
@@ -6014,6 +6399,21 @@ export interface components {
         UpdateCustomerRequest: {
             /** @example Acme Ltd */
             displayName?: Record<string, never> | null;
+        };
+        UpdateIdentitySettingsRequest: {
+            requireStaffTwoFactor?: boolean;
+            /**
+             * @description Currency units, decimal string; "0" for none
+             * @example 5.00
+             */
+            signUpBonus?: string;
+            /**
+             * @example [
+             *       "example.com"
+             *     ]
+             */
+            signUpDomains?: string[];
+            signUpEnabled?: boolean;
         };
         UpdateKeyRequest: {
             /** @description Models the key may call; null or absent: every model of the tenant */
@@ -6174,6 +6574,21 @@ export interface components {
              * @example 9.100000000
              */
             wholesaleCost?: string;
+        };
+        VerifyEmailRequest: {
+            /** @description The token from the verification link */
+            token: string;
+        };
+        VerifyEmailResult: {
+            /**
+             * @description The sign-up bonus credited ("0" when none)
+             * @example 5.000000000
+             */
+            bonus: string;
+            /** @example new.customer@example.com */
+            email: string;
+            /** @enum {string} */
+            status: "verified";
         };
         WeakPasswordProblem: {
             /** @example validation_failed */
@@ -6649,7 +7064,102 @@ export interface operations {
                     "application/json": components["schemas"]["ProblemSchema"];
                 };
             };
-            /** @description invalid_credentials / account_disabled */
+            /** @description invalid_credentials / account_disabled / second_factor_required (two-factor is on: the problem carries `challenge`; finish at login/second-factor) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description tenant_disabled / tenant_mismatch */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description login_locked, with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    AuthController_loginSecondFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactorLogin"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TokenPair"];
+                };
+            };
+            /** @description validation_failed / invalid_one_time_token (the challenge expired or was used: sign in again) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description invalid_second_factor (counts toward the sign-in lock) / account_disabled */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -7009,6 +7519,169 @@ export interface operations {
                 };
             };
             /** @description csrf_check_failed (cookie refresh without X-AIGW-CSRF: 1, or cross-site) / tenant_mismatch / account_disabled */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    SignUpController_register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegisterResult"];
+                };
+            };
+            /** @description validation_failed / weak_password / sign_up_domain_not_allowed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description sign_up_closed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description sign_up_rate_limited (per IP and per address), with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    SignUpController_verify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyEmailRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VerifyEmailResult"];
+                };
+            };
+            /** @description validation_failed / invalid_one_time_token */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description tenant_mismatch / tenant_disabled */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -8617,6 +9290,95 @@ export interface operations {
             };
         };
     };
+    PersonalDataController_erase: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureResult"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not delete PersonalData (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description staff_account_deletion / account_deleted */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     CustomersController_setSales: {
         parameters: {
             query?: never;
@@ -8971,6 +9733,148 @@ export interface operations {
                 content?: never;
             };
             /** @description The caller may not assign CustomerBinding (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    IdentitySettingsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentitySettingsView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read IdentitySettings (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    IdentitySettingsController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateIdentitySettingsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IdentitySettingsView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update IdentitySettings (problem+json) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -9884,6 +10788,152 @@ export interface operations {
             };
         };
     };
+    PersonalDataController_deleteMine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteAccountRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErasureResult"];
+                };
+            };
+            /** @description validation_failed / wrong_password (counts toward the sign-in lock) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description staff_account_deletion (staff are removed by the owner) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description login_locked */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PersonalDataController_exportMine: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PersonalDataExport"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     AccountController_changePassword: {
         parameters: {
             query?: never;
@@ -10493,6 +11543,416 @@ export interface operations {
             };
             /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    TwoFactorController_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorStatus"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    TwoFactorController_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorCode"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description two_factor_already_enabled / two_factor_not_enabled (no enrolment started) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description login_locked, with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    TwoFactorController_disable: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SecondFactorProof"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description two_factor_not_enabled / two_factor_required_by_tenant (staff of a tenant that requires it) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description login_locked, with Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    TwoFactorController_enrol: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TwoFactorEnrolment"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description two_factor_already_enabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    TwoFactorController_recoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TwoFactorCode"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecoveryCodes"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description two_factor_not_enabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description login_locked, with Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
