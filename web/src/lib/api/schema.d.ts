@@ -12116,6 +12116,8 @@ export interface operations {
                 /** @description Part of the e-mail or name */
                 q?: string;
                 role?: "owner" | "operator" | "sales" | "finance" | "tech" | "user";
+                /** @description true: staff only (members holding a role other than `user`, i.e. not customers) */
+                staff?: boolean;
                 status?: "invited" | "active" | "disabled";
             };
             header?: never;
