@@ -178,8 +178,8 @@ export function useSetCustomerThreshold() {
 
 export const MEMBERS = '/api/v1/tenants/{tenantId}/members';
 
-export async function fetchMembers(tenantId: string, request: PageRequest & { role?: Role }) {
-  const query = { page: request.page, pageSize: request.pageSize, q: request.search, role: request.role };
+export async function fetchMembers(tenantId: string, request: PageRequest & { role?: Role; staff?: boolean }) {
+  const query = { page: request.page, pageSize: request.pageSize, q: request.search, role: request.role, staff: request.staff };
   const page = toPaged(await unwrap(api.GET('/api/v1/tenants/{tenantId}/members', { params: { path: { tenantId }, query } })));
   return page as unknown as PagedResult<Member>;
 }

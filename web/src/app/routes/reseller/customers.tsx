@@ -10,6 +10,7 @@ import { CUSTOMERS, Customer, fetchCustomers, useBulkBind, useCreateCustomer, us
 import { CustomerDrawer, useMonthSpend } from '@/features/reseller/customer-drawer';
 import { StatusTag, str, useCan } from '@/features/reseller/ui';
 import { useFormat } from '@/hooks/use-format';
+import { salesOnly as isSalesOnly } from '../../areas/reseller';
 
 function BalanceCell({ id }: { id: string }) {
   const fmt = useFormat();
@@ -38,7 +39,7 @@ export default function CustomersPage() {
   const [selected, setSelected] = useState<string[]>([]);
   const [bulk, setBulk] = useState(false);
   const canBind = can('assign', 'CustomerBinding');
-  const salesOnly = Boolean(me?.roles.includes('sales') && !me.roles.some((r) => ['owner', 'operator', 'finance'].includes(r)));
+  const salesOnly = Boolean(me && isSalesOnly(me));
 
   return (
     <Page
