@@ -1,4 +1,4 @@
-import { BankOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined } from '@ant-design/icons';
+import { ApiOutlined, BankOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined } from '@ant-design/icons';
 import { lazy } from 'react';
 import type { Area, Me } from './types';
 
@@ -8,6 +8,7 @@ const Prices = lazy(() => import('../routes/reseller/prices'));
 const Statements = lazy(() => import('../routes/reseller/statements'));
 const Withdrawals = lazy(() => import('../routes/reseller/withdrawals'));
 const Topups = lazy(() => import('../routes/reseller/topups'));
+const Webhooks = lazy(() => import('../routes/reseller/webhooks'));
 
 /** The pages of a reseller's staff, at the reseller's domain (the platform's operators have their own area). */
 const staff = (me: Me) => me.tenant.type === 'reseller';
@@ -16,6 +17,7 @@ export const salesOnly = (me: Me) => me.roles.includes('sales') && !me.roles.som
 
 const BUSINESS = 'reseller.nav.groupBusiness';
 const MONEY = 'reseller.nav.groupMoney';
+const SETTINGS = 'reseller.nav.groupSettings';
 
 /** The reseller's staff console: entries shown by the same CASL rules the API enforces. */
 export const reseller: Area = {
@@ -27,6 +29,7 @@ export const reseller: Area = {
     { path: '/reseller/statements', label: 'reseller.nav.statements', icon: <FileTextOutlined />, group: MONEY, allowed: (me) => staff(me) && me.ability.can('read', 'Statement') },
     { path: '/reseller/withdrawals', label: 'reseller.nav.withdrawals', icon: <BankOutlined />, group: MONEY, allowed: (me) => staff(me) && me.ability.can('read', 'Withdrawal') },
     { path: '/reseller/topups', label: 'reseller.nav.topups', icon: <ShoppingCartOutlined />, group: MONEY, allowed: (me) => staff(me) && !salesOnly(me) && me.ability.can('read', 'Topup') },
+    { path: '/reseller/webhooks', label: 'reseller.nav.webhooks', icon: <ApiOutlined />, group: SETTINGS, allowed: (me) => staff(me) && me.ability.can('read', 'WebhookEndpoint') },
   ],
   routes: [
     { path: '/reseller/customers', element: <Customers /> },
@@ -35,5 +38,6 @@ export const reseller: Area = {
     { path: '/reseller/statements', element: <Statements /> },
     { path: '/reseller/withdrawals', element: <Withdrawals /> },
     { path: '/reseller/topups', element: <Topups /> },
+    { path: '/reseller/webhooks', element: <Webhooks /> },
   ],
 };

@@ -304,3 +304,54 @@ export const TOPUPS = '/api/v1/topups';
 export async function fetchTopups(request: PageRequest & { status?: Topup['status'] }) {
   return toPaged(await unwrap(api.GET('/api/v1/topups', { params: { query: { page: request.page, pageSize: request.pageSize, status: request.status } } })));
 }
+
+// ---- webhooks --------------------------------------------------------------------------------
+
+export const WEBHOOKS = '/api/v1/webhooks';
+export type Webhook = Schemas['WebhookView'];
+export type WebhookEvent = Webhook['events'][number];
+export type Delivery = Schemas['WebhookDeliveryView'];
+export const WEBHOOK_EVENTS: WebhookEvent[] = [
+  'billing.low_balance',
+  'billing.balance_depleted',
+  'key.created',
+  'key.disabled',
+  'key.revoked',
+  'key.rotated',
+  'key.expiring',
+  'credit.created',
+  'account.status_changed',
+  'statement.closed',
+  'withdrawal.updated',
+];
+
+export async function fetchWebhooks(request: PageRequest) {
+  return toPaged(await unwrap(api.GET('/api/v1/webhooks', { params: { query: { page: request.page, pageSize: request.pageSize } } })));
+}
+
+export async function fetchDeliveries(id: string, request: PageRequest) {
+  return toPaged(await unwrap(api.GET('/api/v1/webhooks/{id}/deliveries', { params: { path: { id }, query: { page: request.page, pageSize: request.pageSize } } })));
+}
+
+export function useWebhookMutations() {
+  const invalidate = useInvalidate();
+  const done = { onSuccess: () => invalidate(WEBHOOKS) };
+  return {
+    create: useMutation({ mutationFn: (body: { url: string; events: WebhookEvent[]; description?: string }) => unwrap(api.POST('/api/v1/webhooks', { body: { ...body, enabled: true } as never })), ...done }),
+    update: useMutation({
+      mutationFn: ({ id, ...body }: { id: string; enabled?: boolean; url?: string; events?: WebhookEvent[] }) => unwrap(api.PATCH('/api/v1/webhooks/{id}', { params: { path: { id } }, body })),
+      ...done,
+    }),
+    remove: useMutation({ mutationFn: (id: string) => unwrap(api.DELETE('/api/v1/webhooks/{id}', { params: { path: { id } } })), ...done }),
+    rotate: useMutation({
+      mutationFn: (id: string) => unwrap(api.POST('/api/v1/webhooks/{id}/rotate-secret', { params: { path: { id } }, body: { gracePeriodSeconds: 86_400 } })),
+      ...done,
+    }),
+    test: useMutation({ mutationFn: (id: string) => unwrap(api.POST('/api/v1/webhooks/{id}/test', { params: { path: { id } } })), ...done }),
+    redeliver: useMutation({
+      mutationFn: ({ id, deliveryId }: { id: string; deliveryId: string }) =>
+        unwrap(api.POST('/api/v1/webhooks/{id}/deliveries/{deliveryId}/redeliver', { params: { path: { id, deliveryId } } })),
+      ...done,
+    }),
+  };
+}
