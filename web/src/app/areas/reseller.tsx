@@ -1,4 +1,4 @@
-import { ApiOutlined, BankOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined } from '@ant-design/icons';
+import { ApiOutlined, AuditOutlined, BankOutlined, SettingOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined } from '@ant-design/icons';
 import { lazy } from 'react';
 import type { Area, Me } from './types';
 
@@ -9,6 +9,8 @@ const Statements = lazy(() => import('../routes/reseller/statements'));
 const Withdrawals = lazy(() => import('../routes/reseller/withdrawals'));
 const Topups = lazy(() => import('../routes/reseller/topups'));
 const Webhooks = lazy(() => import('../routes/reseller/webhooks'));
+const Settings = lazy(() => import('../routes/reseller/settings'));
+const Audit = lazy(() => import('../routes/reseller/audit'));
 
 /** The pages of a reseller's staff, at the reseller's domain (the platform's operators have their own area). */
 const staff = (me: Me) => me.tenant.type === 'reseller';
@@ -30,6 +32,14 @@ export const reseller: Area = {
     { path: '/reseller/withdrawals', label: 'reseller.nav.withdrawals', icon: <BankOutlined />, group: MONEY, allowed: (me) => staff(me) && me.ability.can('read', 'Withdrawal') },
     { path: '/reseller/topups', label: 'reseller.nav.topups', icon: <ShoppingCartOutlined />, group: MONEY, allowed: (me) => staff(me) && !salesOnly(me) && me.ability.can('read', 'Topup') },
     { path: '/reseller/webhooks', label: 'reseller.nav.webhooks', icon: <ApiOutlined />, group: SETTINGS, allowed: (me) => staff(me) && me.ability.can('read', 'WebhookEndpoint') },
+    {
+      path: '/reseller/settings',
+      label: 'reseller.nav.settings',
+      icon: <SettingOutlined />,
+      group: SETTINGS,
+      allowed: (me) => staff(me) && ['update:Tenant', 'read:LowBalanceSettings', 'read:PaymentSettings', 'read:RedemptionCode'].some((rule) => me.ability.can(rule.split(':')[0], rule.split(':')[1])),
+    },
+    { path: '/reseller/audit', label: 'reseller.nav.audit', icon: <AuditOutlined />, group: SETTINGS, allowed: (me) => staff(me) && me.ability.can('read', 'AuditLog') },
   ],
   routes: [
     { path: '/reseller/customers', element: <Customers /> },
@@ -39,5 +49,7 @@ export const reseller: Area = {
     { path: '/reseller/withdrawals', element: <Withdrawals /> },
     { path: '/reseller/topups', element: <Topups /> },
     { path: '/reseller/webhooks', element: <Webhooks /> },
+    { path: '/reseller/settings', element: <Settings /> },
+    { path: '/reseller/audit', element: <Audit /> },
   ],
 };

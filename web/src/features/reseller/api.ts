@@ -355,3 +355,91 @@ export function useWebhookMutations() {
     }),
   };
 }
+
+// ---- settings: branding and domains, thresholds, payments, prepaid codes; audit log -----------
+
+export const TENANT = '/api/v1/tenants/{tenantId}';
+export type TenantView = Schemas['TenantView'];
+export type Branding = Schemas['BrandingDto'];
+
+export function useTenant(tenantId: string, enabled: boolean) {
+  return useQuery({ queryKey: [TENANT, tenantId], queryFn: () => unwrap(api.GET('/api/v1/tenants/{tenantId}', { params: { path: { tenantId } } })), enabled });
+}
+
+export function useTenantMutations(tenantId: string) {
+  const invalidate = useInvalidate();
+  const done = { onSuccess: () => invalidate(TENANT, '/api/v1/site') };
+  return {
+    update: useMutation({ mutationFn: (body: { name?: string; branding?: Branding }) => unwrap(api.PATCH('/api/v1/tenants/{tenantId}', { params: { path: { tenantId } }, body })), ...done }),
+    addDomain: useMutation({
+      mutationFn: (domain: string) => unwrap(api.POST('/api/v1/tenants/{tenantId}/domains', { params: { path: { tenantId } }, body: { domain, isPrimary: false } })),
+      ...done,
+    }),
+    removeDomain: useMutation({
+      mutationFn: (domainId: string) => unwrap(api.DELETE('/api/v1/tenants/{tenantId}/domains/{domainId}', { params: { path: { tenantId, domainId } } })),
+      ...done,
+    }),
+  };
+}
+
+export const TENANT_THRESHOLD = '/api/v1/tenants/{tenantId}/low-balance-threshold';
+
+export function useTenantThreshold(tenantId: string, enabled: boolean) {
+  return useQuery({
+    queryKey: [TENANT_THRESHOLD, tenantId],
+    queryFn: () => unwrap(api.GET('/api/v1/tenants/{tenantId}/low-balance-threshold', { params: { path: { tenantId } } })),
+    enabled,
+  });
+}
+
+export function useSetTenantThreshold(tenantId: string) {
+  const invalidate = useInvalidate();
+  return useMutation({
+    mutationFn: (threshold: string | null) => unwrap(api.PUT('/api/v1/tenants/{tenantId}/low-balance-threshold', { params: { path: { tenantId } }, body: { threshold } })),
+    onSuccess: () => invalidate(TENANT_THRESHOLD, CUSTOMERS),
+  });
+}
+
+export const PAYMENT_SETTINGS = '/api/v1/payment-settings';
+
+export function usePaymentSettings(enabled: boolean) {
+  return useQuery({ queryKey: [PAYMENT_SETTINGS], queryFn: () => unwrap(api.GET('/api/v1/payment-settings')), enabled });
+}
+
+export function usePaymentMutations() {
+  const invalidate = useInvalidate();
+  return {
+    update: useMutation({
+      mutationFn: (body: Schemas['UpdatePaymentSettingsRequest']) => unwrap(api.PUT('/api/v1/payment-settings', { body })),
+      onSuccess: () => invalidate(PAYMENT_SETTINGS),
+    }),
+    test: useMutation({ mutationFn: (provider: 'stripe' | 'epay') => unwrap(api.POST('/api/v1/payment-settings/test', { body: { provider } as never })) }),
+  };
+}
+
+export const CODES = '/api/v1/redemption-codes';
+export type RedemptionCode = Schemas['RedemptionCodeView'];
+
+export async function fetchCodes(request: PageRequest) {
+  return toPaged(await unwrap(api.GET('/api/v1/redemption-codes', { params: { query: { page: request.page, pageSize: request.pageSize } } })));
+}
+
+export function useCodeMutations() {
+  const invalidate = useInvalidate();
+  return {
+    issue: useMutation({ mutationFn: (body: { amount: string; count: number }) => unwrap(api.POST('/api/v1/redemption-codes', { body })), onSuccess: () => invalidate(CODES) }),
+    disable: useMutation({
+      mutationFn: (id: string) => unwrap(api.POST('/api/v1/redemption-codes/{id}/disable', { params: { path: { id } } })),
+      onSuccess: () => invalidate(CODES),
+    }),
+  };
+}
+
+export const AUDIT = '/api/v1/audit-log';
+export type AuditEntry = Schemas['AuditEntryView'];
+
+export const fetchAudit = () =>
+  cursorPager<AuditEntry>(async (cursor, limit) => {
+    const page = await unwrap(api.GET('/api/v1/audit-log', { params: { query: { cursor, limit } } }));
+    return { items: page.items, nextCursor: (page.nextCursor as unknown as string | null | undefined) ?? null };
+  });

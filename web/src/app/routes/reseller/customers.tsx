@@ -76,7 +76,11 @@ export default function CustomersPage() {
             />
           </Flex>
         }
-        rowSelection={canBind ? { selectedRowKeys: selected, onChange: (keys) => setSelected(keys as string[]) } : undefined}
+        rowSelection={
+          canBind
+            ? { selectedRowKeys: selected, onChange: (keys) => setSelected(keys as string[]), getCheckboxProps: (c) => ({ 'aria-label': t('reseller.customers.select', { email: c.email }) }) as never }
+            : undefined
+        }
         onRow={(row) => ({ onClick: (event) => (event.target as HTMLElement).closest('button, .ant-checkbox-wrapper, .ant-table-selection-column') || setOpen(row.id) })}
         columns={[
           {
