@@ -82,7 +82,7 @@ describe('reseller staff console in a browser', () => {
   async function resellerMenu(page: Page): Promise<string[]> {
     await page.getByRole('navigation').first().waitFor();
     const all = await page.getByRole('navigation').first().getByRole('menuitem').allTextContents();
-    return all.filter((label) => ['Customers', 'My customers', 'Members', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders'].includes(label.trim())).map((l) => l.trim());
+    return all.filter((label) => ['Customers', 'My customers', 'Members', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Webhooks', 'Settings', 'Audit log'].includes(label.trim())).map((l) => l.trim());
   }
   async function openCustomer(page: Page, email: string) {
     await page.getByTestId('customers-table').getByText(email, { exact: true }).click();
@@ -126,7 +126,7 @@ describe('reseller staff console in a browser', () => {
 
   it('owner: invites a salesperson, creates and binds a customer, meets the wholesale floor, prices above it, credits; the /v1 call is charged the new price', async () => {
     const { context, page } = await signInPage(shop.users.owner.email);
-    expect(await resellerMenu(page)).toEqual(['Customers', 'Members', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders']);
+    expect(await resellerMenu(page)).toEqual(['Customers', 'Members', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Webhooks', 'Settings', 'Audit log']);
 
     // Members: invite a salesperson; they accept by mail.
     await page.goto(url('/reseller/members'));
@@ -174,7 +174,9 @@ describe('reseller staff console in a browser', () => {
     await form.getByLabel(/^Input per million/).fill('0.5');
     await form.getByLabel(/^Output per million/).fill('6');
     await page.getByRole('button', { name: 'Save' }).click();
-    await page.getByTestId('price-error').getByText('A reseller may not price below its wholesale price').waitFor();
+    // The API's own words: the floor, and the field below it.
+    await page.getByTestId('price-error').getByText(`Your wholesale price for ${model} is the floor`, { exact: false }).waitFor();
+    await page.getByTestId('price-error').getByText('Input: must be at least 1', { exact: false }).waitFor();
     await expectAccessible(page, 'price below wholesale');
     await shoot(page, 'price-floor-en');
     await form.getByLabel(/^Input per million/).fill('3');
@@ -211,11 +213,28 @@ describe('reseller staff console in a browser', () => {
     expect(usage!.spend).toBe(fromUnits(BigInt(usage!.inputTokens) * 3000n + BigInt(usage!.outputTokens) * 6000n));
     expect(usage!.inputTokens + usage!.outputTokens).toBeGreaterThan(0);
 
+    // Webhooks: the signing secret is shown once.
+    await page.goto(url('/reseller/webhooks'));
+    await page.getByTestId('webhook-create').click();
+    await page.getByLabel('URL').fill('https://hooks.example.com/aigw');
+    await page.locator('.ant-modal-footer').getByRole('button', { name: 'Add endpoint' }).click();
+    const secret = page.getByTestId('webhook-secret');
+    await secret.waitFor();
+    const signingSecret = (await secret.textContent())!.trim();
+    expect(signingSecret.length).toBeGreaterThan(20);
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+    const hooks = await call(stack.baseUrl, 'GET', '/api/v1/webhooks', as(shop, owner));
+    expect(hooks.body.items.map((w: { url: string }) => w.url)).toEqual(['https://hooks.example.com/aigw']);
+    expect(JSON.stringify(hooks.body)).not.toContain(signingSecret);
+
     for (const [path, name, ready] of [
       ['/reseller/customers', 'customers', (p: Page) => p.getByTestId('customers-table').getByText(customerEmail).waitFor()],
       ['/reseller/members', 'members', (p: Page) => p.getByTestId('members-table').getByText(salesEmail).waitFor()],
       ['/reseller/prices', 'prices', (p: Page) => p.getByTestId('prices-table').getByText(model).first().waitFor()],
       ['/reseller/topups', 'topups', (p: Page) => p.getByTestId('topups-table').waitFor()],
+      ['/reseller/webhooks', 'webhooks', (p: Page) => p.getByTestId('webhooks-table').getByText('https://hooks.example.com/aigw').waitFor()],
+      ['/reseller/settings', 'settings', (p: Page) => p.getByTestId('branding-form').waitFor()],
+      ['/reseller/audit', 'audit', (p: Page) => p.getByTestId('audit-table').getByText('customer.created').first().waitFor()],
     ] as const) {
       await photograph(page, path, name, ready);
     }
@@ -295,7 +314,7 @@ describe('reseller staff console in a browser', () => {
     statementId = await insertStatement(system, shop, utcDay(1), { retail: '30.000000000', wholesale: '18.000000000', salesUserId: shop.users.veteran.id });
     await fundSettledMargin(system, shop.id, '40');
     const { context, page } = await signInPage(shop.users.finance.email);
-    expect(await resellerMenu(page)).toEqual(['Customers', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders']);
+    expect(await resellerMenu(page)).toEqual(['Customers', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Settings']);
     const finance = await token('finance');
 
     // The open period shows the customer's request, to the amount the API computes.
@@ -368,6 +387,10 @@ describe('reseller staff console in a browser', () => {
       ['POST', '/api/v1/customers', { email: `nope.${Date.now()}@example.com` }],
       ['PUT', `/api/v1/customers/${customerId}/sales`, { salesUserId: shop.users.veteran.id }],
       ['POST', `/api/v1/customers/${customerId}/disable`],
+      ['GET', '/api/v1/webhooks'],
+      ['GET', '/api/v1/payment-settings'],
+      ['GET', '/api/v1/audit-log'],
+      ['PATCH', `/api/v1/tenants/${shop.id}`, { name: 'Taken over' }],
     ]);
     for (const [what, status] of refused) expect([what, status]).toEqual([what, 403]);
   });

@@ -1,4 +1,4 @@
-import { App, Button, Descriptions, Drawer, Flex, Form, Input, Modal, Space, Switch, Table, Tag, Typography } from 'antd';
+import { Alert, App, Button, Descriptions, Drawer, Flex, Form, Input, Modal, Space, Switch, Table, Tag, Typography } from 'antd';
 import { EditOutlined, HistoryOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -8,6 +8,7 @@ import { ProblemAlert } from '@/components/problem-alert';
 import { pageLocally, Price, PRICING, usePriceHistory, usePriceList, useSetPrice, useSetVisibility } from '@/features/reseller/api';
 import { marginPercent, POSITIVE_AMOUNT, str, useCan } from '@/features/reseller/ui';
 import { useFormat } from '@/hooks/use-format';
+import { ApiError } from '@/lib/api/client';
 
 /** Input / output per million tokens, one under the other. */
 function Pair({ input, output, money }: { input?: string; output?: string; money: (v: string) => string }) {
@@ -155,7 +156,24 @@ function EditPrice({ price, onClose }: { price?: Price; onClose: () => void }) {
       >
         {set.error && (
           <div data-testid="price-error" style={{ marginBottom: 16 }}>
-            <ProblemAlert error={set.error} />
+            {set.error instanceof ApiError && set.error.problem.errors?.length ? (
+              // The API's own words, each field named (a price left out follows the input price, so it can be below the floor too).
+              <Alert
+                type="error"
+                showIcon
+                role="alert"
+                message={set.error.problem.detail ?? set.error.problem.title}
+                description={
+                  <ul style={{ margin: 0, paddingInlineStart: 18 }}>
+                    {set.error.problem.errors.map((e) => (
+                      <li key={e.field}>{`${t(`reseller.prices.fields.${e.field}`, { defaultValue: e.field })}: ${e.messages.join('; ')}`}</li>
+                    ))}
+                  </ul>
+                }
+              />
+            ) : (
+              <ProblemAlert error={set.error} />
+            )}
           </div>
         )}
         {price?.wholesale && (
