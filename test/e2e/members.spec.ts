@@ -97,6 +97,10 @@ describe('members (e2e)', () => {
       expect(emails(await members.list('?q=ALICE'))).toEqual([shop.users.alice.email]);
       expect(emails(await members.list('?q=Eve%20Pend'))).toEqual([pendingEmail]);
       expect(emails(await members.list('?q=alice&role=finance'))).toEqual([]);
+      // Staff: members holding a role other than `user` (the console's members page); customers are the rest.
+      expect(emails(await members.list('?staff=true'))).toEqual([shop.users.owner.email, shop.users.alice.email, shop.users.bob.email, shop.users.dave.email].sort());
+      expect(emails(await members.list('?staff=false'))).toEqual([shop.users.carol.email, pendingEmail].sort());
+      expect(emails(await members.list('?staff=true&role=finance'))).toEqual([shop.users.bob.email, shop.users.dave.email].sort());
       // LIKE wildcards are taken literally.
       expect((await members.list(`?q=${encodeURIComponent('%')}`)).body.total).toBe(0);
       expect((await members.list('?q=_')).body.total).toBe(0);
@@ -108,6 +112,7 @@ describe('members (e2e)', () => {
       expectInvalidFields(await members.list('?page=abc'), ['page']);
       expectInvalidFields(await members.list('?status=gone'), ['status']);
       expectInvalidFields(await members.list('?role=overlord'), ['role']);
+      expectInvalidFields(await members.list('?staff=maybe'), ['staff']);
       expectInvalidFields(await members.list(`?tenantId=${platform.id}`), ['tenantId']);
     });
   });

@@ -55,6 +55,8 @@ export class MembersRepository {
       .andWhere('u.tenant_id = :tenantId', { tenantId });
     if (query.status) qb.andWhere('u.status = :status', { status: query.status });
     if (query.role) qb.andWhere('EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = :role)', { role: query.role });
+    if (query.staff === true) qb.andWhere("EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role <> 'user')");
+    if (query.staff === false) qb.andWhere("NOT EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role <> 'user')");
     if (query.q) {
       qb.andWhere("(u.email ILIKE :q ESCAPE '\\' OR u.display_name ILIKE :q ESCAPE '\\')", {
         q: `%${query.q.replace(/[\\%_]/g, '\\$&')}%`,

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { LedgerCoreModule } from '../ledger/ledger-core.module';
+import { OpenPeriodController } from './open-period.controller';
+import { OpenPeriodService } from './open-period.service';
 import { StatementAdjustmentsController } from './statement-adjustments.controller';
 import { StatementAdjustmentsRepository } from './statement-adjustments.repository';
 import { StatementAdjustmentsService } from './statement-adjustments.service';
@@ -10,7 +12,7 @@ import { StatementsService } from './statements.service';
 /** Api: reading settlement statements and adjusting closed ones (the worker's SettlementWorkerModule closes them). */
 @Module({
   imports: [LedgerCoreModule],
-  controllers: [StatementsController, StatementAdjustmentsController],
-  providers: [StatementsRepository, StatementsService, StatementAdjustmentsRepository, StatementAdjustmentsService],
+  controllers: [OpenPeriodController, StatementsController, StatementAdjustmentsController],
+  providers: [OpenPeriodService, StatementsRepository, StatementsService, StatementAdjustmentsRepository, StatementAdjustmentsService],
 })
 export class SettlementModule {}

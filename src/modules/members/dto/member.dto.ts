@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsEmail, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 import { ALL_ROLES, Role } from '@app/authorization';
 import { UniqueItems } from '@app/errors';
 import { PageMeta, PageQuery } from '../../../common/pagination';
@@ -48,6 +48,12 @@ export class MemberListQuery extends PageQuery {
   @IsOptional()
   @IsIn(ALL_ROLES)
   role?: Role;
+
+  @ApiPropertyOptional({ description: 'true: staff only (members holding a role other than `user`, i.e. not customers)' })
+  @IsOptional()
+  @Transform(({ value }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean()
+  staff?: boolean;
 
   @ApiPropertyOptional({ description: 'Part of the e-mail or name' })
   @IsOptional()

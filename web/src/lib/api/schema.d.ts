@@ -1320,6 +1320,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/statements/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The open period so far: what the next statement will contain if it closed now (owner and finance; platform staff: any tenant of their reach) */
+        get: operations["OpenPeriodController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/statements/rollup": {
         parameters: {
             query?: never;
@@ -5490,6 +5507,48 @@ export interface components {
              * @example claude-sonnet-4-*
              */
             upstream?: Record<string, never> | null;
+        };
+        OpenPeriodView: {
+            /**
+             * @description Manual adjustments made since the last statement (reported, already settled)
+             * @example 0.000000000
+             */
+            adjustments: string;
+            /**
+             * Format: date-time
+             * @description The figures include usage recorded up to this time
+             */
+            asOf: string;
+            /** @description Late usage of closed periods that the next statement will settle, and manual adjustments it will report */
+            corrections: components["schemas"]["CorrectionFigures"];
+            /** @description True when periodEnd has passed but the period is not closed yet: the figures then also hold usage after periodEnd, which later statements will carry */
+            includesLaterPeriods: boolean;
+            /** @description By model and by salesperson of the request's time (kinds model and sales) */
+            lines: components["schemas"]["StatementLineView"][];
+            /**
+             * Format: date-time
+             * @description When the open period ends (the statement is closed shortly after)
+             */
+            periodEnd: string;
+            /**
+             * @description The kind of period statements are closed for
+             * @enum {string}
+             */
+            periodKind: "day" | "week" | "month";
+            /**
+             * Format: date-time
+             * @description Start of the open period: the end of the last statement (or the tenant's first period)
+             */
+            periodStart: string;
+            /**
+             * @description Margin the next statement would settle if it closed now (period + corrections)
+             * @example 2.500000000
+             */
+            settledMargin: string;
+            /** Format: uuid */
+            tenantId: string;
+            /** @description Usage from periodStart to asOf */
+            totals: components["schemas"]["StatementFigures"];
         };
         PasswordPolicyView: {
             /**
@@ -13338,6 +13397,69 @@ export interface operations {
             };
         };
     };
+    OpenPeriodController_get: {
+        parameters: {
+            query?: {
+                /** @description Platform staff: a tenant of your reach (default: your own) */
+                tenantId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenPeriodView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read Statement (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     StatementsController_rollup: {
         parameters: {
             query: {
@@ -14253,6 +14375,8 @@ export interface operations {
                 /** @description Part of the e-mail or name */
                 q?: string;
                 role?: "owner" | "operator" | "sales" | "finance" | "tech" | "user";
+                /** @description true: staff only (members holding a role other than `user`, i.e. not customers) */
+                staff?: boolean;
                 status?: "invited" | "active" | "disabled";
             };
             header?: never;

@@ -1,0 +1,55 @@
+import { ApiOutlined, AuditOutlined, BankOutlined, SettingOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined } from '@ant-design/icons';
+import { lazy } from 'react';
+import type { Area, Me } from './types';
+
+const Customers = lazy(() => import('../routes/reseller/customers'));
+const Members = lazy(() => import('../routes/reseller/members'));
+const Prices = lazy(() => import('../routes/reseller/prices'));
+const Statements = lazy(() => import('../routes/reseller/statements'));
+const Withdrawals = lazy(() => import('../routes/reseller/withdrawals'));
+const Topups = lazy(() => import('../routes/reseller/topups'));
+const Webhooks = lazy(() => import('../routes/reseller/webhooks'));
+const Settings = lazy(() => import('../routes/reseller/settings'));
+const Audit = lazy(() => import('../routes/reseller/audit'));
+
+/** The pages of a reseller's staff, at the reseller's domain (the platform's operators have their own area). */
+const staff = (me: Me) => me.tenant.type === 'reseller';
+/** A salesperson and nothing more: their own customers are all they get. */
+export const salesOnly = (me: Me) => me.roles.includes('sales') && !me.roles.some((role) => ['owner', 'operator', 'finance'].includes(role));
+
+const BUSINESS = 'reseller.nav.groupBusiness';
+const MONEY = 'reseller.nav.groupMoney';
+const SETTINGS = 'reseller.nav.groupSettings';
+
+/** The reseller's staff console: entries shown by the same CASL rules the API enforces. */
+export const reseller: Area = {
+  nav: [
+    { path: '/reseller/customers', label: 'reseller.nav.customers', icon: <TeamOutlined />, group: BUSINESS, allowed: (me) => staff(me) && !salesOnly(me) && me.ability.can('read', 'Customer') },
+    { path: '/reseller/customers', label: 'reseller.nav.myCustomers', icon: <TeamOutlined />, group: BUSINESS, allowed: (me) => staff(me) && salesOnly(me) && me.ability.can('read', 'Customer') },
+    { path: '/reseller/members', label: 'reseller.nav.members', icon: <UserSwitchOutlined />, group: BUSINESS, allowed: (me) => staff(me) && me.ability.can('read', 'Member') },
+    { path: '/reseller/prices', label: 'reseller.nav.prices', icon: <TagOutlined />, group: BUSINESS, allowed: (me) => staff(me) && me.ability.can('read', 'PriceCost') },
+    { path: '/reseller/statements', label: 'reseller.nav.statements', icon: <FileTextOutlined />, group: MONEY, allowed: (me) => staff(me) && me.ability.can('read', 'Statement') },
+    { path: '/reseller/withdrawals', label: 'reseller.nav.withdrawals', icon: <BankOutlined />, group: MONEY, allowed: (me) => staff(me) && me.ability.can('read', 'Withdrawal') },
+    { path: '/reseller/topups', label: 'reseller.nav.topups', icon: <ShoppingCartOutlined />, group: MONEY, allowed: (me) => staff(me) && !salesOnly(me) && me.ability.can('read', 'Topup') },
+    { path: '/reseller/webhooks', label: 'reseller.nav.webhooks', icon: <ApiOutlined />, group: SETTINGS, allowed: (me) => staff(me) && me.ability.can('read', 'WebhookEndpoint') },
+    {
+      path: '/reseller/settings',
+      label: 'reseller.nav.settings',
+      icon: <SettingOutlined />,
+      group: SETTINGS,
+      allowed: (me) => staff(me) && ['update:Tenant', 'read:LowBalanceSettings', 'read:PaymentSettings', 'read:RedemptionCode'].some((rule) => me.ability.can(rule.split(':')[0], rule.split(':')[1])),
+    },
+    { path: '/reseller/audit', label: 'reseller.nav.audit', icon: <AuditOutlined />, group: SETTINGS, allowed: (me) => staff(me) && me.ability.can('read', 'AuditLog') },
+  ],
+  routes: [
+    { path: '/reseller/customers', element: <Customers /> },
+    { path: '/reseller/members', element: <Members /> },
+    { path: '/reseller/prices', element: <Prices /> },
+    { path: '/reseller/statements', element: <Statements /> },
+    { path: '/reseller/withdrawals', element: <Withdrawals /> },
+    { path: '/reseller/topups', element: <Topups /> },
+    { path: '/reseller/webhooks', element: <Webhooks /> },
+    { path: '/reseller/settings', element: <Settings /> },
+    { path: '/reseller/audit', element: <Audit /> },
+  ],
+};

@@ -1,0 +1,219 @@
+import { Alert, App, Button, Descriptions, Drawer, Flex, Form, Input, Modal, Space, Switch, Table, Tag, Typography } from 'antd';
+import { EditOutlined, HistoryOutlined } from '@ant-design/icons';
+import { useState } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Page } from '@/components/page';
+import { PagedTable, useConfirm } from '@/components/paged-table';
+import { ProblemAlert } from '@/components/problem-alert';
+import { pageLocally, Price, PRICING, usePriceHistory, usePriceList, useSetPrice, useSetVisibility } from '@/features/reseller/api';
+import { marginPercent, POSITIVE_AMOUNT, str, useCan } from '@/features/reseller/ui';
+import { useFormat } from '@/hooks/use-format';
+import { ApiError } from '@/lib/api/client';
+
+/** Input / output per million tokens, one under the other. */
+function Pair({ input, output, money }: { input?: string; output?: string; money: (v: string) => string }) {
+  if (input === undefined || output === undefined) return <>—</>;
+  return (
+    <Flex vertical style={{ whiteSpace: 'nowrap' }}>
+      <span>{money(input)}</span>
+      <Typography.Text type="secondary">{money(output)}</Typography.Text>
+    </Flex>
+  );
+}
+
+/**
+ * The price book: every model with the platform's wholesale price, the reseller's retail price,
+ * the margin in amount and percent; set a price (the API refuses one below wholesale, and its
+ * message is shown), see its history, hide a model from customers.
+ */
+export default function PricesPage() {
+  const { t } = useTranslation();
+  const fmt = useFormat();
+  const can = useCan();
+  const list = usePriceList();
+  const visibility = useSetVisibility();
+  const confirm = useConfirm();
+  const [editing, setEditing] = useState<Price>();
+  const [history, setHistory] = useState<string>();
+  const canEdit = can('update', 'Price');
+  const money = (v: string) => fmt.money(v);
+
+  const toggle = async (p: Price, hidden: boolean) => {
+    if (hidden && !(await confirm(t('reseller.prices.hideConfirm', { model: p.model }), t('reseller.prices.hideHint')))) return;
+    await visibility.mutateAsync({ model: p.model, hidden });
+  };
+
+  return (
+    <Page title={t('reseller.nav.prices')}>
+      <Typography.Paragraph type="secondary" style={{ margin: 0 }}>
+        {t('reseller.prices.intro')}
+        {list.data?.wholesaleDiscountPercent && ` ${t('reseller.prices.discount', { percent: list.data.wholesaleDiscountPercent })}`}
+      </Typography.Paragraph>
+      {visibility.error && <ProblemAlert error={visibility.error} />}
+      <PagedTable<Price>
+        testId="prices-table"
+        queryKey={[PRICING, 'book', list.dataUpdatedAt]}
+        fetch={async (request) => pageLocally(list.data?.items ?? (await list.refetch()).data?.items ?? [], request, (p, q) => p.model.toLowerCase().includes(q))}
+        rowKey="model"
+        searchPlaceholder={t('reseller.prices.search')}
+        columns={[
+          {
+            title: t('reseller.prices.model'),
+            render: (_, p) => (
+              <Space direction="vertical" size={2}>
+                <Typography.Text strong>{p.model}</Typography.Text>
+                <Space size={4} wrap>
+                  <Tag color={p.source === 'own' ? 'blue' : undefined}>{t(`reseller.prices.source.${p.source}`)}</Tag>
+                  {p.hidden && <Tag color="orange">{t('reseller.prices.hidden')}</Tag>}
+                  {p.belowWholesale && <Tag color="red">{t('reseller.prices.belowWholesale')}</Tag>}
+                </Space>
+              </Space>
+            ),
+          },
+          { title: t('reseller.prices.wholesale'), render: (_, p) => <Pair input={p.wholesale?.inputPerMillion} output={p.wholesale?.outputPerMillion} money={money} /> },
+          { title: t('reseller.prices.retail'), render: (_, p) => <Pair input={p.price.inputPerMillion} output={p.price.outputPerMillion} money={money} /> },
+          { title: t('reseller.prices.margin'), render: (_, p) => <Pair input={p.margin?.inputPerMillion} output={p.margin?.outputPerMillion} money={money} /> },
+          {
+            title: t('reseller.prices.marginPercent'),
+            render: (_, p) =>
+              p.margin ? (
+                <Flex vertical style={{ whiteSpace: 'nowrap' }}>
+                  <span>{marginPercent(p.margin.inputPerMillion, p.price.inputPerMillion)}</span>
+                  <Typography.Text type="secondary">{marginPercent(p.margin.outputPerMillion, p.price.outputPerMillion)}</Typography.Text>
+                </Flex>
+              ) : (
+                '—'
+              ),
+          },
+          {
+            title: t('reseller.prices.visible'),
+            render: (_, p) => (
+              <Switch
+                size="small"
+                checked={!p.hidden}
+                disabled={!canEdit}
+                aria-label={t('reseller.prices.visibleFor', { model: p.model })}
+                onChange={(visible) => toggle(p, !visible)}
+              />
+            ),
+          },
+          {
+            title: t('common.actions'),
+            render: (_, p) => (
+              <Space>
+                {canEdit && (
+                  <Button size="small" icon={<EditOutlined />} onClick={() => setEditing(p)} data-testid={`price-edit-${p.model}`}>
+                    {t('reseller.prices.edit')}
+                  </Button>
+                )}
+                {can('read', 'PriceCost') && (
+                  <Button size="small" icon={<HistoryOutlined />} onClick={() => setHistory(p.model)} aria-label={t('reseller.prices.historyOf', { model: p.model })} />
+                )}
+              </Space>
+            ),
+          },
+        ]}
+      />
+      <Typography.Text type="secondary">{t('reseller.prices.perMillion')}</Typography.Text>
+      <EditPrice price={editing} onClose={() => setEditing(undefined)} />
+      <PriceHistory model={history} onClose={() => setHistory(undefined)} />
+    </Page>
+  );
+}
+
+function EditPrice({ price, onClose }: { price?: Price; onClose: () => void }) {
+  const { t } = useTranslation();
+  const fmt = useFormat();
+  const set = useSetPrice();
+  const { message } = App.useApp();
+  const [form] = Form.useForm();
+  return (
+    <Modal
+      open={Boolean(price)}
+      title={t('reseller.prices.editOf', { model: price?.model })}
+      okText={t('common.save')}
+      cancelText={t('common.cancel')}
+      onCancel={() => {
+        set.reset();
+        onClose();
+      }}
+      onOk={() => form.submit()}
+      confirmLoading={set.isPending}
+      destroyOnClose
+    >
+      <Form
+        form={form}
+        layout="vertical"
+        preserve={false}
+        initialValues={{ inputPerMillion: price?.price.inputPerMillion, outputPerMillion: price?.price.outputPerMillion }}
+        data-testid="price-form"
+        onFinish={async (v: { inputPerMillion: string; outputPerMillion: string }) => {
+          await set.mutateAsync({ model: price!.model, inputPerMillion: v.inputPerMillion.trim(), outputPerMillion: v.outputPerMillion.trim() });
+          message.success(t('common.saved'));
+          set.reset();
+          onClose();
+        }}
+      >
+        {set.error && (
+          <div data-testid="price-error" style={{ marginBottom: 16 }}>
+            {set.error instanceof ApiError && set.error.problem.errors?.length ? (
+              // The API's own words, each field named (a price left out follows the input price, so it can be below the floor too).
+              <Alert
+                type="error"
+                showIcon
+                role="alert"
+                message={set.error.problem.detail ?? set.error.problem.title}
+                description={
+                  <ul style={{ margin: 0, paddingInlineStart: 18 }}>
+                    {set.error.problem.errors.map((e) => (
+                      <li key={e.field}>{`${t(`reseller.prices.fields.${e.field}`, { defaultValue: e.field })}: ${e.messages.join('; ')}`}</li>
+                    ))}
+                  </ul>
+                }
+              />
+            ) : (
+              <ProblemAlert error={set.error} />
+            )}
+          </div>
+        )}
+        {price?.wholesale && (
+          <Descriptions size="small" column={1} style={{ marginBottom: 12 }}>
+            <Descriptions.Item label={t('reseller.prices.wholesaleInput')}>{fmt.money(price.wholesale.inputPerMillion)}</Descriptions.Item>
+            <Descriptions.Item label={t('reseller.prices.wholesaleOutput')}>{fmt.money(price.wholesale.outputPerMillion)}</Descriptions.Item>
+          </Descriptions>
+        )}
+        <Form.Item name="inputPerMillion" label={t('reseller.prices.input', { currency: fmt.currency })} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
+          <Input inputMode="decimal" />
+        </Form.Item>
+        <Form.Item name="outputPerMillion" label={t('reseller.prices.output', { currency: fmt.currency })} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
+          <Input inputMode="decimal" />
+        </Form.Item>
+      </Form>
+    </Modal>
+  );
+}
+
+function PriceHistory({ model, onClose }: { model?: string; onClose: () => void }) {
+  const { t } = useTranslation();
+  const fmt = useFormat();
+  const history = usePriceHistory(model);
+  return (
+    <Drawer open={Boolean(model)} onClose={onClose} width={640} title={t('reseller.prices.historyOf', { model })} destroyOnClose>
+      {history.error && <ProblemAlert error={history.error} />}
+      <Table
+        size="small"
+        rowKey="id"
+        loading={history.isLoading}
+        dataSource={history.data ?? []}
+        pagination={{ pageSize: 20, hideOnSinglePage: true }}
+        scroll={{ x: 'max-content' }}
+        columns={[
+          { title: t('reseller.prices.effectiveFrom'), render: (_, v) => fmt.dateTime(v.effectiveFrom) },
+          { title: t('reseller.prices.list'), render: (_, v) => <Tag color={v.list === 'own' ? 'blue' : undefined}>{t(`reseller.prices.lists.${v.list}`)}</Tag> },
+          { title: t('reseller.prices.inputOutput'), render: (_, v) => <Pair input={v.price.inputPerMillion} output={v.price.outputPerMillion} money={fmt.money} /> },
+          { title: t('reseller.prices.setBy'), render: (_, v) => str(v.setByEmail) ?? '—' },
+        ]}
+      />
+    </Drawer>
+  );
+}
