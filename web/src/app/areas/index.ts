@@ -1,8 +1,10 @@
+import { platform } from './platform';
 import { portal } from './portal';
 import type { Area, Me, NavEntry } from './types';
 
 /** Every area of the console, in the order their navigation entries are shown. */
-export const AREAS: Area[] = [portal];
+// The platform's operator pages first: an operator's start page is their first one.
+export const AREAS: Area[] = [platform, portal];
 
 /** The navigation entries the signed-in person may use, in order. */
 export function allowedNav(me: Me): NavEntry[] {

@@ -1115,6 +1115,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/statements/rollup/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current (open) day, week or month across every tenant so far, from the usage recorded until now, per tenant too */
+        get: operations["StatementsController_openRollup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants": {
         parameters: {
             query?: never;
@@ -4455,6 +4472,49 @@ export interface components {
              * @example claude-sonnet-4-*
              */
             upstream?: Record<string, never> | null;
+        };
+        OpenRollup: {
+            /**
+             * Format: date-time
+             * @description Usage recorded up to this moment is included
+             */
+            asOf: string;
+            /** @description Per tenant, highest retail first */
+            byTenant: components["schemas"]["OpenRollupTenant"][];
+            /** Format: date-time */
+            periodEnd: string;
+            /** @enum {string} */
+            periodKind: "day" | "week" | "month";
+            /** Format: date-time */
+            periodStart: string;
+            /** @description The platform's own customers' retail so far */
+            platformDirectRetail: string;
+            /** @description Wholesale from resellers + direct retail - upstream cost */
+            platformMargin: string;
+            requests: number;
+            /** @description Resellers' retail revenue so far */
+            resellerRetail: string;
+            /** @description What resellers owe the platform so far */
+            resellerWholesale: string;
+            /** @description Tenants with usage in the period so far */
+            tenants: number;
+            /** @description Upstream cost of every tenant so far */
+            upstreamCost: string;
+        };
+        OpenRollupTenant: {
+            /** @description The tenant's margin so far: a reseller's retail - wholesale; the platform's retail - upstream */
+            margin: string;
+            requests: number;
+            /** @description What the tenant's customers were charged */
+            retail: string;
+            /** Format: uuid */
+            tenantId: string;
+            tenantSlug: string;
+            /** @enum {string} */
+            tenantType: "platform" | "reseller";
+            upstreamCost: string;
+            /** @description What the tenant owes the platform (0 for the platform itself) */
+            wholesale: string;
         };
         PasswordPolicyView: {
             /**
@@ -11097,6 +11157,69 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["StatementRollup"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read StatementRollup (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    StatementsController_openRollup: {
+        parameters: {
+            query: {
+                /** @description The kind of period whose current (open) one is summed */
+                periodKind: "day" | "week" | "month";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenRollup"];
                 };
             };
             /** @description Invalid input (problem+json) */
