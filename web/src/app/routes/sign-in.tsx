@@ -19,7 +19,7 @@ export function SignInPage() {
   const onSignIn = async (values: { email: string; password: string }) => {
     await signIn.mutateAsync(values);
     resetRestore();
-    navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/dashboard', { replace: true });
+    navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true });
   };
 
   if (forgot) {

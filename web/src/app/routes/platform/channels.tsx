@@ -18,6 +18,7 @@ import {
   useTestChannel,
   useUpdateChannel,
 } from '@/features/platform/api';
+import { ToneTag } from '@/features/platform/tone-tag';
 import { useFormat } from '@/hooks/use-format';
 
 const PROVIDERS = ['openai', 'anthropic', 'gemini', 'openai-responses'] as const;
@@ -72,9 +73,9 @@ function StatusTag({ channel }: { channel: Channel }) {
   return (
     <Flex vertical gap={2} style={{ maxWidth: 260 }}>
       <span>
-        <Tag color={colour} data-testid="channel-status">
+        <ToneTag tone={colour} testId="channel-status">
           {t(`platform.channels.status.${channel.status}`)}
-        </Tag>
+        </ToneTag>
       </span>
       {channel.statusReason && channel.status !== 'enabled' && (
         <Typography.Text type="secondary" style={{ fontSize: 12, whiteSpace: 'normal' }} data-testid="channel-status-reason">
@@ -95,9 +96,9 @@ function Health({ channel }: { channel: Channel }) {
   return (
     <Flex vertical gap={2} style={{ maxWidth: 280 }}>
       <span>
-        <Tag color={colour} data-testid="channel-health">
+        <ToneTag tone={colour} testId="channel-health">
           {t(`platform.channels.health.${state}`, { count: h.checkFailures })}
-        </Tag>
+        </ToneTag>
         {h.lastCheckLatencyMs !== null && <Typography.Text type="secondary">{t('platform.channels.latency', { ms: h.lastCheckLatencyMs })}</Typography.Text>}
       </span>
       <Typography.Text type="secondary" style={{ fontSize: 12 }}>
@@ -348,7 +349,7 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
                 render: (_, k) => (
                   <Flex vertical>
                     <span>
-                      <Tag color={k.status === 'active' ? 'green' : 'red'}>{t(`platform.channels.keyStatus.${k.status}`)}</Tag>
+                      <ToneTag tone={k.status === 'active' ? 'green' : 'red'}>{t(`platform.channels.keyStatus.${k.status}`)}</ToneTag>
                     </span>
                     {k.disabledReason && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{k.disabledReason}</Typography.Text>}
                   </Flex>
@@ -498,9 +499,9 @@ function TestDialog({ channel, onClose }: { channel: Channel; onClose: () => voi
         {result && (
           <Descriptions bordered size="small" column={1} data-testid="test-result">
             <Descriptions.Item label={t('platform.channels.testOutcome')}>
-              <Tag color={result.ok ? 'green' : 'red'} data-testid="test-outcome">
+              <ToneTag tone={result.ok ? 'green' : 'red'} testId="test-outcome">
                 {result.ok ? t('platform.channels.testOk') : t('platform.channels.testFailed')}
-              </Tag>
+              </ToneTag>
             </Descriptions.Item>
             <Descriptions.Item label={t('platform.channels.testLatency')}>{t('platform.channels.latency', { ms: result.latencyMs })}</Descriptions.Item>
             {result.upstreamStatus !== null && <Descriptions.Item label={t('platform.channels.testStatus')}>{result.upstreamStatus}</Descriptions.Item>}

@@ -22,6 +22,7 @@ import {
   useTenantStatus,
   useUpdateTenant,
 } from '@/features/platform/api';
+import { ToneTag } from '@/features/platform/tone-tag';
 import { useFormat } from '@/hooks/use-format';
 import type { Schemas } from '@/lib/api/client';
 
@@ -100,9 +101,9 @@ export default function ResellersPage() {
             title: t('platform.resellers.status'),
             key: 'status',
             render: (_, r) => (
-              <Tag color={r.status === 'active' ? 'green' : 'red'} data-testid="reseller-status">
+              <ToneTag tone={r.status === 'active' ? 'green' : 'red'} testId="reseller-status">
                 {t(`platform.resellers.statusValue.${r.status}`)}
-              </Tag>
+              </ToneTag>
             ),
           },
           { title: t('platform.resellers.createdAt'), key: 'created', render: (_, r) => date(r.createdAt) },

@@ -5,10 +5,11 @@ import { Page } from '@/components/page';
 import { PagedTable, useConfirm } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
 import { fetchWithdrawals, KEYS, useDecideWithdrawal, useResellerOptions, Withdrawal } from '@/features/platform/api';
+import { Tone, ToneTag } from '@/features/platform/tone-tag';
 import { useFormat } from '@/hooks/use-format';
 
 type Status = Withdrawal['status'];
-const COLOURS: Record<Status, string> = { requested: 'gold', approved: 'blue', rejected: 'red', paid: 'green' };
+const COLOURS: Record<Status, Tone> = { requested: 'gold', approved: 'blue', rejected: 'red', paid: 'green' };
 
 /** Resellers' withdrawals of settled margin: approve, reject, mark paid (platform owner and finance). */
 export default function WithdrawalsPage() {
@@ -59,9 +60,9 @@ export default function WithdrawalsPage() {
             render: (_, w) => (
               <Flex vertical gap={2}>
                 <span>
-                  <Tag color={COLOURS[w.status]} data-testid="withdrawal-status">
+                  <ToneTag tone={COLOURS[w.status]} testId="withdrawal-status">
                     {t(`platform.withdrawals.filter.${w.status}`)}
-                  </Tag>
+                  </ToneTag>
                 </span>
                 {w.rejectReason && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{w.rejectReason}</Typography.Text>}
                 {w.paymentReference && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('platform.withdrawals.reference')}: {w.paymentReference}</Typography.Text>}
