@@ -1,4 +1,4 @@
-import { Flex, Select, Tag, Typography } from 'antd';
+import { Flex, Select, Tag, Tooltip, Typography } from 'antd';
 import { useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '@/components/page';
@@ -19,6 +19,15 @@ export default function AuditPage() {
   const names = new Map<string, string>(resellers.data?.items.map((r) => [r.id, r.branding?.displayName || r.name]));
   if (me) names.set(me.tenant.id, me.tenant.name);
   const text = (value: unknown) => (value === null || value === undefined ? '' : String(value));
+  // Ids by their first characters (the whole id on hover and in the expanded row).
+  const short = (value: unknown) =>
+    text(value) ? (
+      <Tooltip title={text(value)}>
+        <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+          {text(value).slice(0, 8)}…
+        </Typography.Text>
+      </Tooltip>
+    ) : null;
 
   return (
     <Page title={t('platform.nav.audit')}>
@@ -42,9 +51,10 @@ export default function AuditPage() {
           />
         }
         expandable={{
-          rowExpandable: (entry) => Boolean(entry.changes),
           expandedRowRender: (entry) => (
-            <pre style={{ margin: 0, fontSize: 12, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>{JSON.stringify(entry.changes, null, 2)}</pre>
+            <pre style={{ margin: 0, fontSize: 12, whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
+              {JSON.stringify({ subjectId: entry.subjectId, actorUserId: entry.actorUserId, requestId: entry.requestId, userAgent: entry.userAgent, changes: entry.changes }, null, 2)}
+            </pre>
           ),
         }}
         columns={[
@@ -65,9 +75,7 @@ export default function AuditPage() {
             render: (_, e) => (
               <Flex vertical>
                 <span>{e.subjectType}</span>
-                <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-                  {text(e.subjectId)}
-                </Typography.Text>
+                {short(e.subjectId)}
               </Flex>
             ),
           },
@@ -79,13 +87,15 @@ export default function AuditPage() {
                 <span>
                   <Tag>{t(`platform.audit.actorKind.${e.actorKind}`)}</Tag>
                 </span>
-                <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-                  {text(e.actorUserId)}
-                </Typography.Text>
+                {short(e.actorUserId)}
+                {text(e.ip) && (
+                  <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                    {text(e.ip)}
+                  </Typography.Text>
+                )}
               </Flex>
             ),
           },
-          { title: t('platform.audit.ip'), key: 'ip', render: (_, e) => text(e.ip) || '—' },
         ]}
       />
     </Page>

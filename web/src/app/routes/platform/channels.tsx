@@ -1,5 +1,5 @@
-import { PlusOutlined } from '@ant-design/icons';
-import { App, Button, Descriptions, Drawer, Flex, Form, Input, InputNumber, Modal, Segmented, Select, Space, Table, Tag, Tooltip, Typography } from 'antd';
+import { MoreOutlined, PlusOutlined } from '@ant-design/icons';
+import { App, Button, Descriptions, Drawer, Dropdown, Flex, Form, Input, InputNumber, Modal, Segmented, Select, Space, Table, Tag, Tooltip, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '@/components/page';
@@ -127,18 +127,32 @@ function useColumns(manage: boolean, edit: (c: Channel) => void, test: (c: Chann
       message.error((error as Error).message);
     }
   };
+  const disable = async (c: Channel) => {
+    if (await confirm(t('platform.channels.disableConfirm', { name: c.name }), t('platform.channels.disableHint')))
+      await act(() => status.mutateAsync({ id: c.id, enable: false }), t('platform.channels.disabled'));
+  };
+  const destroy = async (c: Channel) => {
+    if (await confirm(t('platform.channels.deleteConfirm', { name: c.name }), t('platform.channels.deleteHint')))
+      await act(() => remove.mutateAsync(c.id), t('platform.channels.deleted'));
+  };
   return [
     {
       title: t('platform.channels.name'),
       key: 'name',
-      render: (_: unknown, c: Channel) => (
-        <Flex vertical gap={2}>
-          <Typography.Text strong>{c.name}</Typography.Text>
-          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-            {c.provider} · {c.baseUrl}
-          </Typography.Text>
-        </Flex>
-      ),
+      render: (_: unknown, c: Channel) => {
+        const active = c.keys.filter((k) => k.status === 'active').length;
+        return (
+          <Flex vertical gap={2} style={{ maxWidth: 280 }}>
+            <Typography.Text strong>{c.name}</Typography.Text>
+            <Typography.Text type="secondary" style={{ fontSize: 12, wordBreak: 'break-all' }}>
+              {c.provider} · {c.baseUrl}
+            </Typography.Text>
+            <Typography.Text type={active === 0 ? 'danger' : 'secondary'} style={{ fontSize: 12 }}>
+              {t('platform.channels.keys')}: {t('platform.channels.keysActive', { active, total: c.keys.length })}
+            </Typography.Text>
+          </Flex>
+        );
+      },
     },
     { title: t('platform.channels.statusTitle'), key: 'status', render: (_: unknown, c: Channel) => <StatusTag channel={c} /> },
     { title: t('platform.channels.healthTitle'), key: 'health', render: (_: unknown, c: Channel) => <Health channel={c} /> },
@@ -146,79 +160,53 @@ function useColumns(manage: boolean, edit: (c: Channel) => void, test: (c: Chann
       title: t('platform.channels.routing'),
       key: 'routing',
       render: (_: unknown, c: Channel) => (
-        <Flex vertical gap={2}>
-          <span>
-            <Tag>{t(`platform.channels.pool.${c.pool}`)}</Tag>
-          </span>
-          <Typography.Text type="secondary" style={{ fontSize: 12 }}>
-            {t('platform.channels.priorityWeight', { priority: c.priority, weight: c.weight })}
+        <Flex vertical gap={4} style={{ maxWidth: 240 }}>
+          <Typography.Text style={{ fontSize: 13 }}>
+            {t(`platform.channels.pool.${c.pool}`)} · {t('platform.channels.priorityWeight', { priority: c.priority, weight: c.weight })}
           </Typography.Text>
+          <Flex wrap gap={4}>
+            {c.models.slice(0, 3).map((m) => (
+              <Tag key={m.public} style={{ marginInlineEnd: 0, whiteSpace: 'normal' }}>
+                {m.upstream && String(m.upstream) !== m.public ? `${m.public} → ${String(m.upstream)}` : m.public}
+              </Tag>
+            ))}
+            {c.models.length > 3 && <Tag>+{c.models.length - 3}</Tag>}
+          </Flex>
         </Flex>
       ),
-    },
-    {
-      title: t('platform.channels.models'),
-      key: 'models',
-      render: (_: unknown, c: Channel) => (
-        <Flex wrap gap={4} style={{ maxWidth: 260 }}>
-          {c.models.slice(0, 4).map((m) => (
-            <Tag key={m.public} style={{ marginInlineEnd: 0 }}>
-              {m.upstream && String(m.upstream) !== m.public ? `${m.public} → ${String(m.upstream)}` : m.public}
-            </Tag>
-          ))}
-          {c.models.length > 4 && <Tag>+{c.models.length - 4}</Tag>}
-        </Flex>
-      ),
-    },
-    {
-      title: t('platform.channels.keys'),
-      key: 'keys',
-      render: (_: unknown, c: Channel) => {
-        const active = c.keys.filter((k) => k.status === 'active').length;
-        return <Typography.Text type={active === 0 ? 'danger' : undefined}>{t('platform.channels.keysActive', { active, total: c.keys.length })}</Typography.Text>;
-      },
     },
     ...(manage
       ? [
           {
             title: t('common.actions'),
             key: 'actions',
+            fixed: 'right' as const,
             render: (_: unknown, c: Channel) => (
-              <Space wrap size={4}>
+              <Flex gap={4} wrap style={{ maxWidth: 190 }}>
+                {c.status !== 'enabled' && (
+                  <Button size="small" type="primary" onClick={() => act(() => status.mutateAsync({ id: c.id, enable: true }), t('platform.channels.enabled'))} data-testid="enable-channel">
+                    {t('platform.channels.enable')}
+                  </Button>
+                )}
                 <Button size="small" onClick={() => test(c)} data-testid="test-channel">
                   {t('platform.channels.test')}
                 </Button>
                 <Button size="small" onClick={() => edit(c)} data-testid="edit-channel">
                   {t('platform.common.edit')}
                 </Button>
-                {c.status === 'enabled' ? (
-                  <Button
-                    size="small"
-                    danger
-                    onClick={async () => {
-                      if (await confirm(t('platform.channels.disableConfirm', { name: c.name }), t('platform.channels.disableHint')))
-                        await act(() => status.mutateAsync({ id: c.id, enable: false }), t('platform.channels.disabled'));
-                    }}
-                  >
-                    {t('platform.channels.disable')}
-                  </Button>
-                ) : (
-                  <Button size="small" type="primary" ghost onClick={() => act(() => status.mutateAsync({ id: c.id, enable: true }), t('platform.channels.enabled'))} data-testid="enable-channel">
-                    {t('platform.channels.enable')}
-                  </Button>
-                )}
-                <Button
-                  size="small"
-                  danger
-                  type="text"
-                  onClick={async () => {
-                    if (await confirm(t('platform.channels.deleteConfirm', { name: c.name }), t('platform.channels.deleteHint')))
-                      await act(() => remove.mutateAsync(c.id), t('platform.channels.deleted'));
+                <Dropdown
+                  trigger={['click']}
+                  menu={{
+                    items: [
+                      ...(c.status === 'enabled' ? [{ key: 'disable', label: t('platform.channels.disable'), danger: true }] : []),
+                      { key: 'delete', label: t('platform.common.delete'), danger: true },
+                    ],
+                    onClick: ({ key }) => void (key === 'disable' ? disable(c) : destroy(c)),
                   }}
                 >
-                  {t('platform.common.delete')}
-                </Button>
-              </Space>
+                  <Button size="small" icon={<MoreOutlined />} aria-label={t('platform.common.more')} data-testid="channel-more" />
+                </Dropdown>
+              </Flex>
             ),
           },
         ]

@@ -111,7 +111,7 @@ export default function ResellersPage() {
             title: t('common.actions'),
             key: 'actions',
             render: (_, r) => (
-              <Space wrap size={4}>
+              <Space wrap size={4} style={{ maxWidth: 320 }}>
                 {can.edit && (
                   <Button size="small" onClick={() => setDialog({ kind: 'branding', tenant: r })}>
                     {t('platform.resellers.branding')}

@@ -5,6 +5,7 @@ import { Page } from '@/components/page';
 import { PagedTable } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
 import { KEYS, OpenRollup, periodEnd, PeriodKind, periodStarts, Statement, statementsPager, useOpenRollup, useRollup } from '@/features/platform/api';
+import { periodLabel } from '@/features/platform/period';
 import { useFormat } from '@/hooks/use-format';
 
 type Tenant = OpenRollup['byTenant'][number];
@@ -14,8 +15,8 @@ type Tenant = OpenRollup['byTenant'][number];
  * recorded until now) or a closed one (from its statements).
  */
 export default function RollupPage() {
-  const { t } = useTranslation();
-  const { money, date, number, dateTime } = useFormat();
+  const { t, i18n } = useTranslation();
+  const { money, number, dateTime } = useFormat();
   const [kind, setKind] = useState<PeriodKind>('month');
   const starts = useMemo(() => periodStarts(kind, 12), [kind]);
   const [index, setIndex] = useState(0);
@@ -25,8 +26,7 @@ export default function RollupPage() {
   const closed = useRollup(open ? undefined : start.toISOString());
   const pager = useMemo(() => statementsPager(), []);
   const end = periodEnd(kind, start);
-  // Shown as the last day of the period, not the next period's first.
-  const label = (s: Date) => (kind === 'day' ? date(s.toISOString()) : `${date(s.toISOString())} – ${date(new Date(periodEnd(kind, s).getTime() - 1).toISOString())}`);
+  const label = (s: Date) => periodLabel(s.toISOString(), periodEnd(kind, s).toISOString(), i18n.language);
 
   const figures = open ? live.data : closed.data;
   const cards: Array<[string, string | number | undefined, boolean?]> = [

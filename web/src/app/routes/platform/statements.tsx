@@ -8,14 +8,15 @@ import { ProblemAlert } from '@/components/problem-alert';
 import { useMe } from '@/features/auth/api';
 import { access } from '@/features/platform/access';
 import { KEYS, Statement, statementsPager, useAdjustments, useCreateAdjustment, useResellerOptions, useStatement } from '@/features/platform/api';
+import { periodLabel } from '@/features/platform/period';
 import { useFormat } from '@/hooks/use-format';
 import { api } from '@/lib/api/client';
 import { saveBlob } from '@/lib/download';
 
 /** Every tenant's closed statements (platform owner and finance), their detail, CSV and adjustments. */
 export default function StatementsPage() {
-  const { t } = useTranslation();
-  const { money, date, number } = useFormat();
+  const { t, i18n } = useTranslation();
+  const { money, number } = useFormat();
   const [tenantId, setTenantId] = useState<string>();
   const [open, setOpen] = useState<Statement>();
   const resellers = useResellerOptions();
@@ -53,7 +54,7 @@ export default function StatementsPage() {
               </Flex>
             ),
           },
-          { title: t('platform.statements.period'), key: 'period', render: (_, s) => `${date(s.periodStart)} – ${date(s.periodEnd)}` },
+          { title: t('platform.statements.period'), key: 'period', render: (_, s) => periodLabel(s.periodStart, s.periodEnd, i18n.language) },
           { title: t('platform.statements.requests'), key: 'requests', align: 'right', render: (_, s) => number(s.totals.requests) },
           { title: t('platform.statements.retail'), key: 'retail', align: 'right', render: (_, s) => money(s.totals.retailRevenue) },
           { title: t('platform.statements.wholesale'), key: 'wholesale', align: 'right', render: (_, s) => money(s.totals.wholesaleCost) },
@@ -76,8 +77,8 @@ export default function StatementsPage() {
 }
 
 function StatementDrawer({ statement, onClose }: { statement: Statement; onClose: () => void }) {
-  const { t } = useTranslation();
-  const { money, date, dateTime, number } = useFormat();
+  const { t, i18n } = useTranslation();
+  const { money, dateTime, number } = useFormat();
   const { data: me } = useMe();
   const { message } = App.useApp();
   const confirm = useConfirm();
@@ -97,7 +98,7 @@ function StatementDrawer({ statement, onClose }: { statement: Statement; onClose
       open
       onClose={onClose}
       width="min(820px, 100vw)"
-      title={t('platform.statements.title', { tenant: s.tenantSlug, from: date(s.periodStart), to: date(s.periodEnd) })}
+      title={t('platform.statements.title', { tenant: s.tenantSlug, period: periodLabel(s.periodStart, s.periodEnd, i18n.language) })}
       extra={
         <Button icon={<DownloadOutlined />} onClick={csv}>
           CSV
