@@ -4,7 +4,7 @@ import { RequirePermission } from '@app/authorization';
 import type { FastifyReply } from 'fastify';
 import { UuidParam } from '../../common/params';
 import { ApiProblems } from '../../common/problem.schema';
-import { RollupQuery, StatementDetail, StatementListQuery, StatementPage, StatementRollup } from './dto/statement.dto';
+import { OpenRollup, OpenRollupQuery, RollupQuery, StatementDetail, StatementListQuery, StatementPage, StatementRollup } from './dto/statement.dto';
 import { STATEMENT, STATEMENT_ROLLUP } from './settlement.permissions';
 import { StatementsService } from './statements.service';
 
@@ -29,6 +29,15 @@ export class StatementsController {
   @ApiProblems('validation')
   rollup(@Query() query: RollupQuery): Promise<StatementRollup> {
     return this.statements.rollup(query);
+  }
+
+  @Get('rollup/open')
+  @RequirePermission('read', STATEMENT_ROLLUP)
+  @ApiOperation({ summary: 'The current (open) day, week or month across every tenant so far, from the usage recorded until now, per tenant too' })
+  @ApiOkResponse({ type: OpenRollup })
+  @ApiProblems('validation')
+  openRollup(@Query() query: OpenRollupQuery): Promise<OpenRollup> {
+    return this.statements.openRollup(query);
   }
 
   @Get(':id.csv')

@@ -376,4 +376,40 @@ export class StatementsRepository {
     );
     return row;
   }
+
+  /**
+   * The open period so far, per tenant: usage records created in [start, end) and recorded by now
+   * (what the next statements will hold, late records aside), filtered by the caller's statement
+   * rule on the tenant (CASL in SQL) within their RLS scope.
+   */
+  async openPeriod(m: EntityManager, filter: SqlFilter, start: Date, end: Date): Promise<OpenPeriodRow[]> {
+    const [sql, params] = m
+      .createQueryBuilder()
+      .select('1')
+      .from('usage_records', 'ur')
+      .innerJoin('tenants', 't', 't.id = ur.tenant_id')
+      .where(filter.sql, filter.params)
+      .andWhere('ur.created_at >= :start AND ur.created_at < :end', { start: start.toISOString(), end: end.toISOString() })
+      .getQueryAndParameters();
+    return m.query(
+      `SELECT ur.tenant_id, t.slug AS tenant_slug, t.type AS tenant_type, count(*)::text AS requests,
+              coalesce(sum(ur.retail_charge), 0)::numeric(30, 9)::text AS retail,
+              coalesce(sum(ur.wholesale_cost), 0)::numeric(30, 9)::text AS wholesale,
+              coalesce(sum(ur.upstream_cost), 0)::numeric(30, 9)::text AS upstream
+         ${sql.slice(sql.indexOf('FROM'))}
+        GROUP BY ur.tenant_id, t.slug, t.type
+        ORDER BY coalesce(sum(ur.retail_charge), 0) DESC, t.slug`,
+      params,
+    );
+  }
+}
+
+export interface OpenPeriodRow {
+  tenant_id: string;
+  tenant_slug: string;
+  tenant_type: 'platform' | 'reseller';
+  requests: string;
+  retail: string;
+  wholesale: string;
+  upstream: string;
 }

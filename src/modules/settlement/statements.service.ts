@@ -4,11 +4,14 @@ import { AppException } from '@app/errors';
 import { fromUnits, toUnits } from '@app/money';
 import { TenantDb } from '@app/tenancy';
 import { csvRow } from './csv';
-import { RollupQuery, StatementDetail, StatementFigures, StatementLineView, StatementListQuery, StatementPage, StatementRollup, StatementView } from './dto/statement.dto';
-import { periodStartOf } from './periods';
+import { OpenRollup, OpenRollupQuery, RollupQuery, StatementDetail, StatementFigures, StatementLineView, StatementListQuery, StatementPage, StatementRollup, StatementView } from './dto/statement.dto';
+import { periodEndAfter, periodStartOf } from './periods';
 import { settlementError, SettlementErrorCode } from './settlement.exceptions';
 import { STATEMENT, STATEMENT_ROLLUP } from './settlement.permissions';
 import { FigureRow, LineRow, STATEMENT_COLUMNS_FOR_CASL, StatementRow, StatementsRepository } from './statements.repository';
+
+/** CASL fields of a usage record when read as part of a statement-to-be. */
+const OPEN_PERIOD_COLUMNS_FOR_CASL = { tenantId: 'ur.tenant_id' } as const;
 
 /**
  * Reading statements (api). Lists are filtered by the caller's abilities in SQL and run in their
@@ -108,6 +111,50 @@ export class StatementsService {
           upstreamCost: r.correction_upstream,
           platformMargin: margin(r.correction_reseller_wholesale, r.correction_platform_direct_retail, r.correction_upstream),
         },
+      };
+    });
+  }
+
+  /**
+   * The rollup of the period that has not closed yet (the current day, week or month), from the
+   * usage records so far: what day one of a period shows instead of an empty page.
+   */
+  openRollup(query: OpenRollupQuery): Promise<OpenRollup> {
+    const now = new Date();
+    const start = periodStartOf(now, query.periodKind);
+    const end = periodEndAfter(start, query.periodKind);
+    return this.tenantDb.forRequest(async (m) => {
+      if (!this.auth.ability.can('read', STATEMENT_ROLLUP)) throw AppException.forbidden('You may not read the platform rollup.');
+      const filter = abilityToSql(this.auth.ability, 'read', STATEMENT, OPEN_PERIOD_COLUMNS_FOR_CASL, 'open');
+      if (!filter) throw AppException.forbidden('You may not read statements.');
+      const rows = await this.statements.openPeriod(m, filter, start, end);
+      const sum = (pick: (r: (typeof rows)[number]) => string, type?: 'platform' | 'reseller') =>
+        rows.filter((r) => !type || r.tenant_type === type).reduce((total, r) => total + toUnits(pick(r)), 0n);
+      const resellerWholesale = sum((r) => r.wholesale, 'reseller');
+      const platformDirectRetail = sum((r) => r.retail, 'platform');
+      const upstreamCost = sum((r) => r.upstream);
+      return {
+        periodKind: query.periodKind,
+        periodStart: start.toISOString(),
+        periodEnd: end.toISOString(),
+        asOf: now.toISOString(),
+        tenants: rows.length,
+        requests: rows.reduce((n, r) => n + Number(r.requests), 0),
+        resellerRetail: fromUnits(sum((r) => r.retail, 'reseller')),
+        resellerWholesale: fromUnits(resellerWholesale),
+        platformDirectRetail: fromUnits(platformDirectRetail),
+        upstreamCost: fromUnits(upstreamCost),
+        platformMargin: fromUnits(resellerWholesale + platformDirectRetail - upstreamCost),
+        byTenant: rows.map((r) => ({
+          tenantId: r.tenant_id,
+          tenantSlug: r.tenant_slug,
+          tenantType: r.tenant_type,
+          requests: Number(r.requests),
+          retail: fromUnits(toUnits(r.retail)),
+          wholesale: r.tenant_type === 'platform' ? fromUnits(0n) : fromUnits(toUnits(r.wholesale)),
+          upstreamCost: fromUnits(toUnits(r.upstream)),
+          margin: fromUnits(r.tenant_type === 'platform' ? toUnits(r.retail) - toUnits(r.upstream) : toUnits(r.retail) - toUnits(r.wholesale)),
+        })),
       };
     });
   }

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsUUID } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsUUID } from 'class-validator';
 import { CursorPageQuery } from '../../../common/pagination';
-import { PERIOD_KINDS } from '../periods';
+import { PERIOD_KINDS, PeriodKind } from '../periods';
 
 export class StatementListQuery extends CursorPageQuery {
   @ApiPropertyOptional({ format: 'uuid', description: 'Platform staff: one tenant only' })
@@ -115,4 +115,36 @@ export class StatementRollup {
   @ApiProperty({ description: 'Wholesale from resellers + direct retail - upstream cost' }) platformMargin: string;
   @ApiProperty({ type: RollupCorrections, description: 'Late usage of earlier periods settled in this period' })
   corrections: RollupCorrections;
+}
+
+export class OpenRollupQuery {
+  @ApiProperty({ enum: PERIOD_KINDS, description: 'The kind of period whose current (open) one is summed' })
+  @IsIn(PERIOD_KINDS)
+  periodKind: PeriodKind;
+}
+
+export class OpenRollupTenant {
+  @ApiProperty({ format: 'uuid' }) tenantId: string;
+  @ApiProperty() tenantSlug: string;
+  @ApiProperty({ enum: ['platform', 'reseller'] }) tenantType: 'platform' | 'reseller';
+  @ApiProperty() requests: number;
+  @ApiProperty({ description: "What the tenant's customers were charged" }) retail: string;
+  @ApiProperty({ description: 'What the tenant owes the platform (0 for the platform itself)' }) wholesale: string;
+  @ApiProperty() upstreamCost: string;
+  @ApiProperty({ description: "The tenant's margin so far: a reseller's retail - wholesale; the platform's retail - upstream" }) margin: string;
+}
+
+export class OpenRollup {
+  @ApiProperty({ enum: PERIOD_KINDS }) periodKind: PeriodKind;
+  @ApiProperty({ format: 'date-time' }) periodStart: string;
+  @ApiProperty({ format: 'date-time' }) periodEnd: string;
+  @ApiProperty({ format: 'date-time', description: 'Usage recorded up to this moment is included' }) asOf: string;
+  @ApiProperty({ description: 'Tenants with usage in the period so far' }) tenants: number;
+  @ApiProperty() requests: number;
+  @ApiProperty({ description: "Resellers' retail revenue so far" }) resellerRetail: string;
+  @ApiProperty({ description: 'What resellers owe the platform so far' }) resellerWholesale: string;
+  @ApiProperty({ description: "The platform's own customers' retail so far" }) platformDirectRetail: string;
+  @ApiProperty({ description: 'Upstream cost of every tenant so far' }) upstreamCost: string;
+  @ApiProperty({ description: 'Wholesale from resellers + direct retail - upstream cost' }) platformMargin: string;
+  @ApiProperty({ type: [OpenRollupTenant], description: 'Per tenant, highest retail first' }) byTenant: OpenRollupTenant[];
 }

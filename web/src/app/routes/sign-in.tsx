@@ -23,7 +23,7 @@ export function SignInPage() {
 
   const onSignedIn = () => {
     resetRestore();
-    navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/dashboard', { replace: true });
+    navigate(next && next.startsWith('/') && !next.startsWith('//') ? next : '/', { replace: true });
   };
   const onSignIn = async (values: { email: string; password: string }) => {
     await signIn.mutateAsync(values);
