@@ -75,6 +75,33 @@ describe('Grafana dashboards', () => {
     const exprs = panelExprs('queues.json').join('\n');
     for (const state of ['waiting', 'active', 'failed']) expect(exprs).toContain(`max by (queue) (aigateway_queue_jobs{namespace="$namespace",job="worker",queue=~"$queue",state="${state}"})`);
   });
+
+  it('Inference: /v1 answers by status class, 5xx ratio, p99 latency and time to first token per model, failovers, spool', () => {
+    const exprs = panelExprs('inference.json').join('\n');
+    expect(exprs).toContain('sum by (code) (rate(aigateway_inference_responses_total{');
+    expect(exprs).toMatch(/histogram_quantile\(0\.99, sum by \(model, le\) \(rate\(aigateway_inference_duration_seconds_bucket\{/);
+    expect(exprs).toMatch(/histogram_quantile\(0\.99, sum by \(model, le\) \(rate\(aigateway_inference_ttft_seconds_bucket\{/);
+    for (const metric of ['aigateway_inference_failovers_total', 'aigateway_inference_spooled_settlements', 'aigateway_inference_refused_total']) expect(exprs).toContain(metric);
+    expect(exprs).not.toContain('http_requests_total'); // never sees /v1
+  });
+
+  it('Channels: success ratio, errors by kind, time to first byte, breakers and health checks per channel', () => {
+    const exprs = panelExprs('channels.json').join('\n');
+    expect(exprs).toMatch(/sum by \(channel\) \(rate\(aigateway_channel_requests_total\{[^}]*outcome="ok"/);
+    for (const metric of ['aigateway_channel_errors_total', 'aigateway_channel_latency_seconds_bucket', 'aigateway_channel_breaker_state', 'aigateway_channel_up']) expect(exprs).toContain(metric);
+  });
+
+  it('Revenue: charged by reseller and by model, and the billing pipeline (metering backlog and lag, drift)', () => {
+    const exprs = panelExprs('revenue.json').join('\n');
+    expect(exprs).toContain('sum by (tenant) (rate(aigateway_inference_charged_total{');
+    expect(exprs).toContain('sum by (model) (rate(aigateway_inference_charged_total{');
+    for (const metric of ['aigateway_metering_backlog_events', 'aigateway_metering_lag_seconds', 'aigateway_balance_drift']) expect(exprs).toContain(metric);
+  });
+
+  it("Reseller: every panel is one reseller's (tenant variable)", () => {
+    expect(dashboards['reseller.json'].templating.list.map((v: any) => v.name)).toContain('tenant');
+    for (const expr of panelExprs('reseller.json')) expect(expr).toContain('tenant="$tenant"');
+  });
 });
 
 /** Dotted paths of the leaves of a values tree (scalars, lists and empty maps are leaves). */

@@ -3,7 +3,7 @@
  * graceful shutdown, migration hook and its Secret, least-privilege credentials, wiring between
  * resources, ingress hosts and TLS, autoscaling, monitoring).
  */
-import { ALL_ON_VALUES, CHART_DIR, K8sObject, findObject, helm, helmWithValues, render } from './helm';
+import { ALL_ON_VALUES, CHART_DIR, K8sObject, findObject, helm, helmWithValues, render, renderError } from './helm';
 import {
   EXISTING_SECRET,
   FULLNAME,
@@ -298,15 +298,17 @@ describe('autoscaling and disruption budgets', () => {
     expect((findObject<any>(objects, 'Deployment', `${FULLNAME}-worker`).spec as any).replicas).toBe(2);
   });
 
-  it('scales the worker with KEDA on the metering queue depth when keda.enabled, and with no HPA of its own', () => {
+  it('scales the worker with KEDA on the metering backlog (the usage streams, not a BullMQ queue) when keda.enabled, and with no HPA of its own', () => {
     const objects = scenario('all-on');
     const scaled = findObject<any>(objects, 'ScaledObject', `${FULLNAME}-worker`);
     expect(scaled.spec.scaleTargetRef.name).toBe(`${FULLNAME}-worker`);
     expect(scaled.spec.minReplicaCount).toBeGreaterThanOrEqual(1);
     const [trigger] = scaled.spec.triggers;
     expect(trigger.type).toBe('prometheus');
-    expect(trigger.metadata.query).toBe(`max(aigateway_queue_jobs{namespace="${NAMESPACE}",service="${FULLNAME}-worker",queue="metering",state="waiting"})`);
-    expect(trigger.metadata.threshold).toBe('500');
+    // Metering drains the tenants' Redis streams: there is no `metering` BullMQ queue with waiting jobs to read.
+    expect(trigger.metadata.query).toBe(`max(aigateway_metering_backlog_events{namespace="${NAMESPACE}",service="${FULLNAME}-worker"})`);
+    expect(trigger.metadata.threshold).toBe('5000');
+    expect(trigger.metadata.activationThreshold).toBe('0');
     expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === `${FULLNAME}-worker`)).toEqual([]);
     expect((findObject<any>(objects, 'Deployment', `${FULLNAME}-worker`).spec as any).replicas).toBeUndefined();
   });
@@ -381,10 +383,13 @@ describe('monitoring', () => {
 
   it('alerts on 5xx ratio, p99 latency, dependencies, restarts and queues with the thresholds from values', () => {
     const rule = findObject<any>(scenario('all-on'), 'PrometheusRule', FULLNAME);
-    const alerts = Object.fromEntries(rule.spec.groups.flatMap((g: any) => g.rules).map((r: any) => [r.alert, r]));
+    const alerts = Object.fromEntries(rule.spec.groups.flatMap((g: any) => g.rules).filter((r: any) => r.alert).map((r: any) => [r.alert, r]));
     expect(Object.keys(alerts).sort()).toEqual([
-      'AIGatewayBalanceDrift', 'AIGatewayDependencyDown', 'AIGatewayHigh5xxRatio', 'AIGatewayHighP99Latency', 'AIGatewayMeteringBacklog',
-      'AIGatewayMeteringDeadLetters', 'AIGatewayPodRestarting', 'AIGatewayQueueBacklog', 'AIGatewayQueueFailedJobs',
+      'AIGatewayAvailabilityBudgetBurn', 'AIGatewayBalanceDrift', 'AIGatewayBillingBudgetBurn', 'AIGatewayChannelBreakerOpen', 'AIGatewayChannelSuccessLow',
+      'AIGatewayDependencyDown', 'AIGatewayFailoverRate', 'AIGatewayHigh5xxRatio', 'AIGatewayHighP99Latency', 'AIGatewayInference5xxRatio',
+      'AIGatewayInferenceP99Latency', 'AIGatewayInferenceP99TTFT', 'AIGatewayLatencyBudgetBurn', 'AIGatewayMeteringBacklog',
+      'AIGatewayMeteringDeadLetters', 'AIGatewayMeteringLag', 'AIGatewayPodRestarting', 'AIGatewayQueueBacklog', 'AIGatewayQueueFailedJobs',
+      'AIGatewaySpoolBacklog',
     ]);
     expect(alerts.AIGatewayHigh5xxRatio.expr).toMatch(/status_code=~"5\.\."[\s\S]*> 0\.05\s*$/);
     expect(alerts.AIGatewayHigh5xxRatio.for).toBe('3m');
@@ -397,6 +402,15 @@ describe('monitoring', () => {
     expect(alerts.AIGatewayQueueBacklog.expr).toContain('queue="metering"}) > 5000');
     expect(alerts.AIGatewayQueueBacklog.expr).toContain('queue!~"mail|metering"}) > 1000');
     expect(alerts.AIGatewayQueueFailedJobs.expr).toContain('state="failed"}) > 50');
+    // The product's own traffic (/v1) is answered before the HTTP metrics see it: its alerts read the inference metrics.
+    expect(alerts.AIGatewayInference5xxRatio.expr).toMatch(/aigateway_inference_responses_total\{[^}]*code="5xx"[\s\S]*code!="closed"[\s\S]*> 0\.02\s*$/);
+    expect(alerts.AIGatewayInferenceP99Latency.expr).toContain('sum by (model, le) (rate(aigateway_inference_duration_seconds_bucket{');
+    expect(alerts.AIGatewayInferenceP99TTFT.expr).toContain('sum by (model, le) (rate(aigateway_inference_ttft_seconds_bucket{');
+    expect(alerts.AIGatewayChannelSuccessLow.expr).toMatch(/outcome="ok"[\s\S]*< 0\.95/);
+    expect(alerts.AIGatewayChannelBreakerOpen.expr).toMatch(/aigateway_channel_breaker_state\{[^}]*\}\) == 2/);
+    expect(alerts.AIGatewayMeteringLag.expr).toMatch(/aigateway_metering_lag_seconds\{[^}]*\}\) > 300/);
+    expect(alerts.AIGatewaySpoolBacklog.expr).toContain('aigateway_inference_spooled_settlements');
+    expect(alerts.AIGatewayFailoverRate.expr).toContain('aigateway_inference_failovers_total');
     for (const alert of Object.values<any>(alerts)) {
       expect(alert.labels.severity).toMatch(/^(critical|warning)$/);
       expect(alert.annotations.summary).toBeTruthy();
@@ -414,14 +428,49 @@ describe('monitoring', () => {
       },
     });
     const rule = findObject<any>(objects, 'PrometheusRule', FULLNAME);
-    expect(rule.spec.groups.map((g: any) => g.name)).toEqual(['aigateway-api', 'aigateway-dependencies', 'aigateway-metering', 'aigateway-queues']);
+    expect(rule.spec.groups.map((g: any) => g.name)).toEqual(['aigateway-api', 'aigateway-dependencies', 'aigateway-inference', 'aigateway-metering', 'aigateway-queues', 'aigateway-slo']);
     expect(rule.spec.groups[0].rules.map((r: any) => r.alert)).toEqual(['AIGatewayHigh5xxRatio']);
+  });
+
+  it('records each SLI over the burn-rate windows and alerts on two windows at once, with thresholds from the objectives', () => {
+    const rule = findObject<any>(scenario('all-on'), 'PrometheusRule', FULLNAME);
+    const slo = rule.spec.groups.find((g: any) => g.name === 'aigateway-slo');
+    const records = slo.rules.filter((r: any) => r.record).map((r: any) => r.record).sort();
+    const expected = ['availability', 'billing', 'latency'].flatMap((sli) => ['1h', '30m', '5m', '6h'].map((w) => `aigateway:slo_${sli}_errors:ratio_rate${w}`)).sort();
+    expect(records).toEqual(expected);
+    const burns = slo.rules.filter((r: any) => r.alert);
+    expect(burns.map((r: any) => `${r.labels.slo}/${r.labels.burn}/${r.labels.severity}`).sort()).toEqual([
+      'availability/fast/critical', 'availability/slow/warning', 'billing/fast/critical', 'billing/slow/warning', 'latency/fast/critical', 'latency/slow/warning',
+    ]);
+    const fastAvailability = burns.find((r: any) => r.labels.slo === 'availability' && r.labels.burn === 'fast');
+    // 14.4 x (1 - 0.999): over the last hour and the last five minutes.
+    expect(fastAvailability.expr).toMatch(/ratio_rate1h\{namespace="aigateway"\} > 0\.0144\s+and\s+aigateway:slo_availability_errors:ratio_rate5m\{namespace="aigateway"\} > 0\.0144/);
+    const latency = slo.rules.find((r: any) => r.record === 'aigateway:slo_latency_errors:ratio_rate5m');
+    expect(latency.expr).toContain('aigateway_inference_ttft_seconds_bucket{namespace="aigateway",service="gw-aigateway-api",le="2.5"}[5m]');
+    expect(latency.expr).toContain('stream="false",le="30"}[5m]');
+  });
+
+  it('rejects an SLO latency bound that is no bucket of the histogram (the ratio would read a series that does not exist)', () => {
+    expect(renderError({ values: { prometheusRule: { enabled: true, slo: { latency: { ttftSeconds: 3 } } } } })).toMatch(/ttftSeconds/);
+  });
+
+  it('routes alerts through an AlertmanagerConfig with e-mail, Slack and Feishu/DingTalk webhook receivers, and refuses one without receivers', () => {
+    const config = findObject<any>(scenario('all-on'), 'AlertmanagerConfig', FULLNAME);
+    expect(config.metadata.labels.alertmanagerConfig).toBe('aigateway');
+    expect(config.spec.route.receiver).toBe('oncall-email');
+    const receivers = Object.fromEntries(config.spec.receivers.map((r: any) => [r.name, r]));
+    expect(receivers['oncall-email'].emailConfigs[0].authPassword).toEqual({ name: 'alertmanager-smtp', key: 'password' });
+    expect(receivers.slack.slackConfigs[0].apiURL).toEqual({ name: 'alertmanager-slack', key: 'url' });
+    expect(receivers.feishu.webhookConfigs[0].urlSecret.name).toBe('alertmanager-feishu-bridge');
+    expect(receivers.dingtalk.webhookConfigs[0].urlSecret.name).toBe('alertmanager-dingtalk-bridge');
+    expect(scenario('defaults').filter((o) => o.kind === 'AlertmanagerConfig')).toEqual([]);
+    expect(renderError({ values: { alertmanagerConfig: { enabled: true } } })).toMatch(/at least one receiver/);
   });
 
   it('ships every dashboard file as a ConfigMap the Grafana sidecar picks up', () => {
     const dashboards = scenario('all-on').filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1') as any[];
     const files = dashboards.flatMap((d) => Object.keys(d.data)).sort();
-    expect(files).toEqual(['api-overview.json', 'dependencies.json', 'process-health.json', 'queues.json']);
+    expect(files).toEqual(['api-overview.json', 'channels.json', 'dependencies.json', 'inference.json', 'process-health.json', 'queues.json', 'reseller.json', 'revenue.json']);
     for (const d of dashboards) {
       expect(d.metadata.annotations.grafana_folder).toBe('AIGateway');
       for (const json of Object.values<string>(d.data)) expect(() => JSON.parse(json)).not.toThrow();

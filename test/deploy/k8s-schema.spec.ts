@@ -32,6 +32,7 @@ describe('Kubernetes schema validation', () => {
       'keda.sh/v1alpha1 ScaledObject',
       'monitoring.coreos.com/v1 PrometheusRule',
       'monitoring.coreos.com/v1 ServiceMonitor',
+      'monitoring.coreos.com/v1alpha1 AlertmanagerConfig',
       'networking.k8s.io/v1 Ingress',
       'networking.k8s.io/v1 NetworkPolicy',
       'policy/v1 PodDisruptionBudget',

@@ -16,9 +16,12 @@ import {
   chartQueries,
   metricFamily,
   missingSeries,
+  parseMatchers,
   promqlNames,
+  recordedSeries,
   referencedMetricNames,
   referencedSeriesNames,
+  unmatchedSelectors,
   variableQueryExpr,
 } from './metric-references';
 
@@ -53,6 +56,19 @@ describe('promqlNames', () => {
     expect(promqlNames('rate(a_total[[[interval]]])').metrics).toEqual(['a_total']);
   });
 
+  it('reads each selector with its label matchers', () => {
+    const { selectors } = promqlNames(
+      'sum by (model) (rate(a_total{job="api", code!="closed",model=~"gpt-.*|o1"}[5m])) / b{le=\'2.5\'} + c + {__name__="d", x!~`y|z`}',
+    );
+    expect(selectors).toEqual([
+      { metric: 'a_total', matchers: [{ label: 'job', op: '=', value: 'api' }, { label: 'code', op: '!=', value: 'closed' }, { label: 'model', op: '=~', value: 'gpt-.*|o1' }] },
+      { metric: 'b', matchers: [{ label: 'le', op: '=', value: '2.5' }] },
+      { metric: 'c', matchers: [] },
+      { metric: 'd', matchers: [{ label: 'x', op: '!~', value: 'y|z' }] },
+    ]);
+    expect(() => parseMatchers('job="a" code')).toThrow(/label matchers/);
+  });
+
   it('rejects unbalanced expressions', () => {
     expect(() => promqlNames('sum(rate(x[5m])')).toThrow(/unbalanced/);
     expect(() => promqlNames('x{job="a"')).toThrow(/unbalanced/);
@@ -69,6 +85,33 @@ describe('promqlNames', () => {
     expect(variableQueryExpr('label_values(namespace)')).toBeUndefined();
     expect(variableQueryExpr('query_result(max(up))')).toBe('max(up)');
     expect(variableQueryExpr('metrics(aigateway_.*)')).toBeUndefined();
+  });
+});
+
+describe('unmatchedSelectors', () => {
+  const exposition = [
+    '# TYPE r_total counter',
+    'r_total{endpoint="chat",code="2xx"} 3',
+    'r_total{endpoint="chat",code="5xx"} 1',
+    '# TYPE h histogram',
+    'h_bucket{model="m",le="2.5"} 1',
+    'h_bucket{model="m",le="+Inf"} 1',
+    '# TYPE q_total counter',
+  ].join('\n');
+  const check = (expr: string) => unmatchedSelectors([{ source: 'rule X', expr }], [exposition], () => false);
+
+  it('accepts selectors some live sample satisfies, ignoring target labels and Grafana variables', () => {
+    expect(check('r_total{namespace="ns",job="api",code="5xx"} / r_total{code!="closed",endpoint=~"chat|embeddings"}')).toEqual([]);
+    expect(check('h_bucket{model=~"$model",le="2.5"} + r_total')).toEqual([]);
+  });
+
+  it('reports a label value no sample has, a label the series lacks, a bucket bound that does not exist and a series without samples', () => {
+    expect(check('r_total{code="5XX"}')).toEqual(['rule X: r_total{code="5XX"} selects no sample (2 samples of the series)']);
+    expect(check('r_total{status!="ok"}')).toEqual(['rule X: r_total{status!="ok"} selects no sample (2 samples of the series)']);
+    expect(check('h_bucket{le="3"}')).toEqual(['rule X: h_bucket{le="3"} selects no sample (2 samples of the series)']);
+    expect(check('q_total{job="api"}')).toEqual(['rule X: q_total{} selects no sample (0 samples of the series)']);
+    // Each matcher alone finds a sample; together they find none.
+    expect(check('r_total{endpoint="chat",code="4xx"}')).toHaveLength(1);
   });
 });
 
@@ -127,10 +170,12 @@ describe('the chart queries', () => {
 
   it('come from every alert, the KEDA trigger and every dashboard', () => {
     const sources = new Set(queries.map((q) => q.source.split(' / ')[0]));
-    expect([...sources].filter((s) => s.startsWith('rule ')).length).toBe(9);
+    // 20 alert names (each burn-rate alert has a fast and a slow rule) and 12 SLO recording rules.
+    expect([...sources].filter((s) => s.startsWith('rule ')).length).toBe(20 + 12);
     expect([...sources].some((s) => s.startsWith('ScaledObject'))).toBe(true);
     expect([...sources].filter((s) => s.startsWith('dashboard ')).sort()).toEqual([
-      'dashboard api-overview.json', 'dashboard dependencies.json', 'dashboard process-health.json', 'dashboard queues.json',
+      'dashboard api-overview.json', 'dashboard channels.json', 'dashboard dependencies.json', 'dashboard inference.json',
+      'dashboard process-health.json', 'dashboard queues.json', 'dashboard reseller.json', 'dashboard revenue.json',
     ]);
   });
 
@@ -140,6 +185,13 @@ describe('the chart queries', () => {
       expect({ source, unknown: functions.filter((f) => !PROMQL_FUNCTIONS.has(f) && !PROMQL_AGGREGATIONS.has(f)) }).toEqual({ source, unknown: [] });
       expect({ source, metrics: metrics.length > 0 }).toEqual({ source, metrics: true });
     }
+  });
+
+  it('leave out the series the chart records itself, but not a recorded-looking name no rule records', () => {
+    const rule = { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'r' }, spec: { groups: [{ name: 'g', rules: [{ record: 'a:b:rate5m', expr: 'rate(b_total[5m])' }] }] } };
+    expect(recordedSeries([rule])).toEqual(['a:b:rate5m']);
+    const queries = [{ source: 'rule A', expr: 'a:b:rate5m > 1 and a:c:rate5m > 1' }];
+    expect(referencedSeriesNames(queries, ['a:b:rate5m'])).toEqual(['a:c:rate5m']);
   });
 
   it('referencedMetricNames() lists the metric families, histogram suffixes stripped', () => {

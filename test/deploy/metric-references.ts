@@ -44,6 +44,37 @@ export interface PromQLNames {
   metrics: string[];
   /** Functions and aggregations called. */
   functions: string[];
+  /** Each vector selector with its label matchers (`__name__` left out), in order of appearance. */
+  selectors: SeriesSelector[];
+}
+
+export type MatchOp = '=' | '!=' | '=~' | '!~';
+export interface LabelMatcher {
+  label: string;
+  op: MatchOp;
+  value: string;
+}
+export interface SeriesSelector {
+  metric: string;
+  matchers: LabelMatcher[];
+}
+
+const MATCHER = /\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)\s*(,|$)/y;
+
+/** The matchers inside a selector's braces (text between `{` and `}`). Throws on anything else. */
+export function parseMatchers(body: string): LabelMatcher[] {
+  const matchers: LabelMatcher[] = [];
+  let i = 0;
+  while (i < body.length && body.slice(i).trim()) {
+    MATCHER.lastIndex = i;
+    const m = MATCHER.exec(body);
+    if (!m) throw new Error(`cannot read label matchers: {${body}}`);
+    const quoted = m[3];
+    const value = quoted[0] === '`' ? quoted.slice(1, -1) : quoted[0] === "'" ? JSON.parse(`"${quoted.slice(1, -1).replace(/"/g, '\\"')}"`) : JSON.parse(quoted);
+    matchers.push({ label: m[1], op: m[2] as MatchOp, value });
+    i = MATCHER.lastIndex;
+  }
+  return matchers;
 }
 
 const IDENT = /[a-zA-Z_:][a-zA-Z0-9_:]*/y;
@@ -54,6 +85,7 @@ const VARIABLE = /\$(?:\{[^}]*\}|__[a-zA-Z_]+|[a-zA-Z_][a-zA-Z0-9_]*)/y;
 export function promqlNames(expr: string): PromQLNames {
   const metrics = new Set<string>();
   const functions = new Set<string>();
+  const selectors: SeriesSelector[] = [];
   let i = 0;
   const stack: string[] = [];
   const closing: Record<string, string> = { '(': ')', '[': ']', '{': '}' };
@@ -75,7 +107,7 @@ export function promqlNames(expr: string): PromQLNames {
    * Skips a {...} or [...] block (nested brackets allowed, for Grafana's `[[var]]` inside a range);
    * inside braces, `__name__="x"` names a metric.
    */
-  const skipBlock = (open: '{' | '[') => {
+  const skipBlock = (open: '{' | '['): string | undefined => {
     const start = i;
     const close = closing[open];
     let depth = 0;
@@ -92,7 +124,9 @@ export function promqlNames(expr: string): PromQLNames {
     if (open === '{') {
       const nameMatcher = /__name__\s*=\s*"([a-zA-Z_:][a-zA-Z0-9_:]*)"/.exec(expr.slice(start, i));
       if (nameMatcher) metrics.add(nameMatcher[1]);
+      return expr.slice(start + 1, i - 1);
     }
+    return undefined;
   };
   const skipLabelList = () => {
     skipSpace();
@@ -118,7 +152,13 @@ export function promqlNames(expr: string): PromQLNames {
     } else if (c === '$') {
       if (!match(VARIABLE)) i++;
     } else if (c === '{' || c === '[') {
-      skipBlock(c);
+      const body = skipBlock(c);
+      if (body !== undefined) {
+        // A selector without a metric name before it: `{__name__="x", job="y"}`.
+        const matchers = parseMatchers(body);
+        const name = matchers.find((m) => m.label === '__name__' && m.op === '=');
+        if (name) selectors.push({ metric: name.value, matchers: matchers.filter((m) => m.label !== '__name__') });
+      }
     } else if (c === '(') {
       stack.push(')');
       i++;
@@ -140,13 +180,17 @@ export function promqlNames(expr: string): PromQLNames {
       skipSpace();
       // An aggregation may put its `by (...)` before the parenthesis: `sum by (le) (...)`.
       if (expr[i] === '(' || PROMQL_AGGREGATIONS.has(lower)) functions.add(word);
-      else metrics.add(word);
+      else {
+        metrics.add(word);
+        const body = expr[i] === '{' ? skipBlock('{') : undefined;
+        selectors.push({ metric: word, matchers: body === undefined ? [] : parseMatchers(body) });
+      }
     } else {
       i++; // operators, commas, @
     }
   }
   if (stack.length > 0) throw new Error(`unbalanced ( in: ${expr}`);
-  return { metrics: [...metrics].sort(), functions: [...functions].sort() };
+  return { metrics: [...metrics].sort(), functions: [...functions].sort(), selectors };
 }
 
 /** The metric family of a series name: histogram `_bucket/_sum/_count` suffixes removed. */
@@ -229,14 +273,104 @@ export function manifestQueries(objects: K8sObject[]): ChartQuery[] {
   return queries;
 }
 
-/** The chart rendered with everything on (alerts, KEDA, dashboards). */
-export function chartQueries(): ChartQuery[] {
-  return manifestQueries(render({ valuesFiles: [ALL_ON_VALUES] }));
+/** Series the chart's PrometheusRules record (`record:`): made by Prometheus, not exported by a process. */
+export function recordedSeries(objects: K8sObject[]): string[] {
+  const names = new Set<string>();
+  for (const object of objects) {
+    if (object.kind !== 'PrometheusRule') continue;
+    for (const group of (object.spec as any)?.groups ?? []) for (const rule of group.rules ?? []) if (rule.record) names.add(String(rule.record));
+  }
+  return [...names].sort();
 }
 
-/** Every series name the chart's queries use, as written (e.g. `..._bucket`), sorted. */
-export function referencedSeriesNames(queries: ChartQuery[] = chartQueries()): string[] {
-  return [...new Set(queries.flatMap((q) => promqlNames(q.expr).metrics))].sort();
+let allOn: K8sObject[] | undefined;
+/** The chart rendered with everything on (alerts, SLO rules, KEDA, dashboards), once per file. */
+function allOnObjects(): K8sObject[] {
+  allOn ??= render({ valuesFiles: [ALL_ON_VALUES] });
+  return allOn;
+}
+
+export function chartQueries(): ChartQuery[] {
+  return manifestQueries(allOnObjects());
+}
+
+export function chartRecordedSeries(): string[] {
+  return recordedSeries(allOnObjects());
+}
+
+/**
+ * Every series name the chart's queries use, as written (e.g. `..._bucket`), sorted; the series
+ * the chart's own recording rules make are left out (a name that looks recorded, `a:b:c`, but is
+ * recorded by no rule stays in, and fails the comparison with the processes' metrics).
+ */
+export function referencedSeriesNames(queries: ChartQuery[] = chartQueries(), recorded: string[] = chartRecordedSeries()): string[] {
+  const made = new Set(recorded);
+  return [...new Set(queries.flatMap((q) => promqlNames(q.expr).metrics))].filter((name) => !made.has(name)).sort();
+}
+
+/**
+ * Labels Prometheus attaches at scrape time (ServiceMonitor target labels) and labels whose value
+ * is a Grafana variable: a process cannot be asked to export them.
+ */
+export const TARGET_LABELS = new Set(['namespace', 'service', 'pod', 'job', 'instance', 'container', 'endpoint']);
+
+type Sample = Record<string, string>;
+
+/** The label sets of every sample of a Prometheus text exposition, by series name. */
+export function parseSamples(text: string): Map<string, Sample[]> {
+  const samples = new Map<string, Sample[]>();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+\S+/.exec(line);
+    if (!m) continue;
+    const labels: Sample = {};
+    for (const pair of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]] = JSON.parse(`"${pair[2]}"`);
+    const list = samples.get(m[1]) ?? [];
+    list.push(labels);
+    samples.set(m[1], list);
+  }
+  return samples;
+}
+
+function matches(sample: Sample, matcher: LabelMatcher): boolean {
+  const value = sample[matcher.label] ?? '';
+  switch (matcher.op) {
+    case '=':
+      return value === matcher.value;
+    case '!=':
+      return value !== matcher.value;
+    case '=~':
+      return new RegExp(`^(?:${matcher.value})$`).test(value);
+    case '!~':
+      return !new RegExp(`^(?:${matcher.value})$`).test(value);
+  }
+}
+
+/**
+ * The selectors of the chart's queries that select no sample of the live expositions, described
+ * for the failure message. A selector selects a sample when the sample satisfies all its matchers
+ * on labels the process exports (TARGET_LABELS and matchers on Grafana variables left out), and a
+ * matcher counts only where its label is present on the sample: `code!="closed"` on a counter
+ * without a `code` label selects nothing a process meant. A selector with no such matcher needs one
+ * sample of its series (so a labelled counter that traffic never increments fails too).
+ */
+export function unmatchedSelectors(queries: ChartQuery[], expositions: string[], skip: (series: string) => boolean): string[] {
+  const samples = new Map<string, Sample[]>();
+  for (const text of expositions) for (const [name, list] of parseSamples(text)) samples.set(name, [...(samples.get(name) ?? []), ...list]);
+  const defects = new Set<string>();
+  for (const { source, expr } of queries) {
+    for (const selector of promqlNames(expr).selectors) {
+      if (skip(selector.metric)) continue;
+      const checked = selector.matchers.filter((m) => !TARGET_LABELS.has(m.label) && !m.value.includes('$'));
+      const ofSeries = samples.get(selector.metric) ?? [];
+      const selected = ofSeries.some((sample) => checked.every((m) => (m.op === '=' && m.value === '' ? true : m.label in sample) && matches(sample, m)));
+      if (!selected) {
+        const shown = checked.map((m) => `${m.label}${m.op}${JSON.stringify(m.value)}`).join(',');
+        defects.add(`${source}: ${selector.metric}{${shown}} selects no sample (${ofSeries.length} samples of the series)`);
+      }
+    }
+  }
+  return [...defects].sort();
 }
 
 /**

@@ -15,6 +15,7 @@ export const METRIC = {
   meteringEventsTotal: 'aigateway_metering_events_total',
   meteringBatchDuration: 'aigateway_metering_batch_duration_seconds',
   meteringBacklog: 'aigateway_metering_backlog_events',
+  meteringLag: 'aigateway_metering_lag_seconds',
   meteringDeadLetters: 'aigateway_metering_dead_letter_events',
   balanceDrift: 'aigateway_balance_drift',
   balanceDriftWallets: 'aigateway_balance_drift_wallets',
@@ -80,6 +81,8 @@ export const observabilityMetricProviders = [
   }),
   /** Usage events waiting in the tenants' streams (not yet metered), at the last pass of the processor. */
   makeGaugeProvider({ name: METRIC.meteringBacklog, help: 'Usage events not yet metered (all tenant streams)' }),
+  /** Age of the oldest usage event not yet metered (0 when none waits), at the last pass of the processor. */
+  makeGaugeProvider({ name: METRIC.meteringLag, help: 'Age in seconds of the oldest usage event not yet metered (all tenant streams)' }),
   /** Dead letters waiting for inspection (all tenants). */
   makeGaugeProvider({ name: METRIC.meteringDeadLetters, help: 'Usage events in the dead-letter streams (all tenants)' }),
   /** Result of the last balance reconciliation: the summed absolute drift (currency units) and the wallets drifting. */

@@ -7,6 +7,7 @@ import type { Endpoint } from '@app/providers';
 import { ResolvedTenant, TenantResolver, UNKNOWN_HOST_DETAIL } from '@app/tenancy';
 import { writeInferenceFailure } from './inference-failure';
 import { InferenceError } from './openai-error';
+import { InferenceMetrics, ResponseCode } from './inference.metrics';
 import { InferenceService } from './inference.service';
 
 /** The hot routes this door serves; everything else (GET /v1/models included) goes to Fastify. */
@@ -53,6 +54,7 @@ export class InferenceFrontDoor implements FrontDoor {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly inference: InferenceService,
     private readonly tenants: TenantResolver,
+    private readonly metrics: InferenceMetrics,
   ) {}
 
   take(req: IncomingMessage, res: ServerResponse): boolean {
@@ -61,7 +63,7 @@ export class InferenceFrontDoor implements FrontDoor {
     const q = url.indexOf('?');
     const endpoint = ENDPOINTS.get(q === -1 ? url : url.slice(0, q));
     if (!endpoint) return false;
-    void this.serve(endpoint, req, res, q === -1 ? null : url.slice(q + 1));
+    void this.serve(endpoint, req, res, q === -1 ? null : url.slice(q + 1)).finally(() => this.metrics.responded(endpoint, responseCode(res)));
     return true;
   }
 
@@ -152,6 +154,13 @@ export class InferenceFrontDoor implements FrontDoor {
       req.once('error', () => resolve(null));
     });
   }
+}
+
+/** The status class the client got (a stream ended early still got its 200). */
+function responseCode(res: ServerResponse): ResponseCode {
+  if (!res.headersSent) return 'closed';
+  const status = res.statusCode;
+  return status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : '2xx';
 }
 
 function tooLarge(res: ServerResponse): InferenceError {

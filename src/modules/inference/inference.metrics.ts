@@ -59,7 +59,12 @@ const NAME = {
   charged: 'aigateway_inference_charged_total',
   refused: 'aigateway_inference_refused_total',
   spooled: 'aigateway_inference_spooled_settlements',
+  responses: 'aigateway_inference_responses_total',
+  failovers: 'aigateway_inference_failovers_total',
 } as const;
+
+/** The status classes of `aigateway_inference_responses_total` (`closed`: the client left before any answer). */
+export type ResponseCode = '2xx' | '3xx' | '4xx' | '5xx' | 'closed';
 
 /** Registered through @willsoto/nestjs-prometheus by the inference module. */
 export const inferenceMetricProviders = [
@@ -75,11 +80,17 @@ export const inferenceMetricProviders = [
   talliedCounterProvider({ name: NAME.charged, help: 'Money charged to customers at retail (currency units)', labelNames: ['tenant', 'model'] as const }),
   makeCounterProvider({ name: NAME.refused, help: 'Requests refused before the upstream (rate limits, balance, spend limit)', labelNames: ['tenant', 'reason'] as const }),
   makeGaugeProvider({ name: NAME.spooled, help: 'Settlements waiting in the local spool for Redis' }),
+  // The answers of the inference front door by status class: the HTTP metrics never see /v1 (it is
+  // answered before Fastify), so the availability alerts and SLOs read this one.
+  talliedCounterProvider({ name: NAME.responses, help: 'Inference answers by endpoint and status class (2xx, 4xx, 5xx, closed)', labelNames: ['endpoint', 'code'] as const }),
+  talliedCounterProvider({ name: NAME.failovers, help: 'Inference requests answered by another channel than the first one tried, by model', labelNames: ['model'] as const }),
 ];
 
 const requests = tallyOf<'tenant' | 'model' | 'channel' | 'status'>(NAME.requests);
 const tokens = tallyOf<'tenant' | 'model' | 'bucket'>(NAME.tokens);
 const charged = tallyOf<'tenant' | 'model'>(NAME.charged);
+const responses = tallyOf<'endpoint' | 'code'>(NAME.responses);
+const failovers = tallyOf<'model'>(NAME.failovers);
 
 @Injectable()
 export class InferenceMetrics {
@@ -102,6 +113,16 @@ export class InferenceMetrics {
     // A metric is a float anyway; the ledger holds the exact figure.
     const units = Number(e.retailUnits);
     if (units > 0) charged.add(tm, () => ({ tenant: e.tenantId, model: e.model }), units / 1e9);
+  }
+
+  /** One answer of the front door (called once the handler is done with the response). */
+  responded(endpoint: string, code: ResponseCode): void {
+    responses.add(`${endpoint}\u0000${code}`, () => ({ endpoint, code }));
+  }
+
+  /** The request was answered by a later channel than the first one tried. */
+  failedOver(model: string): void {
+    failovers.add(model, () => ({ model }));
   }
 
   refused(tenant: string, reason: string): void {

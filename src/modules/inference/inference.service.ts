@@ -281,8 +281,8 @@ export class InferenceService {
   }
 
   /** Routing and failover (ChannelsRuntime): settles while nothing reached the client yet. */
-  private send(call: InferenceCall, a: Admitted, signal: AbortSignal): Promise<UpstreamCallResult> {
-    return this.channels.send({
+  private async send(call: InferenceCall, a: Admitted, signal: AbortSignal): Promise<UpstreamCallResult> {
+    const sent = await this.channels.send({
       clientHeaders: call.endpoint === 'messages' ? anthropicHeaders(call.headers) : undefined,
       endpoint: call.endpoint,
       body: call.body as Record<string, unknown>,
@@ -296,6 +296,8 @@ export class InferenceService {
       requestId: call.requestId,
       deadlineMs: this.config.INFERENCE_FAILOVER_DEADLINE_MS,
     });
+    if (sent.attempts > 1) this.metrics.failedOver(a.fields.model);
+    return sent;
   }
 
   /**

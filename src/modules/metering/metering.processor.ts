@@ -87,6 +87,8 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
   private readonly claimedAt = new Map<string, number>();
   private readonly gaugedAt = new Map<string, number>();
   private readonly backlog = new Map<string, number>();
+  /** Stream time (ms) of each tenant's oldest unmetered event; metered entries are deleted, so it is the first entry. */
+  private readonly oldest = new Map<string, number>();
   private readonly dead = new Map<string, number>();
   private stopping = false;
   private schedulersTimer?: NodeJS.Timeout;
@@ -102,6 +104,7 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
     @InjectMetric(METRIC.meteringBatchDuration) private readonly meteringBatchDuration: Histogram,
     @InjectMetric(METRIC.meteringBacklog) private readonly meteringBacklog: Gauge,
     @InjectMetric(METRIC.meteringDeadLetters) private readonly meteringDeadLetters: Gauge,
+    @InjectMetric(METRIC.meteringLag) private readonly meteringLag: Gauge,
   ) {
     super();
     // Every outcome is exported from the start, at 0, so rates and alerts have a series.
@@ -385,9 +388,12 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
   private async gauge(tenantId: string): Promise<void> {
     if (Date.now() - (this.gaugedAt.get(tenantId) ?? 0) < GAUGE_EVERY_MS) return;
     this.gaugedAt.set(tenantId, Date.now());
-    const [length, dead] = await Promise.all([this.redis.xlen(billingKeys.usageStream(tenantId)), this.redis.xlen(billingKeys.deadLetters(tenantId))]);
+    const stream = billingKeys.usageStream(tenantId);
+    const [length, dead, first] = await Promise.all([this.redis.xlen(stream), this.redis.xlen(billingKeys.deadLetters(tenantId)), this.redis.xrange(stream, '-', '+', 'COUNT', 1)]);
     this.backlog.set(tenantId, length);
     this.dead.set(tenantId, dead);
+    if (first.length) this.oldest.set(tenantId, Number(first[0][0].split('-')[0]));
+    else this.oldest.delete(tenantId);
   }
 
   private publishGauges(): void {
@@ -395,8 +401,11 @@ export class MeteringProcessor extends WorkerHost implements OnApplicationBootst
     let dead = 0;
     for (const n of this.backlog.values()) backlog += n;
     for (const n of this.dead.values()) dead += n;
+    let oldest = Infinity;
+    for (const at of this.oldest.values()) oldest = Math.min(oldest, at);
     this.meteringBacklog.set(backlog);
     this.meteringDeadLetters.set(dead);
+    this.meteringLag.set(oldest === Infinity ? 0 : Math.max(0, (Date.now() - oldest) / 1000));
   }
 }
 
