@@ -228,6 +228,22 @@ describe('metering (e2e)', () => {
       expect(await usageLedgerMismatches(system, b.id)).toEqual([]);
     });
 
+    it("recovers when a connection's COPY staging table is gone (its creating transaction rolled back, or it was dropped)", async () => {
+      const systemDb = worker.app.get(SystemDb, { strict: false });
+      for (let round = 0; round < 3; round++) {
+        // The pool hands the connection just released to the next transaction (LIFO): the write
+        // below most likely meets the connection whose staging table was just dropped.
+        await systemDb.run((m) => m.query(`DROP TABLE IF EXISTS pg_temp.metering_usage_staging`));
+        const event = usageEvent({ tenantId: b.id, customerId: b.users.x.id, retailUnits: '3' });
+        const first = await writer().write(b.id, [event]).catch((error: Error) => error);
+        // Refused at most once (undefined_table), then written: the table is created again.
+        const result = first instanceof Error ? await writer().write(b.id, [event]) : first;
+        if (first instanceof Error) expect((first as Error & { code?: string }).code).toBe('42P01');
+        expect(result).toEqual({ written: 1, duplicates: 0 });
+      }
+      expect(await usageLedgerMismatches(system, b.id)).toEqual([]);
+    });
+
     it("lists each customer's share of a batch in their transactions, with the balance after it", async () => {
       const owner = await signIn(api.baseUrl, a, 'owner');
       const list = async (customerId: string) =>

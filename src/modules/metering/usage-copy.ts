@@ -45,7 +45,11 @@ export async function copyUsageRecords(m: EntityManager, events: readonly UsageE
   await new Promise<void>((resolve, reject) => {
     const stream = client.query(copyFrom(`COPY ${STAGING} (${COLUMNS}) FROM STDIN`));
     stream.on('finish', resolve);
-    stream.on('error', reject);
+    stream.on('error', (error: Error & { code?: string }) => {
+      // undefined_table: however it came to be missing, it is created again next time.
+      if (error.code === '42P01') staged.delete(client);
+      reject(error);
+    });
     stream.end(copyText(events));
   });
   const rows: Array<{ request_id: string }> = await m.query(
@@ -55,10 +59,17 @@ export async function copyUsageRecords(m: EntityManager, events: readonly UsageE
   return rows.map((r) => r.request_id);
 }
 
-/** Forgets the connection's staging table (its creating transaction rolled back, or the connection broke). */
-export function forgetStaging(m: EntityManager): void {
-  const runner = m.queryRunner as unknown as { databaseConnection?: object } | undefined;
-  if (runner?.databaseConnection) staged.delete(runner.databaseConnection);
+/**
+ * The connection of a transaction's EntityManager, taken while the transaction runs: after a
+ * failed transaction, `forgetStaging(connection)` makes the next batch on it create the staging
+ * table again (the transaction that created it may be the one that rolled back).
+ */
+export function stagingConnection(m: EntityManager): object | undefined {
+  return (m.queryRunner as unknown as { databaseConnection?: object } | undefined)?.databaseConnection;
+}
+
+export function forgetStaging(connection: object | undefined): void {
+  if (connection) staged.delete(connection);
 }
 
 function connectionOf(m: EntityManager): PoolClient {

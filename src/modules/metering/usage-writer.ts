@@ -6,7 +6,7 @@ import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { EntryInput, LedgerRepository, TransactionInput } from '../ledger/ledger.repository';
 import { LowBalanceAlerts } from '../low-balance/low-balance-alerts';
-import { copyUsageRecords, forgetStaging } from './usage-copy';
+import { copyUsageRecords, forgetStaging, stagingConnection } from './usage-copy';
 
 interface TenantAccounts {
   tenantId: string;
@@ -106,12 +106,15 @@ export class UsageWriter {
   private async writeIn(events: readonly UsageEvent[], resolved: Resolved, positions: ReadonlyMap<string, string> | undefined): Promise<WriteResult> {
     // The same request twice in one batch: one record (the first), posted once.
     const unique = uniqueBy(events, (e) => e.requestId);
-    let manager: EntityManager | undefined;
+    let connection: object | undefined;
     try {
-      return await this.systemDb.run((m) => this.writeRecordsAndPost((manager = m), events.length, unique, resolved, positions));
+      return await this.systemDb.run((m) => {
+        connection = stagingConnection(m);
+        return this.writeRecordsAndPost(m, events.length, unique, resolved, positions);
+      });
     } catch (error) {
       // A staging table this transaction created is gone with it.
-      if (manager) forgetStaging(manager);
+      forgetStaging(connection);
       throw error;
     }
   }
