@@ -4,7 +4,7 @@ import { RequirePermission } from '@app/authorization';
 import { UuidParam } from '../../common/params';
 import { ApiProblems } from '../../common/problem.schema';
 import { TENANT } from '../tenants/tenants.permissions';
-import { BudgetListView, BudgetQuery, CustomerLimitsView, SetBudgetRequest, SetCustomerLimitsRequest, SetTenantLimitsRequest, SetTimeZoneRequest, TenantLimitsView } from './dto/limits.dto';
+import { BudgetListView, BudgetQuery, CustomerLimitsView, SetBudgetRequest, SetCustomerLimitsRequest, SetTenantLimitsRequest, SetTimeZoneRequest, TenantLimitsView, TimeZoneView } from './dto/limits.dto';
 import { CUSTOMER_LIMITS, TENANT_LIMITS } from './limits.permissions';
 import { LimitsService } from './limits.service';
 
@@ -70,8 +70,9 @@ export class LimitsController {
   @Put('budgets/time-zone')
   @RequirePermission('update', CUSTOMER_LIMITS)
   @ApiOperation({ summary: "The IANA time zone the tenant's budget periods follow (the owner)" })
+  @ApiOkResponse({ type: TimeZoneView })
   @ApiProblems('validation')
-  setTimeZone(@Body() body: SetTimeZoneRequest): Promise<{ timeZone: string }> {
+  setTimeZone(@Body() body: SetTimeZoneRequest): Promise<TimeZoneView> {
     return this.limits.setTimeZone(body);
   }
 }

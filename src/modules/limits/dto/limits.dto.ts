@@ -97,3 +97,7 @@ export class SetTimeZoneRequest {
   @Length(1, 64)
   timeZone: string;
 }
+
+export class TimeZoneView {
+  @ApiProperty({ example: 'Asia/Shanghai' }) timeZone: string;
+}
