@@ -173,6 +173,7 @@ describe('channels (e2e)', () => {
         ['POST', `/api/v1/channels/${target}/disable`],
         ['POST', `/api/v1/channels/${target}/enable`],
         ['POST', `/api/v1/channels/${target}/test`],
+        ['POST', `/api/v1/channels/${target}/models/sync`],
       ];
       const callers: Array<[TestTenant, string]> = [
         [platform, 'operator'],

@@ -8,7 +8,7 @@ import { ANTHROPIC_USAGE } from '../support/fakes/anthropic';
 import { startFakeAzure } from '../support/fakes/azure';
 import { CONVERSE_USAGE, FakeBedrock, startFakeBedrock } from '../support/fakes/bedrock';
 import { GEMINI_USAGE } from '../support/fakes/gemini';
-import { FAKE_USAGE, FakeUpstream } from '../support/fakes/openai';
+import { FAKE_USAGE, FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { FakeVertex, generateServiceAccount, ServiceAccount, startFakeVertex } from '../support/fakes/vertex';
 import { call } from '../support/http';
 import { signIn, TestTenant, Tokens } from '../support/identity';
@@ -173,6 +173,39 @@ describe('cloud channels: Azure, Bedrock, Vertex (e2e, openai SDK)', () => {
     // An update cannot add a key in the wrong form either.
     const bedrockChannel = ((await admin('GET', '/api/v1/channels?provider=bedrock&pageSize=100')).body.items as Array<{ id: string }>)[0];
     expectProblem(await admin('PATCH', `/api/v1/channels/${bedrockChannel.id}`, { addKeys: ['sk-not-an-aws-key-000'] }), 400, 'channel_key_invalid');
+  });
+
+  it('model sync reads the upstream’s list and proposes what the channel does not route yet; changes nothing', async () => {
+    const openai = await startFakeOpenAI({ keys: ['sk-upstream-test-key-0000000000000000'] });
+    const created: string[] = [];
+    try {
+      const channel = async (models: unknown[], keys = ['sk-upstream-test-key-0000000000000000']) => {
+        const res = await admin('POST', '/api/v1/channels', { name: uniqueSlug('sync'), provider: 'openai', baseUrl: `${openai.url}/v1`, keys, models });
+        expect(res.status).toBe(201);
+        created.push(res.body.id);
+        return res.body.id as string;
+      };
+      const id = await channel([{ public: uniqueSlug('m-old'), upstream: 'gone-model' }]);
+      const sync = await admin('POST', `/api/v1/channels/${id}/models/sync`);
+      expect(sync.status).toBe(200);
+      expect(sync.body).toEqual({ upstreamModels: ['fake-model'], proposed: [{ public: 'fake-model', upstream: null }], missing: ['gone-model'] });
+      expect(openai.requests.at(-1)).toMatchObject({ method: 'GET', path: '/v1/models' });
+      expect((await admin('GET', `/api/v1/channels/${id}`)).body.models).toEqual([expect.objectContaining({ upstream: 'gone-model' })]);
+      // A wildcard that covers the listed model: nothing to propose.
+      const wild = await channel([{ public: `${uniqueSlug('m-wild')}-*`, upstream: 'fake-*' }]);
+      expect((await admin('POST', `/api/v1/channels/${wild}/models/sync`)).body).toMatchObject({ proposed: [], missing: [] });
+      // The upstream refuses the key: 502, without the key.
+      const refused = await admin('POST', `/api/v1/channels/${await channel([{ public: uniqueSlug('m-x') }], ['sk-wrong-key-00000000000'])}/models/sync`);
+      expectProblem(refused, 502, 'channel_model_list_failed');
+      expect(refused.text).not.toContain('sk-wrong-key');
+      // Azure has no model list the gateway reads.
+      const azureChannel = ((await admin('GET', '/api/v1/channels?provider=azure&pageSize=100')).body.items as Array<{ id: string }>)[0];
+      expectProblem(await admin('POST', `/api/v1/channels/${azureChannel.id}/models/sync`), 400, 'channel_no_model_list');
+    } finally {
+      // Other spec files share the database: no channel of this test outlives it.
+      for (const id of created) await admin('DELETE', `/api/v1/channels/${id}`);
+      await openai.close();
+    }
   });
 
   it('lists the OpenAI-compatible presets with their base URLs; an openai channel may name one', async () => {

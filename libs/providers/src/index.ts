@@ -15,3 +15,4 @@ export * from './protocols';
 export * from './presets';
 export * from './aws';
 export * from './google-auth';
+export * from './model-list';

@@ -63,6 +63,8 @@ export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
+  /** POST unless said (model lists are read with GET). */
+  method?: 'GET' | 'POST';
 }
 
 export interface BuildOptions {

@@ -5,7 +5,7 @@ import { UuidParam } from '../../common/params';
 import { ApiProblems } from '../../common/problem.schema';
 import { CHANNEL } from './channels.permissions';
 import { ChannelsService } from './channels.service';
-import { ChannelListQuery, ChannelPage, ChannelPresetView, ChannelTestResult, ChannelView, CreateChannelRequest, TestChannelRequest, UpdateChannelRequest } from './dto/channel.dto';
+import { ChannelListQuery, ChannelModelSync, ChannelPage, ChannelPresetView, ChannelTestResult, ChannelView, CreateChannelRequest, TestChannelRequest, UpdateChannelRequest } from './dto/channel.dto';
 
 @ApiTags('channels')
 @Controller('api/v1/channels')
@@ -84,6 +84,16 @@ export class ChannelsController {
   @ApiProblems('notFound')
   enable(@Param('channelId', UuidParam(CHANNEL)) channelId: string): Promise<ChannelView> {
     return this.channels.setStatus(channelId, 'enabled');
+  }
+
+  @Post(':channelId/models/sync')
+  @HttpCode(200)
+  @RequirePermission('update', CHANNEL)
+  @ApiOperation({ summary: "Read the upstream's model list and propose mappings for models not routed yet; changes nothing" })
+  @ApiOkResponse({ type: ChannelModelSync })
+  @ApiProblems('validation', 'notFound')
+  syncModels(@Param('channelId', UuidParam(CHANNEL)) channelId: string): Promise<ChannelModelSync> {
+    return this.channels.syncModels(channelId);
   }
 
   @Post(':channelId/test')

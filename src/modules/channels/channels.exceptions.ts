@@ -9,6 +9,8 @@ export enum ChannelErrorCode {
   KeyUnreadable = 'channel_key_unreadable',
   InvalidSettings = 'channel_settings_invalid',
   InvalidKey = 'channel_key_invalid',
+  NoModelList = 'channel_no_model_list',
+  ModelListFailed = 'channel_model_list_failed',
 }
 
 const MESSAGES: Record<ChannelErrorCode, { status: number; title: string }> = {
@@ -20,6 +22,8 @@ const MESSAGES: Record<ChannelErrorCode, { status: number; title: string }> = {
   [ChannelErrorCode.KeyUnreadable]: { status: 500, title: 'A stored key cannot be decrypted with the configured CHANNEL_ENCRYPTION_KEYS' },
   [ChannelErrorCode.InvalidSettings]: { status: 400, title: "The channel's settings do not fit its provider" },
   [ChannelErrorCode.InvalidKey]: { status: 400, title: "A key is not in the form the channel's provider needs" },
+  [ChannelErrorCode.NoModelList]: { status: 400, title: 'This upstream has no model list the gateway can read' },
+  [ChannelErrorCode.ModelListFailed]: { status: 502, title: 'The upstream did not list its models' },
 };
 
 export const channelError = errorFactory<ChannelErrorCode>(MESSAGES);

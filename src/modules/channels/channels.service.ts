@@ -3,7 +3,7 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
 import { trimDecimal } from '@app/money';
-import { CHANNEL_PRESETS, last4, parseAwsKey, parseServiceAccountKey, probeChannel, probeModelOf, ProviderType, SecretBoxError, UpstreamSettings } from '@app/providers';
+import { CHANNEL_PRESETS, createUpstreamAgent, last4, mapUpstreamHttpError, modelListRequest, parseModelList, sendUpstream, UpstreamError, parseAwsKey, parseServiceAccountKey, probeChannel, probeModelOf, ProviderType, SecretBoxError, UpstreamSettings } from '@app/providers';
 import { TenantDb } from '@app/tenancy';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
@@ -16,6 +16,7 @@ import { CHANNEL } from './channels.permissions';
 import { ChannelCostRow, ChannelKeyRow, ChannelRow, ChannelSettings, ChannelsRepository } from './channels.repository';
 import {
   ChannelListQuery,
+  ChannelModelSync,
   ChannelPage,
   ChannelPresetView,
   ChannelSettingsDto,
@@ -269,9 +270,63 @@ export class ChannelsService {
     await this.events.changed(id);
   }
 
+  /**
+   * Reads the upstream's own model list with the channel's first usable key and proposes mappings
+   * for the models the channel does not route yet; changes nothing (the proposal is applied with
+   * PATCH). 400 for upstreams without a list the gateway reads, 502 when the upstream fails.
+   */
+  async syncModels(id: string): Promise<ChannelModelSync> {
+    const { row, apiKey } = await this.usableKey(id);
+    const request = modelListRequest(row.provider, { baseUrl: row.baseUrl, apiKey, settings: row.settings });
+    if (!request) throw channelError(ChannelErrorCode.NoModelList);
+    const allowPrivateNetworks = this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS;
+    const agent = createUpstreamAgent({ connectTimeoutMs: row.connectTimeoutMs, allowPrivateNetworks, connections: 1 });
+    let upstreamModels: string[];
+    try {
+      const timeoutMs = Math.min(row.totalTimeoutMs, 15_000);
+      const response = await sendUpstream(agent, request, { firstByteMs: Math.min(row.firstByteTimeoutMs, timeoutMs), totalMs: timeoutMs, allowPrivateNetworks });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > 8 * 1024 * 1024) throw new UpstreamError('protocol', 502, { error: { message: 'The model list is too large.', type: 'api_error', param: null, code: null } });
+        chunks.push(chunk);
+      }
+      response.done();
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (response.status < 200 || response.status >= 300) throw mapUpstreamHttpError(response.status, text, [apiKey]);
+      upstreamModels = parseModelList(row.provider, text);
+    } catch (error) {
+      if (error instanceof UpstreamError) throw channelError(ChannelErrorCode.ModelListFailed, error.body.error.message);
+      throw error;
+    } finally {
+      await agent.close();
+    }
+    const routed = row.models.map((m) => m.upstream || m.public);
+    const covers = (pattern: string, model: string) =>
+      pattern.includes('*') ? new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(model) : pattern === model;
+    const listed = new Set(upstreamModels);
+    return {
+      upstreamModels,
+      proposed: upstreamModels.filter((model) => !routed.some((pattern) => covers(pattern, model))).map((model) => ({ public: model, upstream: null })),
+      missing: routed.filter((name) => !name.includes('*') && !listed.has(name)),
+    };
+  }
+
   /** One health check now, with the channel's first usable key; changes nothing. */
   async test(id: string, input: TestChannelRequest = {}): Promise<ChannelTestResult> {
-    const { row, apiKey } = await this.tenantDb.forRequest(async (m) => {
+    const { row, apiKey } = await this.usableKey(id);
+    const upstreamModel = input.model ?? probeModelOf(row.models);
+    if (!upstreamModel) throw channelError(ChannelErrorCode.NoProbeModel);
+    return probeChannel(
+      { provider: row.provider, baseUrl: row.baseUrl, apiKey, upstreamModel, settings: row.settings, connectTimeoutMs: row.connectTimeoutMs, firstByteTimeoutMs: row.firstByteTimeoutMs, totalTimeoutMs: row.totalTimeoutMs },
+      { allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS },
+    );
+  }
+
+  /** The channel (if the caller may change it) and its first usable key, in clear. */
+  private usableKey(id: string): Promise<{ row: ChannelRow; apiKey: string }> {
+    return this.tenantDb.forRequest(async (m) => {
       const row = await this.visible(m, id);
       this.auth.assertCan('update', CHANNEL, {});
       const key = (await this.repository.keysOf(m, [id])).find((k) => k.status === 'active');
@@ -283,12 +338,6 @@ export class ChannelsService {
         throw error;
       }
     });
-    const upstreamModel = input.model ?? probeModelOf(row.models);
-    if (!upstreamModel) throw channelError(ChannelErrorCode.NoProbeModel);
-    return probeChannel(
-      { provider: row.provider, baseUrl: row.baseUrl, apiKey, upstreamModel, settings: row.settings, connectTimeoutMs: row.connectTimeoutMs, firstByteTimeoutMs: row.firstByteTimeoutMs, totalTimeoutMs: row.totalTimeoutMs },
-      { allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS },
-    );
   }
 
   /** The OpenAI-compatible services a channel may name as its preset, with base URLs and quirks. */

@@ -301,6 +301,13 @@ export class ChannelTestResult {
   @ApiProperty({ nullable: true, type: String, description: 'What went wrong, without keys or addresses' }) error: string | null;
 }
 
+export class ChannelModelSync {
+  @ApiProperty({ type: [String], description: "The upstream's model ids, as it lists them" }) upstreamModels: string[];
+  @ApiProperty({ type: [ModelMappingDto], description: 'Mappings for listed models the channel does not route yet (public name = upstream name); apply with PATCH models' })
+  proposed: ModelMappingDto[];
+  @ApiProperty({ type: [String], description: 'Upstream names the channel routes that the upstream no longer lists' }) missing: string[];
+}
+
 export class ChannelPresetView {
   @ApiProperty({ example: 'deepseek' }) id: string;
   @ApiProperty({ example: 'DeepSeek' }) label: string;
