@@ -9,7 +9,7 @@ import { enableTenantRls } from './lib/rls';
  * - Optional content logging, per tenant, off by default: `content_logging_settings` (the owner
  *   turns it on, with a retention in days) and `request_contents` (prompts and completions, kept
  *   apart from usage records, deleted by the worker once expired or once logging is turned off).
- *   Both tenant-owned with forced RLS; contents can be inserted, read and deleted, never updated.
+ *   Both tenant-owned with forced RLS.
  */
 export class RequestLogs1763769602700 implements MigrationInterface {
   name = 'RequestLogs1763769602700';
@@ -25,7 +25,7 @@ export class RequestLogs1763769602700 implements MigrationInterface {
         updated_by uuid,
         updated_at timestamptz NOT NULL DEFAULT now()
       )`);
-    await enableTenantRls(queryRunner, 'content_logging_settings', { commands: ['select', 'insert', 'update'] });
+    await enableTenantRls(queryRunner, 'content_logging_settings');
 
     await queryRunner.query(`
       CREATE TABLE request_contents (
@@ -39,7 +39,7 @@ export class RequestLogs1763769602700 implements MigrationInterface {
       )`);
     await queryRunner.query(`CREATE INDEX request_contents_expiry_idx ON request_contents (expires_at)`);
     await queryRunner.query(`CREATE INDEX request_contents_tenant_idx ON request_contents (tenant_id, created_at)`);
-    await enableTenantRls(queryRunner, 'request_contents', { commands: ['select', 'insert', 'delete'] });
+    await enableTenantRls(queryRunner, 'request_contents');
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {

@@ -102,7 +102,7 @@ describe('requests page in a browser', () => {
     // The failed one, by status: the gateway's own words for the error.
     await page.getByTestId('requests-status').click();
     await page.getByTitle('Upstream error').click();
-    await page.waitForFunction(() => document.querySelectorAll('[data-testid="requests-table"] tbody tr.ant-table-row').length === 1);
+    await page.waitForFunction(`document.querySelectorAll('[data-testid="requests-table"] tbody tr.ant-table-row').length === 1`);
     await page.getByTestId('request-open').first().click();
     await detail.getByText('The upstream provider timed out.').waitFor();
     await detail.getByText('Not stored', { exact: false }).waitFor();
