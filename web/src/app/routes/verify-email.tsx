@@ -1,7 +1,7 @@
-import { Alert, Spin } from 'antd';
+import { Alert, Button, Spin } from 'antd';
 import { useEffect } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useSearchParams } from 'react-router-dom';
+import { useNavigate, useSearchParams } from 'react-router-dom';
 import { AuthLayout, AuthTitle } from '@/components/auth-layout';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useVerifyEmail } from '@/features/identity/api';
@@ -14,6 +14,7 @@ export default function VerifyEmailPage() {
   const token = params.get('token');
   const verify = useVerifyEmail();
   const format = useFormat();
+  const navigate = useNavigate();
   useEffect(() => {
     if (token && verify.isIdle) verify.mutate(token);
   }, [token, verify]);
@@ -25,14 +26,18 @@ export default function VerifyEmailPage() {
       {!token ? (
         <Alert type="error" showIcon message={t('reset.noToken')} />
       ) : verify.isSuccess ? (
-        <Alert
-          type="success"
-          showIcon
-          data-testid="verify-done"
-          message={t('identity.verify.done', { email: verify.data.email })}
-          description={bonus ? t('identity.verify.bonus', { amount: format.money(bonus) }) : undefined}
-          action={<Link to="/sign-in">{t('auth.signIn')}</Link>}
-        />
+        <>
+          <Alert
+            type="success"
+            showIcon
+            data-testid="verify-done"
+            message={t('identity.verify.done', { email: verify.data.email })}
+            description={bonus ? t('identity.verify.bonus', { amount: format.money(bonus) }) : undefined}
+          />
+          <Button type="primary" size="large" block onClick={() => navigate('/sign-in')}>
+            {t('auth.signIn')}
+          </Button>
+        </>
       ) : verify.isError ? (
         <ProblemAlert error={verify.error} />
       ) : (

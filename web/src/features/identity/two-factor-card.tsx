@@ -33,9 +33,10 @@ export function TwoFactorCard() {
           description={
             <>
               <Typography.Paragraph>{t('identity.twoFactor.codesHint')}</Typography.Paragraph>
-              <Typography.Paragraph copyable={{ text: codes.join('\n') }} code data-testid="recovery-codes" style={{ whiteSpace: 'pre-wrap' }}>
+              <pre data-testid="recovery-codes" style={{ fontSize: 14, lineHeight: 1.7, margin: '0 0 8px', padding: '8px 12px', background: '#fff', borderRadius: 6, columns: 2, maxWidth: 320 }}>
                 {codes.join('\n')}
-              </Typography.Paragraph>
+              </pre>
+              <Typography.Paragraph copyable={{ text: codes.join('\n') }}>{t('identity.twoFactor.copyCodes')}</Typography.Paragraph>
               <Button onClick={() => setCodes(null)}>{t('identity.twoFactor.codesSaved')}</Button>
             </>
           }
