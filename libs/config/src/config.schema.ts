@@ -102,7 +102,16 @@ export function buildConfigSchema(production: boolean) {
     `postgres://aigateway_system:aigateway_system@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,
   ),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
-  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(15000),
+  /**
+   * Sent as the `statement_timeout` startup parameter of each connection. 0 sends none (the role's
+   * own `statement_timeout` applies): PgBouncer refuses connections with startup parameters it
+   * does not know, unless told to ignore them (see the chart's README, "PostgreSQL behind PgBouncer").
+   */
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .refine((ms) => ms === 0 || ms >= 100, 'must be 0 (no timeout sent; the role setting applies) or at least 100')
+    .default(15000),
   DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(5000),
   REDIS_URL: localDefault(redisUrl, `redis://127.0.0.1:${LOCAL_REDIS_PORT}`),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(1000).max(600000).default(25000),

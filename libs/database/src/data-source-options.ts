@@ -23,7 +23,8 @@ export function postgresOptions(settings: ConnectionSettings): DataSourceOptions
       max: settings.poolSize,
       connectionTimeoutMillis: settings.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: 30000,
-      statement_timeout: settings.statementTimeoutMs,
+      // 0: not sent at all (node-postgres leaves a falsy one out), for PgBouncer's sake.
+      statement_timeout: settings.statementTimeoutMs || undefined,
     },
   };
 }
