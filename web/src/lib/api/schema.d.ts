@@ -345,6 +345,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/budgets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A customer's or a key's budgets per day, week, month, with what is spent in the current period (owner, operator, finance) */
+        get: operations["LimitsController_budgets"];
+        /** Set or remove (amount null) a budget of a customer or a key for a day, week or month (the owner); checked atomically with every hold */
+        put: operations["LimitsController_setBudget"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/budgets/time-zone": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** The IANA time zone the tenant's budget periods follow (the owner) */
+        put: operations["LimitsController_setTimeZone"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/channels": {
         parameters: {
             query?: never;
@@ -460,6 +495,24 @@ export interface paths {
         /** OpenAI-compatible services with their base URLs and quirks (a channel names one in settings.preset) */
         get: operations["ChannelsController_presets"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/content-logging": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether this tenant stores its requests' prompts and completions, and for how long (owner) */
+        get: operations["ContentLogsController_settings"];
+        /** Turns content logging on or off, with a retention in days (owner; off deletes what was stored at the next purge) */
+        put: operations["ContentLogsController_update"];
         post?: never;
         delete?: never;
         options?: never;
@@ -585,6 +638,24 @@ export interface paths {
         put?: never;
         /** Enable a disabled customer again */
         post: operations["CustomersController_enable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/customers/{customerId}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A customer's requests and tokens per minute and requests in flight (owner, operator, finance) */
+        get: operations["LimitsController_getCustomer"];
+        /** Set a customer's limits (the tenant's owner); null: the default, 0: none */
+        put: operations["LimitsController_setCustomer"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1148,6 +1219,145 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/platform/usage/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Requests of every tenant (platform owner and tech; each read is audited), filtered and paged like /api/v1/usage/records */
+        get: operations["PlatformUsageController_records"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/price-rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's markup and customer groups (multiplier now, models with an explicit group price): owner and finance */
+        get: operations["PriceRulesController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/price-rules/customers/{customerId}/group": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Put a customer in a group (or in none, with null); a customer is in at most one */
+        put: operations["PriceRulesController_setCustomerGroup"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/price-rules/customers/{customerId}/prices/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What this customer pays for the model now, and which rule won (override, group, own price, markup, inherited; multiplier; floor) */
+        get: operations["PriceRulesController_resolve"];
+        /** A customer's own price of one model (wins over its group's; never below wholesale), effective now or later */
+        put: operations["PriceRulesController_setCustomerPrice"];
+        post?: never;
+        /** Remove a customer's own price of one model from now on */
+        delete: operations["PriceRulesController_clearCustomerPrice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/price-rules/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create a customer group (tier) */
+        post: operations["PriceRulesController_createGroup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/price-rules/groups/{groupId}/multiplier": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set (or clear with null) a group's multiplier on its customers' base price (the floor is wholesale) */
+        put: operations["PriceRulesController_setMultiplier"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/price-rules/groups/{groupId}/prices/{model}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** A group's explicit price of one model (never below wholesale), effective now or later */
+        put: operations["PriceRulesController_setGroupPrice"];
+        post?: never;
+        /** Remove a group's explicit price of one model from now on (a new, clearing version) */
+        delete: operations["PriceRulesController_clearGroupPrice"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/price-rules/markup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set (or clear with null) the tenant-wide markup: retail = wholesale x factor for models without an own price; a new version, effective now or later */
+        put: operations["PriceRulesController_setMarkup"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pricing": {
         parameters: {
             query?: never;
@@ -1371,6 +1581,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/statements/rollup/open": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The current (open) day, week or month across every tenant so far, from the usage recorded until now, per tenant too */
+        get: operations["StatementsController_openRollup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants": {
         parameters: {
             query?: never;
@@ -1470,6 +1697,24 @@ export interface paths {
         put?: never;
         /** Enable a disabled reseller again: its users can sign in again */
         post: operations["TenantsController_enable"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's requests and tokens per minute (platform owner and operator: any tenant; the tenant's owner, operator, finance: its own) */
+        get: operations["LimitsController_getTenant"];
+        /** Set a tenant's requests and tokens per minute (platform owner and operator); null: the default, 0: none */
+        put: operations["LimitsController_setTenant"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1642,7 +1887,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your scope's requests (a customer: their own) as CSV, oldest first, filtered like the summary; at most 100000 rows (X-AIGW-Truncated: true when there were more) */
+        /** Your scope's requests (a customer: their own) as CSV, oldest first, filtered like the summary, streamed from the database (no row limit) */
         get: operations["UsageController_export"];
         put?: never;
         post?: never;
@@ -1659,8 +1904,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The usage records of one request, by the x-request-id its answer carried, within your usage scope */
+        /** Your scope's requests one by one, newest first, filtered (time, customer, key, model, status, x-request-id), a page at a time by cursor */
         get: operations["UsageController_records"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/records/{id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One request's stored prompt and completion (the tenant's owner and the customer themself) */
+        get: operations["ContentLogsController_content"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1676,8 +1938,25 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Requests, tokens and spend over your whole scope, optionally by day, model, salesperson or tenant */
+        /** Requests, tokens and spend over your whole scope, optionally by day, hour, model, salesperson, tenant, key, customer or channel */
         get: operations["UsageController_summary"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/usage/top-customers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The customers of your scope with the highest spend over a period (customer ranking) */
+        get: operations["UsageController_topCustomers"];
         put?: never;
         post?: never;
         delete?: never;
@@ -4686,6 +4965,31 @@ export interface components {
             /** @example #1f6feb */
             themeColor?: string;
         };
+        BudgetListView: {
+            items: components["schemas"]["BudgetView"][];
+            /** @example Asia/Shanghai */
+            timeZone: string;
+        };
+        BudgetView: {
+            /** @example 25 */
+            amount: string;
+            /** @enum {string} */
+            period: "day" | "week" | "month";
+            /**
+             * @description The current period
+             * @example 2026-12-03
+             */
+            periodId: string;
+            /**
+             * @description Spent in the current period, open holds included
+             * @example 3.5
+             */
+            spent: string;
+            /** @enum {string} */
+            subject: "customer" | "key";
+            /** Format: uuid */
+            subjectId: string;
+        };
         BulkBindingsRequest: {
             items: components["schemas"]["BindingItem"][];
         };
@@ -4754,6 +5058,11 @@ export interface components {
             notes: string;
             /** @enum {string} */
             provider: "openai" | "anthropic" | "gemini" | "openai-responses" | "azure" | "bedrock" | "vertex";
+        };
+        ChannelRef: {
+            /** Format: uuid */
+            id: string;
+            name?: Record<string, never> | null;
         };
         ChannelSettingsDto: {
             /**
@@ -4825,6 +5134,13 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
             weight: number;
+        };
+        ContentLoggingView: {
+            /** @description Whether prompts and completions of this tenant's requests are stored */
+            enabled: boolean;
+            /** @description Days a stored prompt and completion are kept */
+            retentionDays: number;
+            updatedAt?: Record<string, never> | null;
         };
         CorrectionFigures: {
             /** @description Statements corrected here: by late records of their periods, or by manual adjustments */
@@ -4941,9 +5257,18 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "paid" | "failed" | "expired" | "refunded";
         };
+        CreateGroupRequest: {
+            /**
+             * @description Unique in the tenant (case-insensitive), 1-100 characters
+             * @example Enterprise
+             */
+            name: string;
+        };
         CreateKeyRequest: {
             /** @description Models the key may call; null or absent: every model of the tenant */
             allowedModels?: string[] | null;
+            /** @description Requests of this key in flight at once; over it, 429 at once (null: the default) */
+            concurrencyLimit?: Record<string, never> | null;
             /**
              * Format: uuid
              * @description The customer (a user of the tenant) who owns the key; default: yourself
@@ -5116,6 +5441,19 @@ export interface components {
             /** @description Request id (usage), credit reference or payment event id */
             reference: string;
         };
+        CustomerGroupView: {
+            /** Format: uuid */
+            customerId: string;
+            /** Format: uuid */
+            groupId?: string | null;
+        };
+        CustomerLimitsView: {
+            concurrency: components["schemas"]["LimitValue"];
+            /** Format: uuid */
+            customerId: string;
+            rpm: components["schemas"]["LimitValue"];
+            tpm: components["schemas"]["LimitValue"];
+        };
         CustomerPage: {
             items: components["schemas"]["CustomerView"][];
             page: number;
@@ -5180,9 +5518,16 @@ export interface components {
             hidden: boolean;
             /** @description retail - wholesale; owner and finance only */
             margin?: components["schemas"]["MarginView"];
+            /** @description Owner and finance only: the markup factor applied */
+            markup?: string | null;
             model: string;
             /** @description What customers of this tenant pay now */
             price: components["schemas"]["PriceView"];
+            /**
+             * @description Owner and finance only: the rule that set the list price (markup: wholesale x the tenant's markup)
+             * @enum {string}
+             */
+            rule?: "own" | "markup" | "inherited";
             /**
              * @description inherited: the platform's retail price (the tenant set none)
              * @enum {string}
@@ -5284,10 +5629,28 @@ export interface components {
             requestId: string;
             status: string;
         };
+        FactorView: {
+            /** @description When the version in effect now started */
+            effectiveFrom?: Record<string, never> | null;
+            /** @description The factor in effect now (null: none) */
+            factor?: string | null;
+        };
         FieldErrorSchema: {
             /** @example email */
             field: string;
             messages: string[];
+        };
+        GroupView: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            members: number;
+            /** @description The group's multiplier on its customers' base price */
+            multiplier: components["schemas"]["FactorView"];
+            name: string;
+            /** @description Models the group has an explicit price for now */
+            overriddenModels: string[];
         };
         IdentitySettingsView: {
             /** @description Staff (every role but user) must sign in with two-factor; until they set it up they can do nothing else */
@@ -5342,6 +5705,7 @@ export interface components {
         };
         KeyView: {
             allowedModels?: string[] | null;
+            concurrencyLimit?: Record<string, never> | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: uuid */
@@ -5381,6 +5745,7 @@ export interface components {
         };
         KeyWithSecretView: {
             allowedModels?: string[] | null;
+            concurrencyLimit?: Record<string, never> | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: uuid */
@@ -5422,6 +5787,11 @@ export interface components {
             tpmLimit?: Record<string, never> | null;
             /** Format: date-time */
             updatedAt: string;
+        };
+        LimitValue: {
+            /** @description In force: the stored value, else the default (0: no limit) */
+            effective: number;
+            stored?: number | null;
         };
         LoginRequest: {
             /** @example owner@demo.localhost */
@@ -5575,6 +5945,58 @@ export interface components {
             /** @description Usage from periodStart to asOf */
             totals: components["schemas"]["StatementFigures"];
         };
+        OpenRollup: {
+            /**
+             * Format: date-time
+             * @description Usage recorded up to this moment is included
+             */
+            asOf: string;
+            /** @description Per tenant, highest retail first */
+            byTenant: components["schemas"]["OpenRollupTenant"][];
+            /** Format: date-time */
+            periodEnd: string;
+            /** @enum {string} */
+            periodKind: "day" | "week" | "month";
+            /** Format: date-time */
+            periodStart: string;
+            /** @description The platform's own customers' retail so far */
+            platformDirectRetail: string;
+            /** @description Wholesale from resellers + direct retail - upstream cost */
+            platformMargin: string;
+            requests: number;
+            /** @description Resellers' retail revenue so far */
+            resellerRetail: string;
+            /** @description What resellers owe the platform so far */
+            resellerWholesale: string;
+            /** @description Tenants with usage in the period so far */
+            tenants: number;
+            /** @description Upstream cost of every tenant so far */
+            upstreamCost: string;
+        };
+        OpenRollupTenant: {
+            /** @description The tenant's margin so far: a reseller's retail - wholesale; the platform's retail - upstream */
+            margin: string;
+            requests: number;
+            /** @description What the tenant's customers were charged */
+            retail: string;
+            /** Format: uuid */
+            tenantId: string;
+            tenantSlug: string;
+            /** @enum {string} */
+            tenantType: "platform" | "reseller";
+            upstreamCost: string;
+            /** @description What the tenant owes the platform (0 for the platform itself) */
+            wholesale: string;
+        };
+        OverrideView: {
+            /** Format: date-time */
+            effectiveFrom: string;
+            model: string;
+            /** @description null: the override was removed */
+            price?: components["schemas"]["PriceView"] | null;
+            /** Format: uuid */
+            versionId: string;
+        };
         PasswordPolicyView: {
             /**
              * @example [
@@ -5695,6 +6117,33 @@ export interface components {
             tenantId: string;
             /** @description Wholesale discount in percent (owner and finance of a reseller) */
             wholesaleDiscountPercent?: string;
+        };
+        PriceRulesView: {
+            groups: components["schemas"]["GroupView"][];
+            /** @description Tenant-wide markup: retail = wholesale x factor for models without an explicit retail price */
+            markup: components["schemas"]["FactorView"];
+            /** Format: uuid */
+            tenantId: string;
+        };
+        PriceRuleView: {
+            /** @description Price buckets the wholesale floor raised (the rules asked for less than wholesale) */
+            floorApplied: string[];
+            /** Format: uuid */
+            groupId?: string | null;
+            /** @description The markup factor applied (winner markup) */
+            markup?: string | null;
+            /** @description The group's multiplier applied on top of the base price */
+            multiplier?: string | null;
+            /**
+             * Format: uuid
+             * @description The version of the winning rule
+             */
+            versionId: string;
+            /**
+             * @description The rule that set the price: the customer's override, its group's override, the tenant's own price, wholesale x the tenant's markup, or the platform's retail price
+             * @enum {string}
+             */
+            winner: "customer_override" | "group_override" | "own" | "markup" | "inherited";
         };
         PriceVersionView: {
             /** Format: date-time */
@@ -5821,6 +6270,37 @@ export interface components {
             /** @example Bank details do not match the contract */
             reason: string;
         };
+        RequestContentView: {
+            /** @description The answer's text, as delivered */
+            completion?: Record<string, never> | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            customerId: string;
+            /**
+             * Format: date-time
+             * @description When it is deleted
+             */
+            expiresAt: string;
+            /**
+             * Format: uuid
+             * @description The usage record's id
+             */
+            id: string;
+            /** @description The request body as the client sent it (JSON text) */
+            prompt: string;
+        };
+        ResolvedPriceView: {
+            /** Format: uuid */
+            customerId: string;
+            /** Format: date-time */
+            effectiveFrom: string;
+            model: string;
+            /** @description What this customer pays now */
+            price: components["schemas"]["PriceView"];
+            rule: components["schemas"]["PriceRuleView"];
+            wholesale: components["schemas"]["PriceView"];
+        };
         RollupCorrections: {
             platformDirectRetail: string;
             platformMargin: string;
@@ -5903,12 +6383,58 @@ export interface components {
             startedAt: string;
             userAgent?: string | null;
         };
+        SetBudgetRequest: {
+            /**
+             * @description Most spent in one period, a decimal string in the currency unit; null removes the budget
+             * @example 25
+             */
+            amount: string | null;
+            /**
+             * @description Resets at local midnight, on Monday, on the 1st (the tenant's time zone)
+             * @enum {string}
+             */
+            period: "day" | "week" | "month";
+            /** @enum {string} */
+            subject: "customer" | "key";
+            /**
+             * Format: uuid
+             * @description The customer or the API key
+             */
+            subjectId: string;
+        };
+        SetCustomerGroupRequest: {
+            /**
+             * Format: uuid
+             * @description The group; null takes the customer out of its group
+             */
+            groupId: string | null;
+        };
+        SetCustomerLimitsRequest: {
+            /** @description Requests in flight at once across the customer's keys. null: the platform default; 0: no limit */
+            concurrency?: number | null;
+            /** @description Requests per minute across the tenant. null: the platform default; 0: no limit */
+            rpm?: number | null;
+            /** @description Tokens per minute across the tenant. null: the platform default; 0: no limit */
+            tpm?: number | null;
+        };
         SetDiscountRequest: {
             /**
              * @description Percent off the platform price, a decimal string 0 <= x < 100 with at most 2 decimals
              * @example 10
              */
             percent: string;
+        };
+        SetFactorRequest: {
+            /**
+             * Format: date-time
+             * @description When the version takes effect (default: now; never in the past)
+             */
+            effectiveFrom?: string;
+            /**
+             * @description A decimal string 0 < k <= 1000 with at most 6 decimals; null removes the rule from effectiveFrom on
+             * @example 1.2
+             */
+            factor: string | null;
         };
         SetPriceRequest: {
             /**
@@ -5968,12 +6494,25 @@ export interface components {
              */
             salesUserId: string;
         };
+        SetTenantLimitsRequest: {
+            /** @description Requests per minute across the tenant. null: the platform default; 0: no limit */
+            rpm?: number | null;
+            /** @description Tokens per minute across the tenant. null: the platform default; 0: no limit */
+            tpm?: number | null;
+        };
         SetThresholdRequest: {
             /**
              * @description Currency units, a decimal string 0 <= x <= 1000000000 with at most 9 decimals; "0" turns the low-balance event off, null inherits the next level
              * @example 5.00
              */
             threshold: string | null;
+        };
+        SetTimeZoneRequest: {
+            /**
+             * @description IANA time zone the budget periods of the tenant follow
+             * @example Asia/Shanghai
+             */
+            timeZone: string;
         };
         SetVisibilityRequest: {
             /** @description true hides the model from the tenant's customers (and from /v1/models) */
@@ -6278,6 +6817,12 @@ export interface components {
             /** @description Endpoint to register in the tenant's Stripe dashboard (events checkout.session.completed, charge.refunded) */
             webhookUrl: string;
         };
+        TenantLimitsView: {
+            rpm: components["schemas"]["LimitValue"];
+            /** Format: uuid */
+            tenantId: string;
+            tpm: components["schemas"]["LimitValue"];
+        };
         TenantPage: {
             items: components["schemas"]["TenantView"][];
             page: number;
@@ -6336,6 +6881,10 @@ export interface components {
             /** @enum {string} */
             provider: "stripe" | "epay";
         };
+        TimeZoneView: {
+            /** @example Asia/Shanghai */
+            timeZone: string;
+        };
         TokenPair: {
             accessToken: string;
             /** @description Seconds until the access token expires */
@@ -6345,6 +6894,42 @@ export interface components {
             refreshToken?: string;
             /** @example Bearer */
             tokenType: string;
+        };
+        TopCustomer: {
+            cacheReadTokens: number;
+            cacheWriteTokens: number;
+            /** Format: uuid */
+            customerId: string;
+            /** @description The customer's e-mail (staff of the customer's own tenant) */
+            email?: Record<string, never> | null;
+            inputTokens: number;
+            outputTokens: number;
+            requests: number;
+            /**
+             * @description What customers were charged (retail), decimal string
+             * @example 12.345000000
+             */
+            spend: string;
+            /** Format: uuid */
+            tenantId: string;
+            /**
+             * @description Upstream cost (platform owner, operator, finance)
+             * @example 7.000000000
+             */
+            upstreamCost?: string;
+            /**
+             * @description Wholesale cost (owner, operator, finance)
+             * @example 9.100000000
+             */
+            wholesaleCost?: string;
+        };
+        TopCustomerList: {
+            /** Format: date-time */
+            from: string;
+            /** @description Highest spend first */
+            items: components["schemas"]["TopCustomer"][];
+            /** Format: date-time */
+            to: string;
         };
         TopupPage: {
             items: components["schemas"]["TopupView"][];
@@ -6480,6 +7065,10 @@ export interface components {
              */
             weight: number;
         };
+        UpdateContentLoggingRequest: {
+            enabled: boolean;
+            retentionDays: number;
+        };
         UpdateCustomerRequest: {
             /** @example Acme Ltd */
             displayName?: Record<string, never> | null;
@@ -6502,6 +7091,8 @@ export interface components {
         UpdateKeyRequest: {
             /** @description Models the key may call; null or absent: every model of the tenant */
             allowedModels?: string[] | null;
+            /** @description Requests of this key in flight at once; over it, 429 at once (null: the default) */
+            concurrencyLimit?: Record<string, never> | null;
             /**
              * Format: date-time
              * @description After this time the key is refused (null: never)
@@ -6589,35 +7180,46 @@ export interface components {
             wholesaleCost?: string;
         };
         UsageRecordList: {
-            /** @description Newest first, at most 100 (a client may reuse its own request ids) */
+            /** @description Newest first */
             items: components["schemas"]["UsageRecordView"][];
+            /** @description Pass as `cursor` for the next (older) page; null on the last page */
+            nextCursor?: Record<string, never> | null;
         };
         UsageRecordView: {
             /** Format: uuid */
             apiKeyId?: Record<string, never> | null;
             cacheReadTokens: number;
             cacheWriteTokens: number;
+            /** @description The channel that served it (platform staff only) */
+            channel?: components["schemas"]["ChannelRef"] | null;
+            /** @description The client's address */
+            clientIp?: Record<string, never> | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: uuid */
             customerId: string;
             errorCode?: Record<string, never> | null;
+            /** @description What went wrong, in the gateway's words (never the upstream's) */
+            errorMessage?: Record<string, never> | null;
             /**
              * Format: uuid
              * @description The usage record (the gateway's id of the request)
              */
             id: string;
             inputTokens: number;
+            keyName?: Record<string, never> | null;
+            /** @description The API key's visible prefix */
+            keyPrefix?: Record<string, never> | null;
             latencyMs: number;
             model: string;
             outputTokens: number;
             /** @description The `x-request-id` of the answer */
             requestId: string;
             /**
-             * @description What the customer was charged (retail), decimal string
+             * @description What the customer was charged (retail), decimal string (everyone who may read usage; not platform tech)
              * @example 0.000123000
              */
-            spend: string;
+            spend?: string;
             /** @description `ok`, `client_cancelled`, `upstream_error`, `timeout` or `error` */
             status: string;
             stream: boolean;
@@ -6626,6 +7228,8 @@ export interface components {
             ttftMs?: Record<string, never> | null;
             /** @description Upstream cost (platform owner, operator, finance) */
             upstreamCost?: string;
+            /** @description The model name the upstream was asked for */
+            upstreamModel?: Record<string, never> | null;
             /** @description Wholesale cost (owner, operator, finance) */
             wholesaleCost?: string;
         };
@@ -7812,6 +8416,233 @@ export interface operations {
             };
         };
     };
+    LimitsController_budgets: {
+        parameters: {
+            query: {
+                subject: "customer" | "key";
+                subjectId: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetListView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read CustomerLimits (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    LimitsController_setBudget: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetBudgetRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BudgetListView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerLimits (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    LimitsController_setTimeZone: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetTimeZoneRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimeZoneView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerLimits (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     ChannelsController_list: {
         parameters: {
             query?: {
@@ -8585,6 +9416,148 @@ export interface operations {
             };
         };
     };
+    ContentLogsController_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContentLoggingView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read ContentLogging (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    ContentLogsController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateContentLoggingRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContentLoggingView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update ContentLogging (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     CustomersController_list: {
         parameters: {
             query?: {
@@ -9272,6 +10245,152 @@ export interface operations {
             };
             /** @description Conflicts with the current state (problem+json) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    LimitsController_getCustomer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerLimitsView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read CustomerLimits (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    LimitsController_setCustomer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetCustomerLimitsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerLimitsView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerLimits (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12556,6 +13675,968 @@ export interface operations {
             };
         };
     };
+    PlatformUsageController_records: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+                /** @description Only requests of this customer (within your scope) */
+                customerId?: string;
+                /** @description Start (inclusive); default: 30 days before `to`, or all time with `requestId` */
+                from?: string;
+                /** @description Only requests made with this API key (within your scope) */
+                keyId?: string;
+                limit?: number;
+                /** @description Only requests for this model */
+                model?: string;
+                /** @description The `x-request-id` the inference answer carried (the client's own, or the one the gateway made) */
+                requestId?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
+                /** @description One tenant of your reach (platform staff) */
+                tenantId?: string;
+                /** @description End (exclusive); default: now, or all time with `requestId` */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageRecordList"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read RequestLog (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PriceRulesView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read PriceCost (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_setCustomerGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customerId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetCustomerGroupRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerGroupView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerPrice (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_resolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customerId: string;
+                /** @description Public model name, URL-encoded */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResolvedPriceView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read PriceCost (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_setCustomerPrice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customerId: string;
+                /** @description Public model name, URL-encoded */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetPriceRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverrideView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerPrice (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Unknown model, or below the wholesale floor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_clearCustomerPrice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                customerId: string;
+                /** @description Public model name, URL-encoded */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverrideView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerPrice (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_createGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateGroupRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerGroup (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_setMultiplier: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetFactorRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FactorView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerGroup (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_setGroupPrice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: string;
+                /** @description Public model name, URL-encoded */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetPriceRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverrideView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerGroup (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Unknown model, or below the wholesale floor */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_clearGroupPrice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                groupId: string;
+                /** @description Public model name, URL-encoded */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverrideView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update CustomerGroup (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    PriceRulesController_setMarkup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetFactorRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FactorView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update Price (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description The platform tenant has no markup */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     PricingController_list: {
         parameters: {
             query?: {
@@ -13628,6 +15709,69 @@ export interface operations {
             };
         };
     };
+    StatementsController_openRollup: {
+        parameters: {
+            query: {
+                /** @description The kind of period whose current (open) one is summed */
+                periodKind: "day" | "week" | "month";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenRollup"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read StatementRollup (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     TenantsController_list: {
         parameters: {
             query?: {
@@ -14282,6 +16426,152 @@ export interface operations {
                 content?: never;
             };
             /** @description The caller may not enable Tenant (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    LimitsController_getTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantLimitsView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read TenantLimits (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    LimitsController_setTenant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetTenantLimitsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantLimitsView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update TenantLimits (problem+json) */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -15518,11 +17808,15 @@ export interface operations {
     UsageController_export: {
         parameters: {
             query?: {
+                /** @description Only requests of this customer (within your scope) */
+                customerId?: string;
                 from?: string;
                 /** @description Only requests made with this API key (within your scope) */
                 keyId?: string;
                 /** @description Only requests for this model */
                 model?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
                 /** @description One tenant of your reach (platform staff) */
                 tenantId?: string;
                 to?: string;
@@ -15587,11 +17881,26 @@ export interface operations {
     };
     UsageController_records: {
         parameters: {
-            query: {
+            query?: {
+                /** @description The `nextCursor` of the previous page */
+                cursor?: string;
+                /** @description Only requests of this customer (within your scope) */
+                customerId?: string;
+                /** @description Start (inclusive); default: 30 days before `to`, or all time with `requestId` */
+                from?: string;
+                /** @description Only requests made with this API key (within your scope) */
+                keyId?: string;
+                limit?: number;
+                /** @description Only requests for this model */
+                model?: string;
                 /** @description The `x-request-id` the inference answer carried (the client's own, or the one the gateway made) */
-                requestId: string;
+                requestId?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
                 /** @description One tenant of your reach (platform staff) */
                 tenantId?: string;
+                /** @description End (exclusive); default: now, or all time with `requestId` */
+                to?: string;
             };
             header?: never;
             path?: never;
@@ -15650,16 +17959,82 @@ export interface operations {
             };
         };
     };
+    ContentLogsController_content: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RequestContentView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read RequestContent (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     UsageController_summary: {
         parameters: {
             query?: {
+                /** @description Only requests of this customer (within your scope) */
+                customerId?: string;
                 from?: string;
-                /** @description `sales`: credited to the salesperson of the time of each request; `key`: by API key id (null: no key) */
-                groupBy?: "day" | "model" | "sales" | "tenant" | "key";
+                /** @description `sales`: credited to the salesperson of the time of each request; `key`: by API key id (null: no key); `customer`: by customer id; `channel`: by channel id (platform staff); `hour`: by UTC hour */
+                groupBy?: "day" | "hour" | "model" | "sales" | "tenant" | "key" | "customer" | "channel";
                 /** @description Only requests made with this API key (within your scope) */
                 keyId?: string;
                 /** @description Only requests for this model */
                 model?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
                 /** @description One tenant of your reach (platform staff) */
                 tenantId?: string;
                 to?: string;
@@ -15676,6 +18051,78 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsageSummary"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read Usage (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    UsageController_topCustomers: {
+        parameters: {
+            query?: {
+                from?: string;
+                /** @description Only requests made with this API key (within your scope) */
+                keyId?: string;
+                limit?: number;
+                /** @description Only requests for this model */
+                model?: string;
+                /** @description Only requests that ended so */
+                status?: "ok" | "client_cancelled" | "upstream_error" | "timeout" | "error";
+                /** @description One tenant of your reach (platform staff) */
+                tenantId?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopCustomerList"];
                 };
             };
             /** @description Invalid input (problem+json) */
