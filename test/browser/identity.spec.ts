@@ -101,6 +101,9 @@ describe('identity in the console', () => {
     const small = await phone.newPage();
     await small.goto(url('/sign-up'));
     await small.getByTestId('sign-up-form').waitFor();
+    // The tenant's default language wins over the browser's: the visitor picks Chinese.
+    await small.getByText('中文', { exact: true }).click();
+    await small.getByRole('button', { name: '创建账户' }).waitFor();
     await shoot(small, 'sign-up-zh-CN-phone');
     await phone.close();
   }

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { ApiConflictResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { Authenticated } from '@app/authorization';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
-import { RecoveryCodes, SecondFactorProof, TwoFactorCode, TwoFactorEnrolment, TwoFactorStatus } from './dto/two-factor.dto';
+import { RecoveryCodes, SecondFactorProof, StartEnrolmentRequest, TwoFactorCode, TwoFactorEnrolment, TwoFactorStatus } from './dto/two-factor.dto';
 import { TwoFactorService } from './two-factor.service';
 
 const WRONG_CODE = ApiUnauthorizedResponse({ type: ProblemSchema, description: 'invalid_second_factor (wrong, expired or already used code; counts toward the sign-in lock)' });
@@ -28,7 +28,8 @@ export class TwoFactorController {
   @ApiOperation({ summary: 'Start setting up an authenticator app: a new secret and its QR code (pending until confirmed)' })
   @ApiOkResponse({ type: TwoFactorEnrolment })
   @ApiConflictResponse({ type: ProblemSchema, description: 'two_factor_already_enabled' })
-  enrol(): Promise<TwoFactorEnrolment> {
+  @ApiProblems('validation')
+  enrol(@Body() _body: StartEnrolmentRequest): Promise<TwoFactorEnrolment> {
     return this.twoFactor.enrol();
   }
 

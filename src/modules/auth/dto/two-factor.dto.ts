@@ -9,6 +9,9 @@ export class TwoFactorStatus {
   @ApiProperty({ description: 'Your tenant requires it of you (staff, when the owner says so)' }) required: boolean;
 }
 
+/** Starting an enrolment takes nothing: the body is an empty object. */
+export class StartEnrolmentRequest {}
+
 export class TwoFactorEnrolment {
   @ApiProperty({ description: 'The TOTP secret (base32), to type in when the QR code cannot be scanned; shown only now' }) secret: string;
   @ApiProperty({ example: 'otpauth://totp/Acme:alice%40example.com?secret=...' }) otpauthUrl: string;

@@ -38,7 +38,7 @@ export function useTwoFactorStatus() {
 }
 
 export function useStartEnrolment() {
-  return useMutation({ mutationFn: () => unwrap(api.POST('/api/v1/me/two-factor/enrolment')) });
+  return useMutation({ mutationFn: () => unwrap(api.POST('/api/v1/me/two-factor/enrolment', { body: {} })) });
 }
 
 export function useConfirmEnrolment() {

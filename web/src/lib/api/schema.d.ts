@@ -6585,6 +6585,7 @@ export interface components {
             /** @example #1f6feb */
             themeColor?: Record<string, never> | null;
         };
+        StartEnrolmentRequest: Record<string, never>;
         StatementAdjustmentList: {
             items: components["schemas"]["StatementAdjustmentView"][];
         };
@@ -13088,7 +13089,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StartEnrolmentRequest"];
+            };
+        };
         responses: {
             200: {
                 headers: {
@@ -13098,13 +13103,13 @@ export interface operations {
                     "application/json": components["schemas"]["TwoFactorEnrolment"];
                 };
             };
-            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            /** @description Invalid input (problem+json) */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                    "application/json": components["schemas"]["ProblemSchema"];
                 };
             };
             /** @description Missing, invalid, expired or revoked access token (problem+json) */
