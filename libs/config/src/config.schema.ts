@@ -114,6 +114,13 @@ export function buildConfigSchema(production: boolean) {
     .default(15000),
   DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(5000),
   REDIS_URL: localDefault(redisUrl, `redis://127.0.0.1:${LOCAL_REDIS_PORT}`),
+  /** Redis Sentinels (`host:port,host:port`): the master is asked of them; REDIS_URL keeps credentials, database and TLS. */
+  REDIS_SENTINELS: z
+    .string()
+    .default('')
+    .refine((v) => v.trim() === '' || v.split(',').every((e) => /^\s*\[?[^\]\s]+?\]?:\d{1,5}\s*$/.test(e)), 'must be host:port[,host:port...]'),
+  /** The master set the Sentinels watch. */
+  REDIS_SENTINEL_NAME: z.string().default('mymaster'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(1000).max(600000).default(25000),
   TRUST_PROXY: booleanFlag.default('false'),
   PUBLIC_URL: z.string().url().default('http://localhost:3000'),

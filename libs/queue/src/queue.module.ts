@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { DynamicModule, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { AppConfig, APP_CONFIG } from '@app/config';
-import { redisOptionsFromUrl } from '@app/redis';
+import { redisOptions } from '@app/redis';
 import { QueueErrorLog } from './queue-errors';
 import { BoundedWorkerClose } from './queue-shutdown';
 import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, QUEUE_PREFIX } from './queues';
@@ -23,7 +23,7 @@ export class QueueModule {
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) => ({
             connection: {
-              ...redisOptionsFromUrl(config.REDIS_URL),
+              ...redisOptions(config),
               maxRetriesPerRequest: null,
               enableOfflineQueue: options.role === 'worker',
             },

@@ -1,7 +1,7 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import Redis from 'ioredis';
-import { redisOptionsFromUrl } from './redis-options';
+import { redisOptions } from './redis-options';
 
 /** The shared client for application commands (caches, rate limits, revocations). */
 export const REDIS = Symbol('REDIS');
@@ -15,7 +15,7 @@ export class RedisConnections implements OnApplicationShutdown {
 
   open(purpose: string, overrides: Partial<Redis['options']> = {}): Redis {
     const client = new Redis({
-      ...redisOptionsFromUrl(this.config.REDIS_URL),
+      ...redisOptions(this.config),
       connectionName: `aigateway-${purpose}`,
       // Fail fast while Redis is down instead of queueing commands without limit.
       enableOfflineQueue: false,
