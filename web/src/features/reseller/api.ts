@@ -273,10 +273,11 @@ export function useOpenPeriod(enabled: boolean) {
 
 /** The statement's CSV as the API writes it. */
 export async function statementCsv(id: string): Promise<{ blob: Blob; filename: string }> {
-  const { response } = await api.GET('/api/v1/statements/{id}.csv', { params: { path: { id } }, parseAs: 'blob' });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  // openapi-fetch reads the body itself (parseAs blob): the blob is its `data`, the response's body is used up.
+  const { data, response } = await api.GET('/api/v1/statements/{id}.csv', { params: { path: { id } }, parseAs: 'blob' });
+  if (!response.ok || !data) throw new Error(`HTTP ${response.status}`);
   const filename = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? `statement-${id}.csv`;
-  return { blob: await response.clone().blob(), filename };
+  return { blob: data as unknown as Blob, filename };
 }
 
 // ---- withdrawals and top-ups -----------------------------------------------------------------

@@ -22,10 +22,18 @@ const STATUS_COLOURS: Record<string, string> = {
   refunded: 'purple',
 };
 
+export const TEXT_COLOURS: Record<string, string> = { green: '#135200', blue: '#002c8c', gold: '#613400', red: '#820014', purple: '#22075e' };
+
 /** A status as a coloured tag, in the viewer's language. */
 export function StatusTag({ status }: { status: string }) {
   const { t } = useTranslation();
-  return <Tag color={STATUS_COLOURS[status]}>{t(`reseller.status.${status}`, { defaultValue: status })}</Tag>;
+  const colour = STATUS_COLOURS[status];
+  // antd's preset tag text is too light on its tint (WCAG contrast): the text is darkened.
+  return (
+    <Tag color={colour} style={TEXT_COLOURS[colour] ? { color: TEXT_COLOURS[colour] } : undefined}>
+      {t(`reseller.status.${status}`, { defaultValue: status })}
+    </Tag>
+  );
 }
 
 /** A decimal amount typed by a person: digits, an optional sign, at most 9 decimals. */

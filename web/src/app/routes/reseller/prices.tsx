@@ -6,7 +6,7 @@ import { Page } from '@/components/page';
 import { PagedTable, useConfirm } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
 import { pageLocally, Price, PRICING, usePriceHistory, usePriceList, useSetPrice, useSetVisibility } from '@/features/reseller/api';
-import { marginPercent, POSITIVE_AMOUNT, str, useCan } from '@/features/reseller/ui';
+import { marginPercent, POSITIVE_AMOUNT, str, TEXT_COLOURS, useCan } from '@/features/reseller/ui';
 import { useFormat } from '@/hooks/use-format';
 import { ApiError } from '@/lib/api/client';
 
@@ -63,9 +63,9 @@ export default function PricesPage() {
               <Space direction="vertical" size={2}>
                 <Typography.Text strong>{p.model}</Typography.Text>
                 <Space size={4} wrap>
-                  <Tag color={p.source === 'own' ? 'blue' : undefined}>{t(`reseller.prices.source.${p.source}`)}</Tag>
-                  {p.hidden && <Tag color="orange">{t('reseller.prices.hidden')}</Tag>}
-                  {p.belowWholesale && <Tag color="red">{t('reseller.prices.belowWholesale')}</Tag>}
+                  <Tag color={p.source === 'own' ? 'blue' : undefined} style={p.source === 'own' ? { color: TEXT_COLOURS.blue } : undefined}>{t(`reseller.prices.source.${p.source}`)}</Tag>
+                  {p.hidden && <Tag color="gold" style={{ color: TEXT_COLOURS.gold }}>{t('reseller.prices.hidden')}</Tag>}
+                  {p.belowWholesale && <Tag color="red" style={{ color: TEXT_COLOURS.red }}>{t('reseller.prices.belowWholesale')}</Tag>}
                 </Space>
               </Space>
             ),

@@ -8,17 +8,18 @@ import { ProblemAlert } from '@/components/problem-alert';
 import { fetchStatements, Statement, StatementLine, statementCsv, STATEMENTS, useOpenPeriod, useStatement } from '@/features/reseller/api';
 import { useFormat } from '@/hooks/use-format';
 import { saveBlob } from '@/lib/download';
+import { ScrollRegion } from '@/components/scroll-region';
 
 /** Lines of one kind (by model, by salesperson) as a table. */
 function Lines({ lines, kind }: { lines: StatementLine[]; kind: 'model' | 'sales' }) {
   const { t } = useTranslation();
   const fmt = useFormat();
   return (
+    <ScrollRegion label={kind === 'model' ? t('reseller.statements.byModel') : t('reseller.statements.bySales')}>
     <Table<StatementLine>
       size="small"
       rowKey={(l) => `${l.kind}:${l.model ?? l.salesUserId ?? 'none'}`}
       pagination={false}
-      scroll={{ x: 'max-content' }}
       dataSource={lines.filter((l) => l.kind === kind)}
       locale={{ emptyText: t('reseller.statements.noUsage') }}
       columns={[
@@ -33,6 +34,7 @@ function Lines({ lines, kind }: { lines: StatementLine[]; kind: 'model' | 'sales
         { title: t('reseller.statements.margin'), align: 'right', render: (_, l) => fmt.money(l.margin) },
       ]}
     />
+    </ScrollRegion>
   );
 }
 
