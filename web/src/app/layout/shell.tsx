@@ -4,7 +4,7 @@ import {
   MenuOutlined,
 } from '@ant-design/icons';
 import { App, Avatar, Button, Drawer, Dropdown, Flex, Grid, Layout, Menu, MenuProps, Spin, theme, Typography } from 'antd';
-import { Suspense, useState } from 'react';
+import { Suspense, useEffect, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { Brand } from '@/components/brand';
@@ -12,6 +12,7 @@ import { LanguageSwitch } from '@/components/language-switch';
 import { useUpdateProfile } from '@/features/account/api';
 import { useMe, useSignOut } from '@/features/auth/api';
 import { useSite } from '@/hooks/use-site';
+import { catalogsReady } from '@/lib/i18n';
 import { resetRestore } from '../session-gate';
 import { allowedNav } from '../areas';
 import type { NavEntry } from '../areas/types';
@@ -23,13 +24,14 @@ export default function Shell() {
   const phone = !screens.md;
   const [drawer, setDrawer] = useState(false);
   const { data: me } = useMe();
+  const catalogs = useCatalogsReady();
   const { data: site } = useSite();
   const signOut = useSignOut();
   const profile = useUpdateProfile();
   const location = useLocation();
   const navigate = useNavigate();
 
-  if (!me) return <Spin fullscreen />;
+  if (!me || !catalogs) return <Spin fullscreen />;
 
   const entries = allowedNav(me);
   const selected = entries.find((entry) => location.pathname.startsWith(entry.path))?.path;
@@ -127,4 +129,17 @@ export default function Shell() {
     </Layout>
     </App>
   );
+}
+
+/** True once the staff areas' message catalogs are loaded (they are not part of the sign-in download). */
+function useCatalogsReady(): boolean {
+  const [ready, setReady] = useState(false);
+  useEffect(() => {
+    let live = true;
+    void catalogsReady.then(() => live && setReady(true));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return ready;
 }
