@@ -140,7 +140,7 @@ describe('platform operators in a browser', () => {
     await expect(page.getByTestId('test-outcome').textContent()).resolves.toBe('Answered');
     await expectAccessible(page, 'channel test');
     await shoot(page, 'channel-test-en');
-    await page.getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('button', { name: 'Close' }).last().click();
 
     // A customer of the platform calls /v1 for the model: only this channel serves it.
     const owner = await tokenOf(platform, 'owner');
