@@ -306,7 +306,7 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
           <Form.Item name="name" label={t('platform.channels.name')} rules={[{ required: true }]} style={{ flex: '1 1 220px' }}>
             <Input />
           </Form.Item>
-          <Form.Item name="provider" label={t('platform.channels.provider')} rules={[{ required: true }]} style={{ flex: '1 1 160px' }}>
+          <Form.Item name="provider" label={t('platform.channels.provider')} style={{ flex: '1 1 160px' }}>
             <Select disabled={Boolean(channel)} options={PROVIDERS.map((p) => ({ value: p, label: p }))} />
           </Form.Item>
         </Flex>
