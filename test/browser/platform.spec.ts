@@ -84,8 +84,10 @@ describe('platform operators in a browser', () => {
   const navEntries = async (page: Page) => {
     // Everyone has some entry (Models, Account): wait for the menu to be drawn.
     await page.getByRole('navigation').getByRole('menuitem').first().waitFor();
-    const labels = await page.getByRole('navigation').getByRole('menuitem').allTextContents();
-    return (Object.keys(PAGES) as PageName[]).filter((name) => labels.some((l) => l.trim() === PAGES[name].en));
+    // By the entry's path (antd's data-menu-id ends with the item's key, the path): a reseller's
+    // own pages may carry the same labels (Statements, Withdrawals, Audit log).
+    const ids = await page.getByRole('navigation').getByRole('menuitem').evaluateAll((items) => items.map((item) => item.getAttribute('data-menu-id') ?? ''));
+    return (Object.keys(PAGES) as PageName[]).filter((name) => ids.some((id) => id.endsWith(`-${PAGES[name].path}`)));
   };
 
   beforeAll(async () => {

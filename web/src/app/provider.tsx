@@ -58,7 +58,30 @@ function Branded({ children }: { children: ReactNode }) {
   );
 }
 
+/**
+ * Tables that scroll sideways (on a phone) can be scrolled from the keyboard: antd's scroll
+ * container gets a tab stop when its rows hold nothing focusable of their own (axe's
+ * scrollable-region-focusable). Every table of the console, whatever page draws it.
+ */
+function useKeyboardScrollableTables(): void {
+  useEffect(() => {
+    const mark = () => {
+      for (const region of document.querySelectorAll<HTMLElement>('.ant-table-content:not([tabindex])')) {
+        if (region.scrollWidth > region.clientWidth && !region.querySelector('a, button, input, select, textarea, [tabindex]')) region.tabIndex = 0;
+      }
+    };
+    const observer = new MutationObserver(mark);
+    observer.observe(document.body, { childList: true, subtree: true });
+    window.addEventListener('resize', mark);
+    return () => {
+      observer.disconnect();
+      window.removeEventListener('resize', mark);
+    };
+  }, []);
+}
+
 export function AppProvider({ children }: { children: ReactNode }) {
+  useKeyboardScrollableTables();
   return (
     <QueryClientProvider client={queryClient}>
       <Branded>{children}</Branded>

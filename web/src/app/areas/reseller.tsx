@@ -12,8 +12,8 @@ const Webhooks = lazy(() => import('../routes/reseller/webhooks'));
 const Settings = lazy(() => import('../routes/reseller/settings'));
 const Audit = lazy(() => import('../routes/reseller/audit'));
 
-/** The pages of a reseller's staff, at the reseller's domain (the platform's operators have their own area). */
-const staff = (me: Me) => me.tenant.type === 'reseller';
+/** The pages of a reseller's staff (not its customers), at the reseller's domain (the platform's operators have their own area). */
+const staff = (me: Me) => me.tenant.type === 'reseller' && me.roles.some((role) => role !== 'user');
 /** A salesperson and nothing more: their own customers are all they get. */
 export const salesOnly = (me: Me) => me.roles.includes('sales') && !me.roles.some((role) => ['owner', 'operator', 'finance'].includes(role));
 
