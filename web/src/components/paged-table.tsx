@@ -69,26 +69,31 @@ export function PagedTable<T extends object>({
         </Flex>
       )}
       {result.error && <ProblemAlert error={result.error} />}
-      <Table<T>
-        size="middle"
-        scroll={{ x: 'max-content' }}
-        {...table}
-        rowKey={rowKey}
-        columns={columns}
-        dataSource={result.data?.items ?? []}
-        loading={result.isFetching && !result.data}
-        pagination={{
-          current: page,
-          pageSize,
-          total: result.data?.meta.total ?? 0,
-          showSizeChanger: true,
-          hideOnSinglePage: false,
-          onChange: (next, size) => {
-            setPage(size === pageSize ? next : 1);
-            setPageSize(size);
-          },
-        }}
-      />
+      {/* With scroll.x antd renders a hidden (aria-hidden) measuring row holding a copy of every
+          column title; a selectable table's title is the focusable select-all checkbox, which axe
+          rightly reports (aria-hidden-focus). Selectable tables scroll in a plain wrapper instead. */}
+      <div style={table.rowSelection ? { overflowX: 'auto' } : undefined}>
+        <Table<T>
+          size="middle"
+          scroll={table.rowSelection ? undefined : { x: 'max-content' }}
+          {...table}
+          rowKey={rowKey}
+          columns={columns}
+          dataSource={result.data?.items ?? []}
+          loading={result.isFetching && !result.data}
+          pagination={{
+            current: page,
+            pageSize,
+            total: result.data?.meta.total ?? 0,
+            showSizeChanger: true,
+            hideOnSinglePage: false,
+            onChange: (next, size) => {
+              setPage(size === pageSize ? next : 1);
+              setPageSize(size);
+            },
+          }}
+        />
+      </div>
     </Flex>
   );
 }
