@@ -69,13 +69,13 @@ export function PagedTable<T extends object>({
         </Flex>
       )}
       {result.error && <ProblemAlert error={result.error} />}
-      {/* With scroll.x antd renders a hidden (aria-hidden) measuring row holding a copy of every
-          column title; a selectable table's title is the focusable select-all checkbox, which axe
-          rightly reports (aria-hidden-focus). Selectable tables scroll in a plain wrapper instead. */}
-      <div style={table.rowSelection ? { overflowX: 'auto' } : undefined}>
+      {/* The table scrolls sideways in this wrapper, focusable so keyboard users can scroll it
+          (axe scrollable-region-focusable), rather than with antd's scroll.x: that renders a hidden
+          (aria-hidden) measuring row holding a copy of every column title, and a selectable
+          table's title is the focusable select-all checkbox (axe aria-hidden-focus). */}
+      <div tabIndex={0} style={{ overflowX: 'auto' }}>
         <Table<T>
           size="middle"
-          scroll={table.rowSelection ? undefined : { x: 'max-content' }}
           {...table}
           rowKey={rowKey}
           columns={columns}
