@@ -351,7 +351,9 @@ describe('reseller staff console in a browser', () => {
     await page.getByTestId('withdrawal-form').getByLabel('Amount').fill('12.5');
     await page.getByTestId('withdrawal-form').getByLabel('Pay to').fill('IBAN DE00 1234');
     await page.getByRole('button', { name: 'Request', exact: true }).click();
-    await page.getByTestId('withdrawals-table').getByText('Requested').waitFor();
+    // The newest row's status (the date column's header also reads "Requested").
+    const newest = page.getByTestId('withdrawals-table').locator('tbody tr.ant-table-row').first();
+    await newest.getByText('Requested', { exact: true }).waitFor();
     const requested = await call(stack.baseUrl, 'GET', '/api/v1/withdrawals', as(shop, finance));
     const withdrawal = requested.body.items[0];
     expect(withdrawal).toMatchObject({ status: 'requested', destination: 'IBAN DE00 1234' });
@@ -360,7 +362,7 @@ describe('reseller staff console in a browser', () => {
     expect((await call(stack.baseUrl, 'POST', `/api/v1/withdrawals/${withdrawal.id}/approve`, { ...as(platform, platformFinance), json: {} })).status).toBe(200);
     expect((await call(stack.baseUrl, 'POST', `/api/v1/withdrawals/${withdrawal.id}/pay`, { ...as(platform, platformFinance), json: { paymentReference: 'SEPA-1' } })).status).toBe(200);
     await page.reload();
-    await page.getByTestId('withdrawals-table').getByText('Paid', { exact: true }).waitFor();
+    await newest.getByText('Paid', { exact: true }).waitFor();
     await page.getByTestId('withdrawal-summary').getByText(money('27.5')).waitFor();
 
     // Finance reads customers and credits them, but binds nobody and invites nobody.

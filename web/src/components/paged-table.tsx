@@ -69,26 +69,31 @@ export function PagedTable<T extends object>({
         </Flex>
       )}
       {result.error && <ProblemAlert error={result.error} />}
-      <Table<T>
-        size="middle"
-        scroll={{ x: 'max-content' }}
-        {...table}
-        rowKey={rowKey}
-        columns={columns}
-        dataSource={result.data?.items ?? []}
-        loading={result.isFetching && !result.data}
-        pagination={{
-          current: page,
-          pageSize,
-          total: result.data?.meta.total ?? 0,
-          showSizeChanger: true,
-          hideOnSinglePage: false,
-          onChange: (next, size) => {
-            setPage(size === pageSize ? next : 1);
-            setPageSize(size);
-          },
-        }}
-      />
+      {/* The table scrolls sideways in this wrapper, focusable so keyboard users can scroll it
+          (axe scrollable-region-focusable), rather than with antd's scroll.x: that renders a hidden
+          (aria-hidden) measuring row holding a copy of every column title, and a selectable
+          table's title is the focusable select-all checkbox (axe aria-hidden-focus). */}
+      <div tabIndex={0} style={{ overflowX: 'auto' }}>
+        <Table<T>
+          size="middle"
+          {...table}
+          rowKey={rowKey}
+          columns={columns}
+          dataSource={result.data?.items ?? []}
+          loading={result.isFetching && !result.data}
+          pagination={{
+            current: page,
+            pageSize,
+            total: result.data?.meta.total ?? 0,
+            showSizeChanger: true,
+            hideOnSinglePage: false,
+            onChange: (next, size) => {
+              setPage(size === pageSize ? next : 1);
+              setPageSize(size);
+            },
+          }}
+        />
+      </div>
     </Flex>
   );
 }

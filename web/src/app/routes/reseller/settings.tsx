@@ -2,6 +2,7 @@ import { Alert, App, Button, Card, Checkbox, Flex, Form, Input, InputNumber, Lis
 import { DeleteOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { Page } from '@/components/page';
 import { PagedTable, useConfirm } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
@@ -258,7 +259,7 @@ function CodesTab() {
         queryKey={[CODES, 'list']}
         fetch={fetchCodes}
         rowKey="id"
-        locale={{ emptyText: t('reseller.settings.noCodes') }}
+        locale={{ emptyText: <EmptyState text={t('reseller.settings.noCodes')} /> }}
         columns={[
           { title: t('reseller.settings.code'), render: (_, c) => <Typography.Text code>{c.codeHint}</Typography.Text> },
           { title: t('reseller.settings.codeAmountShort'), align: 'right', render: (_, c) => fmt.money(c.amount) },

@@ -2,6 +2,7 @@ import { Alert, App, Button, Card, Descriptions, Drawer, Flex, Skeleton, Statist
 import { DownloadOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { Page } from '@/components/page';
 import { PagedTable } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
@@ -21,7 +22,7 @@ function Lines({ lines, kind }: { lines: StatementLine[]; kind: 'model' | 'sales
       rowKey={(l) => `${l.kind}:${l.model ?? l.salesUserId ?? 'none'}`}
       pagination={false}
       dataSource={lines.filter((l) => l.kind === kind)}
-      locale={{ emptyText: t('reseller.statements.noUsage') }}
+      locale={{ emptyText: <EmptyState text={t('reseller.statements.noUsage')} /> }}
       columns={[
         {
           title: kind === 'model' ? t('reseller.statements.model') : t('reseller.statements.salesperson'),
@@ -173,7 +174,7 @@ export default function StatementsPage() {
         fetch={fetch}
         rowKey="id"
         onRow={(s) => ({ onClick: () => setOpen(s.id), style: { cursor: 'pointer' } })}
-        locale={{ emptyText: t('reseller.statements.none') }}
+        locale={{ emptyText: <EmptyState text={t('reseller.statements.none')} /> }}
         columns={[
           { title: t('reseller.statements.period'), render: (_, s) => <Typography.Link onClick={() => setOpen(s.id)}>{`${fmt.date(s.periodStart)} – ${fmt.date(s.periodEnd)}`}</Typography.Link> },
           { title: t('reseller.statements.requests'), align: 'right', render: (_, s) => fmt.number(s.totals.requests) },

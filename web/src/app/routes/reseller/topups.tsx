@@ -1,6 +1,7 @@
 import { Select } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { Page } from '@/components/page';
 import { PagedTable } from '@/components/paged-table';
 import { fetchTopups, Topup, TOPUPS, useCustomer } from '@/features/reseller/api';
@@ -37,7 +38,7 @@ export default function TopupsPage() {
             options={STATUSES.map((s) => ({ value: s, label: t(`reseller.status.${s}`) }))}
           />
         }
-        locale={{ emptyText: t('reseller.topups.none') }}
+        locale={{ emptyText: <EmptyState text={t('reseller.topups.none')} /> }}
         columns={[
           { title: t('reseller.topups.created'), render: (_, o) => fmt.dateTime(o.createdAt) },
           { title: t('reseller.topups.customer'), render: (_, o) => <CustomerName id={o.customerId} /> },

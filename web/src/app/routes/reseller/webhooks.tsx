@@ -2,6 +2,7 @@ import { Alert, App, Button, Checkbox, Drawer, Dropdown, Flex, Form, Input, Moda
 import { MoreOutlined, PlusOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { Page } from '@/components/page';
 import { PagedTable, useConfirm } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
@@ -63,7 +64,7 @@ export default function WebhooksPage() {
         queryKey={[WEBHOOKS, 'list']}
         fetch={fetchWebhooks}
         rowKey="id"
-        locale={{ emptyText: t('reseller.webhooks.none') }}
+        locale={{ emptyText: <EmptyState text={t('reseller.webhooks.none')} /> }}
         columns={[
           { title: t('reseller.webhooks.url'), render: (_, w) => <Typography.Text style={{ wordBreak: 'break-all' }}>{w.url}</Typography.Text> },
           { title: t('reseller.webhooks.events'), render: (_, w) => <Flex wrap gap={4}>{w.events.map((e) => <Tag key={e}>{e}</Tag>)}</Flex> },

@@ -2,6 +2,7 @@ import { App, Button, Card, Flex, Form, Input, Modal, Statistic, Typography } fr
 import { BankOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { EmptyState } from '@/components/empty-state';
 import { Page } from '@/components/page';
 import { PagedTable } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
@@ -49,7 +50,7 @@ export default function WithdrawalsPage() {
         queryKey={[WITHDRAWALS, 'list']}
         fetch={fetchWithdrawals}
         rowKey="id"
-        locale={{ emptyText: t('reseller.withdrawals.none') }}
+        locale={{ emptyText: <EmptyState text={t('reseller.withdrawals.none')} /> }}
         columns={[
           { title: t('reseller.withdrawals.requestedAt'), render: (_, w) => fmt.dateTime(w.requestedAt) },
           { title: t('reseller.withdrawals.amount'), align: 'right', render: (_, w) => fmt.money(w.amount) },
