@@ -86,7 +86,8 @@ describe('platform operators in a browser', () => {
     await page.getByRole('navigation').getByRole('menuitem').first().waitFor();
     // By the entry's path (antd's data-menu-id ends with the item's key, the path): a reseller's
     // own pages may carry the same labels (Statements, Withdrawals, Audit log).
-    const ids = await page.getByRole('navigation').getByRole('menuitem').evaluateAll((items) => items.map((item) => item.getAttribute('data-menu-id') ?? ''));
+    const items = await page.getByRole('navigation').getByRole('menuitem').all();
+    const ids = await Promise.all(items.map(async (item) => (await item.getAttribute('data-menu-id')) ?? ''));
     return (Object.keys(PAGES) as PageName[]).filter((name) => ids.some((id) => id.endsWith(`-${PAGES[name].path}`)));
   };
 

@@ -5,6 +5,7 @@ import { Browser, Page } from 'playwright-core';
 import { v7 as uuidv7 } from 'uuid';
 import { connectAs } from '../support/db';
 import { call } from '../support/http';
+import { waitUntil } from '../support/timing';
 import { resellerWithUsers, signIn, TestTenant } from '../support/identity';
 import { ARTIFACTS, ConsoleStack, DESKTOP, launchChromium, newContext, PHONE, seriousViolations, startConsoleStack } from './console-stack';
 
@@ -102,7 +103,9 @@ describe('requests page in a browser', () => {
     // The failed one, by status: the gateway's own words for the error.
     await page.getByTestId('requests-status').click();
     await page.getByTitle('Upstream error').click();
-    await page.waitForFunction(`document.querySelectorAll('[data-testid="requests-table"] tbody tr.ant-table-row').length === 1`);
+    // (Not waitForFunction with a string: the console's CSP refuses eval.)
+    const failed = page.getByTestId('requests-table').locator('tbody tr.ant-table-row');
+    await waitUntil(async () => (await failed.count()) === 1, { what: 'the list filtered to the failed request' });
     await page.getByTestId('request-open').first().click();
     await detail.getByText('The upstream provider timed out.').waitFor();
     await detail.getByText('Not stored', { exact: false }).waitFor();
