@@ -517,7 +517,9 @@ describe('inference (e2e, openai SDK)', () => {
     ])('wallet %s: never charges more than the balance; every refused request is a 402; charged = successes x cost', async (_label, warm, streamed) => {
       const racer = warm ? (streamed ? 'streamracer' : 'racer') : 'coldracer';
       const body = { model: MODEL, messages: [{ role: 'user' as const, content: 'race' }], max_tokens: 16 };
-      const hold = costUnits({ input: estimatePromptTokens(JSON.stringify(body).length), output: 16 }, PLATFORM_PRICE);
+      // The hold of the body as sent (a stream's carries "stream":true, a few bytes more).
+      const sent = streamed ? { ...body, stream: true } : body;
+      const hold = costUnits({ input: estimatePromptTokens(JSON.stringify(sent).length), output: 16 }, PLATFORM_PRICE);
       const cost = costUnits(USAGE, PLATFORM_PRICE);
       // Room for about 25 holds at once, far fewer than 200 full requests.
       const funds = hold * 25n;
