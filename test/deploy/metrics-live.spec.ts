@@ -3,7 +3,7 @@
  * really export, under traffic: boots the api and the worker on a database and a Redis database of
  * their own, sends inference traffic through fake upstreams (answers, a stream, a failover, an
  * upstream failure that opens a breaker, a refusal), runs the metering and a channel health check,
- * then stops their Redis so that a readiness probe answers 503 (the admin API's 5xx series), and
+ * then pauses their Redis so that a readiness probe answers 503 (the admin API's 5xx series), and
  * compares every referenced series, and every label value a query selects on, with the live
  * /metrics of api and worker.
  *
@@ -32,9 +32,8 @@ describe('metrics referenced by the chart are exported by api and worker under t
 
   beforeAll(async () => {
     const database = await isolatedDatabase();
-    // A redis-server of its own: it is stopped at the end.
-    const redisPort = await freePort();
-    let redisServer = await startRedis({ port: redisPort });
+    // A redis-server of its own: it is paused for a moment, and stopped at the end.
+    const redisServer = await startRedis({ port: await freePort() });
     const redisUrl = redisServer.url;
     const env = { ...database, REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600' };
     const system = new Client({ connectionString: database.DATABASE_SYSTEM_URL });
@@ -87,15 +86,16 @@ describe('metrics referenced by the chart are exported by api and worker under t
       };
       expositions = [];
       await scrape();
-      // Redis goes away: the api's readiness probe answers 503, which the admin API's 5xx queries select.
-      redis.disconnect();
-      await redisServer.stop();
+      // Redis stops answering: the api's readiness probe (2 s per dependency) answers 503, which the
+      // admin API's 5xx queries select. Paused rather than stopped: a Redis restarted under a BullMQ
+      // worker can leave the worker's close waiting for ever (see libs/queue/src/queue-shutdown.ts),
+      // which hung this hook; a pause ends by itself and every client carries on.
+      await redis.call('CLIENT', 'PAUSE', String(scaled(6_000)), 'ALL');
       expect((await fetch(`${api.baseUrl}/health/ready`, { signal: AbortSignal.timeout(scaled(20_000)) })).status).toBe(503);
       await scrape();
+      await redis.ping(); // answered when the pause is over
 
     } finally {
-      // Back on the same port, so that the processes can close (BullMQ waits for Redis to close).
-      if (redisServer.process.exitCode !== null || redisServer.process.signalCode !== null) redisServer = await startRedis({ port: redisPort });
       await Promise.allSettled([api?.close(), worker?.close(), ...fakes.map((f) => f.close())]);
       redis.disconnect();
       await redisServer.stop();

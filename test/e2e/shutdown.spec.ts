@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { freePort, LocalRedis, startRedis } from '../../scripts/local-infra';
 import { ApiModule } from '../../src/api.module';
 import { createHttpApp } from '../../src/bootstrap/http-app';
-import { testConfig } from '../support/app';
+import { RunningApp, startTestApi, testConfig } from '../support/app';
 import { connectAs, seedTenant } from '../support/db';
 import { call } from '../support/http';
 import { MailSink, startMailSink } from '../support/mail';
@@ -93,6 +93,29 @@ describe('graceful shutdown', () => {
       // The client keeps its connection alive; closing must not wait for it to give up.
       expect(response.headers.connection).toBe('close');
       expect(closedAt - response.at).toBeLessThan(scaled(2000));
+    });
+  });
+
+  describe('api while Redis is away', () => {
+    let redis: LocalRedis | undefined;
+    let api: RunningApp | undefined;
+
+    afterAll(async () => {
+      // Bounded: a close that failed half-way never finishes a second time.
+      await Promise.race([api?.close().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, scaled(10_000)).unref())]);
+      await redis?.stop();
+    });
+
+    // (A worker's close while Redis is away is bounded by BoundedWorkerClose and, past it, by
+    // SHUTDOWN_GRACE_MS in the process: BullMQ's Worker.close can wait for ever, see queue-shutdown.ts.)
+    it('closes completely, its HTTP listener included', async () => {
+      redis = await startRedis({ port: await freePort() });
+      api = await startTestApi({ REDIS_URL: redis.url });
+      await redis.stop();
+      // Closing used to reject here (BullMQ's QUIT refused on a producer connection without an
+      // offline queue), which left the HTTP server and the other clients open.
+      await expect(api.close()).resolves.toBeUndefined();
+      await expect(fetch(`${api.baseUrl}/health/live`)).rejects.toThrow();
     });
   });
 

@@ -2,7 +2,8 @@ import { WorkerHost } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { AppConfig, APP_CONFIG } from '@app/config';
-import { Worker } from 'bullmq';
+import { ClosableClient, closeRedisClient } from '@app/redis';
+import { Queue, Worker } from 'bullmq';
 
 /**
  * Bounds the close of the BullMQ workers (worker process only).
@@ -65,6 +66,43 @@ export class BoundedWorkerClose implements BeforeApplicationShutdown {
     }
     if (!(await Promise.race([closed, delay(2000, false)]))) this.logger.warn(`worker ${worker.name}: still not closed; leaving it to the process exit`);
   }
+}
+
+/**
+ * Closes the queues' Redis connections without waiting on a Redis that is away (api and worker).
+ *
+ * @nestjs/bullmq closes every queue at shutdown with QUIT. A producer's client has no offline
+ * queue, so while Redis is away (or the client is still reconnecting after Redis came back) QUIT
+ * is refused ("Stream isn't writeable"), BullMQ does not take that for a connection error, and the
+ * rejection ended the application's close half-way: the HTTP server and the other Redis and
+ * PostgreSQL clients stayed open (reproduced in test/e2e/shutdown.spec.ts). A worker's client
+ * would wait in its offline queue instead.
+ *
+ * Here, before that hook, each queue's client is closed by closeRedisClient (disconnected at once
+ * when not ready, else QUIT bounded to two seconds), and BullMQ's wrapper is marked closed, so its
+ * own close then finds the connection already closing and returns.
+ */
+@Injectable()
+export class QueueConnectionsClose implements BeforeApplicationShutdown {
+  constructor(private readonly discovery: DiscoveryService) {}
+
+  async beforeApplicationShutdown(): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const { instance } of this.discovery.getProviders()) {
+      if (!(instance instanceof Queue)) continue;
+      const connection = (instance as unknown as { connection?: QueueConnection }).connection;
+      if (connection?._client) closing.push(closeConnection(connection));
+    }
+    await Promise.all(closing);
+  }
+}
+
+type QueueConnection = { close(force?: boolean): Promise<void>; _client?: ClosableClient };
+
+/** The client is closed as any other (QUIT, bounded); BullMQ's wrapper then only marks itself closed. */
+async function closeConnection(connection: QueueConnection): Promise<void> {
+  await closeRedisClient(connection._client!);
+  await connection.close(true).catch(() => undefined);
 }
 
 function delay<T>(ms: number, value: T): Promise<T> {

@@ -4,7 +4,7 @@ import { DiscoveryModule } from '@nestjs/core';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { redisOptions } from '@app/redis';
 import { QueueErrorLog } from './queue-errors';
-import { BoundedWorkerClose } from './queue-shutdown';
+import { BoundedWorkerClose, QueueConnectionsClose } from './queue-shutdown';
 import { ALL_QUEUES, DEFAULT_JOB_OPTIONS, QUEUE_PREFIX } from './queues';
 
 @Module({})
@@ -33,7 +33,7 @@ export class QueueModule {
         BullModule.registerQueue(...ALL_QUEUES.map((name) => (QUEUE_PREFIX[name] ? { name, prefix: QUEUE_PREFIX[name] } : { name }))),
         DiscoveryModule,
       ],
-      providers: options.role === 'worker' ? [QueueErrorLog, BoundedWorkerClose] : [QueueErrorLog],
+      providers: options.role === 'worker' ? [QueueErrorLog, BoundedWorkerClose, QueueConnectionsClose] : [QueueErrorLog, QueueConnectionsClose],
       exports: [BullModule],
     };
   }

@@ -1,6 +1,7 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import Redis from 'ioredis';
+import { closeRedisClient } from './close-client';
 import { redisOptions } from './redis-options';
 
 /** The shared client for application commands (caches, rate limits, revocations). */
@@ -29,7 +30,7 @@ export class RedisConnections implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.opened.map((c) => c.quit().catch(() => c.disconnect())));
+    await Promise.all(this.opened.map((client) => closeRedisClient(client)));
   }
 }
 
