@@ -5,6 +5,7 @@ import { connectAs } from '../support/db';
 import { call, HttpResult } from '../support/http';
 import { platformWithUsers, resellerWithUsers, signIn, TestTenant } from '../support/identity';
 import { authorizeAtProvider, OidcBrowser, OidcTestProvider, startOidcProvider } from '../support/oidc';
+import { captureLogs } from '../support/log-capture';
 import { expectProblem } from '../support/problem';
 
 const SECRET_A = 'shop-a-client-secret-0123456789abcdef';
@@ -35,7 +36,7 @@ describe('OIDC sign-in (e2e)', () => {
 
   beforeAll(async () => {
     system = await connectAs('system');
-    api = await startTestApi({ OIDC_ALLOW_PRIVATE_NETWORKS: 'true' });
+    api = await startTestApi({ OIDC_ALLOW_PRIVATE_NETWORKS: 'true', LOG_LEVEL: 'warn' });
     shopA = await resellerWithUsers(system, { owner: ['owner'], alice: ['user'], carol: ['user'], tina: ['user'], sam: ['sales'] });
     shopB = await resellerWithUsers(system, { owner: ['owner'], bob: ['user'] });
     platform = await platformWithUsers(system, { powner: ['owner'], pat: ['operator'] });
@@ -78,10 +79,22 @@ describe('OIDC sign-in (e2e)', () => {
   });
   const sessionsOf = async (userId: string) => Number((await system.query(`SELECT count(DISTINCT family_id) FROM refresh_tokens WHERE user_id = $1`, [userId])).rows[0].count);
 
-  function expectFailure(res: HttpResult, code: string): void {
+  /**
+   * The visitor is sent back to the sign-in page with `code` and no session; the log (captured
+   * while it runs: the api logs at warn here) says why, matching `reason`.
+   */
+  async function refused(run: () => Promise<HttpResult>, code: string, reason?: RegExp): Promise<void> {
+    const logs = captureLogs();
+    let res: HttpResult;
+    try {
+      res = await run();
+    } finally {
+      logs.stop();
+    }
     expect(res.status).toBe(302);
     expect(res.headers.location).toBe(`/console/sign-in?oidc_error=${code}`);
     expect(String(res.headers['set-cookie'] ?? '')).not.toContain(`${SESSION_COOKIE}=`);
+    if (reason) expect(logs.text).toMatch(reason);
   }
 
   /** Starts at the tenant's domain, signs in at the provider as `account`, and returns the browser and the provider's answer. */
@@ -168,21 +181,23 @@ describe('OIDC sign-in (e2e)', () => {
     const after = await sessionsOf(shopA.users.alice.id);
 
     browser.jar.set(FLOW_COOKIE, flowCookie);
-    expectFailure(await browser.callback(redirect), 'oidc_sign_in_failed');
+    await refused(() => browser.callback(redirect), 'oidc_sign_in_failed', /unknown, expired or used state/);
 
     // A new flow in the same browser, answered with the spent code.
     const fresh = await browser.start(shopA.domain);
     const state = new URL(fresh.headers.location as string).searchParams.get('state')!;
     const replay = new URL(redirect);
     replay.searchParams.set('state', state);
-    expectFailure(await browser.callback(replay), 'oidc_sign_in_failed');
+    await refused(() => browser.callback(replay), 'oidc_sign_in_failed', /invalid_grant/);
     expect(await sessionsOf(shopA.users.alice.id)).toBe(after);
   });
 
   it('the same answer delivered twice at once signs in once', async () => {
     const { browser, redirect } = await authorize(shopA, 'alice');
     const before = await sessionsOf(shopA.users.alice.id);
-    const results = await Promise.all([browser.callback(redirect), browser.callback(redirect)]);
+    const logs = captureLogs();
+    const results = await Promise.all([browser.callback(redirect), browser.callback(redirect)]).finally(() => logs.stop());
+    expect(logs.text).toMatch(/unknown, expired or used state/);
     expect(results.map((r) => r.headers.location).sort()).toEqual(['/console/', '/console/sign-in?oidc_error=oidc_sign_in_failed']);
     expect(await sessionsOf(shopA.users.alice.id)).toBe(before + 1);
   });
@@ -194,7 +209,7 @@ describe('OIDC sign-in (e2e)', () => {
       return url;
     });
     expect(redirect.searchParams.get('code')).toEqual(expect.any(String));
-    expectFailure(await browser.callback(redirect), 'oidc_sign_in_failed');
+    await refused(() => browser.callback(redirect), 'oidc_sign_in_failed', /nonce mismatch/);
     expect(await sessionsOf(shopA.users.alice.id)).toBe(before);
   });
 
@@ -203,48 +218,48 @@ describe('OIDC sign-in (e2e)', () => {
     const toOther = (url: URL) => new URL(`${url.pathname}${url.search}`, other.issuer);
     const { browser, redirect } = await authorize(shopA, 'alice', toOther);
     expect(redirect.searchParams.get('iss')).toBe(other.issuer);
-    expectFailure(await browser.callback(redirect), 'oidc_sign_in_failed');
+    await refused(() => browser.callback(redirect), 'oidc_sign_in_failed', /iss mismatch/);
 
     const second = await authorize(shopA, 'alice', toOther);
     second.redirect.searchParams.delete('iss');
-    expectFailure(await second.browser.callback(second.redirect), 'oidc_sign_in_failed');
+    await refused(() => second.browser.callback(second.redirect), 'oidc_sign_in_failed', /iss missing/);
     expect(await sessionsOf(shopA.users.alice.id)).toBe(before);
   });
 
   it('does not match an address the provider does not call verified', async () => {
     const { browser, redirect } = await authorize(shopA, 'carol');
-    expectFailure(await browser.callback(redirect), 'oidc_email_not_verified');
+    await refused(() => browser.callback(redirect), 'oidc_email_not_verified', /not say the address is verified/);
     expect(await sessionsOf(shopA.users.carol.id)).toBe(0);
   });
 
   it('a state is bound to the browser that started it', async () => {
     const { redirect } = await authorize(shopA, 'alice');
     const before = await sessionsOf(shopA.users.alice.id);
-    expectFailure(await new OidcBrowser(api.baseUrl).callback(redirect), 'oidc_sign_in_failed');
+    await refused(() => new OidcBrowser(api.baseUrl).callback(redirect), 'oidc_sign_in_failed', /another browser/);
     expect(await sessionsOf(shopA.users.alice.id)).toBe(before);
   });
 
   it("keeps tenants apart: an account of A signs in at B neither through B's provider nor through A's", async () => {
     // Through B's configuration: B has no account with A's customer's address.
     const atB = await authorize(shopB, 'alice');
-    expectFailure(await atB.browser.callback(atB.redirect), 'oidc_no_account');
+    await refused(() => atB.browser.callback(atB.redirect), 'oidc_no_account');
     // A's flow, answered at B's domain: refused, and A's flow is spent.
     const atA = await authorize(shopA, 'alice');
     const before = await sessionsOf(shopA.users.alice.id);
-    expectFailure(await atA.browser.callback(atA.redirect, shopB.domain), 'tenant_mismatch');
+    await refused(() => atA.browser.callback(atA.redirect, shopB.domain), 'tenant_mismatch', /started at another tenant/);
     expect(await sessionsOf(shopA.users.alice.id)).toBe(before);
     // B's own customer is fine at B, and unknown at A.
     const bob = await authorize(shopB, 'bob');
     expect((await bob.browser.callback(bob.redirect)).headers.location).toBe('/console/');
     expect(await signedInAs(bob.browser, shopB)).toBe(shopB.users.bob.id);
     const bobAtA = await authorize(shopA, 'bob');
-    expectFailure(await bobAtA.browser.callback(bobAtA.redirect), 'oidc_no_account');
+    await refused(() => bobAtA.browser.callback(bobAtA.redirect), 'oidc_no_account');
     expect((await system.query(`SELECT count(*) FROM users WHERE lower(email) = lower($1)`, [shopB.users.bob.email])).rows[0].count).toBe('1');
   });
 
   it('creates a customer on first sign-in when the tenant allows it, only at allowed domains', async () => {
     const { browser, redirect } = await authorize(shopA, 'newcomer');
-    expectFailure(await browser.callback(redirect), 'oidc_no_account');
+    await refused(() => browser.callback(redirect), 'oidc_no_account');
     expect((await configure(shopA, { ...settingsFor(shopA, 'shop-a', SECRET_A), createAccounts: true, allowedDomains: ['example.com'] })).status).toBe(200);
 
     const first = await authorize(shopA, 'newcomer');
@@ -261,10 +276,10 @@ describe('OIDC sign-in (e2e)', () => {
     expect((await system.query(`SELECT count(*) FROM users WHERE email = $1`, [newcomer])).rows[0].count).toBe('1');
 
     const stranger = await authorize(shopA, 'stranger');
-    expectFailure(await stranger.browser.callback(stranger.redirect), 'oidc_domain_not_allowed');
+    await refused(() => stranger.browser.callback(stranger.redirect), 'oidc_domain_not_allowed');
     // Unverified addresses are not created either.
     const carol = await authorize(shopA, 'carol');
-    expectFailure(await carol.browser.callback(carol.redirect), 'oidc_email_not_verified');
+    await refused(() => carol.browser.callback(carol.redirect), 'oidc_email_not_verified');
     expect((await configure(shopA, settingsFor(shopA, 'shop-a', SECRET_A))).status).toBe(200);
   });
 
@@ -298,7 +313,7 @@ describe('OIDC sign-in (e2e)', () => {
   it('turned off or removed, start sends people back to the sign-in page', async () => {
     expect((await configure(shopB, { ...settingsFor(shopB, 'shop-b', SECRET_B), enabled: false })).status).toBe(200);
     expect((await call(api.baseUrl, 'GET', '/api/v1/site', { host: shopB.domain })).body.oidc).toEqual({ enabled: false, name: null });
-    expectFailure(await new OidcBrowser(api.baseUrl).start(shopB.domain), 'oidc_not_enabled');
+    await refused(() => new OidcBrowser(api.baseUrl).start(shopB.domain), 'oidc_not_enabled');
     expect((await call(api.baseUrl, 'DELETE', '/api/v1/identity-settings/oidc', { host: shopB.domain, token: owners[shopB.id] })).status).toBe(204);
     const gone = await call(api.baseUrl, 'GET', '/api/v1/identity-settings/oidc', { host: shopB.domain, token: owners[shopB.id] });
     expect(gone.body).toMatchObject({ configured: false, clientSecretSet: false, clientId: '' });
