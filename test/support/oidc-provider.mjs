@@ -5,8 +5,8 @@
 // OIDC_TEST_ACCOUNTS (JSON object sub -> {email, email_verified, name}). It listens on a free port
 // of 127.0.0.1, is its own issuer (http://127.0.0.1:<port>), and prints {"issuer": ...} on stdout.
 //
-// The login page is replaced by one automatic step: GET /interaction/<uid>?account=<sub> signs in
-// as <sub> (the test names the account, as a person would by typing a password). Consent is given
+// The login page is a list of the accounts: GET /interaction/<uid>?account=<sub> signs in as <sub>
+// (the test names the account, as a person would by typing a password). Consent is given
 // at once (the client is first-party), with the scopes asked for.
 import { createServer } from 'node:http';
 import Provider from 'oidc-provider';
@@ -48,9 +48,17 @@ server.on('request', async (req, res) => {
   try {
     const details = await provider.interactionDetails(req, res);
     const account = url.searchParams.get('account');
-    if (details.prompt.name !== 'login' || !account || !accounts[account]) {
+    if (details.prompt.name !== 'login') {
       res.statusCode = 400;
-      return res.end(`interaction ${details.prompt.name}: name a known ?account=`);
+      return res.end(`unexpected prompt ${details.prompt.name}`);
+    }
+    if (!account || !accounts[account]) {
+      // The page a person sees in a browser: pick who to be.
+      const links = Object.keys(accounts)
+        .map((sub) => `<li><a href="/interaction/${details.uid}?account=${encodeURIComponent(sub)}">${sub}</a></li>`)
+        .join('');
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      return res.end(`<!doctype html><html lang="en"><head><title>Test provider</title></head><body><main><h1>Sign in as</h1><ul>${links}</ul></main></body></html>`);
     }
     await provider.interactionFinished(req, res, { login: { accountId: account } }, { mergeWithLastSubmission: false });
   } catch (error) {

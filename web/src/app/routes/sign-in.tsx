@@ -1,4 +1,4 @@
-import { Alert, Button, Divider, Form, Input } from 'antd';
+import { Alert, Button, Form, Input } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, useLocation, useNavigate, useSearchParams } from 'react-router-dom';
@@ -107,9 +107,9 @@ export function SignInPage() {
           <Button size="large" block href={`/api/v1/auth/oidc/start${next && next.startsWith('/') && !next.startsWith('//') ? `?next=${encodeURIComponent(`/console${next}`)}` : ''}`} data-testid="oidc-sign-in">
             {t('identity.oidc.signInWith', { name: site.oidc.name })}
           </Button>
-          <Divider plain style={{ margin: '4px 0' }}>
-            {t('identity.oidc.or')}
-          </Divider>
+          <div style={{ textAlign: 'center' }}>
+            <AuthText>{t('identity.oidc.or')}</AuthText>
+          </div>
         </>
       )}
       <Form layout="vertical" requiredMark={false} onFinish={(v) => void onSignIn(v).catch(() => undefined)} data-testid="sign-in-form">
