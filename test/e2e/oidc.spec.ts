@@ -36,7 +36,8 @@ describe('OIDC sign-in (e2e)', () => {
 
   beforeAll(async () => {
     system = await connectAs('system');
-    api = await startTestApi({ OIDC_ALLOW_PRIVATE_NETWORKS: 'true', LOG_LEVEL: 'warn' });
+    // Each visitor (OidcBrowser) has an address of its own, as a trusted proxy states it.
+    api = await startTestApi({ OIDC_ALLOW_PRIVATE_NETWORKS: 'true', OIDC_START_MAX_PER_IP_MINUTE: '3', TRUST_PROXY: 'true', LOG_LEVEL: 'warn' });
     shopA = await resellerWithUsers(system, { owner: ['owner'], alice: ['user'], carol: ['user'], tina: ['user'], sam: ['sales'] });
     shopB = await resellerWithUsers(system, { owner: ['owner'], bob: ['user'] });
     platform = await platformWithUsers(system, { powner: ['owner'], pat: ['operator'] });
@@ -308,6 +309,14 @@ describe('OIDC sign-in (e2e)', () => {
     const { browser, redirect } = await authorize(platform, 'pat');
     expect((await browser.callback(redirect)).headers.location).toBe('/console/');
     expect(await signedInAs(browser, platform)).toBe(platform.users.pat.id);
+  });
+
+  it('limits starts per client IP (each keeps a flow in Redis)', async () => {
+    const ip = '10.250.0.1';
+    for (let i = 0; i < 3; i++) expect(new URL((await new OidcBrowser(api.baseUrl, ip).start(shopA.domain)).headers.location as string).origin).toBe(provider.issuer);
+    await refused(() => new OidcBrowser(api.baseUrl, ip).start(shopA.domain), 'oidc_rate_limited', /more than 3 starts a minute/);
+    // Another visitor is not held up.
+    expect(new URL((await new OidcBrowser(api.baseUrl).start(shopA.domain)).headers.location as string).origin).toBe(provider.issuer);
   });
 
   it('turned off or removed, start sends people back to the sign-in page', async () => {

@@ -128,7 +128,11 @@ export async function authorizeAtProvider(authorizationUrl: string, account: str
 export class OidcBrowser {
   readonly jar = new CookieJar();
 
-  constructor(private readonly baseUrl: string) {}
+  /** `ip`: the visitor's address as a proxy states it (X-Forwarded-For; the api must trust it): a new one each by default. */
+  constructor(
+    private readonly baseUrl: string,
+    private readonly ip = `10.${Math.floor(Math.random() * 256)}.${Math.floor(Math.random() * 256)}.${1 + Math.floor(Math.random() * 254)}`,
+  ) {}
 
   async start(host: string, next?: string): Promise<HttpResult> {
     const res = await call(this.baseUrl, 'GET', `/api/v1/auth/oidc/start${next ? `?next=${encodeURIComponent(next)}` : ''}`, { host, headers: this.cookies() });
@@ -145,6 +149,6 @@ export class OidcBrowser {
 
   private cookies(): Record<string, string> {
     const header = this.jar.header();
-    return header ? { cookie: header } : {};
+    return { 'x-forwarded-for': this.ip, ...(header ? { cookie: header } : {}) };
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { generators, TokenSet, UserinfoResponse } from 'openid-client';
@@ -6,6 +6,8 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { REDIS } from '@app/redis';
 import { ResolvedTenant, TenantDb } from '@app/tenancy';
 import Redis from 'ioredis';
+import { ClsService } from 'nestjs-cls';
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { QueryFailedError } from 'typeorm';
 import { AuditService } from '../../audit/audit.service';
 import { AuthService } from '../../auth/auth.service';
@@ -24,6 +26,8 @@ const FLOW_KEY = (state: string) => `auth:oidc:flow:${createHash('sha256').updat
 /** Why a sign-in through the provider did not happen: the console's sign-in page explains each. */
 export type OidcFailure =
   | 'oidc_not_enabled'
+  | 'oidc_rate_limited'
+  | 'oidc_unavailable'
   | 'oidc_provider_unavailable'
   | 'oidc_sign_in_failed'
   | 'oidc_denied'
@@ -74,8 +78,9 @@ export type OidcOutcome =
  * a password.
  */
 @Injectable()
-export class OidcSignInService {
+export class OidcSignInService implements OnModuleInit {
   private readonly logger = new Logger('OidcSignIn');
+  private perIp!: RateLimiterRedis;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -88,7 +93,12 @@ export class OidcSignInService {
     private readonly oneTimeTokens: OneTimeTokens,
     private readonly authService: AuthService,
     private readonly audit: AuditService,
+    private readonly cls: ClsService,
   ) {}
+
+  onModuleInit(): void {
+    this.perIp = new RateLimiterRedis({ storeClient: this.redis, keyPrefix: 'auth:oidc-start:ip', points: this.config.OIDC_START_MAX_PER_IP_MINUTE, duration: 60 });
+  }
 
   /** The provider's authorization URL for a new flow, and the browser-binding cookie's value. */
   async start(tenant: ResolvedTenant, redirectUri: string, next: string): Promise<{ url: string; browserSecret: string }> {
@@ -98,6 +108,7 @@ export class OidcSignInService {
     const client = await this.clients.client(tenant.id, settings, redirectUri).catch((error: unknown) => {
       throw new OidcSignInError('oidc_provider_unavailable', `discovery failed: ${(error as Error).message}`);
     });
+    await this.limit();
     const browserSecret = randomBytes(32).toString('base64url');
     const flow: Flow = {
       tenantId: tenant.id,
@@ -109,7 +120,9 @@ export class OidcSignInService {
       browserHash: sha256(browserSecret),
       next,
     };
-    await this.redis.set(FLOW_KEY(flow.state), JSON.stringify(flow), 'EX', this.config.OIDC_FLOW_TTL_SECONDS);
+    await this.redis.set(FLOW_KEY(flow.state), JSON.stringify(flow), 'EX', this.config.OIDC_FLOW_TTL_SECONDS).catch((error: Error) => {
+      throw new OidcSignInError('oidc_unavailable', `the flow could not be kept: ${error.message}`);
+    });
     const url = client.authorizationUrl({
       scope: 'openid email profile',
       response_type: 'code',
@@ -127,7 +140,9 @@ export class OidcSignInService {
     const state = params.get('state');
     if (!state || state.length > 512) throw new OidcSignInError('oidc_sign_in_failed', 'no state in the answer');
     // Taken out at once: a state (and so its code) is good for one callback, even two at once.
-    const raw = await this.redis.getdel(FLOW_KEY(state));
+    const raw = await this.redis.getdel(FLOW_KEY(state)).catch((error: Error) => {
+      throw new OidcSignInError('oidc_unavailable', `the flow could not be read: ${error.message}`);
+    });
     if (!raw) throw new OidcSignInError('oidc_sign_in_failed', 'unknown, expired or used state');
     const flow = JSON.parse(raw) as Flow;
     if (flow.tenantId !== tenant.id) throw new OidcSignInError('tenant_mismatch', 'the sign-in was started at another tenant');
@@ -207,6 +222,17 @@ export class OidcSignInService {
     if (!found) throw new OidcSignInError('oidc_no_account', 'no account with that address here, and the tenant does not create accounts on sign-in');
     if (found.status !== 'active' || found.deletedAt) throw new OidcSignInError('account_disabled', 'the account is not active');
     return found;
+  }
+
+  /** At most OIDC_START_MAX_PER_IP_MINUTE starts a minute per client IP: each keeps a flow in Redis. */
+  private async limit(): Promise<void> {
+    const ip = (this.cls.isActive() && this.cls.get<string | null>('clientIp')) || 'unknown';
+    try {
+      await this.perIp.consume(ip);
+    } catch (result) {
+      if (result instanceof RateLimiterRes) throw new OidcSignInError('oidc_rate_limited', `more than ${this.config.OIDC_START_MAX_PER_IP_MINUTE} starts a minute from ${ip}`);
+      throw new OidcSignInError('oidc_unavailable', `the rate limiter failed: ${(result as Error).message}`);
+    }
   }
 
   /** Logged for the owner's operators: why a sign-in failed (never shown to the visitor beyond its code). */

@@ -79,7 +79,7 @@ export class OidcSignInController {
   @Public()
   @ApiOperation({ summary: "Start signing in with the tenant's identity provider: 302 to the provider (state, nonce and PKCE kept here), or to the sign-in page with ?oidc_error=" })
   @ApiQuery({ name: 'next', required: false, description: 'A console path to land on afterwards (/console/...)' })
-  @ApiFoundResponse({ description: 'Location: the provider, or /console/sign-in?oidc_error=oidc_not_enabled|oidc_provider_unavailable|cookie_session_needs_https|tenant_disabled' })
+  @ApiFoundResponse({ description: 'Location: the provider, or /console/sign-in?oidc_error=oidc_not_enabled|oidc_rate_limited|oidc_unavailable|oidc_provider_unavailable|cookie_session_needs_https|tenant_disabled' })
   async start(@Query('next') next: string | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const tenant = this.hostTenant();
     try {
@@ -104,7 +104,7 @@ export class OidcSignInController {
   @ApiOperation({ summary: "The provider's answer: signs in (Set-Cookie of the console session) and 302 to the console, or to the sign-in page with ?oidc_error=" })
   @ApiFoundResponse({
     description:
-      'Location: /console/... signed in; /console/sign-in#oidc_challenge=... when two-factor is on; or /console/sign-in?oidc_error=oidc_sign_in_failed|oidc_denied|oidc_email_not_verified|oidc_domain_not_allowed|oidc_no_account|account_disabled|tenant_mismatch',
+      'Location: /console/... signed in; /console/sign-in#oidc_challenge=... when two-factor is on; or /console/sign-in?oidc_error=oidc_sign_in_failed|oidc_unavailable|oidc_denied|oidc_email_not_verified|oidc_domain_not_allowed|oidc_no_account|account_disabled|tenant_mismatch',
   })
   async callback(@Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const tenant = this.hostTenant();

@@ -13,6 +13,8 @@ import { resetRestore } from '../session-gate';
 /** The failures the OIDC callback names in ?oidc_error= (see the api's OidcFailure). */
 const OIDC_ERRORS = [
   'oidc_not_enabled',
+  'oidc_rate_limited',
+  'oidc_unavailable',
   'oidc_provider_unavailable',
   'oidc_sign_in_failed',
   'oidc_denied',
