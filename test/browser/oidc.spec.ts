@@ -2,8 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { Browser, Page } from 'playwright-core';
+import { generate } from 'otplib';
 import { connectAs } from '../support/db';
-import { resellerWithUsers, TEST_PASSWORD, TestTenant } from '../support/identity';
+import { call } from '../support/http';
+import { resellerWithUsers, signIn, TEST_PASSWORD, TestTenant } from '../support/identity';
 import { OidcTestProvider, startOidcProvider } from '../support/oidc';
 import { ARTIFACTS, ConsoleStack, launchChromium, newContext, PHONE, seriousViolations, startConsoleStack } from './console-stack';
 
@@ -35,11 +37,12 @@ describe('single sign-on in the console', () => {
     system = await connectAs('system');
     stack = await startConsoleStack({ OIDC_ALLOW_PRIVATE_NETWORKS: 'true' });
     browser = await launchChromium();
-    shop = await resellerWithUsers(system, { owner: ['owner'], alice: ['user'] });
+    shop = await resellerWithUsers(system, { owner: ['owner'], alice: ['user'], tina: ['user'] });
     provider = await startOidcProvider(
       [{ client_id: 'console', client_secret: 'console-client-secret-42', redirect_uris: [`${stack.origin(shop.domain)}/api/v1/auth/oidc/callback`] }],
       {
         alice: { email: shop.users.alice.email, email_verified: true, name: 'Alice' },
+        tina: { email: shop.users.tina.email, email_verified: true },
         stranger: { email: `stranger.${shop.slug}@example.com`, email_verified: true },
       },
     );
@@ -105,6 +108,29 @@ describe('single sign-on in the console', () => {
     await expectAccessible(small, 'sign-in-oidc-error');
     await shoot(small, 'sign-in-error-zh-CN-phone');
     await phone.close();
+    await context.close();
+  });
+
+  it('with two-factor on, the provider is not enough: the console asks for the code', async () => {
+    const tokens = await signIn(stack.baseUrl, shop, 'tina');
+    const as = { host: shop.domain, token: tokens.accessToken };
+    const started = await call(stack.baseUrl, 'POST', '/api/v1/me/two-factor/enrolment', { ...as, json: {} });
+    const code = (offset: number) => generate({ secret: started.body.secret, epoch: Math.floor(Date.now() / 1000) + offset * 30 });
+    expect((await call(stack.baseUrl, 'POST', '/api/v1/me/two-factor/confirm', { ...as, json: { code: await code(0) } })).status).toBe(200);
+
+    const context = await newContext(browser);
+    const page = await context.newPage();
+    await page.goto(url('/sign-in'));
+    await page.getByTestId('oidc-sign-in').click();
+    await page.getByRole('link', { name: 'tina' }).click();
+    await page.getByTestId('second-factor-form').waitFor();
+    expect(new URL(page.url()).hash).toMatch(/^#oidc_challenge=/);
+    await shoot(page, 'second-factor-en');
+    await page.getByLabel('Code').fill(await code(1));
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+    await page.waitForURL((u) => !u.pathname.endsWith('/sign-in'));
+    expect(new URL(page.url()).hash).toBe('');
+    await page.getByText(shop.users.tina.email).first().waitFor();
     await context.close();
   });
 });
