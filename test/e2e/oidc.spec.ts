@@ -38,7 +38,7 @@ describe('OIDC sign-in (e2e)', () => {
     system = await connectAs('system');
     // Each visitor (OidcBrowser) has an address of its own, as a trusted proxy states it.
     api = await startTestApi({ OIDC_ALLOW_PRIVATE_NETWORKS: 'true', OIDC_START_MAX_PER_IP_MINUTE: '3', TRUST_PROXY: 'true', LOG_LEVEL: 'warn' });
-    shopA = await resellerWithUsers(system, { owner: ['owner'], alice: ['user'], carol: ['user'], tina: ['user'], sam: ['sales'] });
+    shopA = await resellerWithUsers(system, { owner: ['owner'], alice: ['user'], carol: ['user'], tina: ['user'], dave: ['user'], sam: ['sales'] });
     shopB = await resellerWithUsers(system, { owner: ['owner'], bob: ['user'] });
     platform = await platformWithUsers(system, { powner: ['owner'], pat: ['operator'] });
     newcomer = `newcomer.${shopA.slug}@example.com`;
@@ -51,6 +51,7 @@ describe('OIDC sign-in (e2e)', () => {
       alice: { email: shopA.users.alice.email.toUpperCase(), email_verified: true, name: 'Alice' },
       carol: { email: shopA.users.carol.email, email_verified: false },
       tina: { email: shopA.users.tina.email, email_verified: true },
+      dave: { email: shopA.users.dave.email, email_verified: true },
       bob: { email: shopB.users.bob.email, email_verified: true },
       newcomer: { email: newcomer, email_verified: true, name: 'New Comer' },
       stranger: { email: `stranger.${shopA.slug}@elsewhere.example`, email_verified: true },
@@ -99,9 +100,9 @@ describe('OIDC sign-in (e2e)', () => {
   }
 
   /** Starts at the tenant's domain, signs in at the provider as `account`, and returns the browser and the provider's answer. */
-  async function authorize(tenant: TestTenant, account: string, tamper: (url: URL) => URL = (u) => u) {
+  async function authorize(tenant: TestTenant, account: string, tamper: (url: URL) => URL = (u) => u, next?: string) {
     const browser = new OidcBrowser(api.baseUrl);
-    const started = await browser.start(tenant.domain);
+    const started = await browser.start(tenant.domain, next);
     expect(started.status).toBe(302);
     const authorization = new URL(started.headers.location as string);
     const redirect = await authorizeAtProvider(tamper(authorization).toString(), account);
@@ -231,6 +232,19 @@ describe('OIDC sign-in (e2e)', () => {
     const { browser, redirect } = await authorize(shopA, 'carol');
     await refused(() => browser.callback(redirect), 'oidc_email_not_verified', /not say the address is verified/);
     expect(await sessionsOf(shopA.users.carol.id)).toBe(0);
+  });
+
+  it('lands on the console page asked for, never elsewhere; a disabled account is refused', async () => {
+    const to = await authorize(shopA, 'alice', undefined, '/console/keys?tab=mine');
+    expect((await to.browser.callback(to.redirect)).headers.location).toBe('/console/keys?tab=mine');
+    for (const next of ['https://evil.example/', '//evil.example/console', '/console//evil.example', '/api/v1/me']) {
+      const away = await authorize(shopA, 'alice', undefined, next);
+      expect({ next, location: (await away.browser.callback(away.redirect)).headers.location }).toEqual({ next, location: '/console/' });
+    }
+    await system.query(`UPDATE users SET status = 'disabled' WHERE id = $1`, [shopA.users.dave.id]);
+    const dave = await authorize(shopA, 'dave');
+    await refused(() => dave.browser.callback(dave.redirect), 'account_disabled');
+    expect(await sessionsOf(shopA.users.dave.id)).toBe(0);
   });
 
   it('a state is bound to the browser that started it', async () => {

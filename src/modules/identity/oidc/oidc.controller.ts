@@ -22,7 +22,7 @@ function redirectUriOf(request: FastifyRequest): string {
 
 /** Where to land after signing in: a console path of this origin, nothing else. */
 function safeNext(next: unknown): string {
-  if (typeof next !== 'string' || next.length > 500 || !/^\/console(\/[^\\]*)?$/.test(next) || next.startsWith('//')) return HOME;
+  if (typeof next !== 'string' || next.length > 500 || !/^\/console(\/[\w\-./?=&%~+,]*)?$/.test(next) || next.includes('//')) return HOME;
   return next;
 }
 
