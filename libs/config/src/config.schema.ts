@@ -151,6 +151,14 @@ export function buildConfigSchema(production: boolean) {
   SIGN_UP_MAX_PER_IP_HOUR: z.coerce.number().int().min(1).max(100000).default(10),
   SIGN_UP_MAX_PER_ADDRESS_HOUR: z.coerce.number().int().min(1).max(1000).default(3),
   EMAIL_VERIFICATION_TTL_HOURS: z.coerce.number().int().min(1).max(30 * 24).default(48),
+  /** OpenID Connect sign-in: how long a started sign-in (state, nonce, PKCE verifier) waits for the provider's answer. */
+  OIDC_FLOW_TTL_SECONDS: z.coerce.number().int().min(30).max(3600).default(600),
+  /** Single sign-ons a client IP may start a minute (each keeps a flow in Redis until it ends or expires). */
+  OIDC_START_MAX_PER_IP_MINUTE: z.coerce.number().int().min(1).max(100000).default(30),
+  /** Each request to a tenant's identity provider (discovery, keys, token, userinfo) must end within this. */
+  OIDC_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  /** Let identity providers be reached at private, loopback and link-local addresses (an in-house provider, tests). */
+  OIDC_ALLOW_PRIVATE_NETWORKS: booleanFlag.default('false'),
   TENANT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /** Inference API (/v1): largest request body accepted, in bytes. */
   INFERENCE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),

@@ -41,6 +41,6 @@ import { TwoFactorService } from './two-factor.service';
     TwoFactorService,
     { provide: APP_GUARD, useClass: AccessGuard },
   ],
-  exports: [OneTimeTokens, Sessions, Revocations, AuthService, TwoFactor, LoginThrottle],
+  exports: [OneTimeTokens, Sessions, Revocations, AuthService, TwoFactor, LoginThrottle, SessionCookie],
 })
 export class AuthModule {}

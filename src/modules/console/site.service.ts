@@ -12,7 +12,7 @@ const isLanguage = (value: unknown): value is ConsoleLanguage => CONSOLE_LANGUAG
 
 /**
  * What the console shows before anyone signs in, for the Host's tenant: brand, languages, support
- * contact, currency, whether sign-up is open, and the public price list: the tenant's retail
+ * contact, currency, whether sign-up is open and single sign-on offered, and the public price list: the tenant's retail
  * prices now of the models its customers may call, as `GET /v1/models` lists them (priced, not
  * hidden, served by an enabled channel).
  */
@@ -45,6 +45,7 @@ export class SiteService {
       support: { email: branding.supportEmail ?? null, url: branding.supportUrl ?? null },
       currency: CURRENCY,
       signUp: await this.signUp(tenant.id),
+      oidc: await this.oidc(tenant.id),
       models: await this.models(tenant.id),
     };
   }
@@ -55,6 +56,12 @@ export class SiteService {
       m.query(`SELECT sign_up_enabled, sign_up_domains FROM tenant_identity_settings WHERE tenant_id = $1`, [tenantId]),
     );
     return row?.sign_up_enabled ? { open: true, domains: row.sign_up_domains } : { open: false, domains: [] };
+  }
+
+  /** Whether the tenant's identity provider is offered, under which name (never its URL, client or secret). */
+  private async oidc(tenantId: string): Promise<{ enabled: boolean; name: string | null }> {
+    const [row] = await this.tenantDb.run({ tenantId }, (m) => m.query(`SELECT display_name FROM tenant_oidc_settings WHERE tenant_id = $1 AND enabled`, [tenantId]));
+    return row ? { enabled: true, name: row.display_name } : { enabled: false, name: null };
   }
 
   private async models(tenantId: string): Promise<SiteModelPrice[]> {

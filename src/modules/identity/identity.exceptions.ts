@@ -6,6 +6,7 @@ export enum IdentityErrorCode {
   SignUpRateLimited = 'sign_up_rate_limited',
   StaffAccountDeletion = 'staff_account_deletion',
   AccountDeleted = 'account_deleted',
+  OidcProviderUnusable = 'oidc_provider_unusable',
 }
 
 const MESSAGES: Record<IdentityErrorCode, { status: number; title: string }> = {
@@ -14,6 +15,7 @@ const MESSAGES: Record<IdentityErrorCode, { status: number; title: string }> = {
   [IdentityErrorCode.SignUpRateLimited]: { status: 429, title: 'Too many sign-ups; try again later' },
   [IdentityErrorCode.StaffAccountDeletion]: { status: 409, title: 'Staff accounts are removed by the owner in the members list, not deleted here' },
   [IdentityErrorCode.AccountDeleted]: { status: 409, title: 'The account is already deleted' },
+  [IdentityErrorCode.OidcProviderUnusable]: { status: 400, title: 'The identity provider cannot be used' },
 };
 
 export const identityError = errorFactory<IdentityErrorCode>(MESSAGES);

@@ -12,6 +12,11 @@ export class SiteSignUp {
   @ApiProperty({ type: [String], description: 'Only addresses at these domains may sign up (empty: any)' }) domains: string[];
 }
 
+export class SiteOidc {
+  @ApiProperty({ description: 'Whether people may sign in with the tenant\'s identity provider (GET /api/v1/auth/oidc/start)' }) enabled: boolean;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'Acme SSO', description: 'The provider\'s name for the "Sign in with ..." button' }) name: string | null;
+}
+
 export class SiteModelPrice {
   @ApiProperty({ example: 'gpt-4o-mini' }) model: string;
   @ApiProperty({ example: '0.15', description: 'Per million input tokens, decimal string in the currency unit' }) inputPerMillion: string;
@@ -33,6 +38,7 @@ export class SiteView {
   @ApiProperty({ type: SiteSupport }) support: SiteSupport;
   @ApiProperty({ example: 'USD', description: 'ISO 4217 code of every amount at this tenant' }) currency: string;
   @ApiProperty({ type: SiteSignUp }) signUp: SiteSignUp;
+  @ApiProperty({ type: SiteOidc }) oidc: SiteOidc;
   @ApiProperty({ type: [SiteModelPrice], description: "Models the tenant's customers may call (priced, not hidden, served by an enabled channel), with the tenant's retail prices now, sorted by name" })
   models: SiteModelPrice[];
 }

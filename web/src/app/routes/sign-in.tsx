@@ -1,7 +1,7 @@
 import { Alert, Button, Form, Input } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Link, useNavigate, useSearchParams } from 'react-router-dom';
+import { Link, useLocation, useNavigate, useSearchParams } from 'react-router-dom';
 import { AuthLayout, AuthText, AuthTitle } from '@/components/auth-layout';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useRequestReset, useSignIn } from '@/features/auth/api';
@@ -9,6 +9,23 @@ import { secondFactorChallenge } from '@/features/identity/api';
 import { SecondFactorStep } from '@/features/identity/second-factor-step';
 import { useSite } from '@/hooks/use-site';
 import { resetRestore } from '../session-gate';
+
+/** The failures the OIDC callback names in ?oidc_error= (see the api's OidcFailure). */
+const OIDC_ERRORS = [
+  'oidc_not_enabled',
+  'oidc_rate_limited',
+  'oidc_unavailable',
+  'oidc_provider_unavailable',
+  'oidc_sign_in_failed',
+  'oidc_denied',
+  'oidc_email_not_verified',
+  'oidc_domain_not_allowed',
+  'oidc_no_account',
+  'account_disabled',
+  'tenant_disabled',
+  'tenant_mismatch',
+  'cookie_session_needs_https',
+];
 
 export function SignInPage() {
   const { t } = useTranslation();
@@ -19,7 +36,11 @@ export function SignInPage() {
   const [forgot, setForgot] = useState(false);
   const next = params.get('next');
   const { data: site } = useSite();
-  const challenge = secondFactorChallenge(signIn.error);
+  const location = useLocation();
+  // Single sign-on with two-factor on: the callback hands the challenge over in the fragment (never sent to a server).
+  const [oidcChallenge, setOidcChallenge] = useState(() => new URLSearchParams(location.hash.slice(1)).get('oidc_challenge'));
+  const challenge = secondFactorChallenge(signIn.error) ?? oidcChallenge;
+  const oidcError = params.get('oidc_error');
 
   const onSignedIn = () => {
     resetRestore();
@@ -33,7 +54,15 @@ export function SignInPage() {
   if (challenge) {
     return (
       <AuthLayout>
-        <SecondFactorStep challenge={challenge} onDone={onSignedIn} onCancel={() => signIn.reset()} />
+        <SecondFactorStep
+          challenge={challenge}
+          onDone={onSignedIn}
+          onCancel={() => {
+            signIn.reset();
+            setOidcChallenge(null);
+            navigate({ search: location.search, hash: '' }, { replace: true });
+          }}
+        />
       </AuthLayout>
     );
   }
@@ -67,6 +96,24 @@ export function SignInPage() {
     <AuthLayout>
       <AuthTitle>{t('auth.signInTitle')}</AuthTitle>
       {params.get('expired') && <Alert type="warning" showIcon message={t('auth.sessionEnded')} data-testid="session-ended" />}
+      {oidcError && (
+        <Alert
+          type="error"
+          showIcon
+          message={t(OIDC_ERRORS.includes(oidcError) ? `identity.oidc.errors.${oidcError}` : 'identity.oidc.errors.unknown')}
+          data-testid="oidc-error"
+        />
+      )}
+      {site?.oidc.enabled && (
+        <>
+          <Button size="large" block href={`/api/v1/auth/oidc/start${next && next.startsWith('/') && !next.startsWith('//') ? `?next=${encodeURIComponent(`/console${next}`)}` : ''}`} data-testid="oidc-sign-in">
+            {t('identity.oidc.signInWith', { name: site.oidc.name })}
+          </Button>
+          <div style={{ textAlign: 'center' }}>
+            <AuthText>{t('identity.oidc.or')}</AuthText>
+          </div>
+        </>
+      )}
       <Form layout="vertical" requiredMark={false} onFinish={(v) => void onSignIn(v).catch(() => undefined)} data-testid="sign-in-form">
         <Form.Item name="email" label={t('auth.email')} rules={[{ required: true, type: 'email', message: t('auth.emailRequired') }]}>
           <Input autoComplete="username" size="large" />

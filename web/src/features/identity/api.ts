@@ -85,3 +85,31 @@ export function useSaveIdentitySettings() {
     },
   });
 }
+
+const OIDC = ['/api/v1/identity-settings/oidc'];
+
+export function useOidcSettings() {
+  return useQuery({ queryKey: OIDC, queryFn: () => unwrap(api.GET('/api/v1/identity-settings/oidc')) });
+}
+
+export function useSaveOidcSettings() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: (body: Schemas['UpdateOidcSettingsRequest']) => unwrap(api.PUT('/api/v1/identity-settings/oidc', { body })),
+    onSuccess: (data) => {
+      client.setQueryData(OIDC, data);
+      void client.invalidateQueries({ queryKey: ['/api/v1/site'] });
+    },
+  });
+}
+
+export function useRemoveOidcSettings() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: () => unwrap(api.DELETE('/api/v1/identity-settings/oidc')),
+    onSuccess: () => {
+      void client.invalidateQueries({ queryKey: OIDC });
+      void client.invalidateQueries({ queryKey: ['/api/v1/site'] });
+    },
+  });
+}

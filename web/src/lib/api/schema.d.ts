@@ -243,6 +243,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The provider's answer: signs in (Set-Cookie of the console session) and 302 to the console, or to the sign-in page with ?oidc_error= */
+        get: operations["OidcSignInController_callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Start signing in with the tenant's identity provider: 302 to the provider (state, nonce and PKCE kept here), or to the sign-in page with ?oidc_error= */
+        get: operations["OidcSignInController_start"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/password-policy": {
         parameters: {
             query?: never;
@@ -779,6 +813,25 @@ export interface paths {
         put: operations["IdentitySettingsController_update"];
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/identity-settings/oidc": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your tenant's OpenID Connect provider (owner); the client secret is never returned, only whether one is set */
+        get: operations["OidcSettingsController_get"];
+        /** Configure it: issuer, client, whether accounts are created on first sign-in, allowed domains. Turning it on reads the discovery document first */
+        put: operations["OidcSettingsController_update"];
+        post?: never;
+        /** Remove the provider (and its sealed secret); sign-in with it ends */
+        delete: operations["OidcSettingsController_remove"];
         options?: never;
         head?: never;
         patch?: never;
@@ -5903,6 +5956,42 @@ export interface components {
              */
             upstream?: Record<string, never> | null;
         };
+        OidcSettingsView: {
+            /**
+             * @description Only addresses at these domains may sign in this way; empty: any
+             * @example [
+             *       "acme.example"
+             *     ]
+             */
+            allowedDomains: string[];
+            /** @example aigateway-console */
+            clientId: string;
+            /** @description A client secret is stored (sealed; it is never returned) */
+            clientSecretSet: boolean;
+            /** @description Whether a provider is configured at all (false: every other field is its default) */
+            configured: boolean;
+            /** @description A person the provider vouches for, with no account here, becomes a customer on first sign-in */
+            createAccounts: boolean;
+            /**
+             * @description The provider as people know it, shown on the button
+             * @example Acme SSO
+             */
+            displayName: string;
+            /** @description The sign-in page offers "Sign in with <displayName>" */
+            enabled: boolean;
+            /**
+             * @description The issuer identifier; its /.well-known/openid-configuration is read
+             * @example https://login.acme.example
+             */
+            issuerUrl: string;
+            /**
+             * @description Register this redirect URI at the provider (for this domain)
+             * @example https://console.acme.example/api/v1/auth/oidc/callback
+             */
+            redirectUri: string;
+            /** Format: date-time */
+            updatedAt?: string | null;
+        };
         OpenPeriodView: {
             /**
              * @description Manual adjustments made since the last statement (reported, already settled)
@@ -6547,6 +6636,15 @@ export interface components {
              */
             perRequest: string;
         };
+        SiteOidc: {
+            /** @description Whether people may sign in with the tenant's identity provider (GET /api/v1/auth/oidc/start) */
+            enabled: boolean;
+            /**
+             * @description The provider's name for the "Sign in with ..." button
+             * @example Acme SSO
+             */
+            name?: string | null;
+        };
         SiteSignUp: {
             /** @description Only addresses at these domains may sign up (empty: any) */
             domains: string[];
@@ -6578,6 +6676,7 @@ export interface components {
              * @example Acme AI
              */
             name: string;
+            oidc: components["schemas"]["SiteOidc"];
             signUp: components["schemas"]["SiteSignUp"];
             /** @example acme */
             slug: string;
@@ -7117,6 +7216,24 @@ export interface components {
             spendLimit?: Record<string, never> | null;
             /** @description Tokens per minute (null: no key limit) */
             tpmLimit?: Record<string, never> | null;
+        };
+        UpdateOidcSettingsRequest: {
+            /**
+             * @example [
+             *       "acme.example"
+             *     ]
+             */
+            allowedDomains?: string[];
+            /** @example aigateway-console */
+            clientId: string;
+            /** @description Required the first time; absent: the stored one stays. Write-only. */
+            clientSecret?: string;
+            createAccounts: boolean;
+            /** @example Acme SSO */
+            displayName: string;
+            enabled: boolean;
+            /** @example https://login.acme.example */
+            issuerUrl: string;
         };
         UpdatePaymentSettingsRequest: {
             epay?: components["schemas"]["EpaySettingsInput"];
@@ -7968,6 +8085,99 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    OidcSignInController_callback: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Location: /console/... signed in; /console/sign-in#oidc_challenge=... when two-factor is on; or /console/sign-in?oidc_error=oidc_sign_in_failed|oidc_denied|oidc_email_not_verified|oidc_domain_not_allowed|oidc_no_account|account_disabled|tenant_mismatch */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    OidcSignInController_start: {
+        parameters: {
+            query?: {
+                /** @description A console path to land on afterwards (/console/...) */
+                next?: unknown;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Location: the provider, or /console/sign-in?oidc_error=oidc_not_enabled|oidc_provider_unavailable|cookie_session_needs_https|tenant_disabled */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11141,6 +11351,224 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["IdentitySettingsView"];
                 };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update IdentitySettings (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    OidcSettingsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OidcSettingsView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read IdentitySettings (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    OidcSettingsController_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateOidcSettingsRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OidcSettingsView"];
+                };
+            };
+            /** @description validation_failed / oidc_provider_unusable (discovery failed, or it names another issuer) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update IdentitySettings (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    OidcSettingsController_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input (problem+json) */
             400: {
