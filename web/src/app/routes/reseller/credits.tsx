@@ -1,4 +1,4 @@
-import { Flex, Select, Typography } from 'antd';
+import { Flex, Grid, Select, Typography } from 'antd';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { EmptyState } from '@/components/empty-state';
@@ -19,12 +19,14 @@ export default function CreditsPage() {
   const { t } = useTranslation();
   const fmt = useFormat();
   const [kind, setKind] = useState<Kind>();
-  const person = (p: { email: string; displayName?: unknown } | null) =>
+  // On a phone each credit is one cell (who, how much, when, why); e-mails end in an ellipsis.
+  const phone = !Grid.useBreakpoint().md;
+  const person = (p: { email: string; displayName?: unknown } | null, width: number | string = 220) =>
     p ? (
-      <Flex vertical style={{ minWidth: 0 }}>
-        <Typography.Text style={{ overflowWrap: 'anywhere' }}>{str(p.displayName) ?? p.email}</Typography.Text>
+      <Flex vertical style={{ minWidth: 0, maxWidth: width }}>
+        <Typography.Text ellipsis={{ tooltip: p.email }}>{str(p.displayName) ?? p.email}</Typography.Text>
         {str(p.displayName) && (
-          <Typography.Text type="secondary" style={{ fontSize: 12, overflowWrap: 'anywhere' }}>
+          <Typography.Text type="secondary" ellipsis={{ tooltip: p.email }} style={{ fontSize: 12 }}>
             {p.email}
           </Typography.Text>
         )}
@@ -32,6 +34,12 @@ export default function CreditsPage() {
     ) : (
       <Typography.Text type="secondary">{t('reseller.credits.system')}</Typography.Text>
     );
+  const amount = (c: CreditEntry) => (
+    <Typography.Text type={c.amount.startsWith('-') ? 'danger' : undefined} style={{ whiteSpace: 'nowrap' }}>
+      {fmt.money(c.amount)}
+    </Typography.Text>
+  );
+  const kindOf = (c: CreditEntry) => t(`reseller.credits.kinds.${c.kind}`, { defaultValue: c.kind });
   return (
     <Page title={t('reseller.nav.credits')}>
       <Typography.Paragraph type="secondary">{t('reseller.credits.intro')}</Typography.Paragraph>
@@ -53,23 +61,43 @@ export default function CreditsPage() {
           />
         }
         locale={{ emptyText: <EmptyState text={t('reseller.credits.none')} /> }}
-        columns={[
-          { title: t('reseller.credits.when'), render: (_, c) => <span style={{ whiteSpace: 'nowrap' }}>{fmt.dateTime(c.createdAt)}</span> },
-          { title: t('reseller.credits.customer'), render: (_, c) => person(c.customer) },
-          { title: t('reseller.credits.kind'), render: (_, c) => t(`reseller.credits.kinds.${c.kind}`, { defaultValue: c.kind }) },
-          {
-            title: t('reseller.credits.amount'),
-            align: 'right',
-            render: (_, c) => (
-              <Typography.Text type={c.amount.startsWith('-') ? 'danger' : undefined} style={{ whiteSpace: 'nowrap' }}>
-                {fmt.money(c.amount)}
-              </Typography.Text>
-            ),
-          },
-          { title: t('reseller.credits.note'), render: (_, c) => <span style={{ overflowWrap: 'anywhere' }}>{c.note ?? '—'}</span> },
-          { title: t('reseller.credits.by'), render: (_, c) => person(c.createdBy) },
-          { title: t('reseller.credits.reference'), responsive: ['lg'], render: (_, c) => <Typography.Text code style={{ overflowWrap: 'anywhere' }}>{c.reference}</Typography.Text> },
-        ]}
+        columns={
+          phone
+            ? [
+                {
+                  title: t('reseller.credits.title'),
+                  render: (_, c) => (
+                    <Flex vertical gap={2} style={{ maxWidth: 'calc(100vw - 64px)' }}>
+                      <Flex justify="space-between" gap={8}>
+                        {person(c.customer, 'calc(100vw - 170px)')}
+                        {amount(c)}
+                      </Flex>
+                      <Typography.Text type="secondary" style={{ fontSize: 12 }}>
+                        {kindOf(c)} · {fmt.dateTime(c.createdAt)}
+                      </Typography.Text>
+                      {c.note && <Typography.Text style={{ overflowWrap: 'break-word' }}>{c.note}</Typography.Text>}
+                    </Flex>
+                  ),
+                },
+              ]
+            : [
+                { title: t('reseller.credits.when'), render: (_, c) => <span style={{ whiteSpace: 'nowrap' }}>{fmt.dateTime(c.createdAt)}</span> },
+                { title: t('reseller.credits.customer'), render: (_, c) => person(c.customer) },
+                { title: <span style={{ whiteSpace: 'nowrap' }}>{t('reseller.credits.kind')}</span>, render: (_, c) => <span style={{ whiteSpace: 'nowrap' }}>{kindOf(c)}</span> },
+                { title: t('reseller.credits.amount'), align: 'right', render: (_, c) => amount(c) },
+                { title: t('reseller.credits.note'), render: (_, c) => <span style={{ overflowWrap: 'break-word' }}>{c.note ?? '—'}</span> },
+                { title: t('reseller.credits.by'), render: (_, c) => person(c.createdBy, 200) },
+                {
+                  title: t('reseller.credits.reference'),
+                  responsive: ['xl'],
+                  render: (_, c) => (
+                    <Typography.Text code ellipsis={{ tooltip: c.reference }} style={{ maxWidth: 160 }}>
+                      {c.reference}
+                    </Typography.Text>
+                  ),
+                },
+              ]
+        }
       />
     </Page>
   );
