@@ -313,6 +313,11 @@ describe('reseller staff console in a browser', () => {
     expect(hooks.body.items.map((w: { url: string }) => w.url)).toEqual(['https://hooks.example.com/aigw']);
     expect(JSON.stringify(hooks.body)).not.toContain(signingSecret);
 
+    await context.close();
+  }, 600_000);
+
+  it('owner: every owner page is accessible and photographed in both languages, and the customers list fits a phone', async () => {
+    const { context, page } = await signInPage(shop.users.owner.email);
     for (const [path, name, ready] of [
       ['/reseller/customers', 'customers', (p: Page) => p.getByTestId('customers-table').getByText(customerEmail).waitFor()],
       ['/reseller/members', 'members', (p: Page) => p.getByTestId('members-table').getByText(salesEmail).waitFor()],
@@ -341,7 +346,7 @@ describe('reseller staff console in a browser', () => {
     await shoot(page, 'prices-phone');
     await page.setViewportSize(DESKTOP);
     await context.close();
-  });
+  }, 600_000);
 
   it('sales: sees exactly the customers bound to them, and a re-bind takes one away', async () => {
     const owner = await token('owner');
