@@ -18,7 +18,9 @@ import { ARTIFACTS, ConsoleStack, DESKTOP, launchChromium, newContext, PHONE, se
  * the api and worker from dist/ (`npm run build` first), one stack for every journey:
  * - tech adds a channel to the fake upstream, tests it, sees it serve a /v1 call (the fake saw the
  *   key typed in the page; the customer was charged), and enables an auto-disabled channel again;
- * - the platform owner creates a reseller with its domain and first owner, and sets a wholesale price;
+ * - the platform owner creates a reseller with its domain and first owner in one step (a taken
+ *   domain leaves nothing behind), and sets a wholesale price;
+ * - tech finds the served request in the request logs across tenants (whose, which channel, no money);
  * - platform finance approves a reseller's withdrawal and marks it paid;
  * - every platform role sees exactly the entries its rules allow, no button it may not use, and the
  *   API refuses each refused page's action when called directly; a reseller's owner sees none.
@@ -34,6 +36,7 @@ const PAGES = {
   rollup: { path: '/platform/rollup', en: 'Business rollup', zh: '经营汇总' },
   statements: { path: '/platform/statements', en: 'Statements', zh: '结算单' },
   withdrawals: { path: '/platform/withdrawals', en: 'Withdrawals', zh: '提现审批' },
+  requests: { path: '/platform/requests', en: 'Request logs of every tenant', zh: '全部租户的请求日志' },
   audit: { path: '/platform/audit', en: 'Audit log', zh: '审计日志' },
 } as const;
 type PageName = keyof typeof PAGES;
@@ -176,6 +179,19 @@ describe('platform operators in a browser', () => {
       const tx = await call(stack.baseUrl, 'GET', '/api/v1/me/transactions', as(platform, user));
       return (tx.body?.items as Array<{ kind: string }> | undefined)?.some((t) => t.kind === 'usage') === true;
     }, 'the worker to meter the call', 60_000);
+    // Tech sees the request in the request logs: whose it was, which channel served it, no money.
+    await open(page, 'requests');
+    const request = page.getByTestId('requests-table').locator('tbody tr.ant-table-row').filter({ hasText: model }).first();
+    await request.getByText(platform.users.user.email).waitFor();
+    await request.getByTestId('request-open').click();
+    await page.getByTestId('request-detail').getByText(name, { exact: true }).waitFor();
+    expect(await page.getByTestId('request-detail').getByText(platform.users.user.email).count()).toBe(1);
+    expect(await page.getByTestId('request-spend').count()).toBe(0);
+    await expectAccessible(page, 'request logs (tech)');
+    await shoot(page, 'requests-tech-en');
+    const logged = await call(stack.baseUrl, 'GET', `/api/v1/platform/usage/records?model=${model}`, as(platform, await tokenOf(platform, 'tech')));
+    expect(logged.body.items[0]).toMatchObject({ model, customerEmail: platform.users.user.email, channel: expect.objectContaining({ name }) });
+    expect(logged.body.items[0].spend).toBeUndefined();
   });
 
   it('tech sees why a channel was disabled automatically and enables it again', async () => {
@@ -214,6 +230,14 @@ describe('platform operators in a browser', () => {
     await page.getByLabel(/^Owner's name/).fill('First Owner');
     await expectAccessible(page, 'create reseller');
     await shoot(page, 'reseller-create-en');
+    // A taken domain: the API's message, and nothing is left behind (one transaction).
+    await page.getByLabel('Domain', { exact: true }).fill(shop.domain);
+    await page.getByTestId('create-reseller-submit').click();
+    await page.locator('.ant-modal').getByText(`${shop.domain} is taken.`).waitFor();
+    expect((await system.query(`SELECT 1 FROM tenants WHERE slug = $1`, [slug])).rowCount).toBe(0);
+    expect((await system.query(`SELECT 1 FROM users WHERE email = $1`, [ownerEmail])).rowCount).toBe(0);
+    await shoot(page, 'reseller-create-taken-en');
+    await page.getByLabel('Domain', { exact: true }).fill(domain);
     await page.getByTestId('create-reseller-submit').click();
     await page.getByTestId('resellers').getByRole('row').filter({ hasText: domain }).waitFor();
 
@@ -281,13 +305,14 @@ describe('platform operators in a browser', () => {
     rollup: ['GET', '/api/v1/statements/rollup/open?periodKind=day'],
     statements: ['GET', '/api/v1/statements'],
     withdrawals: ['POST', `/api/v1/withdrawals/${uuidv7()}/approve`, {}],
+    requests: ['GET', '/api/v1/platform/usage/records'],
     audit: ['GET', '/api/v1/audit-log'],
   };
   const ALLOWED: Record<string, PageName[]> = {
-    owner: ['channels', 'resellers', 'priceBook', 'rollup', 'statements', 'withdrawals', 'audit'],
+    owner: ['channels', 'resellers', 'priceBook', 'rollup', 'statements', 'withdrawals', 'requests', 'audit'],
     operator: ['resellers'],
     finance: ['resellers', 'priceBook', 'rollup', 'statements', 'withdrawals'],
-    tech: ['channels', 'audit'],
+    tech: ['channels', 'requests', 'audit'],
     sales: [],
     user: [],
   };
@@ -307,11 +332,18 @@ describe('platform operators in a browser', () => {
       // A reseller's row (not the empty or loading placeholder row): its buttons are what is counted.
       await page.getByTestId('resellers').locator('tr.ant-table-row').first().waitFor();
       const buttons = { create: await page.getByTestId('create-reseller').count(), discount: await page.getByTestId('reseller-discount').count() };
-      const canCreate = role !== 'finance';
+      // Creating a reseller appoints its first owner: the platform owner's alone (an operator appoints no owner).
+      const canCreate = role === 'owner';
       const canDiscount = role !== 'operator';
       expect({ role, create: buttons.create > 0, discount: buttons.discount > 0 }).toEqual({ role, create: canCreate, discount: canDiscount });
       // The buttons it lacks are refused by the API too.
-      if (!canCreate) expect((await call(stack.baseUrl, 'POST', `/api/v1/tenants/${shop.id}/disable`, as(platform, token))).status).toBe(403);
+      if (!canCreate) {
+        const slug = uniqueSlug('no');
+        const onboard = { slug, name: slug, domains: [`${slug}.reseller.localhost`], owner: { email: `o.${slug}@example.com` } };
+        expect((await call(stack.baseUrl, 'POST', '/api/v1/tenants/onboard', { ...as(platform, token), json: onboard })).status).toBe(403);
+        expect((await system.query(`SELECT 1 FROM tenants WHERE slug = $1`, [slug])).rowCount).toBe(0);
+      }
+      if (role === 'finance') expect((await call(stack.baseUrl, 'POST', `/api/v1/tenants/${shop.id}/disable`, as(platform, token))).status).toBe(403);
       if (!canDiscount) {
         const res = await call(stack.baseUrl, 'PUT', `/api/v1/tenants/${shop.id}/wholesale-discount`, { ...as(platform, token), json: { percent: '5' } });
         expect(res.status).toBe(403);

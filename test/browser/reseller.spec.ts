@@ -22,7 +22,9 @@ import { ARTIFACTS, ConsoleStack, DESKTOP, launchChromium, newContext, PHONE, se
  * charged that price; the salesperson sees exactly their bound customers, and a re-bind takes one
  * away; finance reads the open period and a closed statement's CSV and requests a withdrawal that
  * the platform approves and pays. Each role sees no menu entry or button it may not use, and the
- * API refuses the same actions called directly. Every page: axe, screenshots in both languages.
+ * API refuses the same actions called directly (every page of the domain, for each role). The
+ * owner disables, enables and revokes a customer's key from the customer's drawer; finance reads the
+ * credits list. Every page: axe, screenshots in both languages.
  */
 jest.setTimeout(300_000);
 
@@ -78,11 +80,63 @@ describe('reseller staff console in a browser', () => {
     await page.waitForURL((u) => !u.pathname.includes('/sign-in'));
     return { context, page };
   }
-  /** The reseller entries of the side navigation. */
+  /** The reseller entries of the side navigation (their labels). */
   async function resellerMenu(page: Page): Promise<string[]> {
-    await page.getByRole('navigation').first().waitFor();
+    await page.getByRole('navigation').first().getByRole('menuitem').first().waitFor();
     const all = await page.getByRole('navigation').first().getByRole('menuitem').allTextContents();
-    return all.filter((label) => ['Customers', 'My customers', 'Members', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Webhooks', 'Settings', 'Audit log'].includes(label.trim())).map((l) => l.trim());
+    return all.filter((label) => ['Customers', 'My customers', 'Members', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Credits', 'Webhooks', 'Settings', 'Audit log'].includes(label.trim())).map((l) => l.trim());
+  }
+  /** Every entry of the side navigation, by path (antd's data-menu-id ends with the entry's path). */
+  async function menuPaths(page: Page): Promise<string[]> {
+    await page.getByRole('navigation').first().getByRole('menuitem').first().waitFor();
+    const items = await page.getByRole('navigation').first().getByRole('menuitem').all();
+    const ids = await Promise.all(items.map(async (item) => (await item.getAttribute('data-menu-id')) ?? ''));
+    return ids.map((id) => id.slice(id.indexOf('-/') + 1));
+  }
+  /**
+   * Every page of the console at a reseller's domain, with the API call that is its use. A role
+   * whose menu does not offer a page is refused that call (403, 404 for another's object, 422 for
+   * a key of one's own that a staff member, not being a customer, cannot have).
+   */
+  const PAGE_ACTIONS = (): Record<string, [string, string, unknown?]> => ({
+    '/reseller/customers': ['GET', '/api/v1/customers'],
+    '/reseller/members': ['GET', `/api/v1/tenants/${shop.id}/members`],
+    '/reseller/prices': ['PUT', `/api/v1/pricing/${model}`, { inputPerMillion: '9', outputPerMillion: '9' }],
+    '/reseller/statements': ['GET', '/api/v1/statements'],
+    '/reseller/withdrawals': ['GET', '/api/v1/withdrawals'],
+    '/reseller/topups': ['GET', '/api/v1/topups'],
+    '/reseller/credits': ['GET', '/api/v1/credits'],
+    '/reseller/webhooks': ['GET', '/api/v1/webhooks'],
+    '/reseller/settings': ['PATCH', `/api/v1/tenants/${shop.id}`, { name: 'Taken over' }],
+    '/reseller/audit': ['GET', '/api/v1/audit-log'],
+    '/dashboard': ['GET', '/api/v1/me/balance'],
+    '/keys': ['POST', '/api/v1/keys', { name: 'mine' }],
+    '/usage': ['GET', '/api/v1/usage/summary'],
+    '/billing': ['GET', '/api/v1/me/transactions'],
+    '/quickstart': ['POST', '/api/v1/keys', { name: 'quickstart' }],
+    '/requests': ['GET', '/api/v1/usage/records'],
+    '/identity-settings': ['GET', '/api/v1/identity-settings'],
+    '/models': ['GET', '/api/v1/site'],
+    '/account': ['GET', '/api/v1/me'],
+  });
+  /**
+   * What a salesperson's API answers though the menu offers no page for it: their bound customers'
+   * top-up orders, credits and usage sums, which their "My customers" page already shows per customer.
+   */
+  const READABLE_UNOFFERED: Record<string, string[]> = { sales: ['/reseller/topups', '/reseller/credits', '/usage'] };
+  /** The role's menu is exactly `expected`, and every page missing from it is refused by the API. */
+  async function expectMenuAndRefusals(page: Page, role: string, bearer: string, expected: string[]) {
+    const paths = await menuPaths(page);
+    expect({ role, paths }).toEqual({ role, paths: expected });
+    for (const [path, [method, apiPath, json]] of Object.entries(PAGE_ACTIONS())) {
+      if (paths.includes(path) || READABLE_UNOFFERED[role]?.includes(path)) continue;
+      const status = (await call(stack.baseUrl, method, apiPath, { ...as(shop, bearer), json })).status;
+      expect({ role, path, refused: [403, 404, 422].includes(status) ? true : status }).toEqual({ role, path, refused: true });
+    }
+    for (const path of READABLE_UNOFFERED[role] ?? []) {
+      const [method, apiPath] = PAGE_ACTIONS()[path];
+      expect({ role, path, status: (await call(stack.baseUrl, method, apiPath, as(shop, bearer))).status }).toEqual({ role, path, status: 200 });
+    }
   }
   async function openCustomer(page: Page, email: string) {
     await page.getByTestId('customers-table').getByText(email, { exact: true }).click();
@@ -126,7 +180,12 @@ describe('reseller staff console in a browser', () => {
 
   it('owner: invites a salesperson, creates and binds a customer, meets the wholesale floor, prices above it, credits; the /v1 call is charged the new price', async () => {
     const { context, page } = await signInPage(shop.users.owner.email);
-    expect(await resellerMenu(page)).toEqual(['Customers', 'Members', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Webhooks', 'Settings', 'Audit log']);
+    expect(await resellerMenu(page)).toEqual(['Customers', 'Members', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Credits', 'Webhooks', 'Settings', 'Audit log']);
+    // No customer-portal page of a customer's own (balance, keys, top-ups): the owner is no customer.
+    await expectMenuAndRefusals(page, 'owner', await token('owner'), [
+      '/reseller/customers', '/reseller/members', '/reseller/prices', '/reseller/statements', '/reseller/withdrawals', '/reseller/topups', '/reseller/credits',
+      '/reseller/webhooks', '/reseller/settings', '/reseller/audit', '/usage', '/models', '/account', '/requests', '/identity-settings',
+    ]);
 
     // Members: invite a salesperson; they accept by mail.
     await page.goto(url('/reseller/members'));
@@ -215,6 +274,31 @@ describe('reseller staff console in a browser', () => {
     expect(u.spend).toBe(fromUnits(BigInt(u.inputTokens + u.cacheReadTokens + u.cacheWriteTokens) * 3000n + BigInt(u.outputTokens) * 6000n));
     expect(usage!.inputTokens + usage!.outputTokens).toBeGreaterThan(0);
 
+    // The customer's keys, in their drawer: disable (confirmed), enable, revoke (confirmed); the API agrees.
+    await page.goto(url('/reseller/customers'));
+    await openCustomer(page, customerEmail);
+    const keys = page.getByTestId('customer-keys');
+    const keyRow = keys.locator('tbody tr.ant-table-row').filter({ hasText: 'app' });
+    await keyRow.getByText('Active', { exact: true }).waitFor();
+    await keyRow.getByTestId('key-disable').click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await keyRow.getByText('Disabled', { exact: true }).waitFor();
+    const keyOf = async () => (await call(stack.baseUrl, 'GET', `/api/v1/keys/${key.body.id}`, as(shop, owner))).body.status;
+    expect(await keyOf()).toBe('disabled');
+    await keyRow.getByTestId('key-enable').click();
+    await keyRow.getByText('Active', { exact: true }).waitFor();
+    expect(await keyOf()).toBe('active');
+    await expectAccessible(page, 'customer keys');
+    await shoot(page, 'customer-keys-en');
+    await keyRow.getByTestId('key-revoke').click();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    expect(await keyOf()).toBe('active');
+    await keyRow.getByTestId('key-revoke').click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await keyRow.getByText('Revoked', { exact: true }).waitFor();
+    expect(await keyOf()).toBe('revoked');
+    await page.getByTestId('customer-drawer').getByRole('button', { name: 'Close' }).click();
+
     // Webhooks: the signing secret is shown once.
     await page.goto(url('/reseller/webhooks'));
     await page.getByTestId('webhook-create').click();
@@ -229,6 +313,11 @@ describe('reseller staff console in a browser', () => {
     expect(hooks.body.items.map((w: { url: string }) => w.url)).toEqual(['https://hooks.example.com/aigw']);
     expect(JSON.stringify(hooks.body)).not.toContain(signingSecret);
 
+    await context.close();
+  }, 600_000);
+
+  it('owner: every owner page is accessible and photographed in both languages, and the customers list fits a phone', async () => {
+    const { context, page } = await signInPage(shop.users.owner.email);
     for (const [path, name, ready] of [
       ['/reseller/customers', 'customers', (p: Page) => p.getByTestId('customers-table').getByText(customerEmail).waitFor()],
       ['/reseller/members', 'members', (p: Page) => p.getByTestId('members-table').getByText(salesEmail).waitFor()],
@@ -236,7 +325,7 @@ describe('reseller staff console in a browser', () => {
       ['/reseller/topups', 'topups', (p: Page) => p.getByTestId('topups-table').waitFor()],
       ['/reseller/webhooks', 'webhooks', (p: Page) => p.getByTestId('webhooks-table').getByText('https://hooks.example.com/aigw').waitFor()],
       ['/reseller/settings', 'settings', (p: Page) => p.getByTestId('branding-form').waitFor()],
-      ['/reseller/audit', 'audit', (p: Page) => p.getByTestId('audit-table').getByText('customer.created').first().waitFor()],
+      ['/reseller/audit', 'audit', (p: Page) => p.getByTestId('audit-table').locator('tbody tr.ant-table-row').first().waitFor()],
     ] as const) {
       await photograph(page, path, name, ready);
     }
@@ -245,12 +334,19 @@ describe('reseller staff console in a browser', () => {
     await page.getByTestId('customers-table').getByText(customerEmail).waitFor();
     await expectAccessible(page, 'customers (phone)');
     await shoot(page, 'customers-phone');
+    // The e-mails fit the screen: the list does not scroll sideways in its wrapper.
+    const wrapper = (await page.getByTestId('customers-table').locator('div[tabindex="0"]').first().boundingBox())!;
+    const table = (await page.getByTestId('customers-table').locator('table').first().boundingBox())!;
+    expect(Math.round(table.width)).toBeLessThanOrEqual(Math.round(wrapper.width));
+    await openCustomer(page, customerEmail);
+    await shoot(page, 'customer-drawer-phone');
+    await page.getByTestId('customer-drawer').getByRole('button', { name: 'Close' }).click();
     await page.goto(url('/reseller/prices'));
     await page.getByTestId('prices-table').getByText(model).first().waitFor();
     await shoot(page, 'prices-phone');
     await page.setViewportSize(DESKTOP);
     await context.close();
-  });
+  }, 600_000);
 
   it('sales: sees exactly the customers bound to them, and a re-bind takes one away', async () => {
     const owner = await token('owner');
@@ -260,6 +356,9 @@ describe('reseller staff console in a browser', () => {
 
     const { context, page } = await signInPage(salesEmail, password);
     expect(await resellerMenu(page)).toEqual(['My customers']);
+    // No customer-portal page: a salesperson has no wallet, no key of their own, no top-ups.
+    const salesBearer = (await call(stack.baseUrl, 'POST', '/api/v1/auth/login', { host: shop.domain, json: { email: salesEmail, password } })).body.accessToken;
+    await expectMenuAndRefusals(page, 'sales', salesBearer, ['/reseller/customers', '/models', '/account', '/requests']);
     await page.goto(url('/reseller/customers'));
     await page.getByRole('heading', { level: 1, name: 'My customers' }).waitFor();
     const table = page.getByTestId('customers-table');
@@ -273,6 +372,8 @@ describe('reseller staff console in a browser', () => {
     await drawer.getByTestId('customer-balance').getByText(money(left.body.balance)).waitFor();
     expect(await drawer.getByTestId('bind-select').count()).toBe(0);
     expect(await drawer.getByTestId('credit-form').count()).toBe(0);
+    // The keys of a bound customer are theirs to manage.
+    await drawer.getByTestId('customer-keys').locator('tbody tr.ant-table-row').filter({ hasText: 'app' }).waitFor();
     await expectAccessible(page, 'sales customer drawer');
     await shoot(page, 'sales-drawer-en');
     await drawer.getByRole('button', { name: 'Close' }).click();
@@ -317,8 +418,23 @@ describe('reseller staff console in a browser', () => {
     statementId = await insertStatement(system, shop, utcDay(1), { retail: '30.000000000', wholesale: '18.000000000', salesUserId: shop.users.veteran.id });
     await fundSettledMargin(system, shop.id, '40');
     const { context, page } = await signInPage(shop.users.finance.email);
-    expect(await resellerMenu(page)).toEqual(['Customers', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Settings']);
+    expect(await resellerMenu(page)).toEqual(['Customers', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Credits', 'Settings']);
     const finance = await token('finance');
+    await expectMenuAndRefusals(page, 'finance', finance, [
+      '/reseller/customers', '/reseller/prices', '/reseller/statements', '/reseller/withdrawals', '/reseller/topups', '/reseller/credits', '/reseller/settings',
+      '/usage', '/models', '/account', '/requests',
+    ]);
+
+    // Credits: the owner's welcome credit, with its note and author, as the API lists it.
+    await page.goto(url('/reseller/credits'));
+    const creditRow = page.getByTestId('credits-table').locator('tbody tr.ant-table-row').filter({ hasText: 'welcome credit' });
+    await creditRow.getByText(shop.users.owner.email).waitFor();
+    await creditRow.getByText(money('25')).waitFor();
+    const credits = await call(stack.baseUrl, 'GET', '/api/v1/credits?q=welcome', as(shop, finance));
+    expect(credits.body.items).toEqual([expect.objectContaining({ note: 'welcome credit', kind: 'credit', customer: expect.objectContaining({ email: customerEmail }) })]);
+    await page.getByRole('searchbox').fill('no such note');
+    await page.getByRole('searchbox').press('Enter');
+    await creditRow.waitFor({ state: 'detached' });
 
     // The open period shows the customer's request, to the amount the API computes.
     const open = await call(stack.baseUrl, 'GET', '/api/v1/statements/open', as(shop, finance));
@@ -372,11 +488,15 @@ describe('reseller staff console in a browser', () => {
     await page.getByTestId('credit-form').waitFor();
     expect(await page.getByTestId('bind-select').count()).toBe(0);
     expect(await page.getByTestId('customer-toggle').count()).toBe(0);
+    // Finance has no say over keys: no keys card, and the API refuses the list.
+    expect(await page.getByTestId('customer-keys').count()).toBe(0);
+    expect((await call(stack.baseUrl, 'GET', `/api/v1/keys?userId=${customerId}`, as(shop, finance))).status).toBe(403);
     await page.getByTestId('customer-drawer').getByRole('button', { name: 'Close' }).click();
 
     for (const [path, name, ready] of [
       ['/reseller/statements', 'statements', (p: Page) => p.getByTestId('open-period').getByRole('tab').first().waitFor()],
       ['/reseller/withdrawals', 'withdrawals', (p: Page) => p.getByTestId('withdrawals-table').locator('tbody tr.ant-table-row').first().waitFor()],
+      ['/reseller/credits', 'credits', (p: Page) => p.getByTestId('credits-table').locator('tbody tr.ant-table-row').first().waitFor()],
     ] as const) {
       await photograph(page, path, name, ready);
     }
@@ -385,6 +505,9 @@ describe('reseller staff console in a browser', () => {
     await page.getByTestId('open-period').getByRole('tab').first().waitFor();
     await expectAccessible(page, 'statements (phone)');
     await shoot(page, 'statements-phone');
+    await page.goto(url('/reseller/credits'));
+    await page.getByTestId('credits-table').locator('tbody tr.ant-table-row').first().waitFor();
+    await shoot(page, 'credits-phone');
     await context.close();
 
     const refused = await refusals('finance', [

@@ -14,6 +14,7 @@ import {
   UsageExportQuery,
   UsageGroup,
   UsageRecordList,
+  UsageRecordView,
   UsageRecordsQuery,
   UsageSummary,
   UsageSummaryQuery,
@@ -119,7 +120,32 @@ export class UsageSummaryService {
     const rows = await this.usage.list(m, scope, { ...range, ...this.filters(query), httpRequestId: query.requestId }, decodeCursor(query.cursor), limit);
     const more = rows.length > limit;
     const items = rows.slice(0, limit);
-    return { items: items.map((row) => toListView(row, principal)), nextCursor: more ? encodeCursor(items[items.length - 1]) : null };
+    const views = items.map((row) => toListView(row, principal));
+    await this.nameParties(m, views);
+    return { items: views, nextCursor: more ? encodeCursor(items[items.length - 1]) : null };
+  }
+
+  /**
+   * Whose requests they were, for staff: the e-mail and name of their own tenant's customers, and
+   * the slug of other tenants (platform views). Nothing personal about another tenant's customers,
+   * and nothing for a customer reading their own.
+   */
+  private async nameParties(m: Parameters<UsageRecordsRepository['list']>[0], views: UsageRecordView[]): Promise<void> {
+    const principal = this.auth.principal;
+    if (principal.roles.every((role) => role === 'user')) return;
+    const own = [...new Set(views.filter((v) => v.tenantId === principal.tenantId).map((v) => v.customerId))];
+    const others = [...new Set(views.filter((v) => v.tenantId !== principal.tenantId).map((v) => v.tenantId))];
+    const people = await this.customers.people(m, principal.tenantId, own);
+    const slugs = await this.customers.tenantSlugs(m, others);
+    for (const view of views) {
+      if (view.tenantId === principal.tenantId) {
+        const person = people.get(view.customerId);
+        view.customerEmail = person?.email ?? null;
+        view.customerName = person?.displayName ?? null;
+      } else {
+        view.tenantSlug = slugs.get(view.tenantId) ?? null;
+      }
+    }
   }
 
   /** The `limit` customers of the caller's scope with the highest spend over the range. */

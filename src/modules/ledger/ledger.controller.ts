@@ -3,7 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags, ApiUnprocessableEntityResponse } 
 import { RequirePermission } from '@app/authorization';
 import { UuidParam } from '../../common/params';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
-import { BalanceView, CreditRequest, CreditResult, TransactionListQuery, TransactionPage } from './dto/ledger.dto';
+import { BalanceView, CreditListQuery, CreditPage, CreditRequest, CreditResult, TransactionListQuery, TransactionPage } from './dto/ledger.dto';
 import { BALANCE, CREDIT } from './ledger.permissions';
 import { LedgerService } from './ledger.service';
 
@@ -28,6 +28,18 @@ export class LedgerController {
   @ApiProblems('validation', 'notFound')
   myTransactions(@Query() query: TransactionListQuery): Promise<TransactionPage> {
     return this.ledger.myTransactions(query);
+  }
+
+  @Get('credits')
+  @RequirePermission('read', BALANCE)
+  @ApiOperation({
+    summary: 'Credits and debits by hand (with note and author) and paid top-ups of the customers whose wallets you may read, newest first',
+    description: 'Owner, operator and finance: every customer of the tenant; sales: customers bound to them; a customer: their own.',
+  })
+  @ApiOkResponse({ type: CreditPage })
+  @ApiProblems('validation')
+  credits(@Query() query: CreditListQuery): Promise<CreditPage> {
+    return this.ledger.listCredits(query);
   }
 
   @Get('customers/:customerId/balance')

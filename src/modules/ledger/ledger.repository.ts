@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { currentSalesUserSql } from '@app/authorization';
+import { abilityToSql, AppAbility, currentSalesUserSql } from '@app/authorization';
 import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 
@@ -217,9 +217,86 @@ export class LedgerRepository {
     );
     return rows.map(toView);
   }
+
+  /**
+   * Credits, debits and payment credits of the customers the caller may read the wallets of
+   * (`read` Balance, translated to SQL: the tenant's, or a salesperson's bound customers'),
+   * newest first, with who they were for and who posted them.
+   */
+  async listCredits(
+    m: EntityManager,
+    ability: AppAbility,
+    filter: { q?: string; kind?: string; customerId?: string },
+    offset: number,
+    limit: number,
+  ): Promise<[CreditRow[], number]> {
+    const allowed = abilityToSql(ability, 'read', 'Balance', CREDIT_COLUMNS);
+    if (!allowed) return [[], 0];
+    const where = [allowed.sql, `t.kind IN ('credit', 'debit', 'payment')`, 't.customer_id IS NOT NULL'];
+    const params: Record<string, unknown> = { ...allowed.params, limit, offset };
+    if (filter.kind) {
+      where.push('t.kind = :kind');
+      params.kind = filter.kind;
+    }
+    if (filter.customerId) {
+      where.push('t.customer_id = :customerId');
+      params.customerId = filter.customerId;
+    }
+    if (filter.q) {
+      where.push(`(c.email ILIKE :q OR c.display_name ILIKE :q OR t.note ILIKE :q OR t.idempotency_key ILIKE :q)`);
+      params.q = `%${filter.q.replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+    }
+    const from = `FROM ledger_transactions t JOIN users c ON c.id = t.customer_id AND c.tenant_id = t.tenant_id WHERE ${where.join(' AND ')}`;
+    const [{ total }] = await query(m, `SELECT count(*)::int AS total ${from}`, params);
+    const rows = await query(
+      m,
+      `SELECT t.id, t.kind, t.amount::text AS amount, t.note, t.idempotency_key, t.created_at,
+              c.id AS customer_id, c.email AS customer_email, c.display_name AS customer_name,
+              b.id AS by_id, b.email AS by_email, b.display_name AS by_name
+         FROM ledger_transactions t
+         JOIN users c ON c.id = t.customer_id AND c.tenant_id = t.tenant_id
+         LEFT JOIN users b ON b.id = t.created_by
+        WHERE ${where.join(' AND ')}
+        ORDER BY t.created_at DESC, t.id DESC LIMIT :limit OFFSET :offset`,
+      params,
+    );
+    return [
+      rows.map((r) => ({
+        id: r.id,
+        kind: r.kind,
+        amount: r.amount,
+        note: r.note,
+        reference: r.idempotency_key.slice(r.idempotency_key.indexOf(':') + 1),
+        customer: { id: r.customer_id, email: r.customer_email, displayName: r.customer_name },
+        createdBy: r.by_id ? { id: r.by_id, email: r.by_email, displayName: r.by_name } : null,
+        createdAt: new Date(r.created_at).toISOString(),
+      })),
+      total,
+    ];
+  }
+}
+
+/** Runs SQL with TypeORM-style named parameters (`:name`, `:...list`). */
+function query(m: EntityManager, sql: string, params: Record<string, unknown>): Promise<any[]> {
+  const [text, values] = m.connection.driver.escapeQueryWithParameters(sql, params, {});
+  return m.query(text, values);
 }
 
 const CURRENT_SALES_USER = currentSalesUserSql('u.id');
+
+/** The CASL fields of a wallet's transaction, as columns (the wallet's read rules scope the credits list). */
+const CREDIT_COLUMNS = { tenantId: 't.tenant_id', customerId: 't.customer_id', salesUserId: currentSalesUserSql('t.customer_id') } as const;
+
+export interface CreditRow {
+  id: string;
+  kind: string;
+  amount: string;
+  note: string | null;
+  reference: string;
+  customer: { id: string; email: string; displayName: string | null };
+  createdBy: { id: string; email: string; displayName: string | null } | null;
+  createdAt: string;
+}
 
 const SELECT_VIEW = `SELECT id, kind, amount::text AS amount, note, idempotency_key, occurred_at, created_at FROM ledger_transactions`;
 

@@ -12,7 +12,8 @@ import { AuditService } from '../audit/audit.service';
 import { LowBalanceAlerts } from '../low-balance/low-balance-alerts';
 import { WebhookOutbox } from '../webhooks/webhook-outbox';
 import { BalanceService } from './balance.service';
-import { BalanceView, CreditRequest, CreditResult, TransactionListQuery, TransactionPage } from './dto/ledger.dto';
+import { pageOf } from '../../common/pagination';
+import { BalanceView, CreditListQuery, CreditPage, CreditRequest, CreditResult, TransactionListQuery, TransactionPage } from './dto/ledger.dto';
 import { LedgerErrorCode, ledgerError } from './ledger.exceptions';
 import { BALANCE, CREDIT } from './ledger.permissions';
 import { LedgerRepository, TransactionKind, TransactionView } from './ledger.repository';
@@ -86,6 +87,19 @@ export class LedgerService {
 
   myTransactions(query: TransactionListQuery): Promise<TransactionPage> {
     return this.transactions(this.auth.principal.userId, query);
+  }
+
+  /**
+   * The credits list (finance, owner, operator; a salesperson's bound customers'): manual credits
+   * and debits with their note and author, and the credits of paid top-ups, scoped in SQL by the
+   * caller's wallet read rules.
+   */
+  listCredits(query: CreditListQuery): Promise<CreditPage> {
+    return this.tenantDb.forRequest(async (m) => {
+      const { page, pageSize, offset } = pageOf(query);
+      const [items, total] = await this.ledger.listCredits(m, this.auth.ability, { q: query.q?.trim() || undefined, kind: query.kind, customerId: query.customerId }, offset, pageSize);
+      return { items, page, pageSize, total };
+    });
   }
 
   /** Credits (or, with a negative amount, debits) a customer's wallet by hand; idempotent by reference. */

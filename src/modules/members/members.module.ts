@@ -6,10 +6,11 @@ import { TenantsModule } from '../tenants/tenants.module';
 import { MembersController } from './members.controller';
 import { MembersRepository } from './members.repository';
 import { MembersService } from './members.service';
+import { ResellerOnboardingController } from './reseller-onboarding.controller';
 
 @Module({
   imports: [AuthModule, TenantsModule, CustomersModule, KeysRuntimeModule],
-  controllers: [MembersController],
+  controllers: [MembersController, ResellerOnboardingController],
   providers: [MembersRepository, MembersService],
 })
 export class MembersModule {}

@@ -14,10 +14,11 @@ import { MailQueue } from '../mail/mail.queue';
 import { Tenant } from '../tenants/tenant.entity';
 import { TENANT } from '../tenants/tenants.permissions';
 import { TenantsRepository } from '../tenants/tenants.repository';
+import { TenantsService } from '../tenants/tenants.service';
 import { User } from '../users/user.entity';
 import { UsersRepository } from '../users/users.repository';
 import { KeysRuntime } from '../keys/keys-runtime';
-import { InviteMemberRequest, MemberListQuery, MemberPage, MemberView, SetRolesRequest } from './dto/member.dto';
+import { InviteMemberRequest, MemberListQuery, OnboardedReseller, OnboardResellerRequest, MemberPage, MemberView, SetRolesRequest } from './dto/member.dto';
 import { grantableRoles } from './grantable-roles';
 import { MemberErrorCode, memberError } from './members.exceptions';
 import { MEMBER, ROLE_ASSIGNMENT } from './members.permissions';
@@ -32,6 +33,7 @@ export class MembersService {
     private readonly members: MembersRepository,
     private readonly users: UsersRepository,
     private readonly tenants: TenantsRepository,
+    private readonly tenantsService: TenantsService,
     private readonly oneTimeTokens: OneTimeTokens,
     private readonly sessions: Sessions,
     private readonly revocations: Revocations,
@@ -62,48 +64,64 @@ export class MembersService {
    * password. Mail is queued inside the transaction: if it cannot be queued, nothing is created.
    */
   invite(tenantId: string, input: InviteMemberRequest): Promise<MemberView> {
-    const principal = this.auth.principal;
-    return this.tenantDb.forRequest(async (m) => {
-      const tenant = await this.tenantFor(m, tenantId, 'invite');
-      this.assertGrantable(principal, tenant.type, input.roles);
-      let user = await this.users.findByEmail(m, tenant.id, input.email);
-      let action = 'member.invited';
-      if (user && user.status !== 'invited') throw memberError(MemberErrorCode.AlreadyMember);
-      if (user) {
-        action = 'member.reinvited';
-        await this.members.replaceRoles(m, tenant.id, user.id, input.roles, principal.userId);
-      } else {
-        user = m.create(User, { tenantId: tenant.id, email: input.email, displayName: input.displayName ?? null, status: 'invited' });
-        await m.insert(User, user);
-        await this.members.replaceRoles(m, tenant.id, user.id, input.roles, principal.userId);
-      }
-      const token = await this.oneTimeTokens.issue(m, {
-        tenantId: tenant.id,
-        userId: user.id,
-        purpose: 'invitation',
-        ttlSeconds: this.config.INVITATION_TTL_HOURS * 3600,
-        createdBy: principal.userId,
-      });
-      await this.audit.record(m, {
-        tenantId: tenant.id,
-        action,
-        subjectType: MEMBER,
-        subjectId: user.id,
-        after: { email: user.email, roles: input.roles, status: 'invited' },
-      });
-      const link = this.mail.linkOn(await this.users.primaryDomain(m, tenant.id), `/accept-invitation?token=${encodeURIComponent(token)}`);
-      await this.mail.enqueue({
-        tenantId: tenant.id,
-        to: user.email,
-        kind: 'invitation',
-        subject: `You are invited to ${tenant.name}`,
-        text:
-          `${principal.email} invited you to ${tenant.name} as ${input.roles.join(', ')}.\n\n` +
-          `Accept the invitation and choose your password here (valid for ${this.config.INVITATION_TTL_HOURS} hours):\n${link}\n\n` +
-          `Invitation token: ${token}\n`,
-      });
-      return (await this.members.get(m, tenant.id, user.id))!;
+    return this.tenantDb.forRequest(async (m) => this.inviteIn(m, await this.tenantFor(m, tenantId, 'invite'), input));
+  }
+
+  /**
+   * A reseller with its domain and first owner in one step: the tenant, its domains, the owner's
+   * invitation and its mail are one transaction, so a taken slug or domain, an owner the caller may
+   * not appoint, or mail that cannot be queued leaves nothing behind.
+   */
+  async onboardReseller(input: OnboardResellerRequest): Promise<OnboardedReseller> {
+    const { owner, ...tenantInput } = input;
+    let invited: MemberView | undefined;
+    const tenant = await this.tenantsService.create(tenantInput, async (m, created) => {
+      this.auth.assertCan('invite', MEMBER, { tenantId: created.id, tenantType: created.type });
+      invited = await this.inviteIn(m, created, { email: owner.email, displayName: owner.displayName, roles: ['owner'] });
     });
+    return { tenant, owner: invited! };
+  }
+
+  private async inviteIn(m: EntityManager, tenant: Tenant, input: InviteMemberRequest): Promise<MemberView> {
+    const principal = this.auth.principal;
+    this.assertGrantable(principal, tenant.type, input.roles);
+    let user = await this.users.findByEmail(m, tenant.id, input.email);
+    let action = 'member.invited';
+    if (user && user.status !== 'invited') throw memberError(MemberErrorCode.AlreadyMember);
+    if (user) {
+      action = 'member.reinvited';
+      await this.members.replaceRoles(m, tenant.id, user.id, input.roles, principal.userId);
+    } else {
+      user = m.create(User, { tenantId: tenant.id, email: input.email, displayName: input.displayName ?? null, status: 'invited' });
+      await m.insert(User, user);
+      await this.members.replaceRoles(m, tenant.id, user.id, input.roles, principal.userId);
+    }
+    const token = await this.oneTimeTokens.issue(m, {
+      tenantId: tenant.id,
+      userId: user.id,
+      purpose: 'invitation',
+      ttlSeconds: this.config.INVITATION_TTL_HOURS * 3600,
+      createdBy: principal.userId,
+    });
+    await this.audit.record(m, {
+      tenantId: tenant.id,
+      action,
+      subjectType: MEMBER,
+      subjectId: user.id,
+      after: { email: user.email, roles: input.roles, status: 'invited' },
+    });
+    const link = this.mail.linkOn(await this.users.primaryDomain(m, tenant.id), `/accept-invitation?token=${encodeURIComponent(token)}`);
+    await this.mail.enqueue({
+      tenantId: tenant.id,
+      to: user.email,
+      kind: 'invitation',
+      subject: `You are invited to ${tenant.name}`,
+      text:
+        `${principal.email} invited you to ${tenant.name} as ${input.roles.join(', ')}.\n\n` +
+        `Accept the invitation and choose your password here (valid for ${this.config.INVITATION_TTL_HOURS} hours):\n${link}\n\n` +
+        `Invitation token: ${token}\n`,
+    });
+    return (await this.members.get(m, tenant.id, user.id))!;
   }
 
   /** Replaces a member's roles. Owner only; never leaves the tenant without an active owner. */

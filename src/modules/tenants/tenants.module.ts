@@ -6,6 +6,6 @@ import { TenantsService } from './tenants.service';
 @Module({
   controllers: [TenantsController],
   providers: [TenantsRepository, TenantsService],
-  exports: [TenantsRepository],
+  exports: [TenantsRepository, TenantsService],
 })
 export class TenantsModule {}

@@ -73,7 +73,12 @@ export class TenantsService {
     });
   }
 
-  async create(input: CreateTenantRequest): Promise<TenantView> {
+  /**
+   * Creates a reseller tenant with its domains. `alsoInTransaction` runs in the same transaction once
+   * the tenant and its domains exist (onboarding invites the first owner there): if it throws,
+   * nothing of the tenant is left.
+   */
+  async create(input: CreateTenantRequest, alsoInTransaction?: (m: EntityManager, tenant: Tenant) => Promise<void>): Promise<TenantView> {
     const view = await this.tenantDb.forRequest(async (m) => {
       this.auth.assertCan('create', TENANT, { type: 'reseller', parentId: input.parentId ?? null });
       if (await this.repository.slugTaken(m, input.slug)) throw tenantError(TenantErrorCode.SlugTaken);
@@ -105,6 +110,7 @@ export class TenantsService {
         subjectId: tenant.id,
         after: { ...AUDITED_FIELDS(saved), domains },
       });
+      if (alsoInTransaction) await alsoInTransaction(m, saved);
       return tenantView(saved, created);
     });
     await this.resolver.invalidateTenant(view.id);

@@ -316,6 +316,9 @@ export class UsageRecordView {
   @ApiProperty({ description: 'The `x-request-id` of the answer' }) requestId: string;
   @ApiProperty({ format: 'uuid' }) tenantId: string;
   @ApiProperty({ format: 'uuid' }) customerId: string;
+  @ApiPropertyOptional({ nullable: true, type: String, description: "The customer's e-mail (staff, for their own tenant's customers)" }) customerEmail?: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: "The customer's name (staff, for their own tenant's customers)" }) customerName?: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: "Another tenant's slug (platform views of a reseller's requests)" }) tenantSlug?: string | null;
   @ApiPropertyOptional({ format: 'uuid', nullable: true }) apiKeyId: string | null;
   @ApiPropertyOptional({ nullable: true, description: 'The API key\'s visible prefix' }) keyPrefix?: string | null;
   @ApiPropertyOptional({ nullable: true }) keyName?: string | null;

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
-import { CursorPageQuery } from '../../../common/pagination';
+import { IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength, MinLength } from 'class-validator';
+import { CursorPageQuery, PageMeta, PageQuery } from '../../../common/pagination';
 
 /** A decimal amount in currency units: at most 9 decimals, no exponent, never zero. */
 const AMOUNT = /^-?(0|[1-9]\d{0,17})(\.\d{1,9})?$/;
@@ -73,4 +73,46 @@ export class TransactionListQuery extends CursorPageQuery {}
 export class TransactionPage {
   @ApiProperty({ type: [TransactionView] }) items: TransactionView[];
   @ApiPropertyOptional({ nullable: true, type: String }) nextCursor: string | null;
+}
+
+/** What the credits list holds: manual credits and debits, and the credits of payments (top-ups). */
+export const CREDIT_KINDS = ['credit', 'debit', 'payment'] as const;
+
+export class CreditListQuery extends PageQuery {
+  @ApiPropertyOptional({ description: "Part of the customer's e-mail or name, the note or the reference" })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  q?: string;
+
+  @ApiPropertyOptional({ enum: CREDIT_KINDS, description: '`credit` and `debit`: by hand; `payment`: a paid top-up' })
+  @IsOptional()
+  @IsIn(CREDIT_KINDS)
+  kind?: (typeof CREDIT_KINDS)[number];
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'One customer' })
+  @IsOptional()
+  @IsUUID()
+  customerId?: string;
+}
+
+export class PersonRef {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() email: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) displayName: string | null;
+}
+
+export class CreditListItem {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty({ enum: CREDIT_KINDS }) kind: string;
+  @ApiProperty({ example: '25.000000000', description: "Change of the customer's wallet (negative: a debit)" }) amount: string;
+  @ApiPropertyOptional({ nullable: true, type: String }) note: string | null;
+  @ApiProperty({ description: 'The credit reference, or the payment provider\'s reference' }) reference: string;
+  @ApiProperty({ type: PersonRef }) customer: PersonRef;
+  @ApiPropertyOptional({ type: PersonRef, nullable: true, description: 'Who posted it by hand (null: a payment or the system)' }) createdBy: PersonRef | null;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+}
+
+export class CreditPage extends PageMeta {
+  @ApiProperty({ type: [CreditListItem] }) items: CreditListItem[];
 }

@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsEmail, IsIn, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsDefined, IsEmail, IsIn, IsObject, IsOptional, IsString, MaxLength, MinLength, ValidateNested } from 'class-validator';
 import { ALL_ROLES, Role } from '@app/authorization';
 import { UniqueItems } from '@app/errors';
 import { PageMeta, PageQuery } from '../../../common/pagination';
+import { CreateTenantRequest, TenantView } from '../../tenants/dto/tenant.dto';
 
 export class InviteMemberRequest {
   @ApiProperty({ example: 'new.person@example.com' })
@@ -75,4 +76,38 @@ export class MemberView {
 
 export class MemberPage extends PageMeta {
   @ApiProperty({ type: [MemberView] }) items: MemberView[];
+}
+
+export class FirstOwner {
+  @ApiProperty({ example: 'owner@acme.example' })
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
+  @IsEmail()
+  @MaxLength(320)
+  email: string;
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  displayName?: string;
+}
+
+/** A reseller, its domains (at least one: the first is primary) and its first owner, created together. */
+export class OnboardResellerRequest extends CreateTenantRequest {
+  @ApiProperty({ type: [String], example: ['api.acme.example'], description: 'At least one; the first is primary' })
+  @ArrayMinSize(1)
+  override domains: string[] = [];
+
+  @ApiProperty({ type: FirstOwner, description: 'Invited as owner; the invitation mail goes to the primary domain' })
+  @IsDefined()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => FirstOwner)
+  owner: FirstOwner;
+}
+
+export class OnboardedReseller {
+  @ApiProperty({ type: TenantView }) tenant: TenantView;
+  @ApiProperty({ type: MemberView }) owner: MemberView;
 }

@@ -1,4 +1,4 @@
-import { ApiOutlined, AuditOutlined, BankOutlined, ClusterOutlined, FileTextOutlined, FundOutlined, TagsOutlined } from '@ant-design/icons';
+import { ApiOutlined, AuditOutlined, BankOutlined, ClusterOutlined, FileSearchOutlined, FileTextOutlined, FundOutlined, TagsOutlined } from '@ant-design/icons';
 import { lazy } from 'react';
 import { access } from '@/features/platform/access';
 import type { Area } from './types';
@@ -10,12 +10,15 @@ const Withdrawals = lazy(() => import('../routes/platform/withdrawals'));
 const Rollup = lazy(() => import('../routes/platform/rollup'));
 const Statements = lazy(() => import('../routes/platform/statements'));
 const Audit = lazy(() => import('../routes/platform/audit'));
+// The request list of the requests area, over every tenant (platform monitoring).
+const Requests = lazy(() => import('../routes/requests'));
 
 const GROUP = 'platform.nav.group';
 
 /**
  * The platform's operators, at the platform's domain: channels (tech), resellers, the wholesale
- * price book, withdrawals, the rollup and statements (owner, operator, finance), the audit log.
+ * price book, withdrawals, the rollup and statements (owner, operator, finance), request logs across
+ * every tenant (owner, tech), the audit log.
  * Each entry is offered only to the roles whose CASL rules allow it (features/platform/access).
  */
 export const platform: Area = {
@@ -26,6 +29,7 @@ export const platform: Area = {
     { path: '/platform/rollup', label: 'platform.nav.rollup', icon: <FundOutlined />, group: GROUP, allowed: access.rollup },
     { path: '/platform/statements', label: 'platform.nav.statements', icon: <FileTextOutlined />, group: GROUP, allowed: access.statements },
     { path: '/platform/withdrawals', label: 'platform.nav.withdrawals', icon: <BankOutlined />, group: GROUP, allowed: access.withdrawals },
+    { path: '/platform/requests', label: 'platform.nav.requests', icon: <FileSearchOutlined />, group: GROUP, allowed: access.requests },
     { path: '/platform/audit', label: 'platform.nav.audit', icon: <AuditOutlined />, group: GROUP, allowed: access.audit },
   ],
   routes: [
@@ -35,6 +39,7 @@ export const platform: Area = {
     { path: '/platform/rollup', element: <Rollup /> },
     { path: '/platform/statements', element: <Statements /> },
     { path: '/platform/withdrawals', element: <Withdrawals /> },
+    { path: '/platform/requests', element: <Requests scope="platform" /> },
     { path: '/platform/audit', element: <Audit /> },
   ],
 };

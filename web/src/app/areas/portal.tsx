@@ -1,5 +1,6 @@
 import { BookOutlined, DashboardOutlined, KeyOutlined, LineChartOutlined, TagsOutlined, UserOutlined, WalletOutlined } from '@ant-design/icons';
 import { lazy } from 'react';
+import { isCustomer, salesOnly } from './roles';
 import type { Area } from './types';
 
 // Every page is its own chunk: sign-in downloads none of them, and the chart library comes only
@@ -13,15 +14,19 @@ const Models = lazy(() => import('../routes/models'));
 const Quickstart = lazy(() => import('../routes/quickstart'));
 const Account = lazy(() => import('../routes/account'));
 
-/** The customer portal: one's own balance, keys, usage, billing and account. */
+/**
+ * The customer portal: one's own balance, keys, usage, billing and account. Staff who are not also
+ * customers get only what they can use of it: usage of their scope (not a salesperson, whose
+ * customers' usage is in "My customers"), the models and their account.
+ */
 export const portal: Area = {
   nav: [
-    { path: '/dashboard', label: 'nav.dashboard', icon: <DashboardOutlined />, allowed: (me) => me.ability.can('read', 'Balance') },
-    { path: '/keys', label: 'nav.keys', icon: <KeyOutlined />, allowed: (me) => me.ability.can('read', 'ApiKey') },
-    { path: '/usage', label: 'nav.usage', icon: <LineChartOutlined />, allowed: (me) => me.ability.can('read', 'Usage') },
-    { path: '/billing', label: 'nav.billing', icon: <WalletOutlined />, allowed: (me) => me.ability.can('read', 'Balance') },
+    { path: '/dashboard', label: 'nav.dashboard', icon: <DashboardOutlined />, allowed: (me) => isCustomer(me) && me.ability.can('read', 'Balance') },
+    { path: '/keys', label: 'nav.keys', icon: <KeyOutlined />, allowed: (me) => isCustomer(me) && me.ability.can('read', 'ApiKey') },
+    { path: '/usage', label: 'nav.usage', icon: <LineChartOutlined />, allowed: (me) => (isCustomer(me) || !salesOnly(me)) && me.ability.can('read', 'Usage') },
+    { path: '/billing', label: 'nav.billing', icon: <WalletOutlined />, allowed: (me) => isCustomer(me) && me.ability.can('read', 'Balance') },
     { path: '/models', label: 'nav.models', icon: <TagsOutlined />, allowed: () => true },
-    { path: '/quickstart', label: 'nav.quickstart', icon: <BookOutlined />, allowed: (me) => me.ability.can('create', 'ApiKey') },
+    { path: '/quickstart', label: 'nav.quickstart', icon: <BookOutlined />, allowed: (me) => isCustomer(me) && me.ability.can('create', 'ApiKey') },
     { path: '/account', label: 'nav.account', icon: <UserOutlined />, allowed: () => true },
   ],
   routes: [

@@ -1,5 +1,6 @@
-import { ApiOutlined, AuditOutlined, BankOutlined, SettingOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined } from '@ant-design/icons';
+import { ApiOutlined, AuditOutlined, BankOutlined, SettingOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined, WalletOutlined } from '@ant-design/icons';
 import { lazy } from 'react';
+import { salesOnly } from './roles';
 import type { Area, Me } from './types';
 
 const Customers = lazy(() => import('../routes/reseller/customers'));
@@ -8,14 +9,14 @@ const Prices = lazy(() => import('../routes/reseller/prices'));
 const Statements = lazy(() => import('../routes/reseller/statements'));
 const Withdrawals = lazy(() => import('../routes/reseller/withdrawals'));
 const Topups = lazy(() => import('../routes/reseller/topups'));
+const Credits = lazy(() => import('../routes/reseller/credits'));
 const Webhooks = lazy(() => import('../routes/reseller/webhooks'));
 const Settings = lazy(() => import('../routes/reseller/settings'));
 const Audit = lazy(() => import('../routes/reseller/audit'));
 
 /** The pages of a reseller's staff (not its customers), at the reseller's domain (the platform's operators have their own area). */
 const staff = (me: Me) => me.tenant.type === 'reseller' && me.roles.some((role) => role !== 'user');
-/** A salesperson and nothing more: their own customers are all they get. */
-export const salesOnly = (me: Me) => me.roles.includes('sales') && !me.roles.some((role) => ['owner', 'operator', 'finance'].includes(role));
+export { salesOnly };
 
 const BUSINESS = 'reseller.nav.groupBusiness';
 const MONEY = 'reseller.nav.groupMoney';
@@ -31,6 +32,7 @@ export const reseller: Area = {
     { path: '/reseller/statements', label: 'reseller.nav.statements', icon: <FileTextOutlined />, group: MONEY, allowed: (me) => staff(me) && me.ability.can('read', 'Statement') },
     { path: '/reseller/withdrawals', label: 'reseller.nav.withdrawals', icon: <BankOutlined />, group: MONEY, allowed: (me) => staff(me) && me.ability.can('read', 'Withdrawal') },
     { path: '/reseller/topups', label: 'reseller.nav.topups', icon: <ShoppingCartOutlined />, group: MONEY, allowed: (me) => staff(me) && !salesOnly(me) && me.ability.can('read', 'Topup') },
+    { path: '/reseller/credits', label: 'reseller.nav.credits', icon: <WalletOutlined />, group: MONEY, allowed: (me) => staff(me) && !salesOnly(me) && me.ability.can('read', 'Balance') },
     { path: '/reseller/webhooks', label: 'reseller.nav.webhooks', icon: <ApiOutlined />, group: SETTINGS, allowed: (me) => staff(me) && me.ability.can('read', 'WebhookEndpoint') },
     {
       path: '/reseller/settings',
@@ -48,6 +50,7 @@ export const reseller: Area = {
     { path: '/reseller/statements', element: <Statements /> },
     { path: '/reseller/withdrawals', element: <Withdrawals /> },
     { path: '/reseller/topups', element: <Topups /> },
+    { path: '/reseller/credits', element: <Credits /> },
     { path: '/reseller/webhooks', element: <Webhooks /> },
     { path: '/reseller/settings', element: <Settings /> },
     { path: '/reseller/audit', element: <Audit /> },

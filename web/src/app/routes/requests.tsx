@@ -1,5 +1,5 @@
 import { DownloadOutlined } from '@ant-design/icons';
-import { App, Badge, Button, Card, DatePicker, Descriptions, Drawer, Flex, Input, Select, Table, Typography } from 'antd';
+import { App, Badge, Button, Card, DatePicker, Descriptions, Drawer, Flex, Input, Select, Table, Tag, Typography } from 'antd';
 import dayjs, { Dayjs } from 'dayjs';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -9,7 +9,7 @@ import { ProblemAlert } from '@/components/problem-alert';
 import { ScrollRegion } from '@/components/scroll-region';
 import { useMe } from '@/features/auth/api';
 import { useKeys } from '@/features/keys/api';
-import { REQUEST_STATUSES, RequestFilter, RequestRecord, RequestStatus, requestsCsv, useRequestContent, useRequests } from '@/features/requests/api';
+import { REQUEST_STATUSES, RequestFilter, RequestRecord, RequestScope, RequestStatus, requestsCsv, useRequestContent, useRequests } from '@/features/requests/api';
 import { useFormat } from '@/hooks/use-format';
 import { useSite } from '@/hooks/use-site';
 import { saveBlob } from '@/lib/download';
@@ -22,8 +22,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * Requests one by one: a customer's own, or (for staff) those of their usage scope, through the
  * same api route and scoping. Filters, a cursor-paged list, a detail drawer (with the stored
  * prompt and completion where content logging is on and the viewer may read it) and CSV.
+ * With `scope="platform"`: every tenant's requests for platform monitoring (owner, tech), by
+ * tenant, without CSV and without key filter (the keys are the resellers' customers').
  */
-export default function RequestsPage() {
+export default function RequestsPage({ scope = 'own' }: { scope?: RequestScope }) {
+  const platform = scope === 'platform';
   const { t } = useTranslation();
   const { message } = App.useApp();
   const format = useFormat();
@@ -31,13 +34,14 @@ export default function RequestsPage() {
   const { data: me } = useMe();
   // Staff see whose request it was and may narrow to one customer; a customer sees only their own.
   const isCustomer = !me || me.roles.every((r) => r === 'user');
-  const keys = useKeys(1, 100);
+  const keys = useKeys(1, 100, !platform);
   const [range, setRange] = useState<[Dayjs, Dayjs]>([dayjs().subtract(6, 'day').startOf('day'), dayjs().endOf('day')]);
   const [status, setStatus] = useState<RequestStatus>();
   const [model, setModel] = useState<string>();
   const [keyId, setKeyId] = useState<string>();
   const [requestId, setRequestId] = useState<string>();
   const [customerId, setCustomerId] = useState<string>();
+  const [tenant, setTenant] = useState<{ id: string; slug: string }>();
   const [open, setOpen] = useState<RequestRecord>();
   const filter: RequestFilter = {
     from: range[0].startOf('day').toISOString(),
@@ -47,8 +51,9 @@ export default function RequestsPage() {
     ...(keyId ? { keyId } : {}),
     ...(requestId ? { requestId } : {}),
     ...(customerId ? { customerId } : {}),
+    ...(tenant ? { tenantId: tenant.id } : {}),
   };
-  const requests = useRequests(filter);
+  const requests = useRequests(filter, scope);
   const items = requests.data?.pages.flatMap((p) => p.items) ?? [];
   const mayReadContent = Boolean(me?.ability.can('read', 'RequestContent'));
   const content = useRequestContent(open?.id, mayReadContent);
@@ -60,17 +65,33 @@ export default function RequestsPage() {
       void message.error(t('common.failed'));
     }
   };
+  /** Whose request: the customer's e-mail (own tenant), or the tenant's slug (another tenant's, platform views). */
+  const whose = (r: RequestRecord) => {
+    if (r.customerEmail) return <span style={{ overflowWrap: 'anywhere' }}>{r.customerName ? `${r.customerName} (${r.customerEmail})` : r.customerEmail}</span>;
+    if (r.tenantSlug) {
+      return platform ? (
+        <Button type="link" size="small" style={{ padding: 0, height: 'auto' }} onClick={() => setTenant({ id: r.tenantId, slug: r.tenantSlug! })} data-testid="request-tenant">
+          {r.tenantSlug}
+        </Button>
+      ) : (
+        <Typography.Text>{r.tenantSlug}</Typography.Text>
+      );
+    }
+    return <Typography.Text code>{r.customerId.slice(-12)}</Typography.Text>;
+  };
   const statusTag = (s: string) => (
     <Badge status={STATUS_BADGE[s] ?? 'default'} text={t(`requests.status.${s}`, { defaultValue: s })} style={{ whiteSpace: 'nowrap' }} />
   );
 
   return (
     <Page
-      title={t('requests.title')}
+      title={platform ? t('requests.platformTitle') : t('requests.title')}
       extra={
-        <Button icon={<DownloadOutlined />} onClick={() => void download()} data-testid="requests-csv">
-          {t('requests.downloadCsv')}
-        </Button>
+        !platform && (
+          <Button icon={<DownloadOutlined />} onClick={() => void download()} data-testid="requests-csv">
+            {t('requests.downloadCsv')}
+          </Button>
+        )
       }
     >
       <Card>
@@ -102,15 +123,22 @@ export default function RequestsPage() {
             style={{ minWidth: 180 }}
             options={site?.models.map((m) => ({ value: m.model, label: m.model }))}
           />
-          <Select
-            allowClear
-            placeholder={t('requests.allKeys')}
-            aria-label={t('requests.key')}
-            value={keyId}
-            onChange={setKeyId}
-            style={{ minWidth: 180 }}
-            options={keys.data?.items.map((k) => ({ value: k.id, label: `${k.name} (${k.prefix}…)` }))}
-          />
+          {platform && tenant && (
+            <Tag closable onClose={() => setTenant(undefined)} data-testid="requests-tenant-filter">
+              {t('requests.tenantFilter', { slug: tenant.slug })}
+            </Tag>
+          )}
+          {!platform && (
+            <Select
+              allowClear
+              placeholder={t('requests.allKeys')}
+              aria-label={t('requests.key')}
+              value={keyId}
+              onChange={setKeyId}
+              style={{ minWidth: 180 }}
+              options={keys.data?.items.map((k) => ({ value: k.id, label: `${k.name} (${k.prefix}…)` }))}
+            />
+          )}
           {!isCustomer && (
             <Input.Search
               allowClear
@@ -155,7 +183,7 @@ export default function RequestsPage() {
               { title: t('requests.statusLabel'), key: 'status', render: (_, r) => statusTag(r.status) },
               { title: t('requests.tokens'), key: 'tokens', responsive: ['md'], align: 'right', render: (_, r) => `${format.number(r.inputTokens)} / ${format.number(r.outputTokens)}` },
               { title: t('requests.latency'), key: 'latency', responsive: ['lg'], align: 'right', render: (_, r) => t('requests.ms', { value: format.number(r.latencyMs) }) },
-              ...(!isCustomer ? [{ title: t('requests.customer'), key: 'customer', responsive: ['lg' as const], render: (_: unknown, r: RequestRecord) => <Typography.Text code>{r.customerId.slice(-12)}</Typography.Text> }] : []),
+              ...(!isCustomer ? [{ title: platform ? t('requests.tenantOrCustomer') : t('requests.customer'), key: 'customer', responsive: ['md' as const], render: (_: unknown, r: RequestRecord) => whose(r) }] : []),
               { title: t('requests.spend'), key: 'spend', align: 'right', render: (_, r) => (r.spend ? <span data-testid="request-spend" style={{ whiteSpace: 'nowrap' }}>{format.money(r.spend)}</span> : '—') },
             ]}
           />
@@ -188,7 +216,17 @@ export default function RequestsPage() {
               </Descriptions.Item>
               {open.channel && <Descriptions.Item label={t('requests.channel')}>{String(open.channel.name ?? open.channel.id)}</Descriptions.Item>}
               <Descriptions.Item label={t('requests.key')}>{open.keyName ? `${open.keyName} (${open.keyPrefix}…)` : '—'}</Descriptions.Item>
-              {!isCustomer && <Descriptions.Item label={t('requests.customer')}>{open.customerId}</Descriptions.Item>}
+              {!isCustomer && open.tenantSlug && <Descriptions.Item label={t('requests.tenant')}>{open.tenantSlug}</Descriptions.Item>}
+              {!isCustomer && (
+                <Descriptions.Item label={t('requests.customer')}>
+                  <Flex vertical>
+                    {open.customerEmail && <span>{open.customerName ? `${open.customerName} (${open.customerEmail})` : open.customerEmail}</span>}
+                    <Typography.Text type="secondary" copyable style={{ fontSize: 12 }}>
+                      {open.customerId}
+                    </Typography.Text>
+                  </Flex>
+                </Descriptions.Item>
+              )}
               <Descriptions.Item label={t('requests.inputTokens')}>{format.number(open.inputTokens)}</Descriptions.Item>
               <Descriptions.Item label={t('requests.outputTokens')}>{format.number(open.outputTokens)}</Descriptions.Item>
               <Descriptions.Item label={t('requests.cachedTokens')}>

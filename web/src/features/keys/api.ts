@@ -7,10 +7,11 @@ export type KeyLimits = Schemas['UpdateKeyRequest'];
 
 const KEYS = ['/api/v1/keys'] as const;
 
-export function useKeys(page = 1, pageSize = 20) {
+export function useKeys(page = 1, pageSize = 20, enabled = true) {
   return useQuery({
     queryKey: [...KEYS, { page, pageSize }],
     queryFn: () => unwrap(api.GET('/api/v1/keys', { params: { query: { page, pageSize } } })),
+    enabled,
   });
 }
 

@@ -11,7 +11,8 @@ export const access = {
   channels: (me: Me) => platform(me) && me.ability.can('read', 'Channel'),
   manageChannels: (me: Me) => platform(me) && me.ability.can('update', 'Channel'),
   resellers: (me: Me) => platform(me) && (me.ability.can('create', 'Tenant') || me.ability.can('update', 'WholesaleDiscount')),
-  createReseller: (me: Me) => platform(me) && me.ability.can('create', 'Tenant'),
+  // With its first owner: only who may appoint owners (an operator appoints none).
+  createReseller: (me: Me) => platform(me) && me.ability.can('create', 'Tenant') && me.ability.can('assign', 'RoleAssignment'),
   suspendReseller: (me: Me) => platform(me) && me.ability.can('disable', 'Tenant'),
   editReseller: (me: Me) => platform(me) && me.ability.can('update', 'Tenant'),
   discount: (me: Me) => platform(me) && me.ability.can('update', 'WholesaleDiscount'),
@@ -22,4 +23,5 @@ export const access = {
   statements: (me: Me) => platform(me) && me.ability.can('read', 'StatementRollup'),
   adjust: (me: Me) => platform(me) && me.ability.can('create', 'StatementAdjustment'),
   audit: (me: Me) => platform(me) && me.ability.can('read', 'AuditLog'),
+  requests: (me: Me) => platform(me) && me.ability.can('read', 'RequestLog'),
 };

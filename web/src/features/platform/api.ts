@@ -127,13 +127,14 @@ export interface NewReseller {
 
 /** Creates the reseller with its domain and invites its first owner. */
 export const useCreateReseller = () =>
-  useInvalidating([KEYS.tenants], async (input: NewReseller) => {
-    const tenant = await unwrap(
-      api.POST('/api/v1/tenants', { body: { slug: input.slug, name: input.name, domains: [input.domain], branding: input.branding } }),
-    );
-    await inviteOwner(tenant.id, input.ownerEmail, input.ownerName);
-    return tenant;
-  });
+  // One call, one transaction: the tenant, its domain and the owner's invitation, or nothing.
+  useInvalidating([KEYS.tenants], async (input: NewReseller) =>
+    unwrap(
+      api.POST('/api/v1/tenants/onboard', {
+        body: { slug: input.slug, name: input.name, domains: [input.domain], branding: input.branding, owner: { email: input.ownerEmail, displayName: input.ownerName || undefined } },
+      }),
+    ),
+  );
 
 const inviteOwner = (tenantId: string, email: string, displayName?: string) =>
   unwrap(api.POST('/api/v1/tenants/{tenantId}/members', { params: { path: { tenantId } }, body: { email, displayName: displayName || undefined, roles: ['owner'] } }));

@@ -16,20 +16,29 @@ export interface RequestFilter {
   status?: RequestStatus;
   requestId?: string;
   customerId?: string;
+  /** Platform monitoring: one tenant. */
+  tenantId?: string;
 }
 
 const PAGE = 50;
 
-/** The requests of the caller's scope (a customer: their own), newest first, a cursor page at a time. */
-export function useRequests(filter: RequestFilter) {
+/**
+ * Where the requests come from: `own` is the caller's usage scope (a customer: their own);
+ * `platform` is every tenant's, for platform monitoring (owner, tech; each read is audited).
+ */
+export type RequestScope = 'own' | 'platform';
+
+/** The requests of the scope, newest first, a cursor page at a time. */
+export function useRequests(filter: RequestFilter, scope: RequestScope = 'own') {
+  const path = scope === 'platform' ? '/api/v1/platform/usage/records' : '/api/v1/usage/records';
   return useInfiniteQuery({
-    queryKey: ['/api/v1/usage/records', filter],
+    queryKey: [path, filter],
     initialPageParam: undefined as string | undefined,
     queryFn: async ({ pageParam }) => {
       // With a request id the api searches all time: the range is left out.
       const { from, to, ...rest } = filter;
       const query = { ...(filter.requestId ? {} : { from, to }), ...rest, limit: PAGE, ...(pageParam ? { cursor: pageParam } : {}) };
-      const page = await unwrap(api.GET('/api/v1/usage/records', { params: { query } }));
+      const page = await unwrap(scope === 'platform' ? api.GET('/api/v1/platform/usage/records', { params: { query } }) : api.GET('/api/v1/usage/records', { params: { query } }));
       return { items: page.items as unknown as RequestRecord[], nextCursor: (page.nextCursor as unknown as string | null) ?? null };
     },
     getNextPageParam: (last) => last.nextCursor ?? undefined,

@@ -21,6 +21,8 @@ export type Withdrawal = Schemas['WithdrawalView'];
 export type Topup = Schemas['TopupView'];
 export type BindingPeriod = Schemas['BindingPeriodView'];
 export type UsageSummary = Schemas['UsageSummary'];
+export type CreditEntry = Omit<Schemas['CreditListItem'], 'note' | 'createdBy'> & { note: string | null; createdBy: Schemas['PersonRef'] | null };
+export type CustomerKey = Schemas['KeyView'];
 
 /** The admin API's flat page ({items, page, pageSize, total}) as PagedTable wants it. */
 export function toPaged<T>(page: { items: T[]; page: number; pageSize: number; total: number }): PagedResult<T> {
@@ -153,7 +155,7 @@ export function useCredit() {
   return useMutation({
     mutationFn: ({ id, amount, note, reference }: { id: string; amount: string; note: string; reference: string }) =>
       unwrap(api.POST('/api/v1/customers/{customerId}/credits', { params: { path: { customerId: id } }, body: { amount, note, reference } })),
-    onSuccess: () => invalidate(CUSTOMERS),
+    onSuccess: () => invalidate(CUSTOMERS, CREDITS),
   });
 }
 
@@ -304,6 +306,25 @@ export const TOPUPS = '/api/v1/topups';
 
 export async function fetchTopups(request: PageRequest & { status?: Topup['status'] }) {
   return toPaged(await unwrap(api.GET('/api/v1/topups', { params: { query: { page: request.page, pageSize: request.pageSize, status: request.status } } })));
+}
+
+// ---- credits ---------------------------------------------------------------------------------
+
+export const CREDITS = '/api/v1/credits';
+export const CREDIT_KINDS = ['credit', 'debit', 'payment'] as const;
+
+export async function fetchCredits(request: PageRequest & { kind?: (typeof CREDIT_KINDS)[number] }) {
+  const page = await unwrap(api.GET('/api/v1/credits', { params: { query: { page: request.page, pageSize: request.pageSize, q: request.search, kind: request.kind } } }));
+  return toPaged(page as unknown as { items: CreditEntry[]; page: number; pageSize: number; total: number });
+}
+
+// ---- a customer's API keys (owner, operator; a salesperson's bound customers') -----------------
+
+/** Under the keys API's path: the key mutations of features/keys invalidate it too. */
+export const CUSTOMER_KEYS = '/api/v1/keys';
+
+export async function fetchCustomerKeys(customerId: string, request: PageRequest) {
+  return toPaged(await unwrap(api.GET('/api/v1/keys', { params: { query: { userId: customerId, page: request.page, pageSize: request.pageSize } } })));
 }
 
 // ---- webhooks --------------------------------------------------------------------------------

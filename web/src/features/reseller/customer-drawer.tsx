@@ -21,6 +21,7 @@ import {
   useSalespeople,
   useSetCustomerThreshold,
 } from './api';
+import { CustomerKeys } from './customer-keys';
 import { POSITIVE_AMOUNT, StatusTag, str, useCan } from './ui';
 
 /** Spend this month and last, from the usage by day since the start of last month. */
@@ -85,7 +86,7 @@ export function CustomerDrawer({ id, onClose }: { id?: string; onClose: () => vo
   };
 
   return (
-    <Drawer open={Boolean(id)} onClose={onClose} width={640} title={name || t('reseller.customers.customer')} destroyOnClose data-testid="customer-drawer">
+    <Drawer open={Boolean(id)} onClose={onClose} width={Math.min(640, window.innerWidth)} title={name || t('reseller.customers.customer')} destroyOnClose data-testid="customer-drawer">
       {customer.error && <ProblemAlert error={customer.error} />}
       {!c ? (
         <Skeleton active />
@@ -159,6 +160,7 @@ export function CustomerDrawer({ id, onClose }: { id?: string; onClose: () => vo
             </Card>
           )}
 
+          {can('read', 'ApiKey') && <CustomerKeys customerId={c.id} name={name} />}
           {can('create', 'Credit') && <CreditForm id={c.id} name={name} />}
           {can('update', 'Customer') && <ThresholdForm id={c.id} />}
 

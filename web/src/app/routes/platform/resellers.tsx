@@ -206,7 +206,11 @@ function CreateDialog({ onClose }: { onClose: () => void }) {
         }}
       >
         <Typography.Paragraph type="secondary">{t('platform.resellers.createHint')}</Typography.Paragraph>
-        <ProblemAlert error={create.error} />
+        {create.error && (
+          <div style={{ marginBottom: 16 }}>
+            <ProblemAlert error={create.error} />
+          </div>
+        )}
         <Form.Item name="name" label={t('platform.resellers.name')} rules={[{ required: true }]}>
           <Input />
         </Form.Item>
@@ -250,7 +254,11 @@ function OwnerDialog({ tenant, onClose }: { tenant: Tenant; onClose: () => void 
           }
         }}
       >
-        <ProblemAlert error={invite.error} />
+        {invite.error && (
+          <div style={{ marginBottom: 16 }}>
+            <ProblemAlert error={invite.error} />
+          </div>
+        )}
         <Form.Item name="email" label={t('platform.resellers.ownerEmail')} rules={[{ required: true, type: 'email' }]}>
           <Input type="email" />
         </Form.Item>

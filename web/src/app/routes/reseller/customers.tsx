@@ -1,4 +1,4 @@
-import { App, Button, Flex, Form, Input, Modal, Select, Typography } from 'antd';
+import { App, Button, Flex, Form, Grid, Input, Modal, Select, Typography } from 'antd';
 import { PlusOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -40,6 +40,8 @@ export default function CustomersPage() {
   const [bulk, setBulk] = useState(false);
   const canBind = can('assign', 'CustomerBinding');
   const salesOnly = Boolean(me && isSalesOnly(me));
+  // On a phone the list is one column: who, their status and balance; the rest is in the drawer.
+  const phone = !Grid.useBreakpoint().md;
 
   return (
     <Page
@@ -85,18 +87,52 @@ export default function CustomersPage() {
         columns={[
           {
             title: t('reseller.customers.customer'),
+            // Long e-mails end in an ellipsis (the whole address is in the tooltip and the drawer)
+            // rather than breaking a letter per line in a narrow column.
             render: (_, c) => (
-              <Flex vertical>
-                <Typography.Link onClick={() => setOpen(c.id)}>{str(c.displayName) ?? c.email}</Typography.Link>
-                {str(c.displayName) && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{c.email}</Typography.Text>}
+              <Flex vertical style={{ maxWidth: phone ? 'calc(100vw - 120px)' : 280, minWidth: 0 }}>
+                <Typography.Link onClick={() => setOpen(c.id)} ellipsis style={{ maxWidth: '100%' }}>
+                  {str(c.displayName) ?? c.email}
+                </Typography.Link>
+                {str(c.displayName) && (
+                  <Typography.Text type="secondary" ellipsis={{ tooltip: c.email }} style={{ fontSize: 12, maxWidth: '100%' }}>
+                    {c.email}
+                  </Typography.Text>
+                )}
+                {phone && (
+                  <Flex gap={8} align="center" wrap style={{ marginTop: 4 }}>
+                    <StatusTag status={c.status} />
+                    <Typography.Text style={{ whiteSpace: 'nowrap' }}>
+                      <BalanceCell id={c.id} />
+                    </Typography.Text>
+                  </Flex>
+                )}
               </Flex>
             ),
           },
-          { title: t('reseller.customers.status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
-          ...(salesOnly ? [] : [{ title: t('reseller.customers.salesperson'), render: (_: unknown, c: Customer) => str(c.salesperson?.email) ?? <Typography.Text type="secondary">{t('reseller.customers.unbound')}</Typography.Text> }]),
-          { title: t('reseller.customers.balance'), align: 'right' as const, render: (_: unknown, c: Customer) => <BalanceCell id={c.id} /> },
-          { title: t('reseller.customers.thisMonth'), align: 'right' as const, render: (_: unknown, c: Customer) => <SpendCell id={c.id} which="thisMonth" /> },
-          { title: t('reseller.customers.lastMonth'), align: 'right' as const, render: (_: unknown, c: Customer) => <SpendCell id={c.id} which="lastMonth" /> },
+          ...(phone
+            ? []
+            : [
+                { title: t('reseller.customers.status'), dataIndex: 'status', render: (s: string) => <StatusTag status={s} /> },
+                ...(salesOnly
+                  ? []
+                  : [
+                      {
+                        title: t('reseller.customers.salesperson'),
+                        render: (_: unknown, c: Customer) =>
+                          str(c.salesperson?.email) ? (
+                            <Typography.Text ellipsis={{ tooltip: str(c.salesperson?.email) }} style={{ maxWidth: 220 }}>
+                              {str(c.salesperson?.email)}
+                            </Typography.Text>
+                          ) : (
+                            <Typography.Text type="secondary">{t('reseller.customers.unbound')}</Typography.Text>
+                          ),
+                      },
+                    ]),
+                { title: t('reseller.customers.balance'), align: 'right' as const, render: (_: unknown, c: Customer) => <span style={{ whiteSpace: 'nowrap' }}><BalanceCell id={c.id} /></span> },
+                { title: t('reseller.customers.thisMonth'), align: 'right' as const, render: (_: unknown, c: Customer) => <span style={{ whiteSpace: 'nowrap' }}><SpendCell id={c.id} which="thisMonth" /></span> },
+                { title: t('reseller.customers.lastMonth'), align: 'right' as const, render: (_: unknown, c: Customer) => <span style={{ whiteSpace: 'nowrap' }}><SpendCell id={c.id} which="lastMonth" /></span> },
+              ]),
         ]}
       />
       <CustomerDrawer id={open} onClose={() => setOpen(undefined)} />
