@@ -70,10 +70,10 @@ export function channelView(row: ChannelRow, keys: ChannelKeyRow[], costs: Chann
     limits: {
       rpm: row.rpmLimit ?? null,
       tpm: row.tpmLimit ?? null,
-      dailySpendCap: row.dailySpendCapUnits === null || row.dailySpendCapUnits === undefined ? null : fromUnits(row.dailySpendCapUnits),
+      dailySpendCap: row.dailySpendCapUnits === null || row.dailySpendCapUnits === undefined ? null : trimDecimal(fromUnits(row.dailySpendCapUnits)),
       requestsLastMinute: usage?.requestsLastMinute ?? 0,
       tokensThisMinute: usage?.tokensThisMinute ?? 0,
-      spentToday: fromUnits(usage?.spentTodayUnits ?? 0n),
+      spentToday: trimDecimal(fromUnits(usage?.spentTodayUnits ?? 0n)),
     },
     balance:
       presetById(row.settings?.preset)?.balance || row.balanceCheckedAt
