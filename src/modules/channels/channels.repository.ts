@@ -133,7 +133,10 @@ export class ChannelsRepository {
     const like = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     if (filter.status) where.push(`status = $${params.push(filter.status)}`);
     if (filter.provider) where.push(`provider = $${params.push(filter.provider)}`);
-    if (filter.q) where.push(`name ILIKE $${params.push(like(filter.q))}`);
+    if (filter.q) {
+      const n = params.push(like(filter.q));
+      where.push(`(name ILIKE $${n} OR base_url ILIKE $${n} OR EXISTS (SELECT 1 FROM jsonb_array_elements(models) e WHERE e->>'public' ILIKE $${n} OR e->>'upstream' ILIKE $${n}))`);
+    }
     // A model: a mapping whose public or upstream name holds the text (wildcard mappings by their pattern).
     if (filter.model) {
       where.push(

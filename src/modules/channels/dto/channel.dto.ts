@@ -254,7 +254,7 @@ export class UpdateChannelRequest extends ChannelFields {
 }
 
 export class ChannelListQuery extends PageQuery {
-  @ApiPropertyOptional({ description: 'Part of the name' })
+  @ApiPropertyOptional({ description: 'Part of the name, the base URL or a mapped model name' })
   @IsOptional()
   @IsString()
   @MaxLength(100)
