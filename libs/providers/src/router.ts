@@ -144,9 +144,12 @@ export class ChannelRouter {
     return [...names].sort();
   }
 
-  /** Whether any enabled channel serves `model` (healthy or not): tells 404 from 503. */
+  /**
+   * Whether any enabled channel serves `model` (healthy or not): tells 404 from 503. A channel out
+   * of quota counts too: its model exists, and is unavailable (503) until the channel is enabled again.
+   */
   serves(model: string): boolean {
-    return this.entries.some((e) => e.channel.status === 'enabled' && e.models.resolve(model) !== null);
+    return this.entries.some((e) => (e.channel.status === 'enabled' || e.channel.status === 'quota_exhausted') && e.models.resolve(model) !== null);
   }
 
   /** The provider types of the enabled channels that serve `model`. */
