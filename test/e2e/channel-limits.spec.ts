@@ -2,6 +2,7 @@ import Redis from 'ioredis';
 import { Client } from 'pg';
 import { fromUnits, TokenPrice, trimDecimal } from '@app/money';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
+import { ChannelHealthProcessor } from '../../src/modules/channels/channel-health.processor';
 import { ChannelsRuntime } from '../../src/modules/channels/runtime/channels-runtime';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 import { isolatedDatabase, uniqueSlug } from '../support/db';
@@ -199,6 +200,8 @@ describe('channel limits and upstream quota (e2e)', () => {
     for (let i = 0; i < 5; i += 1) expect((await chat(m)).status).toBe(200);
     expect(chats(broke)).toBe(hitsBefore);
 
+    // Another api instance that saw the refusal before the change reached it queues its own job later: it changes nothing.
+    expect(await worker.app.get(ChannelHealthProcessor).quotaExhausted({ channelId: id, upstreamStatus: 429, reason: 'seen late by another instance' })).toBe(false);
     const delivered = () => receiver.received.filter((r) => r.path === '/platform' && JSON.parse(r.body).data?.channel?.id === id);
     await eventually(() => delivered().length >= 1, 'the webhook delivered', 15_000);
     await sleep(500);
