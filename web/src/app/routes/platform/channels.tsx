@@ -57,13 +57,15 @@ export default function ChannelsPage() {
         rowKey="id"
         searchPlaceholder={t('platform.channels.search')}
         toolbar={
-          <Flex gap={8} wrap>
-            <Segmented<StatusFilter>
-              value={status}
-              onChange={setStatus}
-              options={STATUS_FILTERS.map((value) => ({ value, label: t(`platform.channels.filter.${value}`) }))}
-              style={{ maxWidth: '100%', overflowX: 'auto' }}
-            />
+          <Flex gap={8} wrap style={{ maxWidth: '100%', minWidth: 0 }}>
+            {/* Five filters are wider than a phone: they scroll sideways there. */}
+            <div style={{ maxWidth: '100%', overflowX: 'auto' }}>
+              <Segmented<StatusFilter>
+                value={status}
+                onChange={setStatus}
+                options={STATUS_FILTERS.map((value) => ({ value, label: t(`platform.channels.filter.${value}`) }))}
+              />
+            </div>
             <Select
               allowClear
               value={provider}
@@ -88,7 +90,7 @@ function StatusTag({ channel }: { channel: Channel }) {
   const { t } = useTranslation();
   const colour = channel.status === 'enabled' ? 'green' : channel.status === 'auto_disabled' || channel.status === 'quota_exhausted' ? 'red' : 'default';
   return (
-    <Flex vertical gap={2} style={{ maxWidth: 260 }}>
+    <Flex vertical gap={2} style={{ maxWidth: 260, minWidth: 130 }}>
       <span>
         <ToneTag tone={colour} testId="channel-status">
           {t(`platform.channels.status.${channel.status}`)}
@@ -112,7 +114,7 @@ function Health({ channel }: { channel: Channel }) {
   const colour = state === 'ok' ? 'green' : state === 'open' ? 'red' : 'orange';
   const breaker = channel.breaker;
   return (
-    <Flex vertical gap={2} style={{ maxWidth: 280 }}>
+    <Flex vertical gap={2} style={{ maxWidth: 280, minWidth: 130 }}>
       <span>
         <ToneTag tone={colour} testId="channel-health">
           {t(`platform.channels.health.${state}`, { count: h.checkFailures })}
@@ -149,7 +151,7 @@ function LimitsAndBalance({ channel, manage }: { channel: Channel; manage: boole
   const b = channel.balance;
   const none = l.rpm === null && l.tpm === null && l.dailySpendCap === null;
   return (
-    <Flex vertical gap={2} style={{ maxWidth: 240, fontSize: 12 }} data-testid="channel-limits">
+    <Flex vertical gap={2} style={{ maxWidth: 240, minWidth: 150, fontSize: 12 }} data-testid="channel-limits">
       {none && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('platform.channels.noLimits')}</Typography.Text>}
       {l.rpm !== null && <Typography.Text style={{ fontSize: 12 }}>{t('platform.channels.rpmUsage', { used: l.requestsLastMinute, limit: l.rpm })}</Typography.Text>}
       {l.tpm !== null && <Typography.Text style={{ fontSize: 12 }}>{t('platform.channels.tpmUsage', { used: l.tokensThisMinute, limit: l.tpm })}</Typography.Text>}
@@ -163,6 +165,7 @@ function LimitsAndBalance({ channel, manage }: { channel: Channel; manage: boole
             <Button
               size="small"
               type="link"
+              style={{ padding: 0, height: 'auto' }}
               loading={refresh.isPending}
               onClick={() => refresh.mutateAsync(channel.id).then(() => message.success(t('platform.channels.balanceRead')), (error: Error) => message.error(error.message))}
               data-testid="refresh-balance"
@@ -207,7 +210,7 @@ function useColumns(manage: boolean, edit: (c: Channel) => void, test: (c: Chann
       render: (_: unknown, c: Channel) => {
         const active = c.keys.filter((k) => k.status === 'active').length;
         return (
-          <Flex vertical gap={2} style={{ maxWidth: 280 }}>
+          <Flex vertical gap={2} style={{ maxWidth: 280, minWidth: 150 }}>
             <Typography.Text strong>{c.name}</Typography.Text>
             <Typography.Text type="secondary" style={{ fontSize: 12, wordBreak: 'break-all' }}>
               {c.provider} · {c.baseUrl}
@@ -414,7 +417,7 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
             <Input />
           </Form.Item>
           <Form.Item name="provider" label={t('platform.channels.provider')} style={{ flex: '1 1 160px' }}>
-            <Select disabled={Boolean(channel)} options={PROVIDERS.map((p) => ({ value: p, label: t(`platform.channels.providerName.${p}`) }))} />
+            <Select disabled={Boolean(channel)} data-testid="channel-type" options={PROVIDERS.map((p) => ({ value: p, label: t(`platform.channels.providerName.${p}`) }))} />
           </Form.Item>
         </Flex>
         {SETTINGS_OF[provider]?.includes('preset') && (
@@ -563,7 +566,7 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
           </Form.Item>
         </Flex>
         <Typography.Title level={2} style={{ fontSize: 16 }}>
-          {t('platform.channels.limitsTitle')}
+          {t('platform.channels.limitsForm')}
         </Typography.Title>
         <Typography.Paragraph type="secondary">{t('platform.channels.limitsHint')}</Typography.Paragraph>
         <Flex gap={12} wrap>
