@@ -216,6 +216,52 @@ describe('platform operators in a browser', () => {
     await eventually(async () => (await call(stack.baseUrl, 'GET', `/api/v1/channels/${created.body.id}`, as(platform, tech))).body.status === 'enabled', 'the channel to be enabled', 15_000);
   });
 
+  it("tech finds a channel out of quota, sets its limits in its form (the API reflects them) and enables it again", async () => {
+    const tech = await tokenOf(platform, 'tech');
+    const name = `limits-${uniqueSlug('ch')}`;
+    const created = await call(stack.baseUrl, 'POST', '/api/v1/channels', {
+      ...as(platform, tech),
+      json: { name, provider: 'openai', baseUrl: `${fake.url}/v1`, keys: [upstreamKey], models: [{ public: `${model}-limited`, upstream: 'fake-model' }], settings: { preset: 'deepseek' } },
+    });
+    expect(created.status).toBe(201);
+    const reason = 'quota exhausted: the upstream answered 402: its account is out of quota or balance';
+    await system.query(`UPDATE channels SET status = 'quota_exhausted', status_reason = $2, status_changed_at = now() WHERE id = $1`, [created.body.id, reason]);
+
+    const page = await signedIn(platform, 'tech');
+    await page.getByRole('heading', { level: 1, name: 'Channels' }).waitFor();
+    await page.getByText('Out of quota', { exact: true }).first().click();
+    await page.getByPlaceholder('Name, URL or model').fill(name);
+    await page.getByPlaceholder('Name, URL or model').press('Enter');
+    const row = page.getByTestId('channels').getByRole('row').filter({ hasText: name });
+    await expect(row.getByTestId('channel-status-reason').textContent()).resolves.toBe(reason);
+    await row.getByTestId('edit-channel').click();
+    await page.getByTestId('channel-rpm').fill('120');
+    await page.getByTestId('channel-spend-cap').fill('12.5');
+    await expectAccessible(page, 'channel limits');
+    await shoot(page, 'channel-limits-en');
+    await page.getByTestId('save-channel').click();
+    await eventually(async () => {
+      const read = await call(stack.baseUrl, 'GET', `/api/v1/channels/${created.body.id}`, as(platform, tech));
+      return read.body.limits.rpm === 120 && read.body.limits.dailySpendCap === '12.5' && read.body.limits.tpm === null;
+    }, 'the limits saved', 15_000);
+    await row.getByTestId('channel-limits').filter({ hasText: '0 / 120 requests per minute' }).waitFor();
+    await expectAccessible(page, 'channels (out of quota)');
+    await shoot(page, 'channels-quota-exhausted-en');
+    await row.getByTestId('enable-channel').click();
+    await eventually(async () => (await call(stack.baseUrl, 'GET', `/api/v1/channels/${created.body.id}`, as(platform, tech))).body.status === 'enabled', 'the channel enabled', 15_000);
+
+    // The form asks each cloud type for its own settings.
+    await page.getByTestId('create-channel').click();
+    for (const [type, field, shot] of [['AWS Bedrock', 'AWS region', 'bedrock'], ['Google Vertex AI', 'Google Cloud project', 'vertex'], ['Azure OpenAI', /^API version/, 'azure']] as const) {
+      await page.getByTestId('channel-type').click();
+      await page.locator('.ant-select-item-option').filter({ hasText: type }).click();
+      await page.locator('.ant-select-dropdown').first().waitFor({ state: 'hidden' });
+      await page.getByLabel(field).waitFor();
+      await shoot(page, `channel-create-${shot}-en`);
+    }
+    await expectAccessible(page, 'channel drawer (azure)');
+  });
+
   it('the platform owner creates a reseller with its domain and first owner, and sets a wholesale price', async () => {
     const page = await signedIn(platform, 'owner');
     await open(page, 'resellers');

@@ -15,7 +15,11 @@ export type UpstreamErrorKind =
   | 'http_5xx'
   | 'auth'
   | 'protocol'
-  | 'aborted';
+  | 'aborted'
+  /** The upstream account is out of quota or balance (OpenAI's 429 insufficient_quota, a 402): the channel is skipped until enabled again. */
+  | 'quota'
+  /** The channel is at one of its own limits (requests or tokens per minute, daily spend): skipped without calling it. */
+  | 'capacity';
 
 export const UPSTREAM_ERROR_KINDS: readonly UpstreamErrorKind[] = [
   'connect',
@@ -29,15 +33,20 @@ export const UPSTREAM_ERROR_KINDS: readonly UpstreamErrorKind[] = [
   'auth',
   'protocol',
   'aborted',
+  'quota',
+  'capacity',
 ];
 
-const RETRYABLE: ReadonlySet<UpstreamErrorKind> = new Set(['connect', 'timeout_connect', 'timeout_first_byte', 'http_5xx', 'http_429', 'auth']);
+const RETRYABLE: ReadonlySet<UpstreamErrorKind> = new Set(['connect', 'timeout_connect', 'timeout_first_byte', 'http_5xx', 'http_429', 'auth', 'quota', 'capacity']);
 
 /**
  * A failed upstream call, already in the form the client may see: `status` and `body` never carry
  * the upstream's key, host or address. `detail` is for logs (also scrubbed).
  */
 export class UpstreamError extends Error {
+  /** When the client may try again (sent as Retry-After), if known. */
+  retryAfterSeconds?: number;
+
   constructor(
     readonly kind: UpstreamErrorKind,
     readonly status: number,
@@ -53,9 +62,12 @@ export class UpstreamError extends Error {
     return RETRYABLE.has(this.kind);
   }
 
-  /** Counts against the channel's health (a client's bad request does not). */
+  /**
+   * Counts against the channel's health (a client's bad request does not; an exhausted quota and
+   * the channel's own limits are handled by skipping the channel, not by its breaker).
+   */
   get channelFault(): boolean {
-    return this.kind !== 'http_4xx' && this.kind !== 'aborted';
+    return this.kind !== 'http_4xx' && this.kind !== 'aborted' && this.kind !== 'quota' && this.kind !== 'capacity';
   }
 }
 
@@ -89,6 +101,38 @@ function upstreamMessage(text: string): string | null {
   }
 }
 
+/** What an upstream's error body says: its message, code and type, whatever shape it has. */
+function upstreamErrorFields(text: string): { message: string; code: string; type: string } {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    const candidate = (Array.isArray(parsed) ? parsed[0] : parsed) as Record<string, unknown> | null;
+    const error = candidate?.error;
+    const fields = (typeof error === 'object' && error !== null ? error : candidate ?? {}) as Record<string, unknown>;
+    const str = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+    return { message: typeof error === 'string' ? error : str(fields.message), code: str(fields.code), type: str(fields.type) };
+  } catch {
+    return { message: text.slice(0, 500), code: '', type: '' };
+  }
+}
+
+/**
+ * Whether an upstream's error says its account is out of money or quota: OpenAI's 429
+ * `insufficient_quota`, Moonshot's `exceeded_current_quota_error`, Zhipu's code 1113, DeepSeek's
+ * and OpenRouter's 402, Anthropic's "credit balance is too low". A plain 429 (rate limit) is not.
+ */
+export function isQuotaExhausted(status: number, text: string): boolean {
+  if (status === 402) return true;
+  if (status !== 429 && status !== 400 && status !== 403) return false;
+  const { message, code, type } = upstreamErrorFields(text);
+  if (code === 'insufficient_quota' || type === 'insufficient_quota' || type === 'exceeded_current_quota_error' || code === '1113') return true;
+  return /credit balance is too low|insufficient (balance|credits|quota)|exceeded your current quota/i.test(message);
+}
+
+/** The client's answer when an upstream account ran out (not the client's own wallet: that is the gateway's 402). */
+export function quotaExhaustedError(upstreamStatus: number | null): UpstreamError {
+  return new UpstreamError('quota', 503, openAIError('No upstream is available for this model right now; retry shortly.', 'api_error', 'no_available_channel'), upstreamStatus);
+}
+
 /**
  * Maps an upstream's non-2xx answer to what the client sees. Client errors keep the upstream's
  * (scrubbed) message, since it says what to fix (context too long, bad parameter); server-side
@@ -96,6 +140,7 @@ function upstreamMessage(text: string): string | null {
  */
 export function mapUpstreamHttpError(status: number, text: string, secrets: readonly string[] = []): UpstreamError {
   const message = upstreamMessage(text);
+  if (isQuotaExhausted(status, text)) return quotaExhaustedError(status);
   if (status === 401 || status === 403) {
     return new UpstreamError('auth', 502, openAIError('The upstream provider refused the gateway’s credentials.', 'api_error', 'upstream_auth_failed'), status);
   }

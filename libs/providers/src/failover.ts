@@ -35,9 +35,11 @@ export function noChannelError(): UpstreamError {
 export async function failover<T>(candidates: readonly Candidate[], attempt: (candidate: Candidate, index: number) => Promise<T>, options: FailoverOptions): Promise<FailoverResult<T>> {
   const now = options.now ?? Date.now;
   const failures: Array<{ candidate: Candidate; error: UpstreamError }> = [];
-  const limit = Math.min(candidates.length, 1 + Math.max(0, options.retryBudget));
+  // A channel at its own limits was never called: skipping it spends none of the retry budget.
+  const limit = 1 + Math.max(0, options.retryBudget);
+  let tried = 0;
   let last: UpstreamError | null = null;
-  for (let index = 0; index < limit; index += 1) {
+  for (let index = 0; index < candidates.length && tried < limit; index += 1) {
     if (index > 0 && (now() >= options.deadline || options.signal?.aborted)) break;
     const candidate = candidates[index];
     try {
@@ -45,7 +47,9 @@ export async function failover<T>(candidates: readonly Candidate[], attempt: (ca
       return { value, candidate, attempts: index + 1, failures };
     } catch (error) {
       if (!(error instanceof UpstreamError)) throw error;
-      last = error;
+      if (error.kind !== 'capacity') tried += 1;
+      // The client learns why from a channel that was called, before one that was only skipped.
+      if (!last || error.kind !== 'capacity' || last.kind === 'capacity') last = error;
       failures.push({ candidate, error });
       options.onFailure?.(candidate, error, index + 1);
       if (!error.retryable) throw error;

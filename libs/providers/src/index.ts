@@ -16,3 +16,4 @@ export * from './presets';
 export * from './aws';
 export * from './google-auth';
 export * from './model-list';
+export * from './balance';

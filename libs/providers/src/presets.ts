@@ -23,6 +23,8 @@ export interface ChannelPreset {
   alternativeBaseUrls: string[];
   /** Whether `GET {base}/models` lists the upstream's models (channel model sync). */
   listsModels: boolean;
+  /** How the service reports the account's balance to its key (see balance.ts); absent: it does not. */
+  balance?: 'deepseek' | 'kimi' | 'openrouter';
   quirks: OpenAIQuirks;
   notes: string;
 }
@@ -41,6 +43,7 @@ export const CHANNEL_PRESETS: readonly ChannelPreset[] = [
     baseUrl: 'https://api.deepseek.com/v1',
     alternativeBaseUrls: [],
     listsModels: true,
+    balance: 'deepseek',
     quirks: { streamUsage: 'stream_options', maxTokensOnly: true, maxTemperature: 2 },
     notes: 'Cache hits are reported as usage.prompt_cache_hit_tokens (billed as cached input).',
   },
@@ -61,6 +64,7 @@ export const CHANNEL_PRESETS: readonly ChannelPreset[] = [
     baseUrl: 'https://api.moonshot.cn/v1',
     alternativeBaseUrls: ['https://api.moonshot.ai/v1'],
     listsModels: true,
+    balance: 'kimi',
     quirks: { streamUsage: 'always', maxTokensOnly: true, maxTemperature: 1 },
     notes: "Streams report usage inside the last chunk's choice (choices[0].usage); temperature is at most 1.",
   },
@@ -101,6 +105,7 @@ export const CHANNEL_PRESETS: readonly ChannelPreset[] = [
     baseUrl: 'https://openrouter.ai/api/v1',
     alternativeBaseUrls: [],
     listsModels: true,
+    balance: 'openrouter',
     quirks: { streamUsage: 'openrouter' },
     notes: 'Model names carry the vendor (anthropic/claude-sonnet-4.5); usage is asked for with usage.include.',
   },

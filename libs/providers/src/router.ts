@@ -5,7 +5,15 @@ import { ModelMap, ModelMapping } from './model-map';
 import { ProviderType, UpstreamSettings } from './types';
 
 export type ChannelPool = 'standard' | 'spot';
-export type ChannelStatus = 'enabled' | 'disabled' | 'auto_disabled';
+export type ChannelStatus = 'enabled' | 'disabled' | 'auto_disabled' | 'quota_exhausted';
+
+/** A channel's own limits (null: none). */
+export interface ChannelLimitsConfig {
+  rpm: number | null;
+  tpm: number | null;
+  /** The upstream's cost this channel may spend per UTC day, nano-units. */
+  dailySpendCapUnits: bigint | null;
+}
 
 export interface RoutingKey {
   id: string;
@@ -33,8 +41,10 @@ export interface RoutingChannel {
   settings?: UpstreamSettings;
   status: ChannelStatus;
   keys: RoutingKey[];
-  /** What the upstream charges per model (public or upstream name), compiled to nano-units; for margin reports. */
+  /** What the upstream charges per model (public or upstream name), compiled to nano-units; for margin reports and the daily spend cap. */
   costs?: ReadonlyMap<string, CompiledPrice>;
+  /** Requests and tokens per minute, daily spend (absent: none). */
+  limits?: ChannelLimitsConfig;
   /** Changes whenever the row changes (its updated_at), so a refresh can keep unchanged agents and breakers. */
   version: string;
 }
@@ -82,6 +92,8 @@ export class ChannelRouter {
   private readonly breakers = new Map<string, { version: string; breaker: CircuitBreaker }>();
   private readonly cursors = new Map<string, number>();
   private readonly locallyDisabledKeys = new Set<string>();
+  /** Channels this instance saw run out of quota, by the version they had then (until the row changes). */
+  private readonly locallyExhausted = new Map<string, string>();
 
   constructor(
     private readonly options: { rng?: Rng; breaker?: BreakerOptions; now?: () => number; onBreakerChange?: (channel: RoutingChannel, state: string) => void } = {},
@@ -95,6 +107,10 @@ export class ChannelRouter {
     for (const channel of channels) {
       const kept = this.breakers.get(channel.id);
       if (!kept) this.breakers.set(channel.id, { version: channel.version, breaker: this.newBreaker(channel) });
+    }
+    // A channel marked exhausted here is routed again once its row changed (marked in the database, or enabled again).
+    for (const [id, version] of [...this.locallyExhausted]) {
+      if (channels.find((c) => c.id === id)?.version !== version) this.locallyExhausted.delete(id);
     }
     // A key the database now lists as active again (re-enabled) is usable again.
     for (const key of [...this.locallyDisabledKeys]) {
@@ -128,9 +144,12 @@ export class ChannelRouter {
     return [...names].sort();
   }
 
-  /** Whether any enabled channel serves `model` (healthy or not): tells 404 from 503. */
+  /**
+   * Whether any enabled channel serves `model` (healthy or not): tells 404 from 503. A channel out
+   * of quota counts too: its model exists, and is unavailable (503) until the channel is enabled again.
+   */
   serves(model: string): boolean {
-    return this.entries.some((e) => e.channel.status === 'enabled' && e.models.resolve(model) !== null);
+    return this.entries.some((e) => (e.channel.status === 'enabled' || e.channel.status === 'quota_exhausted') && e.models.resolve(model) !== null);
   }
 
   /** The provider types of the enabled channels that serve `model`. */
@@ -147,6 +166,7 @@ export class ChannelRouter {
     for (const { channel, models } of this.entries) {
       if (channel.status !== 'enabled' || channel.pool !== pool || channel.weight <= 0) continue;
       if (!this.hasUsableKey(channel)) continue;
+      if (this.locallyExhausted.get(channel.id) === channel.version) continue;
       const upstreamModel = models.resolve(model);
       if (upstreamModel === null) continue;
       if (!this.breaker(channel.id).available) continue;
@@ -181,6 +201,11 @@ export class ChannelRouter {
   /** Stops using a key on this instance at once (before the database change comes back). */
   disableKeyLocally(keyId: string): void {
     this.locallyDisabledKeys.add(keyId);
+  }
+
+  /** Stops routing to a channel whose upstream ran out of quota, on this instance at once (before the database change comes back). */
+  exhaustLocally(channel: RoutingChannel): void {
+    this.locallyExhausted.set(channel.id, channel.version);
   }
 
   private hasUsableKey(channel: RoutingChannel): boolean {

@@ -57,7 +57,15 @@ export const MaintenanceJob = {
 export const ChannelsJob = {
   HealthCheck: 'channel-health-check',
   KeyRejected: 'channel-key-rejected',
+  QuotaExhausted: 'channel-quota-exhausted',
 } as const;
+
+/** An upstream said its account is out of quota: the worker marks the channel quota-exhausted and tells the platform (once). */
+export interface ChannelQuotaExhaustedJob {
+  channelId: string;
+  upstreamStatus: number | null;
+  reason: string;
+}
 
 /** An upstream refused one of a channel's keys (401/403): the worker disables it and says why. */
 export interface ChannelKeyRejectedJob {

@@ -4,7 +4,11 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { CHANNEL_METRIC, ChannelLabels, probeChannel, probeModelOf, ProbeResult, SecretBoxError } from '@app/providers';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Gauge } from 'prom-client';
-import { ChannelKeyRejectedJob, ChannelsJob, QueueName } from '@app/queue';
+import { ChannelKeyRejectedJob, ChannelQuotaExhaustedJob, ChannelsJob, QueueName } from '@app/queue';
+import { balanceExhausted } from '@app/providers';
+import { trimDecimal } from '@app/money';
+import { WebhookOutbox } from '../webhooks/webhook-outbox';
+import { readChannelBalance } from './channel-balance';
 import { SystemDb } from '@app/tenancy';
 import { Job, Queue } from 'bullmq';
 import { EntityManager } from 'typeorm';
@@ -42,6 +46,7 @@ export class ChannelHealthProcessor extends WorkerHost implements OnApplicationB
     private readonly secrets: ChannelSecrets,
     private readonly events: ChannelEvents,
     @InjectMetric(CHANNEL_METRIC.up) private readonly channelUp: Gauge<ChannelLabels>,
+    private readonly outbox: WebhookOutbox,
   ) {
     super();
   }
@@ -60,20 +65,27 @@ export class ChannelHealthProcessor extends WorkerHost implements OnApplicationB
         return this.checkAll();
       case ChannelsJob.KeyRejected:
         return this.disableKey(job.data as ChannelKeyRejectedJob);
+      case ChannelsJob.QuotaExhausted:
+        return this.quotaExhausted(job.data as ChannelQuotaExhaustedJob);
       default:
         throw new Error(`unknown channels job ${job.name}`);
     }
   }
 
-  /** Checks every channel that is enabled or auto-disabled, in parallel. */
+  /**
+   * Checks every channel that is enabled or auto-disabled, in parallel (a quota-exhausted one waits
+   * for an operator), and reads the balance of those whose service reports one.
+   */
   async checkAll(): Promise<HealthCheckSummary> {
     const { rows, keys } = await this.systemDb.run(async (m) => ({ rows: await this.repository.all(m), keys: await this.repository.allKeys(m) }));
     const summary: HealthCheckSummary = { checked: 0, autoDisabled: [], reEnabled: [] };
     await Promise.all(
       rows
-        .filter((row) => row.status !== 'disabled')
+        .filter((row) => row.status === 'enabled' || row.status === 'auto_disabled')
         .map(async (row) => {
-          const result = await this.probe(row, keys.filter((k) => k.channelId === row.id && k.status === 'active').map((k) => k.ciphertext));
+          const ciphertexts = keys.filter((k) => k.channelId === row.id && k.status === 'active').map((k) => k.ciphertext);
+          await this.checkBalance(row, ciphertexts);
+          const result = await this.probe(row, ciphertexts);
           summary.checked += 1;
           this.channelUp.set({ channel_id: row.id, channel: row.name }, result.ok ? 1 : 0);
           const change = await this.record(row.id, result);
@@ -120,6 +132,54 @@ export class ChannelHealthProcessor extends WorkerHost implements OnApplicationB
       await this.events.changed(channelId);
     }
     return change;
+  }
+
+  /** Stores the balance of a channel whose service reports one; an empty account marks the channel quota-exhausted. */
+  private async checkBalance(row: ChannelRow, ciphertexts: string[]): Promise<void> {
+    if (!ciphertexts.length) return;
+    let apiKey: string;
+    try {
+      apiKey = this.secrets.open(row.id, ciphertexts[0]);
+    } catch {
+      return;
+    }
+    const reading = await readChannelBalance(row, apiKey, { allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS, timeoutMs: Math.max(1000, this.config.CHANNEL_HEALTH_INTERVAL_SECONDS * 500) });
+    if (!reading) return;
+    await this.systemDb.run((m) => this.repository.setBalance(m, row.id, reading.balance, reading.error));
+    if (row.status === 'enabled' && (reading.exhausted || (reading.balance && balanceExhausted(reading.balance)))) {
+      const reason = reading.balance ? `the upstream reports a balance of ${reading.balance.amount} ${reading.balance.currency}` : 'the upstream reports its account out of quota';
+      await this.quotaExhausted({ channelId: row.id, upstreamStatus: null, reason });
+    }
+  }
+
+  /**
+   * Marks a channel whose upstream account ran out as quota-exhausted, with the reason, and
+   * publishes `provider.quota_exhausted` to the platform in the same transaction. Only a channel
+   * still enabled changes: one event per exhaustion however many requests (on however many api
+   * instances) saw it; enabling the channel again starts the next one.
+   */
+  async quotaExhausted(job: ChannelQuotaExhaustedJob): Promise<boolean> {
+    const changed = await this.systemDb.run(async (m) => {
+      const row = await this.repository.findById(m, job.channelId, { lock: true });
+      if (!row || row.status !== 'enabled') return false;
+      const reason = `quota exhausted: ${job.reason}`.slice(0, 500);
+      await this.audited(m, row, 'channel.quota_exhausted', () => this.repository.setStatus(m, row.id, 'quota_exhausted', reason));
+      const tenantId = await this.repository.platformTenantId(m);
+      if (tenantId) {
+        await this.outbox.publish(m, tenantId, 'provider.quota_exhausted', {
+          channel: { id: row.id, name: row.name, provider: row.provider, preset: row.settings?.preset ?? null },
+          reason,
+          upstreamStatus: job.upstreamStatus,
+          balance: row.balance === null ? null : { amount: trimDecimal(row.balance), currency: row.balanceCurrency },
+        });
+      }
+      return true;
+    });
+    if (changed) {
+      this.logger.warn({ channelId: job.channelId, reason: job.reason }, 'channel marked quota-exhausted');
+      await this.events.changed(job.channelId);
+    }
+    return changed;
   }
 
   async disableKey(job: ChannelKeyRejectedJob): Promise<boolean> {

@@ -96,6 +96,16 @@ export class ChannelsController {
     return this.channels.syncModels(channelId);
   }
 
+  @Post(':channelId/balance')
+  @HttpCode(200)
+  @RequirePermission('update', CHANNEL)
+  @ApiOperation({ summary: "Read the upstream account's balance now (DeepSeek, Kimi, OpenRouter presets); a zero balance marks the channel quota-exhausted" })
+  @ApiOkResponse({ type: ChannelView })
+  @ApiProblems('validation', 'notFound')
+  refreshBalance(@Param('channelId', UuidParam(CHANNEL)) channelId: string): Promise<ChannelView> {
+    return this.channels.refreshBalance(channelId);
+  }
+
   @Post(':channelId/test')
   @HttpCode(200)
   @RequirePermission('update', CHANNEL)

@@ -11,6 +11,7 @@ export enum ChannelErrorCode {
   InvalidKey = 'channel_key_invalid',
   NoModelList = 'channel_no_model_list',
   ModelListFailed = 'channel_model_list_failed',
+  NoBalance = 'channel_no_balance',
 }
 
 const MESSAGES: Record<ChannelErrorCode, { status: number; title: string }> = {
@@ -24,6 +25,7 @@ const MESSAGES: Record<ChannelErrorCode, { status: number; title: string }> = {
   [ChannelErrorCode.InvalidKey]: { status: 400, title: "A key is not in the form the channel's provider needs" },
   [ChannelErrorCode.NoModelList]: { status: 400, title: 'This upstream has no model list the gateway can read' },
   [ChannelErrorCode.ModelListFailed]: { status: 502, title: 'The upstream did not list its models' },
+  [ChannelErrorCode.NoBalance]: { status: 400, title: "This channel's service reports no balance (only the DeepSeek, Kimi and OpenRouter presets do)" },
 };
 
 export const channelError = errorFactory<ChannelErrorCode>(MESSAGES);

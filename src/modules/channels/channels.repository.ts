@@ -18,13 +18,22 @@ export interface ChannelRow {
   retryBudget: number;
   /** Non-secret provider settings (api-version, region, project and location, preset). */
   settings: UpstreamSettings;
-  status: 'enabled' | 'disabled' | 'auto_disabled';
+  status: 'enabled' | 'disabled' | 'auto_disabled' | 'quota_exhausted';
   statusReason: string | null;
   statusChangedAt: Date | null;
   checkFailures: number;
   lastCheckAt: Date | null;
   lastCheckLatencyMs: number | null;
   lastCheckError: string | null;
+  rpmLimit: number | null;
+  tpmLimit: number | null;
+  /** Nano-units (bigint as text). */
+  dailySpendCapUnits: string | null;
+  /** The upstream account's balance as it reported it (decimal text, its own currency). */
+  balance: string | null;
+  balanceCurrency: string | null;
+  balanceCheckedAt: Date | null;
+  balanceError: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -51,7 +60,7 @@ export interface ChannelCostRow {
 export type ChannelSettings = Pick<
   ChannelRow,
   'name' | 'provider' | 'baseUrl' | 'models' | 'priority' | 'weight' | 'pool' | 'connectTimeoutMs' | 'firstByteTimeoutMs' | 'totalTimeoutMs' | 'retryBudget'
-> & { settings?: UpstreamSettings };
+> & { settings?: UpstreamSettings; rpmLimit?: number | null; tpmLimit?: number | null; dailySpendCapUnits?: string | null };
 
 const CHANNEL_COLUMNS = `
   id, name, provider, base_url AS "baseUrl", models, priority, weight, pool,
@@ -59,6 +68,8 @@ const CHANNEL_COLUMNS = `
   total_timeout_ms AS "totalTimeoutMs", retry_budget AS "retryBudget", settings, status,
   status_reason AS "statusReason", status_changed_at AS "statusChangedAt", check_failures AS "checkFailures",
   last_check_at AS "lastCheckAt", last_check_latency_ms AS "lastCheckLatencyMs", last_check_error AS "lastCheckError",
+  rpm_limit AS "rpmLimit", tpm_limit AS "tpmLimit", daily_spend_cap_units::text AS "dailySpendCapUnits",
+  balance::text AS balance, balance_currency AS "balanceCurrency", balance_checked_at AS "balanceCheckedAt", balance_error AS "balanceError",
   created_at AS "createdAt", updated_at AS "updatedAt"`;
 
 const KEY_COLUMNS = `id, channel_id AS "channelId", position, ciphertext, last4, status, disabled_reason AS "disabledReason", disabled_at AS "disabledAt"`;
@@ -76,6 +87,9 @@ const SETTING_COLUMNS: Record<keyof ChannelSettings, string> = {
   totalTimeoutMs: 'total_timeout_ms',
   retryBudget: 'retry_budget',
   settings: 'settings',
+  rpmLimit: 'rpm_limit',
+  tpmLimit: 'tpm_limit',
+  dailySpendCapUnits: 'daily_spend_cap_units',
 };
 
 const JSON_COLUMNS: ReadonlySet<string> = new Set(['models', 'settings']);
@@ -94,12 +108,16 @@ export interface RoutingRow {
   first_byte_timeout_ms: number;
   total_timeout_ms: number;
   retry_budget: number;
-  status: 'enabled' | 'disabled' | 'auto_disabled';
+  status: 'enabled' | 'disabled' | 'auto_disabled' | 'quota_exhausted';
   updated_at: Date;
   keys: Array<{ id: string; ciphertext: string; last4: string; status: 'active' | 'disabled' }>;
   /** Upstream cost per million tokens by model (decimal strings). */
   costs: Record<string, { input: string; output: string; cachedInput: string }>;
   settings: UpstreamSettings;
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  /** Nano-units as text. */
+  daily_spend_cap_units: string | null;
 }
 
 /**
@@ -109,11 +127,22 @@ export interface RoutingRow {
  */
 @Injectable()
 export class ChannelsRepository {
-  async list(m: EntityManager, filter: { status?: string; provider?: string }, offset: number, limit: number): Promise<[ChannelRow[], number]> {
+  async list(m: EntityManager, filter: { status?: string; provider?: string; q?: string; model?: string }, offset: number, limit: number): Promise<[ChannelRow[], number]> {
     const where: string[] = [];
     const params: unknown[] = [];
+    const like = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     if (filter.status) where.push(`status = $${params.push(filter.status)}`);
     if (filter.provider) where.push(`provider = $${params.push(filter.provider)}`);
+    if (filter.q) {
+      const n = params.push(like(filter.q));
+      where.push(`(name ILIKE $${n} OR base_url ILIKE $${n} OR EXISTS (SELECT 1 FROM jsonb_array_elements(models) e WHERE e->>'public' ILIKE $${n} OR e->>'upstream' ILIKE $${n}))`);
+    }
+    // A model: a mapping whose public or upstream name holds the text (wildcard mappings by their pattern).
+    if (filter.model) {
+      where.push(
+        `EXISTS (SELECT 1 FROM jsonb_array_elements(models) e WHERE e->>'public' ILIKE $${params.push(like(filter.model))} OR e->>'upstream' ILIKE $${params.length})`,
+      );
+    }
     const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
     const rows: ChannelRow[] = await m.query(
       `SELECT ${CHANNEL_COLUMNS} FROM channels ${clause} ORDER BY priority DESC, lower(name) LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
@@ -161,6 +190,15 @@ export class ChannelsRepository {
               check_failures = CASE WHEN $2 = 'enabled' THEN 0 ELSE check_failures END
         WHERE id = $1`,
       [id, status, reason],
+    );
+  }
+
+  async setBalance(m: EntityManager, id: string, balance: { amount: string; currency: string } | null, error: string | null): Promise<void> {
+    await m.query(
+      `UPDATE channels SET balance = coalesce($2::numeric, balance), balance_currency = coalesce($3, balance_currency),
+              balance_checked_at = now(), balance_error = $4
+        WHERE id = $1`,
+      [id, balance?.amount ?? null, balance?.currency ?? null, error],
     );
   }
 

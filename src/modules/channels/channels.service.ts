@@ -2,14 +2,19 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
-import { trimDecimal } from '@app/money';
-import { CHANNEL_PRESETS, createUpstreamAgent, last4, mapUpstreamHttpError, modelListRequest, parseModelList, sendUpstream, UpstreamError, parseAwsKey, parseServiceAccountKey, probeChannel, probeModelOf, ProviderType, SecretBoxError, UpstreamSettings } from '@app/providers';
+import { fromUnits, toUnits, trimDecimal } from '@app/money';
+import { CHANNEL_PRESETS, createUpstreamAgent, presetById, balanceExhausted, last4, mapUpstreamHttpError, modelListRequest, parseModelList, sendUpstream, UpstreamError, parseAwsKey, parseServiceAccountKey, probeChannel, probeModelOf, ProviderType, SecretBoxError, UpstreamSettings } from '@app/providers';
 import { TenantDb } from '@app/tenancy';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { pageOf } from '../../common/pagination';
 import { AuditService } from '../audit/audit.service';
+import { InjectQueue } from '@nestjs/bullmq';
+import { ChannelQuotaExhaustedJob, ChannelsJob, QueueName } from '@app/queue';
+import { Queue } from 'bullmq';
+import { readChannelBalance } from './channel-balance';
 import { ChannelEvents } from './channel-events';
+import { ChannelsRuntime } from './runtime/channels-runtime';
 import { ChannelSecrets } from './channel-secrets';
 import { ChannelErrorCode, channelError } from './channels.exceptions';
 import { CHANNEL } from './channels.permissions';
@@ -30,7 +35,14 @@ import {
 
 const DEFAULTS = { models: [], priority: 0, weight: 1, pool: 'standard', connectTimeoutMs: 5000, firstByteTimeoutMs: 60000, totalTimeoutMs: 600000, retryBudget: 2 } as const;
 
-export function channelView(row: ChannelRow, keys: ChannelKeyRow[], costs: ChannelCostRow[]): ChannelView {
+/** What only the api instance knows of a channel: its breaker here, and its limits' counters in Redis. */
+export interface ChannelLive {
+  breaker: string | null;
+  usage: { requestsLastMinute: number; tokensThisMinute: number; spentTodayUnits: bigint } | null;
+}
+
+export function channelView(row: ChannelRow, keys: ChannelKeyRow[], costs: ChannelCostRow[], live?: ChannelLive): ChannelView {
+  const usage = live?.usage;
   return {
     id: row.id,
     name: row.name,
@@ -54,6 +66,19 @@ export function channelView(row: ChannelRow, keys: ChannelKeyRow[], costs: Chann
       .filter((c) => c.channelId === row.id)
       .map((c) => ({ model: c.model, inputPerMillion: trimDecimal(c.inputPerMillion), outputPerMillion: trimDecimal(c.outputPerMillion), cachedInputPerMillion: trimDecimal(c.cachedInputPerMillion) })),
     health: { checkFailures: row.checkFailures, lastCheckAt: row.lastCheckAt, lastCheckLatencyMs: row.lastCheckLatencyMs, lastCheckError: row.lastCheckError },
+    breaker: live?.breaker ?? null,
+    limits: {
+      rpm: row.rpmLimit ?? null,
+      tpm: row.tpmLimit ?? null,
+      dailySpendCap: row.dailySpendCapUnits === null || row.dailySpendCapUnits === undefined ? null : trimDecimal(fromUnits(row.dailySpendCapUnits)),
+      requestsLastMinute: usage?.requestsLastMinute ?? 0,
+      tokensThisMinute: usage?.tokensThisMinute ?? 0,
+      spentToday: trimDecimal(fromUnits(usage?.spentTodayUnits ?? 0n)),
+    },
+    balance:
+      presetById(row.settings?.preset)?.balance || row.balanceCheckedAt
+        ? { amount: row.balance === null ? null : trimDecimal(row.balance), currency: row.balanceCurrency, checkedAt: row.balanceCheckedAt, error: row.balanceError }
+        : null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
@@ -81,6 +106,7 @@ export function auditedChannel(row: ChannelRow, keys: ChannelKeyRow[], costs: Ch
     settings: view.settings,
     status: view.status,
     statusReason: view.statusReason,
+    limits: { rpm: view.limits.rpm, tpm: view.limits.tpm, dailySpendCap: view.limits.dailySpendCap },
     upstreamCredentials: view.keys.map((k) => ({ id: k.id, last4: k.last4, status: k.status })),
     costs: view.costs,
   };
@@ -144,21 +170,57 @@ export class ChannelsService {
     private readonly secrets: ChannelSecrets,
     private readonly events: ChannelEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly runtime: ChannelsRuntime,
+    @InjectQueue(QueueName.Channels) private readonly queue: Queue<ChannelQuotaExhaustedJob>,
   ) {}
 
-  list(query: ChannelListQuery): Promise<ChannelPage> {
+  async list(query: ChannelListQuery): Promise<ChannelPage> {
     const { page, pageSize, offset } = pageOf(query);
-    return this.tenantDb.forRequest(async (m) => {
+    const { rows, keys, costs, total } = await this.tenantDb.forRequest(async (m) => {
       this.auth.assertCan('read', CHANNEL, {});
-      const [rows, total] = await this.repository.list(m, { status: query.status, provider: query.provider }, offset, pageSize);
+      const [rows, total] = await this.repository.list(m, { status: query.status, provider: query.provider, q: query.q?.trim() || undefined, model: query.model?.trim() || undefined }, offset, pageSize);
       const ids = rows.map((r) => r.id);
       const [keys, costs] = await Promise.all([this.repository.keysOf(m, ids), this.repository.costsOf(m, ids)]);
-      return { items: rows.map((r) => channelView(r, keys, costs)), page, pageSize, total };
+      return { rows, keys, costs, total };
     });
+    const live = await Promise.all(rows.map((r) => this.live(r)));
+    return { items: rows.map((r, i) => channelView(r, keys, costs, live[i])), page, pageSize, total };
   }
 
-  get(id: string): Promise<ChannelView> {
-    return this.tenantDb.forRequest(async (m) => this.view(m, await this.visible(m, id)));
+  async get(id: string): Promise<ChannelView> {
+    const { row, keys, costs } = await this.tenantDb.forRequest(async (m) => {
+      const row = await this.visible(m, id);
+      const [keys, costs] = await Promise.all([this.repository.keysOf(m, [row.id]), this.repository.costsOf(m, [row.id])]);
+      return { row, keys, costs };
+    });
+    return channelView(row, keys, costs, await this.live(row));
+  }
+
+  /** This instance's breaker and the limits' counters (Redis; read only for channels with limits, and never fatal). */
+  private async live(row: ChannelRow): Promise<ChannelLive> {
+    const limited = row.rpmLimit !== null || row.tpmLimit !== null || row.dailySpendCapUnits !== null;
+    const usage = limited ? await this.runtime.limitsUsage(row.id).catch(() => null) : null;
+    return { breaker: this.runtime.breakerState(row.id), usage };
+  }
+
+  /**
+   * Reads the channel's account balance from its upstream now (presets whose service reports one)
+   * and stores it. A balance of zero, or the upstream's insufficient-quota answer, marks the
+   * channel quota-exhausted through the worker (the same path as the proxy's: one event).
+   */
+  async refreshBalance(id: string): Promise<ChannelView> {
+    const { row, apiKey } = await this.usableKey(id);
+    if (!presetById(row.settings?.preset)?.balance) throw channelError(ChannelErrorCode.NoBalance);
+    const reading = (await readChannelBalance(row, apiKey, { allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS }))!;
+    await this.tenantDb.forRequest(async (m) => {
+      this.auth.assertCan('update', CHANNEL, {});
+      await this.repository.setBalance(m, id, reading.balance, reading.error);
+    });
+    if (row.status === 'enabled' && (reading.exhausted || (reading.balance && balanceExhausted(reading.balance)))) {
+      const reason = reading.balance ? `the upstream reports a balance of ${reading.balance.amount} ${reading.balance.currency}` : `the upstream reports its account out of quota`;
+      await this.queue.add(ChannelsJob.QuotaExhausted, { channelId: id, upstreamStatus: null, reason }, { jobId: `quota-exhausted-${id}`, removeOnComplete: true, removeOnFail: 100 });
+    }
+    return this.get(id);
   }
 
   async create(input: CreateChannelRequest): Promise<ChannelView> {
@@ -181,6 +243,9 @@ export class ChannelsService {
         totalTimeoutMs: input.totalTimeoutMs ?? DEFAULTS.totalTimeoutMs,
         retryBudget: input.retryBudget ?? DEFAULTS.retryBudget,
         settings: providerSettings,
+        rpmLimit: input.rpmLimit ?? null,
+        tpmLimit: input.tpmLimit ?? null,
+        dailySpendCapUnits: input.dailySpendCap === undefined || input.dailySpendCap === null ? null : toUnits(input.dailySpendCap).toString(),
       };
       await this.repository.insert(m, id, settings).catch(conflictOf);
       for (const key of [...new Set(input.keys)]) await this.repository.addKey(m, { id: uuidv7(), channelId: id, ciphertext: this.secrets.seal(id, key), last4: last4(key) });
@@ -222,6 +287,9 @@ export class ChannelsService {
           totalTimeoutMs: input.totalTimeoutMs,
           retryBudget: input.retryBudget,
           settings: providerSettings,
+          rpmLimit: input.rpmLimit,
+          tpmLimit: input.tpmLimit,
+          dailySpendCapUnits: input.dailySpendCap === undefined ? undefined : input.dailySpendCap === null ? null : toUnits(input.dailySpendCap).toString(),
         })
         .catch(conflictOf);
       for (const keyId of new Set(input.removeKeys ?? [])) await this.repository.removeKey(m, id, keyId);
@@ -343,7 +411,16 @@ export class ChannelsService {
   /** The OpenAI-compatible services a channel may name as its preset, with base URLs and quirks. */
   presets(): ChannelPresetView[] {
     this.auth.assertCan('read', CHANNEL, {});
-    return CHANNEL_PRESETS.map((p) => ({ id: p.id, label: p.label, provider: p.provider, baseUrl: p.baseUrl, alternativeBaseUrls: p.alternativeBaseUrls, listsModels: p.listsModels, notes: p.notes }));
+    return CHANNEL_PRESETS.map((p) => ({
+      id: p.id,
+      label: p.label,
+      provider: p.provider,
+      baseUrl: p.baseUrl,
+      alternativeBaseUrls: p.alternativeBaseUrls,
+      listsModels: p.listsModels,
+      reportsBalance: Boolean(p.balance),
+      notes: p.notes,
+    }));
   }
 
   private async view(m: EntityManager, row: ChannelRow): Promise<ChannelView> {

@@ -24,12 +24,12 @@ export function toInferenceError(logger: Logger, error: unknown, requestId: stri
   if (error instanceof InferenceError) return error;
   if (isUpstreamError(error)) {
     const e = error.body.error;
-    return new InferenceError(error.status, e.type, e.code, e.message, e.param);
+    return new InferenceError(error.status, e.type, e.code, e.message, e.param, error.retryAfterSeconds ? { 'retry-after': String(error.retryAfterSeconds) } : {});
   }
   logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'inference request failed');
   return new InferenceError(500, 'server_error', 'internal_error', `The gateway failed; quote request id ${requestId}.`);
 }
 
-function isUpstreamError(error: unknown): error is { status: number; body: { error: { message: string; type: string; param: string | null; code: string | null } } } {
+function isUpstreamError(error: unknown): error is { status: number; retryAfterSeconds?: number; body: { error: { message: string; type: string; param: string | null; code: string | null } } } {
   return Boolean(error && typeof error === 'object' && (error as { name?: string }).name === 'UpstreamError');
 }

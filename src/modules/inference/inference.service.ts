@@ -8,6 +8,7 @@ import { CompiledPrice, compiledCostUnits, TokenUsage } from '@app/money';
 import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UNSTREAMED_ENDPOINTS, UpstreamError, Usage } from '@app/providers';
 import type { ResolvedTenant } from '@app/tenancy';
 import { ChannelsRuntime, UpstreamCallResult } from '../channels/runtime/channels-runtime';
+import { ChannelReservation } from '../channels/runtime/channel-limits';
 import { ContentLogRuntime } from '../content-logs/content-log-runtime';
 import { KeysRuntime, ResolvedApiKey } from '../keys/keys-runtime';
 import { LimitsRuntime } from '../limits/limits-runtime';
@@ -44,6 +45,8 @@ interface Admitted {
   started: number;
   /** The budget counters the hold counted against (its settlement charges the same ones). */
   budgets?: string[];
+  /** The prompt's estimated tokens and the output cap (what the channel's own limits take until the usage is known). */
+  estimate?: { input: number; output: number };
 }
 
 /** How a request ended, for its usage event. */
@@ -56,6 +59,8 @@ interface Outcome {
   ttftMs: number | null;
   /** The answer's text, only when the tenant logs content. */
   completion?: string | null;
+  /** What the call took from its channel's own limits, corrected at settlement. */
+  reservation?: ChannelReservation | null;
 }
 
 const ZERO: Usage = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
@@ -148,6 +153,7 @@ export class InferenceService {
     // Rerank holds its search units' per-request price, the others one request's.
     const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap, requests: fields.requests }, pricing.compiledRetail);
     await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res);
+    admitted.estimate = { input: promptEstimate, output: outputCap };
 
     // The proxies settle before the answer's last byte leaves (see proxyOnce and proxyStream);
     // once that was tried, a later error must not settle the request a second time.
@@ -295,6 +301,7 @@ export class InferenceService {
       signal,
       requestId: call.requestId,
       deadlineMs: this.config.INFERENCE_FAILOVER_DEADLINE_MS,
+      estimate: a.estimate,
     });
     if (sent.attempts > 1) this.metrics.failedOver(a.fields.model);
     return sent;
@@ -318,7 +325,7 @@ export class InferenceService {
       const usage = parsed.usage ?? this.countedUsage(call, completionText(parsed.body));
       const payload = JSON.stringify(parsed.body);
       const completion = this.contentLog.retentionFor(a.key.tenantId) === null ? undefined : completionText(parsed.body);
-      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'ok', errorCode: null, ttftMs: null, completion });
+      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'ok', errorCode: null, ttftMs: null, completion, reservation: sent.reservation });
       if (!call.res.destroyed) {
         call.res.writeHead(200, {
           'content-type': 'application/json',
@@ -416,7 +423,7 @@ export class InferenceService {
       if (failure && !clientGone && usage.output === 0) usage = ZERO;
       const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
       const completion = this.contentLog.retentionFor(a.key.tenantId) === null ? undefined : deliveredText(delivered);
-      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs, completion });
+      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs, completion, reservation: sent.reservation });
       if (clientGone) return;
       call.res.end(failure ? heldBack + streamErrorEvent(call.endpoint, failure) : heldBack);
     } finally {
@@ -447,6 +454,8 @@ export class InferenceService {
   /** Charges the real cost and records the event in one Redis step, or spools it if Redis is away. */
   private async settle(call: InferenceCall, a: Admitted, o: Outcome): Promise<void> {
     const request = this.settlement(call, a, o);
+    // The channel's own token and spend counters take what the call really used (never waited for).
+    if (o.reservation) void this.channels.reconcile(o.reservation, request.actualTokens, BigInt(request.event.upstreamUnits));
     await this.outbox.settle(request);
     this.metrics.completed(request.event, o.channel?.name ?? 'none');
     // Optional content logging (off unless the tenant's owner turned it on): stored after the answer, never waited for.

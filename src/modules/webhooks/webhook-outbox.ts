@@ -15,6 +15,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'account.status_changed',
   'statement.closed',
   'withdrawal.updated',
+  /** Platform only: an upstream channel's account ran out of quota or balance; the channel is skipped until enabled again. */
+  'provider.quota_exhausted',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];

@@ -17,11 +17,12 @@ import {
 } from 'class-validator';
 import { MODEL_NAME_PATTERN, PRESET_IDS, PROVIDER_TYPES } from '@app/providers';
 import { PageMeta, PageQuery } from '../../../common/pagination';
+import { IsDecimalAmount } from '../../../common/money.validators';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const DECIMAL = /^(0|[1-9]\d{0,17})(\.\d{1,9})?$/;
 const DECIMAL_MESSAGE = 'must be a decimal string with at most 9 decimals, e.g. "2.5"';
-export const CHANNEL_STATUSES = ['enabled', 'disabled', 'auto_disabled'] as const;
+export const CHANNEL_STATUSES = ['enabled', 'disabled', 'auto_disabled', 'quota_exhausted'] as const;
 export const CHANNEL_POOLS = ['standard', 'spot'] as const;
 
 export class ModelMappingDto {
@@ -148,6 +149,30 @@ class ChannelFields {
   @Max(10)
   retryBudget?: number;
 
+  @ApiPropertyOptional({ nullable: true, type: Number, example: 600, description: "Requests per minute this channel takes (a sliding minute, across every api instance); a channel at its limit is skipped. null: none" })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  rpmLimit?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, type: Number, example: 400000, description: "Tokens per minute (the prompt's estimate and the output cap while a request runs, then what it used); null: none" })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(2_000_000_000)
+  tpmLimit?: number | null;
+
+  @ApiPropertyOptional({
+    nullable: true,
+    type: String,
+    example: '50',
+    description: "The upstream's cost this channel may spend per UTC day, in the currency unit (priced with the channel's costs); null: none",
+  })
+  @IsOptional()
+  @IsDecimalAmount({ maxDecimals: 9, max: '999999999' })
+  dailySpendCap?: string | null;
+
   @ApiPropertyOptional({ type: [ModelCostDto], description: 'Upstream cost per model, for margin reports' })
   @IsOptional()
   @IsArray()
@@ -229,6 +254,18 @@ export class UpdateChannelRequest extends ChannelFields {
 }
 
 export class ChannelListQuery extends PageQuery {
+  @ApiPropertyOptional({ description: 'Part of the name, the base URL or a mapped model name' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  q?: string;
+
+  @ApiPropertyOptional({ description: 'Part of a public or upstream model name the channel maps' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  model?: string;
+
   @ApiPropertyOptional({ enum: CHANNEL_STATUSES })
   @IsOptional()
   @IsIn(CHANNEL_STATUSES)
@@ -255,6 +292,22 @@ export class ChannelHealthView {
   @ApiProperty({ nullable: true, type: String }) lastCheckError: string | null;
 }
 
+export class ChannelLimitsView {
+  @ApiProperty({ nullable: true, type: Number }) rpm: number | null;
+  @ApiProperty({ nullable: true, type: Number }) tpm: number | null;
+  @ApiProperty({ nullable: true, type: String, example: '50', description: 'Currency units per UTC day' }) dailySpendCap: string | null;
+  @ApiProperty({ description: 'Requests in the last 60 s (0 when the channel has no limits: only limited channels are counted)' }) requestsLastMinute: number;
+  @ApiProperty({ description: 'Tokens counted this minute' }) tokensThisMinute: number;
+  @ApiProperty({ example: '12.5', description: "Upstream cost counted today (UTC), from when a cap was set" }) spentToday: string;
+}
+
+export class ChannelBalanceView {
+  @ApiProperty({ nullable: true, type: String, example: '110.5', description: 'As the upstream reported it' }) amount: string | null;
+  @ApiProperty({ nullable: true, type: String, example: 'CNY' }) currency: string | null;
+  @ApiProperty({ nullable: true, type: String, format: 'date-time' }) checkedAt: Date | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Why the last reading failed' }) error: string | null;
+}
+
 export class ChannelView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() name: string;
@@ -275,6 +328,11 @@ export class ChannelView {
   @ApiProperty({ type: [ChannelKeyView] }) keys: ChannelKeyView[];
   @ApiProperty({ type: [ModelCostDto] }) costs: ModelCostDto[];
   @ApiProperty({ type: ChannelHealthView }) health: ChannelHealthView;
+  @ApiProperty({ nullable: true, enum: ['closed', 'open', 'half_open'], description: "The circuit breaker as the api instance that answered sees it (each instance keeps its own); null: not routed" })
+  breaker: string | null;
+  @ApiProperty({ type: ChannelLimitsView }) limits: ChannelLimitsView;
+  @ApiProperty({ nullable: true, type: ChannelBalanceView, description: 'The upstream account balance, for presets whose service reports one (DeepSeek, Kimi, OpenRouter); null otherwise' })
+  balance: ChannelBalanceView | null;
   @ApiProperty({ format: 'date-time' }) createdAt: Date;
   @ApiProperty({ format: 'date-time' }) updatedAt: Date;
 }
@@ -315,5 +373,6 @@ export class ChannelPresetView {
   @ApiProperty({ example: 'https://api.deepseek.com/v1' }) baseUrl: string;
   @ApiProperty({ type: [String] }) alternativeBaseUrls: string[];
   @ApiProperty({ description: 'Whether the upstream lists its models (GET {base}/models)' }) listsModels: boolean;
+  @ApiProperty({ description: "Whether the service reports the account's balance (shown on the channel, read with each health check)" }) reportsBalance: boolean;
   @ApiProperty({ description: 'How it departs from OpenAI, in words' }) notes: string;
 }

@@ -4,7 +4,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import { AppConfig, APP_CONFIG } from '@app/config';
-import { CompiledPrice, compilePrice } from '@app/money';
+import { CompiledPrice, compiledCostUnits, compilePrice } from '@app/money';
 import {
   adapterFor,
   joinUrl,
@@ -28,8 +28,8 @@ import {
   UpstreamError,
   UpstreamExchange,
 } from '@app/providers';
-import { ChannelKeyRejectedJob, ChannelsJob, QueueName } from '@app/queue';
-import { RedisConnections } from '@app/redis';
+import { ChannelKeyRejectedJob, ChannelQuotaExhaustedJob, ChannelsJob, QueueName } from '@app/queue';
+import { REDIS, RedisConnections } from '@app/redis';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
@@ -37,6 +37,8 @@ import { Agent } from 'undici';
 import { CHANNELS_CHANGED_TOPIC } from '../channel-events';
 import { ChannelSecrets } from '../channel-secrets';
 import { ChannelsRepository, RoutingRow } from '../channels.repository';
+import { ChannelLimiter, ChannelReservation, hasLimits } from './channel-limits';
+import { randomUUID } from 'node:crypto';
 
 /** Injection token of the router's random source (tests put a seeded one there). */
 export const CHANNEL_ROUTER_RNG = Symbol('CHANNEL_ROUTER_RNG');
@@ -65,6 +67,12 @@ export interface UpstreamCall {
    * channel's total timeout.
    */
   deadlineMs?: number;
+  /**
+   * What the call may use at most (the prompt's estimated tokens and the output cap): taken from
+   * the channel's tokens-per-minute and, priced at the channel's cost, from its daily spend cap
+   * when the channel is picked; corrected by `reconcile` once the usage is known.
+   */
+  estimate?: { input: number; output: number };
 }
 
 export interface UpstreamCallResult {
@@ -79,6 +87,8 @@ export interface UpstreamCallResult {
    * does nothing (already recorded).
    */
   finish(error?: UpstreamError | null): void;
+  /** What the call took from the channel's own limits (null: the channel has none); see ChannelsRuntime.reconcile. */
+  reservation: ChannelReservation | null;
 }
 
 function breakerOpen(): UpstreamError {
@@ -101,6 +111,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
   private refreshing: Promise<void> | null = null;
   private refreshAgain = false;
   private loadedAt = 0;
+  private readonly limiter: ChannelLimiter;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -108,13 +119,15 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
     private readonly repository: ChannelsRepository,
     private readonly secrets: ChannelSecrets,
     private readonly connections: RedisConnections,
-    @InjectQueue(QueueName.Channels) private readonly queue: Queue<ChannelKeyRejectedJob>,
+    @InjectQueue(QueueName.Channels) private readonly queue: Queue<ChannelKeyRejectedJob | ChannelQuotaExhaustedJob>,
     @Inject(CHANNEL_ROUTER_RNG) rng: Rng,
+    @Inject(REDIS) redis: Redis,
     @InjectMetric(CHANNEL_METRIC.requestsTotal) private readonly channelRequestsTotal: Counter<ChannelLabels | 'outcome'>,
     @InjectMetric(CHANNEL_METRIC.errorsTotal) private readonly channelErrorsTotal: Counter<ChannelLabels | 'kind'>,
     @InjectMetric(CHANNEL_METRIC.latency) private readonly channelLatency: Histogram<ChannelLabels>,
     @InjectMetric(CHANNEL_METRIC.breakerState) channelBreakerState: Gauge<ChannelLabels>,
   ) {
+    this.limiter = new ChannelLimiter(redis);
     this.router = new ChannelRouter({
       rng,
       breaker: {
@@ -235,6 +248,18 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
           breaker.release();
           throw breakerOpen();
         }
+        let reservation: ChannelReservation | null = null;
+        if (hasLimits(channel.limits)) {
+          const estimate = call.estimate ?? { input: 0, output: 0 };
+          const price = this.upstreamCost(channel, call.model, candidate.upstreamModel);
+          const cost = price ? compiledCostUnits({ input: estimate.input, output: estimate.output }, price) : 0n;
+          try {
+            reservation = await this.limiter.acquire(channel.id, channel.limits, `${call.requestId ?? ''}:${randomUUID()}`, estimate.input + estimate.output, cost);
+          } catch (error) {
+            breaker.release();
+            throw error;
+          }
+        }
         try {
           const result = await exchange({
             adapter: adapterFor(channel.provider, call.endpoint),
@@ -257,10 +282,12 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
           this.channelLatency.observe({ channel_id: channel.id, channel: channel.name }, result.firstByteMs / 1000);
           if (result.kind === 'json') this.recordSuccess(channel);
           else breaker.success(); // the stream started: the channel answers; a later cut is counted by finish()
-          return { result, key };
+          return { result, key, reservation };
         } catch (error) {
           if (error instanceof UpstreamError) this.recordFailure(candidate, key, error);
           else breaker.release();
+          // The request reached the channel (it counts in its requests per minute) but used nothing.
+          if (reservation) void this.limiter.reconcile(reservation, 0, 0n);
           throw error;
         }
       },
@@ -273,6 +300,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
       channel,
       upstreamModel,
       attempts: result.attempts,
+      reservation: result.value.reservation,
       finish: (error) => {
         if (finished) return;
         finished = true;
@@ -280,6 +308,21 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
         else this.channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'ok' });
       },
     };
+  }
+
+  /** Corrects a call's share of its channel's limits by the tokens and upstream cost it really used. */
+  async reconcile(reservation: ChannelReservation | null, tokens: number, upstreamCostUnits: bigint): Promise<void> {
+    if (reservation) await this.limiter.reconcile(reservation, tokens, upstreamCostUnits);
+  }
+
+  /** A channel's circuit breaker as this instance sees it (null: the channel is not in this instance's table). */
+  breakerState(channelId: string): string | null {
+    return this.router.channel(channelId) ? this.router.breaker(channelId).state : null;
+  }
+
+  /** What channels used of their limits now (shared by every instance: it lives in Redis). */
+  limitsUsage(channelId: string) {
+    return this.limiter.usage(channelId);
   }
 
   /**
@@ -343,6 +386,23 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
     this.channelRequestsTotal.inc({ channel_id: channel.id, channel: channel.name, outcome: 'error' });
     this.channelErrorsTotal.inc({ channel_id: channel.id, channel: channel.name, kind: error.kind });
     if (error.kind === 'auth') this.keyRejected(channel, key, error.upstreamStatus ?? 401);
+    if (error.kind === 'quota') this.quotaExhausted(channel, error);
+  }
+
+  /**
+   * The upstream said its account ran out: this instance stops routing to the channel at once; the
+   * worker marks it quota-exhausted with the reason and publishes `provider.quota_exhausted` to the
+   * platform. One job per channel while it is queued (its id), and the worker changes (and tells)
+   * only a channel still enabled: one event per exhaustion, however many requests hit it.
+   */
+  private quotaExhausted(channel: RoutingChannel, error: UpstreamError): void {
+    this.router.exhaustLocally(channel);
+    const reason = `the upstream answered ${error.upstreamStatus ?? 'an error'}: its account is out of quota or balance`;
+    this.logger.warn({ channelId: channel.id, channel: channel.name, upstreamStatus: error.upstreamStatus }, 'upstream account out of quota; skipping the channel');
+    const job: ChannelQuotaExhaustedJob = { channelId: channel.id, upstreamStatus: error.upstreamStatus, reason };
+    this.queue
+      .add(ChannelsJob.QuotaExhausted, job, { jobId: `quota-exhausted-${channel.id}`, removeOnComplete: true, removeOnFail: 100 })
+      .catch((err: unknown) => this.logger.warn({ channelId: channel.id, err: String(err) }, 'could not queue the quota exhaustion; the channel stays skipped on this instance'));
   }
 
   /**
@@ -388,6 +448,7 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
         Object.entries(row.costs ?? {}).map(([model, c]) => [model, compilePrice({ inputPerMillion: c.input, outputPerMillion: c.output, cacheReadPerMillion: c.cachedInput })]),
       ),
       version: new Date(row.updated_at).toISOString(),
+      limits: { rpm: row.rpm_limit ?? null, tpm: row.tpm_limit ?? null, dailySpendCapUnits: row.daily_spend_cap_units === null || row.daily_spend_cap_units === undefined ? null : BigInt(row.daily_spend_cap_units) },
     };
   }
 

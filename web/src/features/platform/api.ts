@@ -71,15 +71,18 @@ function useInvalidating<T, R>(keys: string[], call: (input: T) => Promise<R>) {
 
 // Channels
 
-export const fetchChannels = (request: PageRequest, status?: Channel['status']) =>
-  unwrap(api.GET('/api/v1/channels', { params: { query: { page: request.page, pageSize: request.pageSize, status: status as never } } })).then((page) => {
-    // The channel list has no text search: narrow the page by name, base URL or model.
-    const search = request.search?.toLowerCase();
-    const items = search
-      ? page.items.filter((c) => [c.name, c.baseUrl, ...c.models.map((m) => m.public)].some((v) => v.toLowerCase().includes(search)))
-      : page.items;
-    return paged({ ...page, items });
-  });
+export const fetchChannels = (request: PageRequest, filter: { status?: Channel['status']; provider?: string } = {}) =>
+  unwrap(
+    api.GET('/api/v1/channels', {
+      params: { query: { page: request.page, pageSize: request.pageSize, status: filter.status as never, provider: filter.provider as never, q: request.search } },
+    }),
+  ).then(paged);
+
+export type ChannelPreset = Schemas['ChannelPresetView'];
+export const useChannelPresets = () =>
+  useQuery({ queryKey: [KEYS.channels, 'presets'], queryFn: () => unwrap(api.GET('/api/v1/channels/presets')), staleTime: 3_600_000 });
+export const useRefreshBalance = () =>
+  useInvalidating([KEYS.channels], (id: string) => unwrap(api.POST('/api/v1/channels/{channelId}/balance', { params: { path: { channelId: id } } })));
 
 export const useCreateChannel = () => useInvalidating([KEYS.channels], (body: ChannelInput) => unwrap(api.POST('/api/v1/channels', { body: body as Schemas['CreateChannelRequest'] })));
 export const useUpdateChannel = () =>

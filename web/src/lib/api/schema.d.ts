@@ -451,6 +451,23 @@ export interface paths {
         patch: operations["ChannelsController_update"];
         trace?: never;
     };
+    "/api/v1/channels/{channelId}/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Read the upstream account's balance now (DeepSeek, Kimi, OpenRouter presets); a zero balance marks the channel quota-exhausted */
+        post: operations["ChannelsController_refreshBalance"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/channels/{channelId}/disable": {
         parameters: {
             query?: never;
@@ -5061,6 +5078,19 @@ export interface components {
             /** @description Other sessions of yours that were ended (this one stays signed in) */
             sessionsEnded: number;
         };
+        ChannelBalanceView: {
+            /**
+             * @description As the upstream reported it
+             * @example 110.5
+             */
+            amount: string | null;
+            /** Format: date-time */
+            checkedAt: string | null;
+            /** @example CNY */
+            currency: string | null;
+            /** @description Why the last reading failed */
+            error: string | null;
+        };
         ChannelHealthView: {
             checkFailures: number;
             /** Format: date-time */
@@ -5082,6 +5112,24 @@ export interface components {
             last4: string;
             /** @enum {string} */
             status: "active" | "disabled";
+        };
+        ChannelLimitsView: {
+            /**
+             * @description Currency units per UTC day
+             * @example 50
+             */
+            dailySpendCap: string | null;
+            /** @description Requests in the last 60 s (0 when the channel has no limits: only limited channels are counted) */
+            requestsLastMinute: number;
+            rpm: number | null;
+            /**
+             * @description Upstream cost counted today (UTC), from when a cap was set
+             * @example 12.5
+             */
+            spentToday: string;
+            /** @description Tokens counted this minute */
+            tokensThisMinute: number;
+            tpm: number | null;
         };
         ChannelModelSync: {
             /** @description Upstream names the channel routes that the upstream no longer lists */
@@ -5111,6 +5159,8 @@ export interface components {
             notes: string;
             /** @enum {string} */
             provider: "openai" | "anthropic" | "gemini" | "openai-responses" | "azure" | "bedrock" | "vertex";
+            /** @description Whether the service reports the account's balance (shown on the channel, read with each health check) */
+            reportsBalance: boolean;
         };
         ChannelRef: {
             /** Format: uuid */
@@ -5159,7 +5209,14 @@ export interface components {
             upstreamStatus: number | null;
         };
         ChannelView: {
+            /** @description The upstream account balance, for presets whose service reports one (DeepSeek, Kimi, OpenRouter); null otherwise */
+            balance: components["schemas"]["ChannelBalanceView"] | null;
             baseUrl: string;
+            /**
+             * @description The circuit breaker as the api instance that answered sees it (each instance keeps its own); null: not routed
+             * @enum {string|null}
+             */
+            breaker: "closed" | "open" | "half_open" | null;
             connectTimeoutMs: number;
             costs: components["schemas"]["ModelCostDto"][];
             /** Format: date-time */
@@ -5169,6 +5226,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             keys: components["schemas"]["ChannelKeyView"][];
+            limits: components["schemas"]["ChannelLimitsView"];
             models: components["schemas"]["ModelMappingDto"][];
             name: string;
             /** @enum {string} */
@@ -5179,7 +5237,7 @@ export interface components {
             retryBudget: number;
             settings: components["schemas"]["ChannelSettingsDto"];
             /** @enum {string} */
-            status: "enabled" | "disabled" | "auto_disabled";
+            status: "enabled" | "disabled" | "auto_disabled" | "quota_exhausted";
             /** Format: date-time */
             statusChangedAt: string | null;
             statusReason: string | null;
@@ -5214,6 +5272,11 @@ export interface components {
             connectTimeoutMs: number;
             /** @description Upstream cost per model, for margin reports */
             costs?: components["schemas"]["ModelCostDto"][];
+            /**
+             * @description The upstream's cost this channel may spend per UTC day, in the currency unit (priced with the channel's costs); null: none
+             * @example 50
+             */
+            dailySpendCap?: string | null;
             /** @default 60000 */
             firstByteTimeoutMs: number;
             /** @description Upstream API keys, used round-robin; write-only (only the last 4 characters are ever shown). bedrock: ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]; vertex: a service-account key (JSON) */
@@ -5238,10 +5301,20 @@ export interface components {
              * @default 2
              */
             retryBudget: number;
+            /**
+             * @description Requests per minute this channel takes (a sliding minute, across every api instance); a channel at its limit is skipped. null: none
+             * @example 600
+             */
+            rpmLimit?: number | null;
             /** @description Provider settings (not secret): preset, apiVersion, region, projectId, location */
             settings?: components["schemas"]["ChannelSettingsDto"];
             /** @default 600000 */
             totalTimeoutMs: number;
+            /**
+             * @description Tokens per minute (the prompt's estimate and the output cap while a request runs, then what it used); null: none
+             * @example 400000
+             */
+            tpmLimit?: number | null;
             /**
              * @description Share of traffic within its priority (0: none)
              * @default 1
@@ -5424,7 +5497,7 @@ export interface components {
              *       "key.revoked"
              *     ]
              */
-            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated")[];
+            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted")[];
             /**
              * @description http or https, no credentials, no fragment
              * @example https://example.com/hooks/aigateway
@@ -7132,6 +7205,11 @@ export interface components {
             connectTimeoutMs: number;
             /** @description Upstream cost per model, for margin reports */
             costs?: components["schemas"]["ModelCostDto"][];
+            /**
+             * @description The upstream's cost this channel may spend per UTC day, in the currency unit (priced with the channel's costs); null: none
+             * @example 50
+             */
+            dailySpendCap?: string | null;
             /** @description Ids of disabled keys to use again */
             enableKeys?: string[];
             /** @default 60000 */
@@ -7155,10 +7233,20 @@ export interface components {
              * @default 2
              */
             retryBudget: number;
+            /**
+             * @description Requests per minute this channel takes (a sliding minute, across every api instance); a channel at its limit is skipped. null: none
+             * @example 600
+             */
+            rpmLimit?: number | null;
             /** @description Provider settings (not secret): preset, apiVersion, region, projectId, location */
             settings?: components["schemas"]["ChannelSettingsDto"];
             /** @default 600000 */
             totalTimeoutMs: number;
+            /**
+             * @description Tokens per minute (the prompt's estimate and the output cap while a request runs, then what it used); null: none
+             * @example 400000
+             */
+            tpmLimit?: number | null;
             /**
              * @description Share of traffic within its priority (0: none)
              * @default 1
@@ -7268,7 +7356,7 @@ export interface components {
         UpdateWebhookRequest: {
             description?: Record<string, never> | null;
             enabled?: boolean;
-            events?: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated")[];
+            events?: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted")[];
             url?: string;
         };
         UsageGroup: {
@@ -7485,7 +7573,7 @@ export interface components {
              */
             disabledReason?: "failing" | null;
             enabled: boolean;
-            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated")[];
+            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted")[];
             /** Format: uuid */
             id: string;
             /** @description Until when the signing key replaced by the last rotation still signs deliveries (a second signature); null when it no longer does */
@@ -7510,7 +7598,7 @@ export interface components {
              */
             disabledReason?: "failing" | null;
             enabled: boolean;
-            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated")[];
+            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted")[];
             /** Format: uuid */
             id: string;
             /** @description Until when the signing key replaced by the last rotation still signs deliveries (a second signature); null when it no longer does */
@@ -8857,10 +8945,14 @@ export interface operations {
     ChannelsController_list: {
         parameters: {
             query?: {
+                /** @description Part of a public or upstream model name the channel maps */
+                model?: string;
                 page?: number;
                 pageSize?: number;
                 provider?: "openai" | "anthropic" | "gemini" | "openai-responses" | "azure" | "bedrock" | "vertex";
-                status?: "enabled" | "disabled" | "auto_disabled";
+                /** @description Part of the name, the base URL or a mapped model name */
+                q?: string;
+                status?: "enabled" | "disabled" | "auto_disabled" | "quota_exhausted";
             };
             header?: never;
             path?: never;
@@ -9207,6 +9299,86 @@ export interface operations {
             };
             /** @description Conflicts with the current state (problem+json) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    ChannelsController_refreshBalance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                channelId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update Channel (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,8 +12,10 @@ import {
   ChannelInput,
   fetchChannels,
   KEYS,
+  useChannelPresets,
   useChannelStatus,
   useCreateChannel,
+  useRefreshBalance,
   useDeleteChannel,
   useTestChannel,
   useUpdateChannel,
@@ -21,14 +23,16 @@ import {
 import { ToneTag } from '@/features/platform/tone-tag';
 import { useFormat } from '@/hooks/use-format';
 
-const PROVIDERS = ['openai', 'anthropic', 'gemini', 'openai-responses'] as const;
-type StatusFilter = 'all' | 'enabled' | 'disabled' | 'auto_disabled';
+const PROVIDERS = ['openai', 'openai-responses', 'anthropic', 'gemini', 'azure', 'bedrock', 'vertex'] as const;
+const STATUS_FILTERS = ['all', 'enabled', 'disabled', 'auto_disabled', 'quota_exhausted'] as const;
+type StatusFilter = (typeof STATUS_FILTERS)[number];
 
 export default function ChannelsPage() {
   const { t } = useTranslation();
   const { data: me } = useMe();
   const manage = me ? access.manageChannels(me) : false;
   const [status, setStatus] = useState<StatusFilter>('all');
+  const [provider, setProvider] = useState<string>();
   const [editing, setEditing] = useState<Channel | 'new'>();
   const [testing, setTesting] = useState<Channel>();
 
@@ -48,16 +52,31 @@ export default function ChannelsPage() {
       </Typography.Paragraph>
       <PagedTable<Channel>
         testId="channels"
-        queryKey={[KEYS.channels, status]}
-        fetch={(request) => fetchChannels(request, status === 'all' ? undefined : status)}
+        queryKey={[KEYS.channels, status, provider ?? 'any']}
+        fetch={(request) => fetchChannels(request, { status: status === 'all' ? undefined : status, provider })}
         rowKey="id"
         searchPlaceholder={t('platform.channels.search')}
         toolbar={
-          <Segmented<StatusFilter>
-            value={status}
-            onChange={setStatus}
-            options={(['all', 'enabled', 'disabled', 'auto_disabled'] as const).map((value) => ({ value, label: t(`platform.channels.filter.${value}`) }))}
-          />
+          <Flex gap={8} wrap style={{ maxWidth: '100%', minWidth: 0 }}>
+            {/* Five filters are wider than a phone: they scroll sideways there. */}
+            <div style={{ maxWidth: '100%', overflowX: 'auto' }}>
+              <Segmented<StatusFilter>
+                value={status}
+                onChange={setStatus}
+                options={STATUS_FILTERS.map((value) => ({ value, label: t(`platform.channels.filter.${value}`) }))}
+              />
+            </div>
+            <Select
+              allowClear
+              value={provider}
+              onChange={setProvider}
+              placeholder={t('platform.channels.anyProvider')}
+              aria-label={t('platform.channels.provider')}
+              options={PROVIDERS.map((p) => ({ value: p, label: t(`platform.channels.providerName.${p}`) }))}
+              style={{ minWidth: 160 }}
+              data-testid="channel-provider-filter"
+            />
+          </Flex>
         }
         columns={useColumns(manage, setEditing, setTesting)}
       />
@@ -69,9 +88,9 @@ export default function ChannelsPage() {
 
 function StatusTag({ channel }: { channel: Channel }) {
   const { t } = useTranslation();
-  const colour = channel.status === 'enabled' ? 'green' : channel.status === 'auto_disabled' ? 'red' : 'default';
+  const colour = channel.status === 'enabled' ? 'green' : channel.status === 'auto_disabled' || channel.status === 'quota_exhausted' ? 'red' : 'default';
   return (
-    <Flex vertical gap={2} style={{ maxWidth: 260 }}>
+    <Flex vertical gap={2} style={{ maxWidth: 260, minWidth: 130 }}>
       <span>
         <ToneTag tone={colour} testId="channel-status">
           {t(`platform.channels.status.${channel.status}`)}
@@ -93,12 +112,22 @@ function Health({ channel }: { channel: Channel }) {
   // The breaker opens after repeated failed checks; the worker's health checks reset it.
   const state = h.checkFailures === 0 ? 'ok' : channel.status === 'auto_disabled' ? 'open' : 'failing';
   const colour = state === 'ok' ? 'green' : state === 'open' ? 'red' : 'orange';
+  const breaker = channel.breaker;
   return (
-    <Flex vertical gap={2} style={{ maxWidth: 280 }}>
+    <Flex vertical gap={2} style={{ maxWidth: 280, minWidth: 130 }}>
       <span>
         <ToneTag tone={colour} testId="channel-health">
           {t(`platform.channels.health.${state}`, { count: h.checkFailures })}
         </ToneTag>
+        {breaker && (
+          <Tooltip title={t('platform.channels.breakerHint')}>
+            <span>
+              <ToneTag tone={breaker === 'closed' ? 'default' : breaker === 'open' ? 'red' : 'orange'} testId="channel-breaker">
+                {t(`platform.channels.breaker.${breaker}`)}
+              </ToneTag>
+            </span>
+          </Tooltip>
+        )}
         {h.lastCheckLatencyMs !== null && <Typography.Text type="secondary">{t('platform.channels.latency', { ms: h.lastCheckLatencyMs })}</Typography.Text>}
       </span>
       <Typography.Text type="secondary" style={{ fontSize: 12 }}>
@@ -109,6 +138,45 @@ function Health({ channel }: { channel: Channel }) {
           {h.lastCheckError}
         </Typography.Text>
       )}
+    </Flex>
+  );
+}
+
+function LimitsAndBalance({ channel, manage }: { channel: Channel; manage: boolean }) {
+  const { t } = useTranslation();
+  const { dateTime } = useFormat();
+  const { message } = App.useApp();
+  const refresh = useRefreshBalance();
+  const l = channel.limits;
+  const b = channel.balance;
+  const none = l.rpm === null && l.tpm === null && l.dailySpendCap === null;
+  return (
+    <Flex vertical gap={2} style={{ maxWidth: 240, minWidth: 150, fontSize: 12 }} data-testid="channel-limits">
+      {none && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('platform.channels.noLimits')}</Typography.Text>}
+      {l.rpm !== null && <Typography.Text style={{ fontSize: 12 }}>{t('platform.channels.rpmUsage', { used: l.requestsLastMinute, limit: l.rpm })}</Typography.Text>}
+      {l.tpm !== null && <Typography.Text style={{ fontSize: 12 }}>{t('platform.channels.tpmUsage', { used: l.tokensThisMinute, limit: l.tpm })}</Typography.Text>}
+      {l.dailySpendCap !== null && <Typography.Text style={{ fontSize: 12 }}>{t('platform.channels.spendUsage', { used: l.spentToday, limit: l.dailySpendCap })}</Typography.Text>}
+      {b && (
+        <Flex gap={4} align="center" wrap>
+          <Typography.Text style={{ fontSize: 12 }} data-testid="channel-balance">
+            {b.amount !== null ? t('platform.channels.balanceValue', { amount: b.amount, currency: b.currency ?? '' }) : t('platform.channels.balanceUnknown')}
+          </Typography.Text>
+          {manage && (
+            <Button
+              size="small"
+              type="link"
+              style={{ padding: 0, height: 'auto' }}
+              loading={refresh.isPending}
+              onClick={() => refresh.mutateAsync(channel.id).then(() => message.success(t('platform.channels.balanceRead')), (error: Error) => message.error(error.message))}
+              data-testid="refresh-balance"
+            >
+              {t('platform.channels.balanceRefresh')}
+            </Button>
+          )}
+        </Flex>
+      )}
+      {b?.checkedAt && <Typography.Text type="secondary" style={{ fontSize: 12 }}>{t('platform.channels.lastCheck', { at: dateTime(b.checkedAt) })}</Typography.Text>}
+      {b?.error && <Typography.Text type="danger" style={{ fontSize: 12, whiteSpace: 'normal' }}>{b.error}</Typography.Text>}
     </Flex>
   );
 }
@@ -142,7 +210,7 @@ function useColumns(manage: boolean, edit: (c: Channel) => void, test: (c: Chann
       render: (_: unknown, c: Channel) => {
         const active = c.keys.filter((k) => k.status === 'active').length;
         return (
-          <Flex vertical gap={2} style={{ maxWidth: 280 }}>
+          <Flex vertical gap={2} style={{ maxWidth: 280, minWidth: 150 }}>
             <Typography.Text strong>{c.name}</Typography.Text>
             <Typography.Text type="secondary" style={{ fontSize: 12, wordBreak: 'break-all' }}>
               {c.provider} · {c.baseUrl}
@@ -175,6 +243,7 @@ function useColumns(manage: boolean, edit: (c: Channel) => void, test: (c: Chann
         </Flex>
       ),
     },
+    { title: t('platform.channels.limitsTitle'), key: 'limits', render: (_: unknown, c: Channel) => <LimitsAndBalance channel={c} manage={manage} /> },
     ...(manage
       ? [
           {
@@ -228,7 +297,32 @@ interface ChannelForm {
   totalTimeoutMs: number;
   retryBudget: number;
   costs: { model: string; inputPerMillion: string; outputPerMillion: string; cachedInputPerMillion: string }[];
+  settings: { preset?: string; apiVersion?: string; region?: string; projectId?: string; location?: string };
+  rpmLimit?: number | null;
+  tpmLimit?: number | null;
+  dailySpendCap?: string | null;
 }
+
+/** The settings each provider takes (the API refuses the others). */
+const SETTINGS_OF: Record<string, Array<keyof ChannelForm['settings']>> = {
+  openai: ['preset'],
+  'openai-responses': ['preset'],
+  anthropic: [],
+  gemini: [],
+  azure: ['apiVersion'],
+  bedrock: ['region'],
+  vertex: ['projectId', 'location'],
+};
+
+const BASE_URL_EXAMPLES: Record<string, string> = {
+  openai: 'https://api.openai.com/v1',
+  'openai-responses': 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com',
+  gemini: 'https://generativelanguage.googleapis.com',
+  azure: 'https://my-resource.openai.azure.com',
+  bedrock: 'https://bedrock-runtime.us-east-1.amazonaws.com',
+  vertex: 'https://us-east5-aiplatform.googleapis.com',
+};
 
 const lines = (text: string | undefined) => (text ?? '').split(/\s+/).map((s) => s.trim()).filter(Boolean);
 
@@ -241,6 +335,12 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
   const update = useUpdateChannel();
   const [current, setCurrent] = useState(channel);
   const mutation = channel ? update : create;
+  const provider = Form.useWatch('provider', form) ?? channel?.provider ?? 'openai';
+  const presets = useChannelPresets();
+  const choosePreset = (id: string | undefined) => {
+    const preset = presets.data?.find((p) => p.id === id);
+    if (preset && !form.getFieldValue('baseUrl')) form.setFieldValue('baseUrl', preset.baseUrl);
+  };
   const initial: Partial<ChannelForm> = channel
     ? {
         name: channel.name,
@@ -254,9 +354,13 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
         totalTimeoutMs: channel.totalTimeoutMs,
         retryBudget: channel.retryBudget,
         costs: channel.costs,
+        settings: channel.settings ?? {},
+        rpmLimit: channel.limits.rpm,
+        tpmLimit: channel.limits.tpm,
+        dailySpendCap: channel.limits.dailySpendCap,
         models: channel.models.map((m) => ({ public: m.public, upstream: m.upstream ? String(m.upstream) : undefined })),
       }
-    : { provider: 'openai', priority: 0, weight: 1, pool: 'standard', connectTimeoutMs: 5000, firstByteTimeoutMs: 60000, totalTimeoutMs: 600000, retryBudget: 2, models: [{ public: '' }], costs: [] };
+    : { provider: 'openai', priority: 0, weight: 1, pool: 'standard', connectTimeoutMs: 5000, firstByteTimeoutMs: 60000, totalTimeoutMs: 600000, retryBudget: 2, models: [{ public: '' }], costs: [], settings: {} };
 
   const submit = async (values: ChannelForm) => {
     const fields = {
@@ -271,10 +375,16 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
       totalTimeoutMs: values.totalTimeoutMs,
       retryBudget: values.retryBudget,
       costs: values.costs ?? [],
+      settings: Object.fromEntries(SETTINGS_OF[values.provider].map((name) => [name, values.settings?.[name] || undefined]).filter(([, v]) => v)),
+      rpmLimit: values.rpmLimit ?? null,
+      tpmLimit: values.tpmLimit ?? null,
+      dailySpendCap: values.dailySpendCap?.trim() || null,
     };
     try {
-      if (channel) await update.mutateAsync({ id: channel.id, body: { ...fields, addKeys: lines(values.keys).length ? lines(values.keys) : undefined } });
-      else await create.mutateAsync({ ...fields, provider: values.provider, keys: lines(values.keys) } as ChannelInput);
+      // A service-account key is one JSON document (with spaces); other keys go one per line.
+      const keys = values.provider === 'vertex' || channel?.provider === 'vertex' ? [values.keys?.trim() ?? ''].filter(Boolean) : lines(values.keys);
+      if (channel) await update.mutateAsync({ id: channel.id, body: { ...fields, addKeys: keys.length ? keys : undefined } });
+      else await create.mutateAsync({ ...fields, provider: values.provider, keys } as ChannelInput);
       message.success(t('platform.common.saved'));
       onClose();
     } catch {
@@ -307,19 +417,50 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
             <Input />
           </Form.Item>
           <Form.Item name="provider" label={t('platform.channels.provider')} style={{ flex: '1 1 160px' }}>
-            <Select disabled={Boolean(channel)} options={PROVIDERS.map((p) => ({ value: p, label: p }))} />
+            <Select disabled={Boolean(channel)} data-testid="channel-type" options={PROVIDERS.map((p) => ({ value: p, label: t(`platform.channels.providerName.${p}`) }))} />
           </Form.Item>
         </Flex>
-        <Form.Item name="baseUrl" label={t('platform.channels.baseUrl')} extra={t('platform.channels.baseUrlHint')} rules={[{ required: true }]}>
-          <Input placeholder="https://api.openai.com/v1" />
+        {SETTINGS_OF[provider]?.includes('preset') && (
+          <Form.Item name={['settings', 'preset']} label={t('platform.channels.preset')} extra={t('platform.channels.presetHint')}>
+            <Select
+              allowClear
+              data-testid="channel-preset"
+              placeholder={t('platform.channels.presetNone')}
+              onChange={choosePreset}
+              options={(presets.data ?? []).map((p) => ({ value: p.id, label: p.label }))}
+            />
+          </Form.Item>
+        )}
+        <Form.Item name="baseUrl" label={t('platform.channels.baseUrl')} extra={t(`platform.channels.baseUrlHints.${provider}`)} rules={[{ required: true }]}>
+          <Input placeholder={BASE_URL_EXAMPLES[provider]} />
         </Form.Item>
+        {provider === 'azure' && (
+          <Form.Item name={['settings', 'apiVersion']} label={t('platform.channels.apiVersion')} extra={t('platform.channels.apiVersionHint')}>
+            <Input placeholder="2024-10-21" />
+          </Form.Item>
+        )}
+        {provider === 'bedrock' && (
+          <Form.Item name={['settings', 'region']} label={t('platform.channels.region')} rules={[{ required: true }]}>
+            <Input placeholder="us-east-1" />
+          </Form.Item>
+        )}
+        {provider === 'vertex' && (
+          <Flex gap={12} wrap>
+            <Form.Item name={['settings', 'projectId']} label={t('platform.channels.projectId')} rules={[{ required: true }]} style={{ flex: '1 1 200px' }}>
+              <Input placeholder="my-project" />
+            </Form.Item>
+            <Form.Item name={['settings', 'location']} label={t('platform.channels.location')} rules={[{ required: true }]} style={{ flex: '1 1 160px' }}>
+              <Input placeholder="us-east5" />
+            </Form.Item>
+          </Flex>
+        )}
         <Form.Item
           name="keys"
           label={channel ? t('platform.channels.addKeys') : t('platform.channels.upstreamKeys')}
-          extra={t('platform.channels.keysHint')}
+          extra={t(`platform.channels.keysHints.${provider}`)}
           rules={channel ? [] : [{ required: true }]}
         >
-          <Input.TextArea rows={2} autoComplete="off" spellCheck={false} />
+          <Input.TextArea rows={provider === 'vertex' ? 5 : 2} autoComplete="off" spellCheck={false} data-testid="channel-keys-input" />
         </Form.Item>
         {current && current.keys.length > 0 && (
           <Table
@@ -373,6 +514,7 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
           {t('platform.channels.models')}
         </Typography.Title>
         <Typography.Paragraph type="secondary">{t('platform.channels.modelsHint')}</Typography.Paragraph>
+        {provider === 'azure' && <Typography.Paragraph type="secondary">{t('platform.channels.azureDeployments')}</Typography.Paragraph>}
         <Form.List name="models">
           {(fields, { add, remove }) => (
             <Flex vertical gap={0}>
@@ -421,6 +563,27 @@ function ChannelDrawer({ channel, onClose }: { channel?: Channel; onClose: () =>
           </Form.Item>
           <Form.Item name="retryBudget" label={t('platform.channels.retryBudget')} style={{ flex: '1 1 140px' }}>
             <InputNumber min={0} max={10} precision={0} style={{ width: '100%' }} />
+          </Form.Item>
+        </Flex>
+        <Typography.Title level={2} style={{ fontSize: 16 }}>
+          {t('platform.channels.limitsForm')}
+        </Typography.Title>
+        <Typography.Paragraph type="secondary">{t('platform.channels.limitsHint')}</Typography.Paragraph>
+        <Flex gap={12} wrap>
+          <Form.Item name="rpmLimit" label={t('platform.channels.rpmLimit')} style={{ flex: '1 1 140px' }}>
+            <InputNumber min={1} max={10000000} precision={0} style={{ width: '100%' }} placeholder={t('platform.channels.unlimited')} data-testid="channel-rpm" />
+          </Form.Item>
+          <Form.Item name="tpmLimit" label={t('platform.channels.tpmLimit')} style={{ flex: '1 1 140px' }}>
+            <InputNumber min={1} max={2000000000} precision={0} style={{ width: '100%' }} placeholder={t('platform.channels.unlimited')} data-testid="channel-tpm" />
+          </Form.Item>
+          <Form.Item
+            name="dailySpendCap"
+            label={t('platform.channels.dailySpendCap')}
+            extra={t('platform.channels.dailySpendCapHint')}
+            rules={[{ pattern: /^\d{1,9}(\.\d{1,9})?$/, message: t('platform.channels.amountInvalid') }]}
+            style={{ flex: '1 1 180px' }}
+          >
+            <Input inputMode="decimal" placeholder={t('platform.channels.unlimited')} data-testid="channel-spend-cap" />
           </Form.Item>
         </Flex>
         <Typography.Title level={2} style={{ fontSize: 16 }}>
