@@ -571,6 +571,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/credits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Credits and debits by hand (with note and author) and paid top-ups of the customers whose wallets you may read, newest first
+         * @description Owner, operator and finance: every customer of the tenant; sales: customers bound to them; a customer: their own.
+         */
+        get: operations["LedgerController_credits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/customers": {
         parameters: {
             query?: never;
@@ -1927,6 +1947,26 @@ export interface paths {
         /** Set a reseller's wholesale discount, in percent off the platform list (platform owner and finance) */
         put: operations["WholesaleDiscountController_set"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/onboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a reseller with its domain and first owner in one step (platform owner)
+         * @description The tenant, its domains and the owner's invitation (with its mail) are one transaction: a taken slug or domain (409), an owner the caller may not appoint (403: an operator appoints no owner) or mail that cannot be queued (503) leaves nothing behind.
+         */
+        post: operations["ResellerOnboardingController_onboard"];
         delete?: never;
         options?: never;
         head?: never;
@@ -5523,6 +5563,31 @@ export interface components {
              */
             reference?: string;
         };
+        CreditListItem: {
+            /**
+             * @description Change of the customer's wallet (negative: a debit)
+             * @example 25.000000000
+             */
+            amount: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description Who posted it by hand (null: a payment or the system) */
+            createdBy?: components["schemas"]["PersonRef"] | null;
+            customer: components["schemas"]["PersonRef"];
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "credit" | "debit" | "payment";
+            note?: string | null;
+            /** @description The credit reference, or the payment provider's reference */
+            reference: string;
+        };
+        CreditPage: {
+            items: components["schemas"]["CreditListItem"][];
+            page: number;
+            pageSize: number;
+            total: number;
+        };
         CreditRequest: {
             /**
              * @description Currency units, at most 9 decimals; negative for a debit adjustment
@@ -5765,6 +5830,11 @@ export interface components {
             /** @example email */
             field: string;
             messages: string[];
+        };
+        FirstOwner: {
+            displayName?: string;
+            /** @example owner@acme.example */
+            email: string;
         };
         GroupView: {
             /** Format: date-time */
@@ -6065,6 +6135,34 @@ export interface components {
             /** Format: date-time */
             updatedAt?: string | null;
         };
+        OnboardedReseller: {
+            owner: components["schemas"]["MemberView"];
+            tenant: components["schemas"]["TenantView"];
+        };
+        OnboardResellerRequest: {
+            branding?: components["schemas"]["BrandingDto"];
+            /**
+             * @description At least one; the first is primary
+             * @example [
+             *       "api.acme.example"
+             *     ]
+             */
+            domains?: string[];
+            /** @example Acme AI */
+            name: string;
+            /** @description Invited as owner; the invitation mail goes to the primary domain */
+            owner: components["schemas"]["FirstOwner"];
+            /**
+             * Format: uuid
+             * @description Parent reseller, for a sub-reseller
+             */
+            parentId?: string;
+            /**
+             * @description Lower case letters, digits and dashes; unique
+             * @example acme
+             */
+            slug: string;
+        };
         OpenPeriodView: {
             /**
              * @description Manual adjustments made since the last statement (reported, already settled)
@@ -6265,6 +6363,12 @@ export interface components {
             transactions: components["schemas"]["ExportTransaction"][];
             /** @description Every request you made, oldest first */
             usage: components["schemas"]["ExportUsage"][];
+        };
+        PersonRef: {
+            displayName?: string | null;
+            email: string;
+            /** Format: uuid */
+            id: string;
         };
         PriceHistoryView: {
             /** @description Newest first: own versions, then (for resellers) the platform list it inherits */
@@ -7402,8 +7506,12 @@ export interface components {
             clientIp?: Record<string, never> | null;
             /** Format: date-time */
             createdAt: string;
+            /** @description The customer's e-mail (staff, for their own tenant's customers) */
+            customerEmail?: string | null;
             /** Format: uuid */
             customerId: string;
+            /** @description The customer's name (staff, for their own tenant's customers) */
+            customerName?: string | null;
             errorCode?: Record<string, never> | null;
             /** @description What went wrong, in the gateway's words (never the upstream's) */
             errorMessage?: Record<string, never> | null;
@@ -7431,6 +7539,8 @@ export interface components {
             stream: boolean;
             /** Format: uuid */
             tenantId: string;
+            /** @description Another tenant's slug (platform views of a reseller's requests) */
+            tenantSlug?: string | null;
             ttftMs?: Record<string, never> | null;
             /** @description Upstream cost (platform owner, operator, finance) */
             upstreamCost?: string;
@@ -8200,7 +8310,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Location: /console/... signed in; /console/sign-in#oidc_challenge=... when two-factor is on; or /console/sign-in?oidc_error=oidc_sign_in_failed|oidc_denied|oidc_email_not_verified|oidc_domain_not_allowed|oidc_no_account|account_disabled|tenant_mismatch */
+            /** @description Location: /console/... signed in; /console/sign-in#oidc_challenge=... when two-factor is on; or /console/sign-in?oidc_error=oidc_sign_in_failed|oidc_unavailable|oidc_denied|oidc_email_not_verified|oidc_domain_not_allowed|oidc_no_account|account_disabled|tenant_mismatch */
             302: {
                 headers: {
                     [name: string]: unknown;
@@ -8248,7 +8358,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Location: the provider, or /console/sign-in?oidc_error=oidc_not_enabled|oidc_provider_unavailable|cookie_session_needs_https|tenant_disabled */
+            /** @description Location: the provider, or /console/sign-in?oidc_error=oidc_not_enabled|oidc_rate_limited|oidc_unavailable|oidc_provider_unavailable|cookie_session_needs_https|tenant_disabled */
             302: {
                 headers: {
                     [name: string]: unknown;
@@ -9923,6 +10033,75 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    LedgerController_credits: {
+        parameters: {
+            query?: {
+                /** @description One customer */
+                customerId?: string;
+                /** @description `credit` and `debit`: by hand; `payment`: a paid top-up */
+                kind?: "credit" | "debit" | "payment";
+                page?: number;
+                pageSize?: number;
+                /** @description Part of the customer's e-mail or name, the note or the reference */
+                q?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreditPage"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read Balance (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -18308,6 +18487,97 @@ export interface operations {
             };
             /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    ResellerOnboardingController_onboard: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OnboardResellerRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OnboardedReseller"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not create Tenant (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
