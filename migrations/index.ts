@@ -30,6 +30,7 @@ import { ConsumptionLimits1763769602610 } from './1763769602610-ConsumptionLimit
 import { Budgets1763769602620 } from './1763769602620-Budgets';
 import { RequestLogs1763769602700 } from './1763769602700-RequestLogs';
 import { UsagePostedPerBatch1763769602900 } from './1763769602900-UsagePostedPerBatch';
+import { PriceUnits1763769603100 } from './1763769603100-PriceUnits';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -65,4 +66,5 @@ export const ALL_MIGRATIONS = [
   Budgets1763769602620,
   RequestLogs1763769602700,
   UsagePostedPerBatch1763769602900,
+  PriceUnits1763769603100,
 ];
