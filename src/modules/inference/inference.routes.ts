@@ -130,7 +130,7 @@ export class InferenceRoutes implements OnModuleInit {
         tenant: hostTenantOf(request.raw),
         headers: request.headers,
         body,
-        bodyBytes: (body.file as UploadedFile).data.length,
+        bodyBytes: (body.file as UploadedFile | undefined)?.data.length ?? 0,
         clientIp: clientIpOf(request.raw),
         requestId: String(request.id),
         res: reply.raw,
@@ -199,7 +199,7 @@ async function readTranscriptionForm(request: FastifyRequest): Promise<Record<st
         part.file.resume();
         throw InferenceError.invalidRequest('Only one file, in the `file` field, is accepted.', part.fieldname, 'invalid_value');
       }
-      const data = await part.toBuffer();
+      const data = await readFile(part.file);
       const file: UploadedFile = { data, filename: safeFilename(part.filename), contentType: part.mimetype || 'application/octet-stream' };
       body.file = file;
       continue;
@@ -218,6 +218,20 @@ async function readTranscriptionForm(request: FastifyRequest): Promise<Record<st
     body.temperature = t;
   }
   return body;
+}
+
+/**
+ * The file part's bytes. Over the limit the part stream only says `limit` (and drops the rest
+ * until the part ends, which a body that keeps coming never does): that is refused at once.
+ */
+function readFile(file: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    file.on('data', (chunk: Buffer) => chunks.push(chunk));
+    file.once('limit', () => reject(tooLarge()));
+    file.once('end', () => resolve(Buffer.concat(chunks)));
+    file.once('error', reject);
+  });
 }
 
 /** The file's name as passed on: printable, short (it only tells the upstream the format). */
