@@ -40,7 +40,7 @@ export function priceOf(input: SetPriceRequest): TokenPrice {
     cacheWrite1hPerMillion: opt(input.cacheWrite1hPerMillion),
     reasoningPerMillion: opt(input.reasoningPerMillion),
     perRequest: opt(input.perRequest),
-    ...(input.unit && input.unit !== 'token' ? { unit: input.unit } : {}),
+    ...(input.unit ? { unit: input.unit } : {}),
     ...(input.imagePrices ? { imagePrices: Object.fromEntries(Object.entries(input.imagePrices).map(([key, value]) => [key, trimDecimal(value)])) } : {}),
   };
 }
@@ -55,6 +55,7 @@ export function assertSameUnit(price: TokenPrice, platform: TokenPrice): void {
     throw AppException.validation([{ field: 'unit', messages: [`the platform prices this model per ${unit}: a price of it must count the same unit`] }]);
   }
   if (unit !== 'token') price.unit = unit;
+  else delete price.unit;
 }
 
 export function assertModelName(model: string): void {
