@@ -9,6 +9,7 @@ import { clientIpOf, hostTenantOf } from '@app/tenancy';
 import { ChannelsRuntime } from '../channels/runtime/channels-runtime';
 import { PricingRuntime } from '../pricing/pricing-runtime';
 import { toInferenceError, writeInferenceFailure } from './inference-failure';
+import { asInferenceError } from './inference-front-door';
 import { InferenceError } from './openai-error';
 import { InferenceService } from './inference.service';
 
@@ -104,6 +105,11 @@ export class InferenceRoutes implements OnModuleInit {
         throwFileSizeLimit: true,
       });
       scope.addHook('onRequest', async (request, reply) => {
+        // Only a multipart form: any other body is refused before it is read (or parsed).
+        if (!/^multipart\/form-data\s*;/i.test(String(request.headers['content-type'] ?? ''))) {
+          this.fail(multipartError({ code: 'FST_INVALID_MULTIPART_CONTENT_TYPE' }), request, reply, false);
+          return reply;
+        }
         const declared = Number(request.headers['content-length']);
         if (declared > fileLimit + MULTIPART_OVERHEAD_BYTES) {
           this.fail(tooLarge(), request, reply, false);
@@ -162,7 +168,7 @@ export class InferenceRoutes implements OnModuleInit {
   private fail(error: unknown, request: FastifyRequest, reply: FastifyReply, hijacked: boolean): void {
     const requestId = String(request.id);
     if (hijacked) return writeInferenceFailure(this.logger, error, requestId, reply.raw);
-    const failure = toInferenceError(this.logger, multipartError(error), requestId);
+    const failure = toInferenceError(this.logger, asInferenceError(multipartError(error)), requestId);
     // A refused upload is not read further: the connection closes after the answer.
     if (failure.status === 413) void reply.header('connection', 'close');
     void reply
