@@ -105,6 +105,12 @@ export class InferenceRoutes implements OnModuleInit {
         throwFileSizeLimit: true,
       });
       scope.addHook('onRequest', async (request, reply) => {
+        try {
+          assertStorableText(request.query); // as every route, before its body
+        } catch (error) {
+          this.fail(error, request, reply, false);
+          return reply;
+        }
         // Only a multipart form: any other body is refused before it is read (or parsed).
         if (!/^multipart\/form-data\s*;/i.test(String(request.headers['content-type'] ?? ''))) {
           this.fail(multipartError({ code: 'FST_INVALID_MULTIPART_CONTENT_TYPE' }), request, reply, false);
