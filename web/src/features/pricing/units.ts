@@ -1,0 +1,26 @@
+import type { TFunction } from 'i18next';
+
+/** What a price or a usage record counts (the API's `unit`). */
+export type PriceUnit = 'token' | 'image' | 'second' | 'character' | 'search_unit' | 'request';
+
+const UNITS: readonly PriceUnit[] = ['token', 'image', 'second', 'character', 'search_unit', 'request'];
+
+/** The unit as the API gave it, `token` for anything unknown (records made before units existed). */
+export function unitOf(value: string | null | undefined): PriceUnit {
+  return UNITS.includes(value as PriceUnit) ? (value as PriceUnit) : 'token';
+}
+
+/** "Seconds of audio", "图片"... */
+export function unitName(t: TFunction, unit: string | null | undefined): string {
+  return t(`units.name.${unitOf(unit)}`);
+}
+
+/** "per second", "每张图片"...: what a unit's price is for. */
+export function unitPrice(t: TFunction, unit: string | null | undefined): string {
+  return t(`units.price.${unitOf(unit)}`);
+}
+
+/** "13 s", "2 张图片"...: a quantity billed in its unit, the number formatted by `number`. */
+export function unitQuantity(t: TFunction, unit: string | null | undefined, quantity: number, number: (n: number) => string): string {
+  return t(`units.quantity.${unitOf(unit)}`, { count: number(quantity) as unknown as number });
+}
