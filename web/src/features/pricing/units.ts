@@ -24,3 +24,12 @@ export function unitPrice(t: TFunction, unit: string | null | undefined): string
 export function unitQuantity(t: TFunction, unit: string | null | undefined, quantity: number, number: (n: number) => string): string {
   return t(`units.quantity.${unitOf(unit)}`, { count: number(quantity) as unknown as number });
 }
+
+/**
+ * The quantity billed: the record's own, or for tokens recorded before units existed (quantity 0)
+ * the sum of the token buckets.
+ */
+export function billedQuantity(r: { unit?: string | null; quantity?: number | null; inputTokens: number; outputTokens: number; cacheReadTokens?: number; cacheWriteTokens?: number }): number {
+  if (unitOf(r.unit) !== 'token' || r.quantity) return r.quantity ?? 0;
+  return r.inputTokens + r.outputTokens + (r.cacheReadTokens ?? 0) + (r.cacheWriteTokens ?? 0);
+}
