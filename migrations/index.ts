@@ -31,6 +31,7 @@ import { Budgets1763769602620 } from './1763769602620-Budgets';
 import { RequestLogs1763769602700 } from './1763769602700-RequestLogs';
 import { UsagePostedPerBatch1763769602900 } from './1763769602900-UsagePostedPerBatch';
 import { OidcSignIn1763769603000 } from './1763769603000-OidcSignIn';
+import { PriceUnits1763769603100 } from './1763769603100-PriceUnits';
 import { ChannelLimits1763769603200 } from './1763769603200-ChannelLimits';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
@@ -68,5 +69,6 @@ export const ALL_MIGRATIONS = [
   RequestLogs1763769602700,
   UsagePostedPerBatch1763769602900,
   OidcSignIn1763769603000,
+  PriceUnits1763769603100,
   ChannelLimits1763769603200,
 ];

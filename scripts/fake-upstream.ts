@@ -1,7 +1,8 @@
 /**
  * Fake upstream model providers speaking their real wire formats, for tests, the benchmark and
  * `npm run dev`. This file holds the shared server core and the OpenAI-compatible fake
- * (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/moderations`, `/v1/rerank`, `/v1/models`), with fixed, fast
+ * (`/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/moderations`, `/v1/rerank`, `/v1/images/generations`,
+ * `/v1/audio/transcriptions`, `/v1/audio/speech`, `/v1/models`), with fixed, fast
  * answers and streams that end with a usage chunk when `stream_options.include_usage` is set.
  * The Anthropic and Gemini fakes (test/support/fakes/) use the same core.
  *
@@ -101,7 +102,8 @@ export async function startFakeServer(options: FakeOptions): Promise<FakeUpstrea
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', () => void received());
+    const received = async () => {
       const url = new URL(req.url ?? '/', 'http://fake');
       let body: any = undefined;
       const text = Buffer.concat(chunks).toString('utf8');
@@ -109,6 +111,21 @@ export async function startFakeServer(options: FakeOptions): Promise<FakeUpstrea
         body = text ? JSON.parse(text) : undefined;
       } catch {
         body = text;
+      }
+      // A multipart form (an audio upload), parsed by undici's FormData: fields as strings
+      // (repeated ones as arrays), files as { name, type, size, bytes }.
+      const contentType = String(req.headers['content-type'] ?? '');
+      if (contentType.startsWith('multipart/form-data')) {
+        try {
+          const form = await new Response(Buffer.concat(chunks), { headers: { 'content-type': contentType } }).formData();
+          body = {};
+          for (const [name, value] of form.entries()) {
+            const v = typeof value === 'string' ? value : { name: value.name, type: value.type, size: value.size, bytes: Buffer.from(await value.arrayBuffer()) };
+            body[name] = name in body ? [body[name]].flat().concat(v) : v;
+          }
+        } catch {
+          body = { malformed: true };
+        }
       }
       const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname + url.search, headers: req.headers, body };
       requests.push(recorded);
@@ -164,7 +181,7 @@ export async function startFakeServer(options: FakeOptions): Promise<FakeUpstrea
         }
         await options.handle(ctx);
       })().catch(() => res.destroy());
-    });
+    };
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -201,6 +218,15 @@ export async function streamEvents(ctx: FakeContext, events: Array<{ data: unkno
 }
 
 export const FAKE_TEXT = 'Hello from the fake upstream.';
+/** The fake's transcription: two segments. */
+export const FAKE_TRANSCRIPT = ['Hello from the fake', 'audio upstream.'];
+/** Bytes of uploaded audio the fake counts as one second (12,345 bytes: 12.345 s). */
+export const FAKE_AUDIO_BYTES_PER_SECOND = 1000;
+/** Chunks of the fake's speech answer, 1,000 bytes each. */
+export const FAKE_SPEECH_CHUNKS = 5;
+export function fakeSpeechChunk(index: number): Buffer {
+  return Buffer.alloc(1000, index + 1);
+}
 /** Tokens the fake's /v1/rerank reports per document. */
 export const FAKE_RERANK_TOKENS_PER_DOCUMENT = 10;
 /** The fixed token counts the OpenAI fake reports: 9 prompt tokens (2 cached), 7 completion tokens. */
@@ -254,6 +280,39 @@ export function startFakeOpenAI(options: { port?: number; host?: string; keys?: 
         // A 1x1 PNG per image; no usage (as DALL-E answers).
         const png = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
         return ctx.json(200, { created, data: Array.from({ length: n }, () => ({ b64_json: png, revised_prompt: String(body?.prompt ?? '') })) });
+      }
+      if (url.pathname === '/v1/audio/transcriptions') {
+        // OpenAI's verbose_json; the audio "lasts" one second per FAKE_AUDIO_BYTES_PER_SECOND bytes.
+        const file = body?.file as { size?: number } | undefined;
+        if (!file?.size) return ctx.json(400, openAIError(400, 'file is required'));
+        const duration = file.size / FAKE_AUDIO_BYTES_PER_SECOND;
+        const half = Math.round((duration / 2) * 100) / 100;
+        return ctx.json(200, {
+          task: 'transcribe',
+          language: 'english',
+          duration,
+          text: FAKE_TRANSCRIPT.join(' '),
+          segments: [
+            { id: 0, seek: 0, start: 0, end: half, text: ` ${FAKE_TRANSCRIPT[0]}`, tokens: [1, 2], temperature: 0, avg_logprob: -0.2, compression_ratio: 1, no_speech_prob: 0 },
+            { id: 1, seek: 0, start: half, end: duration, text: ` ${FAKE_TRANSCRIPT[1]}`, tokens: [3, 4], temperature: 0, avg_logprob: -0.2, compression_ratio: 1, no_speech_prob: 0 },
+          ],
+        });
+      }
+      if (url.pathname === '/v1/audio/speech') {
+        // FAKE_SPEECH_CHUNKS chunks of audio/mpeg-looking bytes; stall-after pauses after the
+        // first, truncated cuts the connection after the second.
+        ctx.res.writeHead(200, { 'content-type': 'audio/mpeg', 'transfer-encoding': 'chunked' });
+        for (let i = 0; i < FAKE_SPEECH_CHUNKS; i++) {
+          if (ctx.res.destroyed) return;
+          ctx.res.write(fakeSpeechChunk(i));
+          if (i === 0 && behaviour.kind === 'stall-after') await ctx.sleep(behaviour.ms);
+          if (i === 1 && behaviour.kind === 'truncated') {
+            await ctx.sleep(20);
+            return void ctx.res.destroy();
+          }
+          if (behaviour.kind === 'ok' && behaviour.chunkDelayMs) await ctx.sleep(behaviour.chunkDelayMs);
+        }
+        return ctx.end();
       }
       if (url.pathname === '/v1/rerank') {
         // vLLM's and Jina's shape (usage in tokens) with Cohere's billed search units as well.

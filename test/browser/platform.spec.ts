@@ -312,6 +312,9 @@ describe('platform operators in a browser', () => {
     const entry = (book.body.items as Array<Record<string, any>>).find((p) => p.model === wholesaleModel)!;
     expect(toUnits(entry.price.inputPerMillion)).toBe(toUnits('0.8'));
     expect(toUnits(entry.price.outputPerMillion)).toBe(toUnits('2.4'));
+    // The form's unit defaults to tokens, and the list says so (issue 24).
+    expect(entry.price.unit).toBe('token');
+    await expect(page.getByTestId('price-book').getByRole('row').filter({ hasText: wholesaleModel }).getByTestId('price-unit').textContent()).resolves.toBe('Tokens');
     // The reseller's list now has it as its wholesale floor.
     const shopBook = await call(stack.baseUrl, 'GET', `/api/v1/pricing?tenantId=${tenant.id}`, as(platform, owner));
     const shopEntry = (shopBook.body.items as Array<Record<string, any>>).find((p) => p.model === wholesaleModel)!;

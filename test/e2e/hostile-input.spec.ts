@@ -67,6 +67,8 @@ interface Operation {
   documented: string[];
   parameters: Array<{ name: string; in: string; schema?: Schema }>;
   bodySchema?: Schema;
+  /** A multipart form (an upload) rather than JSON. */
+  multipart?: boolean;
 }
 interface Probe {
   name: string;
@@ -142,6 +144,7 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
           documented: Object.keys(op.responses ?? {}),
           parameters: [...(item.parameters ?? []), ...(op.parameters ?? [])],
           bodySchema: op.requestBody?.content?.['application/json']?.schema,
+          multipart: Boolean(op.requestBody?.content?.['multipart/form-data']),
         });
       }
     }
@@ -351,6 +354,40 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
     return schema;
   }
 
+  /**
+   * The classes of an upload route (a multipart form): anything but multipart is refused (415)
+   * before it is read, a malformed form or unstorable text in a field is 400, and a form over the
+   * upload limit is 413 (the walker's API has the default 25 MB limit; 28 MB is sent).
+   */
+  function multipartProbes(): Probe[] {
+    const boundary = 'walker-boundary';
+    const form = (parts: Array<{ name: string; value: string; filename?: string }>) => ({
+      contentType: `multipart/form-data; boundary=${boundary}`,
+      body:
+        parts
+          .map((p) => `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${p.filename ? `; filename="${p.filename}"\r\nContent-Type: audio/mpeg` : ''}\r\n\r\n${p.value}\r\n`)
+          .join('') + `--${boundary}--\r\n`,
+    });
+    const multipart = (parts: Array<{ name: string; value: string; filename?: string }>) => (o: Operation, c: Caller) => send(o, c, form(parts));
+    return [
+      { name: 'JSON', expect: [415], send: (o, c) => send(o, c, { json: { model: 'x' } }) },
+      { name: 'deep nesting as JSON', expect: [415], costly: 'body', send: (o, c) => send(o, c, { body: DEEP_NESTING, contentType: 'application/json' }) },
+      { name: 'text/plain', expect: [415], send: (o, c) => send(o, c, { body: 'a', contentType: 'text/plain' }) },
+      { name: 'form-encoded', expect: [415], send: (o, c) => send(o, c, { body: 'a=1', contentType: 'application/x-www-form-urlencoded' }) },
+      { name: 'no content type', expect: [415], send: (o, c) => send(o, c, { body: '{"a":1}' }) },
+      { name: 'multipart without a boundary', expect: [400, 415], send: (o, c) => send(o, c, { body: 'x', contentType: 'multipart/form-data' }) },
+      { name: 'malformed multipart', expect: [400], send: (o, c) => send(o, c, { body: '--x\r\n\r\n--x--', contentType: 'multipart/form-data; boundary=x' }) },
+      { name: 'multipart without a file', expect: [400], send: multipart([{ name: 'model', value: 'whisper-walker' }]) },
+      { name: 'NUL in a field', expect: [400], send: multipart([{ name: 'model', value: 'a\u0000b' }, { name: 'file', value: 'abc', filename: 'a.mp3' }]) },
+      // The second file is over the form's limit of one (413), or refused as a second file (400).
+      { name: 'two files', expect: [400, 413], send: multipart([{ name: 'file', value: 'a', filename: 'a.mp3' }, { name: 'file', value: 'b', filename: 'b.mp3' }]) },
+      { name: 'a file in another field', expect: [400], send: multipart([{ name: 'model', value: 'x', filename: 'a.mp3' }]) },
+      { name: 'overlong field', expect: [413], costly: 'body', send: multipart([{ name: 'prompt', value: 'x'.repeat(100_000) }]) },
+      { name: 'too many fields', expect: [413], send: multipart(Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, value: 'x' }))) },
+      { name: 'oversized upload', expect: [413], costly: 'body', send: multipart([{ name: 'file', value: 'x'.repeat(28 * 1024 * 1024), filename: 'a.mp3' }]) },
+    ];
+  }
+
   /** Every hostile class that applies to the operation. */
   function probesFor(op: Operation): Probe[] {
     const probes: Probe[] = [];
@@ -393,6 +430,7 @@ describe('hostile-input walker over every documented route (issue 7)', () => {
     }
 
     if (!hasBody) return probes;
+    if (op.multipart) return [...probes, ...multipartProbes()];
 
     // Whole-body classes, for every route that takes a body or not.
     const json = (body: string) => (o: Operation, c: Caller) => send(o, c, { body, contentType: 'application/json' });

@@ -358,9 +358,9 @@ describe('coding agents: /v1/messages and /v1/responses (e2e, official SDKs)', (
     const list = await oai().client.models.list();
     const byId = new Map(list.data.map((m) => [m.id, (m as unknown as { protocols: string[] }).protocols]));
     // OpenAI-compatible channels also serve moderations, rerank and images (issue 24).
-    expect(byId.get(models.gpt)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses', 'moderations', 'rerank', 'images.generations']);
+    expect(byId.get(models.gpt)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses', 'moderations', 'rerank', 'images.generations', 'audio.transcriptions', 'audio.speech']);
     expect(byId.get(models.claude)).toEqual(['chat.completions', 'messages', 'responses']);
-    expect(byId.get(models.native)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses', 'moderations', 'rerank', 'images.generations']);
+    expect(byId.get(models.native)).toEqual(['chat.completions', 'completions', 'embeddings', 'messages', 'responses', 'moderations', 'rerank', 'images.generations', 'audio.transcriptions', 'audio.speech']);
   });
 
   it('/v1/messages and /v1/responses to a Gemini channel: translated through chat, non-stream and stream', async () => {

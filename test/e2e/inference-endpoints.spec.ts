@@ -31,7 +31,9 @@ describe('moderations, rerank and images (e2e)', () => {
   let key: string;
   let brokeKey: string;
   let client: GatewayClient;
-  const models = { moderation: uniqueSlug('m-mod'), rerank: uniqueSlug('m-rerank'), image: uniqueSlug('m-image'), claude: uniqueSlug('m-claude') };
+  const models = { moderation: uniqueSlug('m-mod'), rerank: uniqueSlug('m-rerank'), image: uniqueSlug('m-image'), claude: uniqueSlug('m-claude'), dalle: uniqueSlug('m-dalle') };
+  /** Per image by size and quality; sizes not listed cost perRequest. */
+  const IMAGE_PRICE = { inputPerMillion: '0', outputPerMillion: '0', perRequest: '0.04', unit: 'image', imagePrices: { '1024x1024/hd': '0.08', '1792x1024': '0.12' } };
 
   const balance = async () => (await world.balance(shop, 'alice'))!;
   const rerank = (json: unknown, secret = key) => call(api.baseUrl, 'POST', '/v1/rerank', { host: shop.domain, token: secret, json });
@@ -48,13 +50,16 @@ describe('moderations, rerank and images (e2e)', () => {
     anthropic = await startFakeAnthropic();
     api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600' });
     world = await new InferenceWorld(api, system, redis).init();
-    shop = await world.reseller(['alice', 'bob']);
-    for (const m of Object.values(models)) await world.price(world.platform, m, PRICE);
+    shop = await world.reseller(['alice', 'bob', 'carol']);
+    for (const m of Object.values(models)) if (m !== models.dalle) await world.price(world.platform, m, PRICE);
+    await world.price(world.platform, models.dalle, IMAGE_PRICE as never);
+    await world.channel(fakeChannel(openai.url, models.dalle, { retryBudget: 0, costs: [] }));
     await world.channel(fakeChannel(openai.url, models.moderation, { retryBudget: 0, costs: [] }));
     await world.channel(fakeChannel(openai.url, models.rerank, { retryBudget: 0, costs: [] }));
     await world.channel(fakeChannel(openai.url, models.image, { retryBudget: 0, costs: [] }));
     await world.channel(fakeChannel(anthropic.url, models.claude, { provider: 'anthropic', baseUrl: anthropic.url, retryBudget: 0, costs: [] }));
     await world.credit(shop, 'alice', '10');
+    await world.credit(shop, 'carol', '0.15');
     key = await world.key(shop, 'alice');
     brokeKey = await world.key(shop, 'bob');
     await api.app.get(BalanceService).ensureLoaded(shop.id, shop.users.alice.id);
@@ -78,7 +83,7 @@ describe('moderations, rerank and images (e2e)', () => {
     expect(result.model).toBe(models.moderation);
     expect(openai.requests.at(-1)).toMatchObject({ path: '/v1/moderations', body: { model: 'fake-model', input: ['a friendly note', 'I will kill the process'] } });
     const event = await nextEvent(events);
-    expect(event).toMatchObject({ status: 'ok', model: models.moderation, inputTokens: 0, outputTokens: 0 });
+    expect(event).toMatchObject({ status: 'ok', model: models.moderation, inputTokens: 0, outputTokens: 0, unit: 'request', quantity: 1 });
     expect(event.retailUnits).toBe('2000000'); // 0.002 in nano-units
     expect(before - (await balance())).toBe(2_000_000n);
   });
@@ -95,7 +100,7 @@ describe('moderations, rerank and images (e2e)', () => {
     const expected = costUnits({ input: tokens, output: 0, requests: 2 }, PRICE);
     expect(expected).toBe(5_500_000n); // 2 x 0.002 + 1500 tokens x 1 per million = 0.0055
     const event = await nextEvent(events);
-    expect(event).toMatchObject({ status: 'ok', model: models.rerank, inputTokens: tokens, outputTokens: 0, stream: false });
+    expect(event).toMatchObject({ status: 'ok', model: models.rerank, inputTokens: tokens, outputTokens: 0, stream: false, unit: 'search_unit', quantity: 2 });
     expect(event.retailUnits).toBe(expected.toString());
     expect(before - (await balance())).toBe(expected);
   });
@@ -114,6 +119,54 @@ describe('moderations, rerank and images (e2e)', () => {
     const tooMany = await call(api.baseUrl, 'POST', '/v1/images/generations', { host: shop.domain, token: key, json: { model: models.image, prompt: 'x', n: 11 } });
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.error.param).toBe('n');
+  });
+
+  it('images are priced per image by size and quality from the price table, and held at n times that price', async () => {
+    const events = (await world.events(shop)).length;
+    const before = await balance();
+    await client.client.images.generate({ model: models.dalle, prompt: 'a lighthouse', n: 2, size: '1024x1024', quality: 'hd' });
+    await client.client.images.generate({ model: models.dalle, prompt: 'a lighthouse', size: '1792x1024', quality: 'standard' });
+    await client.client.images.generate({ model: models.dalle, prompt: 'a lighthouse', size: '512x512' });
+    await eventually(async () => (await world.events(shop)).length >= events + 3, 'three events');
+    const billed = (await world.events(shop)).slice(events);
+    // 2 x 0.08 (1024x1024/hd); 0.12 (1792x1024, any quality); 0.04 (512x512: not listed, perRequest).
+    expect(billed.map((e) => [e.unit, e.quantity, e.retailUnits])).toEqual([
+      ['image', 2, '160000000'],
+      ['image', 1, '120000000'],
+      ['image', 1, '40000000'],
+    ]);
+    expect(before - (await balance())).toBe(320_000_000n);
+
+    // carol has 0.15: two hd images (0.16) are refused before the upstream is called, one 1792x1024 (0.12) is not.
+    const carol = await world.key(shop, 'carol');
+    await api.app.get(BalanceService).ensureLoaded(shop.id, shop.users.carol.id);
+    const calls = openai.requests.length;
+    const image = (json: unknown) => call(api.baseUrl, 'POST', '/v1/images/generations', { host: shop.domain, token: carol, json });
+    const refused = await image({ model: models.dalle, prompt: 'x', n: 2, size: '1024x1024', quality: 'hd' });
+    expect(refused.status).toBe(402);
+    expect(openai.requests.length).toBe(calls);
+    expect((await image({ model: models.dalle, prompt: 'x', size: '1792x1024' })).status).toBe(200);
+    expect(await world.balance(shop, 'carol')).toBe(30_000_000n);
+  });
+
+  it('prices say their unit: the price list shows it with the image table; a reseller keeps the platform unit and may not sell an image size below wholesale', async () => {
+    const list = await call(api.baseUrl, 'GET', '/api/v1/pricing', world.as(shop, 'owner'));
+    expect(list.status).toBe(200);
+    const item = (model: string) => list.body.items.find((i: { model: string }) => i.model === model);
+    expect(item(models.dalle).price).toMatchObject({ unit: 'image', perRequest: '0.04', imagePrices: { '1024x1024/hd': '0.08', '1792x1024': '0.12' } });
+    expect(item(models.rerank).price.unit).toBe('token');
+    const set = (json: unknown) => call(api.baseUrl, 'PUT', `/api/v1/pricing/${encodeURIComponent(models.dalle)}`, { ...world.as(shop, 'owner'), json });
+    const otherUnit = await set({ ...IMAGE_PRICE, unit: 'token' });
+    expect(otherUnit.status).toBe(400);
+    expect(otherUnit.body.errors[0].field).toBe('unit');
+    const below = await set({ ...IMAGE_PRICE, imagePrices: { '1024x1024/hd': '0.07' } });
+    expect(below.status).toBe(422);
+    expect(below.body.errors.map((e: { field: string }) => e.field)).toContain('imagePrices.1024x1024/hd');
+    const badTable = await set({ ...IMAGE_PRICE, imagePrices: { '1024x1024/hd': 0.1 } });
+    expect(badTable.status).toBe(400);
+    const ok = await set({ ...IMAGE_PRICE, perRequest: '0.05', imagePrices: { '1024x1024/hd': '0.09', '1792x1024': '0.12' } });
+    expect(ok.status).toBe(200);
+    expect(ok.body.price).toMatchObject({ unit: 'image', perRequest: '0.05', imagePrices: { '1024x1024/hd': '0.09' } });
   });
 
   it('rerank and moderation requests missing their fields are refused (400, OpenAI error shape) and cost nothing', async () => {

@@ -332,6 +332,7 @@ describe('OpenAI-compatible presets', () => {
       allowPrivateNetworks: true,
     });
     if (result.kind === 'json') return result.parsed.usage;
+    if (result.kind === 'bytes') throw new Error('not an event stream');
     for await (const events of result.rest) void events;
     return result.translator.usage;
   };

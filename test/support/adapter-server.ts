@@ -58,6 +58,7 @@ export async function startAdapterServer(options: {
             res.writeHead(200, { 'content-type': 'application/json' });
             return res.end(JSON.stringify(result.parsed.body));
           }
+          if (result.kind === 'bytes') throw new Error('speech is not served here');
           res.writeHead(200, { 'content-type': 'text/event-stream' });
           const write = (events: typeof result.first) => {
             for (const e of events) if (!e.usageOnly || wantsUsage) res.write(e.raw);

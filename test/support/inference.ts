@@ -39,7 +39,8 @@ export class InferenceWorld {
     return tenant;
   }
 
-  private as(tenant: TestTenant, who: string) {
+  /** Host and access token of one of the tenant's signed-in people. */
+  as(tenant: TestTenant, who: string) {
     return { host: tenant.domain, token: this.tokens.get(`${tenant.slug}:${who}`)!.accessToken };
   }
 

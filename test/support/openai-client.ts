@@ -30,15 +30,26 @@ export function gatewayClient(baseUrl: string, domain: string, apiKey: string, o
   const port = new URL(baseUrl).port;
   const dispatcher = new Agent({ connect: { lookup: loopbackLookup as never }, connections: 512 });
   const sent: GatewayClient['sent'] = [];
+  async function gatewayFetch(url: string | URL, init?: RequestInit) {
+    sent.push({ method: init?.method ?? 'GET', url: String(url) });
+    // The SDK builds uploads (audio files) with Node's global FormData, which this undici's fetch
+    // does not know: they go as the multipart bytes Node's own Response makes of them.
+    if (init?.body instanceof FormData) {
+      const encoded = new Response(init.body);
+      const headers = new Headers(init.headers);
+      headers.set('content-type', encoded.headers.get('content-type')!);
+      init = { ...init, headers, body: Buffer.from(await encoded.arrayBuffer()) };
+    }
+    return undiciFetch(url, { ...(init as object), dispatcher } as never);
+  }
+  // The SDK asks a fetch's Response whether it can send the global FormData (it can, as above).
+  (gatewayFetch as unknown as { Response: typeof Response }).Response = Response;
   const client = new OpenAI({
     apiKey,
     baseURL: `http://${domain}:${port}/v1`,
     maxRetries: options.maxRetries,
     timeout: scaled(options.timeoutMs ?? 30_000),
-    fetch: ((url: string | URL, init?: RequestInit) => {
-      sent.push({ method: init?.method ?? 'GET', url: String(url) });
-      return undiciFetch(url, { ...(init as object), dispatcher } as never);
-    }) as never,
+    fetch: gatewayFetch as never,
   });
   return { client, sent, close: () => dispatcher.close() };
 }

@@ -37,6 +37,13 @@ export interface UsageEvent {
    * record. Absent in events written before it existed.
    */
   httpRequestId?: string | null;
+  /**
+   * What the request was billed in (README "Price units") and how many of it: tokens (the token
+   * buckets' sum), images, seconds of audio, characters, search units, requests. Absent in events
+   * written before units existed: tokens.
+   */
+  unit?: 'token' | 'image' | 'second' | 'character' | 'search_unit' | 'request';
+  quantity?: number;
   /** When the request started, epoch milliseconds (also picks the usage_records partition). */
   createdAt: number;
 }
@@ -60,6 +67,8 @@ export function decodeUsageEvent(raw: string): UsageEvent {
     count(e.inputTokens) && count(e.outputTokens) && count(e.cacheReadTokens) && count(e.cacheWriteTokens) &&
     units.test(e.retailUnits) && units.test(e.wholesaleUnits) && units.test(e.upstreamUnits) &&
     typeof e.status === 'string' && Number.isSafeInteger(e.createdAt) &&
+    (e.unit === undefined || ['token', 'image', 'second', 'character', 'search_unit', 'request'].includes(e.unit)) &&
+    (e.quantity === undefined || count(e.quantity)) &&
     (e.httpRequestId === undefined || e.httpRequestId === null || (typeof e.httpRequestId === 'string' && e.httpRequestId.length <= 128));
   if (!ok) throw new Error('malformed usage event');
   return e;

@@ -162,6 +162,11 @@ export function buildConfigSchema(production: boolean) {
   TENANT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
   /** Inference API (/v1): largest request body accepted, in bytes. */
   INFERENCE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
+  /**
+   * POST /v1/audio/transcriptions: largest upload accepted, in bytes (OpenAI's own limit is 25 MB).
+   * A body declared or streamed beyond it is refused with 413 before it is read in full.
+   */
+  INFERENCE_AUDIO_UPLOAD_LIMIT_BYTES: z.coerce.number().int().min(1024).max(200 * 1024 * 1024).default(25 * 1024 * 1024),
   /** Output tokens held for when a request sets no max_tokens (times n). */
   INFERENCE_DEFAULT_MAX_OUTPUT_TOKENS: z.coerce.number().int().min(1).max(1_000_000).default(4096),
   /** Requests and tokens per minute per customer and per tenant, across their keys (0: no limit). */

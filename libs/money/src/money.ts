@@ -95,6 +95,34 @@ export interface TokenPrice {
   /** Reasoning tokens. Absent: billed as output. */
   reasoningPerMillion?: string | null;
   perRequest?: string | null;
+  /**
+   * What the price counts (README "Price units"); absent: `token`. For `image`, `second`,
+   * `search_unit` and `request`, `perRequest` is the price of one unit (one image, one second of
+   * audio...); for `character`, `inputPerMillion` is the price of a million input characters.
+   */
+  unit?: PriceUnitName;
+  /**
+   * Per image by size and quality (`unit: image`): keys `"<size>/<quality>"` or `"<size>"`
+   * (any quality), decimal strings per image; a size and quality not listed costs `perRequest`.
+   */
+  imagePrices?: Record<string, string> | null;
+}
+
+/** The units a price may count (the providers library names them PRICE_UNITS too). */
+export const PRICE_UNIT_NAMES = ['token', 'image', 'second', 'character', 'search_unit', 'request'] as const;
+export type PriceUnitName = (typeof PRICE_UNIT_NAMES)[number];
+
+/** The key an image price table is searched by, most specific first: `size/quality`, `size`. */
+export function imagePriceKeys(size: string | null | undefined, quality: string | null | undefined): [string, string] {
+  const s = size || 'auto';
+  return [`${s}/${quality || 'auto'}`, s];
+}
+
+/** The per-image price of `size` and `quality` under `price` (its table, else perRequest). */
+export function imagePriceOf(price: TokenPrice, size: string | null | undefined, quality: string | null | undefined): string {
+  const table = price.imagePrices;
+  if (table) for (const key of imagePriceKeys(size, quality)) if (table[key] !== undefined) return table[key];
+  return price.perRequest ?? '0';
 }
 
 /**
@@ -139,10 +167,14 @@ export interface CompiledPrice {
   cacheWrite1hPerMillionUnits: bigint;
   reasoningPerMillionUnits: bigint;
   perRequestUnits: bigint;
+  /** The image price table in nano-units per image (absent: none). */
+  imagePerUnits?: ReadonlyMap<string, bigint>;
 }
 
 export function compilePrice(price: TokenPrice): CompiledPrice {
+  const table = price.imagePrices ? Object.entries(price.imagePrices) : [];
   return {
+    ...(table.length ? { imagePerUnits: new Map(table.map(([key, value]) => [key, toUnits(value)])) } : {}),
     inputPerMillionUnits: toUnits(price.inputPerMillion),
     outputPerMillionUnits: toUnits(price.outputPerMillion),
     cacheReadPerMillionUnits: toUnits(price.cacheReadPerMillion ?? price.inputPerMillion),
@@ -151,6 +183,16 @@ export function compilePrice(price: TokenPrice): CompiledPrice {
     reasoningPerMillionUnits: toUnits(price.reasoningPerMillion ?? price.outputPerMillion),
     perRequestUnits: toUnits(price.perRequest ?? '0'),
   };
+}
+
+/** `price` with its per-request (per-image) amount set to the table's price of `size` and `quality`. */
+export function compiledForImage(price: CompiledPrice, size: string | null | undefined, quality: string | null | undefined): CompiledPrice {
+  if (!price.imagePerUnits) return price;
+  for (const key of imagePriceKeys(size, quality)) {
+    const units = price.imagePerUnits.get(key);
+    if (units !== undefined) return { ...price, perRequestUnits: units };
+  }
+  return price;
 }
 
 /** {@link costUnits} with integers only (prices already compiled): ceil(sum / 10^6). */

@@ -44,7 +44,19 @@ export interface StreamExchange {
   abort(): void;
 }
 
-export type UpstreamExchange = JsonExchange | StreamExchange;
+/** An answer passed to the client as the upstream's bytes (speech audio), as they arrive. */
+export interface BytesExchange {
+  kind: 'bytes';
+  /** The upstream's content type (audio/mpeg, audio/wav...). */
+  contentType: string;
+  /** The body, unread: failover ended with the upstream's 2xx status line. */
+  body: AsyncIterable<Buffer>;
+  firstByteMs: number;
+  /** Stops reading and closes the upstream request (the client went away). */
+  abort(): void;
+}
+
+export type UpstreamExchange = JsonExchange | StreamExchange | BytesExchange;
 
 /** The whole body as text (with events, not an async iterator: this runs for every answer). */
 function readAll(body: Readable, limit = 64 * 1024 * 1024): Promise<string> {
@@ -105,6 +117,21 @@ export async function exchange(options: ExchangeOptions): Promise<UpstreamExchan
     if (response.status < 200 || response.status >= 300) {
       const text = await readAll(response.body, 1024 * 1024).catch(() => '');
       throw mapUpstreamHttpError(response.status, text, [target.apiKey]);
+    }
+    if (options.endpoint === 'speech') {
+      const contentType = String(response.headers['content-type'] ?? 'application/octet-stream');
+      const body = response.body;
+      async function* chunks(): AsyncGenerator<Buffer> {
+        try {
+          for await (const chunk of body) yield chunk as Buffer;
+        } catch (error) {
+          throw cutShort(classify(error, Date.now() >= deadline, options.signal?.aborted ?? false));
+        } finally {
+          response.done();
+          body.destroy();
+        }
+      }
+      return { kind: 'bytes', contentType, body: chunks(), firstByteMs: response.firstByteMs, abort: () => body.destroy() };
     }
     if (!options.stream) {
       const text = await readAll(response.body).catch((error: unknown) => {

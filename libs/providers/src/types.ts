@@ -1,3 +1,5 @@
+import type { FormData } from 'undici';
+
 /**
  * Upstream protocols a channel may speak. `openai` covers any OpenAI-compatible server (vLLM,
  * DeepSeek, Qwen...; see presets.ts for their base URLs and quirks); `openai-responses` is one that
@@ -14,10 +16,29 @@ export type ProviderType = (typeof PROVIDER_TYPES)[number];
  * two protocols of coding agents, Anthropic's Messages (`messages`) and OpenAI's Responses
  * (`responses`), passed through to upstreams that speak them and translated to chat for the others.
  */
-export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses' | 'moderations' | 'rerank' | 'images';
+export type Endpoint = 'chat' | 'completions' | 'embeddings' | 'messages' | 'responses' | 'moderations' | 'rerank' | 'images' | 'transcriptions' | 'speech';
 
-/** Endpoints answered with one JSON body, never streamed. */
-export const UNSTREAMED_ENDPOINTS: ReadonlySet<Endpoint> = new Set(['embeddings', 'moderations', 'rerank', 'images']);
+/**
+ * Endpoints answered with one body, never streamed as events (speech is streamed, but as the
+ * upstream's audio bytes: see `BytesExchange`).
+ */
+export const UNSTREAMED_ENDPOINTS: ReadonlySet<Endpoint> = new Set(['embeddings', 'moderations', 'rerank', 'images', 'transcriptions', 'speech']);
+
+/**
+ * What a price and a usage record count (README "Price units"): tokens (chat and friends, per
+ * million), images (per image, by size and quality), seconds of audio (transcriptions), characters
+ * (speech input, per million), search units (rerank: a query over up to 100 documents) and requests
+ * (moderations).
+ */
+export const PRICE_UNITS = ['token', 'image', 'second', 'character', 'search_unit', 'request'] as const;
+export type PriceUnit = (typeof PRICE_UNITS)[number];
+
+/** An uploaded file passed through to the upstream (a transcription's audio). */
+export interface UploadedFile {
+  data: Buffer;
+  filename: string;
+  contentType: string;
+}
 
 /**
  * Tokens of one request in disjoint billing buckets: `input` is prompt tokens that were neither
@@ -62,7 +83,8 @@ export interface UpstreamTarget {
 export interface UpstreamRequest {
   url: string;
   headers: Record<string, string>;
-  body: string;
+  /** A FormData body is sent as multipart/form-data (its boundary in the content-type undici sets). */
+  body: string | FormData;
   /** POST unless said (model lists are read with GET). */
   method?: 'GET' | 'POST';
 }
@@ -79,6 +101,8 @@ export interface BuildOptions {
 export interface ParsedResponse {
   body: Record<string, unknown>;
   usage: Usage | null;
+  /** An answer that is not JSON (a transcription as text, srt or vtt): written as is. */
+  raw?: { contentType: string; text: string };
 }
 
 /** One server-sent event for the client, in OpenAI's chat.completion.chunk format. */

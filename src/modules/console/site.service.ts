@@ -80,6 +80,8 @@ export class SiteService {
         cacheReadPerMillion: retail.cacheReadPerMillion ?? retail.inputPerMillion,
         cacheWritePerMillion: retail.cacheWritePerMillion ?? retail.inputPerMillion,
         perRequest: retail.perRequest ?? '0',
+        unit: retail.unit ?? 'token',
+        imagePrices: retail.imagePrices ?? null,
       });
     }
     return models;

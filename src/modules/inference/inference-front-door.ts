@@ -177,7 +177,7 @@ function lastEntry(value: string | string[] | undefined): string | undefined {
 }
 
 /** The edge's own checks raise AppException (problem codes): the same code, in OpenAI's shape. */
-function asInferenceError(error: unknown): unknown {
+export function asInferenceError(error: unknown): unknown {
   if (!(error instanceof AppException)) return error;
   const field = error.extras.errors?.[0];
   const message = error.extras.errors?.length ? error.extras.errors.flatMap((e) => e.messages).join('; ') : (error.detail ?? error.title);

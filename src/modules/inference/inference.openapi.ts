@@ -77,7 +77,50 @@ const passThroughBody = (required: string[], description: string) => ({
   },
 });
 
-const op = (summary: string, body: ReturnType<typeof passThroughBody> | null, ok: string) => ({
+/** POST /v1/audio/transcriptions: OpenAI's multipart form. */
+const transcriptionBody = {
+  required: true,
+  content: {
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['file', 'model'],
+        properties: {
+          file: { type: 'string', format: 'binary', description: 'The audio file; at most INFERENCE_AUDIO_UPLOAD_LIMIT_BYTES (25 MB by default), refused with 413 before it is read in full' },
+          model: { type: 'string', maxLength: 200 },
+          response_format: { type: 'string', enum: ['json', 'text', 'srt', 'verbose_json', 'vtt'], default: 'json' },
+          language: { type: 'string' },
+          prompt: { type: 'string' },
+          temperature: { type: 'number', minimum: 0, maximum: 1 },
+          'timestamp_granularities[]': { type: 'array', items: { type: 'string', enum: ['word', 'segment'] } },
+        },
+      },
+    },
+  },
+};
+
+const speechBody = {
+  required: true,
+  content: {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['model', 'input', 'voice'],
+        additionalProperties: true,
+        description: 'OpenAI speech request',
+        properties: {
+          model: { type: 'string', maxLength: 200 },
+          input: { type: 'string', maxLength: 4096, description: 'Billed per million characters (Unicode code points)' },
+          voice: { type: 'string' },
+          response_format: { type: 'string', description: 'mp3, opus, aac, flac, wav or pcm (passed to the upstream)' },
+          speed: { type: 'number' },
+        },
+      },
+    },
+  },
+};
+
+const op = (summary: string, body: ReturnType<typeof passThroughBody> | typeof transcriptionBody | typeof speechBody | null, ok: string) => ({
   tags: ['inference'],
   summary,
   security: [{ 'api-key': [] }],
@@ -135,7 +178,21 @@ export function addInferencePaths(document: OpenAPIObject): void {
     ),
   };
   document.paths['/v1/images/generations'] = {
-    post: op('Image generation (OpenAI-compatible); priced per image (`n`), plus tokens where the upstream reports them', passThroughBody(['model', 'prompt'], 'OpenAI image generation request'), 'A list of images (url or b64_json)'),
+    post: op(
+      'Image generation (OpenAI-compatible); priced per image (`n`) at the price of its `size` and `quality` (the price’s image table), plus tokens where the upstream reports them',
+      passThroughBody(['model', 'prompt'], 'OpenAI image generation request'),
+      'A list of images (url or b64_json)',
+    ),
+  };
+  document.paths['/v1/audio/transcriptions'] = {
+    post: op(
+      'Transcription (OpenAI-compatible, multipart/form-data); priced per second of audio: the upstream’s verbose_json `duration`, rounded up to a whole second',
+      transcriptionBody,
+      'The transcription in the response_format asked for (json: `{"text"}` with `usage.seconds`; text, srt and vtt as text)',
+    ),
+  };
+  document.paths['/v1/audio/speech'] = {
+    post: op('Speech (OpenAI-compatible): the upstream’s audio streamed back as it arrives; priced per million input characters', speechBody, 'The audio bytes (audio/mpeg, or the format asked for)'),
   };
   document.paths['/v1/models'] = { get: op('Models this key may call', null, 'A list of models') };
   document.paths['/v1/models/{id}'] = {

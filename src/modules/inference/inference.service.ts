@@ -4,8 +4,8 @@ import type { ServerResponse } from 'node:http';
 import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, HoldResult, RateStatus, SettleRequest, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
-import { CompiledPrice, compiledCostUnits, TokenUsage } from '@app/money';
-import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UNSTREAMED_ENDPOINTS, UpstreamError, Usage } from '@app/providers';
+import { CompiledPrice, compiledCostUnits, compiledForImage, TokenUsage } from '@app/money';
+import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UNSTREAMED_ENDPOINTS, UploadedFile, UpstreamError, Usage } from '@app/providers';
 import type { ResolvedTenant } from '@app/tenancy';
 import { ChannelsRuntime, UpstreamCallResult } from '../channels/runtime/channels-runtime';
 import { ChannelReservation } from '../channels/runtime/channel-limits';
@@ -148,10 +148,13 @@ export class InferenceService {
     const pool: ChannelPool = firstHeader(call.headers['x-priority']) === 'spot' ? 'spot' : 'standard';
 
     const admitted: Admitted = { key, fields, pricing, pool, usageId: uuidv7(), startedAt, started };
-    const promptEstimate = estimatePromptTokens(call.bodyBytes);
+    // Audio is not billed in tokens: a transcription holds its estimated seconds, speech its characters.
+    const audio = call.endpoint === 'transcriptions' || call.endpoint === 'speech';
+    const promptEstimate = audio ? 0 : estimatePromptTokens(call.bodyBytes);
     const outputCap = UNSTREAMED_ENDPOINTS.has(call.endpoint) ? 0 : (fields.maxOutputTokens ?? this.config.INFERENCE_DEFAULT_MAX_OUTPUT_TOKENS) * fields.n;
-    // Rerank holds its search units' per-request price, the others one request's.
-    const holdUnits = compiledCostUnits({ input: promptEstimate, output: outputCap, requests: fields.requests }, pricing.compiledRetail);
+    // Rerank holds its search units' per-request price, images n times the price of their size
+    // and quality, transcriptions their estimated seconds, the others one request's.
+    const holdUnits = compiledCostUnits({ input: promptEstimate + (fields.characters ?? 0), output: outputCap, requests: fields.requests }, this.priceFor(fields, pricing.compiledRetail));
     await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res);
     admitted.estimate = { input: promptEstimate, output: outputCap };
 
@@ -163,7 +166,8 @@ export class InferenceService {
       return this.settle(call, admitted, o);
     };
     try {
-      await (fields.stream ? this.proxyStream(call, admitted, settle) : this.proxyOnce(call, admitted, settle));
+      if (call.endpoint === 'speech') await this.proxyBytes(call, admitted, settle);
+      else await (fields.stream ? this.proxyStream(call, admitted, settle) : this.proxyOnce(call, admitted, settle));
     } catch (error) {
       if (settled) throw error;
       // Nothing reached the client: no charge; the hold is released and the failure recorded.
@@ -323,17 +327,69 @@ export class InferenceService {
       if (sent.exchange.kind !== 'json') throw new Error('expected a JSON answer');
       const parsed = sent.exchange.parsed;
       const usage = parsed.usage ?? this.countedUsage(call, completionText(parsed.body));
-      const payload = JSON.stringify(parsed.body);
-      const completion = this.contentLog.retentionFor(a.key.tenantId) === null ? undefined : completionText(parsed.body);
+      const payload = parsed.raw?.text ?? JSON.stringify(parsed.body);
+      const completion = this.contentLog.retentionFor(a.key.tenantId) === null ? undefined : call.endpoint === 'transcriptions' ? String(parsed.body.text ?? '') : completionText(parsed.body);
       await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'ok', errorCode: null, ttftMs: null, completion, reservation: sent.reservation });
       if (!call.res.destroyed) {
         call.res.writeHead(200, {
-          'content-type': 'application/json',
+          'content-type': parsed.raw?.contentType ?? 'application/json',
           'content-length': Buffer.byteLength(payload),
           'x-request-id': call.requestId,
         });
         call.res.end(payload);
       }
+    } finally {
+      call.res.off('close', onClose);
+    }
+  }
+
+  /**
+   * Speech: the upstream's audio bytes go to the client as they arrive (never buffered whole).
+   * Billed per input character, known before the call: nothing before the first byte reached the
+   * client (failover is still possible then), the whole input once it has, even if the client
+   * goes away or the upstream is cut mid-way, as a cut chat stream is charged its whole prompt:
+   * the upstream has consumed (and charges for) all of it. The charge is settled once the audio
+   * ended (completely, or cut): a dead api leaves the hold, which the sweeper releases.
+   */
+  private async proxyBytes(call: InferenceCall, a: Admitted, settle: (o: Outcome) => Promise<void>): Promise<void> {
+    const abort = new AbortController();
+    let clientGone = false;
+    let stopUpstream: (() => void) | null = null;
+    const onClose = () => {
+      if (!call.res.writableFinished) {
+        clientGone = true;
+        abort.abort();
+        stopUpstream?.();
+      }
+    };
+    call.res.once('close', onClose);
+    try {
+      const sent = await this.send(call, a, abort.signal);
+      const audio = sent.exchange;
+      if (audio.kind !== 'bytes') throw new Error('expected audio bytes');
+      stopUpstream = audio.abort;
+      let failure: UpstreamError | null = null;
+      let ttftMs: number | null = null;
+      call.res.writeHead(200, { 'content-type': audio.contentType, 'x-request-id': call.requestId, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
+      try {
+        for await (const chunk of audio.body) {
+          if (clientGone) break;
+          if (ttftMs === null) ttftMs = Math.round(performance.now() - a.started);
+          // Backpressure: a slow client slows the upstream read, never a buffer in memory.
+          if (!call.res.write(chunk) && !clientGone) await new Promise<void>((resolve) => { call.res.once('drain', resolve); call.res.once('close', resolve); });
+        }
+      } catch (error) {
+        if (!clientGone) failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
+      }
+      sent.finish(clientGone ? null : failure);
+      const delivered = ttftMs !== null;
+      const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
+      const usage: Usage = delivered ? { input: a.fields.characters ?? 0, output: 0, cacheRead: 0, cacheWrite: 0 } : ZERO;
+      await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs });
+      // An audio stream cut mid-way cannot carry an error event: the connection is cut, so the
+      // client sees a failed download rather than a shorter file taken for a whole one.
+      if (failure) call.res.destroy();
+      else if (!clientGone) call.res.end();
     } finally {
       call.res.off('close', onClose);
     }
@@ -451,6 +507,11 @@ export class InferenceService {
     return { input: countTextTokens(promptText(body)), output: countTextTokens(completion), cacheRead: 0, cacheWrite: 0 };
   }
 
+  /** The compiled price a request is charged at: an image's is its size and quality's per-image price. */
+  private priceFor(fields: RequestFields, price: CompiledPrice): CompiledPrice {
+    return fields.image ? compiledForImage(price, fields.image.size, fields.image.quality) : price;
+  }
+
   /** Charges the real cost and records the event in one Redis step, or spools it if Redis is away. */
   private async settle(call: InferenceCall, a: Admitted, o: Outcome): Promise<void> {
     const request = this.settlement(call, a, o);
@@ -461,7 +522,7 @@ export class InferenceService {
     // Optional content logging (off unless the tenant's owner turned it on): stored after the answer, never waited for.
     const retentionDays = this.contentLog.retentionFor(a.key.tenantId);
     if (retentionDays !== null) {
-      this.contentLog.capture({ requestId: a.usageId, tenantId: a.key.tenantId, customerId: a.key.customerId, createdAt: new Date(a.startedAt), retentionDays, prompt: call.body, completion: o.completion ?? null });
+      this.contentLog.capture({ requestId: a.usageId, tenantId: a.key.tenantId, customerId: a.key.customerId, createdAt: new Date(a.startedAt), retentionDays, prompt: loggedPrompt(call), completion: o.completion ?? null });
     }
   }
 
@@ -471,9 +532,10 @@ export class InferenceService {
     // A request that failed before its first token costs nothing, per-request price included
     // (README "What is charged"): compiledCostUnits would add the per-request amount to zero tokens.
     const free = o.status !== 'ok' && usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) === 0;
-    const cost = (price: CompiledPrice) => (free ? 0n : compiledCostUnits(usage, price));
+    const cost = (price: CompiledPrice) => (free ? 0n : compiledCostUnits(usage, this.priceFor(a.fields, price)));
     const retail = cost(a.pricing.compiledRetail);
     const wholesale = cost(a.pricing.compiledWholesale);
+    const characters = a.fields.unit === 'character';
     const upstreamPrice: CompiledPrice | null = o.channel ? this.channels.upstreamCost(o.channel, a.fields.model, o.upstreamModel ?? a.fields.model) : null;
     const upstream = upstreamPrice ? cost(upstreamPrice) : 0n;
     const latencyMs = Math.round(performance.now() - a.started);
@@ -487,10 +549,13 @@ export class InferenceService {
       model: a.fields.model,
       upstreamModel: o.upstreamModel,
       pool: a.pool,
-      inputTokens: usage.input,
+      // Speech's input is characters, not tokens: its quantity, with no tokens.
+      inputTokens: characters ? 0 : usage.input,
       outputTokens: usage.output,
       cacheReadTokens: usage.cacheRead ?? 0,
       cacheWriteTokens: usage.cacheWrite ?? 0,
+      unit: a.fields.unit,
+      quantity: free ? 0 : quantityOf(a.fields.unit, usage),
       retailUnits: retail.toString(),
       wholesaleUnits: wholesale.toString(),
       upstreamUnits: upstream.toString(),
@@ -503,10 +568,25 @@ export class InferenceService {
       httpRequestId: call.requestId,
       createdAt: a.startedAt,
     };
-    const request: SettleRequest = { event, actualTokens: usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
+    const request: SettleRequest = { event, actualTokens: (characters ? 0 : usage.input) + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
     if (a.budgets) request.budgets = a.budgets;
     return request;
   }
+}
+
+/** The request as content logging keeps it: an uploaded file by its name, type and size, never its bytes. */
+function loggedPrompt(call: InferenceCall): unknown {
+  const body = call.body as Record<string, unknown>;
+  const file = body?.file as UploadedFile | undefined;
+  if (!file || !Buffer.isBuffer(file.data)) return body;
+  return { ...body, file: { filename: file.filename, contentType: file.contentType, bytes: file.data.length } };
+}
+
+/** How many of its unit a request was billed: tokens (all buckets), characters (speech input), or the per-unit count. */
+function quantityOf(unit: RequestFields['unit'], usage: TokenUsage): number {
+  if (unit === 'token') return usage.input + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0);
+  if (unit === 'character') return usage.input;
+  return usage.requests ?? 1;
 }
 
 /**

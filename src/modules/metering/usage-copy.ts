@@ -7,18 +7,20 @@ import { EntityManager } from 'typeorm';
 /** The usage_records columns metering writes, in COPY order. */
 const COLUMNS = `request_id, tenant_id, customer_id, api_key_id, channel_id, model, upstream_model, pool,
   input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, retail_charge, wholesale_cost, upstream_cost,
-  status, error_code, latency_ms, ttft_ms, stream, client_ip, created_at, http_request_id`;
+  status, error_code, latency_ms, ttft_ms, stream, client_ip, created_at, http_request_id, unit, quantity`;
 
 /**
  * A session's staging table for metering batches (temporary: private to the connection, dropped
  * with it, emptied at every commit, and its rows gone with a rollback).
  */
-const STAGING = 'metering_usage_staging';
+// Named after its columns' version: a session that made an older one makes this one anew.
+const STAGING = 'metering_usage_staging_v2';
 const CREATE_STAGING = `CREATE TEMP TABLE IF NOT EXISTS ${STAGING} (
   request_id uuid, tenant_id uuid, customer_id uuid, api_key_id uuid, channel_id uuid, model text, upstream_model text, pool text,
   input_tokens bigint, output_tokens bigint, cache_read_tokens bigint, cache_write_tokens bigint,
   retail_charge numeric(30, 9), wholesale_cost numeric(30, 9), upstream_cost numeric(30, 9),
-  status text, error_code text, latency_ms integer, ttft_ms integer, stream boolean, client_ip inet, created_at timestamptz, http_request_id text
+  status text, error_code text, latency_ms integer, ttft_ms integer, stream boolean, client_ip inet, created_at timestamptz, http_request_id text,
+  unit text, quantity bigint
 ) ON COMMIT DELETE ROWS`;
 
 /** Connections whose staging table exists (created by a transaction that committed). */
@@ -87,7 +89,8 @@ export function copyText(events: readonly UsageEvent[]): string {
       `${int(e.inputTokens)}\t${int(e.outputTokens)}\t${int(e.cacheReadTokens ?? 0)}\t${int(e.cacheWriteTokens ?? 0)}\t` +
       `${fromUnits(e.retailUnits)}\t${fromUnits(e.wholesaleUnits)}\t${fromUnits(e.upstreamUnits)}\t` +
       `${text(e.status)}\t${nullableText(e.errorCode)}\t${int(e.latencyMs)}\t${e.ttftMs === null || e.ttftMs === undefined ? '\\N' : int(e.ttftMs)}\t` +
-      `${e.stream ? 't' : 'f'}\t${nullableText(e.clientIp)}\t${new Date(e.createdAt).toISOString()}\t${nullableText(e.httpRequestId ?? null)}\n`;
+      `${e.stream ? 't' : 'f'}\t${nullableText(e.clientIp)}\t${new Date(e.createdAt).toISOString()}\t${nullableText(e.httpRequestId ?? null)}\t` +
+      `${text(e.unit ?? 'token')}\t${int(e.quantity ?? e.inputTokens + e.outputTokens + (e.cacheReadTokens ?? 0) + (e.cacheWriteTokens ?? 0))}\n`;
   }
   return out;
 }

@@ -1,4 +1,5 @@
-import { belowFloor, marginOf, PriceBook, PriceVersion, versionAt, wholesaleOf } from './price-book';
+import { compiledCostUnits, compiledForImage, compilePrice, imagePriceOf } from '@app/money';
+import { belowFloor, imagesBelowFloor, marginOf, PriceBook, PriceVersion, raiseToFloor, scalePrice, versionAt, wholesaleOf } from './price-book';
 
 const v = (id: string, from: number, input: string, output = input): PriceVersion => ({
   id,
@@ -52,5 +53,36 @@ describe('price book', () => {
     expect(book.effective('m', 5000)).toMatchObject({ retailSource: 'own', retailVersionId: 'o1', wholesaleVersionId: 'p1' });
     expect(book.effective('x', 5000)).toBeNull();
     expect(book.effective('m', 5000)).toBe(book.effective('m', 6000));
+  });
+});
+
+describe('image prices by size and quality (issue 24)', () => {
+  const platform = { inputPerMillion: '0', outputPerMillion: '0', perRequest: '0.04', unit: 'image' as const, imagePrices: { '1024x1024/hd': '0.08', '1792x1024': '0.12' } };
+
+  it('picks the size/quality price, then the size price, then perRequest; compiled the same way', () => {
+    expect(imagePriceOf(platform, '1024x1024', 'hd')).toBe('0.08');
+    expect(imagePriceOf(platform, '1792x1024', 'standard')).toBe('0.12');
+    expect(imagePriceOf(platform, '1024x1024', 'standard')).toBe('0.04');
+    expect(imagePriceOf(platform, null, null)).toBe('0.04');
+    const compiled = compilePrice(platform);
+    expect(compiledCostUnits({ input: 0, output: 0, requests: 2 }, compiledForImage(compiled, '1024x1024', 'hd'))).toBe(160_000_000n);
+    expect(compiledCostUnits({ input: 0, output: 0, requests: 1 }, compiledForImage(compiled, '1792x1024', undefined))).toBe(120_000_000n);
+    expect(compiledCostUnits({ input: 0, output: 0, requests: 1 }, compiledForImage(compiled, '512x512', 'hd'))).toBe(40_000_000n);
+  });
+
+  it('discounts, scales and floors the table entry by entry, keeping the unit', () => {
+    const wholesale = wholesaleOf(platform, '25');
+    expect(wholesale).toMatchObject({ unit: 'image', perRequest: '0.03', imagePrices: { '1024x1024/hd': '0.06', '1792x1024': '0.09' } });
+    expect(scalePrice(wholesale, '2')).toMatchObject({ unit: 'image', imagePrices: { '1024x1024/hd': '0.12' } });
+    // A retail price without the table is below the floor where the floor's table is dearer than its perRequest.
+    const retail = { inputPerMillion: '0', outputPerMillion: '0', perRequest: '0.05', unit: 'image' as const };
+    expect(imagesBelowFloor(retail, wholesale)).toEqual([
+      { key: '1024x1024/hd', floor: '0.06' },
+      { key: '1792x1024', floor: '0.09' },
+    ]);
+    expect(imagesBelowFloor({ ...retail, imagePrices: { '1024x1024/hd': '0.07', '1792x1024': '0.2' } }, wholesale)).toEqual([]);
+    const floored = raiseToFloor(retail, wholesale);
+    expect(floored.price).toMatchObject({ unit: 'image', perRequest: '0.05', imagePrices: { '1024x1024/hd': '0.06', '1792x1024': '0.09' } });
+    expect(imagesBelowFloor(floored.price, wholesale)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import Decimal from 'decimal.js';
-import { CompiledPrice, compilePrice, PRICE_SCALE, TokenPrice, trimDecimal } from '@app/money';
+import { CompiledPrice, compilePrice, imagePriceOf, PRICE_SCALE, TokenPrice, trimDecimal } from '@app/money';
 
 /** One version of one model's price in one list (the platform's, or a reseller's own). */
 export interface PriceVersion {
@@ -132,7 +132,16 @@ export function wholesaleOf(price: TokenPrice, discountPercent: string): TokenPr
     cacheWrite1hPerMillion: apply(price.cacheWrite1hPerMillion),
     reasoningPerMillion: apply(price.reasoningPerMillion),
     perRequest: apply(price.perRequest),
+    ...unitOf(price, apply),
   };
+}
+
+/** The unit and the image table (each entry through `apply`), for a price derived from `price`. */
+function unitOf(price: TokenPrice, apply: (value: string) => string | null | undefined): Pick<TokenPrice, 'unit' | 'imagePrices'> {
+  const out: Pick<TokenPrice, 'unit' | 'imagePrices'> = {};
+  if (price.unit) out.unit = price.unit;
+  if (price.imagePrices) out.imagePrices = Object.fromEntries(Object.entries(price.imagePrices).map(([key, value]) => [key, apply(value)!]));
+  return out;
 }
 
 /**
@@ -152,6 +161,7 @@ export function scalePrice(price: TokenPrice, factor: string): TokenPrice {
     cacheWrite1hPerMillion: apply(price.cacheWrite1hPerMillion),
     reasoningPerMillion: apply(price.reasoningPerMillion),
     perRequest: apply(price.perRequest),
+    ...unitOf(price, apply),
   };
 }
 
@@ -162,10 +172,28 @@ export function scalePrice(price: TokenPrice, factor: string): TokenPrice {
  */
 export function raiseToFloor(price: TokenPrice, floor: TokenPrice): { price: TokenPrice; raised: PriceField[] } {
   const below = belowFloor(price, floor);
-  if (below.length === 0) return { price, raised: [] };
+  const images = imagesBelowFloor(price, floor);
+  if (below.length === 0 && images.length === 0) return { price, raised: [] };
   const explicit: Record<PriceField, string> = explicitPrice(price);
   for (const b of below) explicit[b.field] = b.floor;
-  return { price: { ...explicit }, raised: below.map((b) => b.field) };
+  const raised: TokenPrice = { ...explicit, ...unitOf(price, (v) => v) };
+  if (images.length) raised.imagePrices = { ...raised.imagePrices, ...Object.fromEntries(images.map((i) => [i.key, i.floor])) };
+  return { price: raised, raised: below.map((b) => b.field) };
+}
+
+/**
+ * The image sizes and qualities (keys of either table) where `retail`'s per-image price is below
+ * `floor`'s, with the floor of each: a per-image price is floored like any bucket.
+ */
+export function imagesBelowFloor(retail: TokenPrice, floor: TokenPrice): Array<{ key: string; floor: string }> {
+  const keys = new Set([...Object.keys(retail.imagePrices ?? {}), ...Object.keys(floor.imagePrices ?? {})]);
+  const below: Array<{ key: string; floor: string }> = [];
+  for (const key of keys) {
+    const [size, quality] = key.split('/');
+    const f = imagePriceOf(floor, size, quality ?? null);
+    if (new Decimal(imagePriceOf(retail, size, quality ?? null)).lessThan(f)) below.push({ key, floor: trimDecimal(f) });
+  }
+  return below;
 }
 
 /** The buckets where `retail` is below `floor`, with the floor of each. */

@@ -89,8 +89,8 @@ export class PriceRulesRepository {
     const p = price;
     const rows = await manager.query(
       `INSERT INTO price_overrides (id, tenant_id, group_id, customer_id, model, cleared, input_per_million, output_per_million, cache_read_per_million,
-                                    cache_write_per_million, cache_write_1h_per_million, reasoning_per_million, per_request, effective_from, set_by)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT DO NOTHING RETURNING id`,
+                                    cache_write_per_million, cache_write_1h_per_million, reasoning_per_million, per_request, effective_from, set_by, unit, image_prices)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT DO NOTHING RETURNING id`,
       [
         id,
         tenantId,
@@ -107,6 +107,8 @@ export class PriceRulesRepository {
         p?.perRequest ?? null,
         effectiveFrom,
         by,
+        p?.unit ?? 'token',
+        p?.imagePrices ? JSON.stringify(p.imagePrices) : null,
       ],
     );
     return rows.length > 0 ? id : null;

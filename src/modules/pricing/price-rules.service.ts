@@ -9,13 +9,13 @@ import { AuditService } from '../audit/audit.service';
 import { CUSTOMER_GROUP, CUSTOMER_PRICE } from './pricing.permissions';
 import { CreateGroupRequest, CustomerGroupView, FactorView, GroupView, OverrideView, PriceRulesView, ResolvedPriceView, SetCustomerGroupRequest, SetFactorRequest } from './dto/price-rules.dto';
 import { SetPriceRequest } from './dto/pricing.dto';
-import { belowFloor, FactorVersion, PriceBook, versionAt, wholesaleOf } from './price-book';
+import { belowFloor, FactorVersion, imagesBelowFloor, PriceBook, versionAt, wholesaleOf } from './price-book';
 import { PriceRulesRepository } from './price-rules.repository';
 import { PricingRuntime } from './pricing-runtime';
 import { PricingErrorCode, pricingError } from './pricing.exceptions';
 import { PRICE, PRICE_COST } from './pricing.permissions';
 import { PricingRepository } from './pricing.repository';
-import { assertModelName, PAST_TOLERANCE_MS, priceOf, priceView } from './pricing.service';
+import { assertModelName, assertSameUnit, PAST_TOLERANCE_MS, priceOf, priceView } from './pricing.service';
 
 const factorView = (versions: readonly FactorVersion[] | undefined, at: number): FactorView => {
   const v = versionAt(versions, at);
@@ -173,7 +173,8 @@ export class PriceRulesService {
         const platform = versionAt(book.data.platform.get(model), effectiveFrom.getTime());
         if (!platform) throw pricingError(PricingErrorCode.UnknownModel, `The platform's price for ${model} starts later than ${effectiveFrom.toISOString()}.`, { errors: [{ field: 'effectiveFrom', messages: ['the model has no platform price yet at this time'] }] });
         const floor = wholesaleOf(platform.price, book.data.tenantType === 'reseller' ? book.data.discountPercent : '0');
-        const below = belowFloor(price, floor);
+        assertSameUnit(price, platform.price);
+        const below = [...belowFloor(price, floor), ...imagesBelowFloor(price, floor).map((i) => ({ field: `imagePrices.${i.key}`, floor: i.floor }))];
         if (below.length > 0) {
           throw pricingError(
             PricingErrorCode.BelowWholesale,

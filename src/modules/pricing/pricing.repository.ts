@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { TokenPrice, trimDecimal } from '@app/money';
+import { PriceUnitName, TokenPrice, trimDecimal } from '@app/money';
 import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { FactorVersion, OverrideVersion, PriceBookData, PriceRulesData, PriceVersion } from './price-book';
@@ -14,6 +14,8 @@ interface PriceRow {
   cache_write_1h_per_million: string | null;
   reasoning_per_million: string | null;
   per_request: string | null;
+  unit?: PriceUnitName;
+  image_prices?: Record<string, string> | null;
   effective_from: Date;
   set_by: string | null;
   created_at: Date;
@@ -34,6 +36,8 @@ function toVersion(r: PriceRow): PriceVersion & { setByEmail: string | null } {
       cacheWrite1hPerMillion: trimOrNull(r.cache_write_1h_per_million),
       reasoningPerMillion: trimOrNull(r.reasoning_per_million),
       perRequest: trimOrNull(r.per_request),
+      ...(r.unit && r.unit !== 'token' ? { unit: r.unit } : {}),
+      ...(r.image_prices ? { imagePrices: r.image_prices } : {}),
     },
     effectiveFrom: r.effective_from,
     setBy: r.set_by,
@@ -59,7 +63,7 @@ function push<V>(map: Map<string, V[]>, key: string, value: V): void {
 }
 
 const COLUMNS = `p.id, p.model, p.input_per_million, p.output_per_million, p.cache_read_per_million,
-  p.cache_write_per_million, p.cache_write_1h_per_million, p.reasoning_per_million, p.per_request, p.effective_from, p.set_by, p.created_at`;
+  p.cache_write_per_million, p.cache_write_1h_per_million, p.reasoning_per_million, p.per_request, p.unit, p.image_prices, p.effective_from, p.set_by, p.created_at`;
 
 export interface NewPrice {
   model: string;
@@ -159,19 +163,19 @@ export class PricingRepository {
     const id = uuidv7();
     const p = input.price;
     const values = [id, input.model, p.inputPerMillion, p.outputPerMillion, p.cacheReadPerMillion ?? null, p.cacheWritePerMillion ?? null, p.perRequest ?? null, input.effectiveFrom, input.setBy,
-      p.cacheWrite1hPerMillion ?? null, p.reasoningPerMillion ?? null];
+      p.cacheWrite1hPerMillion ?? null, p.reasoningPerMillion ?? null, p.unit ?? 'token', p.imagePrices ? JSON.stringify(p.imagePrices) : null];
     const rows =
       list === 'platform'
         ? await manager.query(
             `INSERT INTO platform_prices (id, model, input_per_million, output_per_million, cache_read_per_million, cache_write_per_million, per_request, effective_from, set_by,
-                                          cache_write_1h_per_million, reasoning_per_million)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING RETURNING id`,
+                                          cache_write_1h_per_million, reasoning_per_million, unit, image_prices)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING id`,
             values,
           )
         : await manager.query(
             `INSERT INTO tenant_prices (id, model, input_per_million, output_per_million, cache_read_per_million, cache_write_per_million, per_request, effective_from, set_by,
-                                        cache_write_1h_per_million, reasoning_per_million, tenant_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id`,
+                                        cache_write_1h_per_million, reasoning_per_million, unit, image_prices, tenant_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id`,
             [...values, list.tenantId],
           );
     return rows.length > 0 ? id : null;

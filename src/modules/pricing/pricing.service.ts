@@ -8,7 +8,7 @@ import { AuditService } from '../audit/audit.service';
 import { TENANT } from '../tenants/tenants.permissions';
 import { TenantsRepository } from '../tenants/tenants.repository';
 import { DiscountView, EffectivePriceView, MODEL_NAME, PriceHistoryView, PriceListView, PriceView, SetDiscountRequest, SetPriceRequest } from './dto/pricing.dto';
-import { belowFloor, marginOf, PriceBook, PriceVersion, versionAt, wholesaleOf } from './price-book';
+import { belowFloor, imagesBelowFloor, marginOf, PriceBook, PriceVersion, versionAt, wholesaleOf } from './price-book';
 import { PricingRuntime } from './pricing-runtime';
 import { PricingErrorCode, pricingError } from './pricing.exceptions';
 import { PRICE, PRICE_COST, WHOLESALE_DISCOUNT } from './pricing.permissions';
@@ -25,6 +25,8 @@ export const priceView = (p: TokenPrice): PriceView => ({
   cacheWrite1hPerMillion: p.cacheWrite1hPerMillion ?? null,
   reasoningPerMillion: p.reasoningPerMillion ?? null,
   perRequest: p.perRequest ?? null,
+  unit: p.unit ?? 'token',
+  imagePrices: p.imagePrices ?? null,
 });
 
 /** Normalises a validated request into a price (trailing zeros removed, absent buckets null). */
@@ -38,7 +40,22 @@ export function priceOf(input: SetPriceRequest): TokenPrice {
     cacheWrite1hPerMillion: opt(input.cacheWrite1hPerMillion),
     reasoningPerMillion: opt(input.reasoningPerMillion),
     perRequest: opt(input.perRequest),
+    ...(input.unit ? { unit: input.unit } : {}),
+    ...(input.imagePrices ? { imagePrices: Object.fromEntries(Object.entries(input.imagePrices).map(([key, value]) => [key, trimDecimal(value)])) } : {}),
   };
+}
+
+/**
+ * A reseller's price (or an override) counts what the platform's counts: its unit is the
+ * platform's (taken when not given; a different one is refused).
+ */
+export function assertSameUnit(price: TokenPrice, platform: TokenPrice): void {
+  const unit = platform.unit ?? 'token';
+  if ((price.unit ?? unit) !== unit) {
+    throw AppException.validation([{ field: 'unit', messages: [`the platform prices this model per ${unit}: a price of it must count the same unit`] }]);
+  }
+  if (unit !== 'token') price.unit = unit;
+  else delete price.unit;
 }
 
 export function assertModelName(model: string): void {
@@ -89,7 +106,7 @@ export class PricingService {
         if (withCost) {
           item.wholesale = priceView(price.wholesale);
           item.margin = marginOf(price.retail, price.wholesale);
-          item.belowWholesale = belowFloor(price.retail, price.wholesale).length > 0;
+          item.belowWholesale = belowFloor(price.retail, price.wholesale).length + imagesBelowFloor(price.retail, price.wholesale).length > 0;
           item.rule = price.rule.winner;
           item.markup = price.rule.markup;
         }
@@ -124,7 +141,8 @@ export class PricingService {
         if (!book.data.platform.has(model)) throw pricingError(PricingErrorCode.UnknownModel, `The platform has no price for ${model}.`, { errors: [{ field: 'model', messages: [`unknown model ${model}`] }] });
         if (!platform) throw pricingError(PricingErrorCode.UnknownModel, `The platform's price for ${model} starts later than ${effectiveFrom.toISOString()}.`, { errors: [{ field: 'effectiveFrom', messages: ['the model has no platform price yet at this time'] }] });
         const floor = wholesaleOf(platform.price, book.data.discountPercent);
-        const below = belowFloor(price, floor);
+        assertSameUnit(price, platform.price);
+        const below = [...belowFloor(price, floor), ...imagesBelowFloor(price, floor).map((i) => ({ field: `imagePrices.${i.key}`, floor: i.floor }))];
         if (below.length > 0) {
           throw pricingError(
             PricingErrorCode.BelowWholesale,

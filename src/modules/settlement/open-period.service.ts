@@ -1,3 +1,4 @@
+import type { PriceUnitName } from '@app/money';
 import { Inject, Injectable } from '@nestjs/common';
 import { hasRole, Principal, RequestAuth } from '@app/authorization';
 import { AppConfig, APP_CONFIG } from '@app/config';
@@ -58,7 +59,7 @@ export class OpenPeriodService {
       const c = figures.correctionTotals;
       const adjustments = fromUnits(figures.adjustments.reduce((sum, a) => sum + toUnits(a.amount), 0n));
       const lines: StatementLineView[] = [
-        ...figures.byModel.map((l) => ({ kind: 'model' as const, model: l.model, ...toFigures(l, principal) })),
+        ...figures.byModel.map((l) => ({ kind: 'model' as const, model: l.model, unit: l.unit as PriceUnitName, quantity: Number(l.quantity), ...toFigures(l, principal) })),
         ...figures.bySales.map((l) => ({
           kind: 'sales' as const,
           salesUserId: l.sales_user_id,

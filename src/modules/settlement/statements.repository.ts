@@ -18,6 +18,9 @@ export interface FigureRow {
 
 export interface ModelLineRow extends FigureRow {
   model: string;
+  /** What the model's records were billed in, and how many of it (a model whose unit changed in the period has a line per unit). */
+  unit: string;
+  quantity: string;
 }
 export interface SalesLineRow extends FigureRow {
   sales_user_id: string | null;
@@ -71,6 +74,8 @@ export interface StatementRow extends FigureRow {
 export interface LineRow extends FigureRow {
   kind: 'model' | 'sales' | 'correction' | 'adjustment';
   model: string | null;
+  unit: string | null;
+  quantity: string | null;
   sales_user_id: string | null;
   sales_email: string | null;
   corrects_statement_id: string | null;
@@ -242,7 +247,10 @@ export class StatementsRepository {
     // The cutoffs go as PostgreSQL wrote them, microseconds intact.
     const params = [p.tenantId, p.tenantType, p.start.toISOString(), p.end.toISOString(), p.cutoff, p.previousCutoff];
     const [totals] = await m.query(`SELECT ${FIGURES} ${IN_PERIOD}`, params.slice(0, 5));
-    const byModel = await m.query(`SELECT ur.model, ${FIGURES} ${IN_PERIOD} GROUP BY ur.model ORDER BY ur.model`, params.slice(0, 5));
+    const byModel = await m.query(
+      `SELECT ur.model, ur.unit, sum(ur.quantity)::text AS quantity, ${FIGURES} ${IN_PERIOD} GROUP BY ur.model, ur.unit ORDER BY ur.model, ur.unit`,
+      params.slice(0, 5),
+    );
     const bySales = await m.query(
       `SELECT x.sales_user_id, ${FIGURES.replace(/ur\./g, 'x.')}
          FROM (SELECT ur.*, ${SALES_AT_REQUEST_TIME} AS sales_user_id ${IN_PERIOD}) x
@@ -293,26 +301,27 @@ export class StatementsRepository {
       ],
     );
     const all = [
-      ...lines.byModel.map((l) => ({ kind: 'model', model: l.model, sales: null, corrects: null, f: l })),
-      ...lines.bySales.map((l) => ({ kind: 'sales', model: null, sales: l.sales_user_id, corrects: null, f: l })),
-      ...lines.corrections.map((l) => ({ kind: 'correction', model: null, sales: null, corrects: l.corrects_statement_id, f: l as FigureRow })),
+      ...lines.byModel.map((l) => ({ kind: 'model', model: l.model, unit: l.unit as string | null, quantity: l.quantity as string | null, sales: null, corrects: null, f: l })),
+      ...lines.bySales.map((l) => ({ kind: 'sales', model: null, unit: null, quantity: null, sales: l.sales_user_id, corrects: null, f: l })),
+      ...lines.corrections.map((l) => ({ kind: 'correction', model: null, unit: null, quantity: null, sales: null, corrects: l.corrects_statement_id, f: l as FigureRow })),
       // An adjustment line: its amount as margin, every other figure 0.
-      ...lines.adjustments.map((l) => ({ kind: 'adjustment', model: null, sales: null, corrects: l.corrects_statement_id, f: adjustmentFigures(l.amount) })),
+      ...lines.adjustments.map((l) => ({ kind: 'adjustment', model: null, unit: null, quantity: null, sales: null, corrects: l.corrects_statement_id, f: adjustmentFigures(l.amount) })),
     ];
     if (all.length === 0) return;
     const col = <T>(pick: (l: (typeof all)[number]) => T) => all.map(pick);
     await m.query(
       `INSERT INTO statement_lines (statement_id, tenant_id, kind, model, sales_user_id, corrects_statement_id,
                                     requests, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                                    retail_revenue, wholesale_cost, upstream_cost, margin)
+                                    retail_revenue, wholesale_cost, upstream_cost, margin, unit, quantity)
        SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::uuid[], $6::uuid[], $7::bigint[], $8::bigint[], $9::bigint[],
-                                    $10::bigint[], $11::bigint[], $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[])`,
+                                    $10::bigint[], $11::bigint[], $12::numeric[], $13::numeric[], $14::numeric[], $15::numeric[], $16::text[], $17::bigint[])`,
       [
         s.id, s.tenantId,
         col((l) => l.kind), col((l) => l.model), col((l) => l.sales), col((l) => l.corrects),
         col((l) => l.f.requests), col((l) => l.f.input_tokens), col((l) => l.f.output_tokens),
         col((l) => l.f.cache_read_tokens), col((l) => l.f.cache_write_tokens),
         col((l) => l.f.retail_revenue), col((l) => l.f.wholesale_cost), col((l) => l.f.upstream_cost), col((l) => l.f.margin),
+        col((l) => l.unit), col((l) => l.quantity),
       ],
     );
   }
@@ -344,7 +353,7 @@ export class StatementsRepository {
 
   async lines(m: EntityManager, statementId: string): Promise<LineRow[]> {
     return m.query(
-      `SELECT l.kind, l.model, l.sales_user_id, u.email AS sales_email, l.corrects_statement_id, ${LINE_FIGURES}
+      `SELECT l.kind, l.model, l.unit, l.quantity::text AS quantity, l.sales_user_id, u.email AS sales_email, l.corrects_statement_id, ${LINE_FIGURES}
          FROM statement_lines l LEFT JOIN users u ON u.id = l.sales_user_id AND u.tenant_id = l.tenant_id
         WHERE l.statement_id = $1
         ORDER BY CASE l.kind WHEN 'model' THEN 0 WHEN 'sales' THEN 1 WHEN 'correction' THEN 2 ELSE 3 END, l.model, l.sales_user_id NULLS LAST, l.corrects_statement_id NULLS FIRST`,

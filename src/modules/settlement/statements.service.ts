@@ -1,3 +1,4 @@
+import type { PriceUnitName } from '@app/money';
 import { Injectable } from '@nestjs/common';
 import { abilityToSql, hasRole, Principal, RequestAuth, SqlFilter } from '@app/authorization';
 import { AppException } from '@app/errors';
@@ -219,7 +220,11 @@ function toView(row: StatementRow, principal: Principal): StatementView {
 
 function toLine(line: LineRow, statement: StatementRow, principal: Principal): StatementLineView {
   const view: StatementLineView = { kind: line.kind, ...figures(line, principal) };
-  if (line.kind === 'model') view.model = line.model;
+  if (line.kind === 'model') {
+    view.model = line.model;
+    view.unit = (line.unit as PriceUnitName | null) ?? null;
+    view.quantity = line.quantity === null ? null : Number(line.quantity);
+  }
   if (line.kind === 'sales') {
     view.salesUserId = line.sales_user_id;
     // E-mails of the caller's own colleagues only (a platform reader sees the reseller's ids).

@@ -111,6 +111,8 @@ export interface UsageRecordRow {
   output_tokens: string;
   cache_read_tokens: string;
   cache_write_tokens: string;
+  unit: string;
+  quantity: string;
   retail_charge: string;
   wholesale_cost: string;
   upstream_cost: string;
@@ -233,7 +235,7 @@ export class UsageRecordsRepository {
     const [sql, params] = q.select('1').getQueryAndParameters();
     return manager.query(
       `SELECT ur.request_id, ur.http_request_id, ur.tenant_id, ur.customer_id, ur.api_key_id, ur.model, ur.status, ur.error_code, ur.stream,
-              ur.input_tokens::text, ur.output_tokens::text, ur.cache_read_tokens::text, ur.cache_write_tokens::text,
+              ur.input_tokens::text, ur.output_tokens::text, ur.cache_read_tokens::text, ur.cache_write_tokens::text, ur.unit, ur.quantity::text,
               ur.retail_charge::text, ur.wholesale_cost::text, ur.upstream_cost::text, ur.latency_ms, ur.ttft_ms, ur.created_at
          ${sql.slice(sql.indexOf('FROM'))} ORDER BY ur.created_at DESC LIMIT 100`,
       params,
@@ -286,7 +288,7 @@ export class UsageRecordsRepository {
       `SELECT ur.request_id, ur.http_request_id, ur.tenant_id, ur.customer_id, ur.api_key_id, k.prefix AS key_prefix, k.name AS key_name,
               ur.channel_id, (SELECT c.name FROM channels c WHERE c.id = ur.channel_id) AS channel_name,
               ur.model, ur.upstream_model, ur.status, ur.error_code, ur.stream,
-              ur.input_tokens::text, ur.output_tokens::text, ur.cache_read_tokens::text, ur.cache_write_tokens::text,
+              ur.input_tokens::text, ur.output_tokens::text, ur.cache_read_tokens::text, ur.cache_write_tokens::text, ur.unit, ur.quantity::text,
               ur.retail_charge::text, ur.wholesale_cost::text, ur.upstream_cost::text, ur.latency_ms, ur.ttft_ms,
               host(ur.client_ip) AS client_ip, ur.created_at, ur.created_at::text AS cursor_at
          ${sql.slice(sql.indexOf('FROM'))}

@@ -1,3 +1,4 @@
+import type { PriceUnitName } from '@app/money';
 import { abilityToSql, AppAbility, hasRole, Principal } from '@app/authorization';
 import { AppException } from '@app/errors';
 import { CustomerErrorCode, customerError } from '../customers/customers.exceptions';
@@ -72,6 +73,8 @@ export function toRecordView(row: UsageRecordRow, principal: Principal): UsageRe
     outputTokens: Number(row.output_tokens),
     cacheReadTokens: Number(row.cache_read_tokens),
     cacheWriteTokens: Number(row.cache_write_tokens),
+    unit: (row.unit ?? 'token') as PriceUnitName,
+    quantity: Number(row.quantity ?? 0),
     spend: row.retail_charge,
     latencyMs: row.latency_ms,
     ttftMs: row.ttft_ms,

@@ -102,7 +102,7 @@ export class BedrockAdapter implements ProviderAdapter {
     const model = encodeURIComponent(target.upstreamModel);
     const headers = { 'content-type': 'application/json', accept: options.stream ? 'application/vnd.amazon.eventstream' : 'application/json' };
     if (isBedrockAnthropic(target.upstreamModel)) {
-      const request = JSON.parse(this.anthropic.buildRequest('chat', body, target, { stream: false, includeUsage: false }).body) as Json;
+      const request = JSON.parse(this.anthropic.buildRequest('chat', body, target, { stream: false, includeUsage: false }).body as string) as Json;
       delete request.model;
       delete request.stream;
       delete request.metadata; // not part of Bedrock's Anthropic body
@@ -134,7 +134,7 @@ export class BedrockAdapter implements ProviderAdapter {
   async authorize(request: UpstreamRequest, target: UpstreamTarget): Promise<UpstreamRequest> {
     const region = target.settings?.region;
     if (!region) throw protocolError('the Bedrock channel has no region');
-    const headers = await signAws({ method: 'POST', url: request.url, headers: request.headers, body: request.body, service: 'bedrock', region, credentials: parseAwsKey(target.apiKey) });
+    const headers = await signAws({ method: 'POST', url: request.url, headers: request.headers, body: request.body as string, service: 'bedrock', region, credentials: parseAwsKey(target.apiKey) });
     return { ...request, headers };
   }
 

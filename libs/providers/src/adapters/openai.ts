@@ -1,6 +1,7 @@
 import { protocolError } from '../errors';
 import { SseParser } from '../sse';
-import { BuildOptions, Endpoint, UNSTREAMED_ENDPOINTS, ProviderType, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
+import { FormData } from 'undici';
+import { BuildOptions, UploadedFile, Endpoint, UNSTREAMED_ENDPOINTS, ProviderType, ParsedResponse, ProviderAdapter, SseEvent, StreamTranslator, UpstreamRequest, UpstreamTarget, Usage } from '../types';
 import { quirksOf } from '../presets';
 import { joinUrl, num, parseJson } from './common';
 
@@ -13,6 +14,8 @@ const PATHS: Record<Endpoint, string> = {
   moderations: '/moderations',
   rerank: '/rerank',
   images: '/images/generations',
+  transcriptions: '/audio/transcriptions',
+  speech: '/audio/speech',
 };
 
 /** Cohere's search unit: one query over up to 100 documents. */
@@ -46,6 +49,76 @@ export function usageFromOpenAI(raw: unknown): Usage | null {
   return usage;
 }
 
+/** The client's response_format of a transcription (OpenAI's default: json). */
+export function transcriptionFormat(request: Record<string, unknown> | undefined): string {
+  return typeof request?.response_format === 'string' ? request.response_format : 'json';
+}
+
+/** Fields of a transcription passed on to the upstream besides model, file and response_format. */
+const TRANSCRIPTION_FIELDS = ['language', 'prompt', 'temperature', 'timestamp_granularities[]', 'chunking_strategy'];
+
+/**
+ * The upstream's multipart form: the file as uploaded, the upstream model, and always
+ * `response_format=verbose_json`, whose `duration` is what the request is billed by (the client's
+ * own format is made from it: see transcriptionAnswer).
+ */
+function transcriptionForm(body: Record<string, unknown>, upstreamModel: string): FormData {
+  const form = new FormData();
+  const file = body.file as UploadedFile;
+  form.append('file', new Blob([file.data], { type: file.contentType }), file.filename);
+  form.append('model', upstreamModel);
+  form.append('response_format', 'verbose_json');
+  for (const name of TRANSCRIPTION_FIELDS) {
+    const value = body[name];
+    for (const v of Array.isArray(value) ? value : value === undefined ? [] : [value]) form.append(name, String(v));
+  }
+  return form;
+}
+
+/**
+ * A verbose_json transcription to the client's format, billed per second of audio: the answer's
+ * `duration` (OpenAI's verbose_json always has it), else `usage.seconds` (`type: duration`), else the
+ * end of its last segment; rounded up to a whole second. An answer with none of them is a protocol
+ * error (502): the gateway does not guess what to charge.
+ */
+function transcriptionAnswer(body: Record<string, unknown>, request: Record<string, unknown> | undefined): ParsedResponse {
+  if (typeof body.text !== 'string') throw protocolError('no text');
+  const segments = Array.isArray(body.segments) ? (body.segments as Array<{ start?: unknown; end?: unknown; text?: unknown }>) : [];
+  const usage = body.usage as { type?: unknown; seconds?: unknown } | undefined;
+  const duration = finite(body.duration) ?? (usage?.type === 'duration' ? finite(usage.seconds) : null) ?? finite(segments.at(-1)?.end);
+  if (duration === null || duration < 0) throw protocolError('no duration');
+  const seconds = Math.ceil(duration);
+  const billed = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0, requests: seconds };
+  switch (transcriptionFormat(request)) {
+    case 'verbose_json':
+      return { body, usage: billed };
+    case 'text':
+      return { body, usage: billed, raw: { contentType: 'text/plain; charset=utf-8', text: `${body.text}\n` } };
+    case 'srt':
+      return { body, usage: billed, raw: { contentType: 'text/plain; charset=utf-8', text: subtitles(segments, 'srt') } };
+    case 'vtt':
+      return { body, usage: billed, raw: { contentType: 'text/vtt; charset=utf-8', text: subtitles(segments, 'vtt') } };
+    default:
+      return { body: { text: body.text, usage: { type: 'duration', seconds } }, usage: billed };
+  }
+}
+
+function finite(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** SubRip or WebVTT cues from verbose_json segments. */
+function subtitles(segments: Array<{ start?: unknown; end?: unknown; text?: unknown }>, format: 'srt' | 'vtt'): string {
+  const stamp = (t: unknown) => {
+    const ms = Math.max(0, Math.round((finite(t) ?? 0) * 1000));
+    const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+    const text = `${pad(Math.floor(ms / 3_600_000))}:${pad(Math.floor(ms / 60_000) % 60)}:${pad(Math.floor(ms / 1000) % 60)}${format === 'srt' ? ',' : '.'}${pad(ms % 1000, 3)}`;
+    return text;
+  };
+  const cues = segments.map((s, i) => `${format === 'srt' ? `${i + 1}\n` : ''}${stamp(s.start)} --> ${stamp(s.end)}\n${String(s.text ?? '').trim()}\n`);
+  return format === 'srt' ? cues.join('\n') : `WEBVTT\n\n${cues.join('\n')}`;
+}
+
 /**
  * OpenAI-compatible upstreams (OpenAI, vLLM, DeepSeek, Qwen...): the body passes through with only
  * the model renamed (and `stream_options.include_usage` added when usage is needed); stream events
@@ -60,6 +133,17 @@ export class OpenAIAdapter implements ProviderAdapter {
   }
 
   buildRequest(endpoint: Endpoint, body: Record<string, unknown>, target: UpstreamTarget, options: BuildOptions): UpstreamRequest {
+    if (endpoint === 'transcriptions') {
+      // undici sets the multipart content-type (with its boundary) for a FormData body.
+      return { url: joinUrl(target.baseUrl, PATHS[endpoint]), headers: { authorization: `Bearer ${target.apiKey}`, accept: 'application/json' }, body: transcriptionForm(body, target.upstreamModel) };
+    }
+    if (endpoint === 'speech') {
+      return {
+        url: joinUrl(target.baseUrl, PATHS[endpoint]),
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}`, accept: '*/*' },
+        body: JSON.stringify({ ...body, model: target.upstreamModel }),
+      };
+    }
     return {
       url: joinUrl(target.baseUrl, PATHS[endpoint]),
       headers: { 'content-type': 'application/json', authorization: `Bearer ${target.apiKey}`, accept: options.stream ? 'text/event-stream' : 'application/json' },
@@ -118,6 +202,7 @@ export class OpenAIAdapter implements ProviderAdapter {
       const u = (body.usage ?? {}) as { input_tokens?: unknown; output_tokens?: unknown };
       return { body, usage: { input: num(u.input_tokens), output: num(u.output_tokens), cacheRead: 0, cacheWrite: 0, requests: body.data.length } };
     }
+    if (endpoint === 'transcriptions') return transcriptionAnswer(body, request);
     if (endpoint === 'embeddings') {
       if (!Array.isArray(body.data)) throw protocolError('no data');
     } else if (!Array.isArray(body.choices)) {

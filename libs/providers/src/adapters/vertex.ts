@@ -39,7 +39,7 @@ export class VertexAdapter implements ProviderAdapter {
     const prefix = `/v1/projects/${encodeURIComponent(projectId)}/locations/${encodeURIComponent(location)}/publishers`;
     const headers = { 'content-type': 'application/json', accept: options.stream ? 'text/event-stream' : 'application/json' };
     if (isVertexAnthropic(target.upstreamModel)) {
-      const request = JSON.parse(this.anthropic.buildRequest('chat', body, target, options).body) as Json;
+      const request = JSON.parse(this.anthropic.buildRequest('chat', body, target, options).body as string) as Json;
       delete request.model;
       request.anthropic_version = VERTEX_ANTHROPIC_VERSION;
       return { url: joinUrl(target.baseUrl, `${prefix}/anthropic/models/${model}:${options.stream ? 'streamRawPredict' : 'rawPredict'}`), headers, body: JSON.stringify(request) };

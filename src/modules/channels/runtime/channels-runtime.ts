@@ -207,6 +207,8 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
       ['moderations', 'moderations'],
       ['rerank', 'rerank'],
       ['images.generations', 'images'],
+      ['audio.transcriptions', 'transcriptions'],
+      ['audio.speech', 'speech'],
     ];
     return all.filter(([, endpoint]) => types.some((t) => adapterFor(t, endpoint).supports(endpoint))).map(([name]) => name);
   }

@@ -1,3 +1,4 @@
+import { PRICE_UNIT_NAMES, PriceUnitName } from '@app/money';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 import { CONSOLE_LANGUAGES, ConsoleLanguage } from '../../tenants/dto/tenant.dto';
@@ -25,7 +26,10 @@ export class SiteModelPrice {
   cacheReadPerMillion: string;
   @ApiProperty({ example: '0.15', description: 'Per million input tokens written to the cache (the input price when the model has no cache price)' })
   cacheWritePerMillion: string;
-  @ApiProperty({ example: '0', description: 'Per request, on top of tokens ("0" when none)' }) perRequest: string;
+  @ApiProperty({ example: '0', description: 'Per request, on top of tokens ("0" when none); with unit image, second, search_unit or request: the price of one unit' }) perRequest: string;
+  @ApiProperty({ enum: PRICE_UNIT_NAMES, description: 'What the price counts (character: inputPerMillion is per million characters)' }) unit: PriceUnitName;
+  @ApiPropertyOptional({ nullable: true, type: 'object', additionalProperties: { type: 'string' }, description: 'unit image: per image by "<size>/<quality>" or "<size>"' })
+  imagePrices: Record<string, string> | null;
 }
 
 export class SiteView {

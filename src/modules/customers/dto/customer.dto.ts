@@ -1,3 +1,4 @@
+import { PRICE_UNIT_NAMES, PriceUnitName } from '@app/money';
 import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
@@ -334,6 +335,8 @@ export class UsageRecordView {
   @ApiProperty() outputTokens: number;
   @ApiProperty() cacheReadTokens: number;
   @ApiProperty() cacheWriteTokens: number;
+  @ApiProperty({ enum: PRICE_UNIT_NAMES, description: 'What the request was billed in' }) unit: PriceUnitName;
+  @ApiProperty({ description: 'How many of `unit` were billed (tokens: all token buckets; images; whole seconds of audio; characters; search units; requests)' }) quantity: number;
   @ApiPropertyOptional({ example: '0.000123000', description: 'What the customer was charged (retail), decimal string (everyone who may read usage; not platform tech)' }) spend?: string;
   @ApiPropertyOptional({ description: 'Wholesale cost (owner, operator, finance)' }) wholesaleCost?: string;
   @ApiPropertyOptional({ description: 'Upstream cost (platform owner, operator, finance)' }) upstreamCost?: string;

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsDateString, IsOptional, IsUUID } from 'class-validator';
+import { IsBoolean, IsDateString, IsIn, IsOptional, IsUUID, ValidateBy } from 'class-validator';
+import { decimalPlaces, isDecimalString, MONEY_SCALE, PRICE_UNIT_NAMES, PriceUnitName } from '@app/money';
 import { IsDecimalAmount } from '../../../common/money.validators';
 
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/;
@@ -43,10 +44,54 @@ export class SetPriceRequest {
   @IsDecimalAmount()
   perRequest?: string | null;
 
+  @ApiPropertyOptional({
+    enum: PRICE_UNIT_NAMES,
+    description:
+      'What the price counts (default token). token: the per-million prices count tokens. character: inputPerMillion is per million input characters (speech). ' +
+      'image, second, search_unit, request: perRequest is the price of one unit (one image, one second of audio, one search unit, one request). ' +
+      "A reseller's price takes the platform's unit.",
+  })
+  @IsOptional()
+  @IsIn(PRICE_UNIT_NAMES)
+  unit?: PriceUnitName;
+
+  @ApiPropertyOptional({
+    nullable: true,
+    type: 'object',
+    additionalProperties: { type: 'string' },
+    example: { '1024x1024/standard': '0.04', '1024x1024/hd': '0.08', '1792x1024': '0.12' },
+    description:
+      'unit image: the price of one image by size and quality, keys "<size>/<quality>" or "<size>" (any quality); a size and quality not listed costs perRequest. ' +
+      `An absent size or quality is looked up as "auto". ${DECIMAL_DOC}`,
+  })
+  @IsOptional()
+  @IsImagePriceTable()
+  imagePrices?: Record<string, string> | null;
+
   @ApiPropertyOptional({ format: 'date-time', description: 'When the price takes effect (default: now; never in the past)' })
   @IsOptional()
   @IsDateString({ strict: true })
   effectiveFrom?: string;
+}
+
+const IMAGE_PRICE_KEY = /^[A-Za-z0-9]{1,20}(\/[A-Za-z0-9_-]{1,20})?$/;
+
+/** An object of at most 50 size/quality keys to non-negative decimal strings. */
+function IsImagePriceTable(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isImagePriceTable',
+    validator: {
+      validate: (value: unknown) =>
+        value === null ||
+        (typeof value === 'object' &&
+          !Array.isArray(value) &&
+          Object.keys(value as object).length <= 50 &&
+          Object.entries(value as Record<string, unknown>).every(
+            ([key, v]) => IMAGE_PRICE_KEY.test(key) && isDecimalString(v) && !v.startsWith('-') && decimalPlaces(v) <= MONEY_SCALE,
+          )),
+      defaultMessage: () => 'imagePrices must map at most 50 keys "<size>/<quality>" or "<size>" to non-negative decimal strings (e.g. {"1024x1024/hd": "0.08"})',
+    },
+  });
 }
 
 export class PriceListQuery {
@@ -75,7 +120,10 @@ export class PriceView {
   @ApiPropertyOptional({ nullable: true }) cacheWritePerMillion: string | null;
   @ApiPropertyOptional({ nullable: true }) cacheWrite1hPerMillion: string | null;
   @ApiPropertyOptional({ nullable: true }) reasoningPerMillion: string | null;
-  @ApiPropertyOptional({ nullable: true }) perRequest: string | null;
+  @ApiPropertyOptional({ nullable: true, description: 'With unit image, search_unit, second or request: the price of one unit' }) perRequest: string | null;
+  @ApiProperty({ enum: PRICE_UNIT_NAMES, description: 'What the price counts' }) unit: PriceUnitName;
+  @ApiPropertyOptional({ nullable: true, type: 'object', additionalProperties: { type: 'string' }, description: 'unit image: per image by "<size>/<quality>" or "<size>"' })
+  imagePrices: Record<string, string> | null;
 }
 
 export class MarginView {

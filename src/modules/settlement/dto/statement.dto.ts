@@ -1,3 +1,4 @@
+import { PRICE_UNIT_NAMES, PriceUnitName } from '@app/money';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsISO8601, IsOptional, IsUUID } from 'class-validator';
 import { CursorPageQuery } from '../../../common/pagination';
@@ -80,6 +81,10 @@ export class StatementLineView extends StatementFigures {
   @ApiProperty({ enum: ['model', 'sales', 'correction', 'adjustment'], description: "adjustment: margin = the manual adjustments of the statement it corrects, every other figure 0" })
   kind: string;
   @ApiPropertyOptional({ nullable: true, type: String }) model?: string | null;
+  @ApiPropertyOptional({ nullable: true, enum: PRICE_UNIT_NAMES, description: 'Model lines: what the model was billed in (null on lines closed before units existed)' })
+  unit?: PriceUnitName | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'Model lines: how many of `unit` were billed' })
+  quantity?: number | null;
   @ApiPropertyOptional({ nullable: true, type: String, format: 'uuid', description: 'Salesperson of the requests’ time; null: unassigned' })
   salesUserId?: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, description: "The salesperson's e-mail (your own tenant's statements)" })

@@ -5,6 +5,7 @@ import { Page } from '@/components/page';
 import { ScrollRegion } from '@/components/scroll-region';
 import { useFormat } from '@/hooks/use-format';
 import { Site, useSite } from '@/hooks/use-site';
+import { unitName, unitPrice } from '@/features/pricing/units';
 
 type PublicModel = Site['models'][number];
 
@@ -28,6 +29,12 @@ export default function ModelsPage() {
             locale={{ emptyText: <EmptyState text={t('models.empty')} /> }}
             columns={[
               { title: t('models.model'), dataIndex: 'model', render: (m: string) => <Typography.Text code copyable>{m}</Typography.Text> },
+              {
+                title: t('units.column'),
+                key: 'unit',
+                render: (_: unknown, m: PublicModel) =>
+                  m.unit === 'token' ? unitName(t, m.unit) : `${unitName(t, m.unit)} (${unitPrice(t, m.unit)})`,
+              },
               { title: t('models.input'), dataIndex: 'inputPerMillion', align: 'right', render: price },
               { title: t('models.output'), dataIndex: 'outputPerMillion', align: 'right', render: price },
               { title: t('models.cacheRead'), dataIndex: 'cacheReadPerMillion', align: 'right', render: price },

@@ -10,6 +10,7 @@ import { ScrollRegion } from '@/components/scroll-region';
 import { useMe } from '@/features/auth/api';
 import { useKeys } from '@/features/keys/api';
 import { REQUEST_STATUSES, RequestFilter, RequestRecord, RequestScope, RequestStatus, requestsCsv, useRequestContent, useRequests } from '@/features/requests/api';
+import { billedQuantity, unitQuantity } from '@/features/pricing/units';
 import { useFormat } from '@/hooks/use-format';
 import { useSite } from '@/hooks/use-site';
 import { saveBlob } from '@/lib/download';
@@ -182,6 +183,7 @@ export default function RequestsPage({ scope = 'own' }: { scope?: RequestScope }
               { title: t('requests.model'), dataIndex: 'model', responsive: ['sm'] },
               { title: t('requests.statusLabel'), key: 'status', render: (_, r) => statusTag(r.status) },
               { title: t('requests.tokens'), key: 'tokens', responsive: ['md'], align: 'right', render: (_, r) => `${format.number(r.inputTokens)} / ${format.number(r.outputTokens)}` },
+              { title: t('units.billed'), key: 'billed', responsive: ['md'], align: 'right', render: (_, r) => <span data-testid="request-billed">{unitQuantity(t, r.unit, billedQuantity(r), format.number)}</span> },
               { title: t('requests.latency'), key: 'latency', responsive: ['lg'], align: 'right', render: (_, r) => t('requests.ms', { value: format.number(r.latencyMs) }) },
               ...(!isCustomer ? [{ title: platform ? t('requests.tenantOrCustomer') : t('requests.customer'), key: 'customer', responsive: ['md' as const], render: (_: unknown, r: RequestRecord) => whose(r) }] : []),
               { title: t('requests.spend'), key: 'spend', align: 'right', render: (_, r) => (r.spend ? <span data-testid="request-spend" style={{ whiteSpace: 'nowrap' }}>{format.money(r.spend)}</span> : '—') },

@@ -2471,6 +2471,460 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audio/speech": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Speech (OpenAI-compatible): the upstream’s audio streamed back as it arrives; priced per million input characters */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Billed per million characters (Unicode code points) */
+                        input: string;
+                        model: string;
+                        /** @description mp3, opus, aac, flac, wav or pcm (passed to the upstream) */
+                        response_format?: string;
+                        speed?: number;
+                        voice: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            responses: {
+                /** @description The audio bytes (audio/mpeg, or the format asked for) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description OpenAI's error object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key (also a key of another reseller). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `insufficient_quota`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`). */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `ip_not_allowed`: the address is not on the key’s allow-list; `account_disabled`: the customer or reseller is disabled; `account_not_active`: an invited customer who has not accepted. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `model_not_found`: unknown, hidden or not allowed on this key; `unknown_tenant`: the Host is no tenant’s domain. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider failed. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description No healthy upstream, or the gateway cannot check the balance right now. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider timed out. */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audio/transcriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Transcription (OpenAI-compatible, multipart/form-data); priced per second of audio: the upstream’s verbose_json `duration`, rounded up to a whole second */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "multipart/form-data": {
+                        /**
+                         * Format: binary
+                         * @description The audio file; at most INFERENCE_AUDIO_UPLOAD_LIMIT_BYTES (25 MB by default), refused with 413 before it is read in full
+                         */
+                        file: string;
+                        language?: string;
+                        model: string;
+                        prompt?: string;
+                        /**
+                         * @default json
+                         * @enum {string}
+                         */
+                        response_format?: "json" | "text" | "srt" | "verbose_json" | "vtt";
+                        temperature?: number;
+                        "timestamp_granularities[]"?: ("word" | "segment")[];
+                    };
+                };
+            };
+            responses: {
+                /** @description The transcription in the response_format asked for (json: `{"text"}` with `usage.seconds`; text, srt and vtt as text) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description OpenAI's error object */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Missing or invalid API key (also a key of another reseller). */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `insufficient_quota`: the balance or the key’s spend limit does not cover the request (`x-should-retry: false`). */
+                402: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `ip_not_allowed`: the address is not on the key’s allow-list; `account_disabled`: the customer or reseller is disabled; `account_not_active`: an invited customer who has not accepted. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description `model_not_found`: unknown, hidden or not allowed on this key; `unknown_tenant`: the Host is no tenant’s domain. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description OpenAI's error object */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description A requests- or tokens-per-minute limit; `Retry-After` and `x-ratelimit-*` say when. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider failed. */
+                502: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description No healthy upstream, or the gateway cannot check the balance right now. */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description The upstream provider timed out. */
+                504: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code?: string | null;
+                                message?: string;
+                                param?: string | null;
+                                type?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/chat/completions": {
         parameters: {
             query?: never;
@@ -3155,7 +3609,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Image generation (OpenAI-compatible); priced per image (`n`), plus tokens where the upstream reports them */
+        /** Image generation (OpenAI-compatible); priced per image (`n`) at the price of its `size` and `quality` (the price’s image table), plus tokens where the upstream reports them */
         post: {
             parameters: {
                 query?: never;
@@ -6431,12 +6885,22 @@ export interface components {
             cacheReadPerMillion?: Record<string, never> | null;
             cacheWrite1hPerMillion?: Record<string, never> | null;
             cacheWritePerMillion?: Record<string, never> | null;
+            /** @description unit image: per image by "<size>/<quality>" or "<size>" */
+            imagePrices?: {
+                [key: string]: string;
+            } | null;
             /** @example 0.15 */
             inputPerMillion: string;
             /** @example 0.6 */
             outputPerMillion: string;
+            /** @description With unit image, search_unit, second or request: the price of one unit */
             perRequest?: Record<string, never> | null;
             reasoningPerMillion?: Record<string, never> | null;
+            /**
+             * @description What the price counts
+             * @enum {string}
+             */
+            unit: "token" | "image" | "second" | "character" | "search_unit" | "request";
         };
         ProblemSchema: {
             /** @example validation_failed */
@@ -6724,6 +7188,17 @@ export interface components {
              */
             effectiveFrom?: string;
             /**
+             * @description unit image: the price of one image by size and quality, keys "<size>/<quality>" or "<size>" (any quality); a size and quality not listed costs perRequest. An absent size or quality is looked up as "auto". Decimal string in the currency unit, at most 9 decimals
+             * @example {
+             *       "1024x1024/standard": "0.04",
+             *       "1024x1024/hd": "0.08",
+             *       "1792x1024": "0.12"
+             *     }
+             */
+            imagePrices?: {
+                [key: string]: string;
+            } | null;
+            /**
              * @description Per million input tokens. Decimal string in the currency unit, at most 9 decimals
              * @example 0.15
              */
@@ -6743,6 +7218,11 @@ export interface components {
              * @example 0.6
              */
             reasoningPerMillion?: Record<string, never> | null;
+            /**
+             * @description What the price counts (default token). token: the per-million prices count tokens. character: inputPerMillion is per million input characters (speech). image, second, search_unit, request: perRequest is the price of one unit (one image, one second of audio, one search unit, one request). A reseller's price takes the platform's unit.
+             * @enum {string}
+             */
+            unit?: "token" | "image" | "second" | "character" | "search_unit" | "request";
         };
         SetRolesRequest: {
             /**
@@ -6795,6 +7275,10 @@ export interface components {
              * @example 0.15
              */
             cacheWritePerMillion: string;
+            /** @description unit image: per image by "<size>/<quality>" or "<size>" */
+            imagePrices?: {
+                [key: string]: string;
+            } | null;
             /**
              * @description Per million input tokens, decimal string in the currency unit
              * @example 0.15
@@ -6808,10 +7292,15 @@ export interface components {
              */
             outputPerMillion: string;
             /**
-             * @description Per request, on top of tokens ("0" when none)
+             * @description Per request, on top of tokens ("0" when none); with unit image, second, search_unit or request: the price of one unit
              * @example 0
              */
             perRequest: string;
+            /**
+             * @description What the price counts (character: inputPerMillion is per million characters)
+             * @enum {string}
+             */
+            unit: "token" | "image" | "second" | "character" | "search_unit" | "request";
         };
         SiteOidc: {
             /** @description Whether people may sign in with the tenant's identity provider (GET /api/v1/auth/oidc/start) */
@@ -6985,6 +7474,8 @@ export interface components {
             margin: string;
             model?: string | null;
             outputTokens: number;
+            /** @description Model lines: how many of `unit` were billed */
+            quantity?: number | null;
             requests: number;
             /**
              * @description What the customers paid (currency units)
@@ -6998,6 +7489,11 @@ export interface components {
              * @description Salesperson of the requests’ time; null: unassigned
              */
             salesUserId?: string | null;
+            /**
+             * @description Model lines: what the model was billed in (null on lines closed before units existed)
+             * @enum {string|null}
+             */
+            unit?: "token" | "image" | "second" | "character" | "search_unit" | "request" | null;
             /**
              * @description Upstream cost: the platform's owner and finance only
              * @example 7.000000000
@@ -7527,6 +8023,8 @@ export interface components {
             latencyMs: number;
             model: string;
             outputTokens: number;
+            /** @description How many of `unit` were billed (tokens: all token buckets; images; whole seconds of audio; characters; search units; requests) */
+            quantity: number;
             /** @description The `x-request-id` of the answer */
             requestId: string;
             /**
@@ -7542,6 +8040,11 @@ export interface components {
             /** @description Another tenant's slug (platform views of a reseller's requests) */
             tenantSlug?: string | null;
             ttftMs?: Record<string, never> | null;
+            /**
+             * @description What the request was billed in
+             * @enum {string}
+             */
+            unit: "token" | "image" | "second" | "character" | "search_unit" | "request";
             /** @description Upstream cost (platform owner, operator, finance) */
             upstreamCost?: string;
             /** @description The model name the upstream was asked for */

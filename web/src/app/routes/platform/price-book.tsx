@@ -1,5 +1,5 @@
 import { PlusOutlined } from '@ant-design/icons';
-import { App, Button, Drawer, Flex, Form, Input, Modal, Table, Tag, Typography } from 'antd';
+import { App, Button, Drawer, Flex, Form, Input, Modal, Select, Table, Tag, Typography } from 'antd';
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -7,6 +7,7 @@ import { Page } from '@/components/page';
 import { PagedTable } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
 import { KEYS, Price, usePriceHistory, useSetPrice } from '@/features/platform/api';
+import { PriceUnit, unitName, unitOf, unitPrice } from '@/features/pricing/units';
 import { useFormat } from '@/hooks/use-format';
 import { api, unwrap } from '@/lib/api/client';
 
@@ -51,6 +52,16 @@ export default function PriceBookPage() {
         searchPlaceholder={t('platform.prices.search')}
         columns={[
           { title: t('platform.prices.model'), key: 'model', render: (_, p) => <Typography.Text strong>{p.model}</Typography.Text> },
+          {
+            title: t('units.column'),
+            key: 'unit',
+            render: (_, p) => (
+              <span data-testid="price-unit" title={p.price.imagePrices ? t('units.imageTable', { table: Object.entries(p.price.imagePrices).map(([k, v]) => `${k} ${show(v)}`).join(', ') }) : undefined}>
+                {unitName(t, p.price.unit)}
+                {p.price.unit !== 'token' && <Typography.Text type="secondary"> ({unitPrice(t, p.price.unit)})</Typography.Text>}
+              </span>
+            ),
+          },
           ...FIELDS.map((field) => ({
             title: t(`platform.prices.${field}`),
             key: field,
@@ -85,7 +96,7 @@ function PriceDialog({ model, price, onClose }: { model?: string; price?: Price[
   const { t } = useTranslation();
   const { message } = App.useApp();
   const set = useSetPrice();
-  const [form] = Form.useForm<{ model: string } & Record<Field, string | undefined>>();
+  const [form] = Form.useForm<{ model: string; unit: PriceUnit } & Record<Field, string | undefined>>();
   const initial = Object.fromEntries(FIELDS.map((f) => [f, typeof price?.[f] === 'string' ? price[f] : undefined]));
   return (
     <Modal
@@ -103,9 +114,14 @@ function PriceDialog({ model, price, onClose }: { model?: string; price?: Price[
         form={form}
         layout="vertical"
         requiredMark="optional"
-        initialValues={{ model, ...initial }}
+        initialValues={{ model, ...initial, unit: unitOf(initial?.unit) }}
         onFinish={async (values) => {
-          const body = Object.fromEntries(FIELDS.map((f) => [f, values[f]?.trim() || (f === 'inputPerMillion' || f === 'outputPerMillion' ? '0' : null)]));
+          const body = {
+            ...Object.fromEntries(FIELDS.map((f) => [f, values[f]?.trim() || (f === 'inputPerMillion' || f === 'outputPerMillion' ? '0' : null)])),
+            unit: values.unit,
+            // The image table is kept as it is (set it through the API).
+            imagePrices: values.unit === 'image' ? (initial?.imagePrices ?? null) : null,
+          };
           try {
             await set.mutateAsync({ model: values.model.trim(), body: body as never });
             message.success(t('platform.common.saved'));
@@ -119,6 +135,9 @@ function PriceDialog({ model, price, onClose }: { model?: string; price?: Price[
         <ProblemAlert error={set.error} />
         <Form.Item name="model" label={t('platform.prices.model')} rules={[{ required: true }]}>
           <Input disabled={Boolean(model)} autoComplete="off" />
+        </Form.Item>
+        <Form.Item name="unit" label={t('units.column')}>
+          <Select options={(['token', 'image', 'second', 'character', 'search_unit', 'request'] as const).map((u) => ({ value: u, label: `${unitName(t, u)} (${unitPrice(t, u)})` }))} />
         </Form.Item>
         <Flex gap={12} wrap>
           {FIELDS.map((field) => (

@@ -7,6 +7,7 @@ import { Page } from '@/components/page';
 import { PagedTable } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
 import { fetchStatements, Statement, StatementLine, statementCsv, STATEMENTS, useOpenPeriod, useStatement } from '@/features/reseller/api';
+import { billedQuantity, unitQuantity } from '@/features/pricing/units';
 import { useFormat } from '@/hooks/use-format';
 import { saveBlob } from '@/lib/download';
 import { ScrollRegion } from '@/components/scroll-region';
@@ -30,6 +31,9 @@ function Lines({ lines, kind }: { lines: StatementLine[]; kind: 'model' | 'sales
         },
         { title: t('reseller.statements.requests'), align: 'right', render: (_, l) => fmt.number(l.requests) },
         { title: t('reseller.statements.tokens'), align: 'right', render: (_, l) => fmt.number(l.inputTokens + l.outputTokens) },
+        ...(kind === 'model'
+          ? [{ title: t('units.billed'), align: 'right' as const, render: (_: unknown, l: StatementLine) => (l.quantity == null ? '—' : unitQuantity(t, l.unit, billedQuantity(l), fmt.number)) }]
+          : []),
         { title: t('reseller.statements.retail'), align: 'right', render: (_, l) => fmt.money(l.retailRevenue) },
         { title: t('reseller.statements.wholesale'), align: 'right', render: (_, l) => fmt.money(l.wholesaleCost) },
         { title: t('reseller.statements.margin'), align: 'right', render: (_, l) => fmt.money(l.margin) },
