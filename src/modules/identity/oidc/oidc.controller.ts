@@ -80,7 +80,12 @@ export class OidcSignInController {
   @ApiOperation({ summary: "Start signing in with the tenant's identity provider: 302 to the provider (state, nonce and PKCE kept here), or to the sign-in page with ?oidc_error=" })
   @ApiQuery({ name: 'next', required: false, description: 'A console path to land on afterwards (/console/...)' })
   @ApiFoundResponse({ description: 'Location: the provider, or /console/sign-in?oidc_error=oidc_not_enabled|oidc_rate_limited|oidc_unavailable|oidc_provider_unavailable|cookie_session_needs_https|tenant_disabled' })
-  async start(@Query('next') next: string | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  @ApiBadRequestResponse({ type: ProblemSchema, description: '`next` given more than once, or longer than 500 characters' })
+  async start(@Query('next') next: string | string[] | undefined, @Req() request: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    // Malformed input is refused; a well-formed path that is not the console's lands on the console.
+    if (Array.isArray(next) || (next !== undefined && next.length > 500)) {
+      throw AppException.validation([{ field: 'next', messages: ['next must be one console path of at most 500 characters'] }]);
+    }
     const tenant = this.hostTenant();
     try {
       this.cookie.assertAllowed(request);

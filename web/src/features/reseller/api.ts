@@ -244,8 +244,9 @@ export function usePriceHistory(model?: string) {
 export function useSetPrice() {
   const invalidate = useInvalidate();
   return useMutation({
-    mutationFn: ({ model, inputPerMillion, outputPerMillion }: { model: string; inputPerMillion: string; outputPerMillion: string }) =>
-      unwrap(api.PUT('/api/v1/pricing/{model}', { params: { path: { model } }, body: { inputPerMillion, outputPerMillion } })),
+    mutationFn: ({ model, ...body }: { model: string; inputPerMillion: string; outputPerMillion: string; perRequest?: string; imagePrices?: Record<string, string> | null }) =>
+      // The generated type reads the nullable decimal strings as objects.
+      unwrap(api.PUT('/api/v1/pricing/{model}', { params: { path: { model } }, body: body as Schemas['SetPriceRequest'] })),
     onSuccess: () => invalidate(PRICING),
   });
 }

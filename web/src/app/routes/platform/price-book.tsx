@@ -7,6 +7,7 @@ import { Page } from '@/components/page';
 import { PagedTable } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
 import { KEYS, Price, usePriceHistory, useSetPrice } from '@/features/platform/api';
+import { ImagePriceRow, imagePriceRows, ImagePricesField, imagePriceTable } from '@/features/pricing/image-prices-field';
 import { PriceUnit, unitName, unitOf, unitPrice } from '@/features/pricing/units';
 import { useFormat } from '@/hooks/use-format';
 import { api, unwrap } from '@/lib/api/client';
@@ -96,7 +97,9 @@ function PriceDialog({ model, price, onClose }: { model?: string; price?: Price[
   const { t } = useTranslation();
   const { message } = App.useApp();
   const set = useSetPrice();
-  const [form] = Form.useForm<{ model: string; unit: PriceUnit } & Record<Field, string | undefined>>();
+  const [form] = Form.useForm<{ model: string; unit: PriceUnit; imagePrices?: ImagePriceRow[] } & Record<Field, string | undefined>>();
+  const unit = Form.useWatch('unit', form);
+  const { currency } = useFormat();
   const initial = Object.fromEntries(FIELDS.map((f) => [f, typeof price?.[f] === 'string' ? price[f] : undefined]));
   return (
     <Modal
@@ -114,13 +117,12 @@ function PriceDialog({ model, price, onClose }: { model?: string; price?: Price[
         form={form}
         layout="vertical"
         requiredMark="optional"
-        initialValues={{ model, ...initial, unit: unitOf(initial?.unit) }}
+        initialValues={{ model, ...initial, unit: unitOf(price?.unit), imagePrices: imagePriceRows(price?.imagePrices) }}
         onFinish={async (values) => {
           const body = {
             ...Object.fromEntries(FIELDS.map((f) => [f, values[f]?.trim() || (f === 'inputPerMillion' || f === 'outputPerMillion' ? '0' : null)])),
             unit: values.unit,
-            // The image table is kept as it is (set it through the API).
-            imagePrices: values.unit === 'image' ? (initial?.imagePrices ?? null) : null,
+            imagePrices: values.unit === 'image' ? imagePriceTable(values.imagePrices) : null,
           };
           try {
             await set.mutateAsync({ model: values.model.trim(), body: body as never });
@@ -152,6 +154,7 @@ function PriceDialog({ model, price, onClose }: { model?: string; price?: Price[
             </Form.Item>
           ))}
         </Flex>
+        {unit === 'image' && <ImagePricesField name="imagePrices" currency={currency} />}
       </Form>
     </Modal>
   );

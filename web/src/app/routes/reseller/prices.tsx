@@ -7,6 +7,8 @@ import { PagedTable, useConfirm } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
 import { pageLocally, Price, PRICING, usePriceHistory, usePriceList, useSetPrice, useSetVisibility } from '@/features/reseller/api';
 import { marginPercent, POSITIVE_AMOUNT, str, TEXT_COLOURS, useCan } from '@/features/reseller/ui';
+import { ImagePriceRow, imagePriceRows, ImagePricesField, imagePriceTable } from '@/features/pricing/image-prices-field';
+import { unitOf, unitPrice } from '@/features/pricing/units';
 import { useFormat } from '@/hooks/use-format';
 import { ApiError } from '@/lib/api/client';
 
@@ -127,6 +129,9 @@ function EditPrice({ price, onClose }: { price?: Price; onClose: () => void }) {
   const set = useSetPrice();
   const { message } = App.useApp();
   const [form] = Form.useForm();
+  // What the price counts: a reseller's price takes the platform's unit.
+  const unit = unitOf(price?.wholesale?.unit ?? price?.price.unit);
+  const perUnit = unit !== 'token' && unit !== 'character';
   return (
     <Modal
       open={Boolean(price)}
@@ -145,10 +150,24 @@ function EditPrice({ price, onClose }: { price?: Price; onClose: () => void }) {
         form={form}
         layout="vertical"
         preserve={false}
-        initialValues={{ inputPerMillion: price?.price.inputPerMillion, outputPerMillion: price?.price.outputPerMillion }}
+        initialValues={{
+          inputPerMillion: price?.price.inputPerMillion,
+          outputPerMillion: price?.price.outputPerMillion,
+          perRequest: (price?.price.perRequest as string | null | undefined) ?? undefined,
+          // The wholesale table's sizes, each at the retail price set for it (else the wholesale one).
+          imagePrices: imagePriceRows({ ...(price?.wholesale?.imagePrices ?? {}), ...(price?.price.imagePrices ?? {}) }),
+        }}
         data-testid="price-form"
-        onFinish={async (v: { inputPerMillion: string; outputPerMillion: string }) => {
-          await set.mutateAsync({ model: price!.model, inputPerMillion: v.inputPerMillion.trim(), outputPerMillion: v.outputPerMillion.trim() });
+        onFinish={async (v: { inputPerMillion?: string; outputPerMillion?: string; perRequest?: string; imagePrices?: ImagePriceRow[] }) => {
+          // Only what the unit counts is edited; the other fields keep the price's current values.
+          const current = price!.price;
+          await set.mutateAsync({
+            model: price!.model,
+            inputPerMillion: (v.inputPerMillion ?? current.inputPerMillion).trim(),
+            outputPerMillion: (v.outputPerMillion ?? current.outputPerMillion).trim(),
+            ...(perUnit ? { perRequest: String(v.perRequest ?? current.perRequest ?? '0').trim() } : {}),
+            ...(unit === 'image' ? { imagePrices: imagePriceTable(v.imagePrices) } : {}),
+          });
           message.success(t('common.saved'));
           set.reset();
           onClose();
@@ -178,16 +197,39 @@ function EditPrice({ price, onClose }: { price?: Price; onClose: () => void }) {
         )}
         {price?.wholesale && (
           <Descriptions size="small" column={1} style={{ marginBottom: 12 }}>
-            <Descriptions.Item label={t('reseller.prices.wholesaleInput')}>{fmt.money(price.wholesale.inputPerMillion)}</Descriptions.Item>
-            <Descriptions.Item label={t('reseller.prices.wholesaleOutput')}>{fmt.money(price.wholesale.outputPerMillion)}</Descriptions.Item>
+            {perUnit ? (
+              <Descriptions.Item label={`${t('reseller.prices.wholesale')} (${unitPrice(t, unit)})`}>{fmt.money(String(price.wholesale.perRequest ?? '0'))}</Descriptions.Item>
+            ) : (
+              <Descriptions.Item label={t('reseller.prices.wholesaleInput')}>{fmt.money(price.wholesale.inputPerMillion)}</Descriptions.Item>
+            )}
+            {unit === 'token' && <Descriptions.Item label={t('reseller.prices.wholesaleOutput')}>{fmt.money(price.wholesale.outputPerMillion)}</Descriptions.Item>}
+            {unit === 'image' &&
+              imagePriceRows(price.wholesale.imagePrices).map((r) => (
+                <Descriptions.Item key={r.key} label={`${t('reseller.prices.wholesale')} ${r.key}`}>
+                  {fmt.money(r.price)}
+                </Descriptions.Item>
+              ))}
           </Descriptions>
         )}
-        <Form.Item name="inputPerMillion" label={t('reseller.prices.input', { currency: fmt.currency })} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
-          <Input inputMode="decimal" />
-        </Form.Item>
-        <Form.Item name="outputPerMillion" label={t('reseller.prices.output', { currency: fmt.currency })} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
-          <Input inputMode="decimal" />
-        </Form.Item>
+        {perUnit ? (
+          <Form.Item name="perRequest" label={`${t('reseller.prices.retail')} (${unitPrice(t, unit)}, ${fmt.currency})`} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
+            <Input inputMode="decimal" />
+          </Form.Item>
+        ) : (
+          <Form.Item
+            name="inputPerMillion"
+            label={unit === 'character' ? `${t('reseller.prices.retail')} (${unitPrice(t, unit)}, ${fmt.currency})` : t('reseller.prices.input', { currency: fmt.currency })}
+            rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}
+          >
+            <Input inputMode="decimal" />
+          </Form.Item>
+        )}
+        {unit === 'token' && (
+          <Form.Item name="outputPerMillion" label={t('reseller.prices.output', { currency: fmt.currency })} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
+            <Input inputMode="decimal" />
+          </Form.Item>
+        )}
+        {unit === 'image' && imagePriceRows(price?.wholesale?.imagePrices ?? price?.price.imagePrices).length > 0 && <ImagePricesField name="imagePrices" currency={fmt.currency} fixedKeys />}
       </Form>
     </Modal>
   );
