@@ -115,6 +115,8 @@ describe('web console: site and static files (e2e)', () => {
         cacheReadPerMillion: '0.25',
         cacheWritePerMillion: '0.25',
         perRequest: '0.002',
+        unit: 'token',
+        imagePrices: null,
       });
       // A model the reseller hides is not offered, nor one that no channel serves.
       expect(res.body.models.map((m: { model: string }) => m.model)).not.toContain(hiddenModel);
@@ -130,6 +132,8 @@ describe('web console: site and static files (e2e)', () => {
         cacheReadPerMillion: '0.05',
         cacheWritePerMillion: '0.1',
         perRequest: '0',
+        unit: 'token',
+        imagePrices: null,
       });
     });
 
