@@ -33,6 +33,7 @@ import { UsagePostedPerBatch1763769602900 } from './1763769602900-UsagePostedPer
 import { OidcSignIn1763769603000 } from './1763769603000-OidcSignIn';
 import { PriceUnits1763769603100 } from './1763769603100-PriceUnits';
 import { ChannelLimits1763769603200 } from './1763769603200-ChannelLimits';
+import { IpRateLimit1763769603450 } from './1763769603450-IpRateLimit';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -71,4 +72,5 @@ export const ALL_MIGRATIONS = [
   OidcSignIn1763769603000,
   PriceUnits1763769603100,
   ChannelLimits1763769603200,
+  IpRateLimit1763769603450,
 ];

@@ -174,6 +174,8 @@ export function buildConfigSchema(production: boolean) {
   INFERENCE_CUSTOMER_TPM: z.coerce.number().int().min(0).default(0),
   INFERENCE_TENANT_RPM: z.coerce.number().int().min(0).default(0),
   INFERENCE_TENANT_TPM: z.coerce.number().int().min(0).default(0),
+  /** Requests per minute to /v1 from one client address within a tenant (0: no limit); a tenant's stored value wins. */
+  INFERENCE_IP_RPM: z.coerce.number().int().min(0).default(0),
   /**
    * Requests in flight at once per API key and per customer (0: no cap): the defaults where the
    * database sets none (a customer's or tenant's own limits, a key's own cap win).

@@ -155,7 +155,7 @@ export class InferenceService {
     // Rerank holds its search units' per-request price, images n times the price of their size
     // and quality, transcriptions their estimated seconds, the others one request's.
     const holdUnits = compiledCostUnits({ input: promptEstimate + (fields.characters ?? 0), output: outputCap, requests: fields.requests }, this.priceFor(fields, pricing.compiledRetail));
-    await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res);
+    await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res, call.clientIp);
     admitted.estimate = { input: promptEstimate, output: outputCap };
 
     // The proxies settle before the answer's last byte leaves (see proxyOnce and proxyStream);
@@ -218,11 +218,24 @@ export class InferenceService {
    * Limits and the hold, with the wallet loaded from the ledger on a miss; 503 if Redis is away.
    * The limits left after this request go on the answer (x-ratelimit-* headers), whatever it is.
    */
-  private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number, res: ServerResponse): Promise<void> {
+  private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number, res: ServerResponse, clientIp: string | null): Promise<void> {
     const stored = await this.limits.forRequest(a.key.tenantId, a.key.customerId, a.key.id, a.startedAt).catch((error: unknown) => {
       this.logger.warn({ err: (error as Error).message }, 'limits lookup failed');
       throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
     });
+    // Per client address first: a refused request holds, counts and charges nothing else.
+    const ipRetry = await this.limits.admitIp(a.key.tenantId, clientIp ?? 'unknown', stored.ipRpm, a.startedAt).catch((error: unknown) => {
+      this.logger.warn({ err: (error as Error).message }, 'client address limit check failed');
+      throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
+    });
+    if (ipRetry !== null) {
+      this.metrics.refused(a.key.tenantId, 'ip_rate_limited');
+      throw InferenceError.rateLimited(`Rate limit reached: ${stored.ipRpm} requests per minute from this client address.`, ipRetry, {
+        'x-ratelimit-limit-requests': String(stored.ipRpm),
+        'x-ratelimit-remaining-requests': '0',
+        'x-ratelimit-reset-requests': `${ipRetry}s`,
+      });
+    }
     const request = {
       requestId: a.usageId,
       tenantId: a.key.tenantId,

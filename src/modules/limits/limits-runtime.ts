@@ -12,6 +12,17 @@ import { LimitsRepository, TenantLimitsData } from './limits.repository';
 export const LIMITS_CACHE_CHANNEL = 'aigateway:limits-cache:invalidate';
 const MAX_TENANTS = 10_000;
 
+/**
+ * One request from a client address within the minute, unless the address has had `limit` of them:
+ * the count only grows for an admitted request, so a refused flood never stretches its own wait.
+ * KEYS[1] the counter; ARGV limit. Returns 1 (admitted) or 0.
+ */
+const IP_ADMIT_LUA = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') >= tonumber(ARGV[1]) then return 0 end
+if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], 120) end
+return 1
+`;
+
 /** The limits one request is admitted under (0: none), stored values over the environment's defaults. */
 export interface EffectiveLimits {
   /** Budgets of the key and the customer for the periods containing the request's time. */
@@ -21,6 +32,8 @@ export interface EffectiveLimits {
   customerConcurrency: number;
   tenantRpm: number;
   tenantTpm: number;
+  /** Requests per minute per client address. */
+  ipRpm: number;
 }
 
 /**
@@ -76,7 +89,20 @@ export class LimitsRuntime implements OnModuleInit, OnModuleDestroy {
       customerConcurrency: c?.concurrency ?? this.config.INFERENCE_CUSTOMER_CONCURRENCY,
       tenantRpm: data.tenant.rpm ?? this.config.INFERENCE_TENANT_RPM,
       tenantTpm: data.tenant.tpm ?? this.config.INFERENCE_TENANT_TPM,
+      ipRpm: data.tenant.ipRpm ?? this.config.INFERENCE_IP_RPM,
     };
+  }
+
+  /**
+   * Counts a /v1 request from `clientIp` in the tenant's per-address limit of the minute holding
+   * `atMs`; the seconds until that minute ends when the address is over it (null: admitted).
+   */
+  async admitIp(tenantId: string, clientIp: string, limit: number, atMs: number): Promise<number | null> {
+    if (limit <= 0) return null;
+    const minute = Math.floor(atMs / 60_000);
+    const key = `${billingKeys.tag(tenantId)}:rl:ip:${clientIp}:${minute}`;
+    const admitted = await this.redis.eval(IP_ADMIT_LUA, 1, key, limit);
+    return admitted === 1 ? null : 60 - Math.floor((atMs / 1000) % 60);
   }
 
   /** What a budget counter holds now (nano-units: charges and open holds of its period). */

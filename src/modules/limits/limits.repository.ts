@@ -16,9 +16,16 @@ export interface BudgetRow {
   amount: string;
 }
 
+export interface TenantStored {
+  rpm: number | null;
+  tpm: number | null;
+  /** Requests per minute per client address on /v1. */
+  ipRpm: number | null;
+}
+
 /** Per-tenant limits as the hot path reads them. */
 export interface TenantLimitsData {
-  tenant: { rpm: number | null; tpm: number | null };
+  tenant: TenantStored;
   customers: Map<string, StoredLimits>;
   timeZone: string;
   /** Per `${subject}:${subjectId}`, its budgets. */
@@ -28,9 +35,9 @@ export interface TenantLimitsData {
 /** Rate and concurrency limits stored per tenant and per customer. SQL only; the caller's transaction. */
 @Injectable()
 export class LimitsRepository {
-  async tenant(manager: EntityManager, tenantId: string): Promise<{ rpm: number | null; tpm: number | null }> {
-    const [row] = await manager.query(`SELECT rpm, tpm FROM tenant_limits WHERE tenant_id = $1`, [tenantId]);
-    return { rpm: row?.rpm ?? null, tpm: row?.tpm ?? null };
+  async tenant(manager: EntityManager, tenantId: string): Promise<TenantStored> {
+    const [row] = await manager.query(`SELECT rpm, tpm, ip_rpm FROM tenant_limits WHERE tenant_id = $1`, [tenantId]);
+    return { rpm: row?.rpm ?? null, tpm: row?.tpm ?? null, ipRpm: row?.ip_rpm ?? null };
   }
 
   async customer(manager: EntityManager, tenantId: string, customerId: string): Promise<StoredLimits> {
@@ -38,11 +45,11 @@ export class LimitsRepository {
     return { rpm: row?.rpm ?? null, tpm: row?.tpm ?? null, concurrency: row?.concurrency ?? null };
   }
 
-  async setTenant(manager: EntityManager, tenantId: string, limits: { rpm: number | null; tpm: number | null }, by: string): Promise<void> {
+  async setTenant(manager: EntityManager, tenantId: string, limits: TenantStored, by: string): Promise<void> {
     await manager.query(
-      `INSERT INTO tenant_limits (tenant_id, rpm, tpm, updated_by) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (tenant_id) DO UPDATE SET rpm = EXCLUDED.rpm, tpm = EXCLUDED.tpm, updated_by = EXCLUDED.updated_by, updated_at = now()`,
-      [tenantId, limits.rpm, limits.tpm, by],
+      `INSERT INTO tenant_limits (tenant_id, rpm, tpm, ip_rpm, updated_by) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (tenant_id) DO UPDATE SET rpm = EXCLUDED.rpm, tpm = EXCLUDED.tpm, ip_rpm = EXCLUDED.ip_rpm, updated_by = EXCLUDED.updated_by, updated_at = now()`,
+      [tenantId, limits.rpm, limits.tpm, limits.ipRpm, by],
     );
   }
 

@@ -12,7 +12,7 @@ import { isTimeZone, periodIds } from './budget-periods';
 import { BudgetListView, BudgetQuery, BudgetView, CustomerLimitsView, SetBudgetRequest, SetCustomerLimitsRequest, SetTenantLimitsRequest, SetTimeZoneRequest, TenantLimitsView } from './dto/limits.dto';
 import { LimitsRuntime } from './limits-runtime';
 import { CUSTOMER_LIMITS, TENANT_LIMITS } from './limits.permissions';
-import { LimitsRepository, StoredLimits } from './limits.repository';
+import { LimitsRepository, StoredLimits, TenantStored } from './limits.repository';
 
 const value = (stored: number | null, fallback: number) => ({ stored, effective: stored ?? fallback });
 
@@ -45,9 +45,13 @@ export class LimitsService {
       if (!(await this.repository.tenantType(m, tenantId))) throw AppException.notFound(TENANT);
       this.auth.assertCan('update', TENANT_LIMITS, { tenantId });
       const before = await this.repository.tenant(m, tenantId);
-      const after = { rpm: input.rpm === undefined ? before.rpm : input.rpm, tpm: input.tpm === undefined ? before.tpm : input.tpm };
+      const after: TenantStored = {
+        rpm: input.rpm === undefined ? before.rpm : input.rpm,
+        tpm: input.tpm === undefined ? before.tpm : input.tpm,
+        ipRpm: input.ipRpm === undefined ? before.ipRpm : input.ipRpm,
+      };
       await this.repository.setTenant(m, tenantId, after, this.auth.principal.userId);
-      await this.audit.record(m, { tenantId, action: 'limits.tenant_set', subjectType: TENANT_LIMITS, subjectId: tenantId, before, after });
+      await this.audit.record(m, { tenantId, action: 'limits.tenant_set', subjectType: TENANT_LIMITS, subjectId: tenantId, before: { ...before }, after: { ...after } });
       return this.tenantView(tenantId, after);
     });
     await this.runtime.invalidate(tenantId);
@@ -138,8 +142,13 @@ export class LimitsService {
     if (!found) throw AppException.notFound(s.subject === 'customer' ? 'customer' : 'API key');
   }
 
-  private tenantView(tenantId: string, stored: { rpm: number | null; tpm: number | null }): TenantLimitsView {
-    return { tenantId, rpm: value(stored.rpm, this.config.INFERENCE_TENANT_RPM), tpm: value(stored.tpm, this.config.INFERENCE_TENANT_TPM) };
+  private tenantView(tenantId: string, stored: TenantStored): TenantLimitsView {
+    return {
+      tenantId,
+      rpm: value(stored.rpm, this.config.INFERENCE_TENANT_RPM),
+      tpm: value(stored.tpm, this.config.INFERENCE_TENANT_TPM),
+      ipRpm: value(stored.ipRpm, this.config.INFERENCE_IP_RPM),
+    };
   }
 
   private customerView(customerId: string, stored: StoredLimits): CustomerLimitsView {

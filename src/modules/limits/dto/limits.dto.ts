@@ -4,7 +4,7 @@ import { IsDecimalAmount } from '../../../common/money.validators';
 
 const NULL_DOC = 'null: the platform default; 0: no limit';
 
-export class SetTenantLimitsRequest {
+class SetRateLimitsRequest {
   @ApiPropertyOptional({ nullable: true, type: Number, minimum: 0, maximum: 10_000_000, description: `Requests per minute across the tenant. ${NULL_DOC}` })
   @IsOptional()
   @IsInt()
@@ -20,7 +20,16 @@ export class SetTenantLimitsRequest {
   tpm?: number | null;
 }
 
-export class SetCustomerLimitsRequest extends SetTenantLimitsRequest {
+export class SetTenantLimitsRequest extends SetRateLimitsRequest {
+  @ApiPropertyOptional({ nullable: true, type: Number, minimum: 0, maximum: 10_000_000, description: `Requests per minute to /v1 from one client address. ${NULL_DOC}` })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000_000)
+  ipRpm?: number | null;
+}
+
+export class SetCustomerLimitsRequest extends SetRateLimitsRequest {
   @ApiPropertyOptional({ nullable: true, type: Number, minimum: 0, maximum: 100_000, description: `Requests in flight at once across the customer's keys. ${NULL_DOC}` })
   @IsOptional()
   @IsInt()
@@ -39,6 +48,7 @@ export class TenantLimitsView {
   @ApiProperty({ format: 'uuid' }) tenantId: string;
   @ApiProperty({ type: LimitValue }) rpm: LimitValue;
   @ApiProperty({ type: LimitValue }) tpm: LimitValue;
+  @ApiProperty({ type: LimitValue, description: 'Requests per minute to /v1 from one client address' }) ipRpm: LimitValue;
 }
 
 export class CustomerLimitsView {

@@ -7241,6 +7241,8 @@ export interface components {
             salesUserId: string;
         };
         SetTenantLimitsRequest: {
+            /** @description Requests per minute to /v1 from one client address. null: the platform default; 0: no limit */
+            ipRpm?: number | null;
             /** @description Requests per minute across the tenant. null: the platform default; 0: no limit */
             rpm?: number | null;
             /** @description Tokens per minute across the tenant. null: the platform default; 0: no limit */
@@ -7591,6 +7593,8 @@ export interface components {
             webhookUrl: string;
         };
         TenantLimitsView: {
+            /** @description Requests per minute to /v1 from one client address */
+            ipRpm: components["schemas"]["LimitValue"];
             rpm: components["schemas"]["LimitValue"];
             /** Format: uuid */
             tenantId: string;
