@@ -8872,13 +8872,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            /** @description `next` given more than once, or longer than 500 characters */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                    "application/json": components["schemas"]["ProblemSchema"];
                 };
             };
             /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
