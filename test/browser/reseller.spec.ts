@@ -348,6 +348,38 @@ describe('reseller staff console in a browser', () => {
     await context.close();
   }, 600_000);
 
+  it('owner: prices an image model per image and per size, each size held to its wholesale floor', async () => {
+    // Wholesale per image: 0.04, and 0.08 for 1024x1024 in hd (the platform's table).
+    const imageModel = `${model}-image`;
+    const platformFinance = await signIn(stack.baseUrl, platform, 'finance');
+    const wholesale = { inputPerMillion: '0', outputPerMillion: '0', perRequest: '0.04', unit: 'image', imagePrices: { '1024x1024/hd': '0.08' } };
+    expect((await call(stack.baseUrl, 'PUT', `/api/v1/pricing/${imageModel}`, { ...as(platform, platformFinance.accessToken), json: wholesale })).status).toBe(200);
+
+    const { context, page } = await signInPage(shop.users.owner.email);
+    await page.goto(url('/reseller/prices'));
+    await page.getByTestId(`price-edit-${imageModel}`).click();
+    const form = page.getByTestId('price-form');
+    // The unit's own price (per image) and the wholesale sizes, not token prices.
+    await expect(form.getByLabel(/^Input per million/).count()).resolves.toBe(0);
+    await form.getByRole('textbox', { name: /Your price \(per image/ }).fill('0.05');
+    const size = form.getByTestId('image-prices');
+    await expect(size.getByLabel('Size/quality').inputValue()).resolves.toBe('1024x1024/hd');
+    await size.getByLabel('Price per image').fill('0.07');
+    await page.getByRole('button', { name: 'Save' }).click();
+    // The size below its wholesale price is named by the API.
+    await page.getByTestId('price-error').getByText('Price per image 1024x1024/hd: must be at least 0.08', { exact: false }).waitFor();
+    await expectAccessible(page, 'image price below wholesale');
+    await shoot(page, 'price-image-floor-en');
+    await size.getByLabel('Price per image').fill('0.1');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await form.waitFor({ state: 'detached' });
+    const owner = await token('owner');
+    const book = await call(stack.baseUrl, 'GET', '/api/v1/pricing', as(shop, owner));
+    const row = book.body.items.find((p: { model: string }) => p.model === imageModel);
+    expect(row.price).toMatchObject({ unit: 'image', perRequest: '0.05', imagePrices: { '1024x1024/hd': '0.1' } });
+    await context.close();
+  }, 600_000);
+
   it('sales: sees exactly the customers bound to them, and a re-bind takes one away', async () => {
     const owner = await token('owner');
     // A second customer, bound to another salesperson, must not show.

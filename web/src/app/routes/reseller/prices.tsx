@@ -132,6 +132,9 @@ function EditPrice({ price, onClose }: { price?: Price; onClose: () => void }) {
   // What the price counts: a reseller's price takes the platform's unit.
   const unit = unitOf(price?.wholesale?.unit ?? price?.price.unit);
   const perUnit = unit !== 'token' && unit !== 'character';
+  // "imagePrices.1024x1024/hd" is one size of the image table.
+  const fieldName = (field: string) =>
+    field.startsWith('imagePrices.') ? `${t('units.imagePrices.price')} ${field.slice('imagePrices.'.length)}` : t(`reseller.prices.fields.${field}`, { defaultValue: field });
   return (
     <Modal
       open={Boolean(price)}
@@ -185,7 +188,7 @@ function EditPrice({ price, onClose }: { price?: Price; onClose: () => void }) {
                 description={
                   <ul style={{ margin: 0, paddingInlineStart: 18 }}>
                     {set.error.problem.errors.map((e) => (
-                      <li key={e.field}>{`${t(`reseller.prices.fields.${e.field}`, { defaultValue: e.field })}: ${e.messages.join('; ')}`}</li>
+                      <li key={e.field}>{`${fieldName(e.field)}: ${e.messages.join('; ')}`}</li>
                     ))}
                   </ul>
                 }
