@@ -45,7 +45,7 @@ export class CoreModule {
         RedisModule,
         TenancyModule,
         AuthorizationModule,
-        ObservabilityModule,
+        ObservabilityModule.forProcess(processName),
         QueueModule.forRoot({ role: processName === 'worker' ? 'worker' : 'producer' }),
         WebhookOutboxModule,
         ...(http

@@ -87,6 +87,12 @@ export function buildConfigSchema(production: boolean) {
   PORT: port.default(3000),
   WORKER_PORT: port.default(3001),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** OpenTelemetry tracing: on when true, or (unset) when OTEL_EXPORTER_OTLP_ENDPOINT is set; off by default. */
+  TRACING_ENABLED: booleanFlag.optional(),
+  /** The OTLP/HTTP collector's base URL (spans go to <url>/v1/traces). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+  /** The traces' service name (default aigateway-api / aigateway-worker). */
+  OTEL_SERVICE_NAME: z.string().min(1).max(100).optional(),
   DATABASE_URL: localDefault(
     postgresUrl,
     `postgres://aigateway_app:aigateway_app@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,

@@ -5,3 +5,4 @@ export * from './metrics';
 export * from './observability.module';
 export * from './request-id';
 export * from './metrics-server';
+export * from './tracing';

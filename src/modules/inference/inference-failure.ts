@@ -2,6 +2,9 @@ import type { Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { ClientProtocol, InferenceError } from './openai-error';
 
+/** Set on a traced request's response by InferenceService (see RESPONSE_TRACE_ID there). */
+export const RESPONSE_TRACE_ID = Symbol.for('aigateway.responseTraceId');
+
 /**
  * Answers a failed inference request in its protocol's error shape (OpenAI's; Anthropic's on /v1/messages), on the raw response: unknown errors
  * are logged and answered 500 with the request id to quote; an upstream error keeps its status and
@@ -9,7 +12,7 @@ import { ClientProtocol, InferenceError } from './openai-error';
  * response is only ended.
  */
 export function writeInferenceFailure(logger: Logger, error: unknown, requestId: string, res: ServerResponse, protocol: ClientProtocol = 'openai'): void {
-  const failure = toInferenceError(logger, error, requestId);
+  const failure = toInferenceError(logger, error, requestId, (res as unknown as Record<symbol, string | undefined>)[RESPONSE_TRACE_ID]);
   if (res.headersSent) {
     if (!res.writableEnded) res.end();
     return;
@@ -20,13 +23,15 @@ export function writeInferenceFailure(logger: Logger, error: unknown, requestId:
   res.end(payload);
 }
 
-export function toInferenceError(logger: Logger, error: unknown, requestId: string): InferenceError {
+export function toInferenceError(logger: Logger, error: unknown, requestId: string, traceId?: string): InferenceError {
   if (error instanceof InferenceError) return error;
   if (isUpstreamError(error)) {
     const e = error.body.error;
     return new InferenceError(error.status, e.type, e.code, e.message, e.param, error.retryAfterSeconds ? { 'retry-after': String(error.retryAfterSeconds) } : {});
   }
-  logger.error({ err: error instanceof Error ? { message: error.message, stack: error.stack } : String(error) }, 'inference request failed');
+  const err = error instanceof Error ? { message: error.message, stack: error.stack } : String(error);
+  // A traced request's failure names its trace (the log line and the trace are found from each other).
+  logger.error(traceId ? { err, requestId, traceId } : { err }, 'inference request failed');
   return new InferenceError(500, 'server_error', 'internal_error', `The gateway failed; quote request id ${requestId}.`);
 }
 

@@ -4,6 +4,8 @@ import type { ServerResponse } from 'node:http';
 import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, HoldResult, RateStatus, SettleRequest, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
+import { contextFromTraceparent, failSpan, TraceScope, Tracing } from '@app/observability';
+import { SpanKind } from '@opentelemetry/api';
 import { CompiledPrice, compiledCostUnits, compiledForImage, TokenUsage } from '@app/money';
 import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UNSTREAMED_ENDPOINTS, UploadedFile, UpstreamError, Usage } from '@app/providers';
 import type { ResolvedTenant } from '@app/tenancy';
@@ -14,6 +16,7 @@ import { KeysRuntime, ResolvedApiKey } from '../keys/keys-runtime';
 import { LimitsRuntime } from '../limits/limits-runtime';
 import { EffectivePrice } from '../pricing/price-book';
 import { PricingRuntime } from '../pricing/pricing-runtime';
+import { RESPONSE_TRACE_ID } from './inference-failure';
 import { InferenceMetrics } from './inference.metrics';
 import { WALLET_LOADER, WalletLoader } from './inference.ports';
 import { anthropicErrorType, InferenceError } from './openai-error';
@@ -32,6 +35,8 @@ export interface InferenceCall {
   requestId: string;
   /** The client's socket response, written directly (streams are piped as they arrive). */
   res: ServerResponse;
+  /** The request's trace (null or absent: tracing is off). */
+  trace?: TraceScope | null;
 }
 
 /** Who pays, and at which prices: fixed before the upstream is called. */
@@ -108,6 +113,7 @@ export class InferenceService {
     private readonly metrics: InferenceMetrics,
     private readonly limits: LimitsRuntime,
     private readonly contentLog: ContentLogRuntime,
+    private readonly tracing: Tracing,
   ) {}
 
   /**
@@ -138,9 +144,28 @@ export class InferenceService {
   }
 
   async handle(call: InferenceCall): Promise<void> {
+    // Tracing off (the default): one property read, no span, no context.
+    if (!this.tracing.enabled) return this.run(call);
+    const scope = this.tracing.start(`POST /v1 ${call.endpoint}`, contextFromTraceparent(call.headers.traceparent), { 'aigateway.endpoint': call.endpoint, 'aigateway.request_id': call.requestId }, SpanKind.SERVER)!;
+    call.trace = scope;
+    (call.res as unknown as Record<symbol, string>)[RESPONSE_TRACE_ID] = scope.traceId;
+    try {
+      await this.run(call);
+    } catch (error) {
+      failSpan(scope.span, error);
+      throw error;
+    } finally {
+      scope.span.end();
+    }
+  }
+
+  private async run(call: InferenceCall): Promise<void> {
     const started = performance.now();
     const startedAt = Date.now();
-    const key = await this.authenticate(call.tenant, call.headers, call.clientIp);
+    const key = call.trace
+      ? await call.trace.around('key_check', () => this.authenticate(call.tenant, call.headers, call.clientIp))
+      : await this.authenticate(call.tenant, call.headers, call.clientIp);
+    call.trace?.span.setAttributes({ 'aigateway.tenant_id': key.tenantId, 'aigateway.customer_id': key.customerId });
     const fields = readRequestFields(call.endpoint, call.body);
     if (key.allowedModels && !key.allowedModels.has(fields.model)) throw InferenceError.modelNotFound(fields.model);
     const pricing = await this.prices.effectivePrice(key.tenantId, fields.model, startedAt, key.customerId);
@@ -155,7 +180,8 @@ export class InferenceService {
     // Rerank holds its search units' per-request price, images n times the price of their size
     // and quality, transcriptions their estimated seconds, the others one request's.
     const holdUnits = compiledCostUnits({ input: promptEstimate + (fields.characters ?? 0), output: outputCap, requests: fields.requests }, this.priceFor(fields, pricing.compiledRetail));
-    await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res, call.clientIp);
+    if (call.trace) await call.trace.around('hold', () => this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res, call.clientIp), { 'aigateway.hold_units': holdUnits.toString() });
+    else await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res, call.clientIp);
     admitted.estimate = { input: promptEstimate, output: outputCap };
 
     // The proxies settle before the answer's last byte leaves (see proxyOnce and proxyStream);
@@ -319,6 +345,8 @@ export class InferenceService {
       requestId: call.requestId,
       deadlineMs: this.config.INFERENCE_FAILOVER_DEADLINE_MS,
       estimate: a.estimate,
+      trace: call.trace,
+      traceparent: call.trace ? undefined : call.headers.traceparent,
     });
     if (sent.attempts > 1) this.metrics.failedOver(a.fields.model);
     return sent;
@@ -530,7 +558,13 @@ export class InferenceService {
     const request = this.settlement(call, a, o);
     // The channel's own token and spend counters take what the call really used (never waited for).
     if (o.reservation) void this.channels.reconcile(o.reservation, request.actualTokens, BigInt(request.event.upstreamUnits));
-    await this.outbox.settle(request);
+    if (call.trace) {
+      await call.trace.around('settle', () => this.outbox.settle(request), {
+        'aigateway.status': o.status,
+        'aigateway.channel_id': o.channel?.id ?? '',
+        'aigateway.retail_units': request.event.retailUnits,
+      });
+    } else await this.outbox.settle(request);
     this.metrics.completed(request.event, o.channel?.name ?? 'none');
     // Optional content logging (off unless the tenant's owner turned it on): stored after the answer, never waited for.
     const retentionDays = this.contentLog.retentionFor(a.key.tenantId);

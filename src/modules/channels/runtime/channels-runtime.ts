@@ -39,6 +39,8 @@ import { ChannelSecrets } from '../channel-secrets';
 import { ChannelsRepository, RoutingRow } from '../channels.repository';
 import { ChannelLimiter, ChannelReservation, hasLimits } from './channel-limits';
 import { randomUUID } from 'node:crypto';
+import { SpanKind } from '@opentelemetry/api';
+import { failSpan, TraceScope, traceparentOf } from '@app/observability';
 
 /** Injection token of the router's random source (tests put a seeded one there). */
 export const CHANNEL_ROUTER_RNG = Symbol('CHANNEL_ROUTER_RNG');
@@ -73,6 +75,10 @@ export interface UpstreamCall {
    * when the channel is picked; corrected by `reconcile` once the usage is known.
    */
   estimate?: { input: number; output: number };
+  /** The request's trace: each attempt is a child span, whose traceparent the upstream receives. */
+  trace?: TraceScope | null;
+  /** Tracing off: the client's own traceparent, passed to the upstream unchanged. */
+  traceparent?: string | string[];
 }
 
 export interface UpstreamCallResult {
@@ -262,6 +268,9 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
             throw error;
           }
         }
+        const span = call.trace?.child('upstream', { 'aigateway.channel_id': channel.id, 'aigateway.channel': channel.name, 'aigateway.model': call.model, 'aigateway.upstream_model': candidate.upstreamModel, 'aigateway.provider': channel.provider }, SpanKind.CLIENT);
+        const passed = Array.isArray(call.traceparent) ? call.traceparent[0] : call.traceparent;
+        const traceparent = span ? traceparentOf(span) : passed && passed.length <= 100 ? passed : undefined;
         try {
           const result = await exchange({
             adapter: adapterFor(channel.provider, call.endpoint),
@@ -278,14 +287,24 @@ export class ChannelsRuntime implements OnModuleInit, OnApplicationShutdown {
             totalMs: channel.totalTimeoutMs,
             signal: call.signal,
             allowPrivateNetworks: this.config.CHANNEL_ALLOW_PRIVATE_NETWORKS,
-            headers: call.requestId ? { 'x-request-id': call.requestId } : undefined,
+            headers: call.requestId || traceparent ? { ...(call.requestId ? { 'x-request-id': call.requestId } : {}), ...(traceparent ? { traceparent } : {}) } : undefined,
             clientHeaders: call.clientHeaders,
           });
           this.channelLatency.observe({ channel_id: channel.id, channel: channel.name }, result.firstByteMs / 1000);
           if (result.kind === 'json') this.recordSuccess(channel);
           else breaker.success(); // the stream started: the channel answers; a later cut is counted by finish()
+          if (span) {
+            span.setAttribute('http.response.status_code', 200);
+            span.setAttribute('aigateway.first_byte_ms', result.firstByteMs);
+            span.end();
+          }
           return { result, key, reservation };
         } catch (error) {
+          if (span) {
+            if (error instanceof UpstreamError) span.setAttributes({ 'http.response.status_code': error.status, 'aigateway.failure': error.kind });
+            failSpan(span, error);
+            span.end();
+          }
           if (error instanceof UpstreamError) this.recordFailure(candidate, key, error);
           else breaker.release();
           // The request reached the channel (it counts in its requests per minute) but used nothing.
