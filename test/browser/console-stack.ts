@@ -86,13 +86,16 @@ export async function seriousViolations(page: Page): Promise<string[]> {
   // A dialog or message still fading in has text at partial opacity, which axe reports as low
   // contrast: judge the page once its animations and transitions have finished.
   // (Endless ones, such as a spinner, never finish and are left out.)
+  // (page.evaluate, not waitForFunction: the console's CSP refuses the eval that one needs, and
+  // the refusal used to be swallowed, so nothing waited.)
   await page
-    .waitForFunction(
-      `document.getAnimations().every((a) => a.playState !== 'running' || (a.effect && a.effect.getTiming().iterations === Infinity))`,
-      undefined,
-      { timeout: 10_000 },
-    )
-    .catch(() => undefined);
+    .evaluate(async () => {
+      type Animations = { getAnimations(): Array<{ playState: string; effect: { getTiming(): { iterations?: number } } | null }> };
+      const document = (globalThis as unknown as { document: Animations }).document;
+      const settled = () => document.getAnimations().every((a) => a.playState !== 'running' || a.effect?.getTiming().iterations === Infinity);
+      for (const deadline = Date.now() + 10_000; !settled() && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
+    })
+    .catch(() => undefined); // a page navigating away: axe judges what is there
   const result = await new AxeBuilder({ page }).analyze();
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
