@@ -8,8 +8,6 @@ import { platformWithUsers, resellerWithUsers, signIn, TestTenant } from '../sup
 import { expectProblem } from '../support/problem';
 import { isolatedRedisUrl } from '../support/redis';
 import { scaled } from '../support/timing';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 
 /**
  * Request logs (issue 27): every request findable, one by one, under exactly the scope of the
@@ -342,16 +340,10 @@ describe('usage records: list, scope, pages, sums, export (e2e)', () => {
            FROM generate_series(1, 100000) AS i`,
         [big.id, big.users.cb.id, start.toISOString()],
       );
-      // What stays live, not garbage not yet collected (which depends on the machine's load): a
-      // full collection before each sample.
-      const gc = exposedGc();
-      gc();
+      global.gc?.();
       const baseline = process.memoryUsage().heapUsed;
       let peak = baseline;
-      const sampler = setInterval(() => {
-        gc();
-        peak = Math.max(peak, process.memoryUsage().heapUsed);
-      }, 500);
+      const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 20);
       const url = new URL(`/api/v1/usage/export.csv?from=${new Date(start.getTime() - 1000).toISOString()}`, api.baseUrl);
       const { lines, bytes, first, formula, truncated } = await new Promise<{ lines: number; bytes: number; first: string; formula: number; truncated: unknown }>((resolve, reject) => {
         const req = httpRequest(url, { headers: { host: big.domain, authorization: `Bearer ${tokens.get(`${big.slug}:owner`)}` } }, (res) => {
@@ -385,18 +377,16 @@ describe('usage records: list, scope, pages, sums, export (e2e)', () => {
       expect(truncated).toBe('false');
       const growth = peak - baseline;
       // The CSV alone is ~14 MB, and the rows as objects several times that (buffering them all
-      // keeps well over 100 MB live): the process running both the api and this client must stay
-      // far below that.
+      // grew the heap by 111 MB): the process running both the api and this client must stay well
+      // below that. Garbage not yet collected counts too, and more of it on a loaded machine (6-13 MB
+      // quiet, 35 and 55 MB in loaded CI runs), hence the bound. Forcing a full collection before
+      // each sample measured what is live (1 MB) but stalled the process enough, under load, for
+      // the export to be cut off.
       // eslint-disable-next-line no-console
       console.log(`usage CSV export: ${bytes} bytes, heap growth ${Math.round(growth / 1e6)} MB`);
-      expect(growth).toBeLessThan(40e6);
+      expect(growth).toBeLessThan(85e6);
     },
     scaled(120_000),
   );
 });
 
-/** V8's full collection, exposed at run time (jest is not started with --expose-gc). */
-function exposedGc(): () => void {
-  setFlagsFromString('--expose_gc');
-  return runInNewContext('gc') as () => void;
-}
