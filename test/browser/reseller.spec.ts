@@ -142,6 +142,12 @@ describe('reseller staff console in a browser', () => {
     await page.getByTestId('customers-table').getByText(email, { exact: true }).click();
     await page.getByTestId('customer-drawer').getByText(email, { exact: true }).waitFor();
   }
+  /** Answers the confirmation dialog itself (not another button of that name), and waits until it is gone. */
+  async function answerConfirm(page: Page, answer: 'Confirm' | 'Cancel') {
+    const dialog = page.locator('.ant-modal-confirm:visible');
+    await dialog.getByRole('button', { name: answer }).click();
+    await dialog.waitFor({ state: 'detached' });
+  }
   async function chooseSales(page: Page, email: string) {
     await page.getByTestId('bind-select').click();
     await page.locator('.ant-select-item-option').filter({ hasText: email }).click();
@@ -281,7 +287,7 @@ describe('reseller staff console in a browser', () => {
     const keyRow = keys.locator('tbody tr.ant-table-row').filter({ hasText: 'app' });
     await keyRow.getByText('Active', { exact: true }).waitFor();
     await keyRow.getByTestId('key-disable').click();
-    await page.getByRole('button', { name: 'Confirm' }).click();
+    await answerConfirm(page, 'Confirm');
     await keyRow.getByText('Disabled', { exact: true }).waitFor();
     const keyOf = async () => (await call(stack.baseUrl, 'GET', `/api/v1/keys/${key.body.id}`, as(shop, owner))).body.status;
     expect(await keyOf()).toBe('disabled');
@@ -291,10 +297,10 @@ describe('reseller staff console in a browser', () => {
     await expectAccessible(page, 'customer keys');
     await shoot(page, 'customer-keys-en');
     await keyRow.getByTestId('key-revoke').click();
-    await page.getByRole('button', { name: 'Cancel' }).click();
+    await answerConfirm(page, 'Cancel');
     expect(await keyOf()).toBe('active');
     await keyRow.getByTestId('key-revoke').click();
-    await page.getByRole('button', { name: 'Confirm' }).click();
+    await answerConfirm(page, 'Confirm');
     await keyRow.getByText('Revoked', { exact: true }).waitFor();
     expect(await keyOf()).toBe('revoked');
     await page.getByTestId('customer-drawer').getByRole('button', { name: 'Close' }).click();
