@@ -86,6 +86,8 @@ export async function seriousViolations(page: Page): Promise<string[]> {
   // A dialog or message still fading in has text at partial opacity, which axe reports as low
   // contrast: judge the page once its animations and transitions have finished.
   // (Endless ones, such as a spinner, never finish and are left out.)
+  // A button still under the mouse shows its lighter hover colour: the page is judged at rest.
+  await page.mouse.move(0, 0);
   // (page.evaluate, not waitForFunction: the console's CSP refuses the eval that one needs, and
   // the refusal used to be swallowed, so nothing waited.)
   await page
