@@ -109,7 +109,9 @@ describe('maintenance jobs (worker)', () => {
       expect((await system.query(`SELECT 1 FROM webhook_attempts WHERE delivery_id = $1`, [deliveredDelivery])).rowCount).toBe(0);
       expect((await system.query(`SELECT 1 FROM webhook_events WHERE id = $1`, [unsubscribed])).rowCount).toBe(0);
       // the endpoint itself stays, with the history that is still kept
-      expect((await system.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1`, [endpoint])).rows[0].n).toBe(4);
+      // (The undispatched event's own delivery is left out: another worker's relay may dispatch it
+      // between its insert and the holder's lock, which is not what this test is about.)
+      expect((await system.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE endpoint_id = $1 AND event_id <> $2`, [endpoint, undispatched])).rows[0].n).toBe(4);
     } finally {
       await holder.query('ROLLBACK');
       await holder.end();
