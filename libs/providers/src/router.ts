@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CompiledPrice } from '@app/money';
 import { BreakerOptions, CircuitBreaker, DEFAULT_BREAKER_OPTIONS } from './breaker';
 import { ModelMap, ModelMapping } from './model-map';
@@ -70,7 +70,8 @@ export function seededRng(seed: number): Rng {
 }
 
 function unitHash(stickyKey: string, channelId: string): number {
-  const digest = createHash('sha256').update(stickyKey).update('\0').update(channelId).digest();
+  // One-shot hash (Node >= 20.12): no Hash object per channel and request.
+  const digest = hash('sha256', `${stickyKey}\0${channelId}`, 'buffer');
   // 48 bits, never exactly 0 or 1
   return (digest.readUIntBE(0, 6) + 0.5) / 2 ** 48;
 }

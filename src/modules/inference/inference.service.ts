@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, HoldResult, RateStatus, SettleRequest, UsageEvent } from '@app/billing';
@@ -89,7 +89,8 @@ export function presentedKey(headers: InferenceCall['headers']): string | null {
 }
 
 export function secretHash(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  // One-shot hash (Node >= 20.12): no Hash object per request.
+  return hash('sha256', secret, 'hex');
 }
 
 /**
