@@ -19,11 +19,13 @@
  *   BENCH_ROUNDS=5                         (the seconds are split into this many interleaved turns)
  *   BENCH_RATES=500,1000                   (fixed-rate rows, requests per second)
  *   npm run bench -- --short               (2 s per row in 1 turn, metering on 20,000 events: a smoke run, no table written)
+ *   npm run bench -- --node 24.22.3        (every process on that Node.js release; see scripts/bench.sh)
+ *   BENCH_OUT=docs/benchmarks-node20.md    (write the table there instead of docs/benchmarks.md)
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { migrate } from '../../libs/database/src/migrate';
 import { freePort, LocalPostgres, LocalRedis, startEmbeddedPostgres, startRedis } from '../local-infra';
@@ -96,6 +98,35 @@ interface RateRow {
   rate: number;
   result: OpenLoopResult;
   cpuPerRequest: Record<string, number>;
+  /** The api's own view of the run (gateway rows): what stalled its event loop. */
+  loop?: LoopStats;
+}
+
+/** The api's event-loop delay and garbage collection over one measured run (from its /metrics). */
+interface LoopStats {
+  /** Event-loop delay, p99 and max over the run's turns (ms; monitorEventLoopDelay, 10 ms resolution). */
+  delayP99Ms: number;
+  delayMaxMs: number;
+  /** Milliseconds spent in garbage collection per second of the run, and pauses longer than 10 ms. */
+  gcMsPerSecond: number;
+  gcPausesOver10Ms: number;
+}
+
+/**
+ * Reads the api's default Node metrics. prom-client resets its event-loop delay histogram at each
+ * scrape and nothing else scrapes the bench's api, so a scrape at the start and one at the end of a
+ * run give that run's delays; GC figures are cumulative and taken as differences.
+ */
+async function scrapeLoop(metricsUrl: string): Promise<{ delayP99: number; delayMax: number; gcSeconds: number; gcCount: number; gcUnder10ms: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const sum = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((total, m) => total + Number(m[1]), 0);
+  return {
+    delayP99: sum(/^nodejs_eventloop_lag_p99_seconds(?:\{[^}]*\})? (\S+)$/gm),
+    delayMax: sum(/^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/gm),
+    gcSeconds: sum(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)$/gm),
+    gcCount: sum(/^nodejs_gc_duration_seconds_count\{[^}]*\} (\S+)$/gm),
+    gcUnder10ms: sum(/^nodejs_gc_duration_seconds_bucket\{(?=[^}]*le="0\.01")[^}]*\} (\S+)$/gm),
+  };
 }
 
 interface Row {
@@ -244,6 +275,7 @@ async function main(): Promise<void> {
     const modes = (process.env.BENCH_MODES?.split(',') ?? ['chat', 'stream', 'messages', 'responses']) as Array<'chat' | 'stream' | 'messages' | 'responses'>;
     const concurrencies = process.env.BENCH_CONCURRENCY?.split(',').map(Number) ?? [1, 32];
     const postmaster = Number(readFileSync(join(scratch, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const apiMetricsUrl = `http://127.0.0.1:${apiMetrics}/metrics`;
     const groups = {
       api: [api.child.pid],
       worker: [worker.child.pid],
@@ -309,14 +341,20 @@ async function main(): Promise<void> {
         const chosen = targetsOf(mode).filter((t) => !t.name.startsWith('upstream') && (!only || only.some((o) => t.name.startsWith(o))));
         const runs = new Map<string, OpenLoopResult[]>(chosen.map((t) => [t.name, []]));
         const cpuTotals = new Map<string, Record<string, number>>(chosen.map((t) => [t.name, {}]));
+        const loops: LoopStats[] = [];
         for (let round = 0; round < rounds; round++) {
           for (const target of chosen) {
             let cpuBefore: ReturnType<typeof cpuSnapshot> = {};
             let generatorBefore = process.cpuUsage();
+            const isGateway = target.name === 'gateway';
+            let loopBefore: ReturnType<typeof scrapeLoop> | null = null;
+            let measureStarted = 0;
             const result = await runOpenLoop({
               onMeasureStart: () => {
                 cpuBefore = cpuSnapshot(groups);
                 generatorBefore = process.cpuUsage();
+                measureStarted = performance.now();
+                if (isGateway) loopBefore = scrapeLoop(apiMetricsUrl);
               },
               url: target.url,
               headers: target.headers,
@@ -331,13 +369,35 @@ async function main(): Promise<void> {
             const totals = cpuTotals.get(target.name)!;
             for (const [k, ms] of Object.entries(cpu)) totals[k] = (totals[k] ?? 0) + ms;
             runs.get(target.name)!.push(result);
-            if (target.name === 'gateway') gatewayOk += result.requests + result.warmupOk;
+            if (isGateway && loopBefore) {
+              const seconds = (performance.now() - measureStarted) / 1000;
+              const [before, after] = await Promise.all([loopBefore as ReturnType<typeof scrapeLoop>, scrapeLoop(apiMetricsUrl)]);
+              const gcCount = after.gcCount - before.gcCount;
+              loops.push({
+                delayP99Ms: after.delayP99 * 1000,
+                delayMaxMs: after.delayMax * 1000,
+                gcMsPerSecond: ((after.gcSeconds - before.gcSeconds) * 1000) / seconds,
+                gcPausesOver10Ms: gcCount - (after.gcUnder10ms - before.gcUnder10ms),
+              });
+            }
+            if (isGateway) gatewayOk += result.requests + result.warmupOk;
           }
         }
         for (const target of chosen) {
           const result = mergeOpenLoops(runs.get(target.name)!);
           const cpuPerRequest = Object.fromEntries(Object.entries(cpuTotals.get(target.name)!).map(([k, ms]) => [k, ms / Math.max(1, result.requests)]));
-          rateRows.push({ target: target.name, mode, rate, result, cpuPerRequest });
+          // Over the turns: the worst p99 and max delay, GC time averaged, long pauses added up.
+          const loop: LoopStats | undefined =
+            target.name === 'gateway' && loops.length
+              ? {
+                  delayP99Ms: Math.max(...loops.map((l) => l.delayP99Ms)),
+                  delayMaxMs: Math.max(...loops.map((l) => l.delayMaxMs)),
+                  gcMsPerSecond: loops.reduce((t, l) => t + l.gcMsPerSecond, 0) / loops.length,
+                  gcPausesOver10Ms: loops.reduce((t, l) => t + l.gcPausesOver10Ms, 0),
+                }
+              : undefined;
+          rateRows.push({ target: target.name, mode, rate, result, cpuPerRequest, loop });
+          if (loop) say(`  api event loop: delay p99 ${loop.delayP99Ms.toFixed(1)} ms, max ${loop.delayMaxMs.toFixed(1)} ms; GC ${loop.gcMsPerSecond.toFixed(1)} ms/s, ${loop.gcPausesOver10Ms} pauses over 10 ms`);
           say(
             `${mode.padEnd(6)} ${String(rate).padStart(5)}/s ${target.name.padEnd(18)} sent ${result.rps.toFixed(0).padStart(5)}/s  p50 ${result.latencyMs.p50.toFixed(2)} ms  p99 ${result.latencyMs.p99.toFixed(2)} ms` +
               (result.ttftMs ? `  ttft p50 ${result.ttftMs.p50.toFixed(2)} p99 ${result.ttftMs.p99.toFixed(2)} ms` : '') +
@@ -383,9 +443,11 @@ async function main(): Promise<void> {
     }
     const table = render(rows, rateRows, memory, metering, check, startedAt, targetLines, portkeyProblems);
     process.stdout.write(`\n${table}\n`);
-    mkdirSync(join(ROOT, 'docs'), { recursive: true });
-    writeFileSync(join(ROOT, 'docs', 'benchmarks.md'), table);
-    say('written to docs/benchmarks.md');
+    // BENCH_OUT: another file for the table (e.g. a run on another Node.js release beside the main one).
+    const out = resolve(ROOT, process.env.BENCH_OUT ?? join('docs', 'benchmarks.md'));
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, table);
+    say(`written to ${out}`);
     if (!check.ok) process.exitCode = 1;
   } finally {
     await stopAll();
@@ -536,9 +598,9 @@ function render(
     '',
   );
   lines.push('## Fixed rate (open loop)', '');
-  lines.push('Requests are sent on a schedule (request i at start + i / rate) whatever the answers do, and each latency is taken from the time the request was due, so queueing shows and nothing hides it (no coordinated omission). Added = the target minus the bare proxy at the same rate. "Shed": requests not sent because too many were already waiting (the target did not sustain the rate). "Send lag": how late the generator itself sent (p99): when it is large, the machine set the latencies.', '');
-  lines.push('| mode | rate /s | target | sent /s | p50 ms | p99 ms | added p50 ms | added p99 ms | TTFT p50 ms | TTFT p99 ms | TTFT added p50 ms | TTFT added p99 ms | api CPU ms/req | shed | errors | send lag p99 ms |');
-  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  lines.push('Requests are sent on a schedule (request i at start + i / rate) whatever the answers do, and each latency is taken from the time the request was due, so queueing shows and nothing hides it (no coordinated omission). Added = the target minus the bare proxy at the same rate. "Shed": requests not sent because too many were already waiting (the target did not sustain the rate). "Send lag": how late the generator itself sent (p99): when it is large, the machine set the latencies. "api loop delay" is the api\'s own event-loop delay over the run (the worst turn), and "api GC" its time in garbage collection per second, with the number of pauses over 10 ms: a p99 far above the loop delay was spent outside the api (the machine\'s other processes).', '');
+  lines.push('| mode | rate /s | target | sent /s | p50 ms | p99 ms | added p50 ms | added p99 ms | TTFT p50 ms | TTFT p99 ms | TTFT added p50 ms | TTFT added p99 ms | api CPU ms/req | api loop delay p99 / max ms | api GC ms/s (pauses > 10 ms) | shed | errors | send lag p99 ms |');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rateRows) {
     const floor = rateRows.find((x) => x.target.startsWith('bare') && x.mode === r.mode && x.rate === r.rate)?.result;
     const res = r.result;
@@ -547,7 +609,7 @@ function render(
     lines.push(
       `| ${r.mode} | ${r.rate} | ${r.target} | ${res.rps.toFixed(0)} | ${res.latencyMs.p50.toFixed(2)} | ${res.latencyMs.p99.toFixed(2)} | ${added(res.latencyMs.p50, floor?.latencyMs.p50)} | ${added(res.latencyMs.p99, floor?.latencyMs.p99)} | ` +
         `${res.ttftMs ? res.ttftMs.p50.toFixed(2) : ''} | ${res.ttftMs ? res.ttftMs.p99.toFixed(2) : ''} | ${res.ttftMs ? added(res.ttftMs.p50, floor?.ttftMs?.p50) : ''} | ${res.ttftMs ? added(res.ttftMs.p99, floor?.ttftMs?.p99) : ''} | ` +
-        `${r.target === 'gateway' ? (r.cpuPerRequest.api ?? 0).toFixed(3) : ''} | ${res.shed} | ${res.errors} | ${res.sendLagP99Ms.toFixed(2)} |`,
+        `${r.target === 'gateway' ? (r.cpuPerRequest.api ?? 0).toFixed(3) : ''} | ${r.loop ? `${r.loop.delayP99Ms.toFixed(1)} / ${r.loop.delayMaxMs.toFixed(1)}` : ''} | ${r.loop ? `${r.loop.gcMsPerSecond.toFixed(1)} (${r.loop.gcPausesOver10Ms})` : ''} | ${res.shed} | ${res.errors} | ${res.sendLagP99Ms.toFixed(2)} |`,
     );
   }
   lines.push('', '## Saturation (closed loop)', '');

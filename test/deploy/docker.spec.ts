@@ -45,10 +45,10 @@ describe('docker/Dockerfile', () => {
   const final = stages[stages.length - 1];
   const finalArgs = (op: string) => final.instructions.filter((i) => i.op === op).map((i) => i.args);
 
-  it('is multi-stage on Node 20, building in one stage and running from a fresh one', () => {
+  it('is multi-stage on Node 24 LTS, building in one stage and running from a fresh one', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     for (const stage of stages) expect(stage.from).toMatch(/^node:\$\{NODE_VERSION\}-bookworm-slim$/);
-    expect(fs.readFileSync(DOCKERFILE, 'utf8')).toMatch(/^ARG NODE_VERSION=20(\.\d+)*$/m);
+    expect(fs.readFileSync(DOCKERFILE, 'utf8')).toMatch(/^ARG NODE_VERSION=24(\.\d+)*$/m);
     const build = stages.find((s) => s.name === 'build')!;
     const runs = build.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
     expect(runs).toMatch(/npm ci\b/);
