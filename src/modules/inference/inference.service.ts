@@ -73,6 +73,52 @@ const ZERO: Usage = { input: 0, output: 0, cacheRead: 0, cacheWrite: 0 };
 /** A chunk that ends a choice (`"finish_reason":"stop"`, not `null`): the answer's end, held back until settled. */
 const FINISHED = /"finish_reason":\s*"/;
 
+/**
+ * The client's side of one answer: when the client goes away before the answer was finished, the
+ * upstream call is aborted (and a body being read is stopped). One per proxied request.
+ */
+class ClientWatch {
+  private readonly abort = new AbortController();
+  /** The client went away before the answer's end. */
+  gone = false;
+  private stopUpstream: (() => void) | null = null;
+  private readonly onClose = () => {
+    if (this.res.writableFinished) return;
+    this.gone = true;
+    this.abort.abort();
+    this.stopUpstream?.();
+  };
+
+  constructor(private readonly res: ServerResponse) {
+    res.once('close', this.onClose);
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  /** Also stop this (the upstream body being read) when the client goes away. */
+  stopsUpstream(stop: () => void): void {
+    this.stopUpstream = stop;
+  }
+
+  dispose(): void {
+    this.res.off('close', this.onClose);
+  }
+}
+
+/** An error met while reading an upstream's answer, as the failure it is recorded as. */
+function upstreamFailure(error: unknown): UpstreamError {
+  return error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
+}
+
+/** How a proxied answer ended, for its usage record. */
+function outcomeStatus(clientGone: boolean, failure: UpstreamError | null): Outcome['status'] {
+  if (clientGone) return 'client_cancelled';
+  if (!failure) return 'ok';
+  return failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error';
+}
+
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -359,13 +405,9 @@ export class InferenceService {
    * the settle round trip that happens anyway.
    */
   private async proxyOnce(call: InferenceCall, a: Admitted, settle: (o: Outcome) => Promise<void>): Promise<void> {
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!call.res.writableFinished) abort.abort();
-    };
-    call.res.once('close', onClose);
+    const client = new ClientWatch(call.res);
     try {
-      const sent = await this.send(call, a, abort.signal);
+      const sent = await this.send(call, a, client.signal);
       if (sent.exchange.kind !== 'json') throw new Error('expected a JSON answer');
       const parsed = sent.exchange.parsed;
       const usage = parsed.usage ?? this.countedUsage(call, completionText(parsed.body));
@@ -381,7 +423,7 @@ export class InferenceService {
         call.res.end(payload);
       }
     } finally {
-      call.res.off('close', onClose);
+      client.dispose();
     }
   }
 
@@ -394,46 +436,36 @@ export class InferenceService {
    * ended (completely, or cut): a dead api leaves the hold, which the sweeper releases.
    */
   private async proxyBytes(call: InferenceCall, a: Admitted, settle: (o: Outcome) => Promise<void>): Promise<void> {
-    const abort = new AbortController();
-    let clientGone = false;
-    let stopUpstream: (() => void) | null = null;
-    const onClose = () => {
-      if (!call.res.writableFinished) {
-        clientGone = true;
-        abort.abort();
-        stopUpstream?.();
-      }
-    };
-    call.res.once('close', onClose);
+    const client = new ClientWatch(call.res);
     try {
-      const sent = await this.send(call, a, abort.signal);
+      const sent = await this.send(call, a, client.signal);
       const audio = sent.exchange;
       if (audio.kind !== 'bytes') throw new Error('expected audio bytes');
-      stopUpstream = audio.abort;
+      client.stopsUpstream(audio.abort);
       let failure: UpstreamError | null = null;
       let ttftMs: number | null = null;
       call.res.writeHead(200, { 'content-type': audio.contentType, 'x-request-id': call.requestId, 'cache-control': 'no-cache', 'x-accel-buffering': 'no' });
       try {
         for await (const chunk of audio.body) {
-          if (clientGone) break;
+          if (client.gone) break;
           if (ttftMs === null) ttftMs = Math.round(performance.now() - a.started);
           // Backpressure: a slow client slows the upstream read, never a buffer in memory.
-          if (!call.res.write(chunk) && !clientGone) await new Promise<void>((resolve) => { call.res.once('drain', resolve); call.res.once('close', resolve); });
+          if (!call.res.write(chunk) && !client.gone) await new Promise<void>((resolve) => { call.res.once('drain', resolve); call.res.once('close', resolve); });
         }
       } catch (error) {
-        if (!clientGone) failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
+        if (!client.gone) failure = upstreamFailure(error);
       }
-      sent.finish(clientGone ? null : failure);
+      sent.finish(client.gone ? null : failure);
       const delivered = ttftMs !== null;
-      const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
+      const status = outcomeStatus(client.gone, failure);
       const usage: Usage = delivered ? { input: a.fields.characters ?? 0, output: 0, cacheRead: 0, cacheWrite: 0 } : ZERO;
       await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs });
       // An audio stream cut mid-way cannot carry an error event: the connection is cut, so the
       // client sees a failed download rather than a shorter file taken for a whole one.
       if (failure) call.res.destroy();
-      else if (!clientGone) call.res.end();
+      else if (!client.gone) call.res.end();
     } finally {
-      call.res.off('close', onClose);
+      client.dispose();
     }
   }
 
@@ -447,22 +479,12 @@ export class InferenceService {
    * its end, which clients treat as failed, never a complete answer nobody pays for (issue 19).
    */
   private async proxyStream(call: InferenceCall, a: Admitted, settle: (o: Outcome) => Promise<void>): Promise<void> {
-    const abort = new AbortController();
-    let clientGone = false;
-    let stopUpstream: (() => void) | null = null;
-    const onClose = () => {
-      if (!call.res.writableFinished) {
-        clientGone = true;
-        abort.abort();
-        stopUpstream?.();
-      }
-    };
-    call.res.once('close', onClose);
+    const client = new ClientWatch(call.res);
     try {
-      const sent = await this.send(call, a, abort.signal);
+      const sent = await this.send(call, a, client.signal);
       const stream = sent.exchange;
       if (stream.kind !== 'stream') throw new Error('expected a stream');
-      stopUpstream = stream.abort;
+      client.stopsUpstream(stream.abort);
       const delivered: string[] = [];
       let ttftMs: number | null = null;
       let failure: UpstreamError | null = null;
@@ -499,33 +521,33 @@ export class InferenceService {
           if (heldBack || event.done || event.usageOnly || event.final || FINISHED.test(event.raw)) heldBack += event.raw;
           else out += event.raw;
         }
-        if (out && !clientGone) call.res.write(out);
+        if (out && !client.gone) call.res.write(out);
         checkpoint();
       };
       forward(stream.first);
       try {
         for await (const events of stream.rest) {
-          if (clientGone) break;
+          if (client.gone) break;
           forward(events);
         }
       } catch (error) {
-        if (!clientGone) failure = error instanceof UpstreamError ? error : mapUpstreamHttpError(502, '');
+        if (!client.gone) failure = upstreamFailure(error);
       }
-      sent.finish(clientGone ? null : failure);
+      sent.finish(client.gone ? null : failure);
       // The upstream's own usage when the stream completed; otherwise what reached the client.
-      const complete = !failure && !clientGone && stream.translator.usage !== null;
+      const complete = !failure && !client.gone && stream.translator.usage !== null;
       let usage = complete ? stream.translator.usage! : this.cutUsage(call, stream.translator.usage, delivered);
       // An upstream that failed (or timed out) before generating any token is not charged at all,
       // prompt included (issue 11 policy: never pay for a request that failed before the first
       // token). Only the empty role chunk may have reached the client; it carries no token.
-      if (failure && !clientGone && usage.output === 0) usage = ZERO;
-      const status: Outcome['status'] = clientGone ? 'client_cancelled' : failure ? (failure.kind.startsWith('timeout') ? 'timeout' : 'upstream_error') : 'ok';
+      if (failure && !client.gone && usage.output === 0) usage = ZERO;
+      const status = outcomeStatus(client.gone, failure);
       const completion = this.contentLog.retentionFor(a.key.tenantId) === null ? undefined : deliveredText(delivered);
       await settle({ usage, channel: sent.channel, upstreamModel: sent.upstreamModel, status, errorCode: failure?.body.error.code ?? null, ttftMs, completion, reservation: sent.reservation });
-      if (clientGone) return;
+      if (client.gone) return;
       call.res.end(failure ? heldBack + streamErrorEvent(call.endpoint, failure) : heldBack);
     } finally {
-      call.res.off('close', onClose);
+      client.dispose();
     }
   }
 
