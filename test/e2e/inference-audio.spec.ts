@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { billingKeys, decodeUsageEvent } from '@app/billing';
 import Redis from 'ioredis';
 import { toFile } from 'openai';
 import { Client } from 'pg';
@@ -218,6 +219,39 @@ describe('audio transcriptions and speech (e2e)', () => {
       expect(await record(id)).toMatchObject({ status: 'client_cancelled', unit: 'character', quantity: characters, retail_charge: fromUnits(cost) });
       expect(before - (await balance())).toBe(cost);
       await eventually(async () => openai.requests.at(-1)?.aborted === true, 'upstream request closed');
+    });
+
+    it('an api that dies mid-audio has left the whole input owed on its hold: the expired-holds sweep charges it once, a late settlement nothing more', async () => {
+      const before = await balance();
+      const id = rid();
+      openai.next({ kind: 'stall-after', ms: scaled(120_000) });
+      let req: ReturnType<typeof httpRequest> | null = null;
+      await new Promise<void>((resolve, reject) => {
+        req = httpRequest(new URL('/v1/audio/speech', api.baseUrl), { method: 'POST', headers: { host: shop.domain, authorization: `Bearer ${key}`, 'content-type': 'application/json', 'x-request-id': id } }, (res) => {
+          res.once('data', () => resolve());
+        });
+        req.on('error', () => undefined);
+        req.end(JSON.stringify({ model: models.tts, voice: 'alloy', input }));
+        setTimeout(() => reject(new Error('no audio arrived')), scaled(30_000)).unref();
+      });
+      try {
+        // The first audio bytes are out and the upstream is stalled: the charge owed is on the hold.
+        const owed = async () => {
+          const ids = await redis.zrange(billingKeys.holds(shop.id), 0, -1);
+          const holds = await Promise.all(ids.map((hold) => redis.hgetall(billingKeys.hold(shop.id, hold))));
+          return holds.filter((h) => h.ev && decodeUsageEvent(h.ev).httpRequestId === id).map((h) => decodeUsageEvent(h.ev));
+        };
+        await eventually(async () => (await owed()).length === 1, 'the owed charge kept on the hold');
+        expect((await owed())[0]).toMatchObject({ status: 'error', errorCode: 'gateway_interrupted', retailUnits: cost.toString() });
+        // As after the api's death: the worker's sweep of expired holds charges what the hold carries.
+        const sweep = await api.app.get(BalanceService).releaseExpiredHolds(shop.id, Date.now() + 24 * 3600_000);
+        expect(sweep.chargedUnits).toBe(cost);
+      } finally {
+        req!.destroy(); // the client leaves: the (still living) api settles late, and is refused a second charge
+      }
+      expect(await record(id)).toMatchObject({ status: 'error', unit: 'character', quantity: characters, retail_charge: fromUnits(cost) });
+      await eventually(async () => openai.requests.at(-1)?.aborted === true, 'upstream request closed');
+      expect(before - (await balance())).toBe(cost);
     });
 
     it('an upstream 5xx before any audio charges nothing', async () => {

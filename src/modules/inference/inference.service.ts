@@ -433,7 +433,8 @@ export class InferenceService {
    * client (failover is still possible then), the whole input once it has, even if the client
    * goes away or the upstream is cut mid-way, as a cut chat stream is charged its whole prompt:
    * the upstream has consumed (and charges for) all of it. The charge is settled once the audio
-   * ended (completely, or cut): a dead api leaves the hold, which the sweeper releases.
+   * ended (completely, or cut); it is also kept on the hold at the first byte, so an api that dies
+   * mid-audio leaves it for the expired-holds sweeper to charge.
    */
   private async proxyBytes(call: InferenceCall, a: Admitted, settle: (o: Outcome) => Promise<void>): Promise<void> {
     const client = new ClientWatch(call.res);
@@ -448,7 +449,16 @@ export class InferenceService {
       try {
         for await (const chunk of audio.body) {
           if (client.gone) break;
-          if (ttftMs === null) ttftMs = Math.round(performance.now() - a.started);
+          if (ttftMs === null) {
+            ttftMs = Math.round(performance.now() - a.started);
+            // From the first byte on the whole input is owed: kept on the hold at once, so an api
+            // that dies mid-audio leaves that charge to the expired-holds sweeper (as a stream's
+            // checkpoint does), never a free answer.
+            if (this.config.INFERENCE_STREAM_CHECKPOINT_MS > 0) {
+              const owed: Outcome = { usage: { input: a.fields.characters ?? 0, output: 0, cacheRead: 0, cacheWrite: 0 }, channel: sent.channel, upstreamModel: sent.upstreamModel, status: 'error', errorCode: 'gateway_interrupted', ttftMs };
+              void this.outbox.checkpoint(this.settlement(call, a, owed));
+            }
+          }
           // Backpressure: a slow client slows the upstream read, never a buffer in memory.
           if (!call.res.write(chunk) && !client.gone) await new Promise<void>((resolve) => { call.res.once('drain', resolve); call.res.once('close', resolve); });
         }
