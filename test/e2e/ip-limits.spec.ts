@@ -108,6 +108,29 @@ describe('per-address limits on /v1 (e2e)', () => {
     expectIpRefusal(other.find((r) => r.status === 429)!, 5);
   });
 
+  it('counts /v1/messages/count_tokens too (free, but not unlimited from one address)', async () => {
+    const tenant = await world.reseller(['cat']);
+    const secret = await keyOf(tenant, 'cat');
+    expect((await admin(platform, 'owner', 'PUT', `/api/v1/tenants/${tenant.id}/limits`, { ipRpm: 2 })).status).toBe(200);
+    await atMinuteStart();
+    const count = (ip: string) =>
+      call(api.baseUrl, 'POST', '/v1/messages/count_tokens', {
+        host: tenant.domain,
+        headers: { 'x-api-key': secret, 'anthropic-version': '2023-06-01', 'x-forwarded-for': ip },
+        json: { model, messages: [{ role: 'user', content: 'hello there' }] },
+      });
+    const results = await Promise.all(Array.from({ length: 4 }, () => count('203.0.113.77')));
+    expect(results.filter((r) => r.status === 200)).toHaveLength(2);
+    for (const r of results.filter((x) => x.status === 200)) expect(r.body.input_tokens).toBeGreaterThan(0);
+    const refused = results.find((r) => r.status === 429)!;
+    expect(refused.body).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(refused.body.error.message).toMatch(/2 requests per minute from this client address/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    // The same address's chat completions share that count; another address has its own.
+    expect((await complete(tenant, secret, '203.0.113.77')).status).toBe(429);
+    expect((await count('198.51.100.77')).status).toBe(200);
+  });
+
   it('charges nothing for a refused request: balance, holds and usage events unchanged', async () => {
     const secret = await keyOf(quiet, 'zed');
     await atMinuteStart();

@@ -271,8 +271,12 @@ export class InferenceService {
     if (!Array.isArray(body.messages)) throw InferenceError.invalidRequest('messages: Field required (an array).', 'messages');
     const model = body.model;
     if (key.allowedModels && !key.allowedModels.has(model)) throw InferenceError.modelNotFound(model);
-    const pricing = await this.prices.effectivePrice(key.tenantId, model, Date.now());
+    const now = Date.now();
+    const pricing = await this.prices.effectivePrice(key.tenantId, model, now);
     if (!pricing || pricing.hidden || !this.channels.serves(model)) throw InferenceError.modelNotFound(model);
+    // Free, but not unlimited: the per-address limit counts it as any /v1 request (no hold, no charge).
+    const stored = await this.storedLimits(key, now);
+    await this.admitClientIp(key.tenantId, call.clientIp, stored.ipRpm, now);
     const upstream = await this.channels.countTokens(model, body, anthropicHeaders(call.headers) ?? {});
     if (upstream !== null) {
       const payload = JSON.stringify({ input_tokens: upstream });
@@ -292,23 +296,9 @@ export class InferenceService {
    * The limits left after this request go on the answer (x-ratelimit-* headers), whatever it is.
    */
   private async hold(a: Admitted, holdUnits: bigint, tokenEstimate: number, res: ServerResponse, clientIp: string | null): Promise<void> {
-    const stored = await this.limits.forRequest(a.key.tenantId, a.key.customerId, a.key.id, a.startedAt).catch((error: unknown) => {
-      this.logger.warn({ err: (error as Error).message }, 'limits lookup failed');
-      throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
-    });
+    const stored = await this.storedLimits(a.key, a.startedAt);
     // Per client address first: a refused request holds, counts and charges nothing else.
-    const ipRetry = await this.limits.admitIp(a.key.tenantId, clientIp ?? 'unknown', stored.ipRpm, a.startedAt).catch((error: unknown) => {
-      this.logger.warn({ err: (error as Error).message }, 'client address limit check failed');
-      throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
-    });
-    if (ipRetry !== null) {
-      this.metrics.refused(a.key.tenantId, 'ip_rate_limited');
-      throw InferenceError.rateLimited(`Rate limit reached: ${stored.ipRpm} requests per minute from this client address.`, ipRetry, {
-        'x-ratelimit-limit-requests': String(stored.ipRpm),
-        'x-ratelimit-remaining-requests': '0',
-        'x-ratelimit-reset-requests': `${ipRetry}s`,
-      });
-    }
+    await this.admitClientIp(a.key.tenantId, clientIp, stored.ipRpm, a.startedAt);
     const request = {
       requestId: a.usageId,
       tenantId: a.key.tenantId,
@@ -374,6 +364,29 @@ export class InferenceService {
       case 'duplicate_request':
         throw InferenceError.unavailable('Request id collision; retry.');
     }
+  }
+
+  /** The limits stored for the key's tenant, customer and key (cached); 503 when they cannot be read. */
+  private storedLimits(key: ResolvedApiKey, atMs: number) {
+    return this.limits.forRequest(key.tenantId, key.customerId, key.id, atMs).catch((error: unknown) => {
+      this.logger.warn({ err: (error as Error).message }, 'limits lookup failed');
+      throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
+    });
+  }
+
+  /** The tenant's requests per minute from one client address (ipRpm, 0: none): a 429 over it. */
+  private async admitClientIp(tenantId: string, clientIp: string | null, ipRpm: number, atMs: number): Promise<void> {
+    const retry = await this.limits.admitIp(tenantId, clientIp ?? 'unknown', ipRpm, atMs).catch((error: unknown) => {
+      this.logger.warn({ err: (error as Error).message }, 'client address limit check failed');
+      throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
+    });
+    if (retry === null) return;
+    this.metrics.refused(tenantId, 'ip_rate_limited');
+    throw InferenceError.rateLimited(`Rate limit reached: ${ipRpm} requests per minute from this client address.`, retry, {
+      'x-ratelimit-limit-requests': String(ipRpm),
+      'x-ratelimit-remaining-requests': '0',
+      'x-ratelimit-reset-requests': `${retry}s`,
+    });
   }
 
   /** Routing and failover (ChannelsRuntime): settles while nothing reached the client yet. */
