@@ -112,8 +112,8 @@ describe('Redis Cluster (e2e, six real nodes)', () => {
     }
     const cost = costUnits(FULL_USAGE, PRICE);
     expect(await world.balance(shop, 'alice')).toBe(before - 5n * cost);
-    await eventually(async () => (await records(ids)) === 5, 'five usage records', scaled(30_000));
-    await eventually(async () => (await usageLedgerMismatches(system, shop.id)).length === 0, 'the ledger to match the usage records', scaled(30_000));
+    await eventually(async () => (await records(ids)) === 5, 'five usage records', 30_000);
+    await eventually(async () => (await usageLedgerMismatches(system, shop.id)).length === 0, 'the ledger to match the usage records', 30_000);
     const { rows } = await system.query(`SELECT sum(retail_charge)::text AS total FROM usage_records WHERE tenant_id = $1 AND http_request_id = ANY($2)`, [shop.id, ids]);
     expect(toUnits(rows[0].total)).toBe(5n * cost);
     // The stream is drained (acknowledged and deleted) once written.
@@ -123,7 +123,7 @@ describe('Redis Cluster (e2e, six real nodes)', () => {
   it('processes a BullMQ job added by the api on the worker', async () => {
     const queue = api.app.get<Queue>(getQueueToken(QueueName.Maintenance), { strict: false });
     const job = await queue.add(MaintenanceJob.PurgeExpiredCredentials, {}, { jobId: `cluster-${randomUUID()}` });
-    await eventually(async () => (await queue.getJobState(job.id!)) === 'completed', 'the job completed', scaled(30_000));
+    await eventually(async () => (await queue.getJobState(job.id!)) === 'completed', 'the job completed', 30_000);
     // Its keys live under the queue's hash tag.
     expect(await redis.exists(`{maintenance}:maintenance:${job.id}`)).toBe(1);
   });
