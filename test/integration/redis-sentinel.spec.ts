@@ -13,9 +13,8 @@ import { waitUntil } from '../support/timing';
  * processes' one client factory (RedisConnections, also the source of BullMQ's options) finds the
  * master through the Sentinel.
  *
- * Not covered yet (issue 28): a failover under load (killing the master here never got the
- * replica promoted within 5 minutes on a loaded machine: the Sentinel setup needs work), the
- * inference and metering paths end to end through Sentinel, and Redis Cluster.
+ * A failover under traffic (three Sentinels, the master SIGKILLed) is in
+ * test/e2e/redis-sentinel-failover.spec.ts; Redis Cluster in test/e2e/redis-cluster.spec.ts.
  */
 describe('Redis through Sentinel (real master, replica and sentinel)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'aigateway-sentinel-'));

@@ -128,10 +128,14 @@ export interface LocalSentinels {
 }
 
 /**
- * A master, its replica and three Sentinels (quorum 2). Returns once the replica is in sync and
- * every Sentinel knows the replica and the other Sentinels: a Sentinel that has not yet learnt of
- * the replica (it asks the master's INFO every 10 s) cannot promote it once the master is gone,
- * which is why a kill right after start never failed over.
+ * A master, its replica and three Sentinels (quorum 2, down after 2 s, failover timeout 10 s).
+ * Returns once the replica is in sync (master_link_status:up, not merely `role` slave) and every
+ * Sentinel lists it with its link ok and knows the two other Sentinels, so a kill that follows can
+ * always be failed over. The earlier single-Sentinel setup (down after 1 s, failover timeout 5 s,
+ * replica checked by role only) never promoted on a loaded machine; its likely causes: a replica
+ * killed under before its first sync completed (Sentinel will not promote a replica whose link to
+ * the master was never up), and timeouts so short that a slow promotion aborts and is retried only
+ * after twice the failover timeout. Measured here on a quiet machine: promotion 3-5 s after SIGKILL.
  */
 export async function startSentinels(name = 'aigw'): Promise<LocalSentinels> {
   const processes = new RedisProcesses();
