@@ -75,8 +75,8 @@ export function isRedisCluster(config: RedisTopology): boolean {
 /**
  * ioredis Cluster options for REDIS_CLUSTER_NODES. REDIS_URL carries the credentials and TLS of the
  * nodes (its host is not used; a Cluster has database 0 only). `overrides` are the same per-client
- * settings a single-server client takes: the offline queue and auto-pipelining are the Cluster's,
- * the others (connection name, retries per request) each node connection's.
+ * settings a single-server client takes: the offline queue, auto-pipelining and lazy connection are
+ * the Cluster's, the others (connection name, retries per request) each node connection's.
  */
 export function clusterOptions(config: RedisTopology, overrides: RedisOptions = {}): ClusterOptions {
   const {
@@ -86,10 +86,12 @@ export function clusterOptions(config: RedisTopology, overrides: RedisOptions = 
     retryStrategy: _retry,
     enableOfflineQueue,
     enableAutoPipelining,
+    lazyConnect,
     ...perNode
   } = { ...redisOptionsFromUrl(config.REDIS_URL), ...overrides };
   return {
     redisOptions: perNode,
+    lazyConnect: lazyConnect ?? false,
     enableOfflineQueue: enableOfflineQueue ?? true,
     enableAutoPipelining: enableAutoPipelining ?? false,
     // Reconnect for ever, backing off to 2 s, like a single-server client.
