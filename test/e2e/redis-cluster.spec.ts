@@ -10,7 +10,9 @@ import { costUnits, TokenPrice, toUnits } from '@app/money';
 import { MaintenanceJob, QueueName } from '../../libs/queue/src';
 import { billingKeys } from '../../libs/billing/src';
 import { KEYS_CACHE_CHANNEL } from '../../src/modules/keys/keys-runtime';
+import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { MeteringProcessor } from '../../src/modules/metering/metering.processor';
+import { ReconciliationService } from '../../src/modules/metering/reconciliation.service';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
@@ -118,6 +120,13 @@ describe('Redis Cluster (e2e, six real nodes)', () => {
     expect(toUnits(rows[0].total)).toBe(5n * cost);
     // The stream is drained (acknowledged and deleted) once written.
     await eventually(async () => (await redis.xlen(billingKeys.usageStream(shop.id))) === 0, 'the usage stream drained');
+  });
+
+  it('reconciles the wallets and releases expired holds with the worker scripts (each within the tenant slot)', async () => {
+    const report = await worker.app.get(ReconciliationService, { strict: false }).reconcileTenant(shop.id);
+    // Alice's wallet, loaded in Redis by her requests above, agrees with the ledger.
+    expect(report).toMatchObject({ wallets: 1, drifting: 0, corrected: 0 });
+    expect(await worker.app.get(BalanceService, { strict: false }).releaseExpiredHolds(shop.id, Date.now() + 3_600_000)).toMatchObject({ released: 0 });
   });
 
   it('processes a BullMQ job added by the api on the worker', async () => {
