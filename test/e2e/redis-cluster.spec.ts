@@ -118,6 +118,11 @@ describe('Redis Cluster (e2e, six real nodes)', () => {
     await eventually(async () => (await usageLedgerMismatches(system, shop.id)).length === 0, 'the ledger to match the usage records', 30_000);
     const { rows } = await system.query(`SELECT sum(retail_charge)::text AS total FROM usage_records WHERE tenant_id = $1 AND http_request_id = ANY($2)`, [shop.id, ids]);
     expect(toUnits(rows[0].total)).toBe(5n * cost);
+    // The key list shows the live spend kept in Redis (an MGET within the tenant's slot).
+    const list = await call(api.baseUrl, 'GET', '/api/v1/keys', world.as(shop, 'alice'));
+    expect(list.status).toBe(200);
+    const listed = (list.body.items as Array<{ prefix: string; spent: string }>).find((k) => key.startsWith(k.prefix))!;
+    expect(toUnits(listed.spent)).toBe(5n * cost);
     // The stream is drained (acknowledged and deleted) once written.
     await eventually(async () => (await redis.xlen(billingKeys.usageStream(shop.id))) === 0, 'the usage stream drained');
   });
