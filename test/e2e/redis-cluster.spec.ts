@@ -158,4 +158,22 @@ describe('Redis Cluster (e2e, six real nodes)', () => {
     for (let i = 0; i < 3; i++) statuses.push((await chat(limited)).status);
     expect(statuses).toEqual([200, 200, 429]);
   });
+
+  // Last: it takes part of the cluster down.
+  it('is not ready while the cluster cannot serve every slot (a master and its replica killed), though every other node answers PING', async () => {
+    const nodes = String(await ask(cluster.ports[0], (c) => c.cluster('NODES')))
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '));
+    const master = nodes.find((n) => n[2].includes('master') && !n[2].includes('myself'))!;
+    const replica = nodes.find((n) => n[3] === master[0])!;
+    const portOf = (n: string[]) => Number(n[1].split(':')[1].split('@')[0]);
+    await cluster.processes.kill(portOf(master));
+    await cluster.processes.kill(portOf(replica));
+    const alive = cluster.ports.filter((p) => p !== portOf(master) && p !== portOf(replica));
+    for (const port of alive) expect(await ask(port, (c) => c.ping())).toBe('PONG');
+    await eventually(async () => (await fetch(`${api.baseUrl}/health/ready`)).status === 503, 'readiness to report the cluster down', 30_000);
+    const body = await (await fetch(`${api.baseUrl}/health/ready`)).json();
+    expect(JSON.stringify(body)).toMatch(/redis/);
+  });
 });
