@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { loadConfig } from '@app/config';
 import { parseSentinels, RedisConnections, redisOptions } from '@app/redis';
-import { freePort } from '../../scripts/local-infra';
+import { lowFreePorts } from '../support/redis-topologies';
 import { waitUntil } from '../support/timing';
 
 /**
@@ -47,7 +47,8 @@ describe('Redis through Sentinel (real master, replica and sentinel)', () => {
   };
 
   beforeAll(async () => {
-    ports = { master: await freePort(), replica: await freePort(), sentinel: await freePort() };
+    const [master, replica, sentinel] = await lowFreePorts(3);
+    ports = { master, replica, sentinel };
     const base = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
     server(['--port', String(ports.master), ...base]);
     server(['--port', String(ports.replica), ...base, '--replicaof', '127.0.0.1', String(ports.master)]);
