@@ -98,6 +98,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and (not $config.PUBLIC_URL) .Values.ingress.enabled .Values.ingress.platformHost }}
 {{- $_ := set $config "PUBLIC_URL" (printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.platformHost) }}
 {{- end }}
+{{- with .Values.redis }}
+{{- if .sentinel.hosts }}
+{{- $_ := set $config "REDIS_SENTINELS" (join "," .sentinel.hosts) }}
+{{- $_ := set $config "REDIS_SENTINEL_NAME" .sentinel.masterName }}
+{{- end }}
+{{- if .cluster.nodes }}
+{{- $_ := set $config "REDIS_CLUSTER_NODES" (join "," .cluster.nodes) }}
+{{- end }}
+{{- end }}
 {{- range $key := keys $config | sortAlpha }}
 {{- $value := get $config $key }}
 {{- if not (eq (toString $value) "") }}
@@ -227,6 +236,9 @@ namespace="{{ $root.Release.Namespace }}",service="{{ include "aigateway.fullnam
 
 {{/* Cross-field checks that values.schema.json cannot express. */}}
 {{- define "aigateway.validate" -}}
+{{- if and .Values.redis.sentinel.hosts .Values.redis.cluster.nodes }}
+{{- fail "redis.sentinel.hosts and redis.cluster.nodes are mutually exclusive: a Redis is either a Cluster or a master watched by Sentinels" }}
+{{- end }}
 {{- if and .Values.keda.enabled .Values.worker.autoscaling.enabled }}
 {{- fail "keda.enabled and worker.autoscaling.enabled are mutually exclusive: KEDA creates its own HPA for the worker" }}
 {{- end }}

@@ -127,6 +127,15 @@ export function buildConfigSchema(production: boolean) {
     .refine((v) => v.trim() === '' || v.split(',').every((e) => /^\s*\[?[^\]\s]+?\]?:\d{1,5}\s*$/.test(e)), 'must be host:port[,host:port...]'),
   /** The master set the Sentinels watch. */
   REDIS_SENTINEL_NAME: z.string().default('mymaster'),
+  /**
+   * Redis Cluster: `host:port` of some of its nodes (the others are discovered). Every client is then
+   * a cluster client and every BullMQ queue a hash-tagged prefix; REDIS_URL keeps credentials and TLS
+   * (database 0 only). Not together with REDIS_SENTINELS.
+   */
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .default('')
+    .refine((v) => v.trim() === '' || v.split(',').every((e) => /^\s*\[?[^\]\s]+?\]?:\d{1,5}\s*$/.test(e)), 'must be host:port[,host:port...]'),
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(1000).max(600000).default(25000),
   TRUST_PROXY: booleanFlag.default('false'),
   PUBLIC_URL: z.string().url().default('http://localhost:3000'),

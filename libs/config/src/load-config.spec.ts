@@ -71,6 +71,14 @@ describe('loadConfig', () => {
     expect(loadConfig({}).CHANNEL_ENCRYPTION_KEYS[0].kid).toBe('local-insecure');
   });
 
+  it('takes Redis as a Cluster or behind Sentinels, never both, and a Cluster only with database 0', () => {
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000, b:7001' }).REDIS_CLUSTER_NODES).toBe('a:7000, b:7001');
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a' })).toThrow(/REDIS_CLUSTER_NODES must be host:port/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 's:26379' })).toThrow(/REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set/);
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://a:7000/2' })).toThrow(/database other than 0/);
+    expect(loadConfig({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_URL: 'redis://a:7000/0' }).REDIS_URL).toBe('redis://a:7000/0');
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ PORT: '' }).PORT).toBe(3000);
   });

@@ -27,6 +27,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     });
     throw new ConfigError(problems);
   }
+  const problems = crossChecks(parsed.data);
+  if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(parsed.data);
 }
 
@@ -42,4 +44,17 @@ export function requireSettings<K extends keyof AppConfig>(
   const missing = names.filter((name) => config[name] === undefined || config[name] === '');
   if (missing.length > 0) throw new ConfigError(missing.map((name) => `${String(name)} is required by ${who}`));
   return config as AppConfig & { [P in K]-?: NonNullable<AppConfig[P]> };
+}
+
+/** Settings that are each valid but not together. */
+function crossChecks(config: AppConfig): string[] {
+  const problems: string[] = [];
+  if (config.REDIS_CLUSTER_NODES.trim() && config.REDIS_SENTINELS.trim()) {
+    problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS are both set: a Redis is either a Cluster or a master watched by Sentinels; set one of them');
+  }
+  if (config.REDIS_CLUSTER_NODES.trim()) {
+    const path = new URL(config.REDIS_URL).pathname;
+    if (path && path !== '/' && path !== '/0') problems.push('REDIS_URL names a database other than 0, which a Redis Cluster does not have (REDIS_CLUSTER_NODES is set)');
+  }
+  return problems;
 }

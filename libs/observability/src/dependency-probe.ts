@@ -2,7 +2,7 @@ import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/commo
 import { InjectDataSource } from '@nestjs/typeorm';
 import { InjectMetric } from '@willsoto/nestjs-prometheus';
 import { REDIS } from '@app/redis';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import type { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { METRIC, reportPool } from './metrics';
@@ -60,6 +60,7 @@ export class DependencyProbe implements OnModuleInit, OnModuleDestroy {
   async probe(dependency: Dependency): Promise<ProbeResult> {
     try {
       if (dependency === 'postgres') await withTimeout(this.dataSource.query('SELECT 1'), PROBE_TIMEOUT_MS);
+      else if (this.redis instanceof Cluster) await withTimeout(this.clusterServes(), PROBE_TIMEOUT_MS);
       else await withTimeout(this.redis.ping(), PROBE_TIMEOUT_MS);
       this.dependencyUp.set({ dependency }, 1);
       return { up: true };
@@ -69,6 +70,15 @@ export class DependencyProbe implements OnModuleInit, OnModuleDestroy {
       const reason = error instanceof Error && /timeout|within/.test(error.message) ? 'timed out' : 'unreachable';
       return { up: false, error: `${dependency} ${reason}` };
     }
+  }
+
+  /**
+   * A Cluster node answers PING while the cluster refuses commands (slots without a master), so the
+   * cluster's own verdict is asked: `cluster_state:ok`.
+   */
+  private async clusterServes(): Promise<void> {
+    const info = String(await (this.redis as unknown as Cluster).cluster('INFO'));
+    if (!/^cluster_state:ok\s*$/m.test(info)) throw new Error('redis cluster state is not ok');
   }
 
   probeAll(): Promise<ProbeResult[]> {

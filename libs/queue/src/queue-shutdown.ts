@@ -91,13 +91,15 @@ export class QueueConnectionsClose implements BeforeApplicationShutdown {
     for (const { instance } of this.discovery.getProviders()) {
       if (!(instance instanceof Queue)) continue;
       const connection = (instance as unknown as { connection?: QueueConnection }).connection;
-      if (connection?._client) closing.push(closeConnection(connection));
+      // A shared client (Redis Cluster: one for every queue and worker) is closed by RedisConnections
+      // at application shutdown, after the workers (closed above) no longer need it.
+      if (connection?._client && !connection.extraOptions?.shared) closing.push(closeConnection(connection));
     }
     await Promise.all(closing);
   }
 }
 
-type QueueConnection = { close(force?: boolean): Promise<void>; _client?: ClosableClient };
+type QueueConnection = { close(force?: boolean): Promise<void>; _client?: ClosableClient; extraOptions?: { shared?: boolean } };
 
 /** The client is closed as any other (QUIT, bounded); BullMQ's wrapper then only marks itself closed. */
 async function closeConnection(connection: QueueConnection): Promise<void> {

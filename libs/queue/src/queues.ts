@@ -36,6 +36,16 @@ export const QUEUE_PREFIX: Partial<Record<QueueName, string>> = {
   [QueueName.Metering]: '{metering}',
 };
 
+/**
+ * The prefix of a queue's keys. On Redis Cluster every queue needs a hash tag (BullMQ's scripts touch
+ * many keys of one queue), so each gets its own, `{<name>}`: the queues then spread over the
+ * cluster's slots. Switching a running single-server installation to a Cluster therefore starts
+ * with empty queues (the jobs are not carried over; DESIGN.md "Beyond one machine").
+ */
+export function queuePrefix(name: QueueName, cluster: boolean): string {
+  return cluster ? `{${name}}` : (QUEUE_PREFIX[name] ?? 'bull');
+}
+
 export interface MailJob {
   tenantId: string;
   to: string;

@@ -1,4 +1,4 @@
-import { RedisOptions } from 'ioredis';
+import Redis, { Cluster, ClusterOptions, RedisOptions } from 'ioredis';
 
 /** Turns REDIS_URL into ioredis options (BullMQ takes options, not a URL). */
 export function redisOptionsFromUrl(url: string): RedisOptions {
@@ -22,6 +22,8 @@ export interface RedisTopology {
   REDIS_SENTINELS?: string;
   /** The master set the Sentinels watch. */
   REDIS_SENTINEL_NAME?: string;
+  /** `host:port` of some Redis Cluster nodes, comma-separated; empty: no cluster. */
+  REDIS_CLUSTER_NODES?: string;
 }
 
 /**
@@ -49,10 +51,65 @@ export function redisOptions(config: RedisTopology): RedisOptions {
 }
 
 export function parseSentinels(value: string | undefined): Array<{ host: string; port: number }> {
+  return parseHostPorts('REDIS_SENTINELS', value);
+}
+
+export function parseClusterNodes(value: string | undefined): Array<{ host: string; port: number }> {
+  return parseHostPorts('REDIS_CLUSTER_NODES', value);
+}
+
+function parseHostPorts(setting: string, value: string | undefined): Array<{ host: string; port: number }> {
   if (!value?.trim()) return [];
   return value.split(',').map((entry) => {
     const match = /^\s*\[?([^\]\s]+?)\]?:(\d{1,5})\s*$/.exec(entry);
-    if (!match) throw new Error(`REDIS_SENTINELS: "${entry.trim()}" is not host:port`);
+    if (!match) throw new Error(`${setting}: "${entry.trim()}" is not host:port`);
     return { host: match[1], port: Number(match[2]) };
   });
+}
+
+/** Whether the configured Redis is a Cluster (REDIS_CLUSTER_NODES set). */
+export function isRedisCluster(config: RedisTopology): boolean {
+  return Boolean(config.REDIS_CLUSTER_NODES?.trim());
+}
+
+/**
+ * ioredis Cluster options for REDIS_CLUSTER_NODES. REDIS_URL carries the credentials and TLS of the
+ * nodes (its host is not used; a Cluster has database 0 only). `overrides` are the same per-client
+ * settings a single-server client takes: the offline queue, auto-pipelining and lazy connection are
+ * the Cluster's, the others (connection name, retries per request) each node connection's.
+ */
+export function clusterOptions(config: RedisTopology, overrides: RedisOptions = {}): ClusterOptions {
+  const {
+    host: _host,
+    port: _port,
+    db: _db,
+    retryStrategy: _retry,
+    enableOfflineQueue,
+    enableAutoPipelining,
+    lazyConnect,
+    ...perNode
+  } = { ...redisOptionsFromUrl(config.REDIS_URL), ...overrides };
+  return {
+    redisOptions: perNode,
+    lazyConnect: lazyConnect ?? false,
+    enableOfflineQueue: enableOfflineQueue ?? true,
+    enableAutoPipelining: enableAutoPipelining ?? false,
+    // Reconnect for ever, backing off to 2 s, like a single-server client.
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    // During a failover the slots move: commands wait for the new owner (bounded by the redirections).
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 200,
+  };
+}
+
+/**
+ * A client for the configured Redis: one server, the master named by the Sentinels, or a Cluster.
+ * A Cluster client answers the same commands (every multi-key command and script here touches one
+ * hash slot), so it is handed out with the single-server client's type.
+ */
+export function createRedisClient(config: RedisTopology, overrides: RedisOptions = {}): Redis {
+  const nodes = parseClusterNodes(config.REDIS_CLUSTER_NODES);
+  if (!nodes.length) return new Redis({ ...redisOptions(config), ...overrides });
+  return new Cluster(nodes, clusterOptions(config, overrides)) as unknown as Redis;
 }

@@ -2,12 +2,16 @@ import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nest
 import { AppConfig, APP_CONFIG } from '@app/config';
 import Redis from 'ioredis';
 import { closeRedisClient } from './close-client';
-import { redisOptions } from './redis-options';
+import { createRedisClient } from './redis-options';
 
 /** The shared client for application commands (caches, rate limits, revocations). */
 export const REDIS = Symbol('REDIS');
 
-/** Creates extra connections (a subscriber cannot run other commands) and closes them all. */
+/**
+ * Creates extra connections (a subscriber cannot run other commands) and closes them all. With
+ * REDIS_CLUSTER_NODES each is an ioredis Cluster (subscribers then listen on one node: PUBLISH
+ * reaches every node of a cluster).
+ */
 @Injectable()
 export class RedisConnections implements OnApplicationShutdown {
   private readonly opened: Redis[] = [];
@@ -15,8 +19,7 @@ export class RedisConnections implements OnApplicationShutdown {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   open(purpose: string, overrides: Partial<Redis['options']> = {}): Redis {
-    const client = new Redis({
-      ...redisOptions(this.config),
+    const client = createRedisClient(this.config, {
       connectionName: `aigateway-${purpose}`,
       // Fail fast while Redis is down instead of queueing commands without limit.
       enableOfflineQueue: false,

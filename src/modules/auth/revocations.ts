@@ -23,7 +23,9 @@ export class Revocations {
 
   async isRevoked(tokenId: string, sessionId: string): Promise<boolean> {
     try {
-      const [token, session] = await this.redis.mget(`auth:revoked:jti:${tokenId}`, `auth:revoked:sid:${sessionId}`);
+      // Two GETs sent together, not one MGET: the two keys hash to different slots, which MGET
+      // refuses on Redis Cluster (CROSSSLOT); both are in flight at once, so it is still one wait.
+      const [token, session] = await Promise.all([this.redis.get(`auth:revoked:jti:${tokenId}`), this.redis.get(`auth:revoked:sid:${sessionId}`)]);
       return token !== null || session !== null;
     } catch {
       throw AppException.common(

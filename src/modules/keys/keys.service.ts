@@ -213,12 +213,29 @@ export class KeysService {
   }
 
   /**
+   * The live figures, one MGET per tenant: a tenant's keys share its hash tag, and on Redis Cluster
+   * an MGET must stay within one slot (a platform-wide list spans tenants).
+   */
+  private async liveSpend(keys: KeyView[]): Promise<Array<string | null>> {
+    const byTenant = new Map<string, number[]>();
+    keys.forEach((k, i) => byTenant.set(k.tenantId, [...(byTenant.get(k.tenantId) ?? []), i]));
+    const live: Array<string | null> = keys.map(() => null);
+    await Promise.all(
+      [...byTenant.values()].map(async (indexes) => {
+        const values = await this.redis.mget(...indexes.map((i) => keySpendRedisKey(keys[i].tenantId, keys[i].id)));
+        indexes.forEach((i, j) => (live[i] = values[j]));
+      }),
+    );
+    return live;
+  }
+
+  /**
    * Spend so far: the live figure the proxy keeps in Redis (nano-units) when there is one, else what
    * metering recorded in PostgreSQL. A Redis outage falls back to the recorded figure.
    */
   private async withSpend(keys: KeyView[]): Promise<KeyView[]> {
     if (keys.length === 0) return keys;
-    const live = await this.redis.mget(...keys.map((k) => keySpendRedisKey(k.tenantId, k.id))).catch(() => keys.map(() => null));
+    const live = await this.liveSpend(keys).catch(() => keys.map(() => null));
     return keys.map((k, i) => (live[i] !== null && /^\d+$/.test(live[i]!) ? { ...k, spent: trimDecimal(fromUnits(BigInt(live[i]!))) } : k));
   }
 }
