@@ -154,9 +154,11 @@ export class RiskEvaluator {
     if (action !== 'flag') {
       // Rows locked in id order (as metering locks keys), then suspended: only keys still active.
       const rows: Array<{ id: string }> = await m.query(
-        `UPDATE api_keys k SET status = 'suspended', updated_at = now()
-          WHERE k.id IN (SELECT id FROM api_keys WHERE tenant_id = $1 AND ${action === 'suspend_key' ? 'id' : 'customer_id'} = $2 AND status = 'active' ORDER BY id FOR UPDATE)
-          RETURNING k.id`,
+        `WITH suspended AS (
+           UPDATE api_keys k SET status = 'suspended', updated_at = now()
+            WHERE k.id IN (SELECT id FROM api_keys WHERE tenant_id = $1 AND ${action === 'suspend_key' ? 'id' : 'customer_id'} = $2 AND status = 'active' ORDER BY id FOR UPDATE)
+            RETURNING k.id)
+         SELECT id FROM suspended`,
         [tenantId, c.subject_id],
       );
       suspended = rows.map((r) => r.id).sort();
