@@ -55,7 +55,7 @@ export default function RiskPage() {
                 title: t('risk.flags.action'),
                 render: (_, f) => (
                   <Flex vertical gap={4} align="start">
-                    <Tag color={f.action === 'flag' ? 'default' : 'orange'}>{t(`risk.actions.${f.action}`)}</Tag>
+                    <Tag color={f.action === 'flag' ? undefined : '#ad4e00'}>{t(`risk.actions.${f.action}`)}</Tag>
                     {f.suspendedKeyIds.length > 0 && <Typography.Text type="secondary">{t('risk.flags.suspendedKeys', { count: f.suspendedKeyIds.length })}</Typography.Text>}
                   </Flex>
                 ),
@@ -69,10 +69,10 @@ export default function RiskPage() {
                         {t('risk.flags.resolve')}
                       </Button>
                     ) : (
-                      <Tag color="red">{t('risk.flags.filter.open')}</Tag>
+                      <Tag color="#a8071a">{t('risk.flags.filter.open')}</Tag>
                     )
                   ) : (
-                    <Tag color="green">{t('risk.flags.filter.resolved')}</Tag>
+                    <Tag color="#237804">{t('risk.flags.filter.resolved')}</Tag>
                   ),
               },
             ]}
