@@ -11,6 +11,8 @@ interface FlagRow {
   subject_id: string;
   customer_id: string;
   customer_email: string | null;
+  key_name: string | null;
+  key_prefix: string | null;
   window_start: Date;
   window_end: Date;
   observed: string;
@@ -27,8 +29,10 @@ interface FlagRow {
 
 const FLAG_SELECT = `SELECT f.id, f.rule, f.subject_type, f.subject_id, f.customer_id, u.email AS customer_email, f.window_start, f.window_end,
                             f.observed::text AS observed, f.threshold::text AS threshold, f.action, f.suspended_key_ids::text[] AS suspended_key_ids, f.status, f.created_at,
-                            f.resolved_at, f.resolved_by, f.resolution_note, f.reactivated_key_ids::text[] AS reactivated_key_ids
-                       FROM risk_flags f LEFT JOIN users u ON u.id = f.customer_id AND u.tenant_id = f.tenant_id`;
+                            f.resolved_at, f.resolved_by, f.resolution_note, f.reactivated_key_ids::text[] AS reactivated_key_ids,
+                            k.name AS key_name, k.prefix AS key_prefix
+                       FROM risk_flags f LEFT JOIN users u ON u.id = f.customer_id AND u.tenant_id = f.tenant_id
+                       LEFT JOIN api_keys k ON f.subject_type = 'key' AND k.id = f.subject_id AND k.tenant_id = f.tenant_id`;
 
 const flagView = (r: FlagRow): RiskFlagView => ({
   id: r.id,
@@ -37,6 +41,8 @@ const flagView = (r: FlagRow): RiskFlagView => ({
   subjectId: r.subject_id,
   customerId: r.customer_id,
   customerEmail: r.customer_email,
+  keyName: r.key_name,
+  keyPrefix: r.key_prefix,
   windowStart: r.window_start,
   windowEnd: r.window_end,
   observed: trimDecimal(r.observed),

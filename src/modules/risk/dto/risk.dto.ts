@@ -65,6 +65,8 @@ export class RiskFlagView {
   @ApiProperty({ format: 'uuid', description: 'The API key or the customer' }) subjectId: string;
   @ApiProperty({ format: 'uuid' }) customerId: string;
   @ApiPropertyOptional({ nullable: true, type: String, description: "The customer's email" }) customerEmail: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Name of the flagged key (key rules)' }) keyName: string | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Display prefix of the flagged key (key rules)' }) keyPrefix: string | null;
   @ApiProperty({ format: 'date-time' }) windowStart: Date;
   @ApiProperty({ format: 'date-time' }) windowEnd: Date;
   @ApiProperty({ description: 'What was counted in the window (decimal string)' }) observed: string;

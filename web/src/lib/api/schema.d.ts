@@ -7111,6 +7111,10 @@ export interface components {
             customerId: string;
             /** Format: uuid */
             id: string;
+            /** @description Name of the flagged key (key rules) */
+            keyName?: string | null;
+            /** @description Display prefix of the flagged key (key rules) */
+            keyPrefix?: string | null;
             /** @description What was counted in the window (decimal string) */
             observed: string;
             /** @description API keys reactivated when it was resolved */

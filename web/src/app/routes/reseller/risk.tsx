@@ -38,42 +38,57 @@ export default function RiskPage() {
             scroll={{ x: 'max-content' }}
             locale={{ emptyText: <EmptyState text={t('risk.flags.none')} /> }}
             columns={[
-              { title: t('risk.flags.time'), render: (_, f) => fmt.dateTime(f.createdAt) },
-              { title: t('risk.flags.rule'), render: (_, f) => t(`risk.rules.${f.rule}.name`) },
+              {
+                title: t('risk.flags.rule'),
+                render: (_, f) => (
+                  <Flex vertical>
+                    <span>{t(`risk.rules.${f.rule}.name`)}</span>
+                    <Typography.Text type="secondary" style={{ whiteSpace: 'nowrap' }}>{fmt.dateTime(f.createdAt)}</Typography.Text>
+                  </Flex>
+                ),
+              },
               {
                 title: t('risk.flags.subject'),
                 render: (_, f) => (
                   <Flex vertical>
-                    <Typography.Text>{f.customerEmail ?? f.customerId.slice(0, 8)}</Typography.Text>
-                    {f.subjectType === 'key' && <Typography.Text type="secondary">{t('risk.flags.key', { id: f.subjectId.slice(0, 8) })}</Typography.Text>}
+                    <Typography.Text ellipsis={{ tooltip: f.customerEmail }} style={{ maxWidth: 220 }}>
+                      {f.customerEmail ?? f.customerId}
+                    </Typography.Text>
+                    {f.subjectType === 'key' && (
+                      <Typography.Text type="secondary" style={{ whiteSpace: 'nowrap' }}>
+                        {t('risk.flags.key', { name: f.keyName ?? '', prefix: f.keyPrefix ?? '' })}
+                      </Typography.Text>
+                    )}
                   </Flex>
                 ),
               },
               { title: t('risk.flags.observed'), render: (_, f) => t('risk.flags.overThreshold', { observed: value(f, f.observed), threshold: value(f, f.threshold) }) },
-              { title: t('risk.flags.window'), render: (_, f) => `${fmt.dateTime(f.windowStart)} – ${fmt.dateTime(f.windowEnd)}` },
               {
-                title: t('risk.flags.action'),
+                title: t('risk.flags.window'),
+                responsive: ['xl'],
                 render: (_, f) => (
-                  <Flex vertical gap={4} align="start">
-                    <Tag color={f.action === 'flag' ? undefined : '#ad4e00'}>{t(`risk.actions.${f.action}`)}</Tag>
-                    {f.suspendedKeyIds.length > 0 && <Typography.Text type="secondary">{t('risk.flags.suspendedKeys', { count: f.suspendedKeyIds.length })}</Typography.Text>}
+                  <Flex vertical>
+                    <span>{fmt.dateTime(f.windowStart)}</span>
+                    <Typography.Text type="secondary">{t('risk.flags.until', { time: fmt.dateTime(f.windowEnd) })}</Typography.Text>
                   </Flex>
                 ),
               },
               {
-                title: t('risk.flags.status'),
-                render: (_, f) =>
-                  f.status === 'open' ? (
-                    canEdit ? (
+                title: t('risk.flags.action'),
+                render: (_, f) => (
+                  <Flex vertical gap={4} align="start">
+                    <Flex wrap gap={4}>
+                      <Tag color={f.action === 'flag' ? undefined : '#ad4e00'}>{t(`risk.actions.${f.action}`)}</Tag>
+                      {f.status === 'resolved' && <Tag color="#237804">{t('risk.flags.filter.resolved')}</Tag>}
+                    </Flex>
+                    {f.suspendedKeyIds.length > 0 && <Typography.Text type="secondary">{t('risk.flags.suspendedKeys', { count: f.suspendedKeyIds.length })}</Typography.Text>}
+                    {f.status === 'open' && canEdit && (
                       <Button size="small" type="primary" onClick={() => setResolving(f)} data-testid={`risk-resolve-${f.id}`}>
                         {t('risk.flags.resolve')}
                       </Button>
-                    ) : (
-                      <Tag color="#a8071a">{t('risk.flags.filter.open')}</Tag>
-                    )
-                  ) : (
-                    <Tag color="#237804">{t('risk.flags.filter.resolved')}</Tag>
-                  ),
+                    )}
+                  </Flex>
+                ),
               },
             ]}
           />
