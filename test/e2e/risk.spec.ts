@@ -52,6 +52,12 @@ describe('risk rules and flags (e2e)', () => {
   const keyStatus = async (id: string) => (await system.query(`SELECT status FROM api_keys WHERE id = $1`, [id])).rows[0].status as string;
   /** The start of a fresh clock window of `ms` (its events all fall in one window). */
   const windowStart = (ms: number) => Math.floor(Date.now() / ms) * ms - ms;
+  /** The worker's aigateway_risk_flags_total for one rule and action. */
+  const flagsCounted = async (rule: string, action: string) => {
+    const text = await (await fetch(worker.metricsUrl)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`aigateway_risk_flags_total{rule="${rule}",action="${action}"}`));
+    return Number(line?.split(' ').pop() ?? NaN);
+  };
   const complete = (t: TestTenant, secret: string) =>
     call(api.baseUrl, 'POST', '/v1/chat/completions', { host: t.domain, headers: { authorization: `Bearer ${secret}` }, json: { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 5 } });
 
@@ -128,6 +134,8 @@ describe('risk rules and flags (e2e)', () => {
     const keyId = await keyIdOf(shop, secret);
     const at = windowStart(MINUTE);
     const ev = (i: number) => usageEvent({ tenantId: shop.id, customerId: shop.users.alice.id, apiKeyId: keyId, createdAt: at + i * 100 });
+    const counted = await flagsCounted('key_velocity', 'suspend_key');
+    expect(counted).toBeGreaterThanOrEqual(0);
     await writer().write(shop.id, [ev(0), ev(1)]);
     await writer().write(shop.id, [ev(2)]);
     // Three requests in the minute, the threshold: nothing.
@@ -140,9 +148,10 @@ describe('risk rules and flags (e2e)', () => {
     expect(flag).toMatchObject({ subject_id: keyId, observed: '4', action: 'suspend_key', suspended_key_ids: [keyId] });
     expect(new Date(flag.window_start).getTime()).toBe(at);
     expect(await keyStatus(keyId)).toBe('suspended');
-    // More of the same window: still one flag.
+    // More of the same window: still one flag, counted once.
     await writer().write(shop.id, [ev(4), ev(5)]);
     expect(await flagsOf(shop.id, 'key_velocity')).toHaveLength(1);
+    expect(await flagsCounted('key_velocity', 'suspend_key')).toBe(counted + 1);
     // Its webhook event and audit entry, written with it.
     const events = await system.query(`SELECT data FROM webhook_events WHERE tenant_id = $1 AND type = 'risk.flagged' AND data->>'flagId' = $2`, [shop.id, flag.id]);
     expect(events.rows.map((r) => r.data)).toEqual([expect.objectContaining({ rule: 'key_velocity', subjectId: keyId, observed: '4', threshold: '3', suspendedKeyIds: [keyId] })]);
