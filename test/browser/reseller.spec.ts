@@ -222,6 +222,11 @@ describe('reseller staff console in a browser', () => {
     await drawer.getByTestId('credit-form').getByLabel(/Note/).fill('welcome credit');
     await drawer.getByRole('button', { name: 'Post' }).click();
     await drawer.getByTestId('customer-balance').getByText(money('25')).waitFor();
+    // Rate limits: the owner sets the customer's requests per minute; the others stay at the default.
+    const limits = drawer.getByTestId('customer-limits');
+    await limits.getByLabel('Requests per minute').fill('30');
+    await limits.getByTestId('customer-limits-save').click();
+    await page.getByText('Limits saved').waitFor();
     await expectAccessible(page, 'customer drawer');
     await shoot(page, 'customer-drawer-en');
     await drawer.getByRole('button', { name: 'Close' }).click();
@@ -230,6 +235,8 @@ describe('reseller staff console in a browser', () => {
     const listed = await call(stack.baseUrl, 'GET', `/api/v1/customers?q=${encodeURIComponent(customerEmail)}`, as(shop, owner));
     customerId = listed.body.items[0].id;
     expect(listed.body.items[0].salesperson.email).toBe(salesEmail);
+    const stored = await call(stack.baseUrl, 'GET', `/api/v1/customers/${customerId}/limits`, as(shop, owner));
+    expect(stored.body).toMatchObject({ rpm: { stored: 30, effective: 30 }, tpm: { stored: null }, concurrency: { stored: null } });
     const balance = await call(stack.baseUrl, 'GET', `/api/v1/customers/${customerId}/balance`, as(shop, owner));
     expect(balance.body.balance).toMatch(/^25\.0+$/);
 
