@@ -13,6 +13,7 @@ import { LedgerModule } from './modules/ledger/ledger.module';
 import { MembersModule } from './modules/members/members.module';
 import { PricingModule } from './modules/pricing/pricing.module';
 import { LimitsModule } from './modules/limits/limits.module';
+import { RiskModule } from './modules/risk/risk.module';
 import { InferenceModule } from './modules/inference/inference.module';
 import { KeysModule } from './modules/keys/keys.module';
 import { TenantsModule } from './modules/tenants/tenants.module';
@@ -29,7 +30,7 @@ export class ApiModule {
   static forRoot(config?: AppConfig): DynamicModule {
     return {
       module: ApiModule,
-      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, LimitsModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule, SettlementModule, WebhooksModule, TopupsModule, ContentLogsModule, IdentityModule, ConsoleModule],
+      imports: [CoreModule.forProcess('api', config), UsersModule, MailModule, AuditModule, AuthModule, TenantsModule, MembersModule, CustomersModule, PricingModule, LimitsModule, RiskModule, KeysModule, ChannelsModule, ChannelsRuntimeModule, LedgerModule, InferenceModule, WithdrawalsModule, LowBalanceModule, SettlementModule, WebhooksModule, TopupsModule, ContentLogsModule, IdentityModule, ConsoleModule],
     };
   }
 }

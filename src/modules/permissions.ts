@@ -15,6 +15,7 @@ import { topupsPermissions } from './topups/topups.permissions';
 import { limitsPermissions } from './limits/limits.permissions';
 import { contentLogsPermissions } from './content-logs/content-logs.permissions';
 import { identityPermissions } from './identity/identity.permissions';
+import { riskPermissions } from './risk/risk.permissions';
 
 /**
  * Every module's CASL rules. Abilities are the union of these, built per request from the
@@ -37,4 +38,5 @@ export const ALL_PERMISSIONS: readonly PermissionDefinition[] = [
   limitsPermissions,
   contentLogsPermissions,
   identityPermissions,
+  riskPermissions,
 ];

@@ -109,6 +109,7 @@ describe('reseller staff console in a browser', () => {
     '/reseller/webhooks': ['GET', '/api/v1/webhooks'],
     '/reseller/settings': ['PATCH', `/api/v1/tenants/${shop.id}`, { name: 'Taken over' }],
     '/reseller/audit': ['GET', '/api/v1/audit-log'],
+    '/reseller/risk': ['GET', `/api/v1/tenants/${shop.id}/risk/flags`],
     '/dashboard': ['GET', '/api/v1/me/balance'],
     '/keys': ['POST', '/api/v1/keys', { name: 'mine' }],
     '/usage': ['GET', '/api/v1/usage/summary'],
@@ -190,7 +191,7 @@ describe('reseller staff console in a browser', () => {
     // No customer-portal page of a customer's own (balance, keys, top-ups): the owner is no customer.
     await expectMenuAndRefusals(page, 'owner', await token('owner'), [
       '/reseller/customers', '/reseller/members', '/reseller/prices', '/reseller/statements', '/reseller/withdrawals', '/reseller/topups', '/reseller/credits',
-      '/reseller/webhooks', '/reseller/settings', '/reseller/audit', '/usage', '/models', '/account', '/requests', '/identity-settings',
+      '/reseller/webhooks', '/reseller/settings', '/reseller/risk', '/reseller/audit', '/usage', '/models', '/account', '/requests', '/identity-settings',
     ]);
 
     // Members: invite a salesperson; they accept by mail.
@@ -221,6 +222,11 @@ describe('reseller staff console in a browser', () => {
     await drawer.getByTestId('credit-form').getByLabel(/Note/).fill('welcome credit');
     await drawer.getByRole('button', { name: 'Post' }).click();
     await drawer.getByTestId('customer-balance').getByText(money('25')).waitFor();
+    // Rate limits: the owner sets the customer's requests per minute; the others stay at the default.
+    const limits = drawer.getByTestId('customer-limits');
+    await limits.getByLabel('Requests per minute').fill('30');
+    await limits.getByTestId('customer-limits-save').click();
+    await page.getByText('Limits saved').waitFor();
     await expectAccessible(page, 'customer drawer');
     await shoot(page, 'customer-drawer-en');
     await drawer.getByRole('button', { name: 'Close' }).click();
@@ -229,6 +235,8 @@ describe('reseller staff console in a browser', () => {
     const listed = await call(stack.baseUrl, 'GET', `/api/v1/customers?q=${encodeURIComponent(customerEmail)}`, as(shop, owner));
     customerId = listed.body.items[0].id;
     expect(listed.body.items[0].salesperson.email).toBe(salesEmail);
+    const stored = await call(stack.baseUrl, 'GET', `/api/v1/customers/${customerId}/limits`, as(shop, owner));
+    expect(stored.body).toMatchObject({ rpm: { stored: 30, effective: 30 }, tpm: { stored: null }, concurrency: { stored: null } });
     const balance = await call(stack.baseUrl, 'GET', `/api/v1/customers/${customerId}/balance`, as(shop, owner));
     expect(balance.body.balance).toMatch(/^25\.0+$/);
 
@@ -321,6 +329,62 @@ describe('reseller staff console in a browser', () => {
 
     await context.close();
   }, 600_000);
+
+  it('owner: turns a risk rule on, reviews a flag and lifts the suspension of its key (both languages, phone)', async () => {
+    // A flag as metering raises it (e2e/risk.spec.ts drives the evaluation): a key suspended by key_velocity.
+    const keyId = '01900000-0000-7000-8000-' + Date.now().toString(16).padStart(12, '0').slice(-12);
+    const flagId = '01900000-0000-7000-9000-' + Date.now().toString(16).padStart(12, '0').slice(-12);
+    const customer = shop.users.veteran.id;
+    await system.query(
+      `INSERT INTO api_keys (id, tenant_id, customer_id, name, prefix, secret_hash, status) VALUES ($1::uuid, $2::uuid, $3, 'batch job', 'sk-riskyk', decode(md5($1::text) || md5($2::text), 'hex'), 'suspended')`,
+      [keyId, shop.id, customer],
+    );
+    await system.query(
+      `INSERT INTO risk_flags (id, tenant_id, rule, subject_type, subject_id, customer_id, window_start, window_end, observed, threshold, action, suspended_key_ids)
+       VALUES ($1, $2, 'key_velocity', 'key', $3, $4, date_trunc('minute', now()), date_trunc('minute', now()) + interval '1 minute', 912, 600, 'suspend_key', ARRAY[$3]::uuid[])`,
+      [flagId, shop.id, keyId, customer],
+    );
+    const { context, page } = await signInPage(shop.users.owner.email);
+    await page.goto(url('/reseller/risk'));
+    // The rules: off until saved; the owner turns the balance-drop rule on with an amount.
+    const rule = page.getByTestId('risk-rule-balance_drop');
+    await rule.getByRole('switch').click();
+    await rule.getByRole('textbox').fill('250.5');
+    await rule.locator('.ant-select-selector').click();
+    await page.locator('.ant-select-item-option').filter({ hasText: "Suspend the customer's keys" }).click();
+    await page.getByTestId('risk-save').click();
+    await page.getByText('Rules saved').waitFor();
+    const saved = await call(stack.baseUrl, 'GET', `/api/v1/tenants/${shop.id}/risk/rules`, as(shop, await token('owner')));
+    expect(saved.body.rules.find((r: { rule: string }) => r.rule === 'balance_drop')).toMatchObject({ enabled: true, threshold: '250.5', action: 'suspend_customer_keys' });
+    // A count rule refuses a fraction before anything is sent.
+    await page.getByTestId('risk-rule-key_velocity').getByRole('textbox').fill('1.5');
+    await page.getByTestId('risk-save').click();
+    await page.getByText('A whole number above 0').waitFor();
+    await page.getByTestId('risk-rule-key_velocity').getByRole('textbox').fill('600');
+
+    const flags = page.getByTestId('risk-flags-table');
+    await flags.getByText('912 (limit 600)').waitFor();
+    await photograph(page, '/reseller/risk', 'risk', (p: Page) => p.getByTestId('risk-flags-table').getByText(/912/).waitFor());
+    await page.setViewportSize(PHONE);
+    await page.goto(url('/reseller/risk'));
+    await flags.getByText(/912/).waitFor();
+    await expectAccessible(page, 'risk (phone)');
+    await shoot(page, 'risk-phone');
+    await page.setViewportSize(DESKTOP);
+
+    // The review: resolve with the key reactivated.
+    await page.getByTestId(`risk-resolve-${flagId}`).click();
+    await page.getByTestId('risk-reactivate').waitFor();
+    expect(await page.getByTestId('risk-reactivate').isChecked()).toBe(true);
+    await page.getByRole('dialog').getByRole('textbox').fill('a known batch job');
+    await page.getByRole('dialog').getByRole('button', { name: 'Resolve' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'hidden' });
+    await flags.getByText(/912/).waitFor({ state: 'detached' });
+    const row = await system.query(`SELECT status, resolution_note FROM risk_flags WHERE id = $1`, [flagId]);
+    expect(row.rows[0]).toEqual({ status: 'resolved', resolution_note: 'a known batch job' });
+    expect((await system.query(`SELECT status FROM api_keys WHERE id = $1`, [keyId])).rows[0].status).toBe('active');
+    await context.close();
+  }, 300_000);
 
   it('owner: every owner page is accessible and photographed in both languages, and the customers list fits a phone', async () => {
     const { context, page } = await signInPage(shop.users.owner.email);

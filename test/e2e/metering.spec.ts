@@ -10,6 +10,7 @@ import { LedgerJobsProcessor } from '../../src/modules/metering/ledger-jobs.proc
 import { MeteringProcessor } from '../../src/modules/metering/metering.processor';
 import { ReconciliationService } from '../../src/modules/metering/reconciliation.service';
 import { UsageWriter } from '../../src/modules/metering/usage-writer';
+import { RiskEvaluator } from '../../src/modules/risk/risk-evaluator';
 import { LowBalanceAlerts } from '../../src/modules/low-balance/low-balance-alerts';
 import { LedgerRepository } from '../../src/modules/ledger/ledger.repository';
 import { SystemDb } from '../../libs/tenancy/src';
@@ -268,7 +269,7 @@ describe('metering (e2e)', () => {
 
   it("meters a new tenant's first batches written at once by several consumers (accounts created by one are not used by another before they commit)", async () => {
     // A writer with nothing cached, as a worker that just started; a reseller with no ledger accounts yet.
-    const fresh = new UsageWriter(worker.app.get(SystemDb, { strict: false }), worker.app.get(LedgerRepository, { strict: false }), worker.app.get(LowBalanceAlerts, { strict: false }));
+    const fresh = new UsageWriter(worker.app.get(SystemDb, { strict: false }), worker.app.get(LedgerRepository, { strict: false }), worker.app.get(LowBalanceAlerts, { strict: false }), worker.app.get(RiskEvaluator, { strict: false }));
     const newShop = await resellerWithUsers(system, { a: ['user'], b: ['user'] });
     const batches = Array.from({ length: 6 }, (_, i) =>
       Array.from({ length: 20 }, () => usageEvent({ tenantId: newShop.id, customerId: i % 2 ? newShop.users.a.id : newShop.users.b.id, retailUnits: '1000' })),

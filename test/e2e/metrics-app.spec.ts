@@ -51,7 +51,7 @@ describe('the metrics app (e2e)', () => {
 
   it('registers the metrics as providers of the process modules (injectable by name)', () => {
     const apiMetrics = ['http_requests_total', 'http_request_duration_seconds', 'aigateway_dependency_up', 'aigateway_inference_requests_total', 'aigateway_channel_requests_total'];
-    const workerMetrics = ['http_requests_total', 'aigateway_metering_events_total', 'aigateway_webhook_attempts_total', 'aigateway_channel_up', 'aigateway_queue_jobs', 'aigateway_balance_drift'];
+    const workerMetrics = ['http_requests_total', 'aigateway_metering_events_total', 'aigateway_risk_flags_total', 'aigateway_webhook_attempts_total', 'aigateway_channel_up', 'aigateway_queue_jobs', 'aigateway_balance_drift'];
     for (const name of apiMetrics) expect({ name, api: api.app.get(getToken(name), { strict: false })?.name }).toEqual({ name, api: name });
     for (const name of workerMetrics) expect({ name, worker: worker.app.get(getToken(name), { strict: false })?.name }).toEqual({ name, worker: name });
   });

@@ -185,6 +185,8 @@ export class InferenceService {
         throw InferenceError.forbidden('This account is disabled.', 'account_disabled');
       case 'customer_not_active':
         throw InferenceError.forbidden('This account is not active yet: accept the invitation first.', 'account_not_active');
+      case 'suspended':
+        throw InferenceError.forbidden('This API key is suspended pending a risk review; contact your provider.', 'api_key_suspended');
       default: // revoked, disabled, expired, a rotated secret past its grace period
         throw InferenceError.invalidKey();
     }

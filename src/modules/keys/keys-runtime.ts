@@ -21,7 +21,7 @@ export interface ResolvedApiKey {
   readonly customerId: string;
   readonly name: string;
   readonly prefix: string;
-  readonly status: 'active' | 'disabled' | 'revoked';
+  readonly status: 'active' | 'disabled' | 'revoked' | 'suspended';
   /** null: every model of the tenant. */
   readonly allowedModels: ReadonlySet<string> | null;
   readonly rpmLimit: number | null;
@@ -43,6 +43,7 @@ export interface ResolvedApiKey {
 export type KeyRefusal =
   | 'revoked'
   | 'disabled'
+  | 'suspended'
   | 'expired'
   | 'rotated'
   | 'customer_disabled'
@@ -156,6 +157,7 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
     const now = request.now ?? Date.now();
     if (key.status === 'revoked') return 'revoked';
     if (key.status === 'disabled') return 'disabled';
+    if (key.status === 'suspended') return 'suspended';
     if (key.tenantStatus !== 'active') return 'tenant_disabled';
     // Only an active customer calls /v1: a disabled one, or an invited one who never accepted
     // (keys are not made for them, but one may predate that rule).

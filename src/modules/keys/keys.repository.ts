@@ -86,7 +86,7 @@ export type KeyChanges = Partial<{
   spend_limit: string | null;
   expires_at: Date | null;
   ip_allowlist: string[] | null;
-  status: 'active' | 'disabled' | 'revoked';
+  status: 'active' | 'disabled' | 'revoked' | 'suspended';
 }>;
 
 @Injectable()

@@ -120,6 +120,8 @@ export class KeysService {
   setStatus(id: string, status: 'active' | 'disabled'): Promise<KeyView> {
     return this.change(id, status === 'active' ? 'enable' : 'disable', status === 'active' ? 'api_key.enabled' : 'api_key.disabled', async (m, key) => {
       this.assertNotRevoked(key);
+      // Only the owner's review of the risk flag lifts a suspension (risk module).
+      if (key.status === 'suspended') throw keyError(KeyErrorCode.KeySuspended);
       await this.keys.update(m, key.id, { status });
     });
   }

@@ -6,6 +6,7 @@ import { EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { EntryInput, LedgerRepository, TransactionInput } from '../ledger/ledger.repository';
 import { LowBalanceAlerts } from '../low-balance/low-balance-alerts';
+import { RaisedFlag, RiskEvaluator } from '../risk/risk-evaluator';
 import { copyUsageRecords, forgetStaging, stagingConnection } from './usage-copy';
 
 interface TenantAccounts {
@@ -67,6 +68,7 @@ export class UsageWriter {
     private readonly systemDb: SystemDb,
     private readonly ledger: LedgerRepository,
     private readonly lowBalance: LowBalanceAlerts,
+    private readonly risk: RiskEvaluator,
   ) {}
 
   /**
@@ -88,10 +90,12 @@ export class UsageWriter {
     // Account ids resolved inside the transaction are cached only once it committed: another
     // consumer (METERING_CONCURRENCY > 1) must never use an account that its own transaction cannot
     // see yet (or ever, if this one rolls back). That race dead-lettered valid events.
-    const resolved: Resolved = { tenants: new Map() };
+    const resolved: Resolved = { tenants: new Map(), flags: [] };
     const result = await this.writeIn(events, resolved, options.positions);
     for (const [tenantId, accounts] of resolved.tenants) this.tenantAccounts.set(tenantId, accounts);
     if (resolved.platform) this.platform = resolved.platform;
+    // Flags raised (and keys suspended) in the committed transaction: metric and key caches.
+    if (resolved.flags.length > 0) await this.risk.afterCommit(resolved.flags);
     return result;
   }
 
@@ -140,6 +144,9 @@ export class UsageWriter {
     if (tenants.length > 0) {
       await this.postLedger(m, tenants.map((t) => [t, byTenant.get(t)!] as const), resolved);
       for (const tenantId of tenants) await this.touchKeysAndCustomers(m, tenantId, byTenant.get(tenantId)!);
+      // The tenants' risk rules on what this transaction recorded: a flag and its suspension
+      // commit with the records (a replayed batch records nothing new and evaluates nothing).
+      for (const tenantId of tenants) resolved.flags.push(...(await this.risk.evaluate(m, tenantId, byTenant.get(tenantId)!)));
     }
     for (const [tenantId, position] of [...(positions ?? new Map<string, string>())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       await this.recordPosition(m, tenantId, position);
@@ -308,6 +315,8 @@ export class UsageWriter {
 /** Accounts one transaction resolved, cached after it commits. */
 interface Resolved {
   tenants: Map<string, TenantAccounts>;
+  /** Risk flags raised in the transaction. */
+  flags: RaisedFlag[];
   platform?: PlatformAccounts;
 }
 

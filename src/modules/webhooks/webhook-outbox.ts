@@ -17,6 +17,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'withdrawal.updated',
   /** Platform only: an upstream channel's account ran out of quota or balance; the channel is skipped until enabled again. */
   'provider.quota_exhausted',
+  /** A risk rule triggered (issue 26): the flag, and the API keys it suspended, if any. */
+  'risk.flagged',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];

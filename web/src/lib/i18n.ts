@@ -5,7 +5,7 @@ import { initReactI18next } from 'react-i18next';
  * The message catalogs: one file per area of the console under locales/<language>/, each holding
  * its own top-level namespaces (web/src/locales/catalogs.spec.ts checks that no two files share
  * one and that both languages have the same keys). The catalogs only signed-in pages use (platform,
- * reseller, requests, units) are not part of the sign-in page's download: they load beside it and
+ * reseller, requests, units, risk, limits) are not part of the sign-in page's download: they load beside it and
  * the shell waits for them (catalogsReady), so the sign-in page stays within its budget
  * (web/scripts/bundle-size.mjs).
  */
@@ -13,9 +13,9 @@ function catalog(files: Record<string, Record<string, unknown>>): Record<string,
   return Object.assign({}, ...Object.values(files));
 }
 type Catalog = Record<string, unknown>;
-const en = catalog(import.meta.glob<Catalog>(['../locales/en/*.json', '!../locales/en/{platform,reseller,requests,units}.json'], { eager: true, import: 'default' }));
-const zhCN = catalog(import.meta.glob<Catalog>(['../locales/zh-CN/*.json', '!../locales/zh-CN/{platform,reseller,requests,units}.json'], { eager: true, import: 'default' }));
-const later = import.meta.glob<Catalog>('../locales/*/{platform,reseller,requests,units}.json', { import: 'default' });
+const en = catalog(import.meta.glob<Catalog>(['../locales/en/*.json', '!../locales/en/{platform,reseller,requests,units,risk,limits}.json'], { eager: true, import: 'default' }));
+const zhCN = catalog(import.meta.glob<Catalog>(['../locales/zh-CN/*.json', '!../locales/zh-CN/{platform,reseller,requests,units,risk,limits}.json'], { eager: true, import: 'default' }));
+const later = import.meta.glob<Catalog>('../locales/*/{platform,reseller,requests,units,risk,limits}.json', { import: 'default' });
 
 export const LANGUAGES = ['en', 'zh-CN'] as const;
 export type Language = (typeof LANGUAGES)[number];

@@ -103,10 +103,10 @@ export class KeyListQuery extends PageQuery {
   @IsUUID()
   userId?: string;
 
-  @ApiPropertyOptional({ enum: ['active', 'disabled', 'revoked'] })
+  @ApiPropertyOptional({ enum: ['active', 'disabled', 'revoked', 'suspended'] })
   @IsOptional()
-  @IsIn(['active', 'disabled', 'revoked'])
-  status?: 'active' | 'disabled' | 'revoked';
+  @IsIn(['active', 'disabled', 'revoked', 'suspended'])
+  status?: 'active' | 'disabled' | 'revoked' | 'suspended';
 }
 
 export class KeyView {
@@ -115,7 +115,7 @@ export class KeyView {
   @ApiProperty({ format: 'uuid' }) customerId: string;
   @ApiProperty() name: string;
   @ApiProperty({ example: 'sk-Ab12Cd', description: 'The first characters of the secret, to recognise it' }) prefix: string;
-  @ApiProperty({ enum: ['active', 'disabled', 'revoked'] }) status: string;
+  @ApiProperty({ enum: ['active', 'disabled', 'revoked', 'suspended'], description: 'suspended: by a risk flag, until the owner resolves it' }) status: string;
   @ApiPropertyOptional({ nullable: true, type: [String] }) allowedModels: string[] | null;
   @ApiPropertyOptional({ nullable: true }) rpmLimit: number | null;
   @ApiPropertyOptional({ nullable: true }) tpmLimit: number | null;

@@ -1,4 +1,4 @@
-import { ApiOutlined, AuditOutlined, BankOutlined, SettingOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined, WalletOutlined } from '@ant-design/icons';
+import { AlertOutlined, ApiOutlined, AuditOutlined, BankOutlined, SettingOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined, WalletOutlined } from '@ant-design/icons';
 import { lazy } from 'react';
 import { salesOnly } from './roles';
 import type { Area, Me } from './types';
@@ -13,6 +13,7 @@ const Credits = lazy(() => import('../routes/reseller/credits'));
 const Webhooks = lazy(() => import('../routes/reseller/webhooks'));
 const Settings = lazy(() => import('../routes/reseller/settings'));
 const Audit = lazy(() => import('../routes/reseller/audit'));
+const Risk = lazy(() => import('../routes/reseller/risk'));
 
 /** The pages of a reseller's staff (not its customers), at the reseller's domain (the platform's operators have their own area). */
 const staff = (me: Me) => me.tenant.type === 'reseller' && me.roles.some((role) => role !== 'user');
@@ -41,6 +42,7 @@ export const reseller: Area = {
       group: SETTINGS,
       allowed: (me) => staff(me) && ['update:Tenant', 'read:LowBalanceSettings', 'read:PaymentSettings', 'read:RedemptionCode'].some((rule) => me.ability.can(rule.split(':')[0], rule.split(':')[1])),
     },
+    { path: '/reseller/risk', label: 'risk.nav.title', icon: <AlertOutlined />, group: SETTINGS, allowed: (me) => staff(me) && me.ability.can('read', 'Risk') },
     { path: '/reseller/audit', label: 'reseller.nav.audit', icon: <AuditOutlined />, group: SETTINGS, allowed: (me) => staff(me) && me.ability.can('read', 'AuditLog') },
   ],
   routes: [
@@ -54,5 +56,6 @@ export const reseller: Area = {
     { path: '/reseller/webhooks', element: <Webhooks /> },
     { path: '/reseller/settings', element: <Settings /> },
     { path: '/reseller/audit', element: <Audit /> },
+    { path: '/reseller/risk', element: <Risk /> },
   ],
 };

@@ -11,7 +11,7 @@ import { KeyForm } from './key-form';
 import { SecretOnce } from './secret-once';
 
 // Solid, dark tag colours: white text on them keeps AA contrast.
-const STATUS_COLOR = { active: '#237804', disabled: '#ad4e00', revoked: '#595959' } as const;
+const STATUS_COLOR = { active: '#237804', disabled: '#ad4e00', revoked: '#595959', suspended: '#a8071a' } as const;
 const GRACE_CHOICES = [0, 3600, 86_400, 604_800];
 
 /** The keys the person owns: create, edit limits, rotate, disable, enable, revoke. */

@@ -346,6 +346,7 @@ export const WEBHOOK_EVENTS: WebhookEvent[] = [
   'account.status_changed',
   'statement.closed',
   'withdrawal.updated',
+  'risk.flagged',
 ];
 
 export async function fetchWebhooks(request: PageRequest) {

@@ -23,6 +23,7 @@ import {
 } from './api';
 import { CustomerKeys } from './customer-keys';
 import { POSITIVE_AMOUNT, StatusTag, str, useCan } from './ui';
+import { CustomerLimitsForm } from '@/features/limits/customer-limits';
 
 /** Spend this month and last, from the usage by day since the start of last month. */
 export function useMonthSpend(id?: string) {
@@ -163,6 +164,7 @@ export function CustomerDrawer({ id, onClose }: { id?: string; onClose: () => vo
           {can('read', 'ApiKey') && <CustomerKeys customerId={c.id} name={name} />}
           {can('create', 'Credit') && <CreditForm id={c.id} name={name} />}
           {can('update', 'Customer') && <ThresholdForm id={c.id} />}
+          {can('update', 'CustomerLimits') && <CustomerLimitsForm id={c.id} />}
 
           {history.data && (
             <section>

@@ -9,7 +9,7 @@ import { CUSTOMER_KEYS, CustomerKey, fetchCustomerKeys } from './api';
 import { str, useCan } from './ui';
 
 // Solid, dark tag colours: white text on them keeps AA contrast.
-const STATUS_COLOR = { active: '#237804', disabled: '#ad4e00', revoked: '#595959' } as const;
+const STATUS_COLOR = { active: '#237804', disabled: '#ad4e00', revoked: '#595959', suspended: '#a8071a' } as const;
 
 /**
  * A customer's API keys, for the staff who manage them (owner; a salesperson for bound customers):

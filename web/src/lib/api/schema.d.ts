@@ -1916,6 +1916,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tenants/{tenantId}/risk/flags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Risk flags raised by the rules, newest first */
+        get: operations["RiskController_flags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/risk/flags/{flagId}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resolve a flag after review (the tenant's owner), optionally reactivating the keys it suspended */
+        post: operations["RiskController_resolve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/risk/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's risk rules (its owner; the platform's owner and operator read any tenant's) */
+        get: operations["RiskController_rules"];
+        /** Set risk rules (the tenant's owner): on or off, threshold, and the action (flag, or suspend the key / the customer's keys) */
+        put: operations["RiskController_setRules"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants/{tenantId}/sales": {
         parameters: {
             query?: never;
@@ -5991,7 +6043,7 @@ export interface components {
              *       "key.revoked"
              *     ]
              */
-            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted")[];
+            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted" | "risk.flagged")[];
             /**
              * @description http or https, no credentials, no fragment
              * @example https://example.com/hooks/aigateway
@@ -6385,8 +6437,11 @@ export interface components {
              * @example 3.14
              */
             spent: string;
-            /** @enum {string} */
-            status: "active" | "disabled" | "revoked";
+            /**
+             * @description suspended: by a risk flag, until the owner resolves it
+             * @enum {string}
+             */
+            status: "active" | "disabled" | "revoked" | "suspended";
             /** Format: uuid */
             tenantId: string;
             tpmLimit?: Record<string, never> | null;
@@ -6430,8 +6485,11 @@ export interface components {
              * @example 3.14
              */
             spent: string;
-            /** @enum {string} */
-            status: "active" | "disabled" | "revoked";
+            /**
+             * @description suspended: by a risk flag, until the owner resolves it
+             * @enum {string}
+             */
+            status: "active" | "disabled" | "revoked" | "suspended";
             /** Format: uuid */
             tenantId: string;
             tpmLimit?: Record<string, never> | null;
@@ -7031,6 +7089,98 @@ export interface components {
             rule: components["schemas"]["PriceRuleView"];
             wholesale: components["schemas"]["PriceView"];
         };
+        ResolveRiskFlagRequest: {
+            note?: string;
+            /** @description Reactivate the API keys this flag suspended (those still suspended and held by no other open flag) */
+            reactivateKeys: boolean;
+        };
+        RiskFlagPage: {
+            items: components["schemas"]["RiskFlagView"][];
+            page: number;
+            pageSize: number;
+            total: number;
+        };
+        RiskFlagView: {
+            /** @enum {string} */
+            action: "flag" | "suspend_key" | "suspend_customer_keys";
+            /** Format: date-time */
+            createdAt: string;
+            /** @description The customer's email */
+            customerEmail?: string | null;
+            /** Format: uuid */
+            customerId: string;
+            /** Format: uuid */
+            id: string;
+            /** @description Name of the flagged key (key rules) */
+            keyName?: string | null;
+            /** @description Display prefix of the flagged key (key rules) */
+            keyPrefix?: string | null;
+            /** @description What was counted in the window (decimal string) */
+            observed: string;
+            /** @description API keys reactivated when it was resolved */
+            reactivatedKeyIds?: string[] | null;
+            resolutionNote?: string | null;
+            /** Format: date-time */
+            resolvedAt?: string | null;
+            /** Format: uuid */
+            resolvedBy?: string | null;
+            /** @enum {string} */
+            rule: "key_velocity" | "key_distinct_ips" | "new_customer_spend" | "balance_drop";
+            /** @enum {string} */
+            status: "open" | "resolved";
+            /**
+             * Format: uuid
+             * @description The API key or the customer
+             */
+            subjectId: string;
+            /** @enum {string} */
+            subjectType: "key" | "customer";
+            /** @description API keys the flag suspended */
+            suspendedKeyIds: string[];
+            threshold: string;
+            /** Format: date-time */
+            windowEnd: string;
+            /** Format: date-time */
+            windowStart: string;
+        };
+        RiskRuleInput: {
+            /**
+             * @description Key rules: flag or suspend_key; customer rules: flag or suspend_customer_keys
+             * @enum {string}
+             */
+            action: "flag" | "suspend_key" | "suspend_customer_keys";
+            enabled: boolean;
+            /** @enum {string} */
+            rule: "key_velocity" | "key_distinct_ips" | "new_customer_spend" | "balance_drop";
+            /**
+             * @description Flagged when the window is over it: requests per key per minute (key_velocity), client addresses per key per hour (key_distinct_ips), both whole numbers; or an amount in the currency unit (new_customer_spend, balance_drop)
+             * @example 600
+             */
+            threshold: string;
+        };
+        RiskRulesView: {
+            rules: components["schemas"]["RiskRuleView"][];
+            /** Format: uuid */
+            tenantId: string;
+        };
+        RiskRuleView: {
+            /** @enum {string} */
+            action: "flag" | "suspend_key" | "suspend_customer_keys";
+            /** @description The actions this rule accepts */
+            actions: ("flag" | "suspend_key" | "suspend_customer_keys")[];
+            enabled: boolean;
+            /** @enum {string} */
+            rule: "key_velocity" | "key_distinct_ips" | "new_customer_spend" | "balance_drop";
+            /** @enum {string} */
+            subject: "key" | "customer";
+            /** @description Decimal string */
+            threshold: string;
+            /**
+             * @description A whole count, or an amount in the currency unit
+             * @enum {string}
+             */
+            thresholdKind: "count" | "amount";
+        };
         RollupCorrections: {
             platformDirectRetail: string;
             platformMargin: string;
@@ -7223,6 +7373,10 @@ export interface components {
              * @enum {string}
              */
             unit?: "token" | "image" | "second" | "character" | "search_unit" | "request";
+        };
+        SetRiskRulesRequest: {
+            /** @description The rules to replace (others are unchanged) */
+            rules: components["schemas"]["RiskRuleInput"][];
         };
         SetRolesRequest: {
             /**
@@ -7960,7 +8114,7 @@ export interface components {
         UpdateWebhookRequest: {
             description?: Record<string, never> | null;
             enabled?: boolean;
-            events?: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted")[];
+            events?: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted" | "risk.flagged")[];
             url?: string;
         };
         UsageGroup: {
@@ -8190,7 +8344,7 @@ export interface components {
              */
             disabledReason?: "failing" | null;
             enabled: boolean;
-            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted")[];
+            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted" | "risk.flagged")[];
             /** Format: uuid */
             id: string;
             /** @description Until when the signing key replaced by the last rotation still signs deliveries (a second signature); null when it no longer does */
@@ -8215,7 +8369,7 @@ export interface components {
              */
             disabledReason?: "failing" | null;
             enabled: boolean;
-            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted")[];
+            events: ("billing.low_balance" | "billing.balance_depleted" | "key.created" | "key.disabled" | "key.revoked" | "key.rotated" | "key.expiring" | "credit.created" | "account.status_changed" | "statement.closed" | "withdrawal.updated" | "provider.quota_exhausted" | "risk.flagged")[];
             /** Format: uuid */
             id: string;
             /** @description Until when the signing key replaced by the last rotation still signs deliveries (a second signature); null when it no longer does */
@@ -12494,7 +12648,7 @@ export interface operations {
             query?: {
                 page?: number;
                 pageSize?: number;
-                status?: "active" | "disabled" | "revoked";
+                status?: "active" | "disabled" | "revoked" | "suspended";
                 /** @description Only keys owned by this customer */
                 userId?: string;
             };
@@ -18606,6 +18760,312 @@ export interface operations {
             };
             /** @description Conflicts with the current state (problem+json) */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    RiskController_flags: {
+        parameters: {
+            query?: {
+                page?: number;
+                pageSize?: number;
+                status?: "open" | "resolved";
+            };
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RiskFlagPage"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read Risk (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    RiskController_resolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                flagId: string;
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveRiskFlagRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RiskFlagView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update Risk (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    RiskController_rules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RiskRulesView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read Risk (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    RiskController_setRules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetRiskRulesRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RiskRulesView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update Risk (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
