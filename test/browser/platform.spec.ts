@@ -296,6 +296,20 @@ describe('platform operators in a browser', () => {
     const mail = await stack.sink.waitFor((m) => m.to.includes(ownerEmail), 30_000);
     expect(mail.text).toContain(domain);
 
+    // Its rate limits, from its row: per minute across its customers and from one client address.
+    await page.getByTestId('resellers').getByRole('row').filter({ hasText: domain }).getByTestId('reseller-limits').click();
+    const limits = page.getByTestId('tenant-limits');
+    await limits.getByLabel('Requests per minute from one address', { exact: true }).fill('7');
+    await limits.getByLabel('Requests per minute', { exact: true }).fill('600');
+    await expectAccessible(page, 'reseller limits');
+    await shoot(page, 'reseller-limits-en');
+    await page.getByTestId('tenant-limits-save').click();
+    await page.getByText('Limits saved').waitFor();
+    const stored = await call(stack.baseUrl, 'GET', `/api/v1/tenants/${tenant.id}/limits`, as(platform, owner));
+    expect(stored.body).toMatchObject({ ipRpm: { stored: 7, effective: 7 }, rpm: { stored: 600, effective: 600 }, tpm: { stored: null } });
+    await page.keyboard.press('Escape');
+    await page.locator('.ant-modal').waitFor({ state: 'hidden' });
+
     // The wholesale price of a model.
     const wholesaleModel = `${uniqueSlug('wm')}-chat`;
     await open(page, 'priceBook');

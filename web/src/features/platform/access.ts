@@ -16,6 +16,7 @@ export const access = {
   suspendReseller: (me: Me) => platform(me) && me.ability.can('disable', 'Tenant'),
   editReseller: (me: Me) => platform(me) && me.ability.can('update', 'Tenant'),
   discount: (me: Me) => platform(me) && me.ability.can('update', 'WholesaleDiscount'),
+  tenantLimits: (me: Me) => platform(me) && me.ability.can('update', 'TenantLimits'),
   salesBinding: (me: Me) => platform(me) && me.ability.can('assign', 'TenantSalesBinding'),
   priceBook: (me: Me) => platform(me) && me.ability.can('update', 'Price'),
   withdrawals: (me: Me) => platform(me) && me.ability.can('update', 'Withdrawal'),

@@ -6,6 +6,7 @@ import { Page } from '@/components/page';
 import { PagedTable, useConfirm } from '@/components/paged-table';
 import { ProblemAlert } from '@/components/problem-alert';
 import { useMe } from '@/features/auth/api';
+import { TenantLimitsForm } from '@/features/limits/customer-limits';
 import { access } from '@/features/platform/access';
 import {
   fetchResellers,
@@ -26,7 +27,7 @@ import { ToneTag } from '@/features/platform/tone-tag';
 import { useFormat } from '@/hooks/use-format';
 import type { Schemas } from '@/lib/api/client';
 
-type Dialog = { kind: 'create' } | { kind: 'branding' | 'discount' | 'sales' | 'owner'; tenant: Tenant };
+type Dialog = { kind: 'create' } | { kind: 'branding' | 'discount' | 'limits' | 'sales' | 'owner'; tenant: Tenant };
 
 export default function ResellersPage() {
   const { t } = useTranslation();
@@ -43,6 +44,7 @@ export default function ResellersPage() {
     suspend: access.suspendReseller(me),
     edit: access.editReseller(me),
     discount: access.discount(me),
+    limits: access.tenantLimits(me),
     sales: access.salesBinding(me),
   };
 
@@ -122,6 +124,11 @@ export default function ResellersPage() {
                     {t('platform.resellers.discount')}
                   </Button>
                 )}
+                {can.limits && (
+                  <Button size="small" onClick={() => setDialog({ kind: 'limits', tenant: r })} data-testid="reseller-limits">
+                    {t('limits.button')}
+                  </Button>
+                )}
                 {can.sales && (
                   <Button size="small" onClick={() => setDialog({ kind: 'sales', tenant: r })}>
                     {t('platform.resellers.salesperson')}
@@ -168,6 +175,12 @@ export default function ResellersPage() {
       {dialog?.kind === 'create' && <CreateDialog onClose={() => setDialog(undefined)} />}
       {dialog?.kind === 'branding' && <BrandingDialog tenant={dialog.tenant} onClose={() => setDialog(undefined)} />}
       {dialog?.kind === 'discount' && <DiscountDialog tenant={dialog.tenant} onClose={() => setDialog(undefined)} />}
+      {dialog?.kind === 'limits' && (
+        <Modal open title={t('limits.dialogTitle', { name: dialog.tenant.name })} onCancel={() => setDialog(undefined)} footer={null} destroyOnClose>
+          <Typography.Paragraph type="secondary">{t('limits.tenantHint')}</Typography.Paragraph>
+          <TenantLimitsForm id={dialog.tenant.id} />
+        </Modal>
+      )}
       {dialog?.kind === 'sales' && <SalesDialog tenant={dialog.tenant} platformId={me.tenant.id} onClose={() => setDialog(undefined)} />}
       {dialog?.kind === 'owner' && <OwnerDialog tenant={dialog.tenant} onClose={() => setDialog(undefined)} />}
     </Page>
