@@ -113,6 +113,8 @@ describe('sub-resellers and spot prices (e2e)', () => {
     expect(JSON.stringify(list)).not.toContain('"1.6"');
     // B cannot price below what it pays A (the platform's 1.6 would have been the old floor).
     expectProblem(await req(b, 'owner', 'PUT', `/api/v1/pricing/${model}`, { inputPerMillion: '2', outputPerMillion: '6' }), 422, 'price_below_wholesale');
+    // Nor can a customer price (an override) go below it.
+    expectProblem(await req(b, 'owner', 'PUT', `/api/v1/price-rules/customers/${b.users.bob.id}/prices/${model}`, { inputPerMillion: '2', outputPerMillion: '6' }), 422, 'price_below_wholesale');
     // A child never reaches its parent's discount, and sets no discount, its own or its parent's.
     expectProblem(await req(b, 'owner', 'GET', `/api/v1/tenants/${a.id}/wholesale-discount`), 404, 'not_found');
     expectProblem(await req(b, 'owner', 'PUT', `/api/v1/tenants/${a.id}/wholesale-discount`, { percent: '90' }), 404, 'not_found');
@@ -133,7 +135,7 @@ describe('sub-resellers and spot prices (e2e)', () => {
     const row = (await system.query(`SELECT type, parent_id FROM tenants WHERE id = $1`, [created.id])).rows[0];
     expect(row).toEqual({ type: 'reseller', parent_id: a.id });
     expect((await system.query(`SELECT percent::text FROM reseller_wholesale_discounts WHERE tenant_id = $1`, [created.id])).rows[0].percent).toBe('5.00');
-    // A child cannot create a grandchild of its parent's, nor a parent's sibling: its children are its own.
+    // Slugs stay unique across the platform.
     expectProblem(await req(other, 'owner', 'POST', '/api/v1/sub-resellers', { slug, name: 'Again' }), 409, 'tenant_slug_taken');
     // The database refuses a platform parent and a tenant as its own parent.
     await expect(system.query(`UPDATE tenants SET parent_id = $1 WHERE id = $2`, [world.platform.id, created.id])).rejects.toThrow(/must be a reseller/);
@@ -200,6 +202,13 @@ describe('sub-resellers and spot prices (e2e)', () => {
     expect(leg(world.platform.id, 'platform_revenue')).toBe(BigInt(event.levels![0].costUnits));
     expect((await balance(world.platform.id, 'platform_revenue')) - platformBefore).toBe(BigInt(event.levels![0].costUnits));
     expect(await ledgerInvariants(system)).toEqual({ unbalanced: 0, mismatched: 0 });
+
+    // A batch that cannot post every level (an ancestor that does not exist) leaves nothing behind:
+    // record, resale rows and legs are one transaction, redelivered later as a whole.
+    const broken = { ...event, requestId: uuidv7(), levels: [{ tenantId: uuidv7(), costUnits: event.levels![0].costUnits }] };
+    await expect(writer.write(b.id, [broken])).rejects.toThrow();
+    expect((await system.query(`SELECT count(*)::int AS n FROM usage_records WHERE request_id = $1`, [broken.requestId])).rows[0].n).toBe(0);
+    expect(await txCount()).toBe(afterFirst);
 
     // A price change after the request: the stored units stay what was charged.
     ok(await req(a, 'owner', 'PUT', `/api/v1/tenants/${b.id}/wholesale-discount`, { percent: '0' }));
