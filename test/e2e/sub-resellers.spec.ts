@@ -203,6 +203,14 @@ describe('sub-resellers and spot prices (e2e)', () => {
     expect((await balance(world.platform.id, 'platform_revenue')) - platformBefore).toBe(BigInt(event.levels![0].costUnits));
     expect(await ledgerInvariants(system)).toEqual({ unbalanced: 0, mismatched: 0 });
 
+    // The open period's rollup (platform finance): A's row is what B paid it and what A pays for it.
+    const open = ok(await call(api.baseUrl, 'GET', '/api/v1/statements/rollup/open?periodKind=day', world.as(world.platform, 'finance'))).body;
+    expect(open.byTenant.find((t: { tenantId: string }) => t.tenantId === a.id)).toMatchObject({ requests: 0, retail: fromUnits(event.wholesaleUnits), wholesale: fromUnits(event.levels![0].costUnits) });
+    expect(open.byTenant.find((t: { tenantId: string }) => t.tenantId === b.id)).toMatchObject({ requests: 1, retail: fromUnits(event.retailUnits), wholesale: fromUnits(event.wholesaleUnits) });
+    // A's own open period (its finance) holds what B paid it; B's never shows A's cost.
+    const aOpen = ok(await req(a, 'finance', 'GET', '/api/v1/statements/open')).body;
+    expect(JSON.stringify(aOpen)).toContain(fromUnits(event.levels![0].costUnits));
+
     // A batch that cannot post every level (an ancestor that does not exist) leaves nothing behind:
     // record, resale rows and legs are one transaction, redelivered later as a whole.
     const broken = { ...event, requestId: uuidv7(), levels: [{ tenantId: uuidv7(), costUnits: event.levels![0].costUnits }] };

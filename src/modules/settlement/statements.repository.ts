@@ -420,13 +420,20 @@ export class StatementsRepository {
       .where(filter.sql, filter.params)
       .andWhere('ur.created_at >= :start AND ur.created_at < :end', { start: start.toISOString(), end: end.toISOString() })
       .getQueryAndParameters();
+    // Each tenant's own records and its resale rows (what its sub-resellers paid it), as statements sum them.
+    const from = sql.slice(sql.indexOf('FROM')).replace(
+      '"usage_records" "ur"',
+      `(SELECT tenant_id, created_at, retail_charge, wholesale_cost, upstream_cost, 1 AS requests FROM usage_records
+        UNION ALL SELECT tenant_id, created_at, revenue, cost, 0::numeric(30, 9), 0 FROM usage_resale) ur`,
+    );
+    if (from === sql.slice(sql.indexOf('FROM'))) throw new Error('openPeriod: unexpected query shape');
     return m.query(
-      `SELECT ur.tenant_id, t.slug AS tenant_slug, t.type AS tenant_type, count(*)::text AS requests,
+      `SELECT ur.tenant_id, t.slug AS tenant_slug, t.type AS tenant_type, (t.parent_id IS NOT NULL) AS sub_reseller, coalesce(sum(ur.requests), 0)::text AS requests,
               coalesce(sum(ur.retail_charge), 0)::numeric(30, 9)::text AS retail,
               coalesce(sum(ur.wholesale_cost), 0)::numeric(30, 9)::text AS wholesale,
               coalesce(sum(ur.upstream_cost), 0)::numeric(30, 9)::text AS upstream
-         ${sql.slice(sql.indexOf('FROM'))}
-        GROUP BY ur.tenant_id, t.slug, t.type
+         ${from}
+        GROUP BY ur.tenant_id, t.slug, t.type, t.parent_id
         ORDER BY coalesce(sum(ur.retail_charge), 0) DESC, t.slug`,
       params,
     );
@@ -437,6 +444,8 @@ export interface OpenPeriodRow {
   tenant_id: string;
   tenant_slug: string;
   tenant_type: 'platform' | 'reseller';
+  /** A sub-reseller: its wholesale is paid to its parent, not to the platform. */
+  sub_reseller: boolean;
   requests: string;
   retail: string;
   wholesale: string;
