@@ -124,6 +124,9 @@ describe('sub-resellers and spot prices (e2e)', () => {
     expectProblem(await req(other, 'owner', 'PUT', `/api/v1/tenants/${b.id}/wholesale-discount`, { percent: '10' }), 404, 'not_found');
     expect(ok(await req(other, 'owner', 'GET', '/api/v1/sub-resellers')).body.items).toEqual([]);
     expectProblem(await req(other, 'sales', 'GET', '/api/v1/sub-resellers'), 403, 'forbidden');
+    // The platform's staff create sub-resellers through POST /tenants { parentId }, not this route.
+    expectProblem(await call(api.baseUrl, 'POST', '/api/v1/sub-resellers', { ...world.as(world.platform, 'owner'), json: { slug: `x-${uuidv7().slice(-8)}`, name: 'X' } }), 403, 'forbidden');
+    expectProblem(await req(b, 'bob', 'GET', '/api/v1/sub-resellers'), 403, 'forbidden');
 
     // A's owner and finance list B; only the owner creates a sub-reseller.
     const children = ok(await req(a, 'finance', 'GET', '/api/v1/sub-resellers')).body.items;
