@@ -1,8 +1,8 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
-import { UsageEvent } from '../../libs/billing/src';
-import { costUnits, fromUnits, TokenPrice, toUnits } from '@app/money';
+import { BillingEngine, HoldRequest, UsageEvent } from '../../libs/billing/src';
+import { compiledCostUnits, compilePrice, costUnits, fromUnits, TokenPrice, toUnits } from '@app/money';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { UsageWriter } from '../../src/modules/metering/usage-writer';
 import { PricingRuntime } from '../../src/modules/pricing/pricing-runtime';
@@ -328,7 +328,22 @@ describe('sub-resellers and spot prices (e2e)', () => {
     const secret = await world.key(b, 'bob');
     const c = gatewayClient(api.baseUrl, b.domain, secret, { maxRetries: 0 });
     clients.push(c);
-    const spot = await request(c, true);
+    const engine = api.app.get(BillingEngine);
+    const holds: HoldRequest[] = [];
+    const original = engine.hold.bind(engine);
+    const spy = jest.spyOn(engine, 'hold').mockImplementation((r: HoldRequest) => {
+      holds.push(r);
+      return original(r);
+    });
+    let spot: UsageEvent;
+    try {
+      spot = await request(c, true);
+    } finally {
+      spy.mockRestore();
+    }
+    // Held at the spot price it is then charged at (the worst case: the prompt estimate and 50 output tokens).
+    expect(holds).toHaveLength(1);
+    expect(holds[0].holdUnits).toBe(compiledCostUnits({ input: holds[0].tokenEstimate - 50, output: 50 }, compilePrice({ inputPerMillion: '1.8', outputPerMillion: '3.6' })));
     expect(spot.pool).toBe('spot');
     expect(spot.retailUnits).toBe(cost(spot, { inputPerMillion: '1.8', outputPerMillion: '3.6' }));
     expect(spot.wholesaleUnits).toBe(cost(spot, { inputPerMillion: '1.35', outputPerMillion: '2.7' }));
