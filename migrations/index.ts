@@ -35,6 +35,7 @@ import { PriceUnits1763769603100 } from './1763769603100-PriceUnits';
 import { ChannelLimits1763769603200 } from './1763769603200-ChannelLimits';
 import { IpRateLimit1763769603450 } from './1763769603450-IpRateLimit';
 import { RiskRules1763769603500 } from './1763769603500-RiskRules';
+import { SubResellersAndSpot1763769603550 } from './1763769603550-SubResellersAndSpot';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -75,4 +76,5 @@ export const ALL_MIGRATIONS = [
   ChannelLimits1763769603200,
   IpRateLimit1763769603450,
   RiskRules1763769603500,
+  SubResellersAndSpot1763769603550,
 ];

@@ -102,6 +102,7 @@ describe('reseller staff console in a browser', () => {
     '/reseller/customers': ['GET', '/api/v1/customers'],
     '/reseller/members': ['GET', `/api/v1/tenants/${shop.id}/members`],
     '/reseller/prices': ['PUT', `/api/v1/pricing/${model}`, { inputPerMillion: '9', outputPerMillion: '9' }],
+    '/reseller/sub-resellers': ['GET', '/api/v1/sub-resellers'],
     '/reseller/statements': ['GET', '/api/v1/statements'],
     '/reseller/withdrawals': ['GET', '/api/v1/withdrawals'],
     '/reseller/topups': ['GET', '/api/v1/topups'],
@@ -190,7 +191,7 @@ describe('reseller staff console in a browser', () => {
     expect(await resellerMenu(page)).toEqual(['Customers', 'Members', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Credits', 'Webhooks', 'Settings', 'Audit log']);
     // No customer-portal page of a customer's own (balance, keys, top-ups): the owner is no customer.
     await expectMenuAndRefusals(page, 'owner', await token('owner'), [
-      '/reseller/customers', '/reseller/members', '/reseller/prices', '/reseller/statements', '/reseller/withdrawals', '/reseller/topups', '/reseller/credits',
+      '/reseller/customers', '/reseller/members', '/reseller/prices', '/reseller/sub-resellers', '/reseller/statements', '/reseller/withdrawals', '/reseller/topups', '/reseller/credits',
       '/reseller/webhooks', '/reseller/settings', '/reseller/risk', '/reseller/audit', '/usage', '/models', '/account', '/requests', '/identity-settings',
     ]);
 
@@ -523,7 +524,7 @@ describe('reseller staff console in a browser', () => {
     expect(await resellerMenu(page)).toEqual(['Customers', 'Price book', 'Statements', 'Withdrawals', 'Top-up orders', 'Credits', 'Settings']);
     const finance = await token('finance');
     await expectMenuAndRefusals(page, 'finance', finance, [
-      '/reseller/customers', '/reseller/prices', '/reseller/statements', '/reseller/withdrawals', '/reseller/topups', '/reseller/credits', '/reseller/settings',
+      '/reseller/customers', '/reseller/prices', '/reseller/sub-resellers', '/reseller/statements', '/reseller/withdrawals', '/reseller/topups', '/reseller/credits', '/reseller/settings',
       '/usage', '/models', '/account', '/requests',
     ]);
 

@@ -44,6 +44,12 @@ export interface UsageEvent {
    */
   unit?: 'token' | 'image' | 'second' | 'character' | 'search_unit' | 'request';
   quantity?: number;
+  /**
+   * A sub-reseller's request only: its ancestor resellers, direct parent first, each with what it
+   * pays its own parent for this request (the last one pays the platform), nano-units. The direct
+   * parent earns `wholesaleUnits`, each next ancestor the previous level's cost.
+   */
+  levels?: Array<{ tenantId: string; costUnits: string }>;
   /** When the request started, epoch milliseconds (also picks the usage_records partition). */
   createdAt: number;
 }
@@ -69,6 +75,7 @@ export function decodeUsageEvent(raw: string): UsageEvent {
     typeof e.status === 'string' && Number.isSafeInteger(e.createdAt) &&
     (e.unit === undefined || ['token', 'image', 'second', 'character', 'search_unit', 'request'].includes(e.unit)) &&
     (e.quantity === undefined || count(e.quantity)) &&
+    (e.levels === undefined || (Array.isArray(e.levels) && e.levels.length <= 16 && e.levels.every((l) => l && uuid.test(l.tenantId) && units.test(l.costUnits)))) &&
     (e.httpRequestId === undefined || e.httpRequestId === null || (typeof e.httpRequestId === 'string' && e.httpRequestId.length <= 128));
   if (!ok) throw new Error('malformed usage event');
   return e;

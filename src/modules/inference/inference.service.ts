@@ -217,9 +217,11 @@ export class InferenceService {
     call.trace?.span.setAttributes({ 'aigateway.tenant_id': key.tenantId, 'aigateway.customer_id': key.customerId });
     const fields = readRequestFields(call.endpoint, call.body);
     if (key.allowedModels && !key.allowedModels.has(fields.model)) throw InferenceError.modelNotFound(fields.model);
-    const pricing = await this.prices.effectivePrice(key.tenantId, fields.model, startedAt, key.customerId);
-    if (!pricing || pricing.hidden || !this.channels.serves(fields.model)) throw InferenceError.modelNotFound(fields.model);
     const pool: ChannelPool = firstHeader(call.headers['x-priority']) === 'spot' ? 'spot' : 'standard';
+    // A spot request is held and charged at the spot price (the router serves it from the spot pool
+    // only, never falling back to standard); with no spot factor it is the standard price object.
+    const pricing = await this.prices.effectivePrice(key.tenantId, fields.model, startedAt, key.customerId, pool);
+    if (!pricing || pricing.hidden || !this.channels.serves(fields.model)) throw InferenceError.modelNotFound(fields.model);
 
     const admitted: Admitted = { key, fields, pricing, pool, usageId: uuidv7(), startedAt, started };
     // Audio is not billed in tokens: a transcription holds its estimated seconds, speech its characters.
@@ -663,6 +665,8 @@ export class InferenceService {
       httpRequestId: call.requestId,
       createdAt: a.startedAt,
     };
+    // A sub-reseller's request: what each ancestor reseller pays its own parent (compiled with the book).
+    if (a.pricing.levels.length > 0) event.levels = a.pricing.levels.map((l) => ({ tenantId: l.tenantId, costUnits: cost(l.compiledWholesale).toString() }));
     const request: SettleRequest = { event, actualTokens: (characters ? 0 : usage.input) + usage.output + (usage.cacheRead ?? 0) + (usage.cacheWrite ?? 0) };
     if (a.budgets) request.budgets = a.budgets;
     return request;

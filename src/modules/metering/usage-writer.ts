@@ -141,6 +141,7 @@ export class UsageWriter {
       else byTenant.set(e.tenantId, [e]);
     }
     const tenants = [...byTenant.keys()].sort();
+    await insertResale(m, fresh);
     if (tenants.length > 0) {
       await this.postLedger(m, tenants.map((t) => [t, byTenant.get(t)!] as const), resolved);
       for (const tenantId of tenants) await this.touchKeysAndCustomers(m, tenantId, byTenant.get(tenantId)!);
@@ -183,9 +184,17 @@ export class UsageWriter {
       if (tenant.isPlatform) legs.add(platform.revenue, platform.tenantId, sums.retail);
       else {
         legs.add(tenant.resellerRevenue!, tenantId, sums.retail);
-        // What the reseller owes the platform for these requests (the platform's own customers owe no wholesale).
+        // What the reseller owes its seller for these requests (the platform's own customers owe no wholesale).
         legs.add(tenant.wholesalePayable!, tenantId, -sums.wholesale);
-        legs.add(platform.revenue, platform.tenantId, sums.wholesale);
+        // The platform earns what the top of each chain pays it (a direct reseller: its wholesale).
+        legs.add(platform.revenue, platform.tenantId, sums.platformWholesale);
+        // A sub-reseller's requests: each ancestor earns what its child paid and owes what it pays its own parent.
+        for (const [levelTenant, level] of sums.levels) {
+          const accounts = await this.accountsOf(m, levelTenant, resolved);
+          if (accounts.isPlatform) throw new Error(`usage of ${tenantId} names the platform as a reseller level`);
+          legs.add(accounts.resellerRevenue!, levelTenant, level.revenue);
+          legs.add(accounts.wholesalePayable!, levelTenant, -level.cost);
+        }
       }
       legs.add(platform.upstreamCost, platform.tenantId, -sums.upstream);
       legs.add(platform.upstreamPayable, platform.tenantId, sums.upstream);
@@ -337,6 +346,10 @@ export interface UsageSums {
   retail: bigint;
   wholesale: bigint;
   upstream: bigint;
+  /** What the platform earns: the wholesale of direct requests, the top ancestor's cost of a sub-reseller's. */
+  platformWholesale: bigint;
+  /** Per ancestor reseller of a sub-reseller (events with `levels`): what its children paid it and what it paid its parent. */
+  levels: Map<string, { revenue: bigint; cost: bigint }>;
   retailByCustomer: Map<string, bigint>;
   /** The newest event time (epoch ms): the transaction's occurred_at. */
   lastAt: number;
@@ -344,19 +357,70 @@ export interface UsageSums {
 
 /** The sums a batch of one tenant posts; null when none of its events cost anything. */
 export function usagePosting(events: readonly UsageEvent[]): UsageSums | null {
-  const sums: UsageSums = { retail: 0n, wholesale: 0n, upstream: 0n, retailByCustomer: new Map(), lastAt: 0 };
+  const sums: UsageSums = { retail: 0n, wholesale: 0n, upstream: 0n, platformWholesale: 0n, levels: new Map(), retailByCustomer: new Map(), lastAt: 0 };
   let charged = false;
   for (const e of events) {
-    if (e.retailUnits === '0' && e.wholesaleUnits === '0' && e.upstreamUnits === '0') continue;
+    if (e.retailUnits === '0' && e.wholesaleUnits === '0' && e.upstreamUnits === '0' && !e.levels?.some((l) => l.costUnits !== '0')) continue;
     charged = true;
     const retail = BigInt(e.retailUnits);
+    const wholesale = BigInt(e.wholesaleUnits);
     sums.retail += retail;
-    sums.wholesale += BigInt(e.wholesaleUnits);
+    sums.wholesale += wholesale;
     sums.upstream += BigInt(e.upstreamUnits);
+    let paid = wholesale;
+    for (const level of e.levels ?? []) {
+      const cost = BigInt(level.costUnits);
+      const sum = sums.levels.get(level.tenantId) ?? { revenue: 0n, cost: 0n };
+      sum.revenue += paid;
+      sum.cost += cost;
+      sums.levels.set(level.tenantId, sum);
+      paid = cost;
+    }
+    sums.platformWholesale += paid;
     if (retail !== 0n) sums.retailByCustomer.set(e.customerId, (sums.retailByCustomer.get(e.customerId) ?? 0n) + retail);
     if (e.createdAt > sums.lastAt) sums.lastAt = e.createdAt;
   }
   return charged ? sums : null;
+}
+
+/**
+ * One `usage_resale` row per ancestor level of each newly recorded sub-reseller request (see the
+ * SubResellersAndSpot migration): the units it was charged, stored so reports never recompute. In
+ * the batch's transaction, after the usage records took the cutoff lock: a replay inserts no
+ * record, hence no row (and the primary key refuses a second one regardless).
+ */
+async function insertResale(m: EntityManager, fresh: readonly UsageEvent[]): Promise<void> {
+  const cols: { seller: string[]; buyer: string[]; request: string[]; at: string[]; model: string[]; unit: string[]; quantity: number[]; input: number[]; output: number[]; cacheRead: number[]; cacheWrite: number[]; revenue: string[]; cost: string[] } =
+    { seller: [], buyer: [], request: [], at: [], model: [], unit: [], quantity: [], input: [], output: [], cacheRead: [], cacheWrite: [], revenue: [], cost: [] };
+  for (const e of fresh) {
+    if (!e.levels?.length) continue;
+    let buyer = e.tenantId;
+    let paid = e.wholesaleUnits;
+    for (const level of e.levels) {
+      cols.seller.push(level.tenantId);
+      cols.buyer.push(buyer);
+      cols.request.push(e.requestId);
+      cols.at.push(new Date(e.createdAt).toISOString());
+      cols.model.push(e.model);
+      cols.unit.push(e.unit ?? 'token');
+      cols.quantity.push(e.quantity ?? e.inputTokens + e.outputTokens + (e.cacheReadTokens ?? 0) + (e.cacheWriteTokens ?? 0));
+      cols.input.push(e.inputTokens);
+      cols.output.push(e.outputTokens);
+      cols.cacheRead.push(e.cacheReadTokens ?? 0);
+      cols.cacheWrite.push(e.cacheWriteTokens ?? 0);
+      cols.revenue.push(fromUnits(paid));
+      cols.cost.push(fromUnits(level.costUnits));
+      buyer = level.tenantId;
+      paid = level.costUnits;
+    }
+  }
+  if (cols.seller.length === 0) return;
+  await m.query(
+    `INSERT INTO usage_resale (tenant_id, buyer_tenant_id, request_id, created_at, model, unit, quantity, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, revenue, cost)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::numeric[], $13::numeric[])
+     ON CONFLICT DO NOTHING`,
+    [cols.seller, cols.buyer, cols.request, cols.at, cols.model, cols.unit, cols.quantity, cols.input, cols.output, cols.cacheRead, cols.cacheWrite, cols.revenue, cols.cost],
+  );
 }
 
 /** The legs of one transaction, summed per account; zero legs are left out (entries are never zero). */

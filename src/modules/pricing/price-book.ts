@@ -23,7 +23,26 @@ export interface PriceBookData {
   discountPercent: string;
   /** Groups, markup, multipliers and overrides (absent: none, as for a book built in a unit test). */
   rules?: PriceRulesData;
+  /**
+   * A sub-reseller's parent reseller (null or absent: the platform sells to this tenant). The
+   * parent's book is then the tenant's list: `discountPercent` is the parent's discount off its
+   * list price, never below the parent's own wholesale cost.
+   */
+  parentId?: string | null;
+  /** This tenant's spot-pool factors per model (for the platform's tenant: the platform's), versions ascending. */
+  spot?: Map<string, FactorVersion[]>;
+  /** The platform's spot factors per model (for a reseller the platform sells to). */
+  platformSpot?: Map<string, FactorVersion[]>;
 }
+
+/** One ancestor reseller of a sub-reseller: what it pays its own parent for the model. */
+export interface PriceLevel {
+  tenantId: string;
+  wholesale: TokenPrice;
+  compiledWholesale: CompiledPrice;
+}
+
+export type PricePool = 'standard' | 'spot';
 
 /** One version of a multiplier: the tenant's markup or a group's multiplier; factor null clears it. */
 export interface FactorVersion {
@@ -84,6 +103,17 @@ export interface EffectivePrice {
   hidden: boolean;
   /** Which rule won (for a customer: overrides, group multiplier, markup, floor). */
   rule: PriceRuleExplanation;
+  /**
+   * For a sub-reseller: its ancestor resellers, direct parent first, each with what it pays its
+   * own parent (the last one pays the platform). Empty for the platform and its resellers.
+   */
+  levels: readonly PriceLevel[];
+  /** The pool this price is for; a spot price with no factor anywhere in the chain is the standard one. */
+  pool: PricePool;
+  /** The spot factor applied to this tenant's retail (its own, else its seller's); null for standard. */
+  spotFactor: string | null;
+  /** Identity of the inputs (versions) this price was computed from: equal keys, equal prices. */
+  memoKey: string;
 }
 
 export const PRICE_FIELDS = ['inputPerMillion', 'outputPerMillion', 'cacheReadPerMillion', 'cacheWritePerMillion', 'cacheWrite1hPerMillion', 'reasoningPerMillion', 'perRequest'] as const;
@@ -217,7 +247,16 @@ export function marginOf(retail: TokenPrice, wholesale: TokenPrice): Record<Pric
 export class PriceBook {
   private readonly memo = new Map<string, EffectivePrice>();
 
-  constructor(readonly data: PriceBookData) {}
+  /** `parent`: a sub-reseller's parent's book (see PriceBookData.parentId). */
+  constructor(
+    readonly data: PriceBookData,
+    readonly parent: PriceBook | null = null,
+  ) {}
+
+  /** The tenants whose prices this book depends on: itself and its ancestor resellers. */
+  chain(): string[] {
+    return this.parent ? [this.data.tenantId, ...this.parent.chain()] : [this.data.tenantId];
+  }
 
   /**
    * The price of `model` at `at`, for `customerId` when given (its overrides and group), else the
@@ -230,9 +269,13 @@ export class PriceBook {
    * Every price a rule of this kind produced (1-3 except a plain own or inherited price) is raised
    * to wholesale bucket by bucket: a reseller never sells below its cost.
    */
-  effective(model: string, at: number = Date.now(), customerId?: string | null): EffectivePrice | null {
+  effective(model: string, at: number = Date.now(), customerId?: string | null, pool: PricePool = 'standard'): EffectivePrice | null {
+    if (pool === 'spot') return this.spotEffective(model, at, customerId);
     const platform = versionAt(this.data.platform.get(model), at);
     if (!platform) return null;
+    // A sub-reseller's list is its parent's list price (the parent's own, markup or inherited).
+    const parentPrice = this.parent ? this.parent.effective(model, at) : null;
+    if (this.parent && !parentPrice) return null;
     const reseller = this.data.tenantType === 'reseller';
     const rules = this.data.rules;
     const own = reseller ? versionAt(this.data.own.get(model), at) : null;
@@ -241,13 +284,16 @@ export class PriceBook {
     const groupOverride = !customerOverride && groupId && rules ? overrideAt(rules.groupOverrides.get(`${groupId}\u0000${model}`), at) : null;
     const markup = reseller && !own && rules ? factorAt(rules.markup, at) : null;
     const multiplier = groupId && rules ? factorAt(rules.groupFactors.get(groupId), at) : null;
-    const memoKey = [model, platform.id, own?.id, customerOverride?.id, groupOverride?.id, groupId, markup?.id, multiplier?.id].join('\u0000');
+    const memoKey = [model, platform.id, own?.id, customerOverride?.id, groupOverride?.id, groupId, markup?.id, multiplier?.id, parentPrice?.memoKey].join('\u0000');
     const hit = this.memo.get(memoKey);
     if (hit) return hit;
 
     const discount = reseller ? this.data.discountPercent : '0';
-    const wholesale = wholesaleOf(platform.price, discount);
-    const base = own ?? platform;
+    // What this tenant pays its seller: the platform's list less its discount, or its parent's
+    // list less the discount the parent gives it, never below what the parent pays itself.
+    const wholesale = parentPrice ? raiseToFloor(wholesaleOf(parentPrice.retail, discount), parentPrice.wholesale).price : wholesaleOf(platform.price, discount);
+    const inherited = parentPrice ? { id: parentPrice.retailVersionId, price: parentPrice.retail, effectiveFrom: parentPrice.retailEffectiveFrom } : platform;
+    const base = own ?? inherited;
     let retail: TokenPrice;
     let versionId: string;
     let effectiveFrom: Date;
@@ -264,7 +310,7 @@ export class PriceBook {
       if (markup) {
         retail = scalePrice(wholesale, markup.factor!);
         versionId = markup.id;
-        effectiveFrom = laterOf(markup.effectiveFrom, platform.effectiveFrom);
+        effectiveFrom = laterOf(markup.effectiveFrom, inherited.effectiveFrom);
         winner = 'markup';
         appliedMarkup = markup.factor;
       } else {
@@ -280,7 +326,10 @@ export class PriceBook {
       }
     }
     let floorApplied: PriceField[] = [];
-    if (winner === 'customer_override' || winner === 'group_override' || appliedMarkup !== null || appliedMultiplier !== null) {
+    // An inherited sub-reseller price is its parent's list, which may be below what the parent
+    // charges it (a discount of 0 with a markup-less parent is equal, never below; a parent's
+    // later price change can cross it): floored like any rule's price.
+    if (winner === 'customer_override' || winner === 'group_override' || appliedMarkup !== null || appliedMultiplier !== null || (parentPrice && winner === 'inherited')) {
       const floored = raiseToFloor(retail, wholesale);
       retail = floored.price;
       floorApplied = floored.raised;
@@ -293,12 +342,60 @@ export class PriceBook {
       retailVersionId: versionId,
       retailEffectiveFrom: effectiveFrom,
       wholesale,
-      wholesaleVersionId: platform.id,
+      wholesaleVersionId: parentPrice ? parentPrice.retailVersionId : platform.id,
       discountPercent: discount,
       compiledRetail: compilePrice(retail),
       compiledWholesale: compilePrice(wholesale),
-      hidden: this.data.hidden.has(model),
+      hidden: this.data.hidden.has(model) || (parentPrice?.hidden ?? false),
       rule: { winner, versionId, groupId, markup: appliedMarkup, multiplier: appliedMultiplier, floorApplied },
+      levels: parentPrice ? [{ tenantId: parentPrice.tenantId, wholesale: parentPrice.wholesale, compiledWholesale: parentPrice.compiledWholesale }, ...parentPrice.levels] : [],
+      pool: 'standard',
+      spotFactor: null,
+      memoKey,
+    };
+    this.memo.set(memoKey, price);
+    return price;
+  }
+
+  /**
+   * The price of a request served by the spot pool: the standard price times the spot factor of
+   * this tenant for the model (its own, else the one of whoever sells to it: its parent's
+   * effective factor, or the platform's). What the tenant pays is its seller's spot price less
+   * its discount (the platform's list times the platform's factor, or the parent's spot list),
+   * never below the seller's own spot cost; the retail is raised to that spot wholesale bucket by
+   * bucket. With no factor anywhere in the chain, the standard price itself (same object).
+   */
+  private spotEffective(model: string, at: number, customerId?: string | null): EffectivePrice | null {
+    const std = this.effective(model, at, customerId);
+    if (!std) return null;
+    const reseller = this.data.tenantType === 'reseller';
+    const parentSpot = this.parent ? this.parent.effective(model, at, null, 'spot') : null;
+    if (this.parent && !parentSpot) return null;
+    const platformFactor = reseller && !this.parent ? factorAt(this.data.platformSpot?.get(model), at) : null;
+    const sellerFactor = parentSpot ? parentSpot.spotFactor : (platformFactor?.factor ?? null);
+    const ownFactor = factorAt(this.data.spot?.get(model), at);
+    const factor = ownFactor?.factor ?? sellerFactor;
+    if (factor === null) return std;
+    const memoKey = ['spot', std.memoKey, ownFactor?.id, platformFactor?.id, parentSpot?.memoKey].join('\u0000');
+    const hit = this.memo.get(memoKey);
+    if (hit) return hit;
+    const platform = versionAt(this.data.platform.get(model), at)!;
+    let wholesale: TokenPrice;
+    if (parentSpot) wholesale = raiseToFloor(wholesaleOf(parentSpot.retail, std.discountPercent), parentSpot.wholesale).price;
+    else if (reseller) wholesale = wholesaleOf(platformFactor ? scalePrice(platform.price, platformFactor.factor!) : platform.price, std.discountPercent);
+    else wholesale = scalePrice(std.wholesale, factor);
+    const floored = raiseToFloor(scalePrice(std.retail, factor), wholesale);
+    const price: EffectivePrice = {
+      ...std,
+      retail: floored.price,
+      wholesale,
+      compiledRetail: compilePrice(floored.price),
+      compiledWholesale: compilePrice(wholesale),
+      rule: { ...std.rule, floorApplied: [...new Set([...std.rule.floorApplied, ...floored.raised])] },
+      levels: parentSpot ? [{ tenantId: parentSpot.tenantId, wholesale: parentSpot.wholesale, compiledWholesale: parentSpot.compiledWholesale }, ...parentSpot.levels] : [],
+      pool: 'spot',
+      spotFactor: factor,
+      memoKey,
     };
     this.memo.set(memoKey, price);
     return price;
@@ -311,7 +408,12 @@ export class PriceBook {
 
   /** Models the tenant's customers may call at `at`: priced and not hidden, sorted. */
   listedModels(at: number = Date.now()): string[] {
-    return this.knownModels().filter((model) => !this.data.hidden.has(model) && versionAt(this.data.platform.get(model), at) !== null);
+    return this.knownModels().filter((model) => !this.hiddenInChain(model) && versionAt(this.data.platform.get(model), at) !== null);
+  }
+
+  /** Hidden by this tenant or by an ancestor (a parent that does not sell a model cannot resell it). */
+  hiddenInChain(model: string): boolean {
+    return this.data.hidden.has(model) || (this.parent?.hiddenInChain(model) ?? false);
   }
 }
 

@@ -111,13 +111,14 @@ export class PriceRulesService {
   }
 
   /** What `customerId` pays for `model` now, and the rule that won. */
-  resolve(customerId: string, model: string): Promise<ResolvedPriceView> {
+  async resolve(customerId: string, model: string): Promise<ResolvedPriceView> {
     assertModelName(model);
     const tenantId = this.auth.principal.tenantId;
+    const parent = await this.parentBookOf(tenantId);
     return this.tenantDb.forRequest(async (m) => {
       this.auth.assertCan('read', PRICE_COST, { tenantId });
       if (!(await this.repository.isCustomer(m, tenantId, customerId))) throw AppException.notFound('customer');
-      const price = (await this.book(m, tenantId)).effective(model, Date.now(), customerId);
+      const price = (await this.book(m, tenantId, parent)).effective(model, Date.now(), customerId);
       if (!price) throw AppException.notFound('model price');
       return {
         model,
@@ -160,6 +161,7 @@ export class PriceRulesService {
     const tenantId = principal.tenantId;
     const effectiveFrom = this.effectiveFrom(input?.effectiveFrom);
     const price: TokenPrice | null = input ? priceOf(input) : null;
+    const parent = await this.parentBookOf(tenantId);
     const view = await this.tenantDb.forRequest(async (m) => {
       this.auth.assertCan('update', 'groupId' in subject ? CUSTOMER_GROUP : CUSTOMER_PRICE, { tenantId });
       if ('groupId' in subject) {
@@ -167,12 +169,13 @@ export class PriceRulesService {
       } else if (!(await this.repository.isCustomer(m, tenantId, subject.customerId))) {
         throw AppException.notFound('customer');
       }
-      const book = await this.book(m, tenantId);
+      const book = await this.book(m, tenantId, parent);
       if (!book.data.platform.has(model)) throw pricingError(PricingErrorCode.UnknownModel, `The platform has no price for ${model}.`, { errors: [{ field: 'model', messages: [`unknown model ${model}`] }] });
       if (price) {
         const platform = versionAt(book.data.platform.get(model), effectiveFrom.getTime());
         if (!platform) throw pricingError(PricingErrorCode.UnknownModel, `The platform's price for ${model} starts later than ${effectiveFrom.toISOString()}.`, { errors: [{ field: 'effectiveFrom', messages: ['the model has no platform price yet at this time'] }] });
-        const floor = wholesaleOf(platform.price, book.data.tenantType === 'reseller' ? book.data.discountPercent : '0');
+        // What the tenant pays then (a sub-reseller: what its parent charges it).
+        const floor = book.effective(model, effectiveFrom.getTime())?.wholesale ?? wholesaleOf(platform.price, book.data.tenantType === 'reseller' ? book.data.discountPercent : '0');
         assertSameUnit(price, platform.price);
         const below = [...belowFloor(price, floor), ...imagesBelowFloor(price, floor).map((i) => ({ field: `imagePrices.${i.key}`, floor: i.floor }))];
         if (below.length > 0) {
@@ -209,9 +212,15 @@ export class PriceRulesService {
     return at;
   }
 
-  private async book(m: EntityManager, tenantId: string): Promise<PriceBook> {
+  private async book(m: EntityManager, tenantId: string, parent: PriceBook | null): Promise<PriceBook> {
     const data = await this.prices.loadBook(m, tenantId);
     if (!data) throw AppException.notFound('tenant');
-    return new PriceBook(data);
+    return new PriceBook(data, data.parentId ? parent : null);
+  }
+
+  /** A sub-reseller's parent's book, fresh, read before the request's transaction (see PricingService). */
+  private async parentBookOf(tenantId: string): Promise<PriceBook | null> {
+    const parentId = await this.runtime.parentOf(tenantId);
+    return parentId ? this.runtime.freshBook(parentId) : null;
   }
 }

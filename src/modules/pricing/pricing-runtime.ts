@@ -3,7 +3,7 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { REDIS, RedisConnections } from '@app/redis';
 import { TENANT_CACHE_CHANNEL, TenantDb } from '@app/tenancy';
 import Redis from 'ioredis';
-import { EffectivePrice, PriceBook } from './price-book';
+import { EffectivePrice, PriceBook, PricePool } from './price-book';
 import { PricingRepository } from './pricing.repository';
 
 /** Published when a price list, hidden model or discount changes: a tenant id, or '*' for the platform list. */
@@ -59,8 +59,11 @@ export class PricingRuntime implements OnModuleInit, OnModuleDestroy {
     const generation = this.generation;
     const load = this.tenantDb
       .run({ tenantId }, (m) => this.repository.loadBook(m, tenantId))
-      .then((data) => {
-        const book = data ? new PriceBook(data) : null;
+      .then(async (data) => {
+        // A sub-reseller's book stands on its parent's (loaded under the parent's own scope, and
+        // cached): the whole chain is compiled here, never per request.
+        const parent = data?.parentId ? await this.book(data.parentId) : null;
+        const book = data ? new PriceBook(data, parent) : null;
         if (generation !== this.generation) return book;
         if (this.books.size >= MAX_BOOKS) {
           const oldest = this.books.keys().next().value;
@@ -77,14 +80,31 @@ export class PricingRuntime implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
+   * A fresh book (not from the cache, not cached), its parent chain loaded under each ancestor's
+   * own scope: for the admin API, which must see a change the moment it is made. Call it outside
+   * any open tenant transaction (a transaction cannot change its scope).
+   */
+  async freshBook(tenantId: string): Promise<PriceBook | null> {
+    const data = await this.tenantDb.run({ tenantId }, (m) => this.repository.loadBook(m, tenantId));
+    if (!data) return null;
+    return new PriceBook(data, data.parentId ? await this.freshBook(data.parentId) : null);
+  }
+
+  /** A tenant's parent reseller (null: the platform sells to it, or no such tenant), read fresh under its own scope. */
+  async parentOf(tenantId: string): Promise<string | null> {
+    const [row] = await this.tenantDb.run({ tenantId }, (m) => m.query(`SELECT parent_id FROM tenants WHERE id = $1`, [tenantId]));
+    return row?.parent_id ?? null;
+  }
+
+  /**
    * The price of `model` in `tenantId` at `at` (epoch ms, default now): retail (own or inherited),
    * wholesale, and both compiled to integers for `compiledCostUnits`. Null when the platform has no
    * price for the model at that time (unknown model). A hidden model is returned with hidden=true.
    * With `customerId`, the customer's price (its overrides, its group's, the markup: see
    * PriceBook.effective); without, the tenant's list price.
    */
-  async effectivePrice(tenantId: string, model: string, at: number = Date.now(), customerId?: string | null): Promise<EffectivePrice | null> {
-    return (await this.book(tenantId))?.effective(model, at, customerId) ?? null;
+  async effectivePrice(tenantId: string, model: string, at: number = Date.now(), customerId?: string | null, pool: PricePool = 'standard'): Promise<EffectivePrice | null> {
+    return (await this.book(tenantId))?.effective(model, at, customerId, pool) ?? null;
   }
 
   /** Models the tenant's customers may call: priced at `at` and not hidden, sorted. */
@@ -115,6 +135,10 @@ export class PricingRuntime implements OnModuleInit, OnModuleDestroy {
     this.generation++;
     this.loading.clear();
     if (tenantId === '*') this.books.clear();
-    else this.books.delete(tenantId);
+    else {
+      this.books.delete(tenantId);
+      // Sub-resellers' books hold their ancestors' prices: a parent's change reaches them too.
+      for (const [id, entry] of this.books) if (entry.book?.parent && entry.book.chain().includes(tenantId)) this.books.delete(id);
+    }
   }
 }

@@ -1,11 +1,13 @@
-import { Body, Controller, Get, Param, Put, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { RequirePermission } from '@app/authorization';
 import { UuidParam } from '../../common/params';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
 import { TENANT } from '../tenants/tenants.permissions';
 import { DiscountView, EffectivePriceView, PriceHistoryView, PriceListQuery, PriceListView, SetDiscountRequest, SetPriceRequest, SetVisibilityRequest } from './dto/pricing.dto';
-import { PRICE, PRICE_COST, WHOLESALE_DISCOUNT } from './pricing.permissions';
+import { CreateSubResellerRequest, SetSpotFactorRequest, SpotFactorView, SubResellerList, SubResellerView } from './dto/sub-resellers.dto';
+import { PRICE, PRICE_COST, SUB_RESELLER, WHOLESALE_DISCOUNT } from './pricing.permissions';
+import { SubResellersService } from './sub-resellers.service';
 import { PricingService } from './pricing.service';
 
 const MODEL_PARAM = ApiParam({ name: 'model', description: 'Public model name, URL-encoded (e.g. `gpt-4o-mini`, `meta-llama%2FLlama-3-70B`)' });
@@ -50,6 +52,21 @@ export class PricingController {
     return this.pricing.setVisibility(model, body.hidden);
   }
 
+  @Put(':model/spot')
+  @RequirePermission('update', PRICE)
+  @MODEL_PARAM
+  @ApiOperation({
+    summary:
+      'Add a version of the spot-pool factor for a model (X-Priority: spot requests served by the spot pool pay standard x factor). Platform owner/finance: ' +
+      "the platform's (its list and the resellers' wholesale); reseller owner/finance: its retail and its sub-resellers' wholesale. null clears it.",
+  })
+  @ApiOkResponse({ type: SpotFactorView })
+  @ApiProblems('validation', 'conflict')
+  @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: 'Unknown model' })
+  setSpot(@Param('model') model: string, @Body() body: SetSpotFactorRequest): Promise<SpotFactorView> {
+    return this.pricing.setSpotFactor(model, body);
+  }
+
   @Get(':model/history')
   @RequirePermission('read', PRICE_COST)
   @MODEL_PARAM
@@ -68,7 +85,7 @@ export class WholesaleDiscountController {
 
   @Get()
   @RequirePermission('read', WHOLESALE_DISCOUNT)
-  @ApiOperation({ summary: "A reseller's wholesale discount (platform owner/finance; the reseller's own owner/finance)" })
+  @ApiOperation({ summary: "A reseller's wholesale discount (platform owner/finance; the reseller's own owner/finance; a sub-reseller's parent's owner/finance)" })
   @ApiOkResponse({ type: DiscountView })
   @ApiProblems('notFound')
   get(@Param('tenantId', UuidParam(TENANT)) tenantId: string): Promise<DiscountView> {
@@ -77,10 +94,39 @@ export class WholesaleDiscountController {
 
   @Put()
   @RequirePermission('update', WHOLESALE_DISCOUNT)
-  @ApiOperation({ summary: "Set a reseller's wholesale discount, in percent off the platform list (platform owner and finance)" })
+  @ApiOperation({
+    summary:
+      "Set a reseller's wholesale discount, in percent off the platform list (platform owner and finance), or a sub-reseller's, in percent off its " +
+      "parent's list price (the parent's owner and finance; refused when a model would cost the child less than the parent pays)",
+  })
   @ApiOkResponse({ type: DiscountView })
   @ApiProblems('validation', 'notFound')
+  @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: "Below the parent's own cost (price_below_wholesale)" })
   set(@Param('tenantId', UuidParam(TENANT)) tenantId: string, @Body() body: SetDiscountRequest): Promise<DiscountView> {
     return this.pricing.setDiscount(tenantId, body);
+  }
+}
+
+@ApiTags('pricing')
+@Controller('api/v1/sub-resellers')
+export class SubResellersController {
+  constructor(private readonly subResellers: SubResellersService) {}
+
+  @Get()
+  @RequirePermission('read', SUB_RESELLER)
+  @ApiOperation({ summary: "Your tenant's sub-resellers with the discount each pays off your list and what each paid you this month (reseller owner and finance)" })
+  @ApiOkResponse({ type: SubResellerList })
+  list(): Promise<SubResellerList> {
+    return this.subResellers.list();
+  }
+
+  @Post()
+  @RequirePermission('create', SUB_RESELLER)
+  @ApiOperation({ summary: 'Create a reseller tenant under yours (reseller owner): it buys from you at your list price less its discount' })
+  @ApiCreatedResponse({ type: SubResellerView })
+  @ApiProblems('validation', 'conflict')
+  @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: "Discount below your own cost (price_below_wholesale)" })
+  create(@Body() body: CreateSubResellerRequest): Promise<SubResellerView> {
+    return this.subResellers.create(body);
   }
 }

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TenantsModule } from '../tenants/tenants.module';
 import { PricingRuntimeModule } from './pricing-runtime.module';
-import { PricingController, WholesaleDiscountController } from './pricing.controller';
+import { PricingController, SubResellersController, WholesaleDiscountController } from './pricing.controller';
+import { SubResellersService } from './sub-resellers.service';
 import { PricingService } from './pricing.service';
 import { PriceRulesController } from './price-rules.controller';
 import { PriceRulesService } from './price-rules.service';
@@ -9,7 +10,7 @@ import { PriceRulesRepository } from './price-rules.repository';
 
 @Module({
   imports: [TenantsModule, PricingRuntimeModule],
-  controllers: [PricingController, WholesaleDiscountController, PriceRulesController],
-  providers: [PricingService, PriceRulesService, PriceRulesRepository],
+  controllers: [PricingController, WholesaleDiscountController, PriceRulesController, SubResellersController],
+  providers: [PricingService, PriceRulesService, PriceRulesRepository, SubResellersService],
 })
 export class PricingModule {}

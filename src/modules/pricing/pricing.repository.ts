@@ -78,7 +78,7 @@ export interface NewPrice {
 export class PricingRepository {
   /** The whole book of one tenant (platform list, own list, hidden models, discount). */
   async loadBook(manager: EntityManager, tenantId: string): Promise<PriceBookData | null> {
-    const [tenant] = await manager.query(`SELECT type FROM tenants WHERE id = $1`, [tenantId]);
+    const [tenant] = await manager.query(`SELECT type, parent_id FROM tenants WHERE id = $1`, [tenantId]);
     if (!tenant) return null;
     const platform: PriceRow[] = await manager.query(`SELECT ${COLUMNS} FROM platform_prices p ORDER BY p.model, p.effective_from`);
     const own: PriceRow[] =
@@ -94,7 +94,41 @@ export class PricingRepository {
       hidden: new Set(hidden.map((h) => h.model)),
       discountPercent: tenant.type === 'reseller' ? ((await this.discount(manager, tenantId)) ?? '0') : '0',
       rules: await this.loadRules(manager, tenantId),
+      parentId: tenant.parent_id ?? null,
+      spot: await this.spotFactors(manager, tenant.type === 'platform' ? 'platform' : tenantId),
+      platformSpot: tenant.type === 'reseller' && !tenant.parent_id ? await this.spotFactors(manager, 'platform') : new Map(),
     };
+  }
+
+  /**
+   * Spot factors per model, versions ascending: one reseller's, or the platform's (readable by
+   * every scoped transaction, as the platform list is).
+   */
+  async spotFactors(manager: EntityManager, tenantId: string | 'platform'): Promise<Map<string, FactorVersion[]>> {
+    const rows: Array<{ id: string; model: string; factor: string | null; effective_from: Date }> =
+      tenantId === 'platform'
+        ? await manager.query(`SELECT id, model, factor, effective_from FROM platform_spot_factors ORDER BY effective_from, created_at`)
+        : await manager.query(`SELECT id, model, factor, effective_from FROM spot_price_factors WHERE tenant_id = $1 ORDER BY effective_from, created_at`, [tenantId]);
+    const map = new Map<string, FactorVersion[]>();
+    for (const r of rows) push(map, r.model, { id: r.id, factor: r.factor === null ? null : trimDecimal(r.factor), effectiveFrom: r.effective_from });
+    return map;
+  }
+
+  /** Adds a version of a model's spot factor to the platform's list or a reseller's; null if one takes effect at that time already. */
+  async insertSpotFactor(manager: EntityManager, tenantId: string | 'platform', model: string, factor: string | null, effectiveFrom: Date, by: string): Promise<string | null> {
+    const id = uuidv7();
+    const rows =
+      tenantId === 'platform'
+        ? await manager.query(
+            `INSERT INTO platform_spot_factors (id, model, factor, effective_from, set_by) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING id`,
+            [id, model, factor, effectiveFrom, by],
+          )
+        : await manager.query(
+            `INSERT INTO spot_price_factors (id, tenant_id, model, factor, effective_from, set_by) VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT DO NOTHING RETURNING id`,
+            [id, tenantId, model, factor, effectiveFrom, by],
+          );
+    return rows.length > 0 ? id : null;
   }
 
   /** Groups, memberships, markup, multipliers and overrides of one tenant, versions ascending. */

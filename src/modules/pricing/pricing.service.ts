@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import Decimal from 'decimal.js';
 import { asSubject, RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
 import { CURRENCY, TokenPrice, trimDecimal } from '@app/money';
@@ -11,8 +12,10 @@ import { DiscountView, EffectivePriceView, MODEL_NAME, PriceHistoryView, PriceLi
 import { belowFloor, imagesBelowFloor, marginOf, PriceBook, PriceVersion, versionAt, wholesaleOf } from './price-book';
 import { PricingRuntime } from './pricing-runtime';
 import { PricingErrorCode, pricingError } from './pricing.exceptions';
+import { SetSpotFactorRequest, SpotFactorView } from './dto/sub-resellers.dto';
 import { PRICE, PRICE_COST, WHOLESALE_DISCOUNT } from './pricing.permissions';
 import { PricingRepository } from './pricing.repository';
+import { SubResellersService } from './sub-resellers.service';
 
 /** A new price may not start in the past; this much clock skew between client and server is forgiven. */
 export const PAST_TOLERANCE_MS = 5_000;
@@ -73,14 +76,16 @@ export class PricingService {
     private readonly tenants: TenantsRepository,
     private readonly runtime: PricingRuntime,
     private readonly audit: AuditService,
+    private readonly subResellers: SubResellersService,
   ) {}
 
   /**
    * A tenant's effective list now (default: the caller's); wholesale and margin for owner and
    * finance only. Platform owner and finance may read any reseller's.
    */
-  list(tenantId?: string): Promise<PriceListView> {
+  async list(tenantId?: string): Promise<PriceListView> {
     const principal = this.auth.principal;
+    const parent = await this.parentBookOf(tenantId ?? principal.tenantId);
     return this.tenantDb.forRequest(async (m) => {
       let subject = { tenantId: principal.tenantId, tenantType: principal.tenantType as string };
       if (tenantId && tenantId !== principal.tenantId) {
@@ -89,7 +94,7 @@ export class PricingService {
         subject = { tenantId: tenant.id, tenantType: tenant.type };
       }
       this.auth.assertCan('read', PRICE, subject);
-      const book = await this.loadBook(m, subject.tenantId);
+      const book = await this.loadBook(m, subject.tenantId, parent);
       const withCost = this.auth.ability.can('read', asSubject(PRICE_COST, subject));
       const now = Date.now();
       const items: EffectivePriceView[] = [];
@@ -110,6 +115,15 @@ export class PricingService {
           item.rule = price.rule.winner;
           item.markup = price.rule.markup;
         }
+        const spot = book.effective(model, now, null, 'spot');
+        if (spot && spot !== price) {
+          item.spot = { factor: spot.spotFactor!, price: priceView(spot.retail) };
+          if (withCost) {
+            item.spot.wholesale = priceView(spot.wholesale);
+            item.spot.margin = marginOf(spot.retail, spot.wholesale);
+            item.spot.floorApplied = spot.rule.floorApplied;
+          }
+        }
         items.push(item);
       }
       const view: PriceListView = { tenantId: subject.tenantId, currency: CURRENCY, items };
@@ -126,6 +140,7 @@ export class PricingService {
   async setPrice(model: string, input: SetPriceRequest): Promise<EffectivePriceView> {
     assertModelName(model);
     const principal = this.auth.principal;
+    const parent = await this.parentBookOf(principal.tenantId);
     const now = Date.now();
     const effectiveFrom = input.effectiveFrom ? new Date(input.effectiveFrom) : new Date(now);
     if (effectiveFrom.getTime() < now - PAST_TOLERANCE_MS) {
@@ -134,13 +149,15 @@ export class PricingService {
     const price = priceOf(input);
     const view = await this.tenantDb.forRequest(async (m) => {
       this.auth.assertCan('update', PRICE, { tenantId: principal.tenantId });
-      const book = await this.loadBook(m, principal.tenantId);
+      const book = await this.loadBook(m, principal.tenantId, parent);
       const isPlatform = book.data.tenantType === 'platform';
       if (!isPlatform) {
         const platform = versionAt(book.data.platform.get(model), effectiveFrom.getTime());
         if (!book.data.platform.has(model)) throw pricingError(PricingErrorCode.UnknownModel, `The platform has no price for ${model}.`, { errors: [{ field: 'model', messages: [`unknown model ${model}`] }] });
         if (!platform) throw pricingError(PricingErrorCode.UnknownModel, `The platform's price for ${model} starts later than ${effectiveFrom.toISOString()}.`, { errors: [{ field: 'effectiveFrom', messages: ['the model has no platform price yet at this time'] }] });
-        const floor = wholesaleOf(platform.price, book.data.discountPercent);
+        // What the tenant pays at that time: the platform's list less its discount, or (a
+        // sub-reseller) what its parent charges it.
+        const floor = book.effective(model, effectiveFrom.getTime())?.wholesale ?? wholesaleOf(platform.price, book.data.discountPercent);
         assertSameUnit(price, platform.price);
         const below = [...belowFloor(price, floor), ...imagesBelowFloor(price, floor).map((i) => ({ field: `imagePrices.${i.key}`, floor: i.floor }))];
         if (below.length > 0) {
@@ -175,6 +192,44 @@ export class PricingService {
     return view;
   }
 
+  /**
+   * Adds a version of a model's spot factor: the platform's (owner/finance of the platform: it
+   * scales the platform list and the wholesale of every reseller it sells to) or the caller
+   * reseller's (its retail and what its sub-resellers pay). null clears it (the seller's applies).
+   */
+  async setSpotFactor(model: string, input: SetSpotFactorRequest): Promise<SpotFactorView> {
+    assertModelName(model);
+    const principal = this.auth.principal;
+    const now = Date.now();
+    const effectiveFrom = input.effectiveFrom ? new Date(input.effectiveFrom) : new Date(now);
+    if (effectiveFrom.getTime() < now - PAST_TOLERANCE_MS) {
+      throw AppException.validation([{ field: 'effectiveFrom', messages: ['effectiveFrom must not be in the past (past requests keep the price they were charged)'] }]);
+    }
+    const factor = input.factor === null ? null : trimDecimal(input.factor);
+    if (factor !== null && new Decimal(factor).lessThanOrEqualTo(0)) {
+      throw AppException.validation([{ field: 'factor', messages: ['factor must be above 0 (and at most 1)'] }]);
+    }
+    const isPlatform = principal.tenantType === 'platform';
+    const view = await this.tenantDb.forRequest(async (m) => {
+      this.auth.assertCan('update', PRICE, { tenantId: principal.tenantId });
+      if (!(await this.repository.platformKnows(m, model))) {
+        throw pricingError(PricingErrorCode.UnknownModel, `The platform has no price for ${model}.`, { errors: [{ field: 'model', messages: [`unknown model ${model}`] }] });
+      }
+      const id = await this.repository.insertSpotFactor(m, isPlatform ? 'platform' : principal.tenantId, model, factor, effectiveFrom, principal.userId);
+      if (!id) throw pricingError(PricingErrorCode.VersionExists, `${model} already has a spot factor taking effect at ${effectiveFrom.toISOString()}.`);
+      await this.audit.record(m, {
+        tenantId: principal.tenantId,
+        action: isPlatform ? 'price.platform_spot_factor_set' : 'price.spot_factor_set',
+        subjectType: PRICE,
+        subjectId: model,
+        after: { factor, effectiveFrom: effectiveFrom.toISOString(), versionId: id },
+      });
+      return { model, factor, effectiveFrom, versionId: id };
+    });
+    await this.runtime.invalidate(isPlatform ? '*' : principal.tenantId);
+    return view;
+  }
+
   history(model: string): Promise<PriceHistoryView> {
     assertModelName(model);
     const principal = this.auth.principal;
@@ -200,6 +255,7 @@ export class PricingService {
   async setVisibility(model: string, hidden: boolean): Promise<EffectivePriceView> {
     assertModelName(model);
     const principal = this.auth.principal;
+    const parent = await this.parentBookOf(principal.tenantId);
     const view = await this.tenantDb.forRequest(async (m) => {
       this.auth.assertCan('update', PRICE, { tenantId: principal.tenantId });
       if (!(await this.repository.platformKnows(m, model))) {
@@ -215,7 +271,7 @@ export class PricingService {
           after: { hidden },
         });
       }
-      const price = (await this.loadBook(m, principal.tenantId)).effective(model);
+      const price = (await this.loadBook(m, principal.tenantId, parent)).effective(model);
       if (!price) throw AppException.notFound('model price');
       return { model, price: priceView(price.retail), source: price.retailSource, effectiveFrom: price.retailEffectiveFrom, hidden };
     });
@@ -223,7 +279,9 @@ export class PricingService {
     return view;
   }
 
-  getDiscount(tenantId: string): Promise<DiscountView> {
+  async getDiscount(tenantId: string): Promise<DiscountView> {
+    const child = await this.subResellers.getChildDiscount(tenantId);
+    if (child) return child;
     return this.tenantDb.forRequest(async (m) => {
       await this.resellerFor(m, tenantId, 'read');
       return { tenantId, percent: (await this.repository.discount(m, tenantId)) ?? '0' };
@@ -231,6 +289,9 @@ export class PricingService {
   }
 
   async setDiscount(tenantId: string, input: SetDiscountRequest): Promise<DiscountView> {
+    // A reseller setting what its own sub-reseller pays it (never below its own cost).
+    const child = await this.subResellers.setChildDiscount(tenantId, input.percent);
+    if (child) return child;
     const percent = trimDecimal(input.percent);
     await this.tenantDb.forRequest(async (m) => {
       await this.resellerFor(m, tenantId, 'update');
@@ -257,9 +318,20 @@ export class PricingService {
     return tenant;
   }
 
-  private async loadBook(m: EntityManager, tenantId: string): Promise<PriceBook> {
+  private async loadBook(m: EntityManager, tenantId: string, parent: PriceBook | null): Promise<PriceBook> {
     const data = await this.repository.loadBook(m, tenantId);
     if (!data) throw AppException.notFound(TENANT);
-    return new PriceBook(data);
+    return new PriceBook(data, data.parentId ? parent : null);
+  }
+
+  /**
+   * A sub-reseller's parent's book, fresh (each ancestor read under its own scope: the parent's
+   * list and costs never pass through the child's transaction, and only the child's own wholesale
+   * is shown to it). Null for the platform and its resellers. Called before the request's
+   * transaction (a transaction cannot change its scope).
+   */
+  private async parentBookOf(tenantId: string): Promise<PriceBook | null> {
+    const parentId = await this.runtime.parentOf(tenantId);
+    return parentId ? this.runtime.freshBook(parentId) : null;
   }
 }

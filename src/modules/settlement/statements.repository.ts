@@ -102,7 +102,7 @@ export interface NewStatement {
 const MARGIN = `CASE WHEN $2 = 'platform' THEN sum(ur.retail_charge) - sum(ur.upstream_cost)
                      ELSE sum(ur.retail_charge) - sum(ur.wholesale_cost) END`;
 
-const FIGURES = `count(*)::text AS requests,
+const FIGURES = `coalesce(sum(ur.requests), 0)::text AS requests,
        coalesce(sum(ur.input_tokens), 0)::text AS input_tokens,
        coalesce(sum(ur.output_tokens), 0)::text AS output_tokens,
        coalesce(sum(ur.cache_read_tokens), 0)::text AS cache_read_tokens,
@@ -113,17 +113,31 @@ const FIGURES = `count(*)::text AS requests,
        coalesce(${MARGIN}, 0)::numeric(30, 9)::text AS margin`;
 
 /**
+ * What a tenant's statements sum: its usage records (its customers' requests) and its resale rows
+ * (a sub-reseller's requests: what the child paid it as revenue, what it paid its own parent as
+ * cost; no customer, no request counted, no upstream cost: those are the child's and the
+ * platform's). Parameter $1: the tenant.
+ */
+const RECORDS = `(SELECT tenant_id, customer_id, created_at, recorded_at, model, unit, quantity, 1 AS requests,
+         input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, retail_charge, wholesale_cost, upstream_cost
+    FROM usage_records WHERE tenant_id = $1
+  UNION ALL
+  SELECT tenant_id, NULL::uuid, created_at, recorded_at, model, unit, quantity, 0,
+         input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, revenue, cost, 0::numeric(30, 9)
+    FROM usage_resale WHERE tenant_id = $1) ur`;
+
+/**
  * The records of a statement's own period: created in [start, end), recorded by its cutoff.
  * Parameters: $1 tenant, $2 tenant type, $3 start, $4 end, $5 cutoff.
  */
-const IN_PERIOD = `FROM usage_records ur
+const IN_PERIOD = `FROM ${RECORDS}
   WHERE ur.tenant_id = $1 AND ur.created_at >= $3 AND ur.created_at < $4 AND ur.recorded_at <= $5`;
 
 /**
  * Late records settled by this statement: created before its period, recorded after the previous
  * statement's cutoff ($6, NULL for a tenant's first statement) and by this one's.
  */
-const LATE = `FROM usage_records ur
+const LATE = `FROM ${RECORDS}
   WHERE ur.tenant_id = $1 AND ur.created_at < $3 AND $3 < $4 AND ur.recorded_at <= $5
     AND ($6::timestamptz IS NULL OR ur.recorded_at > $6::timestamptz)`;
 
@@ -367,17 +381,23 @@ export class StatementsRepository {
       .createQueryBuilder()
       .select('1')
       .from('statements', 's')
+      .leftJoin('tenants', 't', 't.id = s.tenant_id')
       .where(filter.sql, filter.params)
       .andWhere('s.period_start = :periodStart', { periodStart: periodStart.toISOString() })
       .getQueryAndParameters();
+    // Sub-resellers: what the platform earns is the wholesale of the resellers it sells to (the top
+    // of each chain); what end customers paid is every reseller's retail less what sub-resellers
+    // paid their parents (each parent's revenue from its children). A sub-reseller's statement
+    // (t.parent_id set) counts its own customers' requests, as every statement does.
     const [row] = await m.query(
       `SELECT count(*)::text AS tenants,
               coalesce(sum(s.requests), 0)::text AS requests,
-              coalesce(sum(s.retail_revenue) FILTER (WHERE s.tenant_type = 'reseller'), 0)::numeric(30, 9)::text AS reseller_retail,
-              coalesce(sum(s.wholesale_cost) FILTER (WHERE s.tenant_type = 'reseller'), 0)::numeric(30, 9)::text AS reseller_wholesale,
+              (coalesce(sum(s.retail_revenue) FILTER (WHERE s.tenant_type = 'reseller'), 0)
+                - coalesce(sum(s.wholesale_cost) FILTER (WHERE s.tenant_type = 'reseller' AND t.parent_id IS NOT NULL), 0))::numeric(30, 9)::text AS reseller_retail,
+              coalesce(sum(s.wholesale_cost) FILTER (WHERE s.tenant_type = 'reseller' AND t.parent_id IS NULL), 0)::numeric(30, 9)::text AS reseller_wholesale,
               coalesce(sum(s.retail_revenue) FILTER (WHERE s.tenant_type = 'platform'), 0)::numeric(30, 9)::text AS platform_direct_retail,
               coalesce(sum(s.upstream_cost), 0)::numeric(30, 9)::text AS upstream_cost,
-              coalesce(sum(s.correction_wholesale) FILTER (WHERE s.tenant_type = 'reseller'), 0)::numeric(30, 9)::text AS correction_reseller_wholesale,
+              coalesce(sum(s.correction_wholesale) FILTER (WHERE s.tenant_type = 'reseller' AND t.parent_id IS NULL), 0)::numeric(30, 9)::text AS correction_reseller_wholesale,
               coalesce(sum(s.correction_retail) FILTER (WHERE s.tenant_type = 'platform'), 0)::numeric(30, 9)::text AS correction_platform_direct_retail,
               coalesce(sum(s.correction_upstream), 0)::numeric(30, 9)::text AS correction_upstream
          ${sql.slice(sql.indexOf('FROM'))}`,
@@ -400,13 +420,20 @@ export class StatementsRepository {
       .where(filter.sql, filter.params)
       .andWhere('ur.created_at >= :start AND ur.created_at < :end', { start: start.toISOString(), end: end.toISOString() })
       .getQueryAndParameters();
+    // Each tenant's own records and its resale rows (what its sub-resellers paid it), as statements sum them.
+    const from = sql.slice(sql.indexOf('FROM')).replace(
+      '"usage_records" "ur"',
+      `(SELECT tenant_id, created_at, retail_charge, wholesale_cost, upstream_cost, 1 AS requests FROM usage_records
+        UNION ALL SELECT tenant_id, created_at, revenue, cost, 0::numeric(30, 9), 0 FROM usage_resale) ur`,
+    );
+    if (from === sql.slice(sql.indexOf('FROM'))) throw new Error('openPeriod: unexpected query shape');
     return m.query(
-      `SELECT ur.tenant_id, t.slug AS tenant_slug, t.type AS tenant_type, count(*)::text AS requests,
+      `SELECT ur.tenant_id, t.slug AS tenant_slug, t.type AS tenant_type, (t.parent_id IS NOT NULL) AS sub_reseller, coalesce(sum(ur.requests), 0)::text AS requests,
               coalesce(sum(ur.retail_charge), 0)::numeric(30, 9)::text AS retail,
               coalesce(sum(ur.wholesale_cost), 0)::numeric(30, 9)::text AS wholesale,
               coalesce(sum(ur.upstream_cost), 0)::numeric(30, 9)::text AS upstream
-         ${sql.slice(sql.indexOf('FROM'))}
-        GROUP BY ur.tenant_id, t.slug, t.type
+         ${from}
+        GROUP BY ur.tenant_id, t.slug, t.type, t.parent_id
         ORDER BY coalesce(sum(ur.retail_charge), 0) DESC, t.slug`,
       params,
     );
@@ -417,6 +444,8 @@ export interface OpenPeriodRow {
   tenant_id: string;
   tenant_slug: string;
   tenant_type: 'platform' | 'reseller';
+  /** A sub-reseller: its wholesale is paid to its parent, not to the platform. */
+  sub_reseller: boolean;
   requests: string;
   retail: string;
   wholesale: string;

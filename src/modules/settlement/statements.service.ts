@@ -131,7 +131,10 @@ export class StatementsService {
       const rows = await this.statements.openPeriod(m, filter, start, end);
       const sum = (pick: (r: (typeof rows)[number]) => string, type?: 'platform' | 'reseller') =>
         rows.filter((r) => !type || r.tenant_type === type).reduce((total, r) => total + toUnits(pick(r)), 0n);
-      const resellerWholesale = sum((r) => r.wholesale, 'reseller');
+      // The platform earns what the top of each chain pays; end customers paid every reseller's
+      // retail less what sub-resellers paid their parents (their parents' resale revenue).
+      const resellerWholesale = rows.filter((r) => r.tenant_type === 'reseller' && !r.sub_reseller).reduce((total, r) => total + toUnits(r.wholesale), 0n);
+      const subWholesale = rows.filter((r) => r.sub_reseller).reduce((total, r) => total + toUnits(r.wholesale), 0n);
       const platformDirectRetail = sum((r) => r.retail, 'platform');
       const upstreamCost = sum((r) => r.upstream);
       return {
@@ -141,7 +144,7 @@ export class StatementsService {
         asOf: now.toISOString(),
         tenants: rows.length,
         requests: rows.reduce((n, r) => n + Number(r.requests), 0),
-        resellerRetail: fromUnits(sum((r) => r.retail, 'reseller')),
+        resellerRetail: fromUnits(sum((r) => r.retail, 'reseller') - subWholesale),
         resellerWholesale: fromUnits(resellerWholesale),
         platformDirectRetail: fromUnits(platformDirectRetail),
         upstreamCost: fromUnits(upstreamCost),

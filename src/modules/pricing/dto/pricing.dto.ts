@@ -136,6 +136,14 @@ export class MarginView {
   @ApiProperty() perRequest: string;
 }
 
+export class SpotPriceView {
+  @ApiProperty({ example: '0.6', description: "The spot factor applied to this tenant's retail (its own, else its seller's)" }) factor: string;
+  @ApiProperty({ type: PriceView, description: 'What customers pay for a request served by the spot pool' }) price: PriceView;
+  @ApiPropertyOptional({ type: PriceView, description: 'Owner and finance only: what the tenant pays for it' }) wholesale?: PriceView;
+  @ApiPropertyOptional({ type: MarginView, description: 'Owner and finance only' }) margin?: MarginView;
+  @ApiPropertyOptional({ type: [String], description: 'Owner and finance only: buckets the spot wholesale floor raised' }) floorApplied?: string[];
+}
+
 export class EffectivePriceView {
   @ApiProperty() model: string;
   @ApiProperty({ type: PriceView, description: 'What customers of this tenant pay now' }) price: PriceView;
@@ -151,6 +159,7 @@ export class EffectivePriceView {
   })
   rule?: 'own' | 'markup' | 'inherited' | 'customer_override' | 'group_override';
   @ApiPropertyOptional({ nullable: true, type: String, description: 'Owner and finance only: the markup factor applied' }) markup?: string | null;
+  @ApiPropertyOptional({ type: SpotPriceView, description: 'The spot-pool price (X-Priority: spot), when a spot factor applies to the model' }) spot?: SpotPriceView;
 }
 
 export class PriceListView {

@@ -1,4 +1,4 @@
-import { AlertOutlined, ApiOutlined, AuditOutlined, BankOutlined, SettingOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined, WalletOutlined } from '@ant-design/icons';
+import { AlertOutlined, ApartmentOutlined, ApiOutlined, AuditOutlined, BankOutlined, SettingOutlined, FileTextOutlined, ShoppingCartOutlined, TagOutlined, TeamOutlined, UserSwitchOutlined, WalletOutlined } from '@ant-design/icons';
 import { lazy } from 'react';
 import { salesOnly } from './roles';
 import type { Area, Me } from './types';
@@ -6,6 +6,7 @@ import type { Area, Me } from './types';
 const Customers = lazy(() => import('../routes/reseller/customers'));
 const Members = lazy(() => import('../routes/reseller/members'));
 const Prices = lazy(() => import('../routes/reseller/prices'));
+const SubResellers = lazy(() => import('../routes/reseller/sub-resellers'));
 const Statements = lazy(() => import('../routes/reseller/statements'));
 const Withdrawals = lazy(() => import('../routes/reseller/withdrawals'));
 const Topups = lazy(() => import('../routes/reseller/topups'));
@@ -30,6 +31,7 @@ export const reseller: Area = {
     { path: '/reseller/customers', label: 'reseller.nav.myCustomers', icon: <TeamOutlined />, group: BUSINESS, allowed: (me) => staff(me) && salesOnly(me) && me.ability.can('read', 'Customer') },
     { path: '/reseller/members', label: 'reseller.nav.members', icon: <UserSwitchOutlined />, group: BUSINESS, allowed: (me) => staff(me) && me.ability.can('read', 'Member') },
     { path: '/reseller/prices', label: 'reseller.nav.prices', icon: <TagOutlined />, group: BUSINESS, allowed: (me) => staff(me) && me.ability.can('read', 'PriceCost') },
+    { path: '/reseller/sub-resellers', label: 'reseller.nav.subResellers', icon: <ApartmentOutlined />, group: BUSINESS, allowed: (me) => staff(me) && me.ability.can('read', 'SubReseller') },
     { path: '/reseller/statements', label: 'reseller.nav.statements', icon: <FileTextOutlined />, group: MONEY, allowed: (me) => staff(me) && me.ability.can('read', 'Statement') },
     { path: '/reseller/withdrawals', label: 'reseller.nav.withdrawals', icon: <BankOutlined />, group: MONEY, allowed: (me) => staff(me) && me.ability.can('read', 'Withdrawal') },
     { path: '/reseller/topups', label: 'reseller.nav.topups', icon: <ShoppingCartOutlined />, group: MONEY, allowed: (me) => staff(me) && !salesOnly(me) && me.ability.can('read', 'Topup') },
@@ -49,6 +51,7 @@ export const reseller: Area = {
     { path: '/reseller/customers', element: <Customers /> },
     { path: '/reseller/members', element: <Members /> },
     { path: '/reseller/prices', element: <Prices /> },
+    { path: '/reseller/sub-resellers', element: <SubResellers /> },
     { path: '/reseller/statements', element: <Statements /> },
     { path: '/reseller/withdrawals', element: <Withdrawals /> },
     { path: '/reseller/topups', element: <Topups /> },

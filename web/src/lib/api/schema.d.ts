@@ -1499,6 +1499,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/pricing/{model}/spot": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Add a version of the spot-pool factor for a model (X-Priority: spot requests served by the spot pool pay standard x factor). Platform owner/finance: the platform's (its list and the resellers' wholesale); reseller owner/finance: its retail and its sub-resellers' wholesale. null clears it. */
+        put: operations["PricingController_setSpot"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/pricing/{model}/visibility": {
         parameters: {
             query?: never;
@@ -1682,6 +1699,24 @@ export interface paths {
         get: operations["StatementsController_openRollup"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sub-resellers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your tenant's sub-resellers with the discount each pays off your list and what each paid you this month (reseller owner and finance) */
+        get: operations["SubResellersController_list"];
+        put?: never;
+        /** Create a reseller tenant under yours (reseller owner): it buys from you at your list price less its discount */
+        post: operations["SubResellersController_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1994,9 +2029,9 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A reseller's wholesale discount (platform owner/finance; the reseller's own owner/finance) */
+        /** A reseller's wholesale discount (platform owner/finance; the reseller's own owner/finance; a sub-reseller's parent's owner/finance) */
         get: operations["WholesaleDiscountController_get"];
-        /** Set a reseller's wholesale discount, in percent off the platform list (platform owner and finance) */
+        /** Set a reseller's wholesale discount, in percent off the platform list (platform owner and finance), or a sub-reseller's, in percent off its parent's list price (the parent's owner and finance; refused when a model would cost the child less than the parent pays) */
         put: operations["WholesaleDiscountController_set"];
         post?: never;
         delete?: never;
@@ -5994,6 +6029,27 @@ export interface components {
             /** @example Upstream outage of 3 March: requests refunded to customers */
             reason: string;
         };
+        CreateSubResellerRequest: {
+            /**
+             * @description The first one is primary
+             * @example [
+             *       "api.acme-east.example"
+             *     ]
+             */
+            domains?: string[];
+            /** @example Acme East */
+            name: string;
+            /**
+             * @description Lower case letters, digits and dashes; unique across the platform
+             * @example acme-east
+             */
+            slug: string;
+            /**
+             * @description Percent off your list price that the sub-reseller pays (default 0): never below your own cost
+             * @example 10
+             */
+            wholesaleDiscountPercent?: string;
+        };
         CreateTenantRequest: {
             branding?: components["schemas"]["BrandingDto"];
             /**
@@ -6230,6 +6286,8 @@ export interface components {
              * @enum {string}
              */
             source: "own" | "inherited";
+            /** @description The spot-pool price (X-Priority: spot), when a spot factor applies to the model */
+            spot?: components["schemas"]["SpotPriceView"];
             /** @description Owner and finance only */
             wholesale?: components["schemas"]["PriceView"];
         };
@@ -7394,6 +7452,15 @@ export interface components {
              */
             salesUserId: string;
         };
+        SetSpotFactorRequest: {
+            /** @description When it takes effect (default now; never in the past) */
+            effectiveFrom?: string;
+            /**
+             * @description Spot price = standard price x factor (0 < factor <= 1, at most 9 decimals); null clears it (the seller's factor applies again)
+             * @example 0.6
+             */
+            factor: string | null;
+        };
         SetTenantLimitsRequest: {
             /** @description Requests per minute to /v1 from one client address. null: the platform default; 0: no limit */
             ipRpm?: number | null;
@@ -7505,6 +7572,29 @@ export interface components {
             support: components["schemas"]["SiteSupport"];
             /** @example #1f6feb */
             themeColor?: Record<string, never> | null;
+        };
+        SpotFactorView: {
+            /** Format: date-time */
+            effectiveFrom: string;
+            factor: string | null;
+            model: string;
+            /** Format: uuid */
+            versionId: string;
+        };
+        SpotPriceView: {
+            /**
+             * @description The spot factor applied to this tenant's retail (its own, else its seller's)
+             * @example 0.6
+             */
+            factor: string;
+            /** @description Owner and finance only: buckets the spot wholesale floor raised */
+            floorApplied?: string[];
+            /** @description Owner and finance only */
+            margin?: components["schemas"]["MarginView"];
+            /** @description What customers pay for a request served by the spot pool */
+            price: components["schemas"]["PriceView"];
+            /** @description Owner and finance only: what the tenant pays for it */
+            wholesale?: components["schemas"]["PriceView"];
         };
         StartEnrolmentRequest: Record<string, never>;
         StatementAdjustmentList: {
@@ -7745,6 +7835,23 @@ export interface components {
             webhookSecretSet: boolean;
             /** @description Endpoint to register in the tenant's Stripe dashboard (events checkout.session.completed, charge.refunded) */
             webhookUrl: string;
+        };
+        SubResellerList: {
+            items: components["schemas"]["SubResellerView"][];
+        };
+        SubResellerView: {
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description What it paid you in the current UTC month so far (usage metered), decimal string */
+            revenueThisMonth: string;
+            slug: string;
+            /** @enum {string} */
+            status: "active" | "disabled";
+            /** @description Percent off your list price it pays */
+            wholesaleDiscountPercent: string;
         };
         TenantLimitsView: {
             /** @description Requests per minute to /v1 from one client address */
@@ -16311,6 +16418,109 @@ export interface operations {
             };
         };
     };
+    PricingController_setSpot: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Public model name, URL-encoded (e.g. `gpt-4o-mini`, `meta-llama%2FLlama-3-70B`) */
+                model: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetSpotFactorRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SpotFactorView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update Price (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Unknown model */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
     PricingController_setVisibility: {
         parameters: {
             query?: never;
@@ -17204,6 +17414,166 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    SubResellersController_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubResellerList"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not read SubReseller (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    SubResellersController_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSubResellerRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubResellerView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not create SubReseller (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Discount below your own cost (price_below_wholesale) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
                 };
             };
             /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
@@ -19477,6 +19847,15 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Below the parent's own cost (price_below_wholesale) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
                 };
             };
             /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */

@@ -1,0 +1,72 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsDateString, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { IsDecimalAmount } from '../../../common/money.validators';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+export class CreateSubResellerRequest {
+  @ApiProperty({ example: 'acme-east', description: 'Lower case letters, digits and dashes; unique across the platform' })
+  @Transform(({ value }) => (typeof value === 'string' ? value.trim().toLowerCase() : value))
+  @Matches(/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/, { message: 'slug must be 1-63 lower case letters, digits or dashes' })
+  slug: string;
+
+  @ApiProperty({ example: 'Acme East' })
+  @Transform(trim)
+  @IsString()
+  @MinLength(1)
+  @MaxLength(200)
+  name: string;
+
+  @ApiPropertyOptional({ type: [String], example: ['api.acme-east.example'], description: 'The first one is primary' })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(20)
+  @Transform(({ value }) => (Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v)) : value))
+  @Matches(DOMAIN, { each: true, message: 'each domain must be a lower case host name such as api.example.com' })
+  domains?: string[];
+
+  @ApiPropertyOptional({ example: '10', description: "Percent off your list price that the sub-reseller pays (default 0): never below your own cost" })
+  @IsOptional()
+  @IsDecimalAmount({ maxDecimals: 2, max: '99.99' })
+  wholesaleDiscountPercent?: string;
+}
+
+export class SubResellerView {
+  @ApiProperty({ format: 'uuid' }) id: string;
+  @ApiProperty() slug: string;
+  @ApiProperty() name: string;
+  @ApiProperty({ enum: ['active', 'disabled'] }) status: string;
+  @ApiProperty({ description: "Percent off your list price it pays" }) wholesaleDiscountPercent: string;
+  @ApiProperty({ description: 'What it paid you in the current UTC month so far (usage metered), decimal string' }) revenueThisMonth: string;
+  @ApiProperty() createdAt: Date;
+}
+
+export class SubResellerList {
+  @ApiProperty({ type: [SubResellerView] }) items: SubResellerView[];
+}
+
+export class SetSpotFactorRequest {
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: '0.6',
+    description: 'Spot price = standard price x factor (0 < factor <= 1, at most 9 decimals); null clears it (the seller\'s factor applies again)',
+  })
+  @ValidateIf((_, v) => v !== null)
+  @IsDecimalAmount({ maxDecimals: 9, max: '1' })
+  factor: string | null;
+
+  @ApiPropertyOptional({ description: 'When it takes effect (default now; never in the past)' })
+  @IsOptional()
+  @IsDateString()
+  effectiveFrom?: string;
+}
+
+export class SpotFactorView {
+  @ApiProperty() model: string;
+  @ApiProperty({ nullable: true, type: String }) factor: string | null;
+  @ApiProperty() effectiveFrom: Date;
+  @ApiProperty({ format: 'uuid' }) versionId: string;
+}

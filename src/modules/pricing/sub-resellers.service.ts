@@ -1,0 +1,177 @@
+import { Injectable } from '@nestjs/common';
+import { RequestAuth } from '@app/authorization';
+import { AppException } from '@app/errors';
+import { TokenPrice, trimDecimal } from '@app/money';
+import { TenantDb, TenantResolver } from '@app/tenancy';
+import { EntityManager, QueryFailedError } from 'typeorm';
+import { v7 as uuidv7 } from 'uuid';
+import { AuditService } from '../audit/audit.service';
+import { TENANT } from '../tenants/tenants.permissions';
+import { TenantsRepository } from '../tenants/tenants.repository';
+import { TenantErrorCode, tenantError } from '../tenants/tenants.exceptions';
+import { CreateSubResellerRequest, SubResellerList, SubResellerView } from './dto/sub-resellers.dto';
+import { belowFloor, imagesBelowFloor, PriceBook, wholesaleOf } from './price-book';
+import { PricingRuntime } from './pricing-runtime';
+import { PricingErrorCode, pricingError } from './pricing.exceptions';
+import { SUB_RESELLER, WHOLESALE_DISCOUNT } from './pricing.permissions';
+import { PricingRepository } from './pricing.repository';
+
+/**
+ * Sub-resellers (issue 26): a reseller's owner creates reseller tenants under it (parent_id = its
+ * tenant) and sets the wholesale discount each pays off its list price (the platform's mechanism,
+ * scoped to the parent), never below the parent's own cost. A parent reaches a child's tenant
+ * record and discount row only: its own transaction asks `tenancy.child_tenant_ids` for its
+ * children, then a short transaction widened to exactly those (or that) child does the work. It
+ * never reaches their customers, keys or usage records (what children paid it are its own
+ * `usage_resale` rows).
+ */
+@Injectable()
+export class SubResellersService {
+  constructor(
+    private readonly tenantDb: TenantDb,
+    private readonly auth: RequestAuth,
+    private readonly tenants: TenantsRepository,
+    private readonly repository: PricingRepository,
+    private readonly runtime: PricingRuntime,
+    private readonly audit: AuditService,
+    private readonly resolver: TenantResolver,
+  ) {}
+
+  /** The caller's tenant's sub-resellers (owner and finance of a reseller). */
+  async list(): Promise<SubResellerList> {
+    const principal = this.auth.principal;
+    const children = await this.childrenOf(principal.tenantId);
+    if (children.length === 0) return { items: [] };
+    const rows: Array<{ id: string; slug: string; name: string; status: string; created_at: Date; percent: string | null; revenue: string }> = await this.tenantDb.run(
+      { tenantId: principal.tenantId, also: children },
+      (m) =>
+        m.query(
+          `SELECT t.id, t.slug, t.name, t.status, t.created_at, d.percent::text AS percent,
+                  (SELECT coalesce(sum(r.revenue), 0)::numeric(30, 9)::text FROM usage_resale r
+                    WHERE r.tenant_id = $1 AND r.buyer_tenant_id = t.id AND r.created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS revenue
+             FROM tenants t LEFT JOIN reseller_wholesale_discounts d ON d.tenant_id = t.id
+            WHERE t.parent_id = $1 AND t.id = ANY($2::uuid[]) ORDER BY t.slug`,
+          [principal.tenantId, children],
+        ),
+    );
+    const items: SubResellerView[] = [];
+    for (const r of rows) {
+      this.auth.assertCan('read', SUB_RESELLER, { tenantId: r.id, parentId: principal.tenantId });
+      items.push({
+        id: r.id,
+        slug: r.slug,
+        name: r.name,
+        status: r.status,
+        wholesaleDiscountPercent: r.percent === null ? '0' : trimDecimal(r.percent),
+        revenueThisMonth: r.revenue,
+        createdAt: r.created_at,
+      });
+    }
+    return { items };
+  }
+
+  /** Creates a reseller tenant under the caller's (reseller owner only), with its domains and discount. */
+  async create(input: CreateSubResellerRequest): Promise<SubResellerView> {
+    const principal = this.auth.principal;
+    this.auth.assertCan('create', SUB_RESELLER, { parentId: principal.tenantId });
+    const percent = trimDecimal(input.wholesaleDiscountPercent ?? '0');
+    if (percent !== '0') this.assertAboveCost(await this.ownBook(principal.tenantId), percent);
+    const id = uuidv7();
+    const domains = [...new Set(input.domains ?? [])];
+    const view = await this.tenantDb.run({ tenantId: principal.tenantId, also: [id] }, async (m) => {
+      if (await this.tenants.slugTaken(m, input.slug)) throw tenantError(TenantErrorCode.SlugTaken);
+      for (const domain of domains) if (await this.tenants.domainTaken(m, domain)) throw tenantError(TenantErrorCode.DomainTaken, `${domain} is taken.`);
+      const [row] = await m
+        .query(`INSERT INTO tenants (id, type, slug, name, parent_id) VALUES ($1, 'reseller', $2, $3, $4) RETURNING created_at, status`, [id, input.slug, input.name, principal.tenantId])
+        .catch((e) => conflictOf(e, TenantErrorCode.SlugTaken));
+      for (const [index, domain] of domains.entries()) {
+        await this.tenants.addDomain(m, id, domain, index === 0).catch((e) => conflictOf(e, TenantErrorCode.DomainTaken));
+      }
+      if (percent !== '0') await this.repository.setDiscount(m, id, percent, principal.userId);
+      for (const tenantId of [principal.tenantId, id]) {
+        await this.audit.record(m, {
+          tenantId,
+          action: 'tenant.sub_reseller_created',
+          subjectType: TENANT,
+          subjectId: id,
+          after: { slug: input.slug, name: input.name, parentId: principal.tenantId, domains, wholesaleDiscountPercent: percent },
+        });
+      }
+      return { id, slug: input.slug, name: input.name, status: row.status, wholesaleDiscountPercent: percent, revenueThisMonth: '0.000000000', createdAt: row.created_at };
+    });
+    await this.resolver.invalidateTenant(id);
+    return view;
+  }
+
+  /**
+   * A child's discount (its parent's owner or finance), or null when `tenantId` is not a child of
+   * the caller's tenant (the caller then goes the platform's way, which answers 404 to a reseller).
+   */
+  async getChildDiscount(tenantId: string): Promise<{ tenantId: string; percent: string } | null> {
+    const principal = this.auth.principal;
+    if (principal.tenantType !== 'reseller' || !(await this.childrenOf(principal.tenantId)).includes(tenantId)) return null;
+    this.auth.assertCan('read', WHOLESALE_DISCOUNT, { tenantId, tenantType: 'reseller', parentId: principal.tenantId });
+    const percent = await this.tenantDb.run({ tenantId: principal.tenantId, also: [tenantId] }, (m) => this.repository.discount(m, tenantId));
+    return { tenantId, percent: percent ?? '0' };
+  }
+
+  /** Sets a child's discount off the caller's list price, refused (422) if it takes any model below the caller's own cost now. */
+  async setChildDiscount(tenantId: string, percentInput: string): Promise<{ tenantId: string; percent: string } | null> {
+    const principal = this.auth.principal;
+    if (principal.tenantType !== 'reseller' || !(await this.childrenOf(principal.tenantId)).includes(tenantId)) return null;
+    this.auth.assertCan('update', WHOLESALE_DISCOUNT, { tenantId, tenantType: 'reseller', parentId: principal.tenantId });
+    const percent = trimDecimal(percentInput);
+    this.assertAboveCost(await this.ownBook(principal.tenantId), percent);
+    await this.tenantDb.run({ tenantId: principal.tenantId, also: [tenantId] }, async (m) => {
+      const before = (await this.repository.discount(m, tenantId)) ?? '0';
+      await this.repository.setDiscount(m, tenantId, percent, principal.userId);
+      await this.audit.record(m, {
+        tenantId: principal.tenantId,
+        action: 'price.sub_reseller_discount_set',
+        subjectType: WHOLESALE_DISCOUNT,
+        subjectId: tenantId,
+        before: { percent: before },
+        after: { percent },
+      });
+    });
+    await this.runtime.invalidate(tenantId);
+    return { tenantId, percent };
+  }
+
+  private async childrenOf(parentId: string): Promise<string[]> {
+    const [row] = await this.tenantDb.forRequest((m: EntityManager) => m.query(`SELECT tenancy.child_tenant_ids($1) AS ids`, [parentId]));
+    return row?.ids ?? [];
+  }
+
+  private async ownBook(tenantId: string): Promise<PriceBook> {
+    const book = await this.runtime.freshBook(tenantId);
+    if (!book) throw AppException.notFound(TENANT);
+    return book;
+  }
+
+  /** The floor: the child's price (the caller's list less `percent`) is at least the caller's own cost, for every model priced now. */
+  private assertAboveCost(book: PriceBook, percent: string): void {
+    const now = Date.now();
+    const below: Array<{ field: string; messages: string[] }> = [];
+    for (const model of book.knownModels()) {
+      const price = book.effective(model, now);
+      if (!price) continue;
+      const child: TokenPrice = wholesaleOf(price.retail, percent);
+      const fields = [...belowFloor(child, price.wholesale).map((b) => b.field), ...imagesBelowFloor(child, price.wholesale).map((i) => `imagePrices.${i.key}`)];
+      if (fields.length) below.push({ field: 'percent', messages: [`${model}: ${fields.join(', ')} would be below your own cost`] });
+    }
+    if (below.length > 0) {
+      throw pricingError(
+        PricingErrorCode.BelowWholesale,
+        `A ${percent}% discount prices ${below.length} model(s) below what you pay for them yourself.`,
+        { errors: below },
+      );
+    }
+  }
+}
+
+/** A unique violation that slipped past the pre-check (a concurrent insert) is still a clear 409. */
+function conflictOf(error: unknown, code: TenantErrorCode): never {
+  if (error instanceof QueryFailedError && (error as QueryFailedError & { code?: string }).code === '23505') throw tenantError(code);
+  throw error;
+}
