@@ -34,6 +34,7 @@ import { OidcSignIn1763769603000 } from './1763769603000-OidcSignIn';
 import { PriceUnits1763769603100 } from './1763769603100-PriceUnits';
 import { ChannelLimits1763769603200 } from './1763769603200-ChannelLimits';
 import { IpRateLimit1763769603450 } from './1763769603450-IpRateLimit';
+import { DomainVerification1763769603650 } from './1763769603650-DomainVerification';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -73,4 +74,5 @@ export const ALL_MIGRATIONS = [
   PriceUnits1763769603100,
   ChannelLimits1763769603200,
   IpRateLimit1763769603450,
+  DomainVerification1763769603650,
 ];
