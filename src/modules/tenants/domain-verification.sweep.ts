@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AppConfig, APP_CONFIG } from '@app/config';
 import { SystemDb, TenantResolver } from '@app/tenancy';
-import { QueryFailedError } from 'typeorm';
+import { EntityManager, QueryFailedError } from 'typeorm';
 import { returnedRows } from '../../common/sql';
-import { AuditService } from '../audit/audit.service';
+import { v7 as uuidv7 } from 'uuid';
+import { auditDiff } from '../audit/audit-diff';
 import { DomainVerifier } from './domain-verifier';
 import { TENANT_DOMAIN } from './tenants.permissions';
 import { TenantsRepository } from './tenants.repository';
@@ -15,7 +16,6 @@ const CHECKS_PER_RUN = 50;
 /** Checks in flight at once. */
 const PARALLEL = 4;
 
-const SYSTEM_ACTOR = { userId: null, tenantId: null };
 
 /**
  * The worker's side of domain verification: pending domains older than DOMAIN_VERIFY_PENDING_DAYS
@@ -33,7 +33,6 @@ export class DomainVerificationSweep {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly verifier: DomainVerifier,
     private readonly repository: TenantsRepository,
-    private readonly audit: AuditService,
     private readonly resolver: TenantResolver,
   ) {}
 
@@ -67,13 +66,12 @@ export class DomainVerificationSweep {
         ),
       );
       for (const row of rows) {
-        await this.audit.record(m, {
+        await this.systemAudit(m, {
           tenantId: row.tenant_id,
           action: 'tenant.domain_expired',
           subjectType: TENANT_DOMAIN,
           subjectId: row.id,
           before: { domain: row.domain, status: 'pending' },
-          actor: SYSTEM_ACTOR,
         });
       }
       return rows.length;
@@ -86,14 +84,13 @@ export class DomainVerificationSweep {
       const outcome = await this.systemDb.run(async (m) => {
         const domain = await this.repository.recordCheck(m, d.tenant_id, d.id, d.verification_token, result);
         if (domain?.status === 'verified' && result.verified) {
-          await this.audit.record(m, {
+          await this.systemAudit(m, {
             tenantId: d.tenant_id,
             action: 'tenant.domain_verified',
             subjectType: TENANT_DOMAIN,
             subjectId: d.id,
             after: { domain: d.domain, method: result.method, isPrimary: domain.isPrimary },
-            actor: SYSTEM_ACTOR,
-          });
+            });
           return true;
         }
         return false;
@@ -110,5 +107,17 @@ export class DomainVerificationSweep {
       }
       throw error;
     }
+  }
+
+  /** An audit entry of a change the worker made (no actor), in the domain's tenant (the worker has no AuditService). */
+  private async systemAudit(
+    m: EntityManager,
+    entry: { tenantId: string; action: string; subjectType: string; subjectId: string; before?: Record<string, unknown>; after?: Record<string, unknown> },
+  ): Promise<void> {
+    await m.query(
+      `INSERT INTO audit_log (id, tenant_id, actor_user_id, actor_tenant_id, action, subject_type, subject_id, changes)
+       VALUES ($1, $2, NULL, NULL, $3, $4, $5, $6)`,
+      [uuidv7(), entry.tenantId, entry.action, entry.subjectType, entry.subjectId, JSON.stringify(auditDiff(entry.before ?? null, entry.after ?? null))],
+    );
   }
 }
