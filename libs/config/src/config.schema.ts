@@ -93,6 +93,13 @@ export function buildConfigSchema(production: boolean) {
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   /** The traces' service name (default aigateway-api / aigateway-worker). */
   OTEL_SERVICE_NAME: z.string().min(1).max(100).optional(),
+  /** Share of new traces sampled (0 to 1); a request continuing a client's sampled `traceparent` follows the client's decision. */
+  TRACING_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(1),
+  /**
+   * Optional PostgreSQL URL of a read replica (application role). Reports read there: statements,
+   * usage summaries, usage records and their CSV export, top customers; everything else on DATABASE_URL.
+   */
+  DATABASE_REPLICA_URL: postgresUrl.optional(),
   DATABASE_URL: localDefault(
     postgresUrl,
     `postgres://aigateway_app:aigateway_app@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,
