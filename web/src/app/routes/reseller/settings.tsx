@@ -20,7 +20,7 @@ import {
   useTenantMutations,
   useTenantThreshold,
 } from '@/features/reseller/api';
-import { POSITIVE_AMOUNT, StatusTag, str, useCan } from '@/features/reseller/ui';
+import { POSITIVE_AMOUNT, StatusTag, str, TEXT_COLOURS, useCan } from '@/features/reseller/ui';
 import { useFormat } from '@/hooks/use-format';
 import { saveBlob } from '@/lib/download';
 
@@ -103,9 +103,13 @@ function BrandingTab({ tenantId }: { tenantId: string }) {
                   <Typography.Text code>{d.domain}</Typography.Text>
                   {d.isPrimary && <Tag color="blue">{t('reseller.settings.primary')}</Tag>}
                   {d.status === 'verified' ? (
-                    <Tag color="green">{t('reseller.domains.verified')}</Tag>
+                    <Tag color="green" style={{ color: TEXT_COLOURS.green }}>
+                      {t('reseller.domains.verified')}
+                    </Tag>
                   ) : (
-                    <Tag color="orange">{t('reseller.domains.pending')}</Tag>
+                    <Tag color="gold" style={{ color: TEXT_COLOURS.gold }}>
+                      {t('reseller.domains.pending')}
+                    </Tag>
                   )}
                 </Space>
                 {d.status === 'pending' && d.verification && (
@@ -121,7 +125,7 @@ function BrandingTab({ tenantId }: { tenantId: string }) {
                       {t('reseller.domains.orHttp', { url: d.verification.httpUrl })}
                     </Typography.Text>
                     {d.verification.lastCheckError && (
-                      <Typography.Text type="warning">{t('reseller.domains.lastCheck', { reason: d.verification.lastCheckError })}</Typography.Text>
+                      <Typography.Text style={{ color: TEXT_COLOURS.gold, wordBreak: 'break-word' }}>{t('reseller.domains.lastCheck', { reason: d.verification.lastCheckError })}</Typography.Text>
                     )}
                     <div>
                       <Button
