@@ -73,6 +73,11 @@ describe('reseller domains in a browser', () => {
     for (const [viewport, locale, name] of [[PHONE, 'zh-CN', 'domains-pending-zh-CN-phone'], [PHONE, 'en-US', 'domains-pending-en-phone']] as const) {
       const other = await signedIn(viewport, locale);
       await other.getByTestId(`domain-verification-${domain}`).waitFor();
+      if (locale === 'zh-CN') {
+        await other.getByTestId('language-switch').getByText('中文').click();
+        await other.locator('html[lang="zh-CN"]').waitFor();
+        await other.getByText('待验证').first().waitFor();
+      }
       // axe runs on the desktop page above (at phone width the settings tabs' overflow menu, not this feature, trips aria-required-children).
       await other.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
       await other.context().close();
