@@ -36,6 +36,7 @@ import { ChannelLimits1763769603200 } from './1763769603200-ChannelLimits';
 import { IpRateLimit1763769603450 } from './1763769603450-IpRateLimit';
 import { RiskRules1763769603500 } from './1763769603500-RiskRules';
 import { SubResellersAndSpot1763769603550 } from './1763769603550-SubResellersAndSpot';
+import { DomainVerification1763769603650 } from './1763769603650-DomainVerification';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -77,4 +78,5 @@ export const ALL_MIGRATIONS = [
   IpRateLimit1763769603450,
   RiskRules1763769603500,
   SubResellersAndSpot1763769603550,
+  DomainVerification1763769603650,
 ];

@@ -268,7 +268,8 @@ describe('ingress', () => {
     const ingress = findObject<any>(objects, 'Ingress', FULLNAME);
     const hosts = ['gateway.example.com', 'api.reseller-one.example', 'ai.reseller-two.example'];
     expect(ingress.metadata.annotations['cert-manager.io/cluster-issuer']).toBe('letsencrypt-prod');
-    expect(ingress.spec.rules.map((r: any) => r.host)).toEqual(hosts);
+    // The last rule has no host: any other Host (a reseller domain verified at runtime) reaches the api too.
+    expect(ingress.spec.rules.map((r: any) => r.host)).toEqual([...hosts, undefined]);
     expect(ingress.spec.tls.flatMap((t: any) => t.hosts)).toEqual(hosts);
     expect(new Set(ingress.spec.tls.map((t: any) => t.secretName)).size).toBe(hosts.length);
     const service = findObject<any>(objects, 'Service', `${FULLNAME}-api`);
@@ -285,7 +286,36 @@ describe('ingress', () => {
   it('can share one TLS Secret across hosts, and is absent by default', () => {
     const ingress = findObject<any>(scenario('worker HPA, fixed api replicas, no migration hook'), 'Ingress', FULLNAME);
     expect(ingress.spec.tls).toEqual([{ secretName: 'gateway-tls', hosts: ['gateway.example.com'] }]);
+    // No catch-all rule unless asked for.
+    expect(ingress.spec.rules.map((r: any) => r.host)).toEqual(['gateway.example.com']);
     expect(scenario('defaults').filter((o) => o.kind === 'Ingress')).toEqual([]);
+  });
+});
+
+describe('tracing', () => {
+  it('renders the tracing values into api and worker env, each with its own service name', () => {
+    const env = (objects: K8sObject[], component: string) =>
+      Object.fromEntries(
+        (findObject<any>(objects, 'Deployment', `${FULLNAME}-${component}`).spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]),
+      );
+    for (const component of ['api', 'worker']) {
+      expect(env(scenario('all-on'), component)).toMatchObject({
+        TRACING_ENABLED: 'true',
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector.monitoring:4318',
+        OTEL_SERVICE_NAME: `gw-${component}`,
+        TRACING_SAMPLE_RATIO: '0.25',
+      });
+      const off = env(scenario('defaults'), component);
+      expect(off.TRACING_ENABLED).toBe('false');
+      expect(Object.keys(off).filter((k) => k.startsWith('OTEL_') || k === 'TRACING_SAMPLE_RATIO')).toEqual([]);
+    }
+  });
+
+  it('gives the replica URL to the api only', () => {
+    const keys = (component: string) =>
+      (findObject<any>(scenario('all-on'), 'Deployment', `${FULLNAME}-${component}`).spec.template.spec.containers[0].env as Array<{ name: string }>).map((e) => e.name);
+    expect(keys('api')).toContain('DATABASE_REPLICA_URL');
+    expect(keys('worker')).not.toContain('DATABASE_REPLICA_URL');
   });
 });
 

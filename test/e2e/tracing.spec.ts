@@ -7,13 +7,19 @@
 import { InMemorySpanExporter, ReadableSpan } from '@opentelemetry/sdk-trace';
 import Redis from 'ioredis';
 import { Client } from 'pg';
-import { useSpanExporterForTests } from '../../libs/observability/src/tracing';
-import { RunningApp, startTestApi } from '../support/app';
+import { PinoLogger } from 'nestjs-pino';
+import { storage, Store } from 'nestjs-pino/storage';
+import { PassThrough } from 'node:stream';
+import pino from 'pino';
+import { runWithTraceLogs } from '../../libs/observability/src/trace-logs';
+import { contextFromTraceparent, Tracing, useSpanExporterForTests } from '../../libs/observability/src/tracing';
+import { RunningApp, startTestApi, startTestWorker, testConfig } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
 import { FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { call } from '../support/http';
 import { fakeChannel, InferenceWorld } from '../support/inference';
 import { isolatedRedisUrl } from '../support/redis';
+import { scaled } from '../support/timing';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
@@ -23,11 +29,13 @@ describe('tracing of /v1 (OpenTelemetry)', () => {
   const exporter = new InMemorySpanExporter();
   let traced: RunningApp;
   let untraced: RunningApp;
+  let worker: RunningApp;
   let system: Client;
   let redis: Redis;
   let fake: FakeUpstream;
   let world: InferenceWorld;
   let domain: string;
+  let shopId: string;
   let key: string;
   const model = uniqueSlug('traced');
 
@@ -35,6 +43,7 @@ describe('tracing of /v1 (OpenTelemetry)', () => {
     const redisUrl = await isolatedRedisUrl();
     useSpanExporterForTests(exporter);
     traced = await startTestApi({ REDIS_URL: redisUrl, TRACING_ENABLED: 'true', CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true' });
+    worker = await startTestWorker({ REDIS_URL: redisUrl, TRACING_ENABLED: 'true', OTEL_SERVICE_NAME: 'traced-worker' });
     useSpanExporterForTests(null);
     untraced = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true' });
     system = await connectAs('system');
@@ -43,6 +52,7 @@ describe('tracing of /v1 (OpenTelemetry)', () => {
     world = await new InferenceWorld(traced, system, redis).init();
     const shop = await world.reseller(['alice']);
     domain = shop.domain;
+    shopId = shop.id;
     await world.price(world.platform, model, { inputPerMillion: '0.5', outputPerMillion: '1.5' });
     await world.channel(fakeChannel(fake.url, model));
     await world.credit(shop, 'alice', '5');
@@ -51,7 +61,7 @@ describe('tracing of /v1 (OpenTelemetry)', () => {
 
   afterAll(async () => {
     useSpanExporterForTests(null);
-    await Promise.allSettled([traced?.close(), untraced?.close(), fake?.close()]);
+    await Promise.allSettled([traced?.close(), untraced?.close(), worker?.close(), fake?.close()]);
     redis?.disconnect();
     await system?.end();
   });
@@ -94,5 +104,57 @@ describe('tracing of /v1 (OpenTelemetry)', () => {
     expect((await chat(untraced)).status).toBe(200);
     expect(exporter.getFinishedSpans()).toEqual([]);
     expect(fake.requests.slice(before).map((r) => r.headers.traceparent)).toEqual([TRACEPARENT, undefined]);
+  });
+
+  it('meters each batch in a root span of its own (tenant, events, duration) in the worker', async () => {
+    exporter.reset();
+    expect((await chat(traced, { traceparent: TRACEPARENT })).status).toBe(200);
+    const deadline = Date.now() + scaled(15_000);
+    let batch: ReadableSpan | undefined;
+    while (!batch && Date.now() < deadline) {
+      batch = exporter.getFinishedSpans().find((s) => s.name === 'metering.batch' && s.attributes['aigateway.tenant_id'] === shopId);
+      if (!batch) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(batch).toBeDefined();
+    expect(batch!.parentSpanContext).toBeUndefined();
+    expect(batch!.spanContext().traceId).not.toBe(TRACE_ID);
+    expect(batch!.attributes['aigateway.events']).toBeGreaterThanOrEqual(1);
+    expect(batch!.attributes['aigateway.tenants']).toBe(1);
+    expect(typeof batch!.attributes['aigateway.duration_ms']).toBe('number');
+    expect(batch!.resource.attributes['service.name']).toBe('traced-worker');
+  });
+
+  it('puts the trace and span ids on the log lines written inside a traced unit of work, and only there', async () => {
+    const scope = traced.app.get(Tracing).start('log-test')!;
+    const lines: Array<Record<string, unknown>> = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => lines.push(...chunk.toString().trim().split('\n').map((l) => JSON.parse(l))));
+    const logger = new PinoLogger({ pinoHttp: {} });
+    await storage.run(new Store(pino(stream)), async () => {
+      logger.info('before');
+      await runWithTraceLogs(scope, async () => {
+        await new Promise((r) => setImmediate(r));
+        logger.warn('inside');
+      });
+      logger.info('after');
+    });
+    scope.span.end();
+    await new Promise((r) => setImmediate(r));
+    const { traceId, spanId } = scope.span.spanContext();
+    expect(lines.map((l) => [l.msg, l.traceId, l.spanId])).toEqual([
+      ['before', undefined, undefined],
+      ['inside', traceId, spanId],
+      ['after', undefined, undefined],
+    ]);
+  });
+
+  it('samples new traces at TRACING_SAMPLE_RATIO and follows a sampled client trace', async () => {
+    const none = new Tracing(testConfig({ TRACING_ENABLED: 'true', TRACING_SAMPLE_RATIO: '0' }), 'api');
+    try {
+      expect(none.start('new trace')!.span.isRecording()).toBe(false);
+      expect(none.start('client trace', contextFromTraceparent(TRACEPARENT))!.span.isRecording()).toBe(true);
+    } finally {
+      await none.onApplicationShutdown();
+    }
   });
 });

@@ -97,6 +97,7 @@ spec:
               value: {{ $v.metricsPort | quote }}
             - name: SHUTDOWN_GRACE_MS
               value: {{ $v.shutdownGraceMs | quote }}
+            {{- include "aigateway.tracingEnv" (dict "tracing" $root.Values.tracing "component" $component) | nindent 12 }}
             {{- include "aigateway.secretEnv" (dict "secret" (include "aigateway.secretName" $root) "keys" (get $root.Values.secretKeys $component)) | trim | nindent 12 }}
             {{- with $root.Values.extraEnv }}
             {{- toYaml . | nindent 12 }}

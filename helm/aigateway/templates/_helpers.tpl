@@ -275,3 +275,22 @@ namespace="{{ $root.Release.Namespace }}",service="{{ include "aigateway.fullnam
 {{- $_ := include "aigateway.terminationGracePeriod" (dict "values" .Values.api "component" "api") }}
 {{- $_ := include "aigateway.terminationGracePeriod" (dict "values" .Values.worker "component" "worker") }}
 {{- end }}
+
+{{/* Tracing env of a component: (dict "tracing" .Values.tracing "component" "api"). */}}
+{{- define "aigateway.tracingEnv" -}}
+{{- $t := .tracing }}
+- name: TRACING_ENABLED
+  value: {{ ternary "true" "false" (eq (toString $t.enabled) "true") | quote }}
+{{- if $t.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ $t.otlpEndpoint | quote }}
+{{- end }}
+{{- if $t.serviceName }}
+- name: OTEL_SERVICE_NAME
+  value: {{ printf "%s-%s" $t.serviceName .component | quote }}
+{{- end }}
+{{- if ne (toString $t.sampleRatio) "" }}
+- name: TRACING_SAMPLE_RATIO
+  value: {{ toString $t.sampleRatio | quote }}
+{{- end }}
+{{- end }}

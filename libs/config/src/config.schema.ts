@@ -93,6 +93,13 @@ export function buildConfigSchema(production: boolean) {
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
   /** The traces' service name (default aigateway-api / aigateway-worker). */
   OTEL_SERVICE_NAME: z.string().min(1).max(100).optional(),
+  /** Share of new traces sampled (0 to 1); a request continuing a client's sampled `traceparent` follows the client's decision. */
+  TRACING_SAMPLE_RATIO: z.coerce.number().min(0).max(1).default(1),
+  /**
+   * Optional PostgreSQL URL of a read replica (application role). Reports read there: statements,
+   * usage summaries, usage records and their CSV export, top customers; everything else on DATABASE_URL.
+   */
+  DATABASE_REPLICA_URL: postgresUrl.optional(),
   DATABASE_URL: localDefault(
     postgresUrl,
     `postgres://aigateway_app:aigateway_app@127.0.0.1:${LOCAL_POSTGRES_PORT}/aigateway`,
@@ -175,6 +182,24 @@ export function buildConfigSchema(production: boolean) {
   /** Let identity providers be reached at private, loopback and link-local addresses (an in-house provider, tests). */
   OIDC_ALLOW_PRIVATE_NETWORKS: booleanFlag.default('false'),
   TENANT_CACHE_TTL_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  /**
+   * Domain ownership verification: the DNS servers asked for the TXT record (and, for the HTTP
+   * token file, the domain's address), as ip or ip:port, comma-separated; empty: the system's.
+   */
+  DOMAIN_VERIFY_DNS_SERVERS: z
+    .string()
+    .default('')
+    .refine((v) => v.trim() === '' || v.split(',').every((e) => /^\s*(\[[0-9a-fA-F:.]+\](:\d{1,5})?|[0-9a-fA-F:.]+)\s*$/.test(e)), 'must be ip[:port][,ip[:port]...]'),
+  /** Each DNS query and the HTTP token-file fetch must end within this. */
+  DOMAIN_VERIFY_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  /** Let the HTTP token file be fetched from private, loopback and link-local addresses (development, tests). */
+  DOMAIN_VERIFY_ALLOW_PRIVATE_NETWORKS: booleanFlag.default('false'),
+  /** The port the HTTP token file is fetched from (80 in production; tests serve it elsewhere). */
+  DOMAIN_VERIFY_HTTP_PORT: z.coerce.number().int().min(1).max(65535).default(80),
+  /** The worker re-checks pending domains this often (0: never; the verify route still checks). */
+  DOMAIN_VERIFY_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** A domain still pending this many days after it was added is removed. */
+  DOMAIN_VERIFY_PENDING_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   /** Inference API (/v1): largest request body accepted, in bytes. */
   INFERENCE_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
   /**

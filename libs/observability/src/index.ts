@@ -6,3 +6,4 @@ export * from './observability.module';
 export * from './request-id';
 export * from './metrics-server';
 export * from './tracing';
+export * from './trace-logs';

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Attributes, Context, ROOT_CONTEXT, Span, SpanKind, SpanStatusCode, trace, TraceFlags, Tracer } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, SimpleSpanProcessor, SpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
+import { AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, SimpleSpanProcessor, SpanExporter, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import { AppConfig, APP_CONFIG } from '@app/config';
 
 /** Injection token of the process's name ('api', 'worker'), used as the traces' service name suffix. */
@@ -91,7 +91,10 @@ export class Tracing implements OnApplicationShutdown {
     const processor = exporterForTests
       ? new SimpleSpanProcessor({ exporter: exporterForTests })
       : new BatchSpanProcessor({ exporter: new OTLPTraceExporter(config.OTEL_EXPORTER_OTLP_ENDPOINT ? { url: tracesUrl(config.OTEL_EXPORTER_OTLP_ENDPOINT) } : {}) });
+    const ratio = config.TRACING_SAMPLE_RATIO;
     this.provider = new TracerProvider({
+      // A client's sampled traceparent is followed; new traces are sampled at TRACING_SAMPLE_RATIO.
+      sampler: new ParentBasedSampler({ root: ratio >= 1 ? new AlwaysOnSampler() : new TraceIdRatioBasedSampler(ratio) }),
       resource: resourceFromAttributes({ 'service.name': config.OTEL_SERVICE_NAME ?? `aigateway-${processName}` }),
       spanProcessors: [processor],
     });

@@ -23,14 +23,20 @@ function blocked(): NodeJS.ErrnoException {
   return error;
 }
 
+/** Every address of a host name (the system resolver by default; domain verification may ask given servers). */
+export type AddressLookup = (hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void) => void;
+
+const systemLookup: AddressLookup = (hostname, options, callback) =>
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => callback(err, (addresses ?? []) as LookupAddress[]));
+
 /**
  * A DNS lookup that refuses non-public addresses, used by the socket itself, so the check holds
  * for the address actually connected to (no window between a check and the connect, as with DNS
  * rebinding). `refusal` makes the error a refused lookup fails with (webhooks have their own).
  */
-export function guardedLookup(allowPrivate: boolean, refusal: () => NodeJS.ErrnoException = blocked) {
+export function guardedLookup(allowPrivate: boolean, refusal: () => NodeJS.ErrnoException = blocked, resolve: AddressLookup = systemLookup) {
   return (hostname: string, options: object, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void) => {
-    dnsLookup(hostname, { ...(options as object), all: true }, (err, addresses) => {
+    resolve(hostname, options, (err, addresses) => {
       if (err) return callback(err, '');
       const list = addresses as LookupAddress[];
       if (!allowPrivate && (list.length === 0 || list.some((a) => !isPublicAddress(a.address)))) return callback(refusal(), '');

@@ -6,3 +6,4 @@ export * from './tenant-db';
 export * from './host-tenant-hook';
 export * from './tenant-resolver';
 export * from './tenant.types';
+export * from './replica-data-source';

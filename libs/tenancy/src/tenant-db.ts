@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { ClsService } from 'nestjs-cls';
 import { DataSource, EntityManager } from 'typeorm';
+import { ReplicaDataSource } from './replica-data-source';
 import { TenantScope } from './tenant.types';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -44,6 +45,7 @@ export class TenantDb {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly cls: ClsService,
+    @Optional() private readonly replica?: ReplicaDataSource,
   ) {}
 
   /** Runs `work` in a transaction scoped to `scope`; nested calls with the same scope share it. */
@@ -71,8 +73,31 @@ export class TenantDb {
 
   /** Runs `work` in the scope the auth layer set for this request; fails closed without one. */
   forRequest<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.run(this.requestScope(), work);
+  }
+
+  /**
+   * A report's reads (statements, usage summaries and records, exports, top customers): on the
+   * read replica when DATABASE_REPLICA_URL is set, in a read-only transaction scoped exactly as on
+   * the primary (the same `tenancy.enter_scope`, so row-level security holds there too); otherwise,
+   * or inside a transaction already open, the same as `forRequest`. A report never writes.
+   */
+  forReport<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    const source = this.replica?.dataSource;
+    const active = this.cls.isActive() ? this.cls.get<ActiveTransaction | undefined>(ACTIVE_TRANSACTION) : undefined;
+    if (!source || active) return this.forRequest(work);
+    const scope = this.requestScope();
+    assertScope(scope);
+    return source.transaction(async (manager) => {
+      await manager.query('SET TRANSACTION READ ONLY');
+      await manager.query('SELECT tenancy.enter_scope($1::uuid, $2::uuid[], $3::boolean)', [scope.tenantId, [...(scope.also ?? [])], Boolean(scope.all)]);
+      return work(manager);
+    });
+  }
+
+  private requestScope(): TenantScope {
     const scope = this.cls.isActive() ? this.cls.get<TenantScope | undefined>('scope') : undefined;
     if (!scope) throw new MissingTenantScopeError('no authenticated scope in this request');
-    return this.run(scope, work);
+    return scope;
   }
 }

@@ -51,7 +51,7 @@ export class UsageSummaryService {
   summary(query: UsageSummaryQuery): Promise<UsageSummary> {
     const principal = this.auth.principal;
     const range = usageRange(query);
-    return this.tenantDb.forRequest(async (m) => {
+    return this.tenantDb.forReport(async (m) => {
       const scope = usageScope(this.auth.ability);
       if (!scope) throw AppException.forbidden('You may not read usage.');
       if (query.groupBy === 'channel' && !seesChannels(principal)) throw AppException.forbidden('Only platform staff see channels.');
@@ -82,7 +82,7 @@ export class UsageSummaryService {
    * all time is searched (support looking up a disputed request).
    */
   records(query: UsageRecordsQuery): Promise<UsageRecordList> {
-    return this.tenantDb.forRequest(async (m) => {
+    return this.tenantDb.forReport(async (m) => {
       const scope = usageScope(this.auth.ability);
       if (!scope) throw AppException.forbidden('You may not read usage.');
       return this.page(m, scope, query);
@@ -152,7 +152,7 @@ export class UsageSummaryService {
   topCustomers(query: UsageTopCustomersQuery): Promise<TopCustomerList> {
     const principal = this.auth.principal;
     const range = usageRange(query);
-    return this.tenantDb.forRequest(async (m) => {
+    return this.tenantDb.forReport(async (m) => {
       const scope = usageScope(this.auth.ability);
       if (!scope) throw AppException.forbidden('You may not read usage.');
       const rows = await this.usage.topCustomers(m, scope, { ...range, ...this.filters(query) }, query.limit ?? 10);
@@ -179,7 +179,7 @@ export class UsageSummaryService {
    */
   export(query: UsageExportQuery, open: (body: Readable) => void): Promise<void> {
     const range = usageRange(query);
-    return this.tenantDb.forRequest(async (m) => {
+    return this.tenantDb.forReport(async (m) => {
       const scope = usageScope(this.auth.ability);
       if (!scope) throw AppException.forbidden('You may not read usage.');
       const [sql, params] = this.usage.exportQuery(m, scope, { ...range, ...this.filters(query) });

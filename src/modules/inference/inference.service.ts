@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, HoldResult, RateStatus, SettleRequest, UsageEvent } from '@app/billing';
 import { AppConfig, APP_CONFIG } from '@app/config';
-import { contextFromTraceparent, failSpan, TraceScope, Tracing } from '@app/observability';
+import { contextFromTraceparent, failSpan, runWithTraceLogs, TraceScope, Tracing } from '@app/observability';
 import { SpanKind } from '@opentelemetry/api';
 import { CompiledPrice, compiledCostUnits, compiledForImage, TokenUsage } from '@app/money';
 import { ChannelPool, Endpoint, mapUpstreamHttpError, RoutingChannel, SseEvent, UNSTREAMED_ENDPOINTS, UploadedFile, UpstreamError, Usage } from '@app/providers';
@@ -199,7 +199,8 @@ export class InferenceService {
     call.trace = scope;
     (call.res as unknown as Record<symbol, string>)[RESPONSE_TRACE_ID] = scope.traceId;
     try {
-      await this.run(call);
+      // Log lines written while handling it carry the trace and span ids.
+      await runWithTraceLogs(scope, () => this.run(call));
     } catch (error) {
       failSpan(scope.span, error);
       throw error;

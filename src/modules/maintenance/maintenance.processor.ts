@@ -8,6 +8,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { returnedRows } from '../../common/sql';
 import { ContentLogsRepository } from '../content-logs/content-logs.repository';
 import { keyEventData } from '../keys/keys.service';
+import { DomainVerificationSweep, VERIFY_DOMAINS_JOB } from '../tenants/domain-verification.sweep';
 import { WebhookOutbox } from '../webhooks/webhook-outbox';
 
 /** How long spent credentials are kept (for investigating a reuse or an incident) before purging. */
@@ -33,6 +34,7 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly outbox: WebhookOutbox,
     private readonly contents: ContentLogsRepository,
+    private readonly domains: DomainVerificationSweep,
   ) {
     super();
   }
@@ -64,6 +66,17 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
       { every: 60 * 60 * 1000 },
       { name: MaintenanceJob.PurgeWebhookHistory, opts: { removeOnComplete: 100, removeOnFail: 100 } },
     );
+    const domainEvery = this.config.DOMAIN_VERIFY_INTERVAL_SECONDS;
+    if (domainEvery > 0) {
+      // Pending domains are re-checked at this pace; a shorter interval than a minute is for tests.
+      await this.queue.upsertJobScheduler(
+        VERIFY_DOMAINS_JOB,
+        { every: domainEvery * 1000 },
+        { name: VERIFY_DOMAINS_JOB, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+      );
+    } else {
+      await this.queue.removeJobScheduler(VERIFY_DOMAINS_JOB);
+    }
   }
 
   async process(job: Job): Promise<unknown> {
@@ -78,6 +91,8 @@ export class MaintenanceProcessor extends WorkerHost implements OnApplicationBoo
         return this.expireTopups();
       case MaintenanceJob.PurgeRequestContents:
         return this.purgeRequestContents();
+      case VERIFY_DOMAINS_JOB:
+        return this.domains.run();
       default:
         throw new Error(`unknown maintenance job ${job.name}`);
     }

@@ -34,7 +34,7 @@ export class StatementsService {
     if (from && to && !(from < to)) throw settlementError(SettlementErrorCode.InvalidRange, '`from` must be before `to`.');
     const limit = query.limit ?? 50;
     const before = decodeCursor(query.cursor);
-    return this.tenantDb.forRequest(async (m) => {
+    return this.tenantDb.forReport(async (m) => {
       const rows = await this.statements.list(m, this.filter(), { tenantId: query.tenantId, from, to, limit: limit + 1, before });
       const page = rows.slice(0, limit);
       const last = page[page.length - 1];
@@ -47,7 +47,7 @@ export class StatementsService {
 
   detail(id: string): Promise<StatementDetail> {
     const principal = this.auth.principal;
-    return this.tenantDb.forRequest(async (m) => {
+    return this.tenantDb.forReport(async (m) => {
       const row = await this.readable(m, id);
       const lines = await this.statements.lines(m, id);
       return { ...toView(row, principal), lines: lines.map((l) => toLine(l, row, principal)) };
@@ -93,7 +93,7 @@ export class StatementsService {
     if (periodStart.getTime() !== periodStartOf(periodStart, 'day').getTime()) {
       throw settlementError(SettlementErrorCode.InvalidPeriod, 'periodStart must be the start of a UTC day, week or month.');
     }
-    return this.tenantDb.forRequest(async (m) => {
+    return this.tenantDb.forReport(async (m) => {
       if (!this.auth.ability.can('read', STATEMENT_ROLLUP)) throw AppException.forbidden('You may not read the platform rollup.');
       const r = await this.statements.rollup(m, this.filter(), periodStart);
       const margin = (wholesale: string, retail: string, upstream: string) => fromUnits(toUnits(wholesale) + toUnits(retail) - toUnits(upstream));
@@ -124,7 +124,7 @@ export class StatementsService {
     const now = new Date();
     const start = periodStartOf(now, query.periodKind);
     const end = periodEndAfter(start, query.periodKind);
-    return this.tenantDb.forRequest(async (m) => {
+    return this.tenantDb.forReport(async (m) => {
       if (!this.auth.ability.can('read', STATEMENT_ROLLUP)) throw AppException.forbidden('You may not read the platform rollup.');
       const filter = abilityToSql(this.auth.ability, 'read', STATEMENT, OPEN_PERIOD_COLUMNS_FOR_CASL, 'open');
       if (!filter) throw AppException.forbidden('You may not read statements.');

@@ -78,12 +78,28 @@ export class TenantsController {
   }
 
   @Post(':tenantId/domains')
-  @ApiOperation({ summary: 'Add a domain to the tenant (unique across the platform; the Host cache follows at once)' })
+  @ApiOperation({ summary: 'Add a domain: a reseller\'s is pending until verified (DNS TXT or HTTP token file); the platform\'s serves at once' })
   @RequirePermission('create', TENANT_DOMAIN)
   @ApiCreatedResponse({ type: DomainView })
   @ApiProblems('validation', 'notFound', 'conflict')
   addDomain(@Param('tenantId', UuidParam(TENANT)) tenantId: string, @Body() body: AddDomainRequest): Promise<DomainView> {
     return this.tenants.addDomain(tenantId, body);
+  }
+
+  @Post(':tenantId/domains/:domainId/verify')
+  @ApiOperation({
+    summary: 'Check a pending domain now: the TXT record `_aigateway-challenge.<domain>` or the HTTP token file (owner, operator, tech)',
+    description: 'Answers the domain: `verified` serves at once; still `pending`, `verification.lastCheckError` says why. The worker also re-checks pending domains periodically.',
+  })
+  @HttpCode(200)
+  @RequirePermission('update', TENANT_DOMAIN)
+  @ApiOkResponse({ type: DomainView })
+  @ApiProblems('notFound', 'conflict')
+  verifyDomain(
+    @Param('tenantId', UuidParam(TENANT)) tenantId: string,
+    @Param('domainId', UuidParam(TENANT_DOMAIN)) domainId: string,
+  ): Promise<DomainView> {
+    return this.tenants.verifyDomain(tenantId, domainId);
   }
 
   @Delete(':tenantId/domains/:domainId')

@@ -7,7 +7,7 @@ export const TENANT_DOMAIN = 'TenantDomain';
 export const OWN_TENANT_EDITABLE_FIELDS = ['name', 'branding'];
 
 /**
- * Tenant settings (domain, logo): owner and operator of the tenant. The platform's owner and
+ * Tenant settings (domain, logo): owner and operator of the tenant; tech reads and verifies domains. The platform's owner and
  * operator manage reseller tenants (create, edit, disable); platform finance reads them all.
  * (Everyone sees their own tenant's name and type through /me.)
  */
@@ -16,13 +16,15 @@ export const tenantsPermissions: PermissionDefinition = (principal, { can }) => 
   if (settings) {
     can('read', TENANT, { id: principal.tenantId });
     can('update', TENANT, OWN_TENANT_EDITABLE_FIELDS, { id: principal.tenantId });
-    can(['read', 'create', 'delete'], TENANT_DOMAIN, { tenantId: principal.tenantId });
+    can(['read', 'create', 'delete', 'update'], TENANT_DOMAIN, { tenantId: principal.tenantId });
   }
+  // Tech sees the domains and runs their verification ('update' is verifying: nothing else changes).
+  if (hasRole(principal, 'tech')) can(['read', 'update'], TENANT_DOMAIN, { tenantId: principal.tenantId });
   if (principal.tenantType !== 'platform') return;
   if (settings) {
     can(['read', 'create', 'disable', 'enable'], TENANT, { type: 'reseller' });
     can('update', TENANT, [...OWN_TENANT_EDITABLE_FIELDS, 'parentId'], { type: 'reseller' });
-    can(['read', 'create', 'delete'], TENANT_DOMAIN);
+    can(['read', 'create', 'delete', 'update'], TENANT_DOMAIN);
   }
   if (hasRole(principal, 'finance')) can('read', TENANT);
 };

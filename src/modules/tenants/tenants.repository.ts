@@ -49,11 +49,62 @@ export class TenantsRepository {
     return manager.findOne(TenantDomain, { where: { id: domainId, tenantId } });
   }
 
-  async addDomain(manager: EntityManager, tenantId: string, domain: string, isPrimary: boolean): Promise<TenantDomain> {
+  /** A domain with a token is pending (it serves once verified); without one it is verified now. */
+  async addDomain(manager: EntityManager, tenantId: string, domain: string, isPrimary: boolean, token: string | null): Promise<TenantDomain> {
+    if (token) {
+      const row = manager.create(TenantDomain, { tenantId, domain, isPrimary: false, primaryRequested: isPrimary, status: 'pending', verificationToken: token });
+      await manager.insert(TenantDomain, row);
+      return row;
+    }
     const hasPrimary = await manager.exists(TenantDomain, { where: { tenantId, isPrimary: true } });
     if (isPrimary && hasPrimary) await manager.update(TenantDomain, { tenantId, isPrimary: true }, { isPrimary: false });
-    const row = manager.create(TenantDomain, { tenantId, domain, isPrimary: isPrimary || !hasPrimary });
+    const row = manager.create(TenantDomain, { tenantId, domain, isPrimary: isPrimary || !hasPrimary, status: 'verified', verifiedAt: new Date() });
     await manager.insert(TenantDomain, row);
     return row;
+  }
+
+  /**
+   * Records a check of a pending domain (only if it is still pending with that token). Verified,
+   * it becomes primary when it asked to be or the tenant has none. A domain another tenant has
+   * verified meanwhile fails on the unique index (23505). Null when the domain is gone.
+   */
+  async recordCheck(
+    manager: EntityManager,
+    tenantId: string,
+    domainId: string,
+    token: string,
+    result: { verified: true } | { verified: false; reason: string },
+  ): Promise<TenantDomain | null> {
+    const domain = await manager
+      .createQueryBuilder(TenantDomain, 'd')
+      .setLock('pessimistic_write')
+      .where('d.id = :domainId AND d.tenant_id = :tenantId', { domainId, tenantId })
+      .getOne();
+    if (!domain) return null;
+    if (domain.status !== 'pending' || domain.verificationToken !== token) return domain;
+    domain.lastCheckedAt = new Date();
+    if (!result.verified) {
+      domain.lastCheckError = result.reason.slice(0, 500);
+      await manager.update(TenantDomain, { id: domain.id }, { lastCheckedAt: domain.lastCheckedAt, lastCheckError: domain.lastCheckError });
+      return domain;
+    }
+    // The tenant's primary row is locked too, so two verifications cannot both take it.
+    const primary = await manager
+      .createQueryBuilder(TenantDomain, 'd')
+      .setLock('pessimistic_write')
+      .where('d.tenant_id = :tenantId AND d.is_primary', { tenantId })
+      .getOne();
+    const makePrimary = domain.primaryRequested || !primary;
+    if (makePrimary && primary) await manager.update(TenantDomain, { id: primary.id }, { isPrimary: false });
+    Object.assign(domain, { status: 'verified', verifiedAt: domain.lastCheckedAt, verificationToken: null, lastCheckError: null, isPrimary: makePrimary });
+    await manager.update(TenantDomain, { id: domain.id }, {
+      status: 'verified',
+      verifiedAt: domain.verifiedAt,
+      verificationToken: null,
+      lastCheckedAt: domain.lastCheckedAt,
+      lastCheckError: null,
+      isPrimary: makePrimary,
+    });
+    return domain;
   }
 }

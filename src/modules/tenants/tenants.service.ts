@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
@@ -6,6 +7,7 @@ import { EntityManager, QueryFailedError } from 'typeorm';
 import { pageOf } from '../../common/pagination';
 import { AuditService } from '../audit/audit.service';
 import { AddDomainRequest, BrandingDto, CreateTenantRequest, DomainView, TenantListQuery, TenantPage, TenantView, UpdateTenantRequest } from './dto/tenant.dto';
+import { CHALLENGE_LABEL, DomainVerifier, WELL_KNOWN_PATH } from './domain-verifier';
 import { TenantDomain } from './tenant-domain.entity';
 import { Tenant, TenantBranding } from './tenant.entity';
 import { TenantErrorCode, tenantError } from './tenants.exceptions';
@@ -13,7 +15,25 @@ import { TENANT, TENANT_DOMAIN } from './tenants.permissions';
 import { TenantsRepository } from './tenants.repository';
 
 function domainView(d: TenantDomain): DomainView {
-  return { id: d.id, domain: d.domain, isPrimary: d.isPrimary, createdAt: d.createdAt };
+  const pending = d.status === 'pending' && d.verificationToken;
+  return {
+    id: d.id,
+    domain: d.domain,
+    isPrimary: d.isPrimary,
+    status: d.status,
+    verification: pending
+      ? {
+          token: d.verificationToken!,
+          txtName: `${CHALLENGE_LABEL}.${d.domain}`,
+          txtValue: d.verificationToken!,
+          httpUrl: `http://${d.domain}${WELL_KNOWN_PATH}${d.verificationToken}`,
+          lastCheckedAt: d.lastCheckedAt,
+          lastCheckError: d.lastCheckError,
+        }
+      : null,
+    verifiedAt: d.verifiedAt,
+    createdAt: d.createdAt,
+  };
 }
 
 function tenantView(t: Tenant, domains: TenantDomain[]): TenantView {
@@ -55,6 +75,7 @@ export class TenantsService {
     private readonly repository: TenantsRepository,
     private readonly audit: AuditService,
     private readonly resolver: TenantResolver,
+    private readonly verifier: DomainVerifier,
   ) {}
 
   async list(query: TenantListQuery): Promise<TenantPage> {
@@ -100,7 +121,7 @@ export class TenantsService {
       await m.insert(Tenant, tenant).catch((e) => conflictOf(e, TenantErrorCode.SlugTaken));
       const created: TenantDomain[] = [];
       for (const [index, domain] of domains.entries()) {
-        created.push(await this.repository.addDomain(m, tenant.id, domain, index === 0).catch((e) => conflictOf(e, TenantErrorCode.DomainTaken)));
+        created.push(await this.repository.addDomain(m, tenant.id, domain, index === 0, null).catch((e) => conflictOf(e, TenantErrorCode.DomainTaken)));
       }
       const saved = (await this.repository.findById(m, tenant.id))!;
       await this.audit.record(m, {
@@ -168,24 +189,66 @@ export class TenantsService {
     });
   }
 
+  /**
+   * Adds a domain. One added by the platform's staff serves at once (the platform vouches for it);
+   * one a reseller adds is `pending` with a random token and serves only once verified (a DNS TXT
+   * record or an HTTP token file, see `verifyDomain`). A domain another tenant has verified is
+   * refused; another tenant's pending claim does not block (it would let anyone squat on a name).
+   */
   async addDomain(tenantId: string, input: AddDomainRequest): Promise<DomainView> {
     const view = await this.tenantDb.forRequest(async (m) => {
       const tenant = await this.visible(m, tenantId, TENANT_DOMAIN);
       this.auth.assertCan('create', TENANT_DOMAIN, { tenantId: tenant.id });
       if (await this.repository.domainTaken(m, input.domain)) throw tenantError(TenantErrorCode.DomainTaken, `${input.domain} is taken.`);
+      const vouched = this.auth.principal.tenantType === 'platform';
+      const token = vouched ? null : randomBytes(32).toString('base64url');
       const domain = await this.repository
-        .addDomain(m, tenant.id, input.domain, input.isPrimary ?? false)
+        .addDomain(m, tenant.id, input.domain, input.isPrimary ?? false, token)
         .catch((e) => conflictOf(e, TenantErrorCode.DomainTaken));
       await this.audit.record(m, {
         tenantId: tenant.id,
         action: 'tenant.domain_added',
         subjectType: TENANT_DOMAIN,
         subjectId: domain.id,
-        after: { domain: domain.domain, isPrimary: domain.isPrimary },
+        after: { domain: domain.domain, isPrimary: domain.isPrimary, status: domain.status },
       });
       return domainView(domain);
     });
-    await this.resolver.invalidateTenant(tenantId);
+    if (view.status === 'verified') await this.resolver.invalidateTenant(tenantId);
+    return view;
+  }
+
+  /**
+   * Checks a pending domain now (DNS TXT record first, then the HTTP token file) and answers the
+   * domain: `verified` serves at once; still `pending` carries why in `verification.lastCheckError`.
+   * A domain another tenant verified meanwhile is refused (409 domain_taken).
+   * The check runs outside any transaction (it may take DOMAIN_VERIFY_TIMEOUT_MS per method).
+   */
+  async verifyDomain(tenantId: string, domainId: string): Promise<DomainView> {
+    const found = await this.tenantDb.forRequest(async (m) => {
+      const tenant = await this.visible(m, tenantId, TENANT_DOMAIN);
+      this.auth.assertCan('update', TENANT_DOMAIN, { tenantId: tenant.id });
+      const domain = await this.repository.findDomain(m, tenant.id, domainId);
+      if (!domain) throw AppException.notFound(TENANT_DOMAIN);
+      return domain;
+    });
+    if (found.status === 'verified' || !found.verificationToken) return domainView(found);
+    const result = await this.verifier.check(found.domain, found.verificationToken);
+    const view = await this.tenantDb.forRequest(async (m) => {
+      const outcome = await this.repository.recordCheck(m, found.tenantId, found.id, found.verificationToken!, result);
+      if (!outcome) throw AppException.notFound(TENANT_DOMAIN);
+      if (outcome.status === 'verified') {
+        await this.audit.record(m, {
+          tenantId: found.tenantId,
+          action: 'tenant.domain_verified',
+          subjectType: TENANT_DOMAIN,
+          subjectId: found.id,
+          after: { domain: outcome.domain, method: result.verified ? result.method : null, isPrimary: outcome.isPrimary },
+        });
+      }
+      return domainView(outcome);
+    }).catch((e) => conflictOf(e, TenantErrorCode.DomainTaken));
+    if (view.status === 'verified') await this.resolver.invalidateTenant(found.tenantId);
     return view;
   }
 
@@ -201,7 +264,7 @@ export class TenantsService {
         action: 'tenant.domain_removed',
         subjectType: TENANT_DOMAIN,
         subjectId: domain.id,
-        before: { domain: domain.domain, isPrimary: domain.isPrimary },
+        before: { domain: domain.domain, isPrimary: domain.isPrimary, status: domain.status },
       });
     });
     await this.resolver.invalidateTenant(tenantId);

@@ -139,7 +139,7 @@ export class TopupsRepository {
 
   /** The tenant's primary domain, for the links given to the providers (return and notify URLs). */
   async primaryDomain(m: EntityManager, tenantId: string): Promise<string | null> {
-    const [row] = await m.query(`SELECT domain FROM tenant_domains WHERE tenant_id = $1 ORDER BY is_primary DESC, created_at ASC LIMIT 1`, [tenantId]);
+    const [row] = await m.query(`SELECT domain FROM tenant_domains WHERE tenant_id = $1 AND status = 'verified' ORDER BY is_primary DESC, created_at ASC LIMIT 1`, [tenantId]);
     return row?.domain ?? null;
   }
 

@@ -35,7 +35,7 @@ export class UsersRepository {
   /** The tenant's primary domain (or any), for links in mail. */
   async primaryDomain(manager: EntityManager, tenantId: string): Promise<string | null> {
     const rows: Array<{ domain: string }> = await manager.query(
-      `SELECT domain FROM tenant_domains WHERE tenant_id = $1 ORDER BY is_primary DESC, created_at ASC LIMIT 1`,
+      `SELECT domain FROM tenant_domains WHERE tenant_id = $1 AND status = 'verified' ORDER BY is_primary DESC, created_at ASC LIMIT 1`,
       [tenantId],
     );
     return rows[0]?.domain ?? null;

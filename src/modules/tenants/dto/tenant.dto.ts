@@ -158,10 +158,23 @@ export class AddDomainRequest {
   isPrimary?: boolean;
 }
 
+/** How to prove a pending domain is yours: either one suffices. */
+export class DomainVerificationView {
+  @ApiProperty({ description: 'The random token both methods must show' }) token: string;
+  @ApiProperty({ example: '_aigateway-challenge.api.acme.example', description: 'Create a TXT record of this name…' }) txtName: string;
+  @ApiProperty({ description: '…holding this value' }) txtValue: string;
+  @ApiProperty({ description: 'Or serve the token (the body, text/plain) at this URL from the domain\'s current web server' }) httpUrl: string;
+  @ApiPropertyOptional({ nullable: true, type: Date }) lastCheckedAt: Date | null;
+  @ApiPropertyOptional({ nullable: true, type: String, description: 'Why the last check did not verify' }) lastCheckError: string | null;
+}
+
 export class DomainView {
   @ApiProperty({ format: 'uuid' }) id: string;
   @ApiProperty() domain: string;
-  @ApiProperty() isPrimary: boolean;
+  @ApiProperty({ description: 'A pending domain becomes primary (if asked) once verified' }) isPrimary: boolean;
+  @ApiProperty({ enum: ['pending', 'verified'], description: 'Only a verified domain serves' }) status: 'pending' | 'verified';
+  @ApiPropertyOptional({ type: DomainVerificationView, nullable: true, description: 'While pending' }) verification: DomainVerificationView | null;
+  @ApiPropertyOptional({ nullable: true, type: Date }) verifiedAt: Date | null;
   @ApiProperty() createdAt: Date;
 }
 

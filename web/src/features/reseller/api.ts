@@ -403,6 +403,10 @@ export function useTenantMutations(tenantId: string) {
       mutationFn: (domainId: string) => unwrap(api.DELETE('/api/v1/tenants/{tenantId}/domains/{domainId}', { params: { path: { tenantId, domainId } } })),
       ...done,
     }),
+    verifyDomain: useMutation({
+      mutationFn: (domainId: string) => unwrap(api.POST('/api/v1/tenants/{tenantId}/domains/{domainId}/verify', { params: { path: { tenantId, domainId } } })),
+      ...done,
+    }),
   };
 }
 

@@ -1786,7 +1786,7 @@ export interface paths {
         /** The tenant's domains (the primary one first) */
         get: operations["TenantsController_domains"];
         put?: never;
-        /** Add a domain to the tenant (unique across the platform; the Host cache follows at once) */
+        /** Add a domain: a reseller's is pending until verified (DNS TXT or HTTP token file); the platform's serves at once */
         post: operations["TenantsController_addDomain"];
         delete?: never;
         options?: never;
@@ -1806,6 +1806,26 @@ export interface paths {
         post?: never;
         /** Remove a domain from the tenant (the Host cache follows at once) */
         delete: operations["TenantsController_removeDomain"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tenants/{tenantId}/domains/{domainId}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a pending domain now: the TXT record `_aigateway-challenge.<domain>` or the HTTP token file (owner, operator, tech)
+         * @description Answers the domain: `verified` serves at once; still `pending`, `verification.lastCheckError` says why. The worker also re-checks pending domains periodically.
+         */
+        post: operations["TenantsController_verifyDomain"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -6255,13 +6275,40 @@ export interface components {
             /** Format: uuid */
             tenantId: string;
         };
+        DomainVerificationView: {
+            /** @description Or serve the token (the body, text/plain) at this URL from the domain's current web server */
+            httpUrl: string;
+            /** Format: date-time */
+            lastCheckedAt?: string | null;
+            /** @description Why the last check did not verify */
+            lastCheckError?: string | null;
+            /** @description The random token both methods must show */
+            token: string;
+            /**
+             * @description Create a TXT record of this name…
+             * @example _aigateway-challenge.api.acme.example
+             */
+            txtName: string;
+            /** @description …holding this value */
+            txtValue: string;
+        };
         DomainView: {
             /** Format: date-time */
             createdAt: string;
             domain: string;
             /** Format: uuid */
             id: string;
+            /** @description A pending domain becomes primary (if asked) once verified */
             isPrimary: boolean;
+            /**
+             * @description Only a verified domain serves
+             * @enum {string}
+             */
+            status: "pending" | "verified";
+            /** @description While pending */
+            verification?: components["schemas"]["DomainVerificationView"] | null;
+            /** Format: date-time */
+            verifiedAt?: string | null;
         };
         EffectivePriceView: {
             /** @description Owner and finance only: a platform price change put this retail price below wholesale */
@@ -18169,6 +18216,96 @@ export interface operations {
             };
             /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    TenantsController_verifyDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domainId: string;
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DomainView"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not update TenantDomain (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
