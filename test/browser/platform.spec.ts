@@ -307,7 +307,7 @@ describe('platform operators in a browser', () => {
     await page.getByText('Limits saved').waitFor();
     const stored = await call(stack.baseUrl, 'GET', `/api/v1/tenants/${tenant.id}/limits`, as(platform, owner));
     expect(stored.body).toMatchObject({ ipRpm: { stored: 7, effective: 7 }, rpm: { stored: 600, effective: 600 }, tpm: { stored: null } });
-    await page.keyboard.press('Escape');
+    await page.locator('.ant-modal').getByRole('button', { name: 'Close' }).click();
     await page.locator('.ant-modal').waitFor({ state: 'hidden' });
 
     // The wholesale price of a model.

@@ -137,6 +137,8 @@ describe('sub-resellers and spot prices (e2e)', () => {
     const created = ok(await req(a, 'owner', 'POST', '/api/v1/sub-resellers', { slug, name: 'Sub', domains: [`${slug}.reseller.localhost`], wholesaleDiscountPercent: '5' }), 201).body;
     const row = (await system.query(`SELECT type, parent_id FROM tenants WHERE id = $1`, [created.id])).rows[0];
     expect(row).toEqual({ type: 'reseller', parent_id: a.id });
+    // A reseller vouches for no domain: the child's waits for its ownership to be verified before it serves.
+    expect((await system.query(`SELECT status FROM tenant_domains WHERE tenant_id = $1`, [created.id])).rows).toEqual([{ status: 'pending' }]);
     expect((await system.query(`SELECT percent::text FROM reseller_wholesale_discounts WHERE tenant_id = $1`, [created.id])).rows[0].percent).toBe('5.00');
     // Slugs stay unique across the platform.
     expectProblem(await req(other, 'owner', 'POST', '/api/v1/sub-resellers', { slug, name: 'Again' }), 409, 'tenant_slug_taken');

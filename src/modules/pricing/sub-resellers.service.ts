@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { RequestAuth } from '@app/authorization';
 import { AppException } from '@app/errors';
@@ -85,7 +86,8 @@ export class SubResellersService {
         .query(`INSERT INTO tenants (id, type, slug, name, parent_id) VALUES ($1, 'reseller', $2, $3, $4) RETURNING created_at, status`, [id, input.slug, input.name, principal.tenantId])
         .catch((e) => conflictOf(e, TenantErrorCode.SlugTaken));
       for (const [index, domain] of domains.entries()) {
-        await this.tenants.addDomain(m, id, domain, index === 0).catch((e) => conflictOf(e, TenantErrorCode.DomainTaken));
+        // A reseller vouches for no domain: the child's domains serve once their ownership is verified (issue 28).
+        await this.tenants.addDomain(m, id, domain, index === 0, randomBytes(32).toString('base64url')).catch((e) => conflictOf(e, TenantErrorCode.DomainTaken));
       }
       if (percent !== '0') await this.repository.setDiscount(m, id, percent, principal.userId);
       for (const tenantId of [principal.tenantId, id]) {
