@@ -20,6 +20,7 @@ import { LowBalanceAlerts } from './modules/low-balance/low-balance-alerts';
 import { LowBalanceRepository } from './modules/low-balance/low-balance.repository';
 import { DeadLetterReplay } from './modules/metering/dead-letter-replay';
 import { UsageWriter } from './modules/metering/usage-writer';
+import { RiskCoreModule } from './modules/risk/risk-core.module';
 import { PricingRepository } from './modules/pricing/pricing.repository';
 import { TenantDomain } from './modules/tenants/tenant-domain.entity';
 import { Tenant } from './modules/tenants/tenant.entity';
@@ -39,6 +40,8 @@ export class CliModule {
         CoreModule.forProcess('cli', config),
         TypeOrmModule.forFeature(ENTITIES),
         TypeOrmModule.forFeature(ENTITIES, SYSTEM_CONNECTION),
+        // The metering writer evaluates the tenants' risk rules in each batch.
+        RiskCoreModule,
       ],
       providers: [
         SystemDb,
