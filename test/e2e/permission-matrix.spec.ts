@@ -73,8 +73,8 @@ const ALLOWED: Record<'platform' | 'reseller', Partial<Record<RoleName, Capabili
     sales: SALES_CAPABILITIES,
     // Platform finance reads the customer list read-only: for the platform, resellers are customers.
     finance: ['tenant.read', 'customers.list', 'usage.read', 'usage.records'],
-    // Monitoring and logs: platform owner and tech.
-    tech: ['audit.read', 'usage.requestLogs', 'channels.read', 'channels.create'],
+    // Monitoring and logs: platform owner and tech. Tech also reads (and verifies) its tenant's domains (issue 28).
+    tech: ['audit.read', 'usage.requestLogs', 'channels.read', 'channels.create', 'domains.read'],
     user: ['usage.read', 'usage.records'],
   },
   reseller: {
