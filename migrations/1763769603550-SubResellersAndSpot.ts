@@ -42,7 +42,11 @@ export class SubResellersAndSpot1763769603550 implements MigrationInterface {
       )`);
     await queryRunner.query(`CREATE INDEX usage_resale_tenant_recorded_idx ON usage_resale (tenant_id, recorded_at)`);
     await queryRunner.query(`CREATE INDEX usage_resale_tenant_created_idx ON usage_resale (tenant_id, created_at)`);
-    await enableTenantRls(queryRunner, 'usage_resale', { commands: ['select'] });
+    // Append-only, written by metering (the system role): the application role reads its own rows;
+    // its insert policy exists (scoped like every table's) but the privilege is not granted.
+    await enableTenantRls(queryRunner, 'usage_resale', { commands: ['select', 'insert'] });
+    await queryRunner.query(`REVOKE INSERT ON usage_resale FROM ${APP_ROLE}`);
+    await queryRunner.query(`COMMENT ON TABLE usage_resale IS 'append-only'`);
 
     await queryRunner.query(`
       CREATE TABLE spot_price_factors (
@@ -56,6 +60,7 @@ export class SubResellersAndSpot1763769603550 implements MigrationInterface {
         UNIQUE (tenant_id, model, effective_from)
       )`);
     await enableTenantRls(queryRunner, 'spot_price_factors', { commands: ['select', 'insert'] });
+    await queryRunner.query(`COMMENT ON TABLE spot_price_factors IS 'append-only'`);
     // The platform's factors: read by every scoped transaction (a reseller's price book needs them,
     // as it needs the platform list), written by platform-wide scopes only, like platform_prices.
     await queryRunner.query(`

@@ -195,8 +195,10 @@ describe('row-level security (as the application role)', () => {
           AND has_function_privilege('aigateway_app', p.oid, 'EXECUTE') ORDER BY 1`,
     );
     // Each of these is reviewed: scope plumbing, or host/slug resolution returning public facts.
+    // child_tenant_ids(parent): the ids of a parent's sub-resellers, only when the scope holds the parent.
     expect(definers.map((r) => r.fn)).toEqual([
       'tenancy.channel_routing_table()',
+      'tenancy.child_tenant_ids(uuid)',
       'tenancy.current_tenant_id()',
       'tenancy.enter_scope(uuid,uuid[],boolean)',
       'tenancy.resolve_domain(text)',
