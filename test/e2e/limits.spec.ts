@@ -1,7 +1,9 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { setTimeout as delay } from 'node:timers/promises';
 import { BillingEngine, billingKeys } from '../../libs/billing/src';
 import { TokenPrice } from '@app/money';
+import { InflightLeases } from '../../src/modules/inference/inflight-leases';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { RunningApp, startTestApi } from '../support/app';
 import { connectAs, uniqueSlug } from '../support/db';
@@ -11,13 +13,14 @@ import { platformWithUsers, signIn, TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
 import { expectProblem } from '../support/problem';
 import { isolatedRedisUrl } from '../support/redis';
-import { scaled } from '../support/timing';
+import { scaled, waitUntil } from '../support/timing';
+import { usageEvent } from '../support/usage';
 
 /**
  * Rate-limit headers on every admitted /v1 answer, limits stored in the database and edited
  * through the API (the platform for tenants, the owner for customers) with the environment as the
  * default, and concurrency caps: over the cap 429 at once, and a request whose process died frees
- * its slot when its lease runs out.
+ * its slot when its lease runs out, while a request that is merely long keeps its hold and slot.
  */
 const PRICE: TokenPrice = { inputPerMillion: '1', outputPerMillion: '2' };
 
@@ -27,6 +30,7 @@ describe('limits (e2e)', () => {
   let api: RunningApp;
   let fake: FakeUpstream;
   let world: InferenceWorld;
+  let redisUrl: string;
   let shop: TestTenant;
   let other: TestTenant;
   let platform: TestTenant;
@@ -46,6 +50,10 @@ describe('limits (e2e)', () => {
     remaining: res.headers[`x-ratelimit-remaining-${kind}`],
     reset: res.headers[`x-ratelimit-reset-${kind}`],
   });
+  const keyIdOf = async (customer: string, concurrencyLimit: number) => {
+    const keys = await admin(shop, customer, 'GET', '/api/v1/keys');
+    return (keys.body.items as Array<{ id: string; concurrencyLimit: number | null }>).find((k) => k.concurrencyLimit === concurrencyLimit)!.id;
+  };
   const customerKey = async (customer: string, extra: Record<string, unknown> = {}) => {
     await world.credit(shop, customer, '100');
     const secret = await world.key(shop, customer, extra);
@@ -55,7 +63,7 @@ describe('limits (e2e)', () => {
 
   beforeAll(async () => {
     system = await connectAs('system');
-    const redisUrl = await isolatedRedisUrl();
+    redisUrl = await isolatedRedisUrl();
     redis = new Redis(redisUrl);
     fake = await startFakeOpenAI();
     api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600' });
@@ -199,5 +207,73 @@ describe('limits (e2e)', () => {
     expect(refused.body.error.message).toMatch(/API key/);
     // Once the lease has run out, the slot is free again (nobody settles the dead request).
     await eventually(async () => (await complete(secret)).status === 200, 'the slot freed by the expired lease', scaled(15_000));
+  });
+
+  it('keeps the slot of a request that outlives its lease: renewed while in flight, given back when it settles', async () => {
+    // An api whose leases last 2 s; the upstream takes several times that to answer.
+    const leaseMs = 2000;
+    const shortLease = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600', INFERENCE_CONCURRENCY_LEASE_SECONDS: String(leaseMs / 1000) });
+    try {
+      const secret = await customerKey('carol', { concurrencyLimit: 1 });
+      const send = () =>
+        call(shortLease.baseUrl, 'POST', '/v1/chat/completions', {
+          host: shop.domain,
+          headers: { authorization: `Bearer ${secret}` },
+          json: { model, messages: [{ role: 'user', content: 'hi' }], max_tokens: 50 },
+        });
+      const slots = `${billingKeys.tag(shop.id)}:cc:k:${await keyIdOf('carol', 1)}`;
+      fake.next({ kind: 'ok', delayMs: scaled(8000) });
+      const slow = send();
+      const [member] = await waitUntil(async () => {
+        const m = await redis.zrange(slots, 0, -1);
+        return m.length === 1 ? m : null;
+      }, { what: 'the slow request holding the slot' });
+      // Past twice its lease, the slot is still the slow request's, with a lease in the future.
+      await delay(2 * leaseMs + 500);
+      const lease = Number(await redis.zscore(slots, member));
+      expect(lease).toBeGreaterThan(Date.now());
+      const refused = await send();
+      expect(refused.status).toBe(429);
+      expect(refused.body.error.message).toMatch(/in flight: at most 1/);
+      expect((await slow).status).toBe(200);
+      // Its settlement gave the slot back, and no renewal brought it back.
+      expect(await redis.zcard(slots)).toBe(0);
+      await shortLease.app.get(InflightLeases).renew(Date.now() + leaseMs);
+      expect(await redis.zcard(slots)).toBe(0);
+      expect((await send()).status).toBe(200);
+    } finally {
+      await shortLease.close();
+    }
+  });
+
+  it("moves a long request's hold expiry forward, and never revives a hold or slot that is gone", async () => {
+    const dan = shop.users.dan.id;
+    const keyId = await keyIdOf('dan', 1);
+    const engine = new BillingEngine(redis, 1000, undefined, 1000);
+    const leases = new InflightLeases(engine);
+    const requestId = uniqueSlug('long');
+    const t0 = Date.now();
+    const held = await engine.hold({ requestId, tenantId: shop.id, customerId: dan, keyId, holdUnits: 5n, tokenEstimate: 1, limits: {}, keySpendLimitUnits: null, concurrency: { customer: 100 }, nowMs: t0 });
+    expect(held.ok).toBe(true);
+    const holds = billingKeys.holds(shop.id);
+    expect(Number(await redis.zscore(holds, requestId))).toBe(t0 + 1000);
+    leases.track(requestId, shop.id, keyId, dan, t0);
+    // Not yet due (admitted less than an interval before): nothing moves.
+    expect(await leases.renew(t0 + 100)).toBe(0);
+    expect(Number(await redis.zscore(holds, requestId))).toBe(t0 + 1000);
+    // Due: the hold's expiry (the sweeper's score and the hash) and the customer's slot move to now + ttl / lease.
+    expect(await leases.renew(t0 + 900)).toBe(1);
+    expect(Number(await redis.zscore(holds, requestId))).toBe(t0 + 1900);
+    expect(await redis.hget(billingKeys.hold(shop.id, requestId), 'exp')).toBe(String(t0 + 1900));
+    expect(Number(await redis.zscore(`${billingKeys.tag(shop.id)}:cc:c:${dan}`, requestId))).toBe(t0 + 1900);
+    // An earlier time never moves an expiry back.
+    await engine.renew(shop.id, [{ requestId, keyId, customerId: dan }], t0 + 100);
+    expect(Number(await redis.zscore(holds, requestId))).toBe(t0 + 1900);
+    // Settled: the hold and slot are gone, and a late renewal (the request not yet untracked) brings nothing back.
+    await engine.settle({ event: usageEvent({ requestId, tenantId: shop.id, customerId: dan, apiKeyId: keyId, retailUnits: '5' }), actualTokens: 1 });
+    expect(await leases.renew(t0 + 5000)).toBe(0);
+    expect(await redis.exists(billingKeys.hold(shop.id, requestId))).toBe(0);
+    expect(await redis.zscore(holds, requestId)).toBeNull();
+    expect(await redis.zscore(`${billingKeys.tag(shop.id)}:cc:c:${dan}`, requestId)).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { billingKeys } from './redis-keys';
-import { AUTHORIZE_LUA, CHECKPOINT_LUA, SETTLE_LUA } from './billing-scripts';
+import { AUTHORIZE_LUA, CHECKPOINT_LUA, RENEW_LUA, SETTLE_LUA } from './billing-scripts';
 import { encodeUsageEvent, UsageEvent } from './usage-event';
 
 /** Per-minute limits of one request's three scopes; 0 or absent means no limit. */
@@ -83,6 +83,14 @@ interface BillingCommands {
   aigwAuthorize(holdsKey: string, ...args: (string | number)[]): Promise<Reply[]>;
   aigwSettle(holdsKey: string, ...args: (string | number)[]): Promise<Reply[]>;
   aigwCheckpoint(holdsKey: string, tag: string, requestId: string, expires: number, cost: string, event: string): Promise<number>;
+  aigwRenew(holdsKey: string, ...args: (string | number)[]): Promise<number>;
+}
+
+/** A request in flight whose leases {@link BillingEngine.renew} keeps alive. */
+export interface InFlightLease {
+  requestId: string;
+  keyId: string;
+  customerId: string;
 }
 
 interface Pending {
@@ -177,6 +185,7 @@ export class BillingEngine {
       redis.defineCommand('aigwAuthorize', { numberOfKeys: 1, lua: AUTHORIZE_LUA });
       redis.defineCommand('aigwSettle', { numberOfKeys: 1, lua: SETTLE_LUA });
       redis.defineCommand('aigwCheckpoint', { numberOfKeys: 1, lua: CHECKPOINT_LUA });
+      redis.defineCommand('aigwRenew', { numberOfKeys: 1, lua: RENEW_LUA });
     }
     const commands = redis as Redis & BillingCommands;
     this.commands = commands;
@@ -260,6 +269,23 @@ export class BillingEngine {
     const e = req.event;
     const kept = await this.commands.aigwCheckpoint(billingKeys.holds(e.tenantId), billingKeys.tag(e.tenantId), e.requestId, nowMs + this.holdTtlMs, e.retailUnits, encodeUsageEvent(e));
     return kept === 1;
+  }
+
+  /**
+   * Moves the hold's expiry and the concurrency slots' leases of requests still in flight (of one
+   * tenant) forward from `nowMs`; never revives a hold or a slot that is gone. The number of holds
+   * that were there.
+   */
+  async renew(tenantId: string, requests: InFlightLease[], nowMs = Date.now()): Promise<number> {
+    if (requests.length === 0) return 0;
+    const args: (string | number)[] = [billingKeys.tag(tenantId), this.holdTtlMs, this.leaseMs, nowMs];
+    for (const r of requests) args.push(r.requestId, r.keyId, r.customerId);
+    return this.commands.aigwRenew(billingKeys.holds(tenantId), ...args);
+  }
+
+  /** How often the leases of a request in flight must be renewed so that none runs out: a third of the shorter one. */
+  get renewEveryMs(): number {
+    return Math.max(250, Math.floor(Math.min(this.holdTtlMs, this.leaseMs) / 3));
   }
 
   /** Releases the hold, charges `event.retailUnits` and appends the event, atomically and once. */

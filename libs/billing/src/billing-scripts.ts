@@ -225,3 +225,39 @@ redis.call('HSET', holdKey, 'exp', ARGV[3], 'cost', ARGV[4], 'ev', ARGV[5])
 redis.call('ZADD', KEYS[1], 'XX', ARGV[3], ARGV[2])
 return 1
 `;
+
+/**
+ * RENEW: keeps the leases of requests still in flight alive, so that a request that outlives
+ * INFERENCE_HOLD_TTL_SECONDS or INFERENCE_CONCURRENCY_LEASE_SECONDS (a long stream, a slow model, an
+ * upstream that thinks before its first token) is neither released by the expired-holds sweeper nor
+ * has its concurrency slot taken over. Only moves expiries forward and only for what still exists:
+ * a hold that was settled or released, or a slot given back, is never brought back.
+ *
+ * KEYS: 1 the tenant's holds zset
+ * ARGV: 1 hash tag, 2 hold ttl ms, 3 lease ms, 4 now ms, then per request: request id, key id, customer id
+ * Returns the number of holds renewed.
+ */
+export const RENEW_LUA = `
+local tag = ARGV[1]
+local ttl, lease, now = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local renewed = 0
+for i = 5, #ARGV - 2, 3 do
+  local rid, key, cust = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local holdKey = tag .. ':hold:' .. rid
+  local exp = redis.call('HGET', holdKey, 'exp')
+  if exp then
+    local expires = now + ttl
+    if expires > tonumber(exp) then
+      redis.call('HSET', holdKey, 'exp', tostring(expires))
+      redis.call('ZADD', KEYS[1], 'XX', 'GT', expires, rid)
+      redis.call('PEXPIRE', holdKey, ttl + 86400000)
+    end
+    renewed = renewed + 1
+  end
+  local slots = { tag .. ':cc:k:' .. key, tag .. ':cc:c:' .. cust }
+  for j = 1, 2 do
+    if redis.call('ZADD', slots[j], 'XX', 'GT', 'CH', now + lease, rid) == 1 then redis.call('PEXPIRE', slots[j], lease + 60000) end
+  end
+end
+return renewed
+`;

@@ -15,6 +15,7 @@ import { inferenceMetricProviders, InferenceMetrics } from './inference.metrics'
 import { InferenceRoutes } from './inference.routes';
 import { InferenceService } from './inference.service';
 import { SettlementOutbox } from './settlement-outbox';
+import { InflightLeases } from './inflight-leases';
 
 /**
  * The OpenAI-compatible API under /v1 (api process only). Its own Redis connection pipelines the
@@ -38,6 +39,7 @@ import { SettlementOutbox } from './settlement-outbox';
         ),
     },
     SettlementOutbox,
+    InflightLeases,
     InferenceService,
     InferenceRoutes,
     InferenceFrontDoor,

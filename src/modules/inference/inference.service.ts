@@ -22,6 +22,7 @@ import { WALLET_LOADER, WalletLoader } from './inference.ports';
 import { anthropicErrorType, InferenceError } from './openai-error';
 import { readRequestFields, RequestFields } from './request-fields';
 import { SettlementOutbox } from './settlement-outbox';
+import { InflightLeases } from './inflight-leases';
 import { countTextTokens, estimatePromptTokens, promptText } from './token-estimate';
 
 /** One inference call as the route hands it over: nothing here depends on the web framework. */
@@ -161,6 +162,7 @@ export class InferenceService {
     private readonly limits: LimitsRuntime,
     private readonly contentLog: ContentLogRuntime,
     private readonly tracing: Tracing,
+    private readonly leases: InflightLeases,
   ) {}
 
   /**
@@ -235,6 +237,8 @@ export class InferenceService {
     if (call.trace) await call.trace.around('hold', () => this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res, call.clientIp), { 'aigateway.hold_units': holdUnits.toString() });
     else await this.hold(admitted, holdUnits, promptEstimate + outputCap, call.res, call.clientIp);
     admitted.estimate = { input: promptEstimate, output: outputCap };
+    // Until it settles, its hold and concurrency slots are renewed however long it runs.
+    this.leases.track(admitted.usageId, key.tenantId, key.id, key.customerId, startedAt);
 
     // The proxies settle before the answer's last byte leaves (see proxyOnce and proxyStream);
     // once that was tried, a later error must not settle the request a second time.
@@ -606,6 +610,7 @@ export class InferenceService {
 
   /** Charges the real cost and records the event in one Redis step, or spools it if Redis is away. */
   private async settle(call: InferenceCall, a: Admitted, o: Outcome): Promise<void> {
+    this.leases.untrack(a.usageId);
     const request = this.settlement(call, a, o);
     // The channel's own token and spend counters take what the call really used (never waited for).
     if (o.reservation) void this.channels.reconcile(o.reservation, request.actualTokens, BigInt(request.event.upstreamUnits));
