@@ -198,7 +198,7 @@ async function main(): Promise<void> {
     const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
     // Node flags of the api and worker as the image and the chart set them (NODE_OPTIONS: the V8
     // heap cap); BENCH_NODE_FLAGS replaces them to try others.
-    const flags = (process.env.BENCH_NODE_FLAGS ?? '--max-old-space-size=256').split(' ').filter(Boolean);
+    const flags = (process.env.BENCH_NODE_FLAGS ?? '--max-old-space-size=256 --max-semi-space-size=16').split(' ').filter(Boolean);
     const api = startProcess('api', [...flags, ...profile, 'dist/src/main.js'], { ...env, PORT: String(apiPort), METRICS_PORT: String(apiMetrics) });
     const worker = startProcess('worker', [...flags, ...profile, 'dist/src/worker.js'], { ...env, WORKER_PORT: String(workerPort), METRICS_PORT: String(workerMetrics) });
     procs.push(api, worker);
