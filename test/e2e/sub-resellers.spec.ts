@@ -8,8 +8,9 @@ import { UsageWriter } from '../../src/modules/metering/usage-writer';
 import { PricingRuntime } from '../../src/modules/pricing/pricing-runtime';
 import { StatementCloser } from '../../src/modules/settlement/statement-closer.service';
 import { StatementsRepository } from '../../src/modules/settlement/statements.repository';
-import { SystemDb } from '@app/tenancy';
+import { SystemDb, TenantResolver } from '@app/tenancy';
 import { RunningApp, startTestApi, startTestWorker } from '../support/app';
+import { tokenInMail } from '../support/auth';
 import { connectAs, inTransaction } from '../support/db';
 import { FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
 import { call } from '../support/http';
@@ -17,8 +18,10 @@ import { resellerWithUsers, signIn, TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
 import { gatewayClient, GatewayClient } from '../support/openai-client';
 import { expectProblem } from '../support/problem';
+import { MailSink, startMailSink } from '../support/mail';
 import { isolatedRedisUrl } from '../support/redis';
 import { utcDay } from '../support/statements';
+import { scaled } from '../support/timing';
 import { ledgerInvariants } from '../support/usage';
 
 /**
@@ -43,6 +46,7 @@ describe('sub-resellers and spot prices (e2e)', () => {
   let api: RunningApp;
   let worker: RunningApp;
   let fake: FakeUpstream;
+  let sink: MailSink;
   let world: InferenceWorld;
   let a: TestTenant;
   let b: TestTenant;
@@ -69,7 +73,8 @@ describe('sub-resellers and spot prices (e2e)', () => {
     const redisUrl = await isolatedRedisUrl();
     redis = new Redis(redisUrl);
     fake = await startFakeOpenAI();
-    const overrides = { REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600', METERING_ENABLED: 'false', SETTLEMENT_ENABLED: 'false' };
+    sink = await startMailSink();
+    const overrides = { SMTP_URL: sink.url, REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600', METERING_ENABLED: 'false', SETTLEMENT_ENABLED: 'false' };
     [api, worker] = await Promise.all([startTestApi(overrides), startTestWorker(overrides)]);
     world = await new InferenceWorld(api, system, redis).init();
     await world.price(world.platform, model, PLATFORM);
@@ -91,6 +96,7 @@ describe('sub-resellers and spot prices (e2e)', () => {
     await api?.close();
     await worker?.close();
     await fake?.close();
+    await sink?.close();
     redis?.disconnect();
     await app?.end();
     await system?.end();
@@ -361,5 +367,98 @@ describe('sub-resellers and spot prices (e2e)', () => {
     const stored = (await system.query(`SELECT pool, retail_charge::text FROM usage_records WHERE request_id = $1`, [spot.requestId])).rows[0];
     expect(stored).toEqual({ pool: 'spot', retail_charge: fromUnits(spot.retailUnits) });
     expect(await ledgerInvariants(system)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it("lets the parent's owner invite its child's first owner, to the child's domain once verified, until the child has one", async () => {
+    const slug = `inv-${uuidv7().slice(-10)}`;
+    const domain = `${slug}.reseller.localhost`;
+    const first = `first@${domain}`;
+    // A pending domain cannot serve the console the link opens: the invitation waits, nothing is mailed.
+    const created = ok(await req(a, 'owner', 'POST', '/api/v1/sub-resellers', { slug, name: 'Invited Co', domains: [domain], owner: { email: first } }), 201).body;
+    expect(created.owner).toEqual({ email: first, status: 'waiting_for_domain' });
+    expect((await system.query(`SELECT count(*)::int AS n FROM one_time_tokens WHERE tenant_id = $1`, [created.id])).rows[0].n).toBe(0);
+    const listed = () => req(a, 'finance', 'GET', '/api/v1/sub-resellers').then((r) => ok(r));
+    expect((await listed()).body.items.find((i: { id: string }) => i.id === created.id).owner).toEqual({ email: first, status: 'waiting_for_domain' });
+
+    // Only the parent's owner, only for its own child.
+    const path = `/api/v1/sub-resellers/${created.id}/owner-invitation`;
+    expectProblem(await req(a, 'finance', 'POST', path, { email: first }), 403, 'forbidden');
+    expectProblem(await req(other, 'owner', 'POST', path, { email: first }), 404, 'not_found');
+    expectProblem(await req(a, 'owner', 'POST', `/api/v1/sub-resellers/${other.id}/owner-invitation`, { email: first }), 404, 'not_found');
+    expectProblem(await req(b, 'owner', 'POST', `/api/v1/sub-resellers/${created.id}/owner-invitation`, { email: first }), 404, 'not_found');
+    expectProblem(await req(a, 'owner', 'POST', path, { email: 'not an address' }), 400, 'validation_failed');
+
+    // The domain is verified: the parent sends it again, to another address (the first is withdrawn).
+    await system.query(`UPDATE tenant_domains SET status = 'verified', verified_at = now(), verification_token = NULL WHERE tenant_id = $1`, [created.id]);
+    await api.app.get(TenantResolver).invalidateTenant(created.id);
+    const second = `second@${domain}`;
+    expect(ok(await req(a, 'owner', 'POST', path, { email: second, displayName: 'Second' }), 201).body).toEqual({ email: second, status: 'invited' });
+    const mail = await sink.waitFor((m) => m.to.includes(second), scaled(15000));
+    expect(mail.subject).toContain('Invited Co');
+    expect(mail.text).toContain(`http://${domain}`);
+    expect((await system.query(`SELECT email FROM users WHERE tenant_id = $1`, [created.id])).rows).toEqual([{ email: second }]);
+    expect((await listed()).body.items.find((i: { id: string }) => i.id === created.id).owner).toEqual({ email: second, status: 'invited' });
+
+    // Accepting it on the child's domain makes that person the child's owner.
+    const accepted = await call(api.baseUrl, 'POST', '/api/v1/auth/invitations/accept', { host: domain, json: { token: tokenInMail(mail.text), password: 'Correct-Horse-Battery-9' } });
+    expect(accepted.status).toBe(200);
+    const roles = (await system.query(`SELECT u.status, r.role FROM users u JOIN user_roles r ON r.user_id = u.id WHERE u.tenant_id = $1`, [created.id])).rows;
+    expect(roles).toEqual([{ status: 'active', role: 'owner' }]);
+    expect((await listed()).body.items.find((i: { id: string }) => i.id === created.id).owner).toEqual({ email: second, status: 'active' });
+    // From then on the child's owner invites its members: the parent is refused.
+    expectProblem(await req(a, 'owner', 'POST', path, { email: `third@${domain}` }), 409, 'owner_exists');
+
+    // Audited on both tenants.
+    const parentAudit = (await system.query(`SELECT action FROM audit_log WHERE tenant_id = $1 AND subject_id = $2`, [a.id, created.id])).rows.map((r) => r.action);
+    expect(parentAudit).toEqual(expect.arrayContaining(['tenant.sub_reseller_created', 'tenant.sub_reseller_owner_invited']));
+    const childAudit = (await system.query(`SELECT action FROM audit_log WHERE tenant_id = $1`, [created.id])).rows.map((r) => r.action);
+    expect(childAudit).toEqual(expect.arrayContaining(['tenant.sub_reseller_created', 'member.invited', 'member.invitation_withdrawn', 'member.invitation_accepted']));
+  });
+
+  describe('the discount floor over scheduled prices', () => {
+    const model2 = `m-sub2-${uuidv7().slice(-8)}`;
+    const day = 24 * 3600 * 1000;
+    const at = (days: number) => new Date(Math.ceil(Date.now() / 60000) * 60000 + days * day).toISOString();
+    let raise: string;
+
+    beforeAll(async () => {
+      // Platform 2 / 4 now (A pays 1.6 / 3.2), 3 / 6 from tomorrow (A pays 2.4 / 4.8); A sells at 3 / 6.
+      await world.price(world.platform, model2, { inputPerMillion: '2', outputPerMillion: '4' });
+      raise = at(1);
+      ok(await call(api.baseUrl, 'PUT', `/api/v1/pricing/${model2}`, { ...world.as(world.platform, 'finance'), json: { inputPerMillion: '3', outputPerMillion: '6', effectiveFrom: raise } }));
+      await world.price(a, model2, { inputPerMillion: '3', outputPerMillion: '6' });
+    });
+
+    it("refuses a child's discount that a scheduled price change would take below the parent's cost, naming the model and the date", async () => {
+      // 25% off 3 / 6 is 2.25 / 4.5: above A's cost today, below it from tomorrow.
+      const refused = await req(a, 'owner', 'PUT', `/api/v1/tenants/${b.id}/wholesale-discount`, { percent: '25' });
+      expectProblem(refused, 422, 'price_below_wholesale');
+      expect(refused.text).toContain(model2);
+      expect(refused.text).toContain(raise.slice(0, 16));
+      expect(ok(await req(a, 'owner', 'GET', `/api/v1/tenants/${b.id}/wholesale-discount`)).body.percent).toBe('10');
+      expectProblem(await req(a, 'owner', 'POST', '/api/v1/sub-resellers', { slug: `fl-${uuidv7().slice(-10)}`, name: 'Too cheap', wholesaleDiscountPercent: '25' }), 422, 'price_below_wholesale');
+      // 15% (2.55 / 5.1) stays above both.
+      ok(await req(a, 'owner', 'PUT', `/api/v1/tenants/${b.id}/wholesale-discount`, { percent: '15' }));
+      ok(await req(a, 'owner', 'PUT', `/api/v1/tenants/${b.id}/wholesale-discount`, { percent: '10' }));
+    });
+
+    it("refuses a parent's lower list price that would take a child under its cost, and shows the floor lifting after the platform's raise", async () => {
+      // A's list 2.5 / 5 from the day after tomorrow: B (10% off) would pay 2.25 / 4.5, below A's 2.4 / 4.8 then.
+      const lower = at(2);
+      const refused = await req(a, 'owner', 'PUT', `/api/v1/pricing/${model2}`, { inputPerMillion: '2.5', outputPerMillion: '5', effectiveFrom: lower });
+      expectProblem(refused, 422, 'price_below_wholesale');
+      expect(refused.text).toContain(b.slug);
+      expect(refused.text).toContain(lower.slice(0, 16));
+
+      // The platform raising A's cost is never refused because of A's children: B's price is lifted to A's cost, visibly.
+      const second = at(3);
+      ok(await call(api.baseUrl, 'PUT', `/api/v1/pricing/${model2}`, { ...world.as(world.platform, 'finance'), json: { inputPerMillion: '4', outputPerMillion: '8', effectiveFrom: second } }));
+      await eventually(async () => (await runtime().freshBook(b.id))!.effective(model2, Date.parse(second) + 1000)?.wholesale.inputPerMillion === '3.2', "B's lifted price");
+      const later = (await runtime().freshBook(b.id))!.effective(model2, Date.parse(second) + 1000)!;
+      expect(later.rule.wholesaleFloorApplied).toEqual(expect.arrayContaining(['inputPerMillion', 'outputPerMillion']));
+      expect((await runtime().freshBook(b.id))!.effective(model2, Date.now())!.rule.wholesaleFloorApplied).toEqual([]);
+      const item = ok(await req(a, 'owner', 'GET', '/api/v1/sub-resellers')).body.items.find((i: { id: string }) => i.id === b.id);
+      expect(item.floorLifts).toEqual(expect.arrayContaining([{ model: model2, from: new Date(second).toISOString() }]));
+    });
   });
 });
