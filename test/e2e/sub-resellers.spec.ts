@@ -1,4 +1,3 @@
-import Redis from 'ioredis';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, HoldRequest, UsageEvent } from '../../libs/billing/src';
@@ -9,17 +8,17 @@ import { PricingRuntime } from '../../src/modules/pricing/pricing-runtime';
 import { StatementCloser } from '../../src/modules/settlement/statement-closer.service';
 import { StatementsRepository } from '../../src/modules/settlement/statements.repository';
 import { SystemDb, TenantResolver } from '@app/tenancy';
-import { RunningApp, startTestApi, startTestWorker } from '../support/app';
+import { RunningApp } from '../support/app';
 import { tokenInMail } from '../support/auth';
-import { connectAs, inTransaction } from '../support/db';
-import { FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
+import { inTransaction } from '../support/db';
+import { FakeUpstream } from '../support/fakes/openai';
 import { call } from '../support/http';
-import { resellerWithUsers, signIn, TestTenant } from '../support/identity';
+import { resellerWithUsers, TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
 import { gatewayClient, GatewayClient } from '../support/openai-client';
 import { expectProblem } from '../support/problem';
 import { MailSink, startMailSink } from '../support/mail';
-import { isolatedRedisUrl } from '../support/redis';
+import { expectOk, PricingStack, startPricingStack } from '../support/pricing-stack';
 import { utcDay } from '../support/statements';
 import { scaled } from '../support/timing';
 import { ledgerInvariants } from '../support/usage';
@@ -40,9 +39,9 @@ const A_COST: TokenPrice = { inputPerMillion: '1.6', outputPerMillion: '3.2' };
 const B_COST: TokenPrice = { inputPerMillion: '2.7', outputPerMillion: '5.4' };
 
 describe('sub-resellers and spot prices (e2e)', () => {
+  let stack: PricingStack;
   let system: Client;
   let app: Client;
-  let redis: Redis;
   let api: RunningApp;
   let worker: RunningApp;
   let fake: FakeUpstream;
@@ -51,16 +50,10 @@ describe('sub-resellers and spot prices (e2e)', () => {
   let a: TestTenant;
   let b: TestTenant;
   let other: TestTenant;
-  const tokens = new Map<string, string>();
-  const clients: GatewayClient[] = [];
   const model = `m-sub-${uuidv7().slice(-8)}`;
 
-  const auth = (t: TestTenant, who: string) => ({ host: t.domain, token: tokens.get(`${t.slug}:${who}`) ?? world.as(t, who).token });
-  const req = (t: TestTenant, who: string, method: string, path: string, json?: unknown) => call(api.baseUrl, method, path, { ...auth(t, who), json });
-  const ok = <R extends { status: number; text: string }>(res: R, status = 200): R => {
-    if (res.status !== status) throw new Error(`${res.status} ${res.text}`);
-    return res;
-  };
+  const req = (t: TestTenant, who: string, method: string, path: string, json?: unknown) => stack.req(t, who, method, path, json);
+  const ok = expectOk;
   const cost = (e: Pick<UsageEvent, 'inputTokens' | 'outputTokens' | 'cacheReadTokens'>, price: TokenPrice) =>
     costUnits({ input: e.inputTokens, output: e.outputTokens, cacheRead: e.cacheReadTokens }, price).toString();
   const balance = async (tenantId: string, kind: string) =>
@@ -68,15 +61,10 @@ describe('sub-resellers and spot prices (e2e)', () => {
   const runtime = () => api.app.get(PricingRuntime);
 
   beforeAll(async () => {
-    system = await connectAs('system');
-    app = await connectAs('app');
-    const redisUrl = await isolatedRedisUrl();
-    redis = new Redis(redisUrl);
-    fake = await startFakeOpenAI();
     sink = await startMailSink();
-    const overrides = { SMTP_URL: sink.url, REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600', METERING_ENABLED: 'false', SETTLEMENT_ENABLED: 'false' };
-    [api, worker] = await Promise.all([startTestApi(overrides), startTestWorker(overrides)]);
-    world = await new InferenceWorld(api, system, redis).init();
+    stack = await startPricingStack({ SMTP_URL: sink.url, METERING_ENABLED: 'false', SETTLEMENT_ENABLED: 'false' }, { worker: true });
+    ({ system, app, api, fake, world } = stack);
+    worker = stack.worker!;
     await world.price(world.platform, model, PLATFORM);
     await world.channel(fakeChannel(fake.url, model, { retryBudget: 0 }));
     await world.channel(fakeChannel(fake.url, model, { retryBudget: 0, pool: 'spot' }));
@@ -88,18 +76,12 @@ describe('sub-resellers and spot prices (e2e)', () => {
     await system.query(`UPDATE tenants SET parent_id = $1 WHERE id = $2`, [a.id, b.id]);
     await runtime().invalidate(b.id);
     other = await resellerWithUsers(system, { owner: ['owner'], sales: ['sales'] });
-    for (const t of [other]) for (const who of Object.keys(t.users)) tokens.set(`${t.slug}:${who}`, (await signIn(api.baseUrl, t, who)).accessToken);
+    await stack.signInAll(other);
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await api?.close();
-    await worker?.close();
-    await fake?.close();
+    await stack?.close();
     await sink?.close();
-    redis?.disconnect();
-    await app?.end();
-    await system?.end();
   });
 
   it("lets a parent set its child's price, never below its own cost, and keeps each side's data to itself", async () => {
@@ -178,7 +160,7 @@ describe('sub-resellers and spot prices (e2e)', () => {
     const secret = await world.key(b, 'bob');
     await api.app.get(BalanceService).ensureLoaded(b.id, b.users.bob.id);
     const c = gatewayClient(api.baseUrl, b.domain, secret, { maxRetries: 0 });
-    clients.push(c);
+    stack.clients.push(c);
     const event = await request(c);
     // Every level's price, compiled with the book: bob pays A's list, B pays A 2.7 / 5.4, A pays the platform 1.6 / 3.2.
     expect(event.retailUnits).toBe(cost(event, A_RETAIL));
@@ -335,7 +317,7 @@ describe('sub-resellers and spot prices (e2e)', () => {
     await eventually(async () => (await runtime().effectivePrice(b.id, model, Date.now(), null, 'spot'))?.spotFactor === '0.6', "B's later factor");
     const secret = await world.key(b, 'bob');
     const c = gatewayClient(api.baseUrl, b.domain, secret, { maxRetries: 0 });
-    clients.push(c);
+    stack.clients.push(c);
     const engine = api.app.get(BillingEngine);
     const holds: HoldRequest[] = [];
     const original = engine.hold.bind(engine);

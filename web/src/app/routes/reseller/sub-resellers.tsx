@@ -247,7 +247,7 @@ function InviteOwner({ target, onClose }: { target: SubReseller | null; onClose:
       }}
     >
       <Typography.Paragraph type="secondary">{t('reseller.subResellers.owner.emailHint')}</Typography.Paragraph>
-      <Form.Item name="email" label={t('reseller.subResellers.owner.email')} rules={[{ required: true, ...EMAIL_RULE(t('reseller.emailRule')) }]}>
+      <Form.Item name="email" label={t('reseller.subResellers.owner.inviteEmail')} rules={[{ required: true, ...EMAIL_RULE(t('reseller.emailRule')) }]}>
         <Input type="email" autoComplete="off" maxLength={320} />
       </Form.Item>
     </FormModal>
