@@ -134,7 +134,9 @@ function OwnerCell({ sub }: { sub: SubReseller }) {
   const colour = OWNER_COLOURS[sub.owner.status];
   return (
     <Space direction="vertical" size={0} data-testid={`sub-reseller-owner-${sub.slug}`}>
-      <span>{sub.owner.email}</span>
+      <Typography.Text ellipsis={{ tooltip: sub.owner.email }} style={{ maxWidth: 240 }}>
+        {sub.owner.email}
+      </Typography.Text>
       <Tooltip title={sub.owner.status === 'waiting_for_domain' ? t('reseller.subResellers.owner.waitingHint') : undefined}>
         <Tag color={colour} style={{ color: TEXT_COLOURS[colour] }}>
           {t(`reseller.subResellers.owner.${sub.owner.status}`)}
