@@ -61,7 +61,7 @@ describe('sub-resellers page in a browser', () => {
     await page.waitForURL((u) => !u.pathname.includes('/sign-in'));
     await page.getByRole('menuitem', { name: 'Sub-resellers' }).click();
     const table = page.getByTestId('sub-resellers-table');
-    await table.getByText(child.slug, { exact: false }).waitFor();
+    await table.getByText(`(${child.slug})`).waitFor();
     await look(page, 'list-en');
 
     // The platform's list is the shop's list (no price of its own): any discount is below its cost.
@@ -82,14 +82,35 @@ describe('sub-resellers page in a browser', () => {
     const create = page.getByTestId('sub-reseller-form');
     await create.getByLabel('Name').fill('Kid shop');
     await create.getByLabel('Slug (unique, lower case)').fill(slug);
+    await create.getByLabel("First owner's e-mail (optional)").fill(`first@${slug}.example`);
     await look(page, 'create-en');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await table.getByText(slug, { exact: false }).waitFor();
-    expect((await system.query(`SELECT parent_id FROM tenants WHERE slug = $1`, [slug])).rows[0]?.parent_id).toBe(shop.id);
+    await table.getByText(`(${slug})`).waitFor();
+    const kid = (await system.query(`SELECT id, parent_id FROM tenants WHERE slug = $1`, [slug])).rows[0];
+    expect(kid?.parent_id).toBe(shop.id);
+    // No verified domain yet: the invitation waits; the child with an owner offers no invitation.
+    await page.getByTestId(`sub-reseller-owner-${slug}`).getByText('Waiting for a verified domain').waitFor();
+    await page.getByTestId(`sub-reseller-owner-${child.slug}`).getByText('Owner', { exact: true }).waitFor();
+    expect(await page.getByTestId(`sub-reseller-resend-${child.slug}`).count()).toBe(0);
+
+    // Its domain is verified: Resend mails it.
+    await system.query(`INSERT INTO tenant_domains (tenant_id, domain, is_primary, status, verified_at) VALUES ($1, $2, true, 'verified', now())`, [kid.id, `${slug}.example`]);
+    await page.getByTestId(`sub-reseller-resend-${slug}`).click();
+    await page.getByTestId(`sub-reseller-owner-${slug}`).getByText('Invitation pending').waitFor();
+    // Someone else instead: asked first (the pending link stops working).
+    await page.getByTestId(`sub-reseller-invite-${slug}`).click();
+    const owner = page.getByTestId('sub-reseller-owner-form');
+    await owner.getByLabel('E-mail').fill(`second@${slug}.example`);
+    await page.getByRole('button', { name: 'Send invitation' }).click();
+    await page.getByText(`Withdraw the invitation to first@${slug}.example?`).last().waitFor();
+    await look(page, 'replace-en');
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByTestId(`sub-reseller-owner-${slug}`).getByText(`second@${slug}.example`).waitFor();
+    expect((await system.query(`SELECT email, status FROM users WHERE tenant_id = $1`, [kid.id])).rows).toEqual([{ email: `second@${slug}.example`, status: 'invited' }]);
 
     await page.getByTestId('language-switch').getByText('中文').click();
     await page.locator('html[lang="zh-CN"]').waitFor();
-    await table.getByText(slug, { exact: false }).waitFor();
+    await table.getByText(`(${slug})`).waitFor();
     await look(page, 'list-zh-CN');
     await context.close();
 
@@ -101,7 +122,7 @@ describe('sub-resellers page in a browser', () => {
     await small.getByRole('button', { name: 'Sign in' }).click();
     await small.waitForURL((u) => !u.pathname.includes('/sign-in'));
     await small.goto(url('/reseller/sub-resellers'));
-    await small.getByTestId('sub-resellers-table').getByText(slug, { exact: false }).waitFor();
+    await small.getByTestId('sub-resellers-table').getByText(`(${slug})`).waitFor();
     await look(small, 'list-phone');
     await phone.close();
     void DESKTOP;

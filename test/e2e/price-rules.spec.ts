@@ -4,15 +4,14 @@ import { BillingEngine, billingKeys, HoldRequest } from '../../libs/billing/src'
 import { compiledCostUnits, compilePrice, costUnits, TokenPrice } from '@app/money';
 import { BalanceService } from '../../src/modules/ledger/balance.service';
 import { PricingRuntime } from '../../src/modules/pricing/pricing-runtime';
-import { RunningApp, startTestApi } from '../support/app';
-import { connectAs, inTransaction, uniqueSlug } from '../support/db';
-import { FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
-import { call } from '../support/http';
-import { resellerWithUsers, signIn, TestTenant } from '../support/identity';
+import { RunningApp } from '../support/app';
+import { inTransaction, uniqueSlug } from '../support/db';
+import { FakeUpstream } from '../support/fakes/openai';
+import { resellerWithUsers, TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
-import { gatewayClient, GatewayClient } from '../support/openai-client';
+import { gatewayClient } from '../support/openai-client';
 import { expectProblem } from '../support/problem';
-import { isolatedRedisUrl } from '../support/redis';
+import { expectOk, PricingStack, startPricingStack } from '../support/pricing-stack';
 
 /**
  * Price rules through the API and on the proxy (issue 26): groups, multipliers, per-model group and
@@ -23,6 +22,7 @@ import { isolatedRedisUrl } from '../support/redis';
 const PLATFORM_PRICE: TokenPrice = { inputPerMillion: '1', outputPerMillion: '2' };
 
 describe('price rules (e2e)', () => {
+  let stack: PricingStack;
   let system: Client;
   let app: Client;
   let redis: Redis;
@@ -31,43 +31,27 @@ describe('price rules (e2e)', () => {
   let world: InferenceWorld;
   let shop: TestTenant;
   let other: TestTenant;
-  const tokens = new Map<string, string>();
-  const clients: GatewayClient[] = [];
   const model = uniqueSlug('m-rules');
   const apiModel = uniqueSlug('m-rules-api');
 
-  const as = (t: TestTenant, who: string) => ({ host: t.domain, token: tokens.get(`${t.slug}:${who}`)! });
-  const req = (t: TestTenant, who: string, method: string, path: string, json?: unknown) => call(api.baseUrl, method, path, { ...as(t, who), json });
+  const req = (t: TestTenant, who: string, method: string, path: string, json?: unknown) => stack.req(t, who, method, path, json);
   const resolve = (t: TestTenant, customer: string, m = model) =>
     req(t, 'owner', 'GET', `/api/v1/price-rules/customers/${t.users[customer].id}/prices/${encodeURIComponent(m)}`);
-  const ok = <R extends { status: number; text: string }>(res: R, status = 200): R => {
-    if (res.status !== status) throw new Error(`${res.status} ${res.text}`);
-    return res;
-  };
+  const ok = expectOk;
 
   beforeAll(async () => {
-    system = await connectAs('system');
-    app = await connectAs('app');
-    const redisUrl = await isolatedRedisUrl();
-    redis = new Redis(redisUrl);
-    fake = await startFakeOpenAI();
-    api = await startTestApi({ REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600' });
-    world = await new InferenceWorld(api, system, redis).init();
+    stack = await startPricingStack();
+    ({ system, app, redis, api, fake, world } = stack);
     await world.price(world.platform, model, PLATFORM_PRICE);
     await world.price(world.platform, apiModel, PLATFORM_PRICE);
     await world.channel(fakeChannel(fake.url, model, { retryBudget: 0 }));
     shop = await world.reseller(['alice', 'bob', 'carol']);
     other = await resellerWithUsers(system, { owner: ['owner'], dave: ['user'] });
-    for (const t of [shop, other]) for (const who of Object.keys(t.users)) tokens.set(`${t.slug}:${who}`, (await signIn(api.baseUrl, t, who)).accessToken);
+    await stack.signInAll(shop, other);
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await api?.close();
-    await fake?.close();
-    redis?.disconnect();
-    await app?.end();
-    await system?.end();
+    await stack?.close();
   });
 
   it('resolves markup, group multiplier, group and customer prices and the floor, and says which rule won', async () => {
@@ -125,7 +109,7 @@ describe('price rules (e2e)', () => {
 
   it('lets owner and finance edit, refuses everyone else, and never reaches another tenant', async () => {
     const staffed = await resellerWithUsers(system, { owner: ['owner'], sales: ['sales'], operator: ['operator'], user: ['user'] });
-    for (const who of Object.keys(staffed.users)) tokens.set(`${staffed.slug}:${who}`, (await signIn(api.baseUrl, staffed, who)).accessToken);
+    await stack.signInAll(staffed);
     for (const who of ['sales', 'user', 'operator']) {
       expectProblem(await req(staffed, who, 'POST', '/api/v1/price-rules/groups', { name: `g-${who}` }), 403, 'forbidden');
       expectProblem(await req(staffed, who, 'PUT', '/api/v1/price-rules/markup', { factor: '2' }), 403, 'forbidden');
@@ -185,7 +169,7 @@ describe('price rules (e2e)', () => {
     });
     try {
       const c = gatewayClient(api.baseUrl, shop.domain, secret, { maxRetries: 0 });
-      clients.push(c);
+      stack.clients.push(c);
       const before = (await world.balance(shop, 'carol'))!;
       fake.next({ kind: 'ok', delayMs: 1500 });
       const pending = c.client.chat.completions.create({ model, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 100 });

@@ -1,4 +1,3 @@
-import Redis from 'ioredis';
 import { Client } from 'pg';
 import { v7 as uuidv7 } from 'uuid';
 import { BillingEngine, HoldRequest, UsageEvent } from '../../libs/billing/src';
@@ -8,17 +7,20 @@ import { UsageWriter } from '../../src/modules/metering/usage-writer';
 import { PricingRuntime } from '../../src/modules/pricing/pricing-runtime';
 import { StatementCloser } from '../../src/modules/settlement/statement-closer.service';
 import { StatementsRepository } from '../../src/modules/settlement/statements.repository';
-import { SystemDb } from '@app/tenancy';
-import { RunningApp, startTestApi, startTestWorker } from '../support/app';
-import { connectAs, inTransaction } from '../support/db';
-import { FakeUpstream, startFakeOpenAI } from '../support/fakes/openai';
+import { SystemDb, TenantResolver } from '@app/tenancy';
+import { RunningApp } from '../support/app';
+import { tokenInMail } from '../support/auth';
+import { inTransaction } from '../support/db';
+import { FakeUpstream } from '../support/fakes/openai';
 import { call } from '../support/http';
-import { resellerWithUsers, signIn, TestTenant } from '../support/identity';
+import { resellerWithUsers, TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
 import { gatewayClient, GatewayClient } from '../support/openai-client';
 import { expectProblem } from '../support/problem';
-import { isolatedRedisUrl } from '../support/redis';
+import { MailSink, startMailSink } from '../support/mail';
+import { expectOk, PricingStack, startPricingStack } from '../support/pricing-stack';
 import { utcDay } from '../support/statements';
+import { scaled } from '../support/timing';
 import { ledgerInvariants } from '../support/usage';
 
 /**
@@ -37,26 +39,21 @@ const A_COST: TokenPrice = { inputPerMillion: '1.6', outputPerMillion: '3.2' };
 const B_COST: TokenPrice = { inputPerMillion: '2.7', outputPerMillion: '5.4' };
 
 describe('sub-resellers and spot prices (e2e)', () => {
+  let stack: PricingStack;
   let system: Client;
   let app: Client;
-  let redis: Redis;
   let api: RunningApp;
   let worker: RunningApp;
   let fake: FakeUpstream;
+  let sink: MailSink;
   let world: InferenceWorld;
   let a: TestTenant;
   let b: TestTenant;
   let other: TestTenant;
-  const tokens = new Map<string, string>();
-  const clients: GatewayClient[] = [];
   const model = `m-sub-${uuidv7().slice(-8)}`;
 
-  const auth = (t: TestTenant, who: string) => ({ host: t.domain, token: tokens.get(`${t.slug}:${who}`) ?? world.as(t, who).token });
-  const req = (t: TestTenant, who: string, method: string, path: string, json?: unknown) => call(api.baseUrl, method, path, { ...auth(t, who), json });
-  const ok = <R extends { status: number; text: string }>(res: R, status = 200): R => {
-    if (res.status !== status) throw new Error(`${res.status} ${res.text}`);
-    return res;
-  };
+  const req = (t: TestTenant, who: string, method: string, path: string, json?: unknown) => stack.req(t, who, method, path, json);
+  const ok = expectOk;
   const cost = (e: Pick<UsageEvent, 'inputTokens' | 'outputTokens' | 'cacheReadTokens'>, price: TokenPrice) =>
     costUnits({ input: e.inputTokens, output: e.outputTokens, cacheRead: e.cacheReadTokens }, price).toString();
   const balance = async (tenantId: string, kind: string) =>
@@ -64,14 +61,10 @@ describe('sub-resellers and spot prices (e2e)', () => {
   const runtime = () => api.app.get(PricingRuntime);
 
   beforeAll(async () => {
-    system = await connectAs('system');
-    app = await connectAs('app');
-    const redisUrl = await isolatedRedisUrl();
-    redis = new Redis(redisUrl);
-    fake = await startFakeOpenAI();
-    const overrides = { REDIS_URL: redisUrl, CHANNEL_ALLOW_PRIVATE_NETWORKS: 'true', CHANNEL_REFRESH_SECONDS: '3600', METERING_ENABLED: 'false', SETTLEMENT_ENABLED: 'false' };
-    [api, worker] = await Promise.all([startTestApi(overrides), startTestWorker(overrides)]);
-    world = await new InferenceWorld(api, system, redis).init();
+    sink = await startMailSink();
+    stack = await startPricingStack({ SMTP_URL: sink.url, METERING_ENABLED: 'false', SETTLEMENT_ENABLED: 'false' }, { worker: true });
+    ({ system, app, api, fake, world } = stack);
+    worker = stack.worker!;
     await world.price(world.platform, model, PLATFORM);
     await world.channel(fakeChannel(fake.url, model, { retryBudget: 0 }));
     await world.channel(fakeChannel(fake.url, model, { retryBudget: 0, pool: 'spot' }));
@@ -83,17 +76,12 @@ describe('sub-resellers and spot prices (e2e)', () => {
     await system.query(`UPDATE tenants SET parent_id = $1 WHERE id = $2`, [a.id, b.id]);
     await runtime().invalidate(b.id);
     other = await resellerWithUsers(system, { owner: ['owner'], sales: ['sales'] });
-    for (const t of [other]) for (const who of Object.keys(t.users)) tokens.set(`${t.slug}:${who}`, (await signIn(api.baseUrl, t, who)).accessToken);
+    await stack.signInAll(other);
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((c) => c.close()));
-    await api?.close();
-    await worker?.close();
-    await fake?.close();
-    redis?.disconnect();
-    await app?.end();
-    await system?.end();
+    await stack?.close();
+    await sink?.close();
   });
 
   it("lets a parent set its child's price, never below its own cost, and keeps each side's data to itself", async () => {
@@ -172,7 +160,7 @@ describe('sub-resellers and spot prices (e2e)', () => {
     const secret = await world.key(b, 'bob');
     await api.app.get(BalanceService).ensureLoaded(b.id, b.users.bob.id);
     const c = gatewayClient(api.baseUrl, b.domain, secret, { maxRetries: 0 });
-    clients.push(c);
+    stack.clients.push(c);
     const event = await request(c);
     // Every level's price, compiled with the book: bob pays A's list, B pays A 2.7 / 5.4, A pays the platform 1.6 / 3.2.
     expect(event.retailUnits).toBe(cost(event, A_RETAIL));
@@ -329,7 +317,7 @@ describe('sub-resellers and spot prices (e2e)', () => {
     await eventually(async () => (await runtime().effectivePrice(b.id, model, Date.now(), null, 'spot'))?.spotFactor === '0.6', "B's later factor");
     const secret = await world.key(b, 'bob');
     const c = gatewayClient(api.baseUrl, b.domain, secret, { maxRetries: 0 });
-    clients.push(c);
+    stack.clients.push(c);
     const engine = api.app.get(BillingEngine);
     const holds: HoldRequest[] = [];
     const original = engine.hold.bind(engine);
@@ -361,5 +349,98 @@ describe('sub-resellers and spot prices (e2e)', () => {
     const stored = (await system.query(`SELECT pool, retail_charge::text FROM usage_records WHERE request_id = $1`, [spot.requestId])).rows[0];
     expect(stored).toEqual({ pool: 'spot', retail_charge: fromUnits(spot.retailUnits) });
     expect(await ledgerInvariants(system)).toEqual({ unbalanced: 0, mismatched: 0 });
+  });
+
+  it("lets the parent's owner invite its child's first owner, to the child's domain once verified, until the child has one", async () => {
+    const slug = `inv-${uuidv7().slice(-10)}`;
+    const domain = `${slug}.reseller.localhost`;
+    const first = `first@${domain}`;
+    // A pending domain cannot serve the console the link opens: the invitation waits, nothing is mailed.
+    const created = ok(await req(a, 'owner', 'POST', '/api/v1/sub-resellers', { slug, name: 'Invited Co', domains: [domain], owner: { email: first } }), 201).body;
+    expect(created.owner).toEqual({ email: first, status: 'waiting_for_domain' });
+    expect((await system.query(`SELECT count(*)::int AS n FROM one_time_tokens WHERE tenant_id = $1`, [created.id])).rows[0].n).toBe(0);
+    const listed = () => req(a, 'finance', 'GET', '/api/v1/sub-resellers').then((r) => ok(r));
+    expect((await listed()).body.items.find((i: { id: string }) => i.id === created.id).owner).toEqual({ email: first, status: 'waiting_for_domain' });
+
+    // Only the parent's owner, only for its own child.
+    const path = `/api/v1/sub-resellers/${created.id}/owner-invitation`;
+    expectProblem(await req(a, 'finance', 'POST', path, { email: first }), 403, 'forbidden');
+    expectProblem(await req(other, 'owner', 'POST', path, { email: first }), 404, 'not_found');
+    expectProblem(await req(a, 'owner', 'POST', `/api/v1/sub-resellers/${other.id}/owner-invitation`, { email: first }), 404, 'not_found');
+    expectProblem(await req(b, 'owner', 'POST', `/api/v1/sub-resellers/${created.id}/owner-invitation`, { email: first }), 404, 'not_found');
+    expectProblem(await req(a, 'owner', 'POST', path, { email: 'not an address' }), 400, 'validation_failed');
+
+    // The domain is verified: the parent sends it again, to another address (the first is withdrawn).
+    await system.query(`UPDATE tenant_domains SET status = 'verified', verified_at = now(), verification_token = NULL WHERE tenant_id = $1`, [created.id]);
+    await api.app.get(TenantResolver).invalidateTenant(created.id);
+    const second = `second@${domain}`;
+    expect(ok(await req(a, 'owner', 'POST', path, { email: second, displayName: 'Second' }), 201).body).toEqual({ email: second, status: 'invited' });
+    const mail = await sink.waitFor((m) => m.to.includes(second), scaled(15000));
+    expect(mail.subject).toContain('Invited Co');
+    expect(mail.text).toContain(`http://${domain}`);
+    expect((await system.query(`SELECT email FROM users WHERE tenant_id = $1`, [created.id])).rows).toEqual([{ email: second }]);
+    expect((await listed()).body.items.find((i: { id: string }) => i.id === created.id).owner).toEqual({ email: second, status: 'invited' });
+
+    // Accepting it on the child's domain makes that person the child's owner.
+    const accepted = await call(api.baseUrl, 'POST', '/api/v1/auth/invitations/accept', { host: domain, json: { token: tokenInMail(mail.text), password: 'Correct-Horse-Battery-9' } });
+    expect(accepted.status).toBe(200);
+    const roles = (await system.query(`SELECT u.status, r.role FROM users u JOIN user_roles r ON r.user_id = u.id WHERE u.tenant_id = $1`, [created.id])).rows;
+    expect(roles).toEqual([{ status: 'active', role: 'owner' }]);
+    expect((await listed()).body.items.find((i: { id: string }) => i.id === created.id).owner).toEqual({ email: second, status: 'active' });
+    // From then on the child's owner invites its members: the parent is refused.
+    expectProblem(await req(a, 'owner', 'POST', path, { email: `third@${domain}` }), 409, 'owner_exists');
+
+    // Audited on both tenants.
+    const parentAudit = (await system.query(`SELECT action FROM audit_log WHERE tenant_id = $1 AND subject_id = $2`, [a.id, created.id])).rows.map((r) => r.action);
+    expect(parentAudit).toEqual(expect.arrayContaining(['tenant.sub_reseller_created', 'tenant.sub_reseller_owner_invited']));
+    const childAudit = (await system.query(`SELECT action FROM audit_log WHERE tenant_id = $1`, [created.id])).rows.map((r) => r.action);
+    expect(childAudit).toEqual(expect.arrayContaining(['tenant.sub_reseller_created', 'member.invited', 'member.invitation_withdrawn', 'member.invitation_accepted']));
+  });
+
+  describe('the discount floor over scheduled prices', () => {
+    const model2 = `m-sub2-${uuidv7().slice(-8)}`;
+    const day = 24 * 3600 * 1000;
+    const at = (days: number) => new Date(Math.ceil(Date.now() / 60000) * 60000 + days * day).toISOString();
+    let raise: string;
+
+    beforeAll(async () => {
+      // Platform 2 / 4 now (A pays 1.6 / 3.2), 3 / 6 from tomorrow (A pays 2.4 / 4.8); A sells at 3 / 6.
+      await world.price(world.platform, model2, { inputPerMillion: '2', outputPerMillion: '4' });
+      raise = at(1);
+      ok(await call(api.baseUrl, 'PUT', `/api/v1/pricing/${model2}`, { ...world.as(world.platform, 'finance'), json: { inputPerMillion: '3', outputPerMillion: '6', effectiveFrom: raise } }));
+      await world.price(a, model2, { inputPerMillion: '3', outputPerMillion: '6' });
+    });
+
+    it("refuses a child's discount that a scheduled price change would take below the parent's cost, naming the model and the date", async () => {
+      // 25% off 3 / 6 is 2.25 / 4.5: above A's cost today, below it from tomorrow.
+      const refused = await req(a, 'owner', 'PUT', `/api/v1/tenants/${b.id}/wholesale-discount`, { percent: '25' });
+      expectProblem(refused, 422, 'price_below_wholesale');
+      expect(refused.text).toContain(model2);
+      expect(refused.text).toContain(raise.slice(0, 16));
+      expect(ok(await req(a, 'owner', 'GET', `/api/v1/tenants/${b.id}/wholesale-discount`)).body.percent).toBe('10');
+      expectProblem(await req(a, 'owner', 'POST', '/api/v1/sub-resellers', { slug: `fl-${uuidv7().slice(-10)}`, name: 'Too cheap', wholesaleDiscountPercent: '25' }), 422, 'price_below_wholesale');
+      // 15% (2.55 / 5.1) stays above both.
+      ok(await req(a, 'owner', 'PUT', `/api/v1/tenants/${b.id}/wholesale-discount`, { percent: '15' }));
+      ok(await req(a, 'owner', 'PUT', `/api/v1/tenants/${b.id}/wholesale-discount`, { percent: '10' }));
+    });
+
+    it("refuses a parent's lower list price that would take a child under its cost, and shows the floor lifting after the platform's raise", async () => {
+      // A's list 2.5 / 5 from the day after tomorrow: B (10% off) would pay 2.25 / 4.5, below A's 2.4 / 4.8 then.
+      const lower = at(2);
+      const refused = await req(a, 'owner', 'PUT', `/api/v1/pricing/${model2}`, { inputPerMillion: '2.5', outputPerMillion: '5', effectiveFrom: lower });
+      expectProblem(refused, 422, 'price_below_wholesale');
+      expect(refused.text).toContain(b.slug);
+      expect(refused.text).toContain(lower.slice(0, 16));
+
+      // The platform raising A's cost is never refused because of A's children: B's price is lifted to A's cost, visibly.
+      const second = at(3);
+      ok(await call(api.baseUrl, 'PUT', `/api/v1/pricing/${model2}`, { ...world.as(world.platform, 'finance'), json: { inputPerMillion: '4', outputPerMillion: '8', effectiveFrom: second } }));
+      await eventually(async () => (await runtime().freshBook(b.id))!.effective(model2, Date.parse(second) + 1000)?.wholesale.inputPerMillion === '3.2', "B's lifted price");
+      const later = (await runtime().freshBook(b.id))!.effective(model2, Date.parse(second) + 1000)!;
+      expect(later.rule.wholesaleFloorApplied).toEqual(expect.arrayContaining(['inputPerMillion', 'outputPerMillion']));
+      expect((await runtime().freshBook(b.id))!.effective(model2, Date.now())!.rule.wholesaleFloorApplied).toEqual([]);
+      const item = ok(await req(a, 'owner', 'GET', '/api/v1/sub-resellers')).body.items.find((i: { id: string }) => i.id === b.id);
+      expect(item.floorLifts).toEqual(expect.arrayContaining([{ model: model2, from: new Date(second).toISOString() }]));
+    });
   });
 });

@@ -12,5 +12,6 @@ import { ResellerOnboardingController } from './reseller-onboarding.controller';
   imports: [AuthModule, TenantsModule, CustomersModule, KeysRuntimeModule],
   controllers: [MembersController, ResellerOnboardingController],
   providers: [MembersRepository, MembersService],
+  exports: [MembersService],
 })
 export class MembersModule {}

@@ -96,13 +96,6 @@ export class MembersService {
       await m.insert(User, user);
       await this.members.replaceRoles(m, tenant.id, user.id, input.roles, principal.userId);
     }
-    const token = await this.oneTimeTokens.issue(m, {
-      tenantId: tenant.id,
-      userId: user.id,
-      purpose: 'invitation',
-      ttlSeconds: this.config.INVITATION_TTL_HOURS * 3600,
-      createdBy: principal.userId,
-    });
     await this.audit.record(m, {
       tenantId: tenant.id,
       action,
@@ -110,18 +103,79 @@ export class MembersService {
       subjectId: user.id,
       after: { email: user.email, roles: input.roles, status: 'invited' },
     });
-    const link = this.mail.linkOn(await this.users.primaryDomain(m, tenant.id), `/accept-invitation?token=${encodeURIComponent(token)}`);
+    await this.mailInvitation(m, tenant, user, input.roles, this.mail.linkOn(await this.users.primaryDomain(m, tenant.id), '/'));
+    return (await this.members.get(m, tenant.id, user.id))!;
+  }
+
+  /**
+   * A sub-reseller's first owner, invited by its parent's owner (issue 26): refused (409) once the
+   * child has an active owner; a pending invitation to another address is withdrawn (replaced).
+   * The link points to the child's own verified domain (the console there signs into the child);
+   * while the child has none, the invitation waits: the member is recorded as invited, no link is
+   * issued and no mail goes out (`mailed: false`) until the parent re-sends it after a domain of
+   * the child is verified. The caller has checked that `child` is its child and that it may.
+   */
+  async inviteChildOwner(m: EntityManager, child: Tenant, email: string, displayName: string | null): Promise<{ member: MemberView; mailed: boolean; replaced: string | null }> {
+    const principal = this.auth.principal;
+    await m.query(`SELECT id FROM tenants WHERE id = $1 FOR UPDATE`, [child.id]);
+    const owners: Array<{ id: string; email: string; status: string }> = await m.query(
+      `SELECT u.id, u.email, u.status FROM user_roles r JOIN users u ON u.id = r.user_id WHERE r.tenant_id = $1 AND r.role = 'owner' ORDER BY u.created_at`,
+      [child.id],
+    );
+    if (owners.some((o) => o.status !== 'invited')) throw memberError(MemberErrorCode.OwnerExists);
+    let replaced: string | null = null;
+    for (const stale of owners.filter((o) => o.email.toLowerCase() !== email.toLowerCase())) {
+      await m.query(`DELETE FROM one_time_tokens WHERE user_id = $1 AND used_at IS NULL`, [stale.id]);
+      await m.query(`DELETE FROM user_roles WHERE user_id = $1`, [stale.id]);
+      await m.query(`DELETE FROM users WHERE id = $1 AND status = 'invited'`, [stale.id]);
+      await this.audit.record(m, { tenantId: child.id, action: 'member.invitation_withdrawn', subjectType: MEMBER, subjectId: stale.id, before: { email: stale.email, status: 'invited' } });
+      replaced = stale.email;
+    }
+    let user = await this.users.findByEmail(m, child.id, email);
+    if (user && user.status !== 'invited') throw memberError(MemberErrorCode.AlreadyMember);
+    const action = user ? 'member.reinvited' : 'member.invited';
+    if (!user) {
+      user = m.create(User, { tenantId: child.id, email, displayName, status: 'invited' });
+      await m.insert(User, user);
+    }
+    await this.members.replaceRoles(m, child.id, user.id, ['owner'], principal.userId);
+    const domain = await this.users.primaryDomain(m, child.id);
+    if (domain) {
+      // A re-sent link replaces the one before it.
+      await m.query(`DELETE FROM one_time_tokens WHERE user_id = $1 AND purpose = 'invitation' AND used_at IS NULL`, [user.id]);
+      await this.mailInvitation(m, child, user, ['owner'], this.mail.linkOn(domain, '/'));
+    }
+    await this.audit.record(m, {
+      tenantId: child.id,
+      action,
+      subjectType: MEMBER,
+      subjectId: user.id,
+      after: { email: user.email, roles: ['owner'], status: 'invited', mailed: domain !== null, domain },
+    });
+    return { member: (await this.members.get(m, child.id, user.id))!, mailed: domain !== null, replaced };
+  }
+
+  /** Issues the one-time link and queues the invitation mail (in the caller's transaction). */
+  private async mailInvitation(m: EntityManager, tenant: Tenant, user: User, roles: Role[], base: string): Promise<void> {
+    const principal = this.auth.principal;
+    const token = await this.oneTimeTokens.issue(m, {
+      tenantId: tenant.id,
+      userId: user.id,
+      purpose: 'invitation',
+      ttlSeconds: this.config.INVITATION_TTL_HOURS * 3600,
+      createdBy: principal.userId,
+    });
+    const link = new URL(`/accept-invitation?token=${encodeURIComponent(token)}`, base).toString();
     await this.mail.enqueue({
       tenantId: tenant.id,
       to: user.email,
       kind: 'invitation',
       subject: `You are invited to ${tenant.name}`,
       text:
-        `${principal.email} invited you to ${tenant.name} as ${input.roles.join(', ')}.\n\n` +
+        `${principal.email} invited you to ${tenant.name} as ${roles.join(', ')}.\n\n` +
         `Accept the invitation and choose your password here (valid for ${this.config.INVITATION_TTL_HOURS} hours):\n${link}\n\n` +
         `Invitation token: ${token}\n`,
     });
-    return (await this.members.get(m, tenant.id, user.id))!;
   }
 
   /** Replaces a member's roles. Owner only; never leaves the tenant without an active owner. */

@@ -84,6 +84,11 @@ export interface PriceRuleExplanation {
   markup: string | null;
   multiplier: string | null;
   floorApplied: PriceField[];
+  /**
+   * A sub-reseller's price: the buckets where what it pays (its parent's list less its discount)
+   * was lifted to its parent's own cost, e.g. after the platform raised the parent's wholesale.
+   */
+  wholesaleFloorApplied: PriceField[];
 }
 
 export interface EffectivePrice {
@@ -291,7 +296,8 @@ export class PriceBook {
     const discount = reseller ? this.data.discountPercent : '0';
     // What this tenant pays its seller: the platform's list less its discount, or its parent's
     // list less the discount the parent gives it, never below what the parent pays itself.
-    const wholesale = parentPrice ? raiseToFloor(wholesaleOf(parentPrice.retail, discount), parentPrice.wholesale).price : wholesaleOf(platform.price, discount);
+    const lifted = parentPrice ? raiseToFloor(wholesaleOf(parentPrice.retail, discount), parentPrice.wholesale) : null;
+    const wholesale = lifted ? lifted.price : wholesaleOf(platform.price, discount);
     const inherited = parentPrice ? { id: parentPrice.retailVersionId, price: parentPrice.retail, effectiveFrom: parentPrice.retailEffectiveFrom } : platform;
     const base = own ?? inherited;
     let retail: TokenPrice;
@@ -347,7 +353,7 @@ export class PriceBook {
       compiledRetail: compilePrice(retail),
       compiledWholesale: compilePrice(wholesale),
       hidden: this.data.hidden.has(model) || (parentPrice?.hidden ?? false),
-      rule: { winner, versionId, groupId, markup: appliedMarkup, multiplier: appliedMultiplier, floorApplied },
+      rule: { winner, versionId, groupId, markup: appliedMarkup, multiplier: appliedMultiplier, floorApplied, wholesaleFloorApplied: lifted?.raised ?? [] },
       levels: parentPrice ? [{ tenantId: parentPrice.tenantId, wholesale: parentPrice.wholesale, compiledWholesale: parentPrice.compiledWholesale }, ...parentPrice.levels] : [],
       pool: 'standard',
       spotFactor: null,
@@ -399,6 +405,20 @@ export class PriceBook {
     };
     this.memo.set(memoKey, price);
     return price;
+  }
+
+  /**
+   * The times after `at` when the list price or the cost of `model` in this book changes: a
+   * scheduled version of the platform's price, of this tenant's or an ancestor's own price or
+   * markup. Ascending.
+   */
+  changesAfter(model: string, at: number): number[] {
+    const times = new Set<number>();
+    for (let book: PriceBook | null = this; book; book = book.parent) {
+      const versions = [...(book.data.platform.get(model) ?? []), ...(book.data.own.get(model) ?? []), ...(book.data.rules?.markup ?? [])];
+      for (const v of versions) if (v.effectiveFrom.getTime() > at) times.add(v.effectiveFrom.getTime());
+    }
+    return [...times].sort((x, y) => x - y);
   }
 
   /** Models the platform prices (now or on a schedule), sorted. */

@@ -5,7 +5,7 @@ import { UuidParam } from '../../common/params';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
 import { TENANT } from '../tenants/tenants.permissions';
 import { DiscountView, EffectivePriceView, PriceHistoryView, PriceListQuery, PriceListView, SetDiscountRequest, SetPriceRequest, SetVisibilityRequest } from './dto/pricing.dto';
-import { CreateSubResellerRequest, SetSpotFactorRequest, SpotFactorView, SubResellerList, SubResellerView } from './dto/sub-resellers.dto';
+import { CreateSubResellerRequest, InviteSubResellerOwnerRequest, SetSpotFactorRequest, SpotFactorView, SubResellerList, SubResellerOwnerView, SubResellerView } from './dto/sub-resellers.dto';
 import { PRICE, PRICE_COST, SUB_RESELLER, WHOLESALE_DISCOUNT } from './pricing.permissions';
 import { SubResellersService } from './sub-resellers.service';
 import { PricingService } from './pricing.service';
@@ -128,5 +128,18 @@ export class SubResellersController {
   @ApiUnprocessableEntityResponse({ type: ProblemSchema, description: "Discount below your own cost (price_below_wholesale)" })
   create(@Body() body: CreateSubResellerRequest): Promise<SubResellerView> {
     return this.subResellers.create(body);
+  }
+
+  @Post(':tenantId/owner-invitation')
+  @RequirePermission('create', SUB_RESELLER)
+  @ApiOperation({
+    summary:
+      "Invite your sub-reseller's first owner, send the invitation again or invite another address instead (reseller owner; until the sub-reseller has an owner). " +
+      "The mail links to the sub-reseller's verified domain; while it has none the invitation waits (status waiting_for_domain): send it again once one is verified.",
+  })
+  @ApiCreatedResponse({ type: SubResellerOwnerView })
+  @ApiProblems('validation', 'notFound', 'conflict')
+  inviteOwner(@Param('tenantId', UuidParam(TENANT)) tenantId: string, @Body() body: InviteSubResellerOwnerRequest): Promise<SubResellerOwnerView> {
+    return this.subResellers.inviteOwner(tenantId, body);
   }
 }

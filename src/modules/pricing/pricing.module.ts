@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { MembersModule } from '../members/members.module';
 import { TenantsModule } from '../tenants/tenants.module';
 import { PricingRuntimeModule } from './pricing-runtime.module';
 import { PricingController, SubResellersController, WholesaleDiscountController } from './pricing.controller';
@@ -9,7 +10,7 @@ import { PriceRulesService } from './price-rules.service';
 import { PriceRulesRepository } from './price-rules.repository';
 
 @Module({
-  imports: [TenantsModule, PricingRuntimeModule],
+  imports: [TenantsModule, PricingRuntimeModule, MembersModule],
   controllers: [PricingController, WholesaleDiscountController, PriceRulesController, SubResellersController],
   providers: [PricingService, PriceRulesService, PriceRulesRepository, SubResellersService],
 })

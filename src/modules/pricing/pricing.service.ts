@@ -15,7 +15,7 @@ import { PricingErrorCode, pricingError } from './pricing.exceptions';
 import { SetSpotFactorRequest, SpotFactorView } from './dto/sub-resellers.dto';
 import { PRICE, PRICE_COST, WHOLESALE_DISCOUNT } from './pricing.permissions';
 import { PricingRepository } from './pricing.repository';
-import { SubResellersService } from './sub-resellers.service';
+import { assertChildrenAboveCost, SubResellersService } from './sub-resellers.service';
 
 /** A new price may not start in the past; this much clock skew between client and server is forgiven. */
 export const PAST_TOLERANCE_MS = 5_000;
@@ -114,6 +114,7 @@ export class PricingService {
           item.belowWholesale = belowFloor(price.retail, price.wholesale).length + imagesBelowFloor(price.retail, price.wholesale).length > 0;
           item.rule = price.rule.winner;
           item.markup = price.rule.markup;
+          if (price.rule.wholesaleFloorApplied.length) item.wholesaleFloorApplied = price.rule.wholesaleFloorApplied;
         }
         const spot = book.effective(model, now, null, 'spot');
         if (spot && spot !== price) {
@@ -147,6 +148,8 @@ export class PricingService {
       throw AppException.validation([{ field: 'effectiveFrom', messages: ['effectiveFrom must not be in the past (past requests keep the price they were charged)'] }]);
     }
     const price = priceOf(input);
+    // A reseller's children pay its list less their discount: a lower list must not take them under its cost.
+    const children = principal.tenantType === 'reseller' ? await this.subResellers.childDiscounts(principal.tenantId) : [];
     const view = await this.tenantDb.forRequest(async (m) => {
       this.auth.assertCan('update', PRICE, { tenantId: principal.tenantId });
       const book = await this.loadBook(m, principal.tenantId, parent);
@@ -167,6 +170,7 @@ export class PricingService {
             { errors: below.map((b) => ({ field: b.field, messages: [`must be at least ${b.floor} (your wholesale price)`] })) },
           );
         }
+        assertChildrenAboveCost(book, model, price, effectiveFrom, children);
       }
       const list = isPlatform ? 'platform' : { tenantId: principal.tenantId };
       const previous = isPlatform ? versionAt(book.data.platform.get(model), effectiveFrom.getTime()) : versionAt(book.data.own.get(model), effectiveFrom.getTime());

@@ -7,10 +7,12 @@ import { TenantDb, TenantResolver } from '@app/tenancy';
 import { EntityManager, QueryFailedError } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { AuditService } from '../audit/audit.service';
+import { MembersService } from '../members/members.service';
+import { Tenant } from '../tenants/tenant.entity';
 import { TENANT } from '../tenants/tenants.permissions';
 import { TenantsRepository } from '../tenants/tenants.repository';
 import { TenantErrorCode, tenantError } from '../tenants/tenants.exceptions';
-import { CreateSubResellerRequest, SubResellerList, SubResellerView } from './dto/sub-resellers.dto';
+import { CreateSubResellerRequest, FloorLiftView, InviteSubResellerOwnerRequest, SubResellerList, SubResellerOwnerView, SubResellerView } from './dto/sub-resellers.dto';
 import { belowFloor, imagesBelowFloor, PriceBook, wholesaleOf } from './price-book';
 import { PricingRuntime } from './pricing-runtime';
 import { PricingErrorCode, pricingError } from './pricing.exceptions';
@@ -36,9 +38,10 @@ export class SubResellersService {
     private readonly runtime: PricingRuntime,
     private readonly audit: AuditService,
     private readonly resolver: TenantResolver,
+    private readonly members: MembersService,
   ) {}
 
-  /** The caller's tenant's sub-resellers (owner and finance of a reseller). */
+  /** The caller's tenant's sub-resellers (owner and finance of a reseller), with their owner and the prices lifted to the caller's cost. */
   async list(): Promise<SubResellerList> {
     const principal = this.auth.principal;
     const children = await this.childrenOf(principal.tenantId);
@@ -55,17 +58,22 @@ export class SubResellersService {
           [principal.tenantId, children],
         ),
     );
+    const owners = await this.ownersOf(principal.tenantId, children);
+    const book = rows.length ? await this.ownBook(principal.tenantId) : null;
     const items: SubResellerView[] = [];
     for (const r of rows) {
       this.auth.assertCan('read', SUB_RESELLER, { tenantId: r.id, parentId: principal.tenantId });
+      const percent = r.percent === null ? '0' : trimDecimal(r.percent);
       items.push({
         id: r.id,
         slug: r.slug,
         name: r.name,
         status: r.status,
-        wholesaleDiscountPercent: r.percent === null ? '0' : trimDecimal(r.percent),
+        wholesaleDiscountPercent: percent,
         revenueThisMonth: r.revenue,
         createdAt: r.created_at,
+        owner: owners.get(r.id) ?? null,
+        floorLifts: book ? floorLifts(book, percent) : [],
       });
     }
     return { items };
@@ -99,10 +107,58 @@ export class SubResellersService {
           after: { slug: input.slug, name: input.name, parentId: principal.tenantId, domains, wholesaleDiscountPercent: percent },
         });
       }
-      return { id, slug: input.slug, name: input.name, status: row.status, wholesaleDiscountPercent: percent, revenueThisMonth: '0.000000000', createdAt: row.created_at };
+      const owner = input.owner ? await this.inviteIn(m, { id, name: input.name } as Tenant, input.owner) : null;
+      return { id, slug: input.slug, name: input.name, status: row.status, wholesaleDiscountPercent: percent, revenueThisMonth: '0.000000000', createdAt: row.created_at, owner, floorLifts: [] };
     });
     await this.resolver.invalidateTenant(id);
     return view;
+  }
+
+  /**
+   * Invites (or invites again, or replaces) the first owner of a child of the caller's tenant
+   * (reseller owner only): 404 for a tenant that is not its child, 409 once the child has an
+   * owner. Mailed at once when the child has a verified domain, else it waits (see
+   * MembersService.inviteChildOwner). Audited on both tenants.
+   */
+  async inviteOwner(tenantId: string, input: InviteSubResellerOwnerRequest): Promise<SubResellerOwnerView> {
+    const principal = this.auth.principal;
+    if (principal.tenantType !== 'reseller' || !(await this.childrenOf(principal.tenantId)).includes(tenantId)) throw AppException.notFound(TENANT);
+    this.auth.assertCan('create', SUB_RESELLER, { tenantId, parentId: principal.tenantId });
+    return this.tenantDb.run({ tenantId: principal.tenantId, also: [tenantId] }, async (m) => {
+      const child = await this.tenants.findById(m, tenantId);
+      if (!child || child.parentId !== principal.tenantId) throw AppException.notFound(TENANT);
+      return this.inviteIn(m, child, input);
+    });
+  }
+
+  private async inviteIn(m: EntityManager, child: Pick<Tenant, 'id' | 'name'>, owner: { email: string; displayName?: string }): Promise<SubResellerOwnerView> {
+    const principal = this.auth.principal;
+    const { mailed, replaced } = await this.members.inviteChildOwner(m, child as Tenant, owner.email, owner.displayName ?? null);
+    const status = mailed ? 'invited' : 'waiting_for_domain';
+    await this.audit.record(m, {
+      tenantId: principal.tenantId,
+      action: 'tenant.sub_reseller_owner_invited',
+      subjectType: TENANT,
+      subjectId: child.id,
+      before: replaced ? { email: replaced } : null,
+      after: { email: owner.email, status },
+    });
+    return { email: owner.email, status };
+  }
+
+  /** Per child: its first active owner, else its pending owner invitation (mailed, or waiting for a verified domain). */
+  private async ownersOf(parentId: string, children: string[]): Promise<Map<string, SubResellerOwnerView>> {
+    const rows: Array<{ tenant_id: string; email: string; status: string; mailed: boolean }> = await this.tenantDb.run({ tenantId: parentId, also: children }, (m) =>
+      m.query(
+        `SELECT DISTINCT ON (u.tenant_id) u.tenant_id, u.email, u.status,
+                EXISTS (SELECT 1 FROM one_time_tokens o WHERE o.user_id = u.id AND o.purpose = 'invitation') AS mailed
+           FROM users u JOIN user_roles r ON r.user_id = u.id AND r.role = 'owner'
+          WHERE u.tenant_id = ANY($1::uuid[]) AND u.status IN ('active', 'invited')
+          ORDER BY u.tenant_id, (u.status = 'active') DESC, u.created_at`,
+        [children],
+      ),
+    );
+    return new Map(rows.map((r) => [r.tenant_id, { email: r.email, status: r.status === 'active' ? 'active' : r.mailed ? 'invited' : 'waiting_for_domain' }]));
   }
 
   /**
@@ -140,6 +196,20 @@ export class SubResellersService {
     return { tenantId, percent };
   }
 
+  /** The caller tenant's children with the discount each pays off its list (for the check of a new list price). */
+  async childDiscounts(parentId: string): Promise<Array<{ slug: string; percent: string }>> {
+    const children = await this.childrenOf(parentId);
+    if (children.length === 0) return [];
+    const rows: Array<{ slug: string; percent: string | null }> = await this.tenantDb.run({ tenantId: parentId, also: children }, (m) =>
+      m.query(
+        `SELECT t.slug, d.percent::text AS percent FROM tenants t LEFT JOIN reseller_wholesale_discounts d ON d.tenant_id = t.id
+          WHERE t.parent_id = $1 AND t.id = ANY($2::uuid[]) ORDER BY t.slug`,
+        [parentId, children],
+      ),
+    );
+    return rows.map((r) => ({ slug: r.slug, percent: r.percent === null ? '0' : trimDecimal(r.percent) }));
+  }
+
   private async childrenOf(parentId: string): Promise<string[]> {
     const [row] = await this.tenantDb.forRequest((m: EntityManager) => m.query(`SELECT tenancy.child_tenant_ids($1) AS ids`, [parentId]));
     return row?.ids ?? [];
@@ -151,29 +221,86 @@ export class SubResellersService {
     return book;
   }
 
-  /** The floor: the child's price (the caller's list less `percent`) is at least the caller's own cost, for every model priced now. */
+  /**
+   * The floor: the child's price (the caller's list less `percent`) is at least the caller's own
+   * cost, for every model priced now and at every already-scheduled change of the caller's list
+   * price or cost (a platform price version, the caller's or an ancestor's own price or markup).
+   * Refused (422) naming each model and the first date it would fall below.
+   */
   private assertAboveCost(book: PriceBook, percent: string): void {
-    const now = Date.now();
     const below: Array<{ field: string; messages: string[] }> = [];
-    for (const model of book.knownModels()) {
-      const price = book.effective(model, now);
-      if (!price) continue;
-      const child: TokenPrice = wholesaleOf(price.retail, percent);
-      const fields = [...belowFloor(child, price.wholesale).map((b) => b.field), ...imagesBelowFloor(child, price.wholesale).map((i) => `imagePrices.${i.key}`)];
-      if (fields.length) below.push({ field: 'percent', messages: [`${model}: ${fields.join(', ')} would be below your own cost`] });
+    for (const lift of floorLifts(book, percent, true)) {
+      const when = lift.now ? 'now' : `from ${lift.from.toISOString()}`;
+      below.push({ field: 'percent', messages: [`${lift.model} (${when}): ${lift.fields.join(', ')} would be below your own cost`] });
     }
     if (below.length > 0) {
       throw pricingError(
         PricingErrorCode.BelowWholesale,
-        `A ${percent}% discount prices ${below.length} model(s) below what you pay for them yourself.`,
+        `A ${percent}% discount prices ${below.length} model(s) below what you pay for them yourself: ${below.map((b) => b.messages[0]).join('; ')}.`,
         { errors: below },
       );
     }
   }
 }
 
+/**
+ * Per model of `book` (a parent's), the first time (now, or a scheduled change) at which a child
+ * paying its list less `percent` would pay less than the parent's own cost, with the buckets.
+ */
+function floorLifts(book: PriceBook, percent: string): FloorLiftView[];
+function floorLifts(book: PriceBook, percent: string, detail: true): Array<FloorLiftView & { now: boolean; fields: string[] }>;
+function floorLifts(book: PriceBook, percent: string, detail = false): Array<FloorLiftView & { now?: boolean; fields?: string[] }> {
+  const now = Date.now();
+  const out: Array<FloorLiftView & { now?: boolean; fields?: string[] }> = [];
+  for (const model of book.knownModels()) {
+    for (const at of [now, ...book.changesAfter(model, now)]) {
+      const price = book.effective(model, at);
+      if (!price) continue;
+      const child: TokenPrice = wholesaleOf(price.retail, percent);
+      const fields = [...belowFloor(child, price.wholesale).map((b) => b.field), ...imagesBelowFloor(child, price.wholesale).map((i) => `imagePrices.${i.key}`)];
+      if (fields.length === 0) continue;
+      out.push(detail ? { model, from: new Date(at), now: at === now, fields } : { model, from: new Date(at) });
+      break;
+    }
+  }
+  return out;
+}
+
 /** A unique violation that slipped past the pre-check (a concurrent insert) is still a clear 409. */
 function conflictOf(error: unknown, code: TenantErrorCode): never {
   if (error instanceof QueryFailedError && (error as QueryFailedError & { code?: string }).code === '23505') throw tenantError(code);
   throw error;
+}
+
+/**
+ * A parent's new own list price for `model` from `effectiveFrom` (until its next own version),
+ * checked against what each child pays (that price less its discount) and the parent's own cost
+ * at every change in that window: refused (422) naming the child, the model and the date, so a
+ * parent never schedules its children under its cost by lowering its list (it lowers their
+ * discount first). A rise of its cost by the platform is not refused here: the book lifts the
+ * child's price to the floor and says so (rule.wholesaleFloorApplied, the list's floorLifts).
+ */
+export function assertChildrenAboveCost(book: PriceBook, model: string, price: TokenPrice, effectiveFrom: Date, children: ReadonlyArray<{ slug: string; percent: string }>): void {
+  if (children.length === 0) return;
+  const from = effectiveFrom.getTime();
+  const next = (book.data.own.get(model) ?? []).find((v) => v.effectiveFrom.getTime() > from)?.effectiveFrom.getTime() ?? Infinity;
+  const errors: Array<{ field: string; messages: string[] }> = [];
+  for (const child of children) {
+    for (const at of [from, ...book.changesAfter(model, from).filter((t) => t < next)]) {
+      const cost = book.effective(model, at)?.wholesale;
+      if (!cost) continue;
+      const pays = wholesaleOf(price, child.percent);
+      const fields = [...belowFloor(pays, cost).map((b) => b.field), ...imagesBelowFloor(pays, cost).map((i) => `imagePrices.${i.key}`)];
+      if (fields.length === 0) continue;
+      errors.push({ field: 'price', messages: [`sub-reseller ${child.slug} (${child.percent}% off) would pay less than your cost for ${model} from ${new Date(at).toISOString()}: ${fields.join(', ')}`] });
+      break;
+    }
+  }
+  if (errors.length > 0) {
+    throw pricingError(
+      PricingErrorCode.BelowWholesale,
+      `This price takes ${errors.length} sub-reseller(s) below your own cost (lower their discount first): ${errors.map((e) => e.messages[0]).join('; ')}.`,
+      { errors },
+    );
+  }
 }

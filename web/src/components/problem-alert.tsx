@@ -18,3 +18,26 @@ export function ProblemAlert({ error }: { error: unknown }) {
     />
   );
 }
+
+/**
+ * An api failure with each field's rules on one line, the field named by `fieldName` (a price
+ * form's buckets); a failure without field errors as {@link ProblemAlert} shows it.
+ */
+export function FieldProblems({ error, fieldName }: { error: unknown; fieldName: (field: string) => string }) {
+  if (!(error instanceof ApiError) || !error.problem.errors?.length) return <ProblemAlert error={error} />;
+  return (
+    <Alert
+      type="error"
+      showIcon
+      role="alert"
+      message={error.problem.detail ?? error.problem.title}
+      description={
+        <ul style={{ margin: 0, paddingInlineStart: 18 }}>
+          {error.problem.errors.map((e, i) => (
+            <li key={`${e.field}-${i}`}>{`${fieldName(e.field)}: ${e.messages.join('; ')}`}</li>
+          ))}
+        </ul>
+      }
+    />
+  );
+}

@@ -75,6 +75,11 @@ export class PriceRuleView {
   @ApiPropertyOptional({ nullable: true, type: String, description: 'The markup factor applied (winner markup)' }) markup: string | null;
   @ApiPropertyOptional({ nullable: true, type: String, description: "The group's multiplier applied on top of the base price" }) multiplier: string | null;
   @ApiProperty({ type: [String], description: 'Price buckets the wholesale floor raised (the rules asked for less than wholesale)' }) floorApplied: string[];
+  @ApiProperty({
+    type: [String],
+    description: "A sub-reseller's: buckets where what it pays its parent was lifted to the parent's own cost (its discount would have gone below it)",
+  })
+  wholesaleFloorApplied: string[];
 }
 
 export class ResolvedPriceView {

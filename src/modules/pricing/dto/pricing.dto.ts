@@ -159,6 +159,11 @@ export class EffectivePriceView {
   })
   rule?: 'own' | 'markup' | 'inherited' | 'customer_override' | 'group_override';
   @ApiPropertyOptional({ nullable: true, type: String, description: 'Owner and finance only: the markup factor applied' }) markup?: string | null;
+  @ApiPropertyOptional({
+    type: [String],
+    description: "Owner and finance of a sub-reseller, when any: buckets where what it pays its parent was lifted to the parent's own cost (its discount would go below it)",
+  })
+  wholesaleFloorApplied?: string[];
   @ApiPropertyOptional({ type: SpotPriceView, description: 'The spot-pool price (X-Priority: spot), when a spot factor applies to the model' }) spot?: SpotPriceView;
 }
 

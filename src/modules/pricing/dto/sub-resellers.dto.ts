@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsDateString, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsDateString, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf, ValidateNested } from 'class-validator';
 import { IsDecimalAmount } from '../../../common/money.validators';
+import { FirstOwner } from '../../members/dto/member.dto';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -31,6 +32,33 @@ export class CreateSubResellerRequest {
   @IsOptional()
   @IsDecimalAmount({ maxDecimals: 2, max: '99.99' })
   wholesaleDiscountPercent?: string;
+
+  @ApiPropertyOptional({
+    type: FirstOwner,
+    description:
+      "Its first owner, invited by mail to the sub-reseller's own verified domain; while it has none the invitation waits (send it again once a domain is verified)",
+  })
+  @IsOptional()
+  @IsObject()
+  @ValidateNested()
+  @Type(() => FirstOwner)
+  owner?: FirstOwner;
+}
+
+/** The first owner of a sub-reseller: invited (mailed or waiting for a verified domain) or active. */
+export class SubResellerOwnerView {
+  @ApiProperty() email: string;
+  @ApiProperty({
+    enum: ['invited', 'waiting_for_domain', 'active'],
+    description: 'invited: the mail went out; waiting_for_domain: no verified domain yet, nothing mailed; active: the owner accepted',
+  })
+  status: 'invited' | 'waiting_for_domain' | 'active';
+}
+
+/** A model whose price to the sub-reseller is (or from a scheduled date will be) lifted to your own cost: its discount would put it below. */
+export class FloorLiftView {
+  @ApiProperty() model: string;
+  @ApiProperty({ description: 'From when (now, or a scheduled price change)' }) from: Date;
 }
 
 export class SubResellerView {
@@ -41,6 +69,10 @@ export class SubResellerView {
   @ApiProperty({ description: "Percent off your list price it pays" }) wholesaleDiscountPercent: string;
   @ApiProperty({ description: 'What it paid you in the current UTC month so far (usage metered), decimal string' }) revenueThisMonth: string;
   @ApiProperty() createdAt: Date;
+  @ApiProperty({ type: SubResellerOwnerView, nullable: true, description: 'Its owner (the first active one), else its pending invitation; null when nobody was invited' })
+  owner: SubResellerOwnerView | null;
+  @ApiProperty({ type: [FloorLiftView], description: 'Models whose price to it is lifted to your cost (the discount would be below it), now or from a scheduled change' })
+  floorLifts: FloorLiftView[];
 }
 
 export class SubResellerList {
@@ -70,3 +102,5 @@ export class SpotFactorView {
   @ApiProperty() effectiveFrom: Date;
   @ApiProperty({ format: 'uuid' }) versionId: string;
 }
+
+export class InviteSubResellerOwnerRequest extends FirstOwner {}

@@ -30,3 +30,13 @@ export function useSetSubResellerDiscount() {
     onSuccess: () => client.invalidateQueries({ queryKey: [SUB_RESELLERS] }),
   });
 }
+
+/** Invites (again, or another address instead) a sub-reseller's first owner. */
+export function useInviteSubResellerOwner() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ tenantId, email }: { tenantId: string; email: string }) =>
+      unwrap(api.POST('/api/v1/sub-resellers/{tenantId}/owner-invitation', { params: { path: { tenantId } }, body: { email } })),
+    onSuccess: () => client.invalidateQueries({ queryKey: [SUB_RESELLERS] }),
+  });
+}

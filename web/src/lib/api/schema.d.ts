@@ -1723,6 +1723,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sub-resellers/{tenantId}/owner-invitation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Invite your sub-reseller's first owner, send the invitation again or invite another address instead (reseller owner; until the sub-reseller has an owner). The mail links to the sub-reseller's verified domain; while it has none the invitation waits (status waiting_for_domain): send it again once one is verified. */
+        post: operations["SubResellersController_inviteOwner"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants": {
         parameters: {
             query?: never;
@@ -6059,6 +6076,8 @@ export interface components {
             domains?: string[];
             /** @example Acme East */
             name: string;
+            /** @description Its first owner, invited by mail to the sub-reseller's own verified domain; while it has none the invitation waits (send it again once a domain is verified) */
+            owner?: components["schemas"]["FirstOwner"];
             /**
              * @description Lower case letters, digits and dashes; unique across the platform
              * @example acme-east
@@ -6337,6 +6356,8 @@ export interface components {
             spot?: components["schemas"]["SpotPriceView"];
             /** @description Owner and finance only */
             wholesale?: components["schemas"]["PriceView"];
+            /** @description Owner and finance of a sub-reseller, when any: buckets where what it pays its parent was lifted to the parent's own cost (its discount would go below it) */
+            wholesaleFloorApplied?: string[];
         };
         EpaySettingsInput: {
             enabled?: boolean;
@@ -6447,6 +6468,14 @@ export interface components {
             /** @example owner@acme.example */
             email: string;
         };
+        FloorLiftView: {
+            /**
+             * Format: date-time
+             * @description From when (now, or a scheduled price change)
+             */
+            from: string;
+            model: string;
+        };
         GroupView: {
             /** Format: date-time */
             createdAt: string;
@@ -6489,6 +6518,11 @@ export interface components {
              *     ]
              */
             roles: ("owner" | "operator" | "sales" | "finance" | "tech" | "user")[];
+        };
+        InviteSubResellerOwnerRequest: {
+            displayName?: string;
+            /** @example owner@acme.example */
+            email: string;
         };
         IssuedCode: {
             /**
@@ -7022,6 +7056,8 @@ export interface components {
              * @description The version of the winning rule
              */
             versionId: string;
+            /** @description A sub-reseller's: buckets where what it pays its parent was lifted to the parent's own cost (its discount would have gone below it) */
+            wholesaleFloorApplied: string[];
             /**
              * @description The rule that set the price: the customer's override, its group's override, the tenant's own price, wholesale x the tenant's markup, or the platform's retail price
              * @enum {string}
@@ -7886,12 +7922,24 @@ export interface components {
         SubResellerList: {
             items: components["schemas"]["SubResellerView"][];
         };
+        SubResellerOwnerView: {
+            email: string;
+            /**
+             * @description invited: the mail went out; waiting_for_domain: no verified domain yet, nothing mailed; active: the owner accepted
+             * @enum {string}
+             */
+            status: "invited" | "waiting_for_domain" | "active";
+        };
         SubResellerView: {
             /** Format: date-time */
             createdAt: string;
+            /** @description Models whose price to it is lifted to your cost (the discount would be below it), now or from a scheduled change */
+            floorLifts: components["schemas"]["FloorLiftView"][];
             /** Format: uuid */
             id: string;
             name: string;
+            /** @description Its owner (the first active one), else its pending invitation; null when nobody was invited */
+            owner: components["schemas"]["SubResellerOwnerView"] | null;
             /** @description What it paid you in the current UTC month so far (usage metered), decimal string */
             revenueThisMonth: string;
             slug: string;
@@ -17621,6 +17669,99 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    SubResellersController_inviteOwner: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InviteSubResellerOwnerRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubResellerOwnerView"];
+                };
+            };
+            /** @description Invalid input (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not create SubReseller (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
                 };
             };
             /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */

@@ -1,16 +1,16 @@
-import { Alert, App, Button, Descriptions, Drawer, Flex, Form, Input, Modal, Space, Switch, Table, Tag, Typography } from 'antd';
+import { App, Button, Descriptions, Drawer, Flex, Form, Input, Space, Switch, Table, Tag, Typography } from 'antd';
 import { EditOutlined, HistoryOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Page } from '@/components/page';
 import { PagedTable, useConfirm } from '@/components/paged-table';
-import { ProblemAlert } from '@/components/problem-alert';
+import { FieldProblems, ProblemAlert } from '@/components/problem-alert';
+import { FormModal } from '@/components/form-modal';
 import { pageLocally, Price, PRICING, usePriceHistory, usePriceList, useSetPrice, useSetVisibility } from '@/features/reseller/api';
 import { marginPercent, POSITIVE_AMOUNT, str, TEXT_COLOURS, useCan } from '@/features/reseller/ui';
 import { ImagePriceRow, imagePriceRows, ImagePricesField, imagePriceTable } from '@/features/pricing/image-prices-field';
 import { unitOf, unitPrice } from '@/features/pricing/units';
 import { useFormat } from '@/hooks/use-format';
-import { ApiError } from '@/lib/api/client';
 
 /** Input / output per million tokens, one under the other. */
 function Pair({ input, output, money }: { input?: string; output?: string; money: (v: string) => string }) {
@@ -123,6 +123,8 @@ export default function PricesPage() {
   );
 }
 
+type PriceForm = { inputPerMillion?: string; outputPerMillion?: string; perRequest?: string; imagePrices?: ImagePriceRow[] };
+
 function EditPrice({ price, onClose }: { price?: Price; onClose: () => void }) {
   const { t } = useTranslation();
   const fmt = useFormat();
@@ -136,105 +138,75 @@ function EditPrice({ price, onClose }: { price?: Price; onClose: () => void }) {
   const fieldName = (field: string) =>
     field.startsWith('imagePrices.') ? `${t('units.imagePrices.price')} ${field.slice('imagePrices.'.length)}` : t(`reseller.prices.fields.${field}`, { defaultValue: field });
   return (
-    <Modal
+    <FormModal<PriceForm>
       open={Boolean(price)}
       title={t('reseller.prices.editOf', { model: price?.model })}
-      okText={t('common.save')}
-      cancelText={t('common.cancel')}
-      onCancel={() => {
-        set.reset();
-        onClose();
+      form={form}
+      mutation={set}
+      onClose={onClose}
+      initialValues={{
+        inputPerMillion: price?.price.inputPerMillion,
+        outputPerMillion: price?.price.outputPerMillion,
+        perRequest: (price?.price.perRequest as string | null | undefined) ?? undefined,
+        // The wholesale table's sizes, each at the retail price set for it (else the wholesale one).
+        imagePrices: imagePriceRows({ ...(price?.wholesale?.imagePrices ?? {}), ...(price?.price.imagePrices ?? {}) }),
       }}
-      onOk={() => form.submit()}
-      confirmLoading={set.isPending}
-      destroyOnClose
+      testId="price-form"
+      onFinish={async (v, done) => {
+        // Only what the unit counts is edited; the other fields keep the price's current values.
+        const current = price!.price;
+        await set.mutateAsync({
+          model: price!.model,
+          inputPerMillion: (v.inputPerMillion ?? current.inputPerMillion).trim(),
+          outputPerMillion: (v.outputPerMillion ?? current.outputPerMillion).trim(),
+          ...(perUnit ? { perRequest: String(v.perRequest ?? current.perRequest ?? '0').trim() } : {}),
+          ...(unit === 'image' ? { imagePrices: imagePriceTable(v.imagePrices) } : {}),
+        });
+        message.success(t('common.saved'));
+        done();
+      }}
+      errorView={(error) => (
+        <div data-testid="price-error" style={{ marginBottom: 16 }}>
+          <FieldProblems error={error} fieldName={fieldName} />
+        </div>
+      )}
     >
-      <Form
-        form={form}
-        layout="vertical"
-        preserve={false}
-        initialValues={{
-          inputPerMillion: price?.price.inputPerMillion,
-          outputPerMillion: price?.price.outputPerMillion,
-          perRequest: (price?.price.perRequest as string | null | undefined) ?? undefined,
-          // The wholesale table's sizes, each at the retail price set for it (else the wholesale one).
-          imagePrices: imagePriceRows({ ...(price?.wholesale?.imagePrices ?? {}), ...(price?.price.imagePrices ?? {}) }),
-        }}
-        data-testid="price-form"
-        onFinish={async (v: { inputPerMillion?: string; outputPerMillion?: string; perRequest?: string; imagePrices?: ImagePriceRow[] }) => {
-          // Only what the unit counts is edited; the other fields keep the price's current values.
-          const current = price!.price;
-          await set.mutateAsync({
-            model: price!.model,
-            inputPerMillion: (v.inputPerMillion ?? current.inputPerMillion).trim(),
-            outputPerMillion: (v.outputPerMillion ?? current.outputPerMillion).trim(),
-            ...(perUnit ? { perRequest: String(v.perRequest ?? current.perRequest ?? '0').trim() } : {}),
-            ...(unit === 'image' ? { imagePrices: imagePriceTable(v.imagePrices) } : {}),
-          });
-          message.success(t('common.saved'));
-          set.reset();
-          onClose();
-        }}
-      >
-        {set.error && (
-          <div data-testid="price-error" style={{ marginBottom: 16 }}>
-            {set.error instanceof ApiError && set.error.problem.errors?.length ? (
-              // The API's own words, each field named (a price left out follows the input price, so it can be below the floor too).
-              <Alert
-                type="error"
-                showIcon
-                role="alert"
-                message={set.error.problem.detail ?? set.error.problem.title}
-                description={
-                  <ul style={{ margin: 0, paddingInlineStart: 18 }}>
-                    {set.error.problem.errors.map((e) => (
-                      <li key={e.field}>{`${fieldName(e.field)}: ${e.messages.join('; ')}`}</li>
-                    ))}
-                  </ul>
-                }
-              />
-            ) : (
-              <ProblemAlert error={set.error} />
-            )}
-          </div>
-        )}
-        {price?.wholesale && (
-          <Descriptions size="small" column={1} style={{ marginBottom: 12 }}>
-            {perUnit ? (
-              <Descriptions.Item label={`${t('reseller.prices.wholesale')} (${unitPrice(t, unit)})`}>{fmt.money(String(price.wholesale.perRequest ?? '0'))}</Descriptions.Item>
-            ) : (
-              <Descriptions.Item label={t('reseller.prices.wholesaleInput')}>{fmt.money(price.wholesale.inputPerMillion)}</Descriptions.Item>
-            )}
-            {unit === 'token' && <Descriptions.Item label={t('reseller.prices.wholesaleOutput')}>{fmt.money(price.wholesale.outputPerMillion)}</Descriptions.Item>}
-            {unit === 'image' &&
-              imagePriceRows(price.wholesale.imagePrices).map((r) => (
-                <Descriptions.Item key={r.key} label={`${t('reseller.prices.wholesale')} ${r.key}`}>
-                  {fmt.money(r.price)}
-                </Descriptions.Item>
-              ))}
-          </Descriptions>
-        )}
-        {perUnit ? (
-          <Form.Item name="perRequest" label={`${t('reseller.prices.retail')} (${unitPrice(t, unit)}, ${fmt.currency})`} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
-            <Input inputMode="decimal" />
-          </Form.Item>
-        ) : (
-          <Form.Item
-            name="inputPerMillion"
-            label={unit === 'character' ? `${t('reseller.prices.retail')} (${unitPrice(t, unit)}, ${fmt.currency})` : t('reseller.prices.input', { currency: fmt.currency })}
-            rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}
-          >
-            <Input inputMode="decimal" />
-          </Form.Item>
-        )}
-        {unit === 'token' && (
-          <Form.Item name="outputPerMillion" label={t('reseller.prices.output', { currency: fmt.currency })} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
-            <Input inputMode="decimal" />
-          </Form.Item>
-        )}
-        {unit === 'image' && imagePriceRows(price?.wholesale?.imagePrices ?? price?.price.imagePrices).length > 0 && <ImagePricesField name="imagePrices" currency={fmt.currency} fixedKeys />}
-      </Form>
-    </Modal>
+      {price?.wholesale && (
+        <Descriptions size="small" column={1} style={{ marginBottom: 12 }}>
+          {perUnit ? (
+            <Descriptions.Item label={`${t('reseller.prices.wholesale')} (${unitPrice(t, unit)})`}>{fmt.money(String(price.wholesale.perRequest ?? '0'))}</Descriptions.Item>
+          ) : (
+            <Descriptions.Item label={t('reseller.prices.wholesaleInput')}>{fmt.money(price.wholesale.inputPerMillion)}</Descriptions.Item>
+          )}
+          {unit === 'token' && <Descriptions.Item label={t('reseller.prices.wholesaleOutput')}>{fmt.money(price.wholesale.outputPerMillion)}</Descriptions.Item>}
+          {unit === 'image' &&
+            imagePriceRows(price.wholesale.imagePrices).map((r) => (
+              <Descriptions.Item key={r.key} label={`${t('reseller.prices.wholesale')} ${r.key}`}>
+                {fmt.money(r.price)}
+              </Descriptions.Item>
+            ))}
+        </Descriptions>
+      )}
+      {perUnit ? (
+        <Form.Item name="perRequest" label={`${t('reseller.prices.retail')} (${unitPrice(t, unit)}, ${fmt.currency})`} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
+          <Input inputMode="decimal" />
+        </Form.Item>
+      ) : (
+        <Form.Item
+          name="inputPerMillion"
+          label={unit === 'character' ? `${t('reseller.prices.retail')} (${unitPrice(t, unit)}, ${fmt.currency})` : t('reseller.prices.input', { currency: fmt.currency })}
+          rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}
+        >
+          <Input inputMode="decimal" />
+        </Form.Item>
+      )}
+      {unit === 'token' && (
+        <Form.Item name="outputPerMillion" label={t('reseller.prices.output', { currency: fmt.currency })} rules={[{ required: true, pattern: POSITIVE_AMOUNT, message: t('reseller.amountRule') }]}>
+          <Input inputMode="decimal" />
+        </Form.Item>
+      )}
+      {unit === 'image' && imagePriceRows(price?.wholesale?.imagePrices ?? price?.price.imagePrices).length > 0 && <ImagePricesField name="imagePrices" currency={fmt.currency} fixedKeys />}
+    </FormModal>
   );
 }
 

@@ -1,25 +1,47 @@
-import { App, Button, Form, Input, Modal, Typography } from 'antd';
-import { PlusOutlined } from '@ant-design/icons';
+import { App, Button, Form, Input, Space, Tag, Tooltip, Typography } from 'antd';
+import { MailOutlined, PlusOutlined, WarningOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { EmptyState } from '@/components/empty-state';
+import { FormModal } from '@/components/form-modal';
 import { Page } from '@/components/page';
-import { PagedTable } from '@/components/paged-table';
-import { ProblemAlert } from '@/components/problem-alert';
-import { fetchSubResellers, SubReseller, SUB_RESELLERS, useCreateSubReseller, useSetSubResellerDiscount } from '@/features/reseller/sub-resellers-api';
-import { StatusTag, useCan } from '@/features/reseller/ui';
+import { PagedTable, useConfirm } from '@/components/paged-table';
+import {
+  fetchSubResellers,
+  SubReseller,
+  SUB_RESELLERS,
+  useCreateSubReseller,
+  useInviteSubResellerOwner,
+  useSetSubResellerDiscount,
+} from '@/features/reseller/sub-resellers-api';
+import { StatusTag, TEXT_COLOURS, useCan } from '@/features/reseller/ui';
 import { useFormat } from '@/hooks/use-format';
 
 const PERCENT = /^\d{1,2}(\.\d{1,2})?$/;
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const OWNER_COLOURS = { active: 'green', invited: 'blue', waiting_for_domain: 'gold' } as const;
 
-/** The reseller's sub-resellers: what each pays off the reseller's list, what each paid this month. */
+/**
+ * The reseller's sub-resellers: what each pays off the reseller's list, what each paid this month,
+ * its first owner (invited by the reseller's owner: mailed, or waiting for a verified domain) and
+ * the models whose price to it is lifted to the reseller's own cost.
+ */
 export default function SubResellersPage() {
   const { t } = useTranslation();
   const fmt = useFormat();
   const can = useCan();
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<SubReseller | null>(null);
+  const [inviting, setInviting] = useState<SubReseller | null>(null);
+  const invite = useInviteSubResellerOwner();
+  const { message } = App.useApp();
+  const resend = async (s: SubReseller) => {
+    const sent = await invite.mutateAsync({ tenantId: s.id, email: s.owner!.email }).catch((e: unknown) => {
+      message.error(e instanceof Error ? e.message : t('common.failed'));
+      return null;
+    });
+    if (sent) message.success(t(sent.status === 'invited' ? 'reseller.subResellers.owner.sent' : 'reseller.subResellers.owner.waitingHint'));
+  };
   return (
     <Page
       title={t('reseller.nav.subResellers')}
@@ -43,24 +65,88 @@ export default function SubResellersPage() {
         columns={[
           { title: t('reseller.subResellers.name'), render: (_, s) => <span>{s.name} <Typography.Text type="secondary">({s.slug})</Typography.Text></span> },
           { title: t('reseller.subResellers.status'), render: (_, s) => <StatusTag status={s.status} /> },
-          { title: t('reseller.subResellers.discount'), align: 'right', render: (_, s) => `${s.wholesaleDiscountPercent}%` },
+          { title: t('reseller.subResellers.owner.title'), render: (_, s) => <OwnerCell sub={s} /> },
+          {
+            title: t('reseller.subResellers.discount'),
+            align: 'right',
+            render: (_, s) => (
+              <Space size={4}>
+                {`${s.wholesaleDiscountPercent}%`}
+                {s.floorLifts.length > 0 && (
+                  <Tooltip
+                    title={
+                      <>
+                        {t('reseller.subResellers.floorLifted')}
+                        <ul style={{ margin: 0, paddingInlineStart: 18 }}>
+                          {s.floorLifts.map((l) => (
+                            <li key={l.model}>{t('reseller.subResellers.floorLiftFrom', { model: l.model, date: fmt.dateTime(l.from) })}</li>
+                          ))}
+                        </ul>
+                      </>
+                    }
+                  >
+                    <Tag color="gold" icon={<WarningOutlined />} style={{ color: TEXT_COLOURS.gold, marginInlineEnd: 0 }} data-testid={`sub-reseller-floor-${s.slug}`}>
+                      {t('reseller.subResellers.floorLifts', { count: s.floorLifts.length })}
+                    </Tag>
+                  </Tooltip>
+                )}
+              </Space>
+            ),
+          },
           { title: t('reseller.subResellers.revenue'), align: 'right', render: (_, s) => fmt.money(s.revenueThisMonth) },
           {
             title: t('reseller.subResellers.actions'),
-            render: (_, s) =>
-              can('update', 'WholesaleDiscount') && (
-                <Button size="small" onClick={() => setEditing(s)} data-testid={`sub-reseller-discount-${s.slug}`}>
-                  {t('reseller.subResellers.setDiscount')}
-                </Button>
-              ),
+            render: (_, s) => (
+              <Space wrap>
+                {can('update', 'WholesaleDiscount') && (
+                  <Button size="small" onClick={() => setEditing(s)} data-testid={`sub-reseller-discount-${s.slug}`}>
+                    {t('reseller.subResellers.setDiscount')}
+                  </Button>
+                )}
+                {can('create', 'SubReseller') && s.owner?.status !== 'active' && (
+                  <>
+                    {s.owner && (
+                      <Button size="small" icon={<MailOutlined />} loading={invite.isPending && invite.variables?.tenantId === s.id} onClick={() => resend(s)} data-testid={`sub-reseller-resend-${s.slug}`}>
+                        {t('reseller.subResellers.owner.resend')}
+                      </Button>
+                    )}
+                    <Button size="small" onClick={() => setInviting(s)} data-testid={`sub-reseller-invite-${s.slug}`}>
+                      {t(s.owner ? 'reseller.subResellers.owner.replace' : 'reseller.subResellers.owner.invite')}
+                    </Button>
+                  </>
+                )}
+              </Space>
+            ),
           },
         ]}
       />
       <CreateSubReseller open={creating} onClose={() => setCreating(false)} />
       <SetDiscount target={editing} onClose={() => setEditing(null)} />
+      <InviteOwner target={inviting} onClose={() => setInviting(null)} />
     </Page>
   );
 }
+
+/** Its owner, its pending invitation (mailed or waiting for a verified domain), or none yet. */
+function OwnerCell({ sub }: { sub: SubReseller }) {
+  const { t } = useTranslation();
+  if (!sub.owner) return <Typography.Text type="secondary">{t('reseller.subResellers.owner.none')}</Typography.Text>;
+  const colour = OWNER_COLOURS[sub.owner.status];
+  return (
+    <Space direction="vertical" size={0} data-testid={`sub-reseller-owner-${sub.slug}`}>
+      <Typography.Text ellipsis={{ tooltip: sub.owner.email }} style={{ maxWidth: 240 }}>
+        {sub.owner.email}
+      </Typography.Text>
+      <Tooltip title={sub.owner.status === 'waiting_for_domain' ? t('reseller.subResellers.owner.waitingHint') : undefined}>
+        <Tag color={colour} style={{ color: TEXT_COLOURS[colour] }}>
+          {t(`reseller.subResellers.owner.${sub.owner.status}`)}
+        </Tag>
+      </Tooltip>
+    </Space>
+  );
+}
+
+const EMAIL_RULE = (message: string) => ({ type: 'email' as const, message });
 
 function CreateSubReseller({ open, onClose }: { open: boolean; onClose: () => void }) {
   const { t } = useTranslation();
@@ -68,39 +154,46 @@ function CreateSubReseller({ open, onClose }: { open: boolean; onClose: () => vo
   const { message } = App.useApp();
   const [form] = Form.useForm();
   return (
-    <Modal
+    <FormModal<{ slug: string; name: string; percent?: string; ownerEmail?: string }>
       open={open}
       title={t('reseller.subResellers.create')}
       okText={t('reseller.subResellers.createSubmit')}
-      cancelText={t('common.cancel')}
-      onCancel={onClose}
-      onOk={() => form.submit()}
-      confirmLoading={create.isPending}
-      destroyOnClose
+      form={form}
+      mutation={create}
+      onClose={onClose}
+      testId="sub-reseller-form"
+      onFinish={async (v, done) => {
+        const email = v.ownerEmail?.trim();
+        await create.mutateAsync({
+          slug: v.slug.trim(),
+          name: v.name.trim(),
+          wholesaleDiscountPercent: v.percent?.trim() || undefined,
+          ...(email ? { owner: { email } } : {}),
+        });
+        message.success(t('reseller.subResellers.created'));
+        done();
+      }}
     >
-      <Form
-        form={form}
-        layout="vertical"
-        preserve={false}
-        data-testid="sub-reseller-form"
-        onFinish={async (v: { slug: string; name: string; percent?: string }) => {
-          await create.mutateAsync({ slug: v.slug.trim(), name: v.name.trim(), wholesaleDiscountPercent: v.percent?.trim() || undefined });
-          message.success(t('reseller.subResellers.created'));
-          onClose();
-        }}
-      >
-        {create.error && <ProblemAlert error={create.error} />}
-        <Form.Item name="name" label={t('reseller.subResellers.name')} rules={[{ required: true, max: 200 }]}>
-          <Input maxLength={200} />
-        </Form.Item>
-        <Form.Item name="slug" label={t('reseller.subResellers.slug')} rules={[{ required: true, pattern: SLUG, message: t('reseller.subResellers.slugRule') }]}>
-          <Input maxLength={63} />
-        </Form.Item>
-        <Form.Item name="percent" label={t('reseller.subResellers.discount')} extra={t('reseller.subResellers.discountHint')} rules={[{ pattern: PERCENT, message: t('reseller.subResellers.percentRule') }]}>
-          <Input inputMode="decimal" suffix="%" />
-        </Form.Item>
-      </Form>
-    </Modal>
+      <Form.Item name="name" label={t('reseller.subResellers.name')} rules={[{ required: true, max: 200 }]}>
+        <Input maxLength={200} />
+      </Form.Item>
+      <Form.Item name="slug" label={t('reseller.subResellers.slug')} rules={[{ required: true, pattern: SLUG, message: t('reseller.subResellers.slugRule') }]}>
+        <Input maxLength={63} />
+      </Form.Item>
+      <PercentField />
+      <Form.Item name="ownerEmail" label={t('reseller.subResellers.owner.email')} extra={t('reseller.subResellers.owner.emailHint')} rules={[EMAIL_RULE(t('reseller.emailRule'))]}>
+        <Input type="email" autoComplete="off" maxLength={320} />
+      </Form.Item>
+    </FormModal>
+  );
+}
+
+function PercentField({ required }: { required?: boolean }) {
+  const { t } = useTranslation();
+  return (
+    <Form.Item name="percent" label={t('reseller.subResellers.discount')} extra={t('reseller.subResellers.discountHint')} rules={[{ required, pattern: PERCENT, message: t('reseller.subResellers.percentRule') }]}>
+      <Input inputMode="decimal" suffix="%" />
+    </Form.Item>
   );
 }
 
@@ -110,37 +203,55 @@ function SetDiscount({ target, onClose }: { target: SubReseller | null; onClose:
   const { message } = App.useApp();
   const [form] = Form.useForm();
   return (
-    <Modal
+    <FormModal<{ percent: string }>
       open={Boolean(target)}
       title={t('reseller.subResellers.setDiscountOf', { name: target?.name ?? '' })}
       okText={t('reseller.subResellers.save')}
-      cancelText={t('common.cancel')}
-      onCancel={() => {
-        set.reset();
-        onClose();
+      form={form}
+      mutation={set}
+      onClose={onClose}
+      initialValues={{ percent: target?.wholesaleDiscountPercent }}
+      testId="sub-reseller-discount-form"
+      onFinish={async (v, done) => {
+        await set.mutateAsync({ tenantId: target!.id, percent: v.percent.trim() });
+        message.success(t('reseller.subResellers.saved'));
+        done();
       }}
-      onOk={() => form.submit()}
-      confirmLoading={set.isPending}
-      destroyOnClose
     >
-      <Form
-        form={form}
-        layout="vertical"
-        preserve={false}
-        initialValues={{ percent: target?.wholesaleDiscountPercent }}
-        data-testid="sub-reseller-discount-form"
-        onFinish={async (v: { percent: string }) => {
-          await set.mutateAsync({ tenantId: target!.id, percent: v.percent.trim() });
-          message.success(t('reseller.subResellers.saved'));
-          set.reset();
-          onClose();
-        }}
-      >
-        {set.error && <ProblemAlert error={set.error} />}
-        <Form.Item name="percent" label={t('reseller.subResellers.discount')} extra={t('reseller.subResellers.discountHint')} rules={[{ required: true, pattern: PERCENT, message: t('reseller.subResellers.percentRule') }]}>
-          <Input inputMode="decimal" suffix="%" />
-        </Form.Item>
-      </Form>
-    </Modal>
+      <PercentField required />
+    </FormModal>
+  );
+}
+
+/** Invites the first owner, or another address instead of the pending one (asked first: the pending link stops working). */
+function InviteOwner({ target, onClose }: { target: SubReseller | null; onClose: () => void }) {
+  const { t } = useTranslation();
+  const invite = useInviteSubResellerOwner();
+  const confirm = useConfirm();
+  const { message } = App.useApp();
+  const [form] = Form.useForm();
+  return (
+    <FormModal<{ email: string }>
+      open={Boolean(target)}
+      title={t('reseller.subResellers.owner.inviteOf', { name: target?.name ?? '' })}
+      okText={t('reseller.subResellers.owner.send')}
+      form={form}
+      mutation={invite}
+      onClose={onClose}
+      testId="sub-reseller-owner-form"
+      onFinish={async (v, done) => {
+        const email = v.email.trim().toLowerCase();
+        const pending = target?.owner?.email;
+        if (pending && pending !== email && !(await confirm(t('reseller.subResellers.owner.replaceConfirm', { email: pending }), t('reseller.subResellers.owner.replaceHint')))) return;
+        const sent = await invite.mutateAsync({ tenantId: target!.id, email });
+        message.success(t(sent.status === 'invited' ? 'reseller.subResellers.owner.sent' : 'reseller.subResellers.owner.waitingHint'));
+        done();
+      }}
+    >
+      <Typography.Paragraph type="secondary">{t('reseller.subResellers.owner.emailHint')}</Typography.Paragraph>
+      <Form.Item name="email" label={t('reseller.subResellers.owner.inviteEmail')} rules={[{ required: true, ...EMAIL_RULE(t('reseller.emailRule')) }]}>
+        <Input type="email" autoComplete="off" maxLength={320} />
+      </Form.Item>
+    </FormModal>
   );
 }
