@@ -142,16 +142,18 @@ export class UsageWriter {
     }
     const tenants = [...byTenant.keys()].sort();
     await insertResale(m, fresh);
-    if (tenants.length > 0) {
-      await this.postLedger(m, tenants.map((t) => [t, byTenant.get(t)!] as const), resolved);
-      for (const tenantId of tenants) await this.touchKeysAndCustomers(m, tenantId, byTenant.get(tenantId)!);
-      // The tenants' risk rules on what this transaction recorded: a flag and its suspension
-      // commit with the records (a replayed batch records nothing new and evaluates nothing).
-      for (const tenantId of tenants) resolved.flags.push(...(await this.risk.evaluate(m, tenantId, byTenant.get(tenantId)!)));
-    }
+    for (const tenantId of tenants) await this.touchKeysAndCustomers(m, tenantId, byTenant.get(tenantId)!);
+    // The tenants' risk rules on what this transaction recorded: a flag and its suspension
+    // commit with the records (a replayed batch records nothing new and evaluates nothing).
+    for (const tenantId of tenants) resolved.flags.push(...(await this.risk.evaluate(m, tenantId, byTenant.get(tenantId)!)));
     for (const [tenantId, position] of [...(positions ?? new Map<string, string>())].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       await this.recordPosition(m, tenantId, position);
     }
+    // The ledger last, just before the commit: its rows are shared by every batch (the platform's
+    // revenue and upstream accounts, each reseller's), so concurrent batches wait for one another
+    // on them; locked last, they are held only for the posting, the low-balance query and the
+    // commit, and the batches' other statements run side by side.
+    if (tenants.length > 0) await this.postLedger(m, tenants.map((t) => [t, byTenant.get(t)!] as const), resolved);
     return { written: fresh.length, duplicates: received - fresh.length };
   }
 
