@@ -82,6 +82,7 @@ describe('sub-resellers page in a browser', () => {
     const create = page.getByTestId('sub-reseller-form');
     await create.getByLabel('Name').fill('Kid shop');
     await create.getByLabel('Slug (unique, lower case)').fill(slug);
+    await create.getByLabel('Domain (optional)').fill(`${slug}.example`);
     await create.getByLabel("First owner's e-mail (optional)").fill(`first@${slug}.example`);
     await look(page, 'create-en');
     await page.getByRole('button', { name: 'Create', exact: true }).click();
@@ -94,7 +95,8 @@ describe('sub-resellers page in a browser', () => {
     expect(await page.getByTestId(`sub-reseller-resend-${child.slug}`).count()).toBe(0);
 
     // Its domain is verified: Resend mails it.
-    await system.query(`INSERT INTO tenant_domains (tenant_id, domain, is_primary, status, verified_at) VALUES ($1, $2, true, 'verified', now())`, [kid.id, `${slug}.example`]);
+    expect((await system.query(`SELECT domain, status FROM tenant_domains WHERE tenant_id = $1`, [kid.id])).rows).toEqual([{ domain: `${slug}.example`, status: 'pending' }]);
+    await system.query(`UPDATE tenant_domains SET status = 'verified', verified_at = now(), verification_token = NULL WHERE tenant_id = $1`, [kid.id]);
     await page.getByTestId(`sub-reseller-resend-${slug}`).click();
     await page.getByTestId(`sub-reseller-owner-${slug}`).getByText('Invitation pending').waitFor();
     // Someone else instead: asked first (the pending link stops working).

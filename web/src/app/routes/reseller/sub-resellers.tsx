@@ -19,6 +19,7 @@ import { useFormat } from '@/hooks/use-format';
 
 const PERCENT = /^\d{1,2}(\.\d{1,2})?$/;
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const OWNER_COLOURS = { active: 'green', invited: 'blue', waiting_for_domain: 'gold' } as const;
 
 /**
@@ -154,7 +155,7 @@ function CreateSubReseller({ open, onClose }: { open: boolean; onClose: () => vo
   const { message } = App.useApp();
   const [form] = Form.useForm();
   return (
-    <FormModal<{ slug: string; name: string; percent?: string; ownerEmail?: string }>
+    <FormModal<{ slug: string; name: string; domain?: string; percent?: string; ownerEmail?: string }>
       open={open}
       title={t('reseller.subResellers.create')}
       okText={t('reseller.subResellers.createSubmit')}
@@ -164,9 +165,11 @@ function CreateSubReseller({ open, onClose }: { open: boolean; onClose: () => vo
       testId="sub-reseller-form"
       onFinish={async (v, done) => {
         const email = v.ownerEmail?.trim();
+        const domain = v.domain?.trim().toLowerCase();
         await create.mutateAsync({
           slug: v.slug.trim(),
           name: v.name.trim(),
+          ...(domain ? { domains: [domain] } : {}),
           wholesaleDiscountPercent: v.percent?.trim() || undefined,
           ...(email ? { owner: { email } } : {}),
         });
@@ -179,6 +182,14 @@ function CreateSubReseller({ open, onClose }: { open: boolean; onClose: () => vo
       </Form.Item>
       <Form.Item name="slug" label={t('reseller.subResellers.slug')} rules={[{ required: true, pattern: SLUG, message: t('reseller.subResellers.slugRule') }]}>
         <Input maxLength={63} />
+      </Form.Item>
+      <Form.Item
+        name="domain"
+        label={t('reseller.subResellers.domain')}
+        extra={t('reseller.subResellers.domainHint')}
+        rules={[{ transform: (v?: string) => v?.trim().toLowerCase(), pattern: DOMAIN, message: t('reseller.subResellers.domainRule') }]}
+      >
+        <Input maxLength={253} placeholder="api.example.com" />
       </Form.Item>
       <PercentField />
       <Form.Item name="ownerEmail" label={t('reseller.subResellers.owner.email')} extra={t('reseller.subResellers.owner.emailHint')} rules={[EMAIL_RULE(t('reseller.emailRule'))]}>
