@@ -7,7 +7,7 @@ import { UsageWriter } from '../../src/modules/metering/usage-writer';
 import { PricingRuntime } from '../../src/modules/pricing/pricing-runtime';
 import { StatementCloser } from '../../src/modules/settlement/statement-closer.service';
 import { StatementsRepository } from '../../src/modules/settlement/statements.repository';
-import { SystemDb, TenantResolver } from '@app/tenancy';
+import { SystemDb } from '@app/tenancy';
 import { RunningApp } from '../support/app';
 import { tokenInMail } from '../support/auth';
 import { inTransaction } from '../support/db';
@@ -17,6 +17,7 @@ import { resellerWithUsers, TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
 import { gatewayClient, GatewayClient } from '../support/openai-client';
 import { expectProblem } from '../support/problem';
+import { startDnsServer, TestDnsServer } from '../support/dns-server';
 import { MailSink, startMailSink } from '../support/mail';
 import { expectOk, PricingStack, startPricingStack } from '../support/pricing-stack';
 import { utcDay } from '../support/statements';
@@ -46,6 +47,7 @@ describe('sub-resellers and spot prices (e2e)', () => {
   let worker: RunningApp;
   let fake: FakeUpstream;
   let sink: MailSink;
+  let dns: TestDnsServer;
   let world: InferenceWorld;
   let a: TestTenant;
   let b: TestTenant;
@@ -62,7 +64,20 @@ describe('sub-resellers and spot prices (e2e)', () => {
 
   beforeAll(async () => {
     sink = await startMailSink();
-    stack = await startPricingStack({ SMTP_URL: sink.url, METERING_ENABLED: 'false', SETTLEMENT_ENABLED: 'false' }, { worker: true });
+    dns = await startDnsServer();
+    stack = await startPricingStack(
+      {
+        SMTP_URL: sink.url,
+        METERING_ENABLED: 'false',
+        SETTLEMENT_ENABLED: 'false',
+        // Child domains are checked against this DNS server, only when asked (no sweep).
+        DOMAIN_VERIFY_DNS_SERVERS: dns.server,
+        DOMAIN_VERIFY_ALLOW_PRIVATE_NETWORKS: 'true',
+        DOMAIN_VERIFY_TIMEOUT_MS: String(scaled(3000)),
+        DOMAIN_VERIFY_INTERVAL_SECONDS: '0',
+      },
+      { worker: true },
+    );
     ({ system, app, api, fake, world } = stack);
     worker = stack.worker!;
     await world.price(world.platform, model, PLATFORM);
@@ -82,6 +97,7 @@ describe('sub-resellers and spot prices (e2e)', () => {
   afterAll(async () => {
     await stack?.close();
     await sink?.close();
+    await dns?.close();
   });
 
   it("lets a parent set its child's price, never below its own cost, and keeps each side's data to itself", async () => {
@@ -370,9 +386,28 @@ describe('sub-resellers and spot prices (e2e)', () => {
     expectProblem(await req(b, 'owner', 'POST', `/api/v1/sub-resellers/${created.id}/owner-invitation`, { email: first }), 404, 'not_found');
     expectProblem(await req(a, 'owner', 'POST', path, { email: 'not an address' }), 400, 'validation_failed');
 
-    // The domain is verified: the parent sends it again, to another address (the first is withdrawn).
-    await system.query(`UPDATE tenant_domains SET status = 'verified', verified_at = now(), verification_token = NULL WHERE tenant_id = $1`, [created.id]);
-    await api.app.get(TenantResolver).invalidateTenant(created.id);
+    // The parent sees the record that proves the child's domain and checks it (its owner, its own child only).
+    const pending = (await listed()).body.items.find((i: { id: string }) => i.id === created.id).domains[0];
+    expect(pending).toMatchObject({ domain, status: 'pending', verification: { txtName: `_aigateway-challenge.${domain}` } });
+    const verify = `/api/v1/sub-resellers/${created.id}/domains/${pending.id}/verify`;
+    expectProblem(await req(a, 'finance', 'POST', verify), 403, 'forbidden');
+    expectProblem(await req(other, 'owner', 'POST', verify), 404, 'not_found');
+    expectProblem(await req(b, 'owner', 'POST', verify), 404, 'not_found');
+    expectProblem(await req(a, 'owner', 'POST', `/api/v1/sub-resellers/${created.id}/domains/${uuidv7()}/verify`), 404, 'not_found');
+    // Not in DNS yet: still pending with the reason, nothing mailed.
+    const early = ok(await req(a, 'owner', 'POST', verify)).body;
+    expect(early.domain.status).toBe('pending');
+    expect(early.domain.verification.lastCheckError).toBeTruthy();
+    expect(early.owner).toEqual({ email: first, status: 'waiting_for_domain' });
+    // The record exists: verified, it serves, and the invitation that waited goes out, to the child's domain.
+    dns.txt.set(pending.verification.txtName.toLowerCase(), [pending.verification.txtValue]);
+    const checked = ok(await req(a, 'owner', 'POST', verify)).body;
+    expect(checked.domain.status).toBe('verified');
+    expect(checked.owner).toEqual({ email: first, status: 'invited' });
+    expect((await sink.waitFor((m) => m.to.includes(first), scaled(15000))).text).toContain(`http://${domain}`);
+    expect((await call(api.baseUrl, 'GET', '/api/v1/site', { host: domain })).status).toBe(200);
+
+    // The parent sends it again, to another address (the first is withdrawn).
     const second = `second@${domain}`;
     expect(ok(await req(a, 'owner', 'POST', path, { email: second, displayName: 'Second' }), 201).body).toEqual({ email: second, status: 'invited' });
     const mail = await sink.waitFor((m) => m.to.includes(second), scaled(15000));
@@ -392,9 +427,9 @@ describe('sub-resellers and spot prices (e2e)', () => {
 
     // Audited on both tenants.
     const parentAudit = (await system.query(`SELECT action FROM audit_log WHERE tenant_id = $1 AND subject_id = $2`, [a.id, created.id])).rows.map((r) => r.action);
-    expect(parentAudit).toEqual(expect.arrayContaining(['tenant.sub_reseller_created', 'tenant.sub_reseller_owner_invited']));
+    expect(parentAudit).toEqual(expect.arrayContaining(['tenant.sub_reseller_created', 'tenant.sub_reseller_owner_invited', 'tenant.sub_reseller_domain_verified']));
     const childAudit = (await system.query(`SELECT action FROM audit_log WHERE tenant_id = $1`, [created.id])).rows.map((r) => r.action);
-    expect(childAudit).toEqual(expect.arrayContaining(['tenant.sub_reseller_created', 'member.invited', 'member.invitation_withdrawn', 'member.invitation_accepted']));
+    expect(childAudit).toEqual(expect.arrayContaining(['tenant.sub_reseller_created', 'tenant.domain_verified', 'member.invited', 'member.reinvited', 'member.invitation_withdrawn', 'member.invitation_accepted']));
   });
 
   describe('the discount floor over scheduled prices', () => {

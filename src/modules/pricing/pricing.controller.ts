@@ -1,11 +1,11 @@
-import { Body, Controller, Get, Param, Post, Put, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
 import { RequirePermission } from '@app/authorization';
 import { UuidParam } from '../../common/params';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
-import { TENANT } from '../tenants/tenants.permissions';
+import { TENANT, TENANT_DOMAIN } from '../tenants/tenants.permissions';
 import { DiscountView, EffectivePriceView, PriceHistoryView, PriceListQuery, PriceListView, SetDiscountRequest, SetPriceRequest, SetVisibilityRequest } from './dto/pricing.dto';
-import { CreateSubResellerRequest, InviteSubResellerOwnerRequest, SetSpotFactorRequest, SpotFactorView, SubResellerList, SubResellerOwnerView, SubResellerView } from './dto/sub-resellers.dto';
+import { CreateSubResellerRequest, InviteSubResellerOwnerRequest, SetSpotFactorRequest, SpotFactorView, SubResellerDomainCheck, SubResellerList, SubResellerOwnerView, SubResellerView } from './dto/sub-resellers.dto';
 import { PRICE, PRICE_COST, SUB_RESELLER, WHOLESALE_DISCOUNT } from './pricing.permissions';
 import { SubResellersService } from './sub-resellers.service';
 import { PricingService } from './pricing.service';
@@ -141,5 +141,22 @@ export class SubResellersController {
   @ApiProblems('validation', 'notFound', 'conflict')
   inviteOwner(@Param('tenantId', UuidParam(TENANT)) tenantId: string, @Body() body: InviteSubResellerOwnerRequest): Promise<SubResellerOwnerView> {
     return this.subResellers.inviteOwner(tenantId, body);
+  }
+
+  @Post(':tenantId/domains/:domainId/verify')
+  @HttpCode(200)
+  @RequirePermission('create', SUB_RESELLER)
+  @ApiOperation({
+    summary:
+      "Check a pending domain of your sub-reseller now (reseller owner): the TXT record `_aigateway-challenge.<domain>` or the HTTP token file, as listed with the sub-reseller. " +
+      'Once verified it serves, and a first-owner invitation that waited for a domain is mailed.',
+  })
+  @ApiOkResponse({ type: SubResellerDomainCheck })
+  @ApiProblems('notFound', 'conflict')
+  verifyDomain(
+    @Param('tenantId', UuidParam(TENANT)) tenantId: string,
+    @Param('domainId', UuidParam(TENANT_DOMAIN)) domainId: string,
+  ): Promise<SubResellerDomainCheck> {
+    return this.subResellers.verifyChildDomain(tenantId, domainId);
   }
 }

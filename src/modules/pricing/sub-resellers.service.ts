@@ -9,10 +9,12 @@ import { v7 as uuidv7 } from 'uuid';
 import { AuditService } from '../audit/audit.service';
 import { MembersService } from '../members/members.service';
 import { Tenant } from '../tenants/tenant.entity';
-import { TENANT } from '../tenants/tenants.permissions';
+import { TENANT, TENANT_DOMAIN } from '../tenants/tenants.permissions';
+import { domainView, TenantsService } from '../tenants/tenants.service';
+import { DomainView } from '../tenants/dto/tenant.dto';
 import { TenantsRepository } from '../tenants/tenants.repository';
 import { TenantErrorCode, tenantError } from '../tenants/tenants.exceptions';
-import { CreateSubResellerRequest, FloorLiftView, InviteSubResellerOwnerRequest, SubResellerList, SubResellerOwnerView, SubResellerView } from './dto/sub-resellers.dto';
+import { CreateSubResellerRequest, FloorLiftView, InviteSubResellerOwnerRequest, SubResellerDomainCheck, SubResellerList, SubResellerOwnerView, SubResellerView } from './dto/sub-resellers.dto';
 import { belowFloor, imagesBelowFloor, PriceBook, wholesaleOf } from './price-book';
 import { PricingRuntime } from './pricing-runtime';
 import { PricingErrorCode, pricingError } from './pricing.exceptions';
@@ -39,6 +41,7 @@ export class SubResellersService {
     private readonly audit: AuditService,
     private readonly resolver: TenantResolver,
     private readonly members: MembersService,
+    private readonly tenantsService: TenantsService,
   ) {}
 
   /** The caller's tenant's sub-resellers (owner and finance of a reseller), with their owner and the prices lifted to the caller's cost. */
@@ -59,6 +62,7 @@ export class SubResellersService {
         ),
     );
     const owners = await this.ownersOf(principal.tenantId, children);
+    const domains = await this.domainsOf(principal.tenantId, children);
     const book = rows.length ? await this.ownBook(principal.tenantId) : null;
     const items: SubResellerView[] = [];
     for (const r of rows) {
@@ -74,9 +78,52 @@ export class SubResellersService {
         createdAt: r.created_at,
         owner: owners.get(r.id) ?? null,
         floorLifts: book ? floorLifts(book, percent) : [],
+        domains: domains.get(r.id) ?? [],
       });
     }
     return { items };
+  }
+
+  /**
+   * Checks a pending domain of a child now (its parent's owner: the child may have nobody yet to do
+   * it), as the child's own staff would: a DNS TXT record or an HTTP token file. Once verified it
+   * serves, and a first-owner invitation that waited for a domain is mailed. 404 for a tenant that
+   * is not the caller's child or a domain that is not the child's.
+   */
+  async verifyChildDomain(tenantId: string, domainId: string): Promise<SubResellerDomainCheck> {
+    const principal = this.auth.principal;
+    if (principal.tenantType !== 'reseller' || !(await this.childrenOf(principal.tenantId)).includes(tenantId)) throw AppException.notFound(TENANT);
+    this.auth.assertCan('create', SUB_RESELLER, { tenantId, parentId: principal.tenantId });
+    const scope = <T>(work: (m: EntityManager) => Promise<T>) => this.tenantDb.run({ tenantId: principal.tenantId, also: [tenantId] }, work);
+    const found = await scope((m) => this.tenants.findDomain(m, tenantId, domainId));
+    if (!found) throw AppException.notFound(TENANT_DOMAIN);
+    const wasPending = found.status === 'pending';
+    const domain = await this.tenantsService.checkDomain(found, scope);
+    let owner = (await this.ownersOf(principal.tenantId, [tenantId])).get(tenantId) ?? null;
+    if (domain.status !== 'verified') return { domain, owner };
+    owner = await scope(async (m) => {
+      if (wasPending) {
+        await this.audit.record(m, { tenantId: principal.tenantId, action: 'tenant.sub_reseller_domain_verified', subjectType: TENANT, subjectId: tenantId, after: { domain: domain.domain } });
+      }
+      // The invitation that waited for a domain goes out now, linking to it (also when the
+      // worker's sweep verified the domain first).
+      if (owner?.status !== 'waiting_for_domain') return owner;
+      const child = await this.tenants.findById(m, tenantId);
+      return this.inviteIn(m, child!, { email: owner.email });
+    });
+    return { domain, owner };
+  }
+
+  /** Per child, its domains (the primary one first). */
+  private async domainsOf(parentId: string, children: string[]): Promise<Map<string, DomainView[]>> {
+    const rows = await this.tenantDb.run({ tenantId: parentId, also: children }, (m) => this.tenants.domainsOf(m, children));
+    const out = new Map<string, DomainView[]>();
+    for (const d of rows) {
+      const list = out.get(d.tenantId) ?? [];
+      list.push(domainView(d));
+      out.set(d.tenantId, list);
+    }
+    return out;
   }
 
   /** Creates a reseller tenant under the caller's (reseller owner only), with its domains and discount. */
@@ -108,7 +155,8 @@ export class SubResellersService {
         });
       }
       const owner = input.owner ? await this.inviteIn(m, { id, name: input.name } as Tenant, input.owner) : null;
-      return { id, slug: input.slug, name: input.name, status: row.status, wholesaleDiscountPercent: percent, revenueThisMonth: '0.000000000', createdAt: row.created_at, owner, floorLifts: [] };
+      const created = (await this.tenants.domainsOf(m, [id])).map(domainView);
+      return { id, slug: input.slug, name: input.name, status: row.status, wholesaleDiscountPercent: percent, revenueThisMonth: '0.000000000', createdAt: row.created_at, owner, floorLifts: [], domains: created };
     });
     await this.resolver.invalidateTenant(id);
     return view;

@@ -14,7 +14,7 @@ import { TenantErrorCode, tenantError } from './tenants.exceptions';
 import { TENANT, TENANT_DOMAIN } from './tenants.permissions';
 import { TenantsRepository } from './tenants.repository';
 
-function domainView(d: TenantDomain): DomainView {
+export function domainView(d: TenantDomain): DomainView {
   const pending = d.status === 'pending' && d.verificationToken;
   return {
     id: d.id,
@@ -232,9 +232,18 @@ export class TenantsService {
       if (!domain) throw AppException.notFound(TENANT_DOMAIN);
       return domain;
     });
+    return this.checkDomain(found, (work) => this.tenantDb.forRequest(work));
+  }
+
+  /**
+   * Checks a pending domain (outside any transaction) and records the outcome in a transaction of
+   * `scope` (one that sees the domain's tenant: the caller's own, or a parent's widened to its
+   * child); audited on the domain's tenant once verified, and the Host cache follows.
+   */
+  async checkDomain(found: TenantDomain, scope: <T>(work: (m: EntityManager) => Promise<T>) => Promise<T>): Promise<DomainView> {
     if (found.status === 'verified' || !found.verificationToken) return domainView(found);
     const result = await this.verifier.check(found.domain, found.verificationToken);
-    const view = await this.tenantDb.forRequest(async (m) => {
+    const view = await scope(async (m) => {
       const outcome = await this.repository.recordCheck(m, found.tenantId, found.id, found.verificationToken!, result);
       if (!outcome) throw AppException.notFound(TENANT_DOMAIN);
       if (outcome.status === 'verified') {

@@ -3,6 +3,7 @@ import { Transform, Type } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsDateString, IsObject, IsOptional, IsString, Matches, MaxLength, MinLength, ValidateIf, ValidateNested } from 'class-validator';
 import { IsDecimalAmount } from '../../../common/money.validators';
 import { FirstOwner } from '../../members/dto/member.dto';
+import { DomainView } from '../../tenants/dto/tenant.dto';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
@@ -73,6 +74,14 @@ export class SubResellerView {
   owner: SubResellerOwnerView | null;
   @ApiProperty({ type: [FloorLiftView], description: 'Models whose price to it is lifted to your cost (the discount would be below it), now or from a scheduled change' })
   floorLifts: FloorLiftView[];
+  @ApiProperty({ type: [DomainView], description: 'Its domains: a pending one carries the DNS TXT record (or HTTP token file) that proves it, and serves once verified' })
+  domains: DomainView[];
+}
+
+export class SubResellerDomainCheck {
+  @ApiProperty({ type: DomainView }) domain: DomainView;
+  @ApiProperty({ type: SubResellerOwnerView, nullable: true, description: 'Its owner or owner invitation after the check: a waiting invitation is mailed once the domain is verified' })
+  owner: SubResellerOwnerView | null;
 }
 
 export class SubResellerList {
