@@ -99,14 +99,11 @@ function LimitsCard<F extends string>({ title, testId, fields, data, loadError, 
               <div role="row" key={row.kind} style={{ display: 'contents' }}>
                 <Typography.Text role="rowheader">{t(`limits.kind.${row.kind}`)}</Typography.Text>
                 {row.fields.map((f) => (
-                  <Form.Item key={f} name={f} style={{ marginBottom: 0 }} rules={rules}>
-                    <Input
-                      inputMode="numeric"
-                      aria-label={t(`limits.${f}`)}
-                      data-testid={`${testId}-${f}`}
-                      placeholder={placeholder(f as unknown as F)}
-                    />
-                  </Form.Item>
+                  <div role="cell" key={f}>
+                    <Form.Item name={f} style={{ marginBottom: 0 }} rules={rules}>
+                      <Input inputMode="numeric" aria-label={t(`limits.${f}`)} data-testid={`${testId}-${f}`} placeholder={placeholder(f as unknown as F)} />
+                    </Form.Item>
+                  </div>
                 ))}
               </div>
             ))}
