@@ -92,11 +92,14 @@ export class LimitsRuntime implements OnModuleInit, OnModuleDestroy {
       for (const b of rows) budgets.push({ name: budgetCounter(b.subject, b.subjectId, b.period, ids[b.period]), limitUnits: toUnits(b.amount) });
     }
     const windows: RateWindow[] = [];
-    const scopes: Array<[RateScope, string, WindowLimits | undefined]> = [
-      ['key', keyId, keyWindows],
-      ['customer', customerId, c],
-      ['tenant', tenantId, data.tenant],
-    ];
+    const scopes: Array<[RateScope, string, WindowLimits | undefined]> =
+      keyWindows || data.hasWindows
+        ? [
+            ['key', keyId, keyWindows],
+            ['customer', customerId, c],
+            ['tenant', tenantId, data.tenant],
+          ]
+        : [];
     for (const [scope, id, w] of scopes) {
       if (!w || (w.rph === null && w.rpd === null && w.tph === null && w.tpd === null)) continue;
       const hour = Math.floor(atMs / 3_600_000);

@@ -46,6 +46,8 @@ export interface TenantLimitsData {
   timeZone: string;
   /** Per `${subject}:${subjectId}`, its budgets. */
   budgets: Map<string, BudgetRow[]>;
+  /** Whether the tenant or any of its customers has an hour or day window (else the hot path skips them). */
+  hasWindows: boolean;
 }
 
 /** Rate and concurrency limits stored per tenant and per customer. SQL only; the caller's transaction. */
@@ -92,9 +94,12 @@ export class LimitsRepository {
       const key = `${b.subject}:${b.subjectId}`;
       budgets.set(key, [...(budgets.get(key) ?? []), b]);
     }
+    const customers = new Map<string, StoredLimits>(rows.map((r) => [r.customer_id, { rpm: r.rpm, tpm: r.tpm, concurrency: r.concurrency, ...windowsOf(r) }]));
+    const any = (w: WindowLimits) => w.rph !== null || w.rpd !== null || w.tph !== null || w.tpd !== null;
     return {
       tenant,
-      customers: new Map(rows.map((r) => [r.customer_id, { rpm: r.rpm, tpm: r.tpm, concurrency: r.concurrency, ...windowsOf(r) }])),
+      hasWindows: any(tenant) || [...customers.values()].some(any),
+      customers,
       timeZone: await this.timeZone(manager, tenantId),
       budgets,
     };
