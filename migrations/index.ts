@@ -37,6 +37,7 @@ import { IpRateLimit1763769603450 } from './1763769603450-IpRateLimit';
 import { RiskRules1763769603500 } from './1763769603500-RiskRules';
 import { SubResellersAndSpot1763769603550 } from './1763769603550-SubResellersAndSpot';
 import { DomainVerification1763769603650 } from './1763769603650-DomainVerification';
+import { RateWindows1763769603700 } from './1763769603700-RateWindows';
 import { UsageRecordsModelIndex1763769603800 } from './1763769603800-UsageRecordsModelIndex';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
@@ -80,5 +81,6 @@ export const ALL_MIGRATIONS = [
   RiskRules1763769603500,
   SubResellersAndSpot1763769603550,
   DomainVerification1763769603650,
+  RateWindows1763769603700,
   UsageRecordsModelIndex1763769603800,
 ];

@@ -135,6 +135,10 @@ describe('web console in a browser', () => {
     await page.goto(url(shop, '/keys'));
     await page.getByTestId('create-key').click();
     await page.getByLabel('Name').fill('Production server');
+    // An hourly limit in the key's form (its table of hour and day limits).
+    await page.getByTestId('key-windows').getByLabel('Requests per hour').fill('500');
+    await page.getByTestId('key-windows').scrollIntoViewIfNeeded();
+    await page.locator('.ant-modal-content').screenshot({ path: join(ARTIFACTS, 'key-form-en.png') });
     await page.getByRole('button', { name: 'Create key' }).last().click();
     const shown = page.getByTestId('key-secret');
     await shown.waitFor();
@@ -146,6 +150,8 @@ describe('web console in a browser', () => {
     await shoot('keys-secret-en');
     await page.getByRole('button', { name: 'I have copied it' }).click();
     await page.getByRole('cell', { name: 'Production server', exact: true }).waitFor();
+    const stored = await system.query(`SELECT rph_limit, rpd_limit FROM api_keys WHERE tenant_id = $1 AND name = 'Production server'`, [shop.id]);
+    expect(stored.rows).toEqual([{ rph_limit: 500, rpd_limit: null }]);
 
     const { client, close } = gatewayClient(stack.baseUrl, shop.domain, secret, { maxRetries: 0 });
     let failure: unknown;

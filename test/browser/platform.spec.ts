@@ -301,12 +301,13 @@ describe('platform operators in a browser', () => {
     const limits = page.getByTestId('tenant-limits');
     await limits.getByLabel('Requests per minute from one address', { exact: true }).fill('7');
     await limits.getByLabel('Requests per minute', { exact: true }).fill('600');
+    await limits.getByLabel('Tokens per day', { exact: true }).fill('5000000');
     await expectAccessible(page, 'reseller limits');
     await shoot(page, 'reseller-limits-en');
     await page.getByTestId('tenant-limits-save').click();
     await page.getByText('Limits saved').waitFor();
     const stored = await call(stack.baseUrl, 'GET', `/api/v1/tenants/${tenant.id}/limits`, as(platform, owner));
-    expect(stored.body).toMatchObject({ ipRpm: { stored: 7, effective: 7 }, rpm: { stored: 600, effective: 600 }, tpm: { stored: null } });
+    expect(stored.body).toMatchObject({ ipRpm: { stored: 7, effective: 7 }, rpm: { stored: 600, effective: 600 }, tpm: { stored: null }, tpd: { stored: 5_000_000 }, rph: { stored: null } });
     await page.locator('.ant-modal').getByRole('button', { name: 'Close' }).click();
     await page.locator('.ant-modal').waitFor({ state: 'hidden' });
 

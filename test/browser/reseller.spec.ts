@@ -223,9 +223,10 @@ describe('reseller staff console in a browser', () => {
     await drawer.getByTestId('credit-form').getByLabel(/Note/).fill('welcome credit');
     await drawer.getByRole('button', { name: 'Post' }).click();
     await drawer.getByTestId('customer-balance').getByText(money('25')).waitFor();
-    // Rate limits: the owner sets the customer's requests per minute; the others stay at the default.
+    // Rate limits: the owner sets the customer's requests per minute and per hour; the others stay at the default.
     const limits = drawer.getByTestId('customer-limits');
     await limits.getByLabel('Requests per minute').fill('30');
+    await limits.getByLabel('Requests per hour').fill('1200');
     await limits.getByTestId('customer-limits-save').click();
     await page.getByText('Limits saved').waitFor();
     await expectAccessible(page, 'customer drawer');
@@ -237,7 +238,7 @@ describe('reseller staff console in a browser', () => {
     customerId = listed.body.items[0].id;
     expect(listed.body.items[0].salesperson.email).toBe(salesEmail);
     const stored = await call(stack.baseUrl, 'GET', `/api/v1/customers/${customerId}/limits`, as(shop, owner));
-    expect(stored.body).toMatchObject({ rpm: { stored: 30, effective: 30 }, tpm: { stored: null }, concurrency: { stored: null } });
+    expect(stored.body).toMatchObject({ rpm: { stored: 30, effective: 30 }, rph: { stored: 1200 }, rpd: { stored: null }, tpm: { stored: null }, concurrency: { stored: null } });
     const balance = await call(stack.baseUrl, 'GET', `/api/v1/customers/${customerId}/balance`, as(shop, owner));
     expect(balance.body.balance).toMatch(/^25\.0+$/);
 
@@ -411,7 +412,21 @@ describe('reseller staff console in a browser', () => {
     expect(Math.round(table.width)).toBeLessThanOrEqual(Math.round(wrapper.width));
     await openCustomer(page, customerEmail);
     await shoot(page, 'customer-drawer-phone');
+    // The limits card (per minute, hour, day) in Chinese on a phone.
     await page.getByTestId('customer-drawer').getByRole('button', { name: 'Close' }).click();
+    await page.setViewportSize(DESKTOP);
+    await page.getByTestId('language-switch').getByText('中文').click();
+    await page.locator('html[lang="zh-CN"]').waitFor();
+    await page.setViewportSize(PHONE);
+    await openCustomer(page, customerEmail);
+    await page.getByTestId('customer-limits-rph').waitFor();
+    await page.getByTestId('customer-limits').screenshot({ path: join(ARTIFACTS, 'reseller-customer-limits-zh-CN-phone.png') });
+    await page.keyboard.press('Escape');
+    await page.getByTestId('customer-drawer').waitFor({ state: 'hidden' });
+    await page.setViewportSize(DESKTOP);
+    await page.getByTestId('language-switch').getByText('English').click();
+    await page.setViewportSize(PHONE);
+    await page.locator('html[lang="en"]').waitFor();
     await page.goto(url('/reseller/prices'));
     await page.getByTestId('prices-table').getByText(model).first().waitFor();
     await shoot(page, 'prices-phone');

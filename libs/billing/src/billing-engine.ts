@@ -30,6 +30,11 @@ export interface HoldRequest {
    * in the same step; absent: none.
    */
   budgets?: Array<{ name: string; limitUnits: bigint }>;
+  /**
+   * Hour and day windows of the request's scopes (names from {@link rateWindowCounter}), checked
+   * and counted in the same step; absent or empty: none (the script then only compares a string).
+   */
+  windows?: RateWindow[];
   /** Requests of the key and of the customer in flight at once (0 or absent: no cap). */
   concurrency?: { key?: number; customer?: number };
   nowMs?: number;
@@ -43,11 +48,33 @@ export interface RateStatus {
 }
 
 export type RateScope = 'key' | 'customer' | 'tenant';
+export type RateWindowSpan = 'hour' | 'day';
+
+/** A requests or tokens limit over a clock hour or a day (the tenant's time-zone day). */
+export interface RateWindow {
+  /** The counter, under the tenant's hash tag ({@link rateWindowCounter}). */
+  name: string;
+  limit: number;
+  scope: RateScope;
+  kind: 'requests' | 'tokens';
+  window: RateWindowSpan;
+  /** When the window ends (epoch ms): a refusal's Retry-After. */
+  resetAtMs: number;
+}
+
+/**
+ * The counter of a window (under the tenant's hash tag), e.g. `rl:c:<customerId>:req:h:493212` or
+ * `rl:t:tok:d:2026-12-03`. The script reads ':tok:' (counts tokens) and ':d:' (kept two days) in it.
+ */
+export function rateWindowCounter(scope: RateScope, id: string, kind: 'requests' | 'tokens', window: RateWindowSpan, windowId: string | number): string {
+  const who = scope === 'tenant' ? 't' : `${scope === 'key' ? 'k' : 'c'}:${id}`;
+  return `rl:${who}:${kind === 'requests' ? 'req' : 'tok'}:${window[0]}:${windowId}`;
+}
 export type HoldResult =
   | { ok: true; balanceAfter: bigint; rate: RateStatus }
   | { ok: false; reason: 'no_balance_loaded' }
   | { ok: false; reason: 'duplicate_request' }
-  | { ok: false; reason: 'rate_limited'; scope: RateScope; kind: 'requests' | 'tokens'; limit: number; retryAfterSeconds: number }
+  | { ok: false; reason: 'rate_limited'; scope: RateScope; kind: 'requests' | 'tokens'; limit: number; retryAfterSeconds: number; /** absent: the minute */ window?: RateWindowSpan }
   | { ok: false; reason: 'concurrency_limited'; scope: 'key' | 'customer'; limit: number }
   | { ok: false; reason: 'budget_exhausted'; scope: 'key' | 'customer'; period: BudgetPeriod; spent: bigint; limit: bigint }
   | { ok: false; reason: 'insufficient_balance'; balance: bigint }
@@ -223,6 +250,7 @@ export class BillingEngine {
       req.concurrency?.customer ?? 0,
       this.leaseMs,
       req.budgets?.map((b) => `${b.name}=${b.limitUnits.toString()}`).join(',') ?? '',
+      req.windows?.length ? req.windows.map((w) => `${w.name}=${w.limit}`).join(',') : '',
     ]);
     switch (reply[0]) {
       case 'OK': {
@@ -250,6 +278,12 @@ export class BillingEngine {
           limit: Number(reply[2]),
           retryAfterSeconds: Number(reply[3]),
         };
+      }
+      case 'WINDOW': {
+        const w = req.windows?.find((x) => x.name === reply[1]);
+        if (!w) throw new Error(`unexpected window ${reply[1]}`);
+        const retryAfterSeconds = Math.max(1, Math.ceil((w.resetAtMs - now) / 1000));
+        return { ok: false, reason: 'rate_limited', scope: w.scope, kind: w.kind, limit: w.limit, retryAfterSeconds, window: w.window };
       }
       case 'FUNDS':
         return { ok: false, reason: 'insufficient_balance', balance: BigInt(reply[1]) };

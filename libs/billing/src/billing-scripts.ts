@@ -18,7 +18,7 @@
  */
 
 /** Number of ARGV entries per item of AUTHORIZE_LUA. */
-export const AUTHORIZE_ITEM_ARGS = 18;
+export const AUTHORIZE_ITEM_ARGS = 19;
 
 /**
  * AUTHORIZE: rate limits (requests and tokens per minute, per key, customer and tenant), concurrency
@@ -32,10 +32,14 @@ export const AUTHORIZE_ITEM_ARGS = 18;
  *       6 limits (key req, key tok, customer req, customer tok, tenant req, tenant tok; 0 = none),
  *       key spend limit units (-1 = none), key concurrency cap, customer concurrency cap (0 = none),
  *       lease ms, budgets ('name=limitUnits,...' with names relative to the hash tag, e.g.
- *       `bud:c:<customerId>:d:2026-12-03`; '' = none)
+ *       `bud:c:<customerId>:d:2026-12-03`; '' = none),
+ *       hour and day windows ('name=limit,...' with names relative to the hash tag, e.g.
+ *       `rl:c:<customerId>:req:h:<hourId>` or `rl:t:tok:d:2026-12-03`: ':tok:' counts the token
+ *       estimate, else 1; ':d:' keeps the counter two days, else two hours; '' = none, and then the
+ *       windows cost one string compare)
  * Returns per item: {'OK', balanceAfter, reqLimit, reqRemaining, tokLimit, tokRemaining, resetSeconds}
- *                   (the tightest scope of each kind after this request; limit '0' = no limit)
- *                 | {'NOBAL'} | {'DUP'} | {'RATE', index, limit, retryAfterSeconds}
+ *                   (the tightest per-minute scope of each kind after this request; limit '0' = no limit)
+ *                 | {'NOBAL'} | {'DUP'} | {'RATE', index, limit, retryAfterSeconds} | {'WINDOW', name, limit}
  *                 | {'CONC', index (1 key, 2 customer), cap} | {'BUDGET', name, spent, limit} | {'FUNDS', balance} | {'SPEND', spent} | {'ERR', message}
  */
 export const AUTHORIZE_LUA = `
@@ -66,6 +70,18 @@ local function authorize(b)
       if (i % 2) == 0 then add = est end
       cur[i] = tonumber(redis.call('GET', rate[i]) or '0')
       if cur[i] + add > limit then return {'RATE', tostring(i), tostring(limit), tostring(retry)} end
+    end
+  end
+  -- Hour and day windows, only when the request has any.
+  local wins, winAdds, winTok = ARGV[b + 19], nil, nil
+  if wins ~= '' then
+    wins, winAdds, winTok = {}, {}, {}
+    for name, limit in string.gmatch(ARGV[b + 19], '([^=,]+)=(%d+)') do
+      local add = 1
+      if string.find(name, ':tok:', 1, true) then add = est; winTok[#winTok + 1] = name end
+      if tonumber(redis.call('GET', tag .. ':' .. name) or '0') + add > tonumber(limit) then return {'WINDOW', name, limit} end
+      wins[#wins + 1] = name
+      winAdds[#winAdds + 1] = add
     end
   end
   local slots = { tag .. ':cc:k:' .. key, tag .. ':cc:c:' .. cust }
@@ -103,6 +119,14 @@ local function authorize(b)
     -- A counter gets its expiry when this minute creates it.
     if redis.call('INCRBY', rate[i], add) == add then redis.call('EXPIRE', rate[i], 120) end
   end
+  if winAdds then
+    for i, name in ipairs(wins) do
+      -- An hour's counter lives two hours, a day's two days, from the request that creates it.
+      if redis.call('INCRBY', tag .. ':' .. name, winAdds[i]) == winAdds[i] then
+        if string.find(name, ':d:', 1, true) then redis.call('EXPIRE', tag .. ':' .. name, 172800) else redis.call('EXPIRE', tag .. ':' .. name, 7200) end
+      end
+    end
+  end
   local lease = tonumber(ARGV[b + 17])
   for i = 1, 2 do
     if tonumber(ARGV[b + 14 + i]) > 0 then
@@ -113,6 +137,8 @@ local function authorize(b)
   local expires = now + ttl
   redis.call('HSET', holdKey, 'c', cust, 'k', key, 'amt', holdArg, 'tok', estArg, 'exp', tostring(expires))
   if #buds > 0 then redis.call('HSET', holdKey, 'bud', table.concat(buds, ',')) end
+  -- The token windows the estimate went on: settlement corrects exactly these.
+  if winTok and #winTok > 0 then redis.call('HSET', holdKey, 'rw', table.concat(winTok, ',')) end
   redis.call('PEXPIRE', holdKey, ttl + 86400000)
   redis.call('ZADD', KEYS[1], expires, rid)
   -- What is left after this request in the tightest scope of each kind (the x-ratelimit headers).
@@ -142,7 +168,7 @@ export const SETTLE_ITEM_ARGS = 8;
 
 /**
  * SETTLE: release the hold, charge the real cost to the balance and the key's spend, correct the
- * token counters, and append the usage event to the tenant's stream, all in one step per item, so a
+ * token counters (the minute's, and the hour and day windows the hold lists in 'rw'), and append the usage event to the tenant's stream, all in one step per item, so a
  * crash can never separate the charge from its record. Idempotent on the request id (a replay from
  * the spool, or a second call, changes nothing). If the hold is gone (expired and released by the
  * sweeper), the cost is charged all the same.
@@ -164,7 +190,7 @@ local function settle(b)
   local balKey = tag .. ':bal:' .. cust
   local spendKey = tag .. ':kspend:' .. key
   local holdKey = tag .. ':hold:' .. rid
-  local held = redis.call('HMGET', holdKey, 'amt', 'tok', 'bud')
+  local held = redis.call('HMGET', holdKey, 'amt', 'tok', 'bud', 'rw')
   -- The budgets of the periods the request was admitted in (a request crossing midnight counts
   -- in the day it started): the hold comes off them and the cost goes on.
   local buds = held[3] or ARGV[b + 8]
@@ -187,6 +213,12 @@ local function settle(b)
       local counters = { tag .. ':rl:k:' .. key .. ':tok:' .. minute, tag .. ':rl:c:' .. cust .. ':tok:' .. minute, tag .. ':rl:t:tok:' .. minute }
       for i = 1, 3 do
         if redis.call('EXISTS', counters[i]) == 1 then redis.call('INCRBY', counters[i], delta) end
+      end
+      -- The hour and day windows the request was admitted in (the ones it started in).
+      if held[4] then
+        for name in string.gmatch(held[4], '[^,]+') do
+          if redis.call('EXISTS', tag .. ':' .. name) == 1 then redis.call('INCRBY', tag .. ':' .. name, delta) end
+        end
       end
     end
   end

@@ -326,6 +326,7 @@ export class InferenceService {
       keySpendLimitUnits: a.key.spendLimitUnits,
       concurrency: { key: a.key.concurrencyLimit ?? this.config.INFERENCE_KEY_CONCURRENCY, customer: stored.customerConcurrency },
       budgets: stored.budgets,
+      windows: stored.windows,
       nowMs: a.startedAt,
     };
     let result: HoldResult;
@@ -349,7 +350,7 @@ export class InferenceService {
     switch (result.reason) {
       case 'rate_limited':
         throw InferenceError.rateLimited(
-          `Rate limit reached: ${result.limit} ${result.kind} per minute for this ${result.scope === 'key' ? 'API key' : result.scope === 'customer' ? 'account' : 'organization'}.`,
+          `Rate limit reached: ${result.limit} ${result.kind} per ${result.window ?? 'minute'} for this ${result.scope === 'key' ? 'API key' : result.scope === 'customer' ? 'account' : 'organization'}.`,
           result.retryAfterSeconds,
           {
             [`x-ratelimit-limit-${result.kind}`]: String(result.limit),
@@ -377,7 +378,7 @@ export class InferenceService {
 
   /** The limits stored for the key's tenant, customer and key (cached); 503 when they cannot be read. */
   private storedLimits(key: ResolvedApiKey, atMs: number) {
-    return this.limits.forRequest(key.tenantId, key.customerId, key.id, atMs).catch((error: unknown) => {
+    return this.limits.forRequest(key.tenantId, key.customerId, key.id, atMs, key.windowLimits ?? undefined).catch((error: unknown) => {
       this.logger.warn({ err: (error as Error).message }, 'limits lookup failed');
       throw InferenceError.unavailable('The gateway cannot check your limits right now; retry shortly.');
     });

@@ -14,6 +14,7 @@ describe('KeysRuntime.check', () => {
     allowedModels: new Set(['a']),
     rpmLimit: null,
     tpmLimit: null,
+    windowLimits: null,
     concurrencyLimit: null,
     spendLimitUnits: null,
     expiresAt: 10_000,

@@ -26,6 +26,8 @@ export interface ResolvedApiKey {
   readonly allowedModels: ReadonlySet<string> | null;
   readonly rpmLimit: number | null;
   readonly tpmLimit: number | null;
+  /** Requests and tokens per clock hour and per day (null: none has a limit; then the hold carries no window). */
+  readonly windowLimits: { rph: number | null; rpd: number | null; tph: number | null; tpd: number | null } | null;
   /** Requests in flight at once (null: the default). */
   readonly concurrencyLimit: number | null;
   /** Spend limit in nano-units (@app/money), null for none. */
@@ -67,6 +69,10 @@ interface LookupRow {
   allowed_models: string[] | null;
   rpm_limit: number | null;
   tpm_limit: number | null;
+  rph_limit: number | null;
+  rpd_limit: number | null;
+  tph_limit: string | null;
+  tpd_limit: string | null;
   concurrency_limit: number | null;
   spend_limit: string | null;
   expires_at: Date | null;
@@ -213,7 +219,7 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
     const rows: LookupRow[] = await this.tenantDb.run({ tenantId: hostTenantId }, (m) =>
       m.query(
         `SELECT k.id, k.tenant_id, k.customer_id, k.name, k.prefix, k.status, k.allowed_models, k.rpm_limit, k.tpm_limit, k.concurrency_limit,
-                k.spend_limit, k.expires_at, k.ip_allowlist, u.status AS customer_status, t.status AS tenant_status,
+                k.rph_limit, k.rpd_limit, k.tph_limit, k.tpd_limit, k.spend_limit, k.expires_at, k.ip_allowlist, u.status AS customer_status, t.status AS tenant_status,
                 (k.secret_hash <> $1) AS previous, k.previous_secret_expires_at
            FROM api_keys k JOIN users u ON u.id = k.customer_id JOIN tenants t ON t.id = k.tenant_id
           WHERE k.tenant_id = $2 AND (k.secret_hash = $1 OR k.previous_secret_hash = $1)`,
@@ -232,6 +238,10 @@ export class KeysRuntime implements OnModuleInit, OnModuleDestroy {
       allowedModels: row.allowed_models ? new Set(row.allowed_models) : null,
       rpmLimit: row.rpm_limit,
       tpmLimit: row.tpm_limit,
+      windowLimits:
+        row.rph_limit === null && row.rpd_limit === null && row.tph_limit === null && row.tpd_limit === null
+          ? null
+          : { rph: row.rph_limit, rpd: row.rpd_limit, tph: row.tph_limit === null ? null : Number(row.tph_limit), tpd: row.tpd_limit === null ? null : Number(row.tpd_limit) },
       concurrencyLimit: row.concurrency_limit,
       spendLimitUnits: row.spend_limit === null ? null : toUnits(row.spend_limit),
       expiresAt: row.expires_at ? row.expires_at.getTime() : null,

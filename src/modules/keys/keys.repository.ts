@@ -22,6 +22,10 @@ interface KeyRow {
   allowed_models: string[] | null;
   rpm_limit: number | null;
   tpm_limit: number | null;
+  rph_limit: number | null;
+  rpd_limit: number | null;
+  tph_limit: string | null;
+  tpd_limit: string | null;
   concurrency_limit: number | null;
   spend_limit: string | null;
   spent: string;
@@ -38,6 +42,7 @@ interface KeyRow {
 
 /** Everything but the secret's hashes: those never leave the repository. */
 const SELECT = `SELECT k.id, k.tenant_id, k.customer_id, k.name, k.prefix, k.status, k.allowed_models, k.rpm_limit, k.tpm_limit, k.concurrency_limit,
+       k.rph_limit, k.rpd_limit, k.tph_limit, k.tpd_limit,
        k.spend_limit, k.spent, k.expires_at, k.last_used_at, k.ip_allowlist, k.previous_secret_expires_at, k.revoked_at, k.created_by,
        k.created_at, k.updated_at, ${COLUMNS.salesUserId} AS sales_user_id
   FROM api_keys k`;
@@ -52,6 +57,10 @@ const toRecord = (r: KeyRow): KeyRecord => ({
   allowedModels: r.allowed_models,
   rpmLimit: r.rpm_limit,
   tpmLimit: r.tpm_limit,
+  rphLimit: r.rph_limit,
+  rpdLimit: r.rpd_limit,
+  tphLimit: r.tph_limit === null ? null : Number(r.tph_limit),
+  tpdLimit: r.tpd_limit === null ? null : Number(r.tpd_limit),
   concurrencyLimit: r.concurrency_limit,
   spendLimit: r.spend_limit === null ? null : trimDecimal(r.spend_limit),
   spent: trimDecimal(r.spent),
@@ -82,6 +91,10 @@ export type KeyChanges = Partial<{
   allowed_models: string[] | null;
   rpm_limit: number | null;
   tpm_limit: number | null;
+  rph_limit: number | null;
+  rpd_limit: number | null;
+  tph_limit: number | null;
+  tpd_limit: number | null;
   concurrency_limit: number | null;
   spend_limit: string | null;
   expires_at: Date | null;
@@ -122,8 +135,9 @@ export class KeysRepository {
 
   async insert(manager: EntityManager, key: NewKey, changes: KeyChanges): Promise<void> {
     await manager.query(
-      `INSERT INTO api_keys (id, tenant_id, customer_id, name, prefix, secret_hash, created_by, allowed_models, rpm_limit, tpm_limit, spend_limit, expires_at, ip_allowlist, concurrency_limit)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      `INSERT INTO api_keys (id, tenant_id, customer_id, name, prefix, secret_hash, created_by, allowed_models, rpm_limit, tpm_limit, spend_limit, expires_at, ip_allowlist, concurrency_limit,
+                             rph_limit, rpd_limit, tph_limit, tpd_limit)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
       [
         key.id,
         key.tenantId,
@@ -139,6 +153,10 @@ export class KeysRepository {
         changes.expires_at ?? null,
         changes.ip_allowlist ?? null,
         changes.concurrency_limit ?? null,
+        changes.rph_limit ?? null,
+        changes.rpd_limit ?? null,
+        changes.tph_limit ?? null,
+        changes.tpd_limit ?? null,
       ],
     );
   }

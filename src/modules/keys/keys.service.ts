@@ -30,6 +30,10 @@ const audited = (k: KeyView) => ({
   allowedModels: k.allowedModels,
   rpmLimit: k.rpmLimit,
   tpmLimit: k.tpmLimit,
+  rphLimit: k.rphLimit,
+  rpdLimit: k.rpdLimit,
+  tphLimit: k.tphLimit,
+  tpdLimit: k.tpdLimit,
   concurrencyLimit: k.concurrencyLimit,
   spendLimit: k.spendLimit,
   expiresAt: k.expiresAt ? new Date(k.expiresAt).toISOString() : null,
@@ -202,6 +206,10 @@ export class KeysService {
     if (input.allowedModels !== undefined) changes.allowed_models = input.allowedModels === null ? null : [...input.allowedModels].sort();
     if (input.rpmLimit !== undefined) changes.rpm_limit = input.rpmLimit;
     if (input.tpmLimit !== undefined) changes.tpm_limit = input.tpmLimit;
+    if (input.rphLimit !== undefined) changes.rph_limit = input.rphLimit;
+    if (input.rpdLimit !== undefined) changes.rpd_limit = input.rpdLimit;
+    if (input.tphLimit !== undefined) changes.tph_limit = input.tphLimit;
+    if (input.tpdLimit !== undefined) changes.tpd_limit = input.tpdLimit;
     if (input.concurrencyLimit !== undefined) changes.concurrency_limit = input.concurrencyLimit;
     if (input.spendLimit !== undefined) changes.spend_limit = input.spendLimit === null ? null : trimDecimal(input.spendLimit);
     if (input.ipAllowlist !== undefined) changes.ip_allowlist = input.ipAllowlist === null ? null : [...new Set(input.ipAllowlist.map((c) => normalizeCidr(c)!))];

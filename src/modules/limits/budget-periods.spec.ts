@@ -1,4 +1,4 @@
-import { isTimeZone, periodIds } from './budget-periods';
+import { dayEndMs, isTimeZone, periodIds } from './budget-periods';
 
 describe('budget periods', () => {
   it("names the day, ISO week and month in the tenant's time zone", () => {
@@ -19,5 +19,17 @@ describe('budget periods', () => {
   it('knows IANA zones and refuses others', () => {
     expect(isTimeZone('Europe/Berlin')).toBe(true);
     expect(isTimeZone('Mars/Olympus')).toBe(false);
+  });
+
+  it("ends a day at the tenant's next local midnight, daylight-saving days included", () => {
+    expect(dayEndMs(Date.UTC(2026, 5, 9, 10, 0), 'UTC')).toBe(Date.UTC(2026, 5, 10));
+    expect(dayEndMs(Date.UTC(2026, 5, 9, 15, 59), 'Asia/Shanghai')).toBe(Date.UTC(2026, 5, 9, 16));
+    expect(dayEndMs(Date.UTC(2026, 5, 9, 16, 0), 'Asia/Shanghai')).toBe(Date.UTC(2026, 5, 10, 16));
+    expect(dayEndMs(Date.UTC(2026, 0, 5, 12, 0), 'Asia/Kolkata')).toBe(Date.UTC(2026, 0, 5, 18, 30));
+    // New York, 8 March 2026 has 23 hours (clocks go forward at 2:00): midnight after it is 04:00 UTC.
+    expect(dayEndMs(Date.UTC(2026, 2, 8, 12, 0), 'America/New_York')).toBe(Date.UTC(2026, 2, 9, 4));
+    // 1 November 2026 has 25 hours: its end is 05:00 UTC on the 2nd.
+    expect(dayEndMs(Date.UTC(2026, 10, 1, 12, 0), 'America/New_York')).toBe(Date.UTC(2026, 10, 2, 5));
+    expect(dayEndMs(Date.UTC(2026, 10, 2, 4, 59), 'America/New_York')).toBe(Date.UTC(2026, 10, 2, 5));
   });
 });

@@ -34,3 +34,30 @@ export function periodIds(atMs: number, timeZone: string): Record<BudgetPeriod, 
   const pad = (n: number) => String(n).padStart(2, '0');
   return { day: `${y}-${pad(m)}-${pad(d)}`, week: `${weekYear}-W${pad(week)}`, month: `${y}-${pad(m)}` };
 }
+
+/**
+ * When the day containing `atMs` ends in `timeZone` (epoch ms of the next local midnight), for a
+ * daily window's Retry-After. Steps by hours around the naive guess, so a 23- or 25-hour day (a
+ * daylight-saving change) ends at its real midnight.
+ */
+export function dayEndMs(atMs: number, timeZone: string): number {
+  const today = periodIds(atMs, timeZone).day;
+  const utcDay = Date.UTC(Number(today.slice(0, 4)), Number(today.slice(5, 7)) - 1, Number(today.slice(8, 10)));
+  // The zone's offset at atMs: local wall time of atMs read as UTC, minus atMs, to the minute.
+  let end = utcDay + 86_400_000 - localOffsetMs(atMs, timeZone);
+  for (let i = 0; i < 3 && periodIds(end, timeZone).day === today; i++) end += 3_600_000;
+  for (let i = 0; i < 3 && periodIds(end - 3_600_000, timeZone).day !== today; i++) end -= 3_600_000;
+  return end;
+}
+
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+function localOffsetMs(atMs: number, timeZone: string): number {
+  let format = offsetFormats.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    offsetFormats.set(timeZone, format);
+  }
+  const p = Object.fromEntries(format.formatToParts(atMs).map((x) => [x.type, Number(x.value)]));
+  const wall = Date.UTC(p.year, p.month - 1, p.day, p.hour, p.minute, p.second);
+  return wall - Math.floor(atMs / 1000) * 1000;
+}

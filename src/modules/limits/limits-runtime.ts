@@ -3,10 +3,10 @@ import { AppConfig, APP_CONFIG } from '@app/config';
 import { REDIS, RedisConnections } from '@app/redis';
 import { TENANT_CACHE_CHANNEL, TenantDb } from '@app/tenancy';
 import Redis from 'ioredis';
-import { billingKeys, budgetCounter } from '@app/billing';
+import { billingKeys, budgetCounter, RateScope, RateWindow, rateWindowCounter } from '@app/billing';
 import { toUnits } from '@app/money';
-import { periodIds } from './budget-periods';
-import { LimitsRepository, TenantLimitsData } from './limits.repository';
+import { dayEndMs, periodIds } from './budget-periods';
+import { LimitsRepository, TenantLimitsData, WindowLimits } from './limits.repository';
 
 /** Published when a tenant's or a customer's limits change: the tenant id. */
 export const LIMITS_CACHE_CHANNEL = 'aigateway:limits-cache:invalidate';
@@ -23,10 +23,19 @@ if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], 120) end
 return 1
 `;
 
+const WINDOWS = [
+  ['rph', 'requests', 'hour'],
+  ['rpd', 'requests', 'day'],
+  ['tph', 'tokens', 'hour'],
+  ['tpd', 'tokens', 'day'],
+] as const;
+
 /** The limits one request is admitted under (0: none), stored values over the environment's defaults. */
 export interface EffectiveLimits {
   /** Budgets of the key and the customer for the periods containing the request's time. */
   budgets: Array<{ name: string; limitUnits: bigint }>;
+  /** Hour and day windows of the key, the customer and the tenant that have a limit (empty: none). */
+  windows: RateWindow[];
   customerRpm: number;
   customerTpm: number;
   customerConcurrency: number;
@@ -73,7 +82,7 @@ export class LimitsRuntime implements OnModuleInit, OnModuleDestroy {
    * the environment's defaults; with the budgets of the key and the customer for the periods (in
    * the tenant's time zone) that contain `atMs`.
    */
-  async forRequest(tenantId: string, customerId: string, keyId: string, atMs: number): Promise<EffectiveLimits> {
+  async forRequest(tenantId: string, customerId: string, keyId: string, atMs: number, keyWindows?: WindowLimits): Promise<EffectiveLimits> {
     const data = await this.data(tenantId);
     const c = data.customers.get(customerId);
     const budgets: EffectiveLimits['budgets'] = [];
@@ -82,8 +91,32 @@ export class LimitsRuntime implements OnModuleInit, OnModuleDestroy {
       const ids = periodIds(atMs, data.timeZone);
       for (const b of rows) budgets.push({ name: budgetCounter(b.subject, b.subjectId, b.period, ids[b.period]), limitUnits: toUnits(b.amount) });
     }
+    const windows: RateWindow[] = [];
+    const scopes: Array<[RateScope, string, WindowLimits | undefined]> =
+      keyWindows || data.hasWindows
+        ? [
+            ['key', keyId, keyWindows],
+            ['customer', customerId, c],
+            ['tenant', tenantId, data.tenant],
+          ]
+        : [];
+    for (const [scope, id, w] of scopes) {
+      if (!w || (w.rph === null && w.rpd === null && w.tph === null && w.tpd === null)) continue;
+      const hour = Math.floor(atMs / 3_600_000);
+      let day: { id: string; end: number } | undefined;
+      for (const [field, kind, span] of WINDOWS) {
+        const limit = w[field];
+        if (limit === null) continue;
+        if (span === 'hour') windows.push({ name: rateWindowCounter(scope, id, kind, 'hour', hour), limit, scope, kind, window: 'hour', resetAtMs: (hour + 1) * 3_600_000 });
+        else {
+          day ??= { id: periodIds(atMs, data.timeZone).day, end: dayEndMs(atMs, data.timeZone) };
+          windows.push({ name: rateWindowCounter(scope, id, kind, 'day', day.id), limit, scope, kind, window: 'day', resetAtMs: day.end });
+        }
+      }
+    }
     return {
       budgets,
+      windows,
       customerRpm: c?.rpm ?? this.config.INFERENCE_CUSTOMER_RPM,
       customerTpm: c?.tpm ?? this.config.INFERENCE_CUSTOMER_TPM,
       customerConcurrency: c?.concurrency ?? this.config.INFERENCE_CUSTOMER_CONCURRENCY,

@@ -2,7 +2,23 @@ import { Injectable } from '@nestjs/common';
 import { trimDecimal } from '@app/money';
 import { EntityManager } from 'typeorm';
 
-export interface StoredLimits {
+/** Requests and tokens per clock hour and per day (the tenant's time-zone day); null: no limit. */
+export interface WindowLimits {
+  rph: number | null;
+  rpd: number | null;
+  tph: number | null;
+  tpd: number | null;
+}
+
+export const WINDOW_FIELDS = ['rph', 'rpd', 'tph', 'tpd'] as const;
+
+/** The window columns of a row (bigint token columns arrive as strings). */
+export function windowsOf(row: Partial<Record<(typeof WINDOW_FIELDS)[number], number | string | null>> | undefined): WindowLimits {
+  const n = (v: number | string | null | undefined) => (v === null || v === undefined ? null : Number(v));
+  return { rph: n(row?.rph), rpd: n(row?.rpd), tph: n(row?.tph), tpd: n(row?.tpd) };
+}
+
+export interface StoredLimits extends WindowLimits {
   rpm: number | null;
   tpm: number | null;
   concurrency: number | null;
@@ -16,7 +32,7 @@ export interface BudgetRow {
   amount: string;
 }
 
-export interface TenantStored {
+export interface TenantStored extends WindowLimits {
   rpm: number | null;
   tpm: number | null;
   /** Requests per minute per client address on /v1. */
@@ -30,43 +46,47 @@ export interface TenantLimitsData {
   timeZone: string;
   /** Per `${subject}:${subjectId}`, its budgets. */
   budgets: Map<string, BudgetRow[]>;
+  /** Whether the tenant or any of its customers has an hour or day window (else the hot path skips them). */
+  hasWindows: boolean;
 }
 
 /** Rate and concurrency limits stored per tenant and per customer. SQL only; the caller's transaction. */
 @Injectable()
 export class LimitsRepository {
   async tenant(manager: EntityManager, tenantId: string): Promise<TenantStored> {
-    const [row] = await manager.query(`SELECT rpm, tpm, ip_rpm FROM tenant_limits WHERE tenant_id = $1`, [tenantId]);
-    return { rpm: row?.rpm ?? null, tpm: row?.tpm ?? null, ipRpm: row?.ip_rpm ?? null };
+    const [row] = await manager.query(`SELECT rpm, tpm, ip_rpm, rph, rpd, tph, tpd FROM tenant_limits WHERE tenant_id = $1`, [tenantId]);
+    return { rpm: row?.rpm ?? null, tpm: row?.tpm ?? null, ipRpm: row?.ip_rpm ?? null, ...windowsOf(row) };
   }
 
   async customer(manager: EntityManager, tenantId: string, customerId: string): Promise<StoredLimits> {
-    const [row] = await manager.query(`SELECT rpm, tpm, concurrency FROM customer_limits WHERE customer_id = $1 AND tenant_id = $2`, [customerId, tenantId]);
-    return { rpm: row?.rpm ?? null, tpm: row?.tpm ?? null, concurrency: row?.concurrency ?? null };
+    const [row] = await manager.query(`SELECT rpm, tpm, concurrency, rph, rpd, tph, tpd FROM customer_limits WHERE customer_id = $1 AND tenant_id = $2`, [customerId, tenantId]);
+    return { rpm: row?.rpm ?? null, tpm: row?.tpm ?? null, concurrency: row?.concurrency ?? null, ...windowsOf(row) };
   }
 
   async setTenant(manager: EntityManager, tenantId: string, limits: TenantStored, by: string): Promise<void> {
     await manager.query(
-      `INSERT INTO tenant_limits (tenant_id, rpm, tpm, ip_rpm, updated_by) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (tenant_id) DO UPDATE SET rpm = EXCLUDED.rpm, tpm = EXCLUDED.tpm, ip_rpm = EXCLUDED.ip_rpm, updated_by = EXCLUDED.updated_by, updated_at = now()`,
-      [tenantId, limits.rpm, limits.tpm, limits.ipRpm, by],
+      `INSERT INTO tenant_limits (tenant_id, rpm, tpm, ip_rpm, updated_by, rph, rpd, tph, tpd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (tenant_id) DO UPDATE SET rpm = EXCLUDED.rpm, tpm = EXCLUDED.tpm, ip_rpm = EXCLUDED.ip_rpm, updated_by = EXCLUDED.updated_by, updated_at = now(),
+                                             rph = EXCLUDED.rph, rpd = EXCLUDED.rpd, tph = EXCLUDED.tph, tpd = EXCLUDED.tpd`,
+      [tenantId, limits.rpm, limits.tpm, limits.ipRpm, by, limits.rph, limits.rpd, limits.tph, limits.tpd],
     );
   }
 
   async setCustomer(manager: EntityManager, tenantId: string, customerId: string, limits: StoredLimits, by: string): Promise<void> {
     await manager.query(
-      `INSERT INTO customer_limits (customer_id, tenant_id, rpm, tpm, concurrency, updated_by) VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO customer_limits (customer_id, tenant_id, rpm, tpm, concurrency, updated_by, rph, rpd, tph, tpd) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (customer_id) DO UPDATE SET rpm = EXCLUDED.rpm, tpm = EXCLUDED.tpm, concurrency = EXCLUDED.concurrency,
-                                               updated_by = EXCLUDED.updated_by, updated_at = now()`,
-      [customerId, tenantId, limits.rpm, limits.tpm, limits.concurrency, by],
+                                               updated_by = EXCLUDED.updated_by, updated_at = now(),
+                                               rph = EXCLUDED.rph, rpd = EXCLUDED.rpd, tph = EXCLUDED.tph, tpd = EXCLUDED.tpd`,
+      [customerId, tenantId, limits.rpm, limits.tpm, limits.concurrency, by, limits.rph, limits.rpd, limits.tph, limits.tpd],
     );
   }
 
   /** Everything the proxy needs of one tenant (its own limits and every customer's that has any). */
   async load(manager: EntityManager, tenantId: string): Promise<TenantLimitsData> {
     const tenant = await this.tenant(manager, tenantId);
-    const rows: Array<{ customer_id: string; rpm: number | null; tpm: number | null; concurrency: number | null }> = await manager.query(
-      `SELECT customer_id, rpm, tpm, concurrency FROM customer_limits WHERE tenant_id = $1`,
+    const rows: Array<{ customer_id: string; rpm: number | null; tpm: number | null; concurrency: number | null; rph: number | null; rpd: number | null; tph: string | null; tpd: string | null }> = await manager.query(
+      `SELECT customer_id, rpm, tpm, concurrency, rph, rpd, tph, tpd FROM customer_limits WHERE tenant_id = $1`,
       [tenantId],
     );
     const budgets = new Map<string, BudgetRow[]>();
@@ -74,9 +94,12 @@ export class LimitsRepository {
       const key = `${b.subject}:${b.subjectId}`;
       budgets.set(key, [...(budgets.get(key) ?? []), b]);
     }
+    const customers = new Map<string, StoredLimits>(rows.map((r) => [r.customer_id, { rpm: r.rpm, tpm: r.tpm, concurrency: r.concurrency, ...windowsOf(r) }]));
+    const any = (w: WindowLimits) => w.rph !== null || w.rpd !== null || w.tph !== null || w.tpd !== null;
     return {
       tenant,
-      customers: new Map(rows.map((r) => [r.customer_id, { rpm: r.rpm, tpm: r.tpm, concurrency: r.concurrency }])),
+      hasWindows: any(tenant) || [...customers.values()].some(any),
+      customers,
       timeZone: await this.timeZone(manager, tenantId),
       budgets,
     };

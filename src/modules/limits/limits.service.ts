@@ -12,9 +12,18 @@ import { isTimeZone, periodIds } from './budget-periods';
 import { BudgetListView, BudgetQuery, BudgetView, CustomerLimitsView, SetBudgetRequest, SetCustomerLimitsRequest, SetTenantLimitsRequest, SetTimeZoneRequest, TenantLimitsView } from './dto/limits.dto';
 import { LimitsRuntime } from './limits-runtime';
 import { CUSTOMER_LIMITS, TENANT_LIMITS } from './limits.permissions';
-import { LimitsRepository, StoredLimits, TenantStored } from './limits.repository';
+import { LimitsRepository, StoredLimits, TenantStored, WindowLimits } from './limits.repository';
 
 const value = (stored: number | null, fallback: number) => ({ stored, effective: stored ?? fallback });
+/** The hour and day windows of a view: no platform default, so effective 0 (none) when unset. */
+const windowValues = (w: WindowLimits) => ({ rph: value(w.rph, 0), rpd: value(w.rpd, 0), tph: value(w.tph, 0), tpd: value(w.tpd, 0) });
+/** The windows after a PUT: a named field replaces, an absent one is kept. */
+const mergeWindows = (before: WindowLimits, input: Partial<WindowLimits>): WindowLimits => ({
+  rph: input.rph === undefined ? before.rph : input.rph,
+  rpd: input.rpd === undefined ? before.rpd : input.rpd,
+  tph: input.tph === undefined ? before.tph : input.tph,
+  tpd: input.tpd === undefined ? before.tpd : input.tpd,
+});
 
 /**
  * Stored rate and concurrency limits (issue 26): a tenant's (the platform sets them) and a
@@ -49,6 +58,7 @@ export class LimitsService {
         rpm: input.rpm === undefined ? before.rpm : input.rpm,
         tpm: input.tpm === undefined ? before.tpm : input.tpm,
         ipRpm: input.ipRpm === undefined ? before.ipRpm : input.ipRpm,
+        ...mergeWindows(before, input),
       };
       await this.repository.setTenant(m, tenantId, after, this.auth.principal.userId);
       await this.audit.record(m, { tenantId, action: 'limits.tenant_set', subjectType: TENANT_LIMITS, subjectId: tenantId, before: { ...before }, after: { ...after } });
@@ -77,6 +87,7 @@ export class LimitsService {
         rpm: input.rpm === undefined ? before.rpm : input.rpm,
         tpm: input.tpm === undefined ? before.tpm : input.tpm,
         concurrency: input.concurrency === undefined ? before.concurrency : input.concurrency,
+        ...mergeWindows(before, input),
       };
       await this.repository.setCustomer(m, tenantId, customerId, after, this.auth.principal.userId);
       await this.audit.record(m, { tenantId, action: 'limits.customer_set', subjectType: CUSTOMER_LIMITS, subjectId: customerId, before: { ...before }, after: { ...after } });
@@ -148,6 +159,7 @@ export class LimitsService {
       rpm: value(stored.rpm, this.config.INFERENCE_TENANT_RPM),
       tpm: value(stored.tpm, this.config.INFERENCE_TENANT_TPM),
       ipRpm: value(stored.ipRpm, this.config.INFERENCE_IP_RPM),
+      ...windowValues(stored),
     };
   }
 
@@ -157,6 +169,7 @@ export class LimitsService {
       rpm: value(stored.rpm, this.config.INFERENCE_CUSTOMER_RPM),
       tpm: value(stored.tpm, this.config.INFERENCE_CUSTOMER_TPM),
       concurrency: value(stored.concurrency, this.config.INFERENCE_CUSTOMER_CONCURRENCY),
+      ...windowValues(stored),
     };
   }
 }

@@ -41,6 +41,34 @@ class KeyLimits {
   @Max(2_000_000_000)
   tpmLimit?: number | null;
 
+  @ApiPropertyOptional({ nullable: true, minimum: 1, maximum: 100_000_000, description: 'Requests per clock hour (null: no key limit)' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000_000)
+  rphLimit?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, minimum: 1, maximum: 2_000_000_000, description: "Requests per day (the tenant's time-zone day) (null: no key limit)" })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(2_000_000_000)
+  rpdLimit?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, minimum: 1, maximum: 1_000_000_000_000, description: 'Tokens per clock hour (null: no key limit)' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000_000_000)
+  tphLimit?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, minimum: 1, maximum: 1_000_000_000_000, description: "Tokens per day (the tenant's time-zone day) (null: no key limit)" })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000_000_000)
+  tpdLimit?: number | null;
+
   @ApiPropertyOptional({ nullable: true, minimum: 1, maximum: 100_000, description: 'Requests of this key in flight at once; over it, 429 at once (null: the default)' })
   @IsOptional()
   @IsInt()
@@ -119,6 +147,10 @@ export class KeyView {
   @ApiPropertyOptional({ nullable: true, type: [String] }) allowedModels: string[] | null;
   @ApiPropertyOptional({ nullable: true }) rpmLimit: number | null;
   @ApiPropertyOptional({ nullable: true }) tpmLimit: number | null;
+  @ApiPropertyOptional({ nullable: true, description: 'Requests per clock hour' }) rphLimit: number | null;
+  @ApiPropertyOptional({ nullable: true, description: "Requests per day (the tenant's time-zone day)" }) rpdLimit: number | null;
+  @ApiPropertyOptional({ nullable: true, description: 'Tokens per clock hour' }) tphLimit: number | null;
+  @ApiPropertyOptional({ nullable: true, description: "Tokens per day (the tenant's time-zone day)" }) tpdLimit: number | null;
   @ApiPropertyOptional({ nullable: true }) concurrencyLimit: number | null;
   @ApiPropertyOptional({ nullable: true, example: '25.5' }) spendLimit: string | null;
   @ApiProperty({ example: '3.14', description: 'Spent so far with this key' }) spent: string;

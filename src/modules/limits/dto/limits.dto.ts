@@ -3,6 +3,7 @@ import { IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Max, Min, ValidateIf
 import { IsDecimalAmount } from '../../../common/money.validators';
 
 const NULL_DOC = 'null: the platform default; 0: no limit';
+const WINDOW_DOC = "null: no limit (no platform default). May be below the per-minute limit (then the minute never binds)";
 
 class SetRateLimitsRequest {
   @ApiPropertyOptional({ nullable: true, type: Number, minimum: 0, maximum: 10_000_000, description: `Requests per minute across the tenant. ${NULL_DOC}` })
@@ -18,6 +19,34 @@ class SetRateLimitsRequest {
   @Min(0)
   @Max(2_000_000_000)
   tpm?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, type: Number, minimum: 1, maximum: 100_000_000, description: `Requests per clock hour. ${WINDOW_DOC}` })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000_000)
+  rph?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, type: Number, minimum: 1, maximum: 2_000_000_000, description: `Requests per day (the tenant's time-zone day). ${WINDOW_DOC}` })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(2_000_000_000)
+  rpd?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, type: Number, minimum: 1, maximum: 1_000_000_000_000, description: `Tokens per clock hour. ${WINDOW_DOC}` })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000_000_000)
+  tph?: number | null;
+
+  @ApiPropertyOptional({ nullable: true, type: Number, minimum: 1, maximum: 1_000_000_000_000, description: `Tokens per day (the tenant's time-zone day). ${WINDOW_DOC}` })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000_000_000)
+  tpd?: number | null;
 }
 
 export class SetTenantLimitsRequest extends SetRateLimitsRequest {
@@ -49,6 +78,10 @@ export class TenantLimitsView {
   @ApiProperty({ type: LimitValue }) rpm: LimitValue;
   @ApiProperty({ type: LimitValue }) tpm: LimitValue;
   @ApiProperty({ type: LimitValue, description: 'Requests per minute to /v1 from one client address' }) ipRpm: LimitValue;
+  @ApiProperty({ type: LimitValue, description: 'Requests per clock hour (effective 0: no limit)' }) rph: LimitValue;
+  @ApiProperty({ type: LimitValue, description: "Requests per day, the tenant's time-zone day (effective 0: no limit)" }) rpd: LimitValue;
+  @ApiProperty({ type: LimitValue, description: 'Tokens per clock hour (effective 0: no limit)' }) tph: LimitValue;
+  @ApiProperty({ type: LimitValue, description: "Tokens per day, the tenant's time-zone day (effective 0: no limit)" }) tpd: LimitValue;
 }
 
 export class CustomerLimitsView {
@@ -56,6 +89,10 @@ export class CustomerLimitsView {
   @ApiProperty({ type: LimitValue }) rpm: LimitValue;
   @ApiProperty({ type: LimitValue }) tpm: LimitValue;
   @ApiProperty({ type: LimitValue }) concurrency: LimitValue;
+  @ApiProperty({ type: LimitValue, description: 'Requests per clock hour (effective 0: no limit)' }) rph: LimitValue;
+  @ApiProperty({ type: LimitValue, description: "Requests per day, the tenant's time-zone day (effective 0: no limit)" }) rpd: LimitValue;
+  @ApiProperty({ type: LimitValue, description: 'Tokens per clock hour (effective 0: no limit)' }) tph: LimitValue;
+  @ApiProperty({ type: LimitValue, description: "Tokens per day, the tenant's time-zone day (effective 0: no limit)" }) tpd: LimitValue;
 }
 
 export class SetBudgetRequest {

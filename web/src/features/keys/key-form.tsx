@@ -1,4 +1,4 @@
-import { DatePicker, Form, Input, InputNumber, Modal, Select } from 'antd';
+import { DatePicker, Form, Input, InputNumber, Modal, Select, Typography } from 'antd';
 import dayjs, { Dayjs } from 'dayjs';
 import { useTranslation } from 'react-i18next';
 import { ProblemAlert } from '@/components/problem-alert';
@@ -8,6 +8,10 @@ interface Values {
   name: string;
   rpmLimit?: number | null;
   tpmLimit?: number | null;
+  rphLimit?: number | null;
+  rpdLimit?: number | null;
+  tphLimit?: number | null;
+  tpdLimit?: number | null;
   spendLimit?: string | null;
   ipAllowlist?: string[];
   allowedModels?: string[];
@@ -55,6 +59,10 @@ export function KeyForm({
                 name: initial.name,
                 rpmLimit: initial.rpmLimit as unknown as number | null,
                 tpmLimit: initial.tpmLimit as unknown as number | null,
+                rphLimit: initial.rphLimit as unknown as number | null,
+                rpdLimit: initial.rpdLimit as unknown as number | null,
+                tphLimit: initial.tphLimit as unknown as number | null,
+                tpdLimit: initial.tpdLimit as unknown as number | null,
                 spendLimit: initial.spendLimit as unknown as string | null,
                 ipAllowlist: initial.ipAllowlist ?? [],
                 allowedModels: initial.allowedModels ?? [],
@@ -67,6 +75,10 @@ export function KeyForm({
             name: v.name,
             rpmLimit: nullable(v.rpmLimit) as never,
             tpmLimit: nullable(v.tpmLimit) as never,
+            rphLimit: nullable(v.rphLimit) as never,
+            rpdLimit: nullable(v.rpdLimit) as never,
+            tphLimit: nullable(v.tphLimit) as never,
+            tpdLimit: nullable(v.tpdLimit) as never,
             spendLimit: nullable(v.spendLimit) as never,
             ipAllowlist: v.ipAllowlist && v.ipAllowlist.length > 0 ? v.ipAllowlist : null,
             allowedModels: v.allowedModels && v.allowedModels.length > 0 ? v.allowedModels : null,
@@ -86,6 +98,24 @@ export function KeyForm({
         <Form.Item name="tpmLimit" label={t('keys.tpmLimit')}>
           <InputNumber min={1} precision={0} style={{ width: '100%' }} />
         </Form.Item>
+        <Typography.Text strong>{t('limits.keyWindows')}</Typography.Text>
+        <Typography.Paragraph type="secondary" style={{ marginBottom: 8 }}>
+          {t('limits.keyWindowsHint')}
+        </Typography.Paragraph>
+        <div style={{ display: 'grid', gridTemplateColumns: 'repeat(2, minmax(0, 1fr))', columnGap: 12 }} data-testid="key-windows">
+          {(
+            [
+              ['rphLimit', 'rph'],
+              ['rpdLimit', 'rpd'],
+              ['tphLimit', 'tph'],
+              ['tpdLimit', 'tpd'],
+            ] as const
+          ).map(([name, field]) => (
+            <Form.Item key={name} name={name} label={t(`limits.${field}`)}>
+              <InputNumber min={1} precision={0} style={{ width: '100%' }} />
+            </Form.Item>
+          ))}
+        </div>
         <Form.Item name="ipAllowlist" label={t('keys.ipAllowlist')} extra={t('keys.ipAllowlistHint')}>
           <Select mode="tags" tokenSeparators={[',', ' ']} open={false} suffixIcon={null} />
         </Form.Item>

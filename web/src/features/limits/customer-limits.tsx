@@ -5,10 +5,20 @@ import { ProblemAlert } from '@/components/problem-alert';
 import { api, Schemas, unwrap } from '@/lib/api/client';
 
 type LimitValue = Schemas['CustomerLimitsView']['rpm'];
-type CustomerField = 'rpm' | 'tpm' | 'concurrency';
-type TenantField = 'rpm' | 'tpm' | 'ipRpm';
-const CUSTOMER_FIELDS: CustomerField[] = ['rpm', 'tpm', 'concurrency'];
-const TENANT_FIELDS: TenantField[] = ['rpm', 'tpm', 'ipRpm'];
+type WindowField = 'rpm' | 'rph' | 'rpd' | 'tpm' | 'tph' | 'tpd';
+type CustomerField = WindowField | 'concurrency';
+type TenantField = WindowField | 'ipRpm';
+/** The grid: a row per kind, a column per window (minute, hour, day). */
+const GRID: Array<{ kind: 'requests' | 'tokens'; fields: [WindowField, WindowField, WindowField] }> = [
+  { kind: 'requests', fields: ['rpm', 'rph', 'rpd'] },
+  { kind: 'tokens', fields: ['tpm', 'tph', 'tpd'] },
+];
+const SPANS = ['minute', 'hour', 'day'] as const;
+/** Hour and day windows have no default and refuse 0: empty or 0 both mean none. */
+const NO_ZERO = new Set<string>(['rph', 'rpd', 'tph', 'tpd']);
+const WINDOW_FIELDS: WindowField[] = ['rpm', 'rph', 'rpd', 'tpm', 'tph', 'tpd'];
+const CUSTOMER_FIELDS: CustomerField[] = [...WINDOW_FIELDS, 'concurrency'];
+const TENANT_FIELDS: TenantField[] = [...WINDOW_FIELDS, 'ipRpm'];
 const CUSTOMER_LIMITS = '/api/v1/customers/{customerId}/limits';
 const TENANT_LIMITS = '/api/v1/tenants/{tenantId}/limits';
 
@@ -45,10 +55,17 @@ interface LimitsCardProps<F extends string> {
   save: { mutateAsync: (body: Record<F, number | null>) => Promise<unknown>; isPending: boolean; error: unknown };
 }
 
-/** The stored value of each limit, with the effective default as the placeholder. */
+/**
+ * The stored value of each limit, with the effective default as the placeholder: a small table of
+ * requests and tokens per minute, hour and day, then the scope's other limits.
+ */
 function LimitsCard<F extends string>({ title, testId, fields, data, loadError, save }: LimitsCardProps<F>) {
   const { t } = useTranslation();
   const { message } = App.useApp();
+  const gridded = new Set<string>(WINDOW_FIELDS);
+  const rest = fields.filter((f) => !gridded.has(f));
+  const placeholder = (f: F) => (data && data[f].effective !== 0 ? String(data[f].effective) : t('limits.none'));
+  const rules = [{ pattern: /^\d{0,13}$/, message: t('limits.wholeNumber') }];
   return (
     <Card size="small" title={title} data-testid={testId}>
       {loadError ? <ProblemAlert error={loadError} /> : null}
@@ -60,13 +77,40 @@ function LimitsCard<F extends string>({ title, testId, fields, data, loadError, 
           key={fields.map((f) => String(data[f].stored)).join(':')}
           initialValues={Object.fromEntries(fields.map((f) => [f, data[f].stored === null || data[f].stored === undefined ? '' : String(data[f].stored)]))}
           onFinish={async (v: Record<F, string>) => {
-            await save.mutateAsync(Object.fromEntries(fields.map((f) => [f, v[f].trim() === '' ? null : Number(v[f])])) as Record<F, number | null>);
+            const parse = (f: F) => {
+              const raw = (v[f] ?? '').trim();
+              if (raw === '' || (NO_ZERO.has(f) && Number(raw) === 0)) return null;
+              return Number(raw);
+            };
+            await save.mutateAsync(Object.fromEntries(fields.map((f) => [f, parse(f)])) as Record<F, number | null>);
             message.success(t('limits.saved'));
           }}
         >
+          <div role="table" aria-label={title} style={{ display: 'grid', gridTemplateColumns: 'max-content repeat(3, minmax(0, 1fr))', gap: '4px 8px', alignItems: 'center', marginBottom: 12 }}>
+            <div role="row" style={{ display: 'contents' }}>
+              <span role="columnheader" />
+              {SPANS.map((span) => (
+                <Typography.Text role="columnheader" key={span} type="secondary" style={{ fontSize: 12 }}>
+                  {t(`limits.per.${span}`)}
+                </Typography.Text>
+              ))}
+            </div>
+            {GRID.map((row) => (
+              <div role="row" key={row.kind} style={{ display: 'contents' }}>
+                <Typography.Text role="rowheader">{t(`limits.kind.${row.kind}`)}</Typography.Text>
+                {row.fields.map((f) => (
+                  <div role="cell" key={f}>
+                    <Form.Item name={f} style={{ marginBottom: 0 }} rules={rules}>
+                      <Input inputMode="numeric" aria-label={t(`limits.${f}`)} data-testid={`${testId}-${f}`} placeholder={placeholder(f as unknown as F)} />
+                    </Form.Item>
+                  </div>
+                ))}
+              </div>
+            ))}
+          </div>
           <Flex gap={12} wrap>
-            {fields.map((f) => (
-              <Form.Item key={f} name={f as string} label={t(`limits.${f}`)} style={{ flex: '1 1 140px', marginBottom: 8 }} rules={[{ pattern: /^\d{0,10}$/, message: t('limits.wholeNumber') }]}>
+            {rest.map((f) => (
+              <Form.Item key={f} name={f as string} label={t(`limits.${f}`)} style={{ flex: '1 1 140px', marginBottom: 8 }} rules={rules}>
                 <Input inputMode="numeric" placeholder={t('limits.default', { value: data[f].effective === 0 ? t('limits.none') : String(data[f].effective) })} />
               </Form.Item>
             ))}

@@ -6033,6 +6033,10 @@ export interface components {
             ipAllowlist?: string[] | null;
             /** @example CI pipeline */
             name: string;
+            /** @description Requests per day (the tenant's time-zone day) (null: no key limit) */
+            rpdLimit?: Record<string, never> | null;
+            /** @description Requests per clock hour (null: no key limit) */
+            rphLimit?: Record<string, never> | null;
             /** @description Requests per minute (null: no key limit) */
             rpmLimit?: Record<string, never> | null;
             /**
@@ -6040,6 +6044,10 @@ export interface components {
              * @example 25.5
              */
             spendLimit?: Record<string, never> | null;
+            /** @description Tokens per day (the tenant's time-zone day) (null: no key limit) */
+            tpdLimit?: Record<string, never> | null;
+            /** @description Tokens per clock hour (null: no key limit) */
+            tphLimit?: Record<string, never> | null;
             /** @description Tokens per minute (null: no key limit) */
             tpmLimit?: Record<string, never> | null;
         };
@@ -6243,7 +6251,15 @@ export interface components {
             concurrency: components["schemas"]["LimitValue"];
             /** Format: uuid */
             customerId: string;
+            /** @description Requests per day, the tenant's time-zone day (effective 0: no limit) */
+            rpd: components["schemas"]["LimitValue"];
+            /** @description Requests per clock hour (effective 0: no limit) */
+            rph: components["schemas"]["LimitValue"];
             rpm: components["schemas"]["LimitValue"];
+            /** @description Tokens per day, the tenant's time-zone day (effective 0: no limit) */
+            tpd: components["schemas"]["LimitValue"];
+            /** @description Tokens per clock hour (effective 0: no limit) */
+            tph: components["schemas"]["LimitValue"];
             tpm: components["schemas"]["LimitValue"];
         };
         CustomerPage: {
@@ -6568,6 +6584,10 @@ export interface components {
             /** @description Until when the secret replaced by the last rotation still works */
             previousSecretExpiresAt?: Record<string, never> | null;
             revokedAt?: Record<string, never> | null;
+            /** @description Requests per day (the tenant's time-zone day) */
+            rpdLimit?: Record<string, never> | null;
+            /** @description Requests per clock hour */
+            rphLimit?: Record<string, never> | null;
             rpmLimit?: Record<string, never> | null;
             /** @example 25.5 */
             spendLimit?: Record<string, never> | null;
@@ -6583,6 +6603,10 @@ export interface components {
             status: "active" | "disabled" | "revoked" | "suspended";
             /** Format: uuid */
             tenantId: string;
+            /** @description Tokens per day (the tenant's time-zone day) */
+            tpdLimit?: Record<string, never> | null;
+            /** @description Tokens per clock hour */
+            tphLimit?: Record<string, never> | null;
             tpmLimit?: Record<string, never> | null;
             /** Format: date-time */
             updatedAt: string;
@@ -6611,6 +6635,10 @@ export interface components {
             /** @description Until when the secret replaced by the last rotation still works */
             previousSecretExpiresAt?: Record<string, never> | null;
             revokedAt?: Record<string, never> | null;
+            /** @description Requests per day (the tenant's time-zone day) */
+            rpdLimit?: Record<string, never> | null;
+            /** @description Requests per clock hour */
+            rphLimit?: Record<string, never> | null;
             rpmLimit?: Record<string, never> | null;
             /**
              * @description The secret: shown this once, never again
@@ -6631,6 +6659,10 @@ export interface components {
             status: "active" | "disabled" | "revoked" | "suspended";
             /** Format: uuid */
             tenantId: string;
+            /** @description Tokens per day (the tenant's time-zone day) */
+            tpdLimit?: Record<string, never> | null;
+            /** @description Tokens per clock hour */
+            tphLimit?: Record<string, never> | null;
             tpmLimit?: Record<string, never> | null;
             /** Format: date-time */
             updatedAt: string;
@@ -7433,8 +7465,16 @@ export interface components {
         SetCustomerLimitsRequest: {
             /** @description Requests in flight at once across the customer's keys. null: the platform default; 0: no limit */
             concurrency?: number | null;
+            /** @description Requests per day (the tenant's time-zone day). null: no limit (no platform default). May be below the per-minute limit (then the minute never binds) */
+            rpd?: number | null;
+            /** @description Requests per clock hour. null: no limit (no platform default). May be below the per-minute limit (then the minute never binds) */
+            rph?: number | null;
             /** @description Requests per minute across the tenant. null: the platform default; 0: no limit */
             rpm?: number | null;
+            /** @description Tokens per day (the tenant's time-zone day). null: no limit (no platform default). May be below the per-minute limit (then the minute never binds) */
+            tpd?: number | null;
+            /** @description Tokens per clock hour. null: no limit (no platform default). May be below the per-minute limit (then the minute never binds) */
+            tph?: number | null;
             /** @description Tokens per minute across the tenant. null: the platform default; 0: no limit */
             tpm?: number | null;
         };
@@ -7547,8 +7587,16 @@ export interface components {
         SetTenantLimitsRequest: {
             /** @description Requests per minute to /v1 from one client address. null: the platform default; 0: no limit */
             ipRpm?: number | null;
+            /** @description Requests per day (the tenant's time-zone day). null: no limit (no platform default). May be below the per-minute limit (then the minute never binds) */
+            rpd?: number | null;
+            /** @description Requests per clock hour. null: no limit (no platform default). May be below the per-minute limit (then the minute never binds) */
+            rph?: number | null;
             /** @description Requests per minute across the tenant. null: the platform default; 0: no limit */
             rpm?: number | null;
+            /** @description Tokens per day (the tenant's time-zone day). null: no limit (no platform default). May be below the per-minute limit (then the minute never binds) */
+            tpd?: number | null;
+            /** @description Tokens per clock hour. null: no limit (no platform default). May be below the per-minute limit (then the minute never binds) */
+            tph?: number | null;
             /** @description Tokens per minute across the tenant. null: the platform default; 0: no limit */
             tpm?: number | null;
         };
@@ -7951,9 +7999,17 @@ export interface components {
         TenantLimitsView: {
             /** @description Requests per minute to /v1 from one client address */
             ipRpm: components["schemas"]["LimitValue"];
+            /** @description Requests per day, the tenant's time-zone day (effective 0: no limit) */
+            rpd: components["schemas"]["LimitValue"];
+            /** @description Requests per clock hour (effective 0: no limit) */
+            rph: components["schemas"]["LimitValue"];
             rpm: components["schemas"]["LimitValue"];
             /** Format: uuid */
             tenantId: string;
+            /** @description Tokens per day, the tenant's time-zone day (effective 0: no limit) */
+            tpd: components["schemas"]["LimitValue"];
+            /** @description Tokens per clock hour (effective 0: no limit) */
+            tph: components["schemas"]["LimitValue"];
             tpm: components["schemas"]["LimitValue"];
         };
         TenantPage: {
@@ -8255,6 +8311,10 @@ export interface components {
              */
             ipAllowlist?: string[] | null;
             name?: string;
+            /** @description Requests per day (the tenant's time-zone day) (null: no key limit) */
+            rpdLimit?: Record<string, never> | null;
+            /** @description Requests per clock hour (null: no key limit) */
+            rphLimit?: Record<string, never> | null;
             /** @description Requests per minute (null: no key limit) */
             rpmLimit?: Record<string, never> | null;
             /**
@@ -8262,6 +8322,10 @@ export interface components {
              * @example 25.5
              */
             spendLimit?: Record<string, never> | null;
+            /** @description Tokens per day (the tenant's time-zone day) (null: no key limit) */
+            tpdLimit?: Record<string, never> | null;
+            /** @description Tokens per clock hour (null: no key limit) */
+            tphLimit?: Record<string, never> | null;
             /** @description Tokens per minute (null: no key limit) */
             tpmLimit?: Record<string, never> | null;
         };
