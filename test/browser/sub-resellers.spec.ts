@@ -94,6 +94,16 @@ describe('sub-resellers page in a browser', () => {
     await page.getByTestId(`sub-reseller-owner-${child.slug}`).getByText('Owner', { exact: true }).waitFor();
     expect(await page.getByTestId(`sub-reseller-resend-${child.slug}`).count()).toBe(0);
 
+    // The parent sees how to prove the child's pending domain (the child has nobody to do it yet).
+    await page.getByTestId(`sub-reseller-domains-${slug}`).getByText('Pending verification').waitFor();
+    await page.getByTestId(`sub-reseller-verify-${slug}`).click();
+    const token = (await system.query(`SELECT verification_token FROM tenant_domains WHERE tenant_id = $1`, [kid.id])).rows[0].verification_token as string;
+    const record = page.getByTestId(`domain-verification-${slug}.example`);
+    await record.getByText(`_aigateway-challenge.${slug}.example`).waitFor();
+    await record.getByText(token, { exact: true }).waitFor();
+    await look(page, 'verify-en');
+    await page.getByRole('dialog').getByRole('button', { name: 'Close' }).click();
+
     // Its domain is verified: Resend mails it.
     expect((await system.query(`SELECT domain, status FROM tenant_domains WHERE tenant_id = $1`, [kid.id])).rows).toEqual([{ domain: `${slug}.example`, status: 'pending' }]);
     await system.query(`UPDATE tenant_domains SET status = 'verified', verified_at = now(), verification_token = NULL WHERE tenant_id = $1`, [kid.id]);

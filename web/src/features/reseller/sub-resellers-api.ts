@@ -40,3 +40,13 @@ export function useInviteSubResellerOwner() {
     onSuccess: () => client.invalidateQueries({ queryKey: [SUB_RESELLERS] }),
   });
 }
+
+/** Checks a sub-reseller's pending domain now; once verified, a waiting first-owner invitation is mailed. */
+export function useVerifySubResellerDomain() {
+  const client = useQueryClient();
+  return useMutation({
+    mutationFn: ({ tenantId, domainId }: { tenantId: string; domainId: string }) =>
+      unwrap(api.POST('/api/v1/sub-resellers/{tenantId}/domains/{domainId}/verify', { params: { path: { tenantId, domainId } } })),
+    onSuccess: () => client.invalidateQueries({ queryKey: [SUB_RESELLERS] }),
+  });
+}

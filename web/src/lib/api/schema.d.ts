@@ -1723,6 +1723,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/sub-resellers/{tenantId}/domains/{domainId}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Check a pending domain of your sub-reseller now (reseller owner): the TXT record `_aigateway-challenge.<domain>` or the HTTP token file, as listed with the sub-reseller. Once verified it serves, and a first-owner invitation that waited for a domain is mailed. */
+        post: operations["SubResellersController_verifyDomain"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sub-resellers/{tenantId}/owner-invitation": {
         parameters: {
             query?: never;
@@ -7967,6 +7984,11 @@ export interface components {
             /** @description Endpoint to register in the tenant's Stripe dashboard (events checkout.session.completed, charge.refunded) */
             webhookUrl: string;
         };
+        SubResellerDomainCheck: {
+            domain: components["schemas"]["DomainView"];
+            /** @description Its owner or owner invitation after the check: a waiting invitation is mailed once the domain is verified */
+            owner: components["schemas"]["SubResellerOwnerView"] | null;
+        };
         SubResellerList: {
             items: components["schemas"]["SubResellerView"][];
         };
@@ -7981,6 +8003,8 @@ export interface components {
         SubResellerView: {
             /** Format: date-time */
             createdAt: string;
+            /** @description Its domains: a pending one carries the DNS TXT record (or HTTP token file) that proves it, and serves once verified */
+            domains: components["schemas"]["DomainView"][];
             /** @description Models whose price to it is lifted to your cost (the discount would be below it), now or from a scheduled change */
             floorLifts: components["schemas"]["FloorLiftView"][];
             /** Format: uuid */
@@ -17733,6 +17757,96 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+        };
+    };
+    SubResellersController_verifyDomain: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                domainId: string;
+                tenantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubResellerDomainCheck"];
+                };
+            };
+            /** @description `validation_failed`: unreadable text (NUL, unpaired surrogates) in the path or query; `malformed_request`: a URL that cannot be decoded (problem+json) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Missing, invalid, expired or revoked access token (problem+json) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The caller may not create SubReseller (problem+json) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description Conflicts with the current state (problem+json) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over the limit (problem+json) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
+                };
+            };
+            /** @description `unsupported_media_type`: a body that is not application/json (problem+json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemSchema"];
                 };
             };
             /** @description `service_unavailable`: a dependency (the tenant directory, PostgreSQL or Redis) cannot be asked right now; retry */

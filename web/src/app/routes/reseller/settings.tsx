@@ -20,6 +20,7 @@ import {
   useTenantMutations,
   useTenantThreshold,
 } from '@/features/reseller/api';
+import { DomainStatusTag, DomainVerification } from '@/features/reseller/domain-verification';
 import { POSITIVE_AMOUNT, StatusTag, str, TEXT_COLOURS, useCan } from '@/features/reseller/ui';
 import { useFormat } from '@/hooks/use-format';
 import { saveBlob } from '@/lib/download';
@@ -102,48 +103,9 @@ function BrandingTab({ tenantId }: { tenantId: string }) {
                 <Space wrap>
                   <Typography.Text code>{d.domain}</Typography.Text>
                   {d.isPrimary && <Tag color="blue">{t('reseller.settings.primary')}</Tag>}
-                  {d.status === 'verified' ? (
-                    <Tag color="green" style={{ color: TEXT_COLOURS.green }}>
-                      {t('reseller.domains.verified')}
-                    </Tag>
-                  ) : (
-                    <Tag color="gold" style={{ color: TEXT_COLOURS.gold }}>
-                      {t('reseller.domains.pending')}
-                    </Tag>
-                  )}
+                  <DomainStatusTag domain={d} />
                 </Space>
-                {d.status === 'pending' && d.verification && (
-                  <Flex vertical gap={4} data-testid={`domain-verification-${d.domain}`}>
-                    <Typography.Text type="secondary">{t('reseller.domains.howTo')}</Typography.Text>
-                    <Typography.Text>
-                      {t('reseller.domains.txtName')}: <Typography.Text code copyable style={{ wordBreak: 'break-all' }}>{d.verification.txtName}</Typography.Text>
-                    </Typography.Text>
-                    <Typography.Text>
-                      {t('reseller.domains.txtValue')}: <Typography.Text code copyable style={{ wordBreak: 'break-all' }}>{d.verification.txtValue}</Typography.Text>
-                    </Typography.Text>
-                    <Typography.Text type="secondary" style={{ wordBreak: 'break-all' }}>
-                      {t('reseller.domains.orHttp', { url: d.verification.httpUrl })}
-                    </Typography.Text>
-                    {d.verification.lastCheckError && (
-                      <Typography.Text style={{ color: TEXT_COLOURS.gold, wordBreak: 'break-word' }}>{t('reseller.domains.lastCheck', { reason: d.verification.lastCheckError })}</Typography.Text>
-                    )}
-                    <div>
-                      <Button
-                        size="small"
-                        type="primary"
-                        loading={verifyDomain.isPending && verifyDomain.variables === d.id}
-                        onClick={async () => {
-                          const result = await verifyDomain.mutateAsync(d.id).catch(() => null);
-                          if (!result) return;
-                          if (result.status === 'verified') message.success(t('reseller.domains.verifiedNow', { domain: d.domain }));
-                          else message.warning(t('reseller.domains.notYet'));
-                        }}
-                      >
-                        {t('reseller.domains.verify')}
-                      </Button>
-                    </div>
-                  </Flex>
-                )}
+                <DomainVerification domain={d} checking={verifyDomain.isPending && verifyDomain.variables === d.id} check={() => verifyDomain.mutateAsync(d.id).catch(() => null)} />
               </Flex>
             </List.Item>
           )}

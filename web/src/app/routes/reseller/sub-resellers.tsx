@@ -1,4 +1,5 @@
-import { App, Button, Form, Input, Space, Tag, Tooltip, Typography } from 'antd';
+import { App, Button, Flex, Form, Input, Modal, Space, Tag, Tooltip, Typography } from 'antd';
+import { useQuery } from '@tanstack/react-query';
 import { MailOutlined, PlusOutlined, WarningOutlined } from '@ant-design/icons';
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -13,7 +14,9 @@ import {
   useCreateSubReseller,
   useInviteSubResellerOwner,
   useSetSubResellerDiscount,
+  useVerifySubResellerDomain,
 } from '@/features/reseller/sub-resellers-api';
+import { DomainStatusTag, DomainVerification } from '@/features/reseller/domain-verification';
 import { StatusTag, TEXT_COLOURS, useCan } from '@/features/reseller/ui';
 import { useFormat } from '@/hooks/use-format';
 
@@ -34,6 +37,7 @@ export default function SubResellersPage() {
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<SubReseller | null>(null);
   const [inviting, setInviting] = useState<SubReseller | null>(null);
+  const [verifying, setVerifying] = useState<string | null>(null);
   const invite = useInviteSubResellerOwner();
   const { message } = App.useApp();
   const resend = async (s: SubReseller) => {
@@ -67,6 +71,27 @@ export default function SubResellersPage() {
           { title: t('reseller.subResellers.name'), render: (_, s) => <span>{s.name} <Typography.Text type="secondary">({s.slug})</Typography.Text></span> },
           { title: t('reseller.subResellers.status'), render: (_, s) => <StatusTag status={s.status} /> },
           { title: t('reseller.subResellers.owner.title'), render: (_, s) => <OwnerCell sub={s} /> },
+          {
+            title: t('reseller.subResellers.domains'),
+            render: (_, s) => (
+              <Space direction="vertical" size={2} data-testid={`sub-reseller-domains-${s.slug}`}>
+                {s.domains.length === 0 && <Typography.Text type="secondary">—</Typography.Text>}
+                {s.domains.map((d) => (
+                  <Space key={d.id} size={4} wrap>
+                    <Typography.Text ellipsis={{ tooltip: d.domain }} style={{ maxWidth: 220 }}>
+                      {d.domain}
+                    </Typography.Text>
+                    <DomainStatusTag domain={d} />
+                  </Space>
+                ))}
+                {can('create', 'SubReseller') && s.domains.some((d) => d.status === 'pending') && (
+                  <Button size="small" type="link" style={{ padding: 0 }} onClick={() => setVerifying(s.id)} data-testid={`sub-reseller-verify-${s.slug}`}>
+                    {t('reseller.subResellers.verifyDomains')}
+                  </Button>
+                )}
+              </Space>
+            ),
+          },
           {
             title: t('reseller.subResellers.discount'),
             align: 'right',
@@ -124,6 +149,7 @@ export default function SubResellersPage() {
       <CreateSubReseller open={creating} onClose={() => setCreating(false)} />
       <SetDiscount target={editing} onClose={() => setEditing(null)} />
       <InviteOwner target={inviting} onClose={() => setInviting(null)} />
+      <VerifyDomains tenantId={verifying} onClose={() => setVerifying(null)} />
     </Page>
   );
 }
@@ -264,5 +290,46 @@ function InviteOwner({ target, onClose }: { target: SubReseller | null; onClose:
         <Input type="email" autoComplete="off" maxLength={320} />
       </Form.Item>
     </FormModal>
+  );
+}
+
+/**
+ * A sub-reseller's pending domains, each with the record that proves it and a check: its owner
+ * cannot sign in before a domain serves, so the parent does this. Verified, a waiting invitation
+ * of its first owner is mailed.
+ */
+function VerifyDomains({ tenantId, onClose }: { tenantId: string | null; onClose: () => void }) {
+  const { t } = useTranslation();
+  const { message } = App.useApp();
+  const verify = useVerifySubResellerDomain();
+  // The row as the list holds it now (refreshed after each check).
+  const list = useQuery({ queryKey: [SUB_RESELLERS, 'list', 'verify'], queryFn: () => fetchSubResellers({ page: 1, pageSize: 1000 }), enabled: tenantId !== null });
+  const sub = list.data?.items.find((s) => s.id === tenantId);
+  return (
+    <Modal open={tenantId !== null} title={t('reseller.subResellers.verifyTitle', { name: sub?.name ?? '' })} onCancel={onClose} footer={null} destroyOnClose>
+      <Flex vertical gap={16}>
+        <Typography.Text type="secondary">{t('reseller.subResellers.verifyIntro')}</Typography.Text>
+        {sub?.domains.map((d) => (
+          <Flex key={d.id} vertical gap={4}>
+            <Space wrap>
+              <Typography.Text code>{d.domain}</Typography.Text>
+              <DomainStatusTag domain={d} />
+            </Space>
+            <DomainVerification
+              domain={d}
+              checking={verify.isPending && verify.variables?.domainId === d.id}
+              check={async () => {
+                const result = await verify.mutateAsync({ tenantId: sub.id, domainId: d.id }).catch((e: unknown) => {
+                  message.error(e instanceof Error ? e.message : t('common.failed'));
+                  return null;
+                });
+                if (result?.owner?.status === 'invited' && sub.owner?.status === 'waiting_for_domain') message.info(t('reseller.subResellers.owner.sent'));
+                return result?.domain ?? null;
+              }}
+            />
+          </Flex>
+        ))}
+      </Flex>
+    </Modal>
   );
 }
