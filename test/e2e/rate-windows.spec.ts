@@ -26,10 +26,20 @@ import { usageEvent } from '../support/usage';
 const PRICE: TokenPrice = { inputPerMillion: '1', outputPerMillion: '2' };
 const HOUR = 3_600_000;
 
-/** Waits out the last seconds of a clock hour, so a test's requests all fall in one hour. */
-async function awayFromHourEnd(margin = 30_000): Promise<void> {
+/**
+ * Waits out the last seconds of a clock hour, so a test's requests all fall in one hour and a
+ * refusal's Retry-After is longer than a minute's (checked to tell the window from the minute).
+ */
+async function awayFromHourEnd(margin = 90_000): Promise<void> {
   const left = HOUR - (Date.now() % HOUR);
   if (left < margin) await delay(left + 50);
+}
+
+/** The same for a tenant's day (its time zone's midnight). */
+async function awayFromDayEnd(system: Client, tenantId: string): Promise<void> {
+  const tz = (await system.query(`SELECT time_zone FROM tenants WHERE id = $1`, [tenantId])).rows[0].time_zone as string;
+  const left = dayEndMs(Date.now(), tz) - Date.now();
+  if (left < 90_000) await delay(left + 50);
 }
 
 describe('hourly and daily rate windows (e2e)', () => {
@@ -158,6 +168,7 @@ describe('hourly and daily rate windows (e2e)', () => {
 
   it("corrects a customer's daily token window at settlement: an estimate above the use leaves room for the next request", async () => {
     const carol = shop.users.carol.id;
+    await awayFromDayEnd(system, shop.id);
     // One request holds about 10 + 1000 tokens and uses 16 (the fake's usage): a second fits only after the correction.
     expect((await admin(shop, 'owner', 'PUT', `/api/v1/customers/${carol}/limits`, { tpd: 1500 })).status).toBe(200);
     const secret = await customerKey(shop, 'carol');
@@ -218,6 +229,7 @@ describe('hourly and daily rate windows (e2e)', () => {
   });
 
   it("refuses a tenant's (n+1)th request of its day, with the seconds to the tenant's midnight", async () => {
+    await awayFromDayEnd(system, other.id);
     expect((await admin(platform, 'owner', 'PUT', `/api/v1/tenants/${other.id}/limits`, { rpd: 2 })).status).toBe(200);
     const secret = await customerKey(other, 'zed');
     expect((await complete(other, secret)).status).toBe(200);
