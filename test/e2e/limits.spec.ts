@@ -22,6 +22,9 @@ import { usageEvent } from '../support/usage';
  * default, and concurrency caps: over the cap 429 at once, and a request whose process died frees
  * its slot when its lease runs out, while a request that is merely long keeps its hold and slot.
  */
+// The headers test may first wait out the end of a minute (at most 15 s).
+jest.setTimeout(scaled(30_000) + 20_000);
+
 const PRICE: TokenPrice = { inputPerMillion: '1', outputPerMillion: '2' };
 
 describe('limits (e2e)', () => {

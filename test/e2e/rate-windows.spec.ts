@@ -15,6 +15,7 @@ import { platformWithUsers, signIn, TestTenant } from '../support/identity';
 import { eventually, fakeChannel, InferenceWorld } from '../support/inference';
 import { expectInvalidFields, expectProblem } from '../support/problem';
 import { isolatedRedisUrl } from '../support/redis';
+import { scaled } from '../support/timing';
 import { usageEvent } from '../support/usage';
 
 /**
@@ -25,6 +26,8 @@ import { usageEvent } from '../support/usage';
  */
 const PRICE: TokenPrice = { inputPerMillion: '1', outputPerMillion: '2' };
 const HOUR = 3_600_000;
+// A test may first wait out the end of an hour or a day (at most 90 s), then run as usual.
+jest.setTimeout(scaled(30_000) + 95_000);
 
 /**
  * Waits out the last seconds of a clock hour, so a test's requests all fall in one hour and a
