@@ -68,26 +68,35 @@ export default function SubResellersPage() {
         scroll={{ x: 'max-content' }}
         locale={{ emptyText: <EmptyState text={t('reseller.subResellers.none')} /> }}
         columns={[
-          { title: t('reseller.subResellers.name'), render: (_, s) => <span>{s.name} <Typography.Text type="secondary">({s.slug})</Typography.Text></span> },
-          { title: t('reseller.subResellers.status'), render: (_, s) => <StatusTag status={s.status} /> },
-          { title: t('reseller.subResellers.owner.title'), render: (_, s) => <OwnerCell sub={s} /> },
           {
-            title: t('reseller.subResellers.domains'),
+            title: t('reseller.subResellers.name'),
             render: (_, s) => (
-              <Space direction="vertical" size={2} data-testid={`sub-reseller-domains-${s.slug}`}>
-                {s.domains.length === 0 && <Typography.Text type="secondary">—</Typography.Text>}
-                {s.domains.map((d) => (
-                  <Space key={d.id} size={4} wrap>
-                    <Typography.Text ellipsis={{ tooltip: d.domain }} style={{ maxWidth: 220 }}>
-                      {d.domain}
-                    </Typography.Text>
-                    <DomainStatusTag domain={d} />
+              <Space direction="vertical" size={2}>
+                <span>
+                  {s.name} <Typography.Text type="secondary">({s.slug})</Typography.Text>
+                </span>
+                <DomainsCell sub={s} onVerify={can('create', 'SubReseller') ? () => setVerifying(s.id) : undefined} />
+              </Space>
+            ),
+          },
+          { title: t('reseller.subResellers.status'), render: (_, s) => <StatusTag status={s.status} /> },
+          {
+            title: t('reseller.subResellers.owner.title'),
+            render: (_, s) => (
+              <Space direction="vertical" size={4}>
+                <OwnerCell sub={s} />
+                {/* The invitation's actions sit with it (the actions column stays narrow). */}
+                {can('create', 'SubReseller') && s.owner?.status !== 'active' && (
+                  <Space size={4} wrap>
+                    {s.owner && (
+                      <Button size="small" icon={<MailOutlined />} loading={invite.isPending && invite.variables?.tenantId === s.id} onClick={() => resend(s)} data-testid={`sub-reseller-resend-${s.slug}`}>
+                        {t('reseller.subResellers.owner.resend')}
+                      </Button>
+                    )}
+                    <Button size="small" onClick={() => setInviting(s)} data-testid={`sub-reseller-invite-${s.slug}`}>
+                      {t(s.owner ? 'reseller.subResellers.owner.replace' : 'reseller.subResellers.owner.invite')}
+                    </Button>
                   </Space>
-                ))}
-                {can('create', 'SubReseller') && s.domains.some((d) => d.status === 'pending') && (
-                  <Button size="small" type="link" style={{ padding: 0 }} onClick={() => setVerifying(s.id)} data-testid={`sub-reseller-verify-${s.slug}`}>
-                    {t('reseller.subResellers.verifyDomains')}
-                  </Button>
                 )}
               </Space>
             ),
@@ -129,18 +138,6 @@ export default function SubResellersPage() {
                     {t('reseller.subResellers.setDiscount')}
                   </Button>
                 )}
-                {can('create', 'SubReseller') && s.owner?.status !== 'active' && (
-                  <>
-                    {s.owner && (
-                      <Button size="small" icon={<MailOutlined />} loading={invite.isPending && invite.variables?.tenantId === s.id} onClick={() => resend(s)} data-testid={`sub-reseller-resend-${s.slug}`}>
-                        {t('reseller.subResellers.owner.resend')}
-                      </Button>
-                    )}
-                    <Button size="small" onClick={() => setInviting(s)} data-testid={`sub-reseller-invite-${s.slug}`}>
-                      {t(s.owner ? 'reseller.subResellers.owner.replace' : 'reseller.subResellers.owner.invite')}
-                    </Button>
-                  </>
-                )}
               </Space>
             ),
           },
@@ -151,6 +148,29 @@ export default function SubResellersPage() {
       <InviteOwner target={inviting} onClose={() => setInviting(null)} />
       <VerifyDomains tenantId={verifying} onClose={() => setVerifying(null)} />
     </Page>
+  );
+}
+
+/** Its domains with their state, and the way to verify a pending one (the parent's owner). */
+function DomainsCell({ sub, onVerify }: { sub: SubReseller; onVerify?: () => void }) {
+  const { t } = useTranslation();
+  if (sub.domains.length === 0) return null;
+  return (
+    <Space direction="vertical" size={2} data-testid={`sub-reseller-domains-${sub.slug}`}>
+      {sub.domains.map((d) => (
+        <Space key={d.id} size={4}>
+          <Typography.Text type="secondary" ellipsis={{ tooltip: d.domain }} style={{ maxWidth: 220 }}>
+            {d.domain}
+          </Typography.Text>
+          <DomainStatusTag domain={d} />
+        </Space>
+      ))}
+      {onVerify && sub.domains.some((d) => d.status === 'pending') && (
+        <Button size="small" type="link" style={{ padding: 0, height: 'auto' }} onClick={onVerify} data-testid={`sub-reseller-verify-${sub.slug}`}>
+          {t('reseller.subResellers.verifyDomains')}
+        </Button>
+      )}
+    </Space>
   );
 }
 
