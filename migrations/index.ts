@@ -39,6 +39,7 @@ import { SubResellersAndSpot1763769603550 } from './1763769603550-SubResellersAn
 import { DomainVerification1763769603650 } from './1763769603650-DomainVerification';
 import { RateWindows1763769603700 } from './1763769603700-RateWindows';
 import { UsageRecordsModelIndex1763769603800 } from './1763769603800-UsageRecordsModelIndex';
+import { RiskWindowTotals1763769603850 } from './1763769603850-RiskWindowTotals';
 
 /** Every migration, in order. A test fails if a file in migrations/ is missing here. */
 export const ALL_MIGRATIONS = [
@@ -83,4 +84,5 @@ export const ALL_MIGRATIONS = [
   DomainVerification1763769603650,
   RateWindows1763769603700,
   UsageRecordsModelIndex1763769603800,
+  RiskWindowTotals1763769603850,
 ];

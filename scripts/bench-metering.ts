@@ -2,7 +2,11 @@
  * Metering throughput: how many usage events per second the worker persists into usage records
  * and the ledger.
  *
- *   npm run build && node dist/scripts/bench-metering.js [--events 100000] [--tenants 4] [--customers 50]
+ *   npm run build && node dist/scripts/bench-metering.js [--events 100000] [--tenants 4] [--customers 50] [--risk-rules]
+ *
+ * --risk-rules: every tenant has all four risk rules on (thresholds no batch reaches), and each
+ * customer calls with one key from 16 addresses, so the rules' windows fill up as they would for
+ * busy keys (without it, every event has a key of its own).
  *
  * Uses DATABASE_URL / DATABASE_ADMIN_URL / DATABASE_SYSTEM_URL / REDIS_URL when set (the database
  * is migrated; the Redis database is FLUSHED, so point it at a scratch one); otherwise starts a
@@ -47,6 +51,7 @@ async function main(): Promise<void> {
   const events = arg('events', 100_000);
   const tenantCount = arg('tenants', 4);
   const customersPerTenant = arg('customers', 50);
+  const riskRules = process.argv.includes('--risk-rules');
   let postgres: LocalPostgres | undefined;
   let redisServer: LocalRedis | undefined;
   let redis: Redis | undefined;
@@ -77,7 +82,7 @@ async function main(): Promise<void> {
 
     // Tenants and customers.
     await system.query(`INSERT INTO tenants (id, type, slug, name) VALUES ($1, 'platform', 'platform', 'AIGateway') ON CONFLICT DO NOTHING`, [uuidv7()]);
-    const tenants: Array<{ id: string; customers: string[] }> = [];
+    const tenants: Array<{ id: string; customers: string[]; keys: string[] }> = [];
     for (let t = 0; t < tenantCount; t++) {
       const id = uuidv7();
       const slug = `bench-${id.slice(-12)}`;
@@ -88,7 +93,15 @@ async function main(): Promise<void> {
         [id, customers],
       );
       await system.query(`INSERT INTO user_roles (tenant_id, user_id, role) SELECT $1, c, 'user' FROM unnest($2::uuid[]) AS c`, [id, customers]);
-      tenants.push({ id, customers });
+      if (riskRules) {
+        await system.query(
+          `INSERT INTO risk_rules (tenant_id, rule, enabled, threshold, action)
+           VALUES ($1, 'key_velocity', true, 1000000000, 'flag'), ($1, 'key_distinct_ips', true, 1000000000, 'flag'),
+                  ($1, 'new_customer_spend', true, 1000000000, 'flag'), ($1, 'balance_drop', true, 1000000000, 'flag')`,
+          [id],
+        );
+      }
+      tenants.push({ id, customers, keys: customers.map(() => uuidv7()) });
     }
 
     // The streams, filled in advance.
@@ -103,7 +116,7 @@ async function main(): Promise<void> {
           requestId: uuidv7(),
           tenantId: tenant.id,
           customerId: tenant.customers[j % tenant.customers.length],
-          apiKeyId: uuidv7(),
+          apiKeyId: riskRules ? tenant.keys[j % tenant.customers.length] : uuidv7(),
           channelId: null,
           model: j % 3 === 0 ? 'gpt-4o-mini' : 'gpt-4o',
           upstreamModel: null,
@@ -120,7 +133,7 @@ async function main(): Promise<void> {
           latencyMs: 300,
           ttftMs: 80,
           stream: j % 2 === 0,
-          clientIp: '203.0.113.9',
+          clientIp: riskRules ? `203.0.113.${j % 16}` : '203.0.113.9',
           createdAt: Date.now(),
         };
         pipeline.xadd(billingKeys.usageStream(tenant.id), '*', USAGE_EVENT_FIELD, encodeUsageEvent(event));

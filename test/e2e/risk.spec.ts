@@ -162,6 +162,38 @@ describe('risk rules and flags (e2e)', () => {
     await setRules(shop, [{ rule: 'key_velocity', enabled: false, threshold: '3', action: 'suspend_key' }]);
   });
 
+  it('keeps running window totals: records from before the rule was on count, then each batch adds only its new records', async () => {
+    // Bob's own key (the balance-drop test below suspends every key of dave).
+    const secret = await world.key(shop, 'bob');
+    const keyId = await keyIdOf(shop, secret);
+    const at = windowStart(MINUTE);
+    const ev = (i: number) => usageEvent({ tenantId: shop.id, customerId: shop.users.bob.id, apiKeyId: keyId, createdAt: at + i * 100 });
+    const total = async () => (await system.query(`SELECT trim_scale(total)::text AS total FROM risk_window_totals WHERE tenant_id = $1 AND rule = 'key_velocity' AND subject_id = $2`, [shop.id, keyId])).rows.map((r) => r.total);
+    // Three requests while the rule is off: no total is kept.
+    const before = [ev(0), ev(1), ev(2)];
+    await writer().write(shop.id, before);
+    expect(await total()).toEqual([]);
+    // Turned on (threshold 3): the next batch counts the window from the records, its own included.
+    await setRules(shop, [{ rule: 'key_velocity', enabled: true, threshold: '3', action: 'flag' }]);
+    await writer().write(shop.id, [ev(3)]);
+    expect(await total()).toEqual(['4']);
+    expect(await flagsOf(shop.id, 'key_velocity')).toEqual(expect.arrayContaining([expect.objectContaining({ subject_id: keyId, observed: '4' })]));
+    // Later batches add their new records only; a redelivered batch (nothing new) adds nothing.
+    const later = [ev(4), ev(5)];
+    await writer().write(shop.id, later);
+    expect(await total()).toEqual(['6']);
+    await writer().write(shop.id, [...before, later[0]]);
+    expect(await total()).toEqual(['6']);
+    // Changing the rule starts the totals again from the records (off and on: nothing kept stale).
+    await setRules(shop, [{ rule: 'key_velocity', enabled: false, threshold: '3', action: 'flag' }]);
+    expect(await total()).toEqual([]);
+    await writer().write(shop.id, [ev(6)]);
+    await setRules(shop, [{ rule: 'key_velocity', enabled: true, threshold: '3', action: 'flag' }]);
+    await writer().write(shop.id, [ev(7)]);
+    expect(await total()).toEqual(['8']);
+    await setRules(shop, [{ rule: 'key_velocity', enabled: false, threshold: '3', action: 'flag' }]);
+  });
+
   it('key_distinct_ips: flags a key seen from more than N addresses in an hour, not from N', async () => {
     await setRules(shop, [{ rule: 'key_distinct_ips', enabled: true, threshold: '2', action: 'flag' }]);
     const keyId = await keyIdOf(shop, await world.key(shop, 'bob'));

@@ -79,6 +79,11 @@ export class RiskRepository {
          updated_by = EXCLUDED.updated_by, updated_at = now()`,
       [tenantId, rule.rule, rule.enabled, rule.threshold, rule.action, by],
     );
+    // The rule's running window totals are kept only while it is on: they start again from the
+    // usage records (RiskEvaluator), under the lock metering takes for the rule.
+    await m.query(`SELECT pg_advisory_xact_lock(hashtext('aigateway:risk:' || $1::text), hashtext($2))`, [tenantId, rule.rule]);
+    await m.query(`DELETE FROM risk_window_totals WHERE tenant_id = $1 AND rule = $2`, [tenantId, rule.rule]);
+    if (rule.rule === 'key_distinct_ips') await m.query(`DELETE FROM risk_window_addresses WHERE tenant_id = $1`, [tenantId]);
   }
 
   async flags(m: EntityManager, tenantId: string, status: string | undefined, offset: number, limit: number): Promise<{ items: RiskFlagView[]; total: number }> {
