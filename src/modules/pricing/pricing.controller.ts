@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
-import { RequirePermission } from '@app/authorization';
+import { ApiCreatedResponse, ApiForbiddenResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
+import { Authenticated, RequirePermission } from '@app/authorization';
 import { UuidParam } from '../../common/params';
 import { ApiProblems, ProblemSchema } from '../../common/problem.schema';
 import { TENANT, TENANT_DOMAIN } from '../tenants/tenants.permissions';
@@ -145,7 +145,10 @@ export class SubResellersController {
 
   @Post(':tenantId/domains/:domainId/verify')
   @HttpCode(200)
-  @RequirePermission('create', SUB_RESELLER)
+  // Who may is a question about the object (the caller's own child): the service answers 404 for
+  // anyone else's, 403 for a parent's staff other than its owner; malformed ids are a 400 first.
+  @Authenticated()
+  @ApiForbiddenResponse({ type: ProblemSchema, description: "The parent's staff other than its owner" })
   @ApiOperation({
     summary:
       "Check a pending domain of your sub-reseller now (reseller owner): the TXT record `_aigateway-challenge.<domain>` or the HTTP token file, as listed with the sub-reseller. " +

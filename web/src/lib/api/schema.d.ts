@@ -17806,12 +17806,14 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description The caller may not create SubReseller (problem+json) */
+            /** @description The parent's staff other than its owner */
             403: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ProblemSchema"];
+                };
             };
             /** @description No such object in your reach (problem+json) `unknown_tenant`: the Host is no tenant's domain (every route but health). */
             404: {
