@@ -284,4 +284,22 @@ describe('limits (e2e)', () => {
     expect(await redis.zscore(holds, requestId)).toBeNull();
     expect(await redis.zscore(`${billingKeys.tag(shop.id)}:cc:c:${dan}`, requestId)).toBeNull();
   });
+
+  it('a renewal that Redis does not take throws nothing and is tried again at the next tick', async () => {
+    // A client whose server is gone (nothing listens on the port), failing at once instead of queueing.
+    const port = Number(new URL(redisUrl).port);
+    const gone = new Redis({ host: '127.0.0.1', port: port === 1 ? 2 : 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    try {
+      const engine = new BillingEngine(gone, 1000, undefined, 1000);
+      const leases = new InflightLeases(engine);
+      const t0 = Date.now();
+      leases.track(uniqueSlug('r'), shop.id, uniqueSlug('k'), shop.users.dan.id, t0);
+      await expect(leases.renew(t0 + 900)).resolves.toBe(0);
+      // Still tracked and still due: the next tick sends it again.
+      expect(leases.size).toBe(1);
+      await expect(leases.renew(t0 + 1200)).resolves.toBe(0);
+    } finally {
+      gone.disconnect();
+    }
+  });
 });
